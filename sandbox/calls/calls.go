@@ -1,0 +1,176 @@
+// Package calls counts the API calls that the sandbox's stand-in services answer and
+// holds the faults that tests inject into them ("fail the next N calls of operation X").
+//
+// One Registry is shared by every service of a sandbox, so a test or benchmark can
+// assert how many calls of each operation a pass made. It is safe for concurrent use.
+package calls
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+// Fault is an error a service answers instead of doing the call. Code is the AWS error
+// code (for example "Throttling" or "InternalServiceError"); Status is the HTTP status.
+type Fault struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+	Status  int    `json:"status,omitempty"`
+}
+
+// Registry counts calls per (service, operation) and hands out injected faults.
+type Registry struct {
+	mu     sync.Mutex
+	counts map[string]int
+	faults map[string][]Fault // pending faults per key, consumed first to last
+}
+
+// New returns an empty Registry.
+func New() *Registry {
+	return &Registry{counts: map[string]int{}, faults: map[string][]Fault{}}
+}
+
+func key(service, op string) string { return service + "." + op }
+
+// Record counts one call of op on service and returns the fault to answer with, if one
+// was injected for it. Services call it once per request, before doing any work, so a
+// faulted call changes no state.
+func (r *Registry) Record(service, op string) (Fault, bool) {
+	k := key(service, op)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts[k]++
+	if q := r.faults[k]; len(q) > 0 {
+		f := q[0]
+		if len(q) == 1 {
+			delete(r.faults, k)
+		} else {
+			r.faults[k] = q[1:]
+		}
+		return f, true
+	}
+	return Fault{}, false
+}
+
+// FailNext makes the next n calls of op on service answer with f.
+func (r *Registry) FailNext(service, op string, n int, f Fault) {
+	k := key(service, op)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := 0; i < n; i++ {
+		r.faults[k] = append(r.faults[k], f)
+	}
+}
+
+// Count returns how many calls of op on service were answered (faulted ones included).
+func (r *Registry) Count(service, op string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[key(service, op)]
+}
+
+// Counts returns a copy of every counter, keyed "service.Operation".
+func (r *Registry) Counts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.counts))
+	for k, v := range r.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// ServiceTotal returns the number of calls made to one service.
+func (r *Registry) ServiceTotal(service string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, v := range r.counts {
+		if len(k) > len(service) && k[:len(service)+1] == service+"." {
+			n += v
+		}
+	}
+	return n
+}
+
+// Reset zeroes every counter and drops pending faults.
+func (r *Registry) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts = map[string]int{}
+	r.faults = map[string][]Fault{}
+}
+
+// Keys returns the counter keys in sorted order, for stable printing.
+func (r *Registry) Keys() []string {
+	c := r.Counts()
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Handler serves the registry over HTTP, for programs outside the process:
+//
+//	GET    /_sandbox/calls   the counters as a JSON object {"route53.GetChange": 3, ...}
+//	DELETE /_sandbox/calls   reset counters and faults
+//	POST   /_sandbox/faults  {"service":"route53","operation":"GetChange","count":2,
+//	                          "code":"Throttling","message":"Rate exceeded","status":400}
+func (r *Registry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sandbox/calls", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(r.Counts())
+	})
+	mux.HandleFunc("DELETE /_sandbox/calls", func(w http.ResponseWriter, _ *http.Request) {
+		r.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, req *http.Request) {
+		var in struct {
+			Service   string `json:"service"`
+			Operation string `json:"operation"`
+			Count     int    `json:"count"`
+			Fault
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			http.Error(w, "faults: bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if in.Service == "" || in.Operation == "" || in.Code == "" {
+			http.Error(w, "faults: service, operation and code are required", http.StatusBadRequest)
+			return
+		}
+		if in.Count <= 0 {
+			in.Count = 1
+		}
+		if in.Status == 0 {
+			in.Status = http.StatusBadRequest
+		}
+		if in.Status < 400 || in.Status > 599 {
+			http.Error(w, "faults: status must be 400-599, got "+strconv.Itoa(in.Status), http.StatusBadRequest)
+			return
+		}
+		r.FailNext(in.Service, in.Operation, in.Count, in.Fault)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// String is for debugging output.
+func (r *Registry) String() string {
+	c := r.Counts()
+	s := ""
+	for _, k := range r.Keys() {
+		s += fmt.Sprintf("%s=%d ", k, c[k])
+	}
+	return s
+}

@@ -1,0 +1,231 @@
+// Package scheduler decides when certferry works: which certificates are due and why
+// (Decide, a pure function of the stored certificate, the configuration, the CA's ARI
+// answer and the clock), how a failing certificate backs off, and when the daemon runs
+// its passes.
+//
+// Nothing here performs I/O: every input comes in through arguments, so the decisions
+// are table-tested with an injected clock.
+package scheduler
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Reason says why a certificate is, or is not, due. Values are stable: they appear in
+// logs, the summary table, metrics and the Lambda response.
+type Reason string
+
+const (
+	ReasonMissing         Reason = "missing"           // nothing stored yet
+	ReasonNamesChanged    Reason = "names-changed"     // stored names differ from the config
+	ReasonKeyTypeChanged  Reason = "key-type-changed"  // stored key type differs from the config
+	ReasonProfileChanged  Reason = "profile-changed"   // stored ACME profile differs from the config
+	ReasonExpired         Reason = "expired"           // already past not_after
+	ReasonEmergency       Reason = "emergency"         // very little lifetime left, whatever ARI says
+	ReasonARIWindow       Reason = "ari-window"        // the CA's renewal window (RFC 9773) has started
+	ReasonLifetime        Reason = "lifetime"          // without ARI: less than a third (a half for short-lived) remains
+	ReasonRenewBefore     Reason = "renew-before"      // the config's renew_before says so
+	ReasonInterval        Reason = "interval"          // would fall due before the next scheduled run
+	ReasonForced          Reason = "forced"            // --force
+	ReasonNotDue          Reason = "not-due"           // fine as it is
+	ReasonBackoff         Reason = "backoff"           // a recent failure: waiting before the next attempt
+	ReasonIssuanceGuard   Reason = "issuance-guard"    // a certificate was issued too recently
+	ReasonBlockedDecision Reason = "not-due-permanent" // a permanent CA refusal waits for a config change
+)
+
+// Stored is what certferry knows of the stored certificate, from the secret's tags or a
+// file sink; the zero value means nothing is stored.
+type Stored struct {
+	Exists    bool
+	Domains   []string
+	KeyType   string
+	Profile   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	// IssuedAt is when certferry last obtained a certificate for this name (its
+	// not_before when nothing better is recorded); the issuance guard counts from it.
+	IssuedAt time.Time
+	// Failures counts consecutive failed attempts; NextAttempt is when the backoff ends.
+	Failures    int
+	NextAttempt time.Time
+}
+
+// Want is what the configuration asks for.
+type Want struct {
+	Name        string
+	Domains     []string
+	KeyType     string
+	Profile     string
+	RenewBefore time.Duration // 0: not set
+}
+
+// Window is an ARI suggested renewal window.
+type Window struct{ Start, End time.Time }
+
+// Input is everything Decide looks at.
+type Input struct {
+	Want   Want
+	Stored Stored
+	// ARI is the CA's current suggested window, nil when the CA has none or it could not
+	// be read (then the lifetime rule applies).
+	ARI *Window
+	Now time.Time
+	// Interval is the fixed period between runs started from outside (a Lambda on
+	// rate(60 days)); 0 for the daemon, which runs twice a day.
+	Interval time.Duration
+	// Guard is the issuance guard: no second certificate for one name within it.
+	Guard time.Duration
+	Force bool
+}
+
+// Decision is Decide's answer. DueAt is when the certificate falls due by the rules
+// (zero when it is due now or nothing is stored).
+type Decision struct {
+	Due     bool
+	Reason  Reason
+	Message string
+	DueAt   time.Time
+}
+
+// shortLived is the lifetime under which a certificate is renewed at half its lifetime
+// instead of at two thirds, as Let's Encrypt advises for its 6-day certificates.
+const shortLived = 10 * 24 * time.Hour
+
+// Decide says whether a certificate is due, and why. It is a pure function.
+//
+// Order matters: configuration changes and a missing certificate come first (they are
+// never "renewals"), then the guards that protect the CA from a loop (backoff, issuance
+// guard), then the timing rules.
+func Decide(in Input) Decision {
+	now := in.Now
+	s, w := in.Stored, in.Want
+	if in.Force {
+		return Decision{Due: true, Reason: ReasonForced, Message: "forced by --force"}
+	}
+	if !s.Exists {
+		return Decision{Due: true, Reason: ReasonMissing, Message: "no certificate stored"}
+	}
+
+	// Backoff after failures: a restarted daemon or another runner sees it in the tags.
+	if s.Failures > 0 && now.Before(s.NextAttempt) {
+		return Decision{Reason: ReasonBackoff, DueAt: s.NextAttempt,
+			Message: fmt.Sprintf("%d failed attempt(s); next attempt after %s", s.Failures, s.NextAttempt.UTC().Format(time.RFC3339))}
+	}
+
+	var change Reason
+	var changeMsg string
+	switch {
+	case !sameNames(s.Domains, w.Domains):
+		change, changeMsg = ReasonNamesChanged, fmt.Sprintf("stored names %v, configured %v", s.Domains, w.Domains)
+	case w.KeyType != "" && s.KeyType != w.KeyType:
+		change, changeMsg = ReasonKeyTypeChanged, fmt.Sprintf("stored key type %q, configured %q", s.KeyType, w.KeyType)
+	case s.Profile != w.Profile:
+		change, changeMsg = ReasonProfileChanged, fmt.Sprintf("stored profile %q, configured %q", s.Profile, w.Profile)
+	}
+
+	lifetime := s.NotAfter.Sub(s.NotBefore)
+	remaining := s.NotAfter.Sub(now)
+
+	// The issuance guard holds even against ARI or a config-change loop: a stale ARI
+	// window once made another client issue five certificates in ten seconds. Only an
+	// expired certificate, or --force, passes it.
+	if in.Guard > 0 && !s.IssuedAt.IsZero() && now.Sub(s.IssuedAt) < in.Guard && remaining > 0 {
+		until := s.IssuedAt.Add(in.Guard)
+		msg := fmt.Sprintf("a certificate was issued at %s; the issuance guard allows the next after %s (use --force to override)",
+			s.IssuedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+		if change != "" {
+			msg = changeMsg + "; " + msg
+		}
+		return Decision{Reason: ReasonIssuanceGuard, DueAt: until, Message: msg}
+	}
+	if change != "" {
+		return Decision{Due: true, Reason: change, Message: changeMsg}
+	}
+	if remaining <= 0 {
+		return Decision{Due: true, Reason: ReasonExpired, Message: "expired at " + s.NotAfter.UTC().Format(time.RFC3339)}
+	}
+
+	dueAt, reason, msg := dueTime(in, lifetime)
+	if !now.Before(dueAt) {
+		return Decision{Due: true, Reason: reason, Message: msg, DueAt: dueAt}
+	}
+	// A runner started from outside on a fixed period renews now whatever would fall due
+	// before its next run: waiting would let the certificate run out.
+	if in.Interval > 0 && !now.Add(in.Interval).Before(dueAt) {
+		return Decision{Due: true, Reason: ReasonInterval, DueAt: dueAt,
+			Message: fmt.Sprintf("falls due at %s (%s), before the next run at %s", dueAt.UTC().Format(time.RFC3339), reason, now.Add(in.Interval).UTC().Format(time.RFC3339))}
+	}
+	return Decision{Reason: ReasonNotDue, DueAt: dueAt,
+		Message: fmt.Sprintf("%s left; due at %s (%s)", remaining.Round(time.Minute), dueAt.UTC().Format(time.RFC3339), reason)}
+}
+
+// dueTime is the earliest moment any timing rule makes the certificate due.
+func dueTime(in Input, lifetime time.Duration) (time.Time, Reason, string) {
+	s := in.Stored
+	// Emergency: whatever ARI says, a certificate with less than a sixth (a quarter for
+	// short-lived ones) of its lifetime left is renewed (certmagic's lesson).
+	emergencyFrac := 6
+	if lifetime < shortLived {
+		emergencyFrac = 4
+	}
+	at, reason, msg := s.NotAfter.Add(-lifetime/time.Duration(emergencyFrac)), ReasonEmergency,
+		fmt.Sprintf("less than 1/%d of the lifetime left", emergencyFrac)
+
+	if in.ARI != nil && in.ARI.End.After(in.ARI.Start) {
+		// A point inside the window chosen per certificate, the same on every runner, so
+		// a fleet of certificates spreads over the window without any stored state.
+		p := in.ARI.Start.Add(time.Duration(fraction(in.Want.Name, s.NotAfter) * float64(in.ARI.End.Sub(in.ARI.Start))))
+		if p.Before(at) {
+			at, reason, msg = p, ReasonARIWindow, fmt.Sprintf("ARI window %s to %s", in.ARI.Start.UTC().Format(time.RFC3339), in.ARI.End.UTC().Format(time.RFC3339))
+		}
+	} else {
+		div := time.Duration(3)
+		what := "a third"
+		if lifetime < shortLived {
+			div, what = 2, "half"
+		}
+		if p := s.NotAfter.Add(-lifetime / div); p.Before(at) {
+			at, reason, msg = p, ReasonLifetime, "less than "+what+" of the lifetime left"
+		}
+	}
+	if in.Want.RenewBefore > 0 {
+		if p := s.NotAfter.Add(-in.Want.RenewBefore); p.Before(at) {
+			at, reason, msg = p, ReasonRenewBefore, fmt.Sprintf("renew_before %s", in.Want.RenewBefore)
+		}
+	}
+	return at, reason, msg
+}
+
+// fraction maps a certificate to a stable number in [0, 1).
+func fraction(name string, notAfter time.Time) float64 {
+	h := sha256.Sum256([]byte(name + "|" + notAfter.UTC().Format(time.RFC3339)))
+	return float64(binary.BigEndian.Uint64(h[:8])>>11) / float64(1<<53)
+}
+
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// IntervalProblem reports, for a runner started every interval, whether certificates of
+// the given lifetime can stay valid: renewing at a run, the certificate must outlive the
+// wait for the next run. It returns "" when the interval is safe.
+func IntervalProblem(interval, lifetime time.Duration) string {
+	if interval <= 0 || lifetime <= 0 {
+		return ""
+	}
+	if interval >= lifetime {
+		return fmt.Sprintf("schedule interval %s is not shorter than the certificate lifetime %s: every certificate expires before the next run; run daily instead",
+			interval, lifetime)
+	}
+	return ""
+}

@@ -1,0 +1,340 @@
+package route53
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/smithy-go"
+	"go.uber.org/zap"
+)
+
+// ErrInsyncTimeout is wrapped by the error of records whose change did not become
+// INSYNC within Options.InsyncTimeout.
+var ErrInsyncTimeout = errors.New("change not INSYNC before the timeout")
+
+// applied is a change Route 53 accepted and the units it carries.
+type applied struct {
+	id    string
+	units []*unit
+}
+
+// readSets reads the current TXT set of every name of the zone. It picks the
+// cheaper way in API calls: one ListResourceRecordSets per name (MaxItems=1,
+// starting at the name) costs one call per name; listing the whole zone costs one
+// call per 300 record sets. The zone's size comes from discovery
+// (ResourceRecordSetCount); when it is unknown (an explicit zone id that discovery
+// has not seen) the per-name reads are used, whose cost is known. Both are
+// snapshots: the compare-and-swap write catches anything that moved since.
+func (p *Provider) readSets(ctx context.Context, g *zoneGroup, log *zap.Logger) {
+	if z, ok := p.zoneByID(g.id); ok && z.records >= 0 {
+		pages := int((z.records + listPageSize - 1) / listPageSize)
+		if pages < len(g.units) {
+			sets, bad, err := p.listZone(ctx, g.id, log)
+			if err == nil {
+				for _, u := range g.units {
+					u.old, u.err = sets[u.fqdn], bad[u.fqdn]
+				}
+				return
+			}
+			for _, u := range g.units {
+				u.err = err
+			}
+			return
+		}
+	}
+	for _, u := range g.units {
+		if err := ctx.Err(); err != nil {
+			u.err = err
+			continue
+		}
+		u.old, u.err = p.readSet(ctx, g.id, u.fqdn, log)
+	}
+}
+
+// readSet reads the TXT set at fqdn, nil if there is none.
+func (p *Provider) readSet(ctx context.Context, zoneID, fqdn string, log *zap.Logger) (*rrset, error) {
+	in := &route53.ListResourceRecordSetsInput{
+		HostedZoneId:    aws.String(zoneID),
+		StartRecordName: aws.String(fqdn),
+		StartRecordType: types.RRTypeTxt,
+		MaxItems:        aws.Int32(1),
+	}
+	var out *route53.ListResourceRecordSetsOutput
+	err := p.retry(ctx, log.With(zap.String("fqdn", fqdn)), func() error {
+		var err error
+		out, err = p.api.ListResourceRecordSets(ctx, in)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read record set: %w", err)
+	}
+	for _, s := range out.ResourceRecordSets {
+		if s.Type == types.RRTypeTxt && canonicalName(deref(s.Name)) == fqdn {
+			return toRRSet(s)
+		}
+	}
+	return nil, nil
+}
+
+// listZone reads every TXT set of the zone, keyed by canonical name.
+// A set that cannot be merged into gets an error instead.
+func (p *Provider) listZone(ctx context.Context, zoneID string, log *zap.Logger) (map[string]*rrset, map[string]error, error) {
+	sets, bad := map[string]*rrset{}, map[string]error{}
+	in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), MaxItems: aws.Int32(listPageSize)}
+	for {
+		var out *route53.ListResourceRecordSetsOutput
+		err := p.retry(ctx, log, func() error {
+			var err error
+			out, err = p.api.ListResourceRecordSets(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("list record sets: %w", err)
+		}
+		for _, s := range out.ResourceRecordSets {
+			if s.Type != types.RRTypeTxt {
+				continue
+			}
+			name := canonicalName(deref(s.Name))
+			set, err := toRRSet(s)
+			if err != nil {
+				bad[name] = err
+				continue
+			}
+			sets[name] = set
+		}
+		if !out.IsTruncated || out.NextRecordName == nil {
+			return sets, bad, nil
+		}
+		in.StartRecordName = out.NextRecordName
+		in.StartRecordType = out.NextRecordType
+		in.StartRecordIdentifier = out.NextRecordIdentifier
+	}
+}
+
+// toRRSet keeps what a compare-and-swap needs of a set. Sets with a routing policy
+// (a set identifier) are not ours to merge into: writing a simple set next to them
+// is refused by Route 53 anyway.
+func toRRSet(s types.ResourceRecordSet) (*rrset, error) {
+	if s.SetIdentifier != nil {
+		return nil, fmt.Errorf("the TXT set has a routing policy (set identifier %q): not supported", *s.SetIdentifier)
+	}
+	if s.AliasTarget != nil {
+		return nil, errors.New("the TXT set is an alias: not supported")
+	}
+	set := &rrset{ttl: deref(s.TTL)}
+	for _, rr := range s.ResourceRecords {
+		set.values = append(set.values, deref(rr.Value))
+	}
+	return set, nil
+}
+
+// applyBatch writes one batch. When Route 53 rejects it with InvalidChangeBatch the
+// batch is bisected until the rejected units are alone; a unit alone is read again:
+// if its set moved, that was a lost compare-and-swap and it is re-planned and
+// retried (bounded by maxCAS); if not, the unit itself is bad and gets AWS's
+// message. So one bad name costs about 2*log2(batch) extra calls and the good
+// names are still written.
+func (p *Provider) applyBatch(ctx context.Context, zoneID string, batch []*unit, o op, log *zap.Logger, done *[]applied) {
+	if len(batch) == 0 {
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		for _, u := range batch {
+			u.err = err
+		}
+		return
+	}
+	id, err := p.change(ctx, zoneID, batch, log)
+	if err == nil {
+		*done = append(*done, applied{id: id, units: batch})
+		return
+	}
+	var icb *types.InvalidChangeBatch
+	if !errors.As(err, &icb) {
+		for _, u := range batch {
+			u.err = err
+		}
+		return
+	}
+	if len(batch) > 1 {
+		log.Debug("change batch rejected: bisecting", zap.Int("names", len(batch)), zap.String("reason", rejection(icb)))
+		mid := len(batch) / 2
+		p.applyBatch(ctx, zoneID, batch[:mid], o, log, done)
+		p.applyBatch(ctx, zoneID, batch[mid:], o, log, done)
+		return
+	}
+	u := batch[0]
+	ulog := log.With(zap.String("fqdn", u.fqdn))
+	cur, rerr := p.readSet(ctx, zoneID, u.fqdn, ulog)
+	if rerr == nil && !sameSet(cur, u.old) {
+		// Lost a compare-and-swap: someone wrote the set since we read it. (For
+		// CleanUp this also covers a set already gone: the new plan is empty.)
+		if u.cas >= maxCAS {
+			u.err = fmt.Errorf("the record set kept changing under us: gave up after %d attempts: %w", u.cas+1, err)
+			return
+		}
+		u.cas++
+		ulog.Info("record set changed since read: retrying", zap.Int("attempt", u.cas+1))
+		u.old = cur
+		u.plan(o, p.opts.TTL)
+		if len(u.changes) == 0 {
+			return // the set already is what we want
+		}
+		p.applyBatch(ctx, zoneID, batch, o, log, done)
+		return
+	}
+	ulog.Warn("record rejected by Route 53", zap.String("reason", rejection(icb)))
+	u.err = fmt.Errorf("rejected: %s: %w", rejection(icb), err)
+}
+
+// rejection is Route 53's reason for an InvalidChangeBatch: the listed messages,
+// or the single one.
+func rejection(icb *types.InvalidChangeBatch) string {
+	if len(icb.Messages) > 0 {
+		return strings.Join(icb.Messages, "; ")
+	}
+	if msg := icb.ErrorMessage(); msg != "" {
+		return msg
+	}
+	return "invalid change batch"
+}
+
+// change sends one ChangeResourceRecordSets for the batch and returns the change id.
+func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log *zap.Logger) (string, error) {
+	var changes []types.Change
+	for _, u := range batch {
+		changes = append(changes, u.changes...)
+	}
+	in := &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zoneID),
+		ChangeBatch:  &types.ChangeBatch{Comment: aws.String("certferry DNS-01"), Changes: changes},
+	}
+	var out *route53.ChangeResourceRecordSetsOutput
+	err := p.retry(ctx, log, func() error {
+		var err error
+		out, err = p.api.ChangeResourceRecordSets(ctx, in)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	id := ""
+	if out.ChangeInfo != nil {
+		id = strings.TrimPrefix(deref(out.ChangeInfo.Id), "/change/")
+	}
+	log.Info("change submitted", zap.String("change_id", id), zap.Int("names", len(batch)), zap.Int("changes", len(changes)))
+	return id, nil
+}
+
+// waitInsync polls GetChange until the change is INSYNC, with a delay that starts
+// at PollInterval and doubles with jitter up to 15s, for at most InsyncTimeout.
+func (p *Provider) waitInsync(ctx context.Context, id string, log *zap.Logger) error {
+	log = log.With(zap.String("change_id", id))
+	wctx, cancel := context.WithTimeout(ctx, p.opts.InsyncTimeout)
+	defer cancel()
+	timeout := func(status types.ChangeStatus) error {
+		if status == "" {
+			status = types.ChangeStatusPending
+		}
+		return fmt.Errorf("change %s still %s after %s: %w", id, status, p.opts.InsyncTimeout, ErrInsyncTimeout)
+	}
+	var status types.ChangeStatus
+	delay := p.opts.PollInterval
+	for attempt := 1; ; attempt++ {
+		if err := sleep(wctx, jitter(delay)); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
+			}
+			return timeout(status)
+		}
+		delay = min(2*delay, maxPollInterval)
+		var out *route53.GetChangeOutput
+		err := p.retry(wctx, log, func() error {
+			var err error
+			out, err = p.api.GetChange(wctx, &route53.GetChangeInput{Id: aws.String(id)})
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
+			}
+			if wctx.Err() != nil {
+				return timeout(status)
+			}
+			return fmt.Errorf("wait for change %s: %w", id, err)
+		}
+		if out.ChangeInfo != nil {
+			status = out.ChangeInfo.Status
+		}
+		log.Debug("change status", zap.String("status", string(status)), zap.Int("attempt", attempt))
+		if status == types.ChangeStatusInsync {
+			return nil
+		}
+	}
+}
+
+// retryable reports whether err is one Route 53 answers when it wants the caller
+// to come back later. The SDK keeps the API error in the chain when its own
+// retryer gives up (MaxAttemptsError, retry quota exhausted), so errors.As finds it.
+func retryable(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestThrottled":
+		return true
+	}
+	return false
+}
+
+// retry calls fn until it succeeds, fails with an error that is not retryable, has
+// been tried MaxAttempts times, or ctx is done. Delays start at RetryDelay and
+// double with jitter up to 20s. On giving up it returns the last error (joined
+// with ctx's, if that is why).
+func (p *Provider) retry(ctx context.Context, log *zap.Logger, fn func() error) error {
+	delay := p.opts.RetryDelay
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt >= p.opts.MaxAttempts {
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		d := jitter(delay)
+		delay = min(2*delay, maxRetryDelay)
+		log.Debug("retrying", zap.Int("attempt", attempt+1), zap.Duration("delay", d), zap.Error(err))
+		if serr := sleep(ctx, d); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+// jitter returns a duration in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,296 @@
+// Package route53 is certferry's DNS-01 provider for Amazon Route 53.
+//
+// It works a renewal pass at a time: Present takes every TXT record of the pass at
+// once, writes them with one ChangeResourceRecordSets per hosted zone (split only
+// where AWS's limits demand) and waits for each change to be INSYNC with one
+// GetChange loop per change; CleanUp takes them all back in one change per zone.
+//
+// What it must never do: overwrite or delete TXT values it was not given. Values at
+// the same name written by another tool or another runner are read, kept and written
+// back, with a compare-and-swap (DELETE of the exact set read, CREATE of the new one,
+// in one atomic batch), never with a blind UPSERT.
+//
+// A Provider is safe for concurrent use. It keeps only the hosted-zone list, read
+// once through the API.
+package route53
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"go.uber.org/zap"
+)
+
+// API is the part of *route53.Client the provider uses; tests may pass a fake.
+type API interface {
+	ListHostedZones(ctx context.Context, in *route53.ListHostedZonesInput, optFns ...func(*route53.Options)) (*route53.ListHostedZonesOutput, error)
+	ListResourceRecordSets(ctx context.Context, in *route53.ListResourceRecordSetsInput, optFns ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error)
+	ChangeResourceRecordSets(ctx context.Context, in *route53.ChangeResourceRecordSetsInput, optFns ...func(*route53.Options)) (*route53.ChangeResourceRecordSetsOutput, error)
+	GetChange(ctx context.Context, in *route53.GetChangeInput, optFns ...func(*route53.Options)) (*route53.GetChangeOutput, error)
+}
+
+var _ API = (*route53.Client)(nil)
+
+// Checker is an optional extra readiness check, called once per TXT name after the
+// change that wrote it is INSYNC (for example a query of the zone's authoritative
+// servers). values are the raw values that must now be served, ours and others'.
+// An error fails the records of that name.
+type Checker interface {
+	Check(ctx context.Context, fqdn string, values []string) error
+}
+
+// Options configures a Provider. Zero values take the defaults.
+type Options struct {
+	// InsyncTimeout bounds the wait for one change to become INSYNC. Default 10m.
+	InsyncTimeout time.Duration
+	// PollInterval is the delay before the first GetChange; later delays double,
+	// with jitter, up to 15s. Default 2s.
+	PollInterval time.Duration
+	// PrivateZones lets zone discovery pick private hosted zones. Default: public only.
+	PrivateZones bool
+	// TTL of record sets the provider creates. Default 60. A set that already
+	// exists keeps its TTL.
+	TTL int64
+	// MaxBatchRecords and MaxBatchChars are AWS's per-request limits on
+	// ResourceRecord elements and Value characters. Defaults 1000 and 32000.
+	MaxBatchRecords int
+	MaxBatchChars   int
+	// MaxAttempts bounds the provider's own retries of Throttling and
+	// PriorRequestNotComplete per API call. Default 8. Each attempt goes through
+	// the client's own retryer (the SDK's standard retryer tries 3 times), so a
+	// call makes at most MaxAttempts times the client's attempts requests.
+	MaxAttempts int
+	// RetryDelay is the first delay of those retries; it doubles, with jitter,
+	// up to 20s. Default 500ms.
+	RetryDelay time.Duration
+	// Checker, if set, is called after INSYNC. See Checker.
+	Checker Checker
+	// Logger; named "route53". Default: no logging.
+	Logger *zap.Logger
+}
+
+const (
+	defaultInsyncTimeout   = 10 * time.Minute
+	defaultPollInterval    = 2 * time.Second
+	maxPollInterval        = 15 * time.Second
+	defaultTTL             = 60
+	defaultMaxBatchRecords = 1000
+	defaultMaxBatchChars   = 32000
+	defaultMaxAttempts     = 8
+	defaultRetryDelay      = 500 * time.Millisecond
+	maxRetryDelay          = 20 * time.Second
+	// maxCAS bounds the re-reads after a compare-and-swap lost to another writer.
+	maxCAS = 5
+	// listPageSize is the most record sets one ListResourceRecordSets returns.
+	listPageSize = 300
+)
+
+// Record is one DNS-01 TXT record.
+type Record struct {
+	// FQDN is the record's name, such as "_acme-challenge.www.example.com."
+	// (the trailing dot is optional).
+	FQDN string
+	// Value is the raw TXT value, unquoted.
+	Value string
+	// ZoneID optionally names the hosted zone ("Z123" or "/hostedzone/Z123");
+	// it wins over discovery.
+	ZoneID string
+}
+
+// Provider presents and cleans up DNS-01 records in Route 53.
+type Provider struct {
+	api  API
+	opts Options
+	log  *zap.Logger
+
+	zoneLock  chan struct{} // one holder at a time; waiters also watch their ctx
+	zoneCache []zone        // nil until listed
+}
+
+// New returns a Provider that calls api (a *route53.Client, configured by the
+// caller, retryer included).
+func New(api API, opts Options) *Provider {
+	if opts.InsyncTimeout <= 0 {
+		opts.InsyncTimeout = defaultInsyncTimeout
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = defaultPollInterval
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = defaultTTL
+	}
+	if opts.MaxBatchRecords <= 0 {
+		opts.MaxBatchRecords = defaultMaxBatchRecords
+	}
+	if opts.MaxBatchChars <= 0 {
+		opts.MaxBatchChars = defaultMaxBatchChars
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = defaultMaxAttempts
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = defaultRetryDelay
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Provider{api: api, opts: opts, log: log.Named("route53"), zoneLock: make(chan struct{}, 1)}
+}
+
+// Present writes every record, merged with the values already at its name, and
+// returns when the changes are INSYNC (and the Checker, if any, agrees) or have
+// failed. The result is index-aligned with recs: nil means the record is served.
+func (p *Provider) Present(ctx context.Context, recs []Record) []error {
+	return p.run(ctx, recs, opPresent)
+}
+
+// CleanUp removes the records' values and only those: other values at the same
+// name are written back; a set left empty is deleted. A value already gone counts
+// as removed. CleanUp does not wait for INSYNC. The result is index-aligned with
+// recs. Callers whose pass may be cancelled should pass context.WithoutCancel plus
+// a timeout.
+func (p *Provider) CleanUp(ctx context.Context, recs []Record) []error {
+	return p.run(ctx, recs, opCleanUp)
+}
+
+// zoneGroup is the work of one hosted zone.
+type zoneGroup struct {
+	id    string
+	units []*unit
+}
+
+func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
+	errs := make([]error, len(recs))
+	groups := p.group(ctx, recs, errs, o)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { p.doZone(ctx, g, o) })
+	}
+	wg.Wait()
+	for _, g := range groups {
+		for _, u := range g.units {
+			if u.err == nil {
+				continue
+			}
+			err := fmt.Errorf("route53: %s %s: %w", o.verb(), displayName(u.fqdn), u.err)
+			for _, i := range u.idx {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// group resolves each record's zone and gathers the records by zone, then by name,
+// in the order they come. Errors of single records land in errs.
+func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op) []*zoneGroup {
+	var (
+		groups []*zoneGroup
+		byZone = map[string]*zoneGroup{}
+		byName = map[[2]string]*unit{}
+	)
+	for i, r := range recs {
+		if r.FQDN == "" {
+			errs[i] = fmt.Errorf("route53: %s record %d: empty name", o.verb(), i)
+			continue
+		}
+		fqdn := canonicalName(r.FQDN)
+		zoneID := bareZoneID(r.ZoneID)
+		if zoneID == "" {
+			id, _, err := p.FindZone(ctx, fqdn)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			zoneID = id
+		}
+		g := byZone[zoneID]
+		if g == nil {
+			g = &zoneGroup{id: zoneID}
+			byZone[zoneID] = g
+			groups = append(groups, g)
+		}
+		k := [2]string{zoneID, fqdn}
+		u := byName[k]
+		if u == nil {
+			u = &unit{fqdn: fqdn}
+			byName[k] = u
+			g.units = append(g.units, u)
+		}
+		u.idx = append(u.idx, i)
+		if !containsString(u.values, r.Value) {
+			u.values = append(u.values, r.Value)
+		}
+	}
+	return groups
+}
+
+func containsString(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// doZone does one zone's part of a pass: read the current sets, plan, write in as
+// few batches as the limits allow, then (Present) wait for INSYNC and check.
+func (p *Provider) doZone(ctx context.Context, g *zoneGroup, o op) {
+	log := p.log.With(zap.String("zone", g.id))
+	if err := ctx.Err(); err != nil {
+		for _, u := range g.units {
+			u.err = err
+		}
+		return
+	}
+	p.readSets(ctx, g, log)
+	var todo []*unit
+	for _, u := range g.units {
+		if u.err != nil {
+			continue
+		}
+		u.plan(o, p.opts.TTL)
+		if len(u.changes) > 0 {
+			todo = append(todo, u)
+		}
+	}
+	var done []applied
+	for _, batch := range splitBatches(todo, p.opts.MaxBatchRecords, p.opts.MaxBatchChars) {
+		p.applyBatch(ctx, g.id, batch, o, log, &done)
+	}
+	if o != opPresent {
+		return
+	}
+	// One GetChange loop per change, shared by every record in it.
+	for _, a := range done {
+		if err := p.waitInsync(ctx, a.id, log); err != nil {
+			for _, u := range a.units {
+				u.err = err
+			}
+		}
+	}
+	if p.opts.Checker == nil {
+		return
+	}
+	for _, u := range g.units {
+		if u.err != nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			u.err = err
+			continue
+		}
+		raw := make([]string, len(u.want))
+		for i, w := range u.want {
+			raw[i] = decodeTXT(w)
+		}
+		if err := p.opts.Checker.Check(ctx, u.fqdn, raw); err != nil {
+			u.err = fmt.Errorf("check: %w", err)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package route53
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"go.uber.org/zap"
+)
+
+// ErrNoZone is wrapped by the error for a name that no hosted zone contains.
+var ErrNoZone = errors.New("no hosted zone contains the name")
+
+// zone is what discovery keeps of a hosted zone.
+type zone struct {
+	id      string // bare id, without "/hostedzone/"
+	name    string // canonical: lower case, trailing dot
+	private bool
+	records int64 // ResourceRecordSetCount at listing time; -1 when unknown
+}
+
+// bareZoneID strips the "/hostedzone/" prefix the API puts on ids.
+func bareZoneID(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimPrefix(id, "/hostedzone/")
+	return strings.TrimPrefix(id, "hostedzone/")
+}
+
+// inZone reports whether fqdn is zoneName or below it, on label boundaries.
+// Both are canonical.
+func inZone(fqdn, zoneName string) bool {
+	return fqdn == zoneName || zoneName == "." || strings.HasSuffix(fqdn, "."+zoneName)
+}
+
+// matchZone picks the hosted zone whose name is the longest suffix of fqdn (on label
+// boundaries). Private zones are candidates only when private is set. Two candidate
+// zones with the same name (AWS allows duplicate public zones, and a public and a
+// private zone may share a name) are ambiguous: which one is delegated is not
+// something the API says, so the caller must name the zone with Record.ZoneID.
+func matchZone(zones []zone, fqdn string, private bool) (zone, error) {
+	var best []zone
+	for _, z := range zones {
+		if z.private && !private {
+			continue
+		}
+		if !inZone(fqdn, z.name) {
+			continue
+		}
+		switch {
+		case len(best) == 0 || len(z.name) > len(best[0].name):
+			best = []zone{z}
+		case len(z.name) == len(best[0].name):
+			best = append(best, z)
+		}
+	}
+	switch len(best) {
+	case 0:
+		return zone{}, ErrNoZone
+	case 1:
+		return best[0], nil
+	}
+	ids := make([]string, len(best))
+	for i, z := range best {
+		ids[i] = z.id
+	}
+	return zone{}, fmt.Errorf("hosted zones %s all have the name %s: set the record's zone id", strings.Join(ids, ", "), best[0].name)
+}
+
+// zones returns the hosted zones, listing them (all pages) on first use. A failed
+// listing is not cached, so the next call tries again. Callers wait for a listing
+// in progress, or for their context.
+func (p *Provider) zones(ctx context.Context) ([]zone, error) {
+	select {
+	case p.zoneLock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.zoneLock }()
+	if p.zoneCache != nil {
+		return p.zoneCache, nil
+	}
+	var (
+		all    = []zone{}
+		marker *string
+	)
+	for page := 1; ; page++ {
+		in := &route53.ListHostedZonesInput{Marker: marker}
+		var out *route53.ListHostedZonesOutput
+		err := p.retry(ctx, p.log, func() error {
+			var err error
+			out, err = p.api.ListHostedZones(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list hosted zones: %w", err)
+		}
+		for _, hz := range out.HostedZones {
+			z := zone{id: bareZoneID(deref(hz.Id)), name: canonicalName(deref(hz.Name)), records: -1}
+			if hz.Config != nil {
+				z.private = hz.Config.PrivateZone
+			}
+			if hz.ResourceRecordSetCount != nil {
+				z.records = *hz.ResourceRecordSetCount
+			}
+			all = append(all, z)
+		}
+		if !out.IsTruncated || out.NextMarker == nil || *out.NextMarker == "" {
+			break
+		}
+		marker = out.NextMarker
+	}
+	p.log.Debug("hosted zones listed", zap.Int("zones", len(all)))
+	p.zoneCache = all
+	return all, nil
+}
+
+// zoneByID returns what discovery knows of a zone, if it has already listed.
+// It never lists: an explicit zone id needs no ListHostedZones permission.
+func (p *Provider) zoneByID(id string) (zone, bool) {
+	select {
+	case p.zoneLock <- struct{}{}:
+	default:
+		return zone{}, false // a listing is in progress: not worth waiting for
+	}
+	defer func() { <-p.zoneLock }()
+	for _, z := range p.zoneCache {
+		if z.id == id {
+			return z, true
+		}
+	}
+	return zone{}, false
+}
+
+// FindZone returns the hosted zone that holds fqdn: the id without "/hostedzone/"
+// and the zone's name (lower case, with the trailing dot). The zones are listed
+// through the API once per Provider, so discovery works where DNS does not reach
+// the public name servers (inside a VPC). Only public zones are considered unless
+// Options.PrivateZones is set.
+func (p *Provider) FindZone(ctx context.Context, fqdn string) (zoneID, zoneName string, err error) {
+	name := canonicalName(fqdn)
+	zs, err := p.zones(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
+	}
+	z, err := matchZone(zs, name, p.opts.PrivateZones)
+	if err != nil {
+		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
+	}
+	return z.id, z.name, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

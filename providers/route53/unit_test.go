@@ -38,13 +38,13 @@ func TestEncodeDecodeTXT(t *testing.T) {
 func TestDecodeTXTForeignForms(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ wire, raw string }{
-		{`v=spf1`, "v=spf1"},                 // bare
-		{`"a" "b"`, "ab"},                    // several strings concatenate
-		{`"with space"`, "with space"},       // quoted space
-		{`"\052x"`, "*x"},                    // octal escape
-		{`  "a"   b  `, "ab"},                // stray whitespace, mixed forms
-		{`"unterminated`, "unterminated"},    // best effort
-		{`"trailing\`, `trailing\`},          // lone backslash kept
+		{`v=spf1`, "v=spf1"},              // bare
+		{`"a" "b"`, "ab"},                 // several strings concatenate
+		{`"with space"`, "with space"},    // quoted space
+		{`"\052x"`, "*x"},                 // octal escape
+		{`  "a"   b  `, "ab"},             // stray whitespace, mixed forms
+		{`"unterminated`, "unterminated"}, // best effort
+		{`"trailing\`, `trailing\`},       // lone backslash kept
 	}
 	for _, tt := range tests {
 		if got := decodeTXT(tt.wire); got != tt.raw {

@@ -1,0 +1,11 @@
+// Package certs holds the certificate bundle that every certferry package passes around,
+// and the codec of the stored secret (contract 1 in DESIGN.md).
+//
+// A Bundle carries its private key as a PrivateKeyPEM, a type that prints, logs and
+// marshals as "[REDACTED]" by every route (fmt, encoding/json, encoding.TextMarshaler,
+// zap) so key material can never reach a log line or an error by accident; only
+// PrivateKeyPEM.Bytes returns the PEM. The one deliberate exception is
+// Bundle.MarshalSecret, which produces the value written to Secrets Manager.
+//
+// Errors of this package never contain key bytes, nor any text of the stored secret.
+package certs

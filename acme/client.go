@@ -1,0 +1,197 @@
+package acme
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net/http"
+	"time"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/acme/api"
+	"github.com/go-acme/lego/v4/certcrypto"
+	legolog "github.com/go-acme/lego/v4/log"
+	"go.uber.org/zap"
+)
+
+func init() {
+	// The one global this package touches (see the package doc): lego's protocol layer
+	// logs only its badNonce retries, which callTransport logs on the Client's logger.
+	legolog.Logger = stdlog.New(io.Discard, "", 0)
+}
+
+// EAB is an External Account Binding (RFC 8555 §7.3.4), for CAs that require one.
+type EAB struct {
+	KID     string
+	HMACKey string // base64url, as the CA hands it out
+}
+
+// String keeps the HMAC key out of logs.
+func (e EAB) String() string { return "EAB{KID:" + e.KID + ", HMACKey:" + redacted + "}" }
+
+// Config configures New.
+type Config struct {
+	DirectoryURL string // the ACME directory, https
+	Email        string // account contact; may be empty
+	// HTTPClient is the caller's client (trusting any extra roots: a ca_bundle, the
+	// sandbox's TLS root). Its Transport and Timeout are used; the client itself is never
+	// modified. Nil means http.DefaultTransport and no timeout beyond the contexts.
+	HTTPClient *http.Client
+	UserAgent  string // prepended to lego's User-Agent
+	EAB        *EAB
+	// RequestsPerSecond limits this account's requests to the CA (bursts of up to
+	// max(1, RequestsPerSecond)); 0 means unlimited. Answers served from the directory
+	// cache or the nonce pool do not count.
+	RequestsPerSecond float64
+	Store             AccountStore
+	Logger            *zap.Logger // nil: no logging
+}
+
+// Client holds one registered account and orders certificates with it. Its methods are
+// safe for concurrent use; each call is bounded by its own context.
+type Client struct {
+	dirURL    string
+	userAgent string
+	timeout   time.Duration
+	log       *zap.Logger
+	transport *sharedTransport
+	now       func() time.Time
+
+	account Account
+	key     crypto.PrivateKey
+}
+
+// New loads the account of (DirectoryURL, Email) from cfg.Store, or creates and
+// registers it, and returns a client for it.
+//
+// When nothing is stored, New generates a P-256 key and stores it with Create; if
+// another runner's Create won (ErrAccountExists), New loads and uses that runner's key.
+// An account stored without a URL is then registered with the CA (newAccount, with the
+// EAB when configured) and stored again with its URL. Registering a key the CA already
+// knows returns the existing account, so two runners racing through New end with one
+// account. New never registers when the stored account has a URL.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	switch {
+	case cfg.DirectoryURL == "":
+		return nil, errors.New("acme: new client: DirectoryURL is empty")
+	case cfg.Store == nil:
+		return nil, errors.New("acme: new client: Store is nil")
+	case cfg.RequestsPerSecond < 0:
+		return nil, fmt.Errorf("acme: new client: RequestsPerSecond must not be negative, got %g", cfg.RequestsPerSecond)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("acme")
+	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now}
+	var base http.RoundTripper
+	if cfg.HTTPClient != nil {
+		base, c.timeout = cfg.HTTPClient.Transport, cfg.HTTPClient.Timeout
+	}
+	c.transport = newSharedTransport(base, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
+
+	acct, err := loadOrCreate(ctx, cfg.Store, cfg.DirectoryURL, cfg.Email, log)
+	if err != nil {
+		return nil, err
+	}
+	key, err := certcrypto.ParsePEMPrivateKey(acct.Key)
+	if err != nil {
+		return nil, fmt.Errorf("acme: new client: parse the stored account key: %w", err)
+	}
+	c.account, c.key = *acct, key
+
+	if c.account.URL == "" {
+		if err := c.register(ctx, cfg.EAB); err != nil {
+			return nil, err
+		}
+		if err := cfg.Store.Update(ctx, &c.account); err != nil {
+			return nil, fmt.Errorf("acme: new client: store the account URL: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func loadOrCreate(ctx context.Context, store AccountStore, dir, email string, log *zap.Logger) (*Account, error) {
+	acct, err := store.Load(ctx, dir, email)
+	if err == nil {
+		return acct, nil
+	}
+	if !errors.Is(err, ErrNoAccount) {
+		return nil, fmt.Errorf("acme: new client: load account: %w", err)
+	}
+	key, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)
+	if err != nil {
+		return nil, fmt.Errorf("acme: new client: generate account key: %w", err)
+	}
+	acct = &Account{Directory: dir, Email: email, Key: PrivateKeyPEM(certcrypto.PEMEncode(key))}
+	err = store.Create(ctx, acct)
+	switch {
+	case err == nil:
+		log.Info("created a new ACME account key", zap.String("directory", dir), zap.String("email", email))
+		return acct, nil
+	case errors.Is(err, ErrAccountExists):
+		log.Info("another runner stored an ACME account first; using its key", zap.String("directory", dir), zap.String("email", email))
+		acct, err = store.Load(ctx, dir, email)
+		if err != nil {
+			return nil, fmt.Errorf("acme: new client: load the account another runner created: %w", err)
+		}
+		return acct, nil
+	default:
+		return nil, fmt.Errorf("acme: new client: store the new account: %w", err)
+	}
+}
+
+func (c *Client) register(ctx context.Context, eab *EAB) error {
+	core, ct, err := c.newCore(ctx)
+	if err != nil {
+		return fmt.Errorf("acme: register account: %w", err)
+	}
+	req := legoacme.Account{TermsOfServiceAgreed: true}
+	if c.account.Email != "" {
+		req.Contact = []string{"mailto:" + c.account.Email}
+	}
+	var acct legoacme.ExtendedAccount
+	switch {
+	case eab != nil:
+		acct, err = core.Accounts.NewEAB(req, eab.KID, eab.HMACKey)
+	case core.GetDirectory().Meta.ExternalAccountRequired:
+		return errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
+	default:
+		acct, err = core.Accounts.New(req)
+	}
+	if err != nil {
+		return fmt.Errorf("acme: register account: %w", ct.classify(err))
+	}
+	if acct.Location == "" {
+		return errors.New("acme: register account: the CA sent no account URL (Location)")
+	}
+	c.account.URL = acct.Location
+	c.log.Info("registered the ACME account", zap.String("account", acct.Location), zap.String("email", c.account.Email))
+	return nil
+}
+
+// AccountURL is the account's URL at the CA.
+func (c *Client) AccountURL() string { return c.account.URL }
+
+// newCore returns an api.Core whose every request carries ctx. With the directory cached
+// and a nonce pooled, it makes no request.
+func (c *Client) newCore(ctx context.Context) (*api.Core, *callTransport, error) {
+	ct := c.transport.call(ctx, c.log)
+	// A fresh http.Client per Core: lego's sender wraps (mutates) the client's Transport.
+	hc := &http.Client{Transport: ct, Timeout: c.timeout}
+	core, err := api.New(hc, c.userAgent, c.dirURL, c.account.URL, c.key)
+	if err != nil {
+		return nil, nil, ct.classify(err)
+	}
+	return core, ct, nil
+}
+
+// classify converts lego's errors (see classify in errors.go), with the Retry-After
+// headers this call's responses carried.
+func (c *callTransport) classify(err error) error {
+	return classify(err, c.lastRetryAfter, c.s.now())
+}

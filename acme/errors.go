@@ -1,0 +1,231 @@
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+)
+
+// ACME problem types (RFC 8555 §6.7, RFC 9773 §7.4) that callers tell apart.
+const (
+	problemNS                     = "urn:ietf:params:acme:error:"
+	ProblemCAA                    = problemNS + "caa"
+	ProblemRejectedIdentifier     = problemNS + "rejectedIdentifier"
+	ProblemUnsupportedIdentifier  = problemNS + "unsupportedIdentifier"
+	ProblemUnauthorized           = problemNS + "unauthorized"
+	ProblemRateLimited            = problemNS + "rateLimited"
+	ProblemAlreadyReplaced        = problemNS + "alreadyReplaced"
+	ProblemBadNonce               = problemNS + "badNonce"
+	ProblemExternalAccountNeeded  = problemNS + "externalAccountRequired"
+	ProblemInvalidContact         = problemNS + "invalidContact"
+	ProblemUnsupportedContact     = problemNS + "unsupportedContact"
+	ProblemUserActionRequired     = problemNS + "userActionRequired"
+	ProblemAccountDoesNotExist    = problemNS + "accountDoesNotExist"
+	ProblemCompound               = problemNS + "compound"
+	ProblemDNS                    = problemNS + "dns"
+	ProblemMalformed              = problemNS + "malformed"
+	ProblemBadCSR                 = problemNS + "badCSR"
+	ProblemServerInternal         = problemNS + "serverInternal"
+	ProblemIncorrectResponse      = problemNS + "incorrectResponse"
+	ProblemConnection             = problemNS + "connection"
+	ProblemBadSignatureAlgorithm  = problemNS + "badSignatureAlgorithm"
+	ProblemBadRevocationReason    = problemNS + "badRevocationReason"
+	ProblemOrderNotReady          = problemNS + "orderNotReady"
+	ProblemBadPublicKey           = problemNS + "badPublicKey"
+	ProblemTLS                    = problemNS + "tls"
+	ProblemInvalidProfile         = problemNS + "invalidProfile"
+	ProblemExternalAccountBinding = problemNS + "externalAccountBinding"
+)
+
+// Sentinels matched by errors.Is against a *ProblemError of that type (or with a
+// subproblem of that type).
+var (
+	ErrCAA                = errors.New("acme: CAA records forbid issuance")
+	ErrRejectedIdentifier = errors.New("acme: the CA will not issue for this identifier")
+	ErrUnauthorized       = errors.New("acme: unauthorized")
+	ErrAlreadyReplaced    = errors.New("acme: the certificate named in replaces is already replaced")
+)
+
+// ErrNoRenewalInfo is returned by RenewalInfo when the CA offers no ARI (its directory
+// has no renewalInfo) or has none for this certificate (404).
+var ErrNoRenewalInfo = errors.New("acme: no renewal information (ARI)")
+
+var problemSentinels = map[string]error{
+	ProblemCAA:                ErrCAA,
+	ProblemRejectedIdentifier: ErrRejectedIdentifier,
+	ProblemUnauthorized:       ErrUnauthorized,
+	ProblemAlreadyReplaced:    ErrAlreadyReplaced,
+}
+
+// permanentProblems are the problem types that retrying without a change of
+// configuration (names, DNS, CAA, account) will not fix.
+var permanentProblems = map[string]bool{
+	ProblemCAA:                   true,
+	ProblemRejectedIdentifier:    true,
+	ProblemUnsupportedIdentifier: true,
+	ProblemUnauthorized:          true,
+	ProblemExternalAccountNeeded: true,
+	ProblemInvalidContact:        true,
+	ProblemUnsupportedContact:    true,
+	ProblemUserActionRequired:    true,
+	ProblemInvalidProfile:        true,
+}
+
+// Subproblem is one entry of a problem's subproblems (RFC 8555 §6.7.1).
+type Subproblem struct {
+	Type       string
+	Detail     string
+	Identifier string // the identifier's value, if the CA named one
+}
+
+// ProblemError is an ACME problem document (RFC 7807) answered by the CA, or found in a
+// failed challenge or order.
+type ProblemError struct {
+	Type        string // full URN, for example ProblemCAA
+	Detail      string
+	Status      int // HTTP status; 0 when the problem came inside a challenge or order
+	Subproblems []Subproblem
+
+	err error // the lego error, kept for the chain
+}
+
+func (e *ProblemError) Error() string {
+	var b strings.Builder
+	b.WriteString("acme problem ")
+	b.WriteString(strings.TrimPrefix(e.Type, problemNS))
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	for _, sp := range e.Subproblems {
+		fmt.Fprintf(&b, "; %s", strings.TrimPrefix(sp.Type, problemNS))
+		if sp.Identifier != "" {
+			fmt.Fprintf(&b, " for %s", sp.Identifier)
+		}
+		if sp.Detail != "" {
+			fmt.Fprintf(&b, ": %s", sp.Detail)
+		}
+	}
+	return b.String()
+}
+
+// Is matches the sentinel of the problem's type or of any subproblem's type.
+func (e *ProblemError) Is(target error) bool {
+	if problemSentinels[e.Type] == target {
+		return true
+	}
+	for _, sp := range e.Subproblems {
+		if problemSentinels[sp.Type] == target {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *ProblemError) Unwrap() error { return e.err }
+
+// hasType reports whether the problem or any subproblem has one of the types in set.
+func (e *ProblemError) hasType(set map[string]bool) bool {
+	if set[e.Type] {
+		return true
+	}
+	for _, sp := range e.Subproblems {
+		if set[sp.Type] {
+			return true
+		}
+	}
+	return false
+}
+
+// RateLimitedError is the CA's rateLimited problem. RetryAfter is from the response's
+// Retry-After header (seconds or an HTTP date), zero when the CA sent none.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	Detail     string
+
+	problem *ProblemError
+}
+
+func (e *RateLimitedError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("acme: rate limited, retry after %s: %s", e.RetryAfter, e.Detail)
+	}
+	return "acme: rate limited: " + e.Detail
+}
+
+func (e *RateLimitedError) Unwrap() error { return e.problem }
+
+// IsPermanent reports whether err is a problem that retrying without a change (of names,
+// DNS, CAA records or account) will not fix: caa, rejectedIdentifier,
+// unsupportedIdentifier, unauthorized, externalAccountRequired, invalidContact,
+// unsupportedContact, userActionRequired, invalidProfile, in the problem or a
+// subproblem.
+func IsPermanent(err error) bool {
+	pe, ok := errors.AsType[*ProblemError](err)
+	return ok && pe.hasType(permanentProblems)
+}
+
+// problemFromLego converts lego's problem document; err is kept as the cause.
+func problemFromLego(pd *legoacme.ProblemDetails, err error) *ProblemError {
+	pe := &ProblemError{Type: pd.Type, Detail: pd.Detail, Status: pd.HTTPStatus, err: err}
+	if pe.err == nil {
+		pe.err = pd
+	}
+	for _, sp := range pd.SubProblems {
+		pe.Subproblems = append(pe.Subproblems, Subproblem{Type: sp.Type, Detail: sp.Detail, Identifier: sp.Identifier.Value})
+	}
+	return pe
+}
+
+// classify turns a lego error into this package's types: *RateLimitedError (which
+// unwraps to a *ProblemError), *ProblemError, or err unchanged. retryAfter looks up the
+// Retry-After header of the failed request's response when lego dropped it.
+func classify(err error, retryAfter func(url string) string, now time.Time) error {
+	if err == nil {
+		return nil
+	}
+	pd, ok := errors.AsType[*legoacme.ProblemDetails](err)
+	if !ok {
+		return err
+	}
+	pe := problemFromLego(pd, err)
+	if pd.Type != ProblemRateLimited {
+		return pe
+	}
+	ra := ""
+	if rl, ok := errors.AsType[*legoacme.RateLimitedError](err); ok {
+		ra = rl.RetryAfter
+	}
+	if ra == "" && retryAfter != nil {
+		ra = retryAfter(pd.URL)
+	}
+	return &RateLimitedError{RetryAfter: parseRetryAfter(ra, now), Detail: pd.Detail, problem: pe}
+}
+
+// parseRetryAfter parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds or an
+// HTTP date. Invalid or past values give zero.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int64(365*24*3600))) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil || !t.After(now) {
+		return 0
+	}
+	return t.Sub(now)
+}

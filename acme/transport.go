@@ -1,0 +1,264 @@
+package acme
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+const (
+	directoryTTL    = time.Hour
+	maxPooledNonces = 64
+	maxProblemBody  = 64 << 10
+)
+
+// sharedTransport is shared by every api.Core of one Client: it caches the directory,
+// pools nonces, and limits the request rate. It never holds a context; each call's
+// callTransport brings its own. Safe for concurrent use.
+type sharedTransport struct {
+	base    http.RoundTripper
+	limiter *rate.Limiter // nil: unlimited
+	dirURL  string
+	log     *zap.Logger
+	now     func() time.Time
+
+	mu        sync.Mutex
+	dirBody   []byte
+	dirHeader http.Header
+	dirAt     time.Time
+	nonceURL  string
+	nonces    []string
+}
+
+func newSharedTransport(base http.RoundTripper, rps float64, dirURL string, log *zap.Logger, now func() time.Time) *sharedTransport {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	s := &sharedTransport{base: base, dirURL: dirURL, log: log, now: now}
+	if rps > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+	}
+	return s
+}
+
+func (s *sharedTransport) cachedDirectory(req *http.Request) *http.Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirBody == nil || s.now().Sub(s.dirAt) > directoryTTL {
+		return nil
+	}
+	return synthetic(req, http.StatusOK, s.dirHeader.Clone(), s.dirBody)
+}
+
+func (s *sharedTransport) storeDirectory(h http.Header, body []byte) {
+	var dir struct {
+		NewNonce string `json:"newNonce"`
+	}
+	if json.Unmarshal(body, &dir) != nil || dir.NewNonce == "" {
+		return // lego reports the bad directory
+	}
+	h = h.Clone()
+	h.Del("Replay-Nonce")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dirBody, s.dirHeader, s.dirAt, s.nonceURL = body, h, s.now(), dir.NewNonce
+}
+
+func (s *sharedTransport) isNonceRequest(req *http.Request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return req.Method == http.MethodHead && s.nonceURL != "" && req.URL.String() == s.nonceURL
+}
+
+func (s *sharedTransport) popNonce() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.nonces) == 0 {
+		return "", false
+	}
+	n := s.nonces[len(s.nonces)-1] // the freshest
+	s.nonces = s.nonces[:len(s.nonces)-1]
+	return n, true
+}
+
+func (s *sharedTransport) pushNonce(n string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.nonces) >= maxPooledNonces {
+		s.nonces = s.nonces[1:] // drop the oldest
+	}
+	s.nonces = append(s.nonces, n)
+}
+
+// synthetic is a response made here, without a request to the CA.
+func synthetic(req *http.Request, status int, h http.Header, body []byte) *http.Response {
+	if h == nil {
+		h = http.Header{}
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+// callTransport is the RoundTripper of one call's api.Core: it attaches the call's
+// context to every request and remembers, per URL, what lego does not pass on (the
+// Retry-After header, the problem types of error answers).
+type callTransport struct {
+	s   *sharedTransport
+	ctx context.Context
+	log *zap.Logger
+
+	mu         sync.Mutex
+	retryAfter map[string]string   // URL -> Retry-After of its latest response
+	problems   map[string][]string // URL -> problem types answered, in order
+}
+
+func (s *sharedTransport) call(ctx context.Context, log *zap.Logger) *callTransport {
+	return &callTransport{s: s, ctx: ctx, log: log, retryAfter: map[string]string{}, problems: map[string][]string{}}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		defer req.Body.Close() // a RoundTripper must close the body, also on error
+	}
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
+	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
+	if isDir {
+		if resp := c.s.cachedDirectory(req); resp != nil {
+			return resp, nil
+		}
+	}
+	isNonce := c.s.isNonceRequest(req)
+	if isNonce {
+		if n, ok := c.s.popNonce(); ok {
+			return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
+		}
+	}
+	if c.s.limiter != nil {
+		if err := c.s.limiter.Wait(c.ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	// The call's context, cut short also by the request's own (http.Client.Timeout).
+	ctx, cancel := c.ctx, context.CancelFunc(func() {})
+	if req.Context().Done() != nil {
+		var cancelCtx context.CancelFunc
+		ctx, cancelCtx = context.WithCancel(c.ctx)
+		stop := context.AfterFunc(req.Context(), cancelCtx)
+		cancel = func() { stop(); cancelCtx() }
+	}
+	resp, err := c.s.base.RoundTrip(req.Clone(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+
+	url := req.URL.String()
+	if n := resp.Header.Get("Replay-Nonce"); n != "" && !isNonce {
+		// Pooled for every Core of this Client; lego's own manager never sees it, so no
+		// nonce is ever used twice.
+		c.s.pushNonce(n)
+		resp.Header.Del("Replay-Nonce")
+	}
+	c.mu.Lock()
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		c.retryAfter[url] = ra
+	} else {
+		delete(c.retryAfter, url)
+	}
+	c.mu.Unlock()
+
+	switch {
+	case resp.StatusCode >= http.StatusBadRequest:
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
+		_ = resp.Body.Close()
+		cancel()
+		if rerr != nil {
+			return nil, rerr
+		}
+		var p struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(body, &p) == nil && p.Type != "" {
+			c.mu.Lock()
+			c.problems[url] = append(c.problems[url], p.Type)
+			c.mu.Unlock()
+			if p.Type == ProblemBadNonce {
+				c.log.Debug("the CA rejected a nonce; lego retries", zap.String("url", url))
+			}
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	case isDir && resp.StatusCode == http.StatusOK:
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
+		_ = resp.Body.Close()
+		cancel()
+		if rerr != nil {
+			return nil, rerr
+		}
+		c.s.storeDirectory(resp.Header, body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	default:
+		resp.Body = &cancelOnDone{ReadCloser: resp.Body, cancel: cancel}
+	}
+	return resp, nil
+}
+
+// lastRetryAfter returns the Retry-After header of url's latest response.
+func (c *callTransport) lastRetryAfter(url string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.retryAfter[url]
+}
+
+// answered reports whether the CA answered url with a problem of type typ.
+func (c *callTransport) answered(url, typ string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.problems[url] {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// cancelOnDone releases a request's context once its body is read to the end or
+// closed (lego does not always close bodies it has read).
+type cancelOnDone struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnDone) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.cancel()
+	}
+	return n, err
+}
+
+func (b *cancelOnDone) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

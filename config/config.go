@@ -1,0 +1,313 @@
+// Package config loads, defaults and validates certferry's YAML configuration (contract 7 of
+// DESIGN.md; config.example.yaml at the repository root documents every key).
+//
+// Parse takes the file's bytes and an environment lookup function: the package never reads files
+// or the process environment itself (Load is a convenience that reads one named file for cmd/).
+// Every problem in a file is reported at once, each with its field path and line, in a
+// *ValidationError. Parse returns values in normal form: defaults applied, names normalised,
+// directory aliases resolved, certificate-level defaults (renew_before, profile) filled in.
+//
+// The package must never log, and never put a secret value (webhook secret, EAB HMAC key) into an
+// error message; use Config.Redacted before printing a configuration.
+package config
+
+import "time"
+
+// Default values, applied by Parse to keys the file leaves out.
+const (
+	DefaultDirectory         = "letsencrypt"
+	DefaultAccountSecret     = "certferry/acme-account"
+	DefaultRequestsPerSecond = 20
+	DefaultInsyncTimeout     = 10 * time.Minute
+	DefaultConcurrency       = 4
+	DefaultIssuanceGuard     = 24 * time.Hour
+	DefaultListen            = "127.0.0.1:9464"
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "auto"
+	DefaultKeyType           = KeyEC256
+
+	DefaultExecTimeout    = 5 * time.Minute  // exec hooks
+	DefaultWebhookTimeout = 30 * time.Second // webhook hooks
+	DefaultAWSHookTimeout = 2 * time.Minute  // asg_instance_refresh and ecs_redeploy hooks
+	MaxHookTimeout        = time.Hour
+
+	DefaultMinHealthyPercentage = 90
+
+	// DefaultLifetime is the certificate lifetime that schedule warnings assume (Let's Encrypt's
+	// classic profile).
+	DefaultLifetime = 90 * 24 * time.Hour
+)
+
+// Well-known ACME directories, selected by name in acme.directory.
+const (
+	LetsEncryptURL        = "https://acme-v02.api.letsencrypt.org/directory"
+	LetsEncryptStagingURL = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// Directories maps the names accepted in acme.directory to their URLs.
+var Directories = map[string]string{
+	"letsencrypt":         LetsEncryptURL,
+	"letsencrypt-staging": LetsEncryptStagingURL,
+}
+
+// Config is a whole configuration file.
+type Config struct {
+	ACME     ACME
+	AWS      AWS
+	Route53  Route53
+	Schedule Schedule
+	// Concurrency bounds how many certificates one pass works on at the same time (1..256).
+	Concurrency int
+	// RenewBefore is the file-level default of Certificate.RenewBefore; Parse copies it into every
+	// certificate that sets none. Zero means unset.
+	RenewBefore time.Duration
+	// IssuanceGuard: never more than one new certificate per name within this window unless
+	// forced. Zero disables the guard.
+	IssuanceGuard time.Duration
+	Log           Log
+	// Listen is the daemon's host:port for /metrics and /healthz.
+	Listen       string
+	Certificates []Certificate
+
+	// Warnings are soft problems that do not stop the configuration from loading, each prefixed
+	// with its line and field path. Parse fills them; cmd prints them.
+	Warnings []string
+}
+
+// ACME configures the ACME client and account (contract 2).
+type ACME struct {
+	// Directory is the directory URL; Parse resolves the names in Directories.
+	Directory string
+	Email     string
+	// CABundle is an optional PEM file of extra roots for the CA's HTTPS; cmd checks it exists.
+	CABundle     string
+	AccountStore AccountStore
+	// AccountSecret is the Secrets Manager secret holding the account (AccountStore secretsmanager).
+	AccountSecret string
+	// EAB is the External Account Binding, nil when not configured.
+	EAB *EAB
+	// RequestsPerSecond is the per-account ACME request rate (> 0).
+	RequestsPerSecond float64
+	// Profile is the default ACME profile; Parse copies it into certificates that set none.
+	Profile string
+	// ARI enables ACME Renewal Information (RFC 9773) windows.
+	ARI bool
+}
+
+// Account store kinds.
+const (
+	AccountStoreSecretsManager = "secretsmanager"
+	AccountStoreFile           = "file"
+)
+
+// AccountStore says where the ACME account lives: written "secretsmanager" or "file:/dir".
+type AccountStore struct {
+	Kind string // AccountStoreSecretsManager or AccountStoreFile
+	Dir  string // absolute directory, only for AccountStoreFile
+}
+
+// String returns the account store as written in the file.
+func (s AccountStore) String() string {
+	if s.Kind == AccountStoreFile {
+		return AccountStoreFile + ":" + s.Dir
+	}
+	return s.Kind
+}
+
+// EAB is an External Account Binding: both fields set.
+type EAB struct {
+	KID string
+	// HMACKey is base64url-encoded, as CAs hand it out. Secret: never print it (see Redacted).
+	HMACKey string
+}
+
+// AWS configures the AWS SDK clients. Empty fields leave the SDK's own resolution in place.
+type AWS struct {
+	// Region may be empty when AWS_REGION or AWS_DEFAULT_REGION is set where certferry runs.
+	Region      string
+	EndpointURL string
+	Profile     string
+	// AssumeRoleARN, when set, is assumed (with ExternalID, if set) for every AWS call.
+	AssumeRoleARN string
+	ExternalID    string
+}
+
+// Route53 configures DNS-01 through Route 53.
+type Route53 struct {
+	// InsyncTimeout bounds the wait for a change batch to turn INSYNC.
+	InsyncTimeout time.Duration
+	// PropagationCheck adds a DNS query for the TXT values after INSYNC.
+	PropagationCheck bool
+	// Resolvers (host:port) for PropagationCheck; empty means the system resolvers.
+	Resolvers []string
+}
+
+// Schedule says when the daemon runs a pass. Written either as a cron string or as a mapping.
+type Schedule struct {
+	// Cron is a standard 5-field cron expression (or a descriptor such as @daily). Empty means the
+	// scheduler's default (twice a day at a random minute).
+	Cron string
+	// Jitter is a random delay added to each scheduled pass; zero means none.
+	Jitter time.Duration
+	// Interval is set when certferry is started from outside on a fixed period (a Lambda on
+	// rate(60 days)): a certificate is due if it would fall due before the next run. Zero: unset.
+	Interval time.Duration
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // debug | info | warn | error
+	Format string // auto | json | console
+}
+
+// KeyType is a certificate's private key type.
+type KeyType string
+
+// Key types.
+const (
+	KeyEC256   KeyType = "ec256"
+	KeyEC384   KeyType = "ec384"
+	KeyRSA2048 KeyType = "rsa2048"
+	KeyRSA3072 KeyType = "rsa3072"
+	KeyRSA4096 KeyType = "rsa4096"
+)
+
+// KeyTypes lists the valid key types in the order the documentation gives them.
+var KeyTypes = []KeyType{KeyEC256, KeyEC384, KeyRSA2048, KeyRSA3072, KeyRSA4096}
+
+// Certificate is one certificate to keep renewed.
+type Certificate struct {
+	// Name identifies the certificate in logs, metrics, --only and tags: [a-z0-9][a-z0-9._-]{0,62}.
+	Name string
+	// Domains are normalised (see NormalizeDomain), in the configured order, 1..100.
+	Domains []string
+	KeyType KeyType
+	// Profile is the effective ACME profile (acme.profile when the certificate sets none).
+	Profile string
+	// HostedZoneID optionally pins the Route 53 zone ("Z..." without "/hostedzone/").
+	HostedZoneID string
+	// RenewBefore is the effective renew_before (the file-level one when the certificate sets
+	// none); zero means unset.
+	RenewBefore time.Duration
+	Sinks       Sinks
+	Hooks       Hooks
+}
+
+// Sinks are where a certificate is stored; at least one is set.
+type Sinks struct {
+	SecretsManager *SecretsManagerSink
+	File           *FileSink
+}
+
+// SecretsManagerSink stores the certificate as a secret (contract 1).
+type SecretsManagerSink struct {
+	Secret      string // name (or ARN) of the secret; unique across certificates
+	KMSKeyID    string
+	Description string
+	Tags        map[string]string
+}
+
+// FileSink writes PEM files into Dir.
+type FileSink struct {
+	Dir   string // absolute; unique across certificates
+	Owner string // user name or numeric id; empty keeps the process's
+	Group string
+}
+
+// Hooks run after a certificate changed (OnRenew) or after it failed (OnFailure), in order.
+type Hooks struct {
+	OnRenew   []Hook
+	OnFailure []Hook
+}
+
+// Hook kinds, as returned by Hook.Kind.
+const (
+	HookExec               = "exec"
+	HookWebhook            = "webhook"
+	HookASGInstanceRefresh = "asg_instance_refresh"
+	HookECSRedeploy        = "ecs_redeploy"
+)
+
+// Hook is one hook entry: exactly one of Exec, Webhook, ASGInstanceRefresh and ECSRedeploy is set.
+type Hook struct {
+	// Exec is the argv of a program run without a shell; Exec[0] is an absolute path.
+	Exec               []string
+	Webhook            *Webhook
+	ASGInstanceRefresh *ASGInstanceRefresh
+	ECSRedeploy        *ECSRedeploy
+	// Timeout bounds the hook (Parse applies the kind's default).
+	Timeout time.Duration
+}
+
+// Kind returns the hook's kind (HookExec, ...), or "" unless exactly one kind is set.
+func (h Hook) Kind() string {
+	k := h.kinds()
+	if len(k) != 1 {
+		return ""
+	}
+	return k[0]
+}
+
+func (h Hook) kinds() []string {
+	var k []string
+	if h.Exec != nil {
+		k = append(k, HookExec)
+	}
+	if h.Webhook != nil {
+		k = append(k, HookWebhook)
+	}
+	if h.ASGInstanceRefresh != nil {
+		k = append(k, HookASGInstanceRefresh)
+	}
+	if h.ECSRedeploy != nil {
+		k = append(k, HookECSRedeploy)
+	}
+	return k
+}
+
+// Webhook POSTs the renewal as JSON, signed with HMAC-SHA256 of Secret (contract 4).
+type Webhook struct {
+	URL string // https; http only to localhost or 127.0.0.1
+	// Secret is the HMAC key. Secret: never print it (see Redacted).
+	Secret string
+}
+
+// ASGInstanceRefresh starts an Auto Scaling group instance refresh.
+type ASGInstanceRefresh struct {
+	Name                 string
+	MinHealthyPercentage int // 0..100, default 90
+}
+
+// ECSRedeploy forces a new deployment of an ECS service.
+type ECSRedeploy struct {
+	Cluster string
+	Service string
+}
+
+// Certificate returns the certificate with the given name, or nil.
+func (c *Config) Certificate(name string) *Certificate {
+	for i := range c.Certificates {
+		if c.Certificates[i].Name == name {
+			return &c.Certificates[i]
+		}
+	}
+	return nil
+}
+
+// defaults returns a Config holding every file-level default; the decoder fills it in place.
+func defaults() *Config {
+	return &Config{
+		ACME: ACME{
+			Directory:         DefaultDirectory,
+			AccountStore:      AccountStore{Kind: AccountStoreSecretsManager},
+			AccountSecret:     DefaultAccountSecret,
+			RequestsPerSecond: DefaultRequestsPerSecond,
+			ARI:               true,
+		},
+		Route53:       Route53{InsyncTimeout: DefaultInsyncTimeout},
+		Concurrency:   DefaultConcurrency,
+		IssuanceGuard: DefaultIssuanceGuard,
+		Log:           Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Listen:        DefaultListen,
+	}
+}

@@ -1,0 +1,547 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+var (
+	certNameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	profileRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2,}(-[a-z]+)+-[0-9]{1,2}$`)
+	roleARNRE     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	externalIDRE  = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]+$`)
+	zoneIDRE      = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	secretNameRE  = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	secretARNRE   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`)
+	ownerRE       = regexp.MustCompile(`^([a-z_][a-z0-9_-]{0,31}\$?|[0-9]{1,10})$`)
+	logLevels     = []string{"debug", "info", "warn", "error"}
+	logFormats    = []string{"auto", "json", "console"}
+	reservedTagRE = regexp.MustCompile(`(?i)^(aws|certferry):`)
+)
+
+// maxUserTags leaves room under Secrets Manager's 50 tags for certferry's own certferry:* tags.
+const maxUserTags = 40
+
+// checker validates a decoded Config. With fix set (Parse) it also rewrites values into normal
+// form; without it (Validate) a value not in normal form is a problem.
+type checker struct {
+	c        *Config
+	fix      bool
+	lines    map[string]int
+	reported map[string]bool
+	probs    []Problem
+	warns    []Problem
+}
+
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// line returns the line of path, or of its nearest ancestor the file mentions.
+func (k *checker) line(path string) int {
+	for p := path; ; p = parent(p) {
+		if l, ok := k.lines[p]; ok {
+			return l
+		}
+		if p == "" {
+			return 0
+		}
+	}
+}
+
+// suppressed reports whether decoding already complained at, above or below path: the checker
+// would only repeat it.
+func (k *checker) suppressed(path string) bool {
+	for r := range k.reported {
+		if r == path || under(path, r) || under(r, path) {
+			return true
+		}
+	}
+	return false
+}
+
+func under(p, ancestor string) bool {
+	if ancestor == "" {
+		return p != ""
+	}
+	return strings.HasPrefix(p, ancestor+".") || strings.HasPrefix(p, ancestor+"[")
+}
+
+func (k *checker) addf(path, format string, args ...any) {
+	if k.suppressed(path) {
+		return
+	}
+	k.probs = append(k.probs, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (k *checker) warnf(path, format string, args ...any) {
+	k.warns = append(k.warns, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+// normal handles a value that has a normal form: Parse rewrites it, Validate reports it.
+func (k *checker) normal(path string, dst *string, want string) {
+	if *dst == want {
+		return
+	}
+	if k.fix {
+		*dst = want
+		return
+	}
+	k.addf(path, "%q is not in normal form; want %q", *dst, want)
+}
+
+// at describes where another field is, for messages that point at two places.
+func (k *checker) at(path string) string {
+	if l := k.lines[path]; l > 0 {
+		return fmt.Sprintf("%s (line %d)", path, l)
+	}
+	return path
+}
+
+func (k *checker) check() {
+	c := k.c
+	k.acme()
+	k.aws()
+	k.checkDuration("route53.insync_timeout", int64(c.Route53.InsyncTimeout), true)
+	for i, r := range c.Route53.Resolvers {
+		if !validHostPort(r, false) {
+			k.addf(index("route53.resolvers", i), "%q: write host:port (e.g. 1.1.1.1:53)", r)
+		}
+	}
+	if len(c.Route53.Resolvers) > 0 && !c.Route53.PropagationCheck {
+		k.warnf("route53.resolvers", "unused while route53.propagation_check is false")
+	}
+	k.schedule()
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		k.addf("concurrency", "%d: must be between 1 and 256", c.Concurrency)
+	}
+	k.checkDuration("renew_before", int64(c.RenewBefore), false)
+	if c.RenewBefore >= DefaultLifetime {
+		k.warnf("renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(c.RenewBefore))
+	}
+	k.checkDuration("issuance_guard", int64(c.IssuanceGuard), false)
+	if !oneOf(c.Log.Level, logLevels) {
+		k.addf("log.level", "%q: write %s", c.Log.Level, orList(logLevels))
+	}
+	if !oneOf(c.Log.Format, logFormats) {
+		k.addf("log.format", "%q: write %s", c.Log.Format, orList(logFormats))
+	}
+	if !validHostPort(c.Listen, true) {
+		k.addf("listen", "%q: write host:port (e.g. 127.0.0.1:9464)", c.Listen)
+	} else if host, _, _ := net.SplitHostPort(c.Listen); !isLoopback(host) {
+		k.warnf("listen", "%q is reachable beyond this host; /metrics and /healthz have no authentication", c.Listen)
+	}
+	k.certificates()
+}
+
+func (k *checker) checkDuration(path string, d int64, positive bool) {
+	switch {
+	case positive && d <= 0:
+		k.addf(path, "must be more than 0")
+	case d < 0:
+		k.addf(path, "must not be negative")
+	}
+}
+
+func (k *checker) acme() {
+	a := &k.c.ACME
+	if u, ok := Directories[a.Directory]; ok {
+		k.normal("acme.directory", &a.Directory, u)
+	} else if !validURL(a.Directory, "https") {
+		k.addf("acme.directory", "%q: write letsencrypt, letsencrypt-staging or an https:// URL", a.Directory)
+	}
+	switch {
+	case a.Email == "":
+		k.addf("acme.email", "required: the contact address for the ACME account (e.g. ops@example.com)")
+	case !validEmail(a.Email):
+		k.addf("acme.email", "%q: not an email address (write just the address, e.g. ops@example.com)", a.Email)
+	case a.Directory == LetsEncryptURL && exampleDomain(a.Email):
+		k.warnf("acme.email", "%q: Let's Encrypt refuses contact addresses in reserved domains", a.Email)
+	}
+	switch s := a.AccountStore; s.Kind {
+	case AccountStoreSecretsManager:
+		switch {
+		case s.Dir != "":
+			k.addf("acme.account_store", "a secretsmanager store takes no directory")
+		case a.AccountSecret == "":
+			k.addf("acme.account_secret", "required with account_store secretsmanager")
+		case !validSecret(a.AccountSecret):
+			k.addf("acme.account_secret", "%q: %s", a.AccountSecret, secretRule)
+		}
+	case AccountStoreFile:
+		if !filepath.IsAbs(s.Dir) {
+			k.addf("acme.account_store", "%q: the directory must be an absolute path (file:/var/lib/certferry)", s.String())
+		}
+	default:
+		k.addf("acme.account_store", "%q: write secretsmanager or file:/absolute/dir", s.String())
+	}
+	if e := a.EAB; e != nil {
+		switch {
+		case e.KID == "" && e.HMACKey == "":
+			k.addf("acme.eab", "set kid and hmac_key, or leave eab out")
+		case e.KID == "":
+			k.addf("acme.eab.kid", "required when acme.eab.hmac_key is set (both or neither)")
+		case e.HMACKey == "":
+			k.addf("acme.eab.hmac_key", "required when acme.eab.kid is set (both or neither)")
+		default:
+			if key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e.HMACKey, "=")); err != nil || len(key) == 0 {
+				k.addf("acme.eab.hmac_key", "not base64url, the encoding CAs hand the key out in (value not shown)")
+			}
+		}
+	}
+	if r := a.RequestsPerSecond; !(r > 0) || math.IsInf(r, 0) {
+		k.addf("acme.requests_per_second", "%s: must be more than 0", strconv.FormatFloat(r, 'g', -1, 64))
+	}
+	if a.Profile != "" && !profileRE.MatchString(a.Profile) {
+		k.addf("acme.profile", "%q: %s", a.Profile, profileRule)
+	}
+}
+
+const (
+	profileRule = "an ACME profile name is letters, digits, '.', '_' and '-' (at most 64)"
+	secretRule  = "a secret name is 1 to 512 of letters, digits and /_+=.@- (or a secret's ARN)"
+)
+
+func (k *checker) aws() {
+	a := k.c.AWS
+	if a.Region != "" && !regionRE.MatchString(a.Region) {
+		k.addf("aws.region", "%q: not an AWS region (e.g. us-east-2); leave it empty to use AWS_REGION", a.Region)
+	}
+	if a.EndpointURL != "" && !validURL(a.EndpointURL, "http", "https") {
+		k.addf("aws.endpoint_url", "%q: write an http:// or https:// URL with a host", a.EndpointURL)
+	}
+	if a.Profile != "" && strings.ContainsAny(a.Profile, " \t\r\n[]") {
+		k.addf("aws.profile", "%q: not a profile name", a.Profile)
+	}
+	if a.AssumeRoleARN != "" && !roleARNRE.MatchString(a.AssumeRoleARN) {
+		k.addf("aws.assume_role_arn", "%q: write arn:aws:iam::<12-digit account>:role/<name>", a.AssumeRoleARN)
+	}
+	switch {
+	case a.ExternalID != "" && a.AssumeRoleARN == "":
+		k.addf("aws.external_id", "only used with aws.assume_role_arn: set that too, or drop this")
+	case a.ExternalID != "" && (len(a.ExternalID) < 2 || len(a.ExternalID) > 1224 || !externalIDRE.MatchString(a.ExternalID)):
+		k.addf("aws.external_id", "an external ID is 2 to 1224 of letters, digits and +=,.@:/-_")
+	}
+}
+
+func (k *checker) schedule() {
+	s := k.c.Schedule
+	if s.Cron != "" {
+		if _, err := cron.ParseStandard(s.Cron); err != nil {
+			k.addf("schedule.cron", "%q: %s (write 5 fields: minute hour day-of-month month day-of-week, e.g. \"17 3,15 * * *\")", s.Cron, err.Error())
+		}
+	}
+	k.checkDuration("schedule.jitter", int64(s.Jitter), false)
+	k.checkDuration("schedule.interval", int64(s.Interval), false)
+	if s.Interval > DefaultLifetime/3 {
+		k.warnf("schedule.interval", "%s is longer than a third of a 90-day certificate's lifetime (30d): one failed run can leave a certificate to expire before the next run", formatDuration(s.Interval))
+	}
+}
+
+func (k *checker) certificates() {
+	c := k.c
+	if len(c.Certificates) == 0 {
+		k.addf("certificates", "at least one certificate is required")
+		return
+	}
+	names := map[string]int{}
+	secrets := map[string]string{}
+	dirs := map[string]string{}
+	if c.ACME.AccountStore.Kind == AccountStoreSecretsManager && c.ACME.AccountSecret != "" {
+		secrets[c.ACME.AccountSecret] = "acme.account_secret"
+	}
+	for i := range c.Certificates {
+		cert := &c.Certificates[i]
+		p := index("certificates", i)
+		switch {
+		case cert.Name == "":
+			k.addf(p+".name", "required: lowercase letters, digits, '.', '_' or '-' (e.g. \"www\")")
+		case !certNameRE.MatchString(cert.Name):
+			k.addf(p+".name", "%q: a name is lowercase letters, digits, '.', '_' and '-', starts with a letter or digit, and has at most 63 characters", cert.Name)
+		default:
+			if j, dup := names[cert.Name]; dup {
+				k.addf(p+".name", "%q is already the name of %s", cert.Name, k.at(index("certificates", j)))
+			} else {
+				names[cert.Name] = i
+			}
+		}
+		k.domains(p+".domains", cert)
+		if !oneOf(string(cert.KeyType), keyTypeNames()) {
+			k.addf(p+".key_type", "%q: write %s", cert.KeyType, orList(keyTypeNames()))
+		}
+		if cert.Profile != "" && !profileRE.MatchString(cert.Profile) {
+			k.addf(p+".profile", "%q: %s", cert.Profile, profileRule)
+		}
+		if z := cert.HostedZoneID; z != "" {
+			k.normal(p+".hosted_zone_id", &cert.HostedZoneID, strings.TrimPrefix(z, "/hostedzone/"))
+			if !zoneIDRE.MatchString(strings.TrimPrefix(z, "/hostedzone/")) {
+				k.addf(p+".hosted_zone_id", "%q: a hosted zone ID is \"Z\" followed by uppercase letters and digits", z)
+			}
+		}
+		k.checkDuration(p+".renew_before", int64(cert.RenewBefore), false)
+		if cert.RenewBefore >= DefaultLifetime && cert.RenewBefore != c.RenewBefore {
+			k.warnf(p+".renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(cert.RenewBefore))
+		}
+		k.sinks(p+".sinks", cert, secrets, dirs)
+		for j, h := range cert.Hooks.OnRenew {
+			k.hook(index(p+".hooks.on_renew", j), h)
+		}
+		for j, h := range cert.Hooks.OnFailure {
+			k.hook(index(p+".hooks.on_failure", j), h)
+		}
+	}
+}
+
+func (k *checker) domains(path string, cert *Certificate) {
+	out, probs := normalizeDomainList(cert.Domains)
+	for _, dp := range probs {
+		if dp.index < 0 {
+			k.addf(path, "%s", dp.msg)
+		} else {
+			k.addf(index(path, dp.index), "%s", dp.msg)
+		}
+	}
+	if len(probs) > 0 {
+		return
+	}
+	for i := range out {
+		k.normal(index(path, i), &cert.Domains[i], out[i])
+	}
+}
+
+func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string]string) {
+	s := cert.Sinks
+	if s.SecretsManager == nil && s.File == nil {
+		k.addf(path, "at least one sink is required (secretsmanager or file)")
+	}
+	if sm := s.SecretsManager; sm != nil {
+		p := path + ".secretsmanager"
+		switch {
+		case sm.Secret == "":
+			k.addf(p+".secret", "required: the name of the secret to write (e.g. %q)", "certificates/"+orDefault(cert.Name, "www"))
+		case !validSecret(sm.Secret):
+			k.addf(p+".secret", "%q: %s", sm.Secret, secretRule)
+		default:
+			if other, dup := secrets[sm.Secret]; dup {
+				k.addf(p+".secret", "%q is already the secret of %s", sm.Secret, k.at(other))
+			} else {
+				secrets[sm.Secret] = p + ".secret"
+			}
+		}
+		if len(sm.Description) > 2048 {
+			k.addf(p+".description", "%d characters; the limit is 2048", len(sm.Description))
+		}
+		if len(sm.Tags) > maxUserTags {
+			k.addf(p+".tags", "%d tags; at most %d (Secrets Manager allows 50 and certferry uses the rest)", len(sm.Tags), maxUserTags)
+		}
+		for _, key := range sortedKeys(sm.Tags) {
+			tp := p + ".tags." + key
+			switch {
+			case key == "" || len(key) > 128:
+				k.addf(tp, "a tag key is 1 to 128 characters")
+			case reservedTagRE.MatchString(key):
+				k.addf(tp, "%q: the aws: and certferry: prefixes are reserved", key)
+			case len(sm.Tags[key]) > 256:
+				k.addf(tp, "a tag value is at most 256 characters")
+			}
+		}
+	}
+	if f := s.File; f != nil {
+		p := path + ".file"
+		switch {
+		case f.Dir == "":
+			k.addf(p+".dir", "required: the directory for the PEM files (e.g. %q)", "/etc/certferry/"+orDefault(cert.Name, "www"))
+		case !filepath.IsAbs(f.Dir):
+			k.addf(p+".dir", "%q: must be an absolute path", f.Dir)
+		default:
+			clean := filepath.Clean(f.Dir)
+			if other, dup := dirs[clean]; dup {
+				k.addf(p+".dir", "%q is already the directory of %s", f.Dir, k.at(other))
+			} else {
+				dirs[clean] = p + ".dir"
+			}
+		}
+		if f.Owner != "" && !ownerRE.MatchString(f.Owner) {
+			k.addf(p+".owner", "%q: write a user name or a numeric uid", f.Owner)
+		}
+		if f.Group != "" && !ownerRE.MatchString(f.Group) {
+			k.addf(p+".group", "%q: write a group name or a numeric gid", f.Group)
+		}
+	}
+}
+
+func (k *checker) hook(path string, h Hook) {
+	kinds := h.kinds()
+	switch len(kinds) {
+	case 0:
+		k.addf(path, "empty hook: give one of exec, webhook, asg_instance_refresh or ecs_redeploy")
+		return
+	case 1:
+	default:
+		k.addf(path, "%s in one entry: a hook entry has exactly one kind (make one entry each)", strings.Join(kinds, " and "))
+		return
+	}
+	switch {
+	case h.Exec != nil:
+		p := path + ".exec"
+		switch {
+		case len(h.Exec) == 0:
+			k.addf(p, "empty: give the program and its arguments, e.g. [\"/usr/local/bin/redeploy\", \"--all\"]")
+		case !filepath.IsAbs(h.Exec[0]):
+			k.addf(index(p, 0), "%q: the program must be an absolute path (there is no $PATH lookup)", h.Exec[0])
+		}
+		for i, arg := range h.Exec {
+			if strings.ContainsRune(arg, 0) {
+				k.addf(index(p, i), "contains a NUL byte")
+			}
+		}
+	case h.Webhook != nil:
+		p := path + ".webhook"
+		u, err := url.Parse(h.Webhook.URL)
+		switch {
+		case h.Webhook.URL == "":
+			k.addf(p+".url", "required: the https:// URL to POST to")
+		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
+			k.addf(p+".url", "not an https:// URL with a host (value not shown: it may hold a token)")
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			k.addf(p+".url", "%q: a webhook must use https (http only to localhost or 127.0.0.1, for tests)", "http://"+u.Host)
+		}
+		if h.Webhook.Secret == "" {
+			k.addf(p+".secret", "required: the key that signs each request (X-Certferry-Signature), e.g. \"${HOOK_SECRET}\"")
+		}
+	case h.ASGInstanceRefresh != nil:
+		p := path + ".asg_instance_refresh"
+		a := h.ASGInstanceRefresh
+		switch {
+		case a.Name == "":
+			k.addf(p+".name", "required: the Auto Scaling group's name")
+		case len(a.Name) > 255:
+			k.addf(p+".name", "at most 255 characters")
+		}
+		if a.MinHealthyPercentage < 0 || a.MinHealthyPercentage > 100 {
+			k.addf(p+".min_healthy_percentage", "%d: must be between 0 and 100", a.MinHealthyPercentage)
+		}
+	case h.ECSRedeploy != nil:
+		p := path + ".ecs_redeploy"
+		if h.ECSRedeploy.Cluster == "" {
+			k.addf(p+".cluster", "required: the ECS cluster's name or ARN")
+		}
+		if h.ECSRedeploy.Service == "" {
+			k.addf(p+".service", "required: the ECS service's name or ARN")
+		}
+	}
+	switch {
+	case h.Timeout <= 0:
+		k.addf(path+".timeout", "must be more than 0")
+	case h.Timeout > MaxHookTimeout:
+		k.addf(path+".timeout", "%s: at most 1h", formatDuration(h.Timeout))
+	}
+}
+
+func keyTypeNames() []string {
+	s := make([]string, len(KeyTypes))
+	for i, t := range KeyTypes {
+		s[i] = string(t)
+	}
+	return s
+}
+
+func oneOf(s string, set []string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func orList(s []string) string {
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func validURL(s string, schemes ...string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && u.Hostname() != "" && oneOf(u.Scheme, schemes) && u.Opaque == ""
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	_, msg := normalizeDomain(domain)
+	return msg == "" && !strings.HasPrefix(domain, "*")
+}
+
+// exampleDomain reports an address in a domain reserved by RFC 2606/6761, which Let's Encrypt
+// refuses as an account contact.
+func exampleDomain(email string) bool {
+	domain := strings.ToLower(email[strings.LastIndexByte(email, '@')+1:])
+	for _, d := range []string{"example.com", "example.net", "example.org"} {
+		if domain == d || strings.HasSuffix(domain, "."+d) {
+			return true
+		}
+	}
+	for _, tld := range []string{".example", ".invalid", ".test", ".localhost", ".local"} {
+		if strings.HasSuffix(domain, tld) {
+			return true
+		}
+	}
+	return false
+}
+
+func validSecret(s string) bool {
+	return secretNameRE.MatchString(s) || secretARNRE.MatchString(s)
+}
+
+// validHostPort accepts host:port with a numeric port; emptyHost allows ":9464".
+func validHostPort(s string, emptyHost bool) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || port == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || strconv.Itoa(n) != port {
+		return false
+	}
+	if host == "" {
+		return emptyHost
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	_, msg := normalizeDomain(host)
+	return msg == "" && !strings.Contains(host, "*") || host == "localhost"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

@@ -1,0 +1,112 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// A route sends the requests it matches to one service. Routes are tried in order; the
+// first match wins, so more specific routes come first.
+//
+// To add a service, append a route to the table in (*Sandbox).routes:
+//   - Auto Scaling (Query protocol): POST / with Content-Type
+//     application/x-www-form-urlencoded and Action=...&Version=2011-01-01 in the body.
+//     Match on the Content-Type and path "/", and let the service parse the form (the
+//     body can be read only once, so the matcher must not consume it).
+//   - ECS (JSON 1.1): X-Amz-Target "AmazonEC2ContainerServiceV20141113.<Operation>".
+type route struct {
+	name    string
+	match   func(*http.Request) bool
+	handler http.Handler
+}
+
+func pathPrefix(p string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, p) }
+}
+
+func targetPrefix(p string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) }
+}
+
+// routes is the dispatch table of the AWS endpoint.
+func (s *Sandbox) routes() []route {
+	return []route{
+		{"sandbox", pathPrefix("/_sandbox/"), s.controlHandler()},
+		{"route53", pathPrefix("/2013-04-01/"), s.r53},
+		{"secretsmanager", targetPrefix("secretsmanager."), s.sm},
+	}
+}
+
+func (s *Sandbox) handler() http.Handler {
+	routes := s.routes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, rt := range routes {
+			if rt.match(r) {
+				rt.handler.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"__type":  "UnknownOperationException",
+			"message": "sandbox: no service answers " + r.Method + " " + r.URL.Path + " (X-Amz-Target " + r.Header.Get("X-Amz-Target") + ")",
+		})
+	})
+}
+
+// controlHandler serves the sandbox's own endpoints:
+//
+//	GET    /_sandbox/calls          call counters (see calls.Registry.Handler)
+//	DELETE /_sandbox/calls          reset counters and faults
+//	POST   /_sandbox/faults         inject faults
+//	GET    /_sandbox/info           the contract-6 JSON
+//	POST   /_sandbox/renewal-info   {"certificate": PEM, "start": RFC 3339, "end": RFC 3339}
+//	                                or {"certificate": PEM, "ari_response": "<verbatim body>"}:
+//	                                set the CA's ARI answer for a certificate it issued
+func (s *Sandbox) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	callsHandler := s.calls.Handler()
+	mux.Handle("/_sandbox/calls", callsHandler)
+	mux.Handle("/_sandbox/faults", callsHandler)
+	mux.HandleFunc("GET /_sandbox/info", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Info())
+	})
+	mux.HandleFunc("POST /_sandbox/renewal-info", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Certificate string    `json:"certificate"`
+			Start       time.Time `json:"start"`
+			End         time.Time `json:"end"`
+			ARIResponse *string   `json:"ari_response"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			http.Error(w, "renewal-info: bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if in.Certificate == "" {
+			http.Error(w, "renewal-info: certificate is required", http.StatusBadRequest)
+			return
+		}
+		var err error
+		switch {
+		case in.ARIResponse != nil:
+			err = s.ca.SetRenewalInfoRaw(r.Context(), []byte(in.Certificate), *in.ARIResponse)
+		case in.Start.IsZero() || in.End.IsZero():
+			http.Error(w, "renewal-info: start and end (or ari_response) are required", http.StatusBadRequest)
+			return
+		default:
+			err = s.ca.SetRenewalInfo(r.Context(), []byte(in.Certificate), in.Start, in.End)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}

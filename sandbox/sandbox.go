@@ -1,0 +1,227 @@
+// Package sandbox wires the local stand-ins into one running sandbox (contract 6): Pebble
+// in-process (acmesim), one AWS endpoint answering Route 53 (r53sim) and Secrets Manager
+// (smsim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
+// state, which Pebble asks to validate DNS-01.
+//
+// Everything listens on 127.0.0.1 on ports chosen by the OS. One calls.Registry counts
+// every AWS call, so tests and benchmarks can assert how many calls a pass made.
+//
+// The package never reads flags, files or the environment of its own accord (Pebble's
+// knobs are passed through the environment only while Pebble is constructed; see
+// acmesim), and it never logs secret values.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/sandbox/calls"
+	"github.com/certferry/certferry/sandbox/dnssim"
+	"github.com/certferry/certferry/sandbox/r53sim"
+	"github.com/certferry/certferry/sandbox/smsim"
+)
+
+// Region is the AWS region the sandbox answers for.
+const Region = "us-east-1"
+
+// AccountID is the AWS account that the sandbox's ARNs name.
+const AccountID = "123456789012"
+
+// Credentials are the static access key and secret the sandbox hands out. The stand-ins
+// do not check signatures; any credentials work.
+const Credentials = "sandbox"
+
+// Options configure Start. The zero value is a working sandbox with no hosted zone.
+type Options struct {
+	Zones        []string // public hosted zones created at start, served by the DNS server
+	PrivateZones []string // private hosted zones created at start (API only, never served)
+
+	InsyncAfter  time.Duration // a Route 53 change is PENDING this long, then INSYNC (0: at once)
+	Route53Rate  float64       // Route 53 requests per second before Throttling (0: unlimited)
+	Route53Burst int           // Route 53 token bucket size
+
+	NonceRejectPercent int           // Pebble's share of good nonces rejected as bad (0-99)
+	ValidationSleep    bool          // Pebble sleeps a random 0-5 s before each validation
+	AuthzReusePercent  int           // how often Pebble reuses a valid authorization (0-100)
+	CertValidity       time.Duration // validity of Pebble's "default" profile (0: 90 days)
+
+	Dir string           // where the CA writes its PEM files (empty: a temp dir removed by Close)
+	Now func() time.Time // clock of the AWS stand-ins (Pebble always uses the real clock)
+
+	Logger *log.Logger // Pebble's log; nil discards it
+}
+
+// Info is what `certferry sandbox` prints (contract 6): how to reach the sandbox.
+type Info struct {
+	ACMEDirectory string            `json:"acme_directory"`
+	ACMECABundle  string            `json:"acme_ca_bundle"`
+	IssuerRoots   string            `json:"issuer_roots"`
+	AWSEndpoint   string            `json:"aws_endpoint"`
+	Region        string            `json:"region"`
+	DNS           string            `json:"dns"`
+	Zones         map[string]string `json:"zones"` // public zone apex (FQDN, lowercase) -> hosted zone ID
+}
+
+// Sandbox is a running sandbox. Its methods are safe for concurrent use.
+type Sandbox struct {
+	calls *calls.Registry
+	r53   *r53sim.Service
+	sm    *smsim.Service
+	dns   *dnssim.Server
+	ca    *acmesim.CA
+	srv   *http.Server
+	info  Info
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start creates the zones and starts the DNS server, the CA and the AWS endpoint. ctx
+// bounds the start; the sandbox runs until Close.
+func Start(ctx context.Context, opts Options) (*Sandbox, error) {
+	s := &Sandbox{calls: calls.New()}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.Close()
+		}
+	}()
+
+	s.r53 = r53sim.New(r53sim.Options{
+		Calls:       s.calls,
+		InsyncAfter: opts.InsyncAfter,
+		RequestRate: opts.Route53Rate,
+		Burst:       opts.Route53Burst,
+		Now:         opts.Now,
+	})
+	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+
+	zones := make(map[string]string, len(opts.Zones))
+	for _, z := range opts.Zones {
+		id, err := s.r53.CreateZone(z, false)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: start: %w", err)
+		}
+		zones[fqdn(z)] = id
+	}
+	for _, z := range opts.PrivateZones {
+		if _, err := s.r53.CreateZone(z, true); err != nil {
+			return nil, fmt.Errorf("sandbox: start: %w", err)
+		}
+	}
+
+	var err error
+	if s.dns, err = dnssim.Start(ctx, "127.0.0.1:0", s.r53); err != nil {
+		return nil, fmt.Errorf("sandbox: start DNS: %w", err)
+	}
+	if s.ca, err = acmesim.Start(ctx, acmesim.Options{
+		DNSResolver:        s.dns.Addr(),
+		Dir:                opts.Dir,
+		NonceRejectPercent: opts.NonceRejectPercent,
+		ValidationSleep:    opts.ValidationSleep,
+		AuthzReusePercent:  opts.AuthzReusePercent,
+		CertValidity:       opts.CertValidity,
+		Logger:             opts.Logger,
+	}); err != nil {
+		return nil, fmt.Errorf("sandbox: start CA: %w", err)
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen: %w", err)
+	}
+	s.info = Info{
+		ACMEDirectory: s.ca.DirectoryURL(),
+		ACMECABundle:  s.ca.TLSRootsFile(),
+		IssuerRoots:   s.ca.IssuerRootsFile(),
+		AWSEndpoint:   "http://" + ln.Addr().String(),
+		Region:        Region,
+		DNS:           s.dns.Addr(),
+		Zones:         zones,
+	}
+	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	ok = true
+	return s, nil
+}
+
+func fqdn(name string) string {
+	name = strings.ToLower(name)
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
+	return name
+}
+
+// Info says how to reach the sandbox (contract 6).
+func (s *Sandbox) Info() Info {
+	info := s.info
+	info.Zones = make(map[string]string, len(s.info.Zones))
+	for k, v := range s.info.Zones {
+		info.Zones[k] = v
+	}
+	return info
+}
+
+// Calls is the registry counting every AWS call, and holding injected faults.
+func (s *Sandbox) Calls() *calls.Registry { return s.calls }
+
+// Route53 is the Route 53 stand-in.
+func (s *Sandbox) Route53() *r53sim.Service { return s.r53 }
+
+// SecretsManager is the Secrets Manager stand-in.
+func (s *Sandbox) SecretsManager() *smsim.Service { return s.sm }
+
+// CA is the in-process Pebble.
+func (s *Sandbox) CA() *acmesim.CA { return s.ca }
+
+// AWSConfig returns a configuration for aws-sdk-go-v2 clients that talk to the sandbox:
+// static credentials, region us-east-1 and the sandbox endpoint. It reads no
+// environment variable or shared config file; ctx is unused and kept for symmetry with
+// config.LoadDefaultConfig.
+func (s *Sandbox) AWSConfig(ctx context.Context) aws.Config {
+	_ = ctx
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(Credentials, Credentials, ""),
+		BaseEndpoint: aws.String(s.info.AWSEndpoint),
+	}
+}
+
+// Close stops the AWS endpoint, the CA and the DNS server. It is idempotent.
+func (s *Sandbox) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.srv != nil {
+			if err := s.srv.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.ca != nil {
+			if err := s.ca.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.dns != nil {
+			if err := s.dns.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sandbox: close: %w", err)
+		}
+	})
+	return s.closeErr
+}

@@ -312,6 +312,9 @@ func TestChangeBatchErrors(t *testing.T) {
 		}, true, "exceeds the limit of 32000"},
 		{"name outside zone", []types.Change{chg(types.ChangeActionCreate, txt("www.example.org", 60, `"x"`))}, true,
 			"RRSet with DNS name www.example.org. is not permitted in zone example.com."},
+		{"cname beside other records", []types.Change{chg(types.ChangeActionCreate, &types.ResourceRecordSet{Name: aws.String(n), Type: types.RRTypeCname,
+			TTL: aws.Int64(60), ResourceRecords: []types.ResourceRecord{{Value: aws.String("target.example.org")}}})}, false,
+			"is not permitted because a conflicting RRSet of type TXT with the same DNS name already exists"},
 		{"all or nothing", []types.Change{
 			chg(types.ChangeActionCreate, txt("new.example.com", 60, `"fine"`)),
 			chg(types.ChangeActionUpsert, txt("other.example.com", 60, `"fine"`)),

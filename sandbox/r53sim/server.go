@@ -78,7 +78,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, reqID, &apiError{Status: status, Code: f.Code, Message: msg})
 		return
 	}
-	if s.limiter != nil && !s.limiter.AllowN(s.now(), 1) {
+	if !s.allow() {
 		writeError(w, reqID, errThrottling())
 		return
 	}

@@ -122,13 +122,7 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if opts.RequestRate > 0 {
-		burst := opts.Burst
-		if burst <= 0 {
-			burst = 1
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(opts.RequestRate), burst)
-	}
+	s.limiter = newLimiter(opts.RequestRate, opts.Burst)
 	return s
 }
 

@@ -1,0 +1,312 @@
+// Package file writes a certificate as PEM files in a directory, the layout certbot
+// users know: cert.pem (the leaf), chain.pem (the intermediates), fullchain.pem (both)
+// and privkey.pem (the key, mode 0600).
+//
+// Every file is replaced atomically (a temporary file in the same directory, fsync,
+// chmod, chown, rename, fsync of the directory), and the four files are replaced
+// together: when one rename fails, the files already replaced are put back, so a reader
+// never sees a key that does not match its certificate. The sink never logs key
+// material, nor the content of any file.
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/certs"
+)
+
+// File names inside a Target's Dir.
+const (
+	CertFile      = "cert.pem"
+	ChainFile     = "chain.pem"
+	FullchainFile = "fullchain.pem"
+	KeyFile       = "privkey.pem"
+)
+
+// Modes of the files and of a directory the sink creates.
+const (
+	KeyMode  fs.FileMode = 0o600
+	CertMode fs.FileMode = 0o644
+	DirMode  fs.FileMode = 0o700
+)
+
+// Target says where to write.
+type Target struct {
+	Dir   string // created with mode 0700 when missing
+	Owner string // user name or numeric id; empty keeps the process's
+	Group string // group name or numeric id; empty keeps the process's
+}
+
+// Sink writes bundles as PEM files. It is safe for concurrent use on distinct
+// directories; two Stores into the same directory at once are not coordinated.
+type Sink struct {
+	log    *zap.Logger
+	rename func(oldpath, newpath string) error // os.Rename; a seam for tests
+}
+
+// New returns a Sink that logs to logger (nil for none).
+func New(logger *zap.Logger) *Sink {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Sink{log: logger.Named("file"), rename: os.Rename}
+}
+
+type pending struct {
+	name   string // final path
+	tmp    string // staged temporary file
+	backup string // hard link to the previous file, if there was one
+	placed bool
+}
+
+// Store writes b into target.Dir. On error the previous files are left as they were
+// and no temporary file remains.
+func (s *Sink) Store(ctx context.Context, target Target, b *certs.Bundle) error {
+	if err := s.store(ctx, target, b); err != nil {
+		return fmt.Errorf("file: store %s: %w", target.Dir, err)
+	}
+	s.log.Info("stored certificate files", zap.String("cert", b.Name), zap.String("dir", target.Dir),
+		zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
+	return nil
+}
+
+func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle) error {
+	if target.Dir == "" {
+		return errors.New("no directory")
+	}
+	if b == nil || b.Leaf == nil || b.Key.IsZero() {
+		return errors.New("incomplete bundle")
+	}
+	uid, gid, err := lookupOwner(target.Owner, target.Group)
+	if err != nil {
+		return err
+	}
+	if err := ensureDir(target.Dir, uid, gid); err != nil {
+		return err
+	}
+	leafLen := len(b.CertPEM) - len(b.ChainPEM)
+	if leafLen <= 0 {
+		return errors.New("bundle has no leaf PEM")
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode fs.FileMode
+	}{
+		{KeyFile, b.Key.Bytes(), KeyMode},
+		{CertFile, b.CertPEM[:leafLen], CertMode},
+		{ChainFile, b.ChainPEM, CertMode},
+		{FullchainFile, b.CertPEM, CertMode},
+	}
+	var ps []*pending
+	defer func() { cleanup(ps) }()
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := &pending{name: filepath.Join(target.Dir, f.name)}
+		ps = append(ps, p)
+		if fi, err := os.Lstat(p.name); err == nil && fi.IsDir() {
+			return fmt.Errorf("%s exists and is a directory", f.name)
+		}
+		if p.tmp, err = writeTemp(target.Dir, f.data, f.mode, uid, gid); err != nil {
+			return fmt.Errorf("write %s: %w", f.name, err)
+		}
+	}
+	// Keep the previous files reachable until every rename has succeeded.
+	for _, p := range ps {
+		if _, err := os.Lstat(p.name); err == nil {
+			p.backup = p.tmp + ".old"
+			if err := os.Link(p.name, p.backup); err != nil {
+				p.backup = ""
+				return fmt.Errorf("keep previous %s: %w", filepath.Base(p.name), err)
+			}
+		}
+	}
+	for _, p := range ps {
+		if err := s.rename(p.tmp, p.name); err != nil {
+			rollback(ps)
+			return fmt.Errorf("replace %s: %w", filepath.Base(p.name), err)
+		}
+		p.placed, p.tmp = true, ""
+	}
+	for _, p := range ps {
+		if p.backup != "" {
+			_ = os.Remove(p.backup)
+			p.backup = ""
+		}
+	}
+	return syncDir(target.Dir)
+}
+
+// rollback puts back the files replaced so far.
+func rollback(ps []*pending) {
+	for _, p := range ps {
+		if !p.placed {
+			continue
+		}
+		if p.backup != "" {
+			if os.Rename(p.backup, p.name) == nil {
+				p.backup = ""
+			}
+		} else {
+			_ = os.Remove(p.name)
+		}
+		p.placed = false
+	}
+}
+
+// cleanup removes temporary files and backups left by a failed Store.
+func cleanup(ps []*pending) {
+	for _, p := range ps {
+		if p.tmp != "" {
+			_ = os.Remove(p.tmp)
+		}
+		if p.backup != "" {
+			_ = os.Remove(p.backup)
+		}
+	}
+}
+
+// writeTemp writes data to a new temporary file in dir with the final mode and owner,
+// synced to disk, and returns its path.
+func writeTemp(dir string, data []byte, mode fs.FileMode, uid, gid int) (path string, err error) {
+	f, err := os.CreateTemp(dir, ".certferry-*.tmp") // mode 0600
+	if err != nil {
+		return "", err
+	}
+	path = f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(path)
+			path = ""
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return
+	}
+	if err = f.Sync(); err != nil {
+		return
+	}
+	if err = f.Chmod(mode); err != nil {
+		return
+	}
+	if uid >= 0 || gid >= 0 {
+		if err = f.Chown(uid, gid); err != nil {
+			return
+		}
+	}
+	err = f.Close()
+	return
+}
+
+// ensureDir creates dir with mode 0700 (owned by uid/gid) when it is missing.
+func ensureDir(dir string, uid, gid int) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return errors.New("not a directory")
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, DirMode); err != nil { // whatever the umask
+		return err
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return err
+		}
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	return nil
+}
+
+// lookupOwner resolves names or numeric ids; -1 means "leave as is".
+func lookupOwner(owner, group string) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if owner != "" {
+		u, err := user.Lookup(owner)
+		if err != nil {
+			if u, err = user.LookupId(owner); err != nil {
+				return -1, -1, fmt.Errorf("owner %q: unknown user", owner)
+			}
+		}
+		if uid, err = strconv.Atoi(u.Uid); err != nil {
+			return -1, -1, fmt.Errorf("owner %q: non-numeric uid %q", owner, u.Uid)
+		}
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if g, err = user.LookupGroupId(group); err != nil {
+				return -1, -1, fmt.Errorf("group %q: unknown group", group)
+			}
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return -1, -1, fmt.Errorf("group %q: non-numeric gid %q", group, g.Gid)
+		}
+	}
+	return uid, gid, nil
+}
+
+// Load reads the files of dir back into a bundle (fullchain.pem, or cert.pem then
+// chain.pem, and privkey.pem). The bundle's Name is empty and its Domains are the
+// certificate's names. A missing directory or file is an error that matches
+// fs.ErrNotExist with errors.Is.
+func Load(dir string) (*certs.Bundle, error) {
+	b, err := load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: load %s: %w", dir, err)
+	}
+	return b, nil
+}
+
+func load(dir string) (*certs.Bundle, error) {
+	full, err := os.ReadFile(filepath.Join(dir, FullchainFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		leaf, lerr := os.ReadFile(filepath.Join(dir, CertFile))
+		if lerr != nil {
+			return nil, lerr
+		}
+		chain, cerr := os.ReadFile(filepath.Join(dir, ChainFile))
+		if cerr != nil && !errors.Is(cerr, fs.ErrNotExist) {
+			return nil, cerr
+		}
+		full, err = append(leaf, chain...), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return certs.NewBundle("", nil, full, certs.NewPrivateKeyPEM(key), "")
+}

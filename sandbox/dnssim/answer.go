@@ -2,6 +2,7 @@ package dnssim
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -14,6 +15,14 @@ const maxCNAMEChain = 8
 
 func serve(w dns.ResponseWriter, r *dns.Msg, src Source) {
 	m := answer(r, src)
+	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
+		// Many TXT values outgrow a datagram: truncate (TC bit) so the client retries over TCP.
+		size := dns.MinMsgSize
+		if opt := r.IsEdns0(); opt != nil {
+			size = max(int(opt.UDPSize()), dns.MinMsgSize)
+		}
+		m.Truncate(size)
+	}
 	_ = w.WriteMsg(m) // a client that went away is not our problem
 }
 

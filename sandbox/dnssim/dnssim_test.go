@@ -247,3 +247,26 @@ func TestStartErrors(t *testing.T) {
 		t.Error("bad address: want an error")
 	}
 }
+
+func TestLargeAnswerTruncatedOverUDP(t *testing.T) {
+	var values []string
+	for i := range 40 {
+		values = append(values, `"`+strings.Repeat("v", 40)+string(rune('a'+i%26))+`"`)
+	}
+	src := newFake()
+	src["big.example.com."] = r53sim.LookupResult{Zone: "example.com.", Exists: true, SOA: &soa,
+		Sets: []r53sim.RecordSet{{Name: "big.example.com.", Type: "TXT", TTL: 60, Values: values}}}
+	s := start(t, src)
+	m := new(dns.Msg)
+	m.SetQuestion("big.example.com.", dns.TypeTXT)
+	r, _, err := (&dns.Client{Net: "udp", Timeout: 5 * time.Second}).Exchange(m, s.Addr())
+	if err != nil {
+		t.Fatalf("udp: %v", err)
+	}
+	if !r.Truncated {
+		t.Errorf("a %d-value answer over plain UDP should be truncated", len(values))
+	}
+	if r := query(t, s.Addr(), "tcp", "big.example.com.", dns.TypeTXT); len(r.Answer) != len(values) {
+		t.Errorf("tcp: %d answers, want %d", len(r.Answer), len(values))
+	}
+}

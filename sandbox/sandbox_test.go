@@ -245,6 +245,12 @@ func (p *route53Provider) CleanUp(domain, _, keyAuth string) error {
 	return p.change(r53types.ChangeActionDelete, domain, keyAuth)
 }
 
+// Timeout makes lego's propagation check poll the sandbox DNS quickly (its default
+// interval is 2 s).
+func (p *route53Provider) Timeout() (timeout, interval time.Duration) {
+	return 30 * time.Second, 50 * time.Millisecond
+}
+
 type user struct {
 	key crypto.PrivateKey
 	reg *registration.Resource

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"time"
+
+	"github.com/certferry/certferry/sandbox"
+)
+
+const sandboxUsage = `Usage: certferry sandbox [flags]
+
+Serves, on 127.0.0.1 only, Pebble (an ACME test CA), one AWS endpoint answering Route 53
+and Secrets Manager, and an authoritative DNS server for the public hosted zones, which
+Pebble asks to validate DNS-01. Prints one JSON line on stdout (contract 6):
+
+  {"acme_directory": ..., "acme_ca_bundle": ..., "issuer_roots": ..., "aws_endpoint": ...,
+   "region": "us-east-1", "dns": "127.0.0.1:PORT", "zones": {"example.com.": "ZONEID"}}
+
+then serves until SIGINT or SIGTERM. Any AWS credentials work. The sandbox's own
+endpoints are under <aws_endpoint>/_sandbox/ (calls, faults, info, renewal-info).
+
+Flags:
+`
+
+// cmdSandbox serves the local stand-ins until ctx is done (contract 6).
+func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("certferry sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, sandboxUsage)
+		fs.PrintDefaults()
+	}
+	var opts sandbox.Options
+	fs.Func("zone", "public hosted zone to create and serve over DNS (repeatable)", func(v string) error {
+		if v == "" {
+			return errors.New("empty zone name")
+		}
+		opts.Zones = append(opts.Zones, v)
+		return nil
+	})
+	fs.Func("private-zone", "private hosted zone to create, API only (repeatable)", func(v string) error {
+		if v == "" {
+			return errors.New("empty zone name")
+		}
+		opts.PrivateZones = append(opts.PrivateZones, v)
+		return nil
+	})
+	fs.DurationVar(&opts.InsyncAfter, "insync-after", 0, "delay before a Route 53 change turns INSYNC (AWS: about a minute)")
+	fs.Float64Var(&opts.Route53Rate, "route53-rate", 0, "Route 53 requests per second before Throttling; 0 is unlimited (AWS: 10)")
+	fs.IntVar(&opts.Route53Burst, "route53-burst", 0, "Route 53 burst size with --route53-rate (AWS: 50)")
+	fs.IntVar(&opts.NonceRejectPercent, "nonce-reject", 0, "percentage of good nonces Pebble rejects as bad, 0-99 (Pebble's own default: 5)")
+	fs.BoolVar(&opts.ValidationSleep, "validation-sleep", false, "let Pebble sleep a random 0-5 s before each validation")
+	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
+	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
+	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem (default: a temporary directory, removed at exit)")
+	pebbleLog := fs.Bool("pebble-log", false, "copy Pebble's log to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "certferry sandbox: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	switch {
+	case opts.InsyncAfter < 0:
+		return sandboxUsageError(stderr, "--insync-after must not be negative")
+	case opts.Route53Rate < 0:
+		return sandboxUsageError(stderr, "--route53-rate must not be negative")
+	case opts.Route53Burst < 0:
+		return sandboxUsageError(stderr, "--route53-burst must not be negative")
+	case opts.NonceRejectPercent < 0 || opts.NonceRejectPercent > 99:
+		return sandboxUsageError(stderr, "--nonce-reject must be 0-99")
+	case opts.AuthzReusePercent < 0 || opts.AuthzReusePercent > 100:
+		return sandboxUsageError(stderr, "--authz-reuse must be 0-100")
+	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
+		return sandboxUsageError(stderr, "--cert-validity must be 0 or at least 1s")
+	}
+	if *pebbleLog {
+		opts.Logger = log.New(stderr, "pebble ", log.LstdFlags)
+	}
+
+	sb, err := sandbox.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry sandbox: %v\n", err)
+		return exitFailed
+	}
+	line, err := json.Marshal(sb.Info())
+	if err == nil {
+		_, err = fmt.Fprintf(stdout, "%s\n", line)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry sandbox: print info: %v\n", err)
+		_ = sb.Close()
+		return exitFailed
+	}
+	fmt.Fprintln(stderr, "certferry sandbox: serving; stop with Ctrl-C or SIGTERM")
+
+	<-ctx.Done()
+	if err := sb.Close(); err != nil {
+		fmt.Fprintf(stderr, "certferry sandbox: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintln(stderr, "certferry sandbox: stopped")
+	return exitOK
+}
+
+func sandboxUsageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "certferry sandbox: %s\n", msg)
+	return exitUsage
+}

@@ -235,10 +235,10 @@ func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log
 }
 
 // waitInsync polls GetChange until the change is INSYNC, with a delay that starts
-// at PollInterval and doubles with jitter up to 15s, for at most InsyncTimeout.
-func (p *Provider) waitInsync(ctx context.Context, id string, log *zap.Logger) error {
+// at PollInterval and doubles with jitter up to 15s, until the deadline.
+func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time, log *zap.Logger) error {
 	log = log.With(zap.String("change_id", id))
-	wctx, cancel := context.WithTimeout(ctx, p.opts.InsyncTimeout)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	timeout := func(status types.ChangeStatus) error {
 		if status == "" {

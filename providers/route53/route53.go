@@ -189,9 +189,11 @@ func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 // in the order they come. Errors of single records land in errs.
 func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op) []*zoneGroup {
 	var (
-		groups []*zoneGroup
-		byZone = map[string]*zoneGroup{}
-		byName = map[[2]string]*unit{}
+		groups  []*zoneGroup
+		zones   []zone
+		listErr error
+		byZone  = map[string]*zoneGroup{}
+		byName  = map[[2]string]*unit{}
 	)
 	for i, r := range recs {
 		if r.FQDN == "" {
@@ -201,12 +203,21 @@ func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op)
 		fqdn := canonicalName(r.FQDN)
 		zoneID := bareZoneID(r.ZoneID)
 		if zoneID == "" {
-			id, _, err := p.FindZone(ctx, fqdn)
-			if err != nil {
-				errs[i] = err
+			// Listed once per Provider; a failed listing fails every record of
+			// this call with the same error instead of being repeated per record.
+			if zones == nil && listErr == nil {
+				zones, listErr = p.zones(ctx)
+			}
+			if listErr != nil {
+				errs[i] = fmt.Errorf("route53: find zone for %s: %w", displayName(fqdn), listErr)
 				continue
 			}
-			zoneID = id
+			z, err := matchZone(zones, fqdn, p.opts.PrivateZones)
+			if err != nil {
+				errs[i] = fmt.Errorf("route53: find zone for %s: %w", displayName(fqdn), err)
+				continue
+			}
+			zoneID = z.id
 		}
 		g := byZone[zoneID]
 		if g == nil {
@@ -266,9 +277,11 @@ func (p *Provider) doZone(ctx context.Context, g *zoneGroup, o op) {
 	if o != opPresent {
 		return
 	}
-	// One GetChange loop per change, shared by every record in it.
+	// One GetChange loop per change, shared by every record in it. The changes of
+	// a zone share one deadline: a bisected batch does not multiply the timeout.
+	deadline := time.Now().Add(p.opts.InsyncTimeout)
 	for _, a := range done {
-		if err := p.waitInsync(ctx, a.id, log); err != nil {
+		if err := p.waitInsync(ctx, a.id, deadline, log); err != nil {
 			for _, u := range a.units {
 				u.err = err
 			}

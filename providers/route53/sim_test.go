@@ -680,3 +680,87 @@ func TestCancelledBeforeStart(t *testing.T) {
 		t.Errorf("%d calls after cancellation", n)
 	}
 }
+
+func TestDiscoveryPagesAndBigZoneListing(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	for i := range 120 { // more than one ListHostedZones page (100)
+		e.zone(t, fmt.Sprintf("filler%03d.test", i), false)
+	}
+	zid := e.zone(t, "example.com", false)
+	// 450 sets: a whole-zone listing costs 2 pages.
+	var changes []types.Change
+	for i := range 448 {
+		changes = append(changes, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: &types.ResourceRecordSet{
+			Name: aws.String(fmt.Sprintf("host%03d.example.com.", i)), Type: types.RRTypeTxt, TTL: aws.Int64(300),
+			ResourceRecords: []types.ResourceRecord{{Value: aws.String(`"filler"`)}},
+		}})
+	}
+	if _, err := e.client.ChangeResourceRecordSets(t.Context(), &awsr53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zid), ChangeBatch: &types.ChangeBatch{Changes: changes},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.putTXT(t, zid, "_acme-challenge.host001.example.com.", 120, "foreign")
+	e.reg.Reset()
+
+	p := e.provider(t, route53.Options{})
+	// Two names: two reads (1 call each) are cheaper than a 2-page listing.
+	two := []route53.Record{
+		{FQDN: "_acme-challenge.host001.example.com", Value: "a"},
+		{FQDN: "_acme-challenge.host002.example.com", Value: "b"},
+	}
+	noErrors(t, "present two", p.Present(t.Context(), two))
+	if got := e.count("ListHostedZones"); got != 2 {
+		t.Errorf("%d ListHostedZones, want 2 pages", got)
+	}
+	if got := e.count("ListResourceRecordSets"); got != 2 {
+		t.Errorf("two names: %d ListResourceRecordSets, want 2", got)
+	}
+	// Five names: a 2-page listing beats five reads.
+	var five []route53.Record
+	for i := range 5 {
+		five = append(five, route53.Record{FQDN: fmt.Sprintf("_acme-challenge.host%03d.example.com", i), Value: fmt.Sprint("v", i)})
+	}
+	e.reg.Reset()
+	noErrors(t, "present five", p.Present(t.Context(), five))
+	if got := e.count("ListResourceRecordSets"); got != 2 {
+		t.Errorf("five names: %d ListResourceRecordSets, want 2 (one listing of 2 pages)", got)
+	}
+	if got := e.txt(t, zid)["_acme-challenge.host001.example.com."]; !slices.Equal(got, []string{"a", "foreign", "v1"}) {
+		t.Errorf("host001 holds %q", got)
+	}
+	noErrors(t, "cleanup", p.CleanUp(t.Context(), append(two, five...)))
+	sets := e.txt(t, zid)
+	if got := sets["_acme-challenge.host001.example.com."]; !slices.Equal(got, []string{"foreign"}) {
+		t.Errorf("after cleanup host001 holds %q", got)
+	}
+	if len(sets) != 449 {
+		t.Errorf("%d TXT sets after cleanup, want 448 fillers + the foreign one", len(sets))
+	}
+}
+
+func TestZoneListingFailsOnce(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 1)
+	e.zone(t, "example.com", false)
+	e.reg.FailNext("route53", "ListHostedZones", 1, calls.Fault{Code: "AccessDenied", Status: 403, Message: "not authorized to perform route53:ListHostedZones"})
+	p := e.provider(t, route53.Options{})
+	recs := []route53.Record{
+		{FQDN: "_acme-challenge.a.example.com", Value: "a"},
+		{FQDN: "_acme-challenge.b.example.com", Value: "b"},
+	}
+	errs := p.Present(t.Context(), recs)
+	for i, err := range errs {
+		want := "route53: find zone for " + strings.TrimSuffix(recs[i].FQDN, ".") + ": list hosted zones: "
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("record %d: %v, want prefix %q", i, err, want)
+		}
+	}
+	if got := e.count("ListHostedZones"); got != 1 {
+		t.Errorf("%d ListHostedZones for one call, want 1", got)
+	}
+	// The failure is not cached: the next call lists again and works.
+	noErrors(t, "second present", p.Present(t.Context(), recs))
+	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
+}

@@ -69,6 +69,7 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return nil, &ValidationError{Problems: probs}
 	}
+	sort.SliceStable(k.warns, func(i, j int) bool { return k.warns[i].Line < k.warns[j].Line })
 	for _, w := range k.warns {
 		d.c.Warnings = append(d.c.Warnings, w.Error())
 	}
@@ -188,6 +189,7 @@ func (d *decoder) object(n *yaml.Node, path string, what string, fields []field)
 		return present
 	}
 	d.lines[path] = n.Line
+	var guesses []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := d.node(n.Content[i]), n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode {
@@ -209,31 +211,45 @@ func (d *decoder) object(n *yaml.Node, path string, what string, fields []field)
 			}
 		}
 		if f == nil {
-			d.problem(p, kn.Line, "unknown key %q%s", key, suggest(key, fields))
+			hint, guess := suggest(key, fields)
+			d.problem(p, kn.Line, "unknown key %q%s", key, hint)
+			if guess != "" {
+				guesses = append(guesses, guess)
+			}
 			continue
 		}
 		f.fn(p, vn)
 	}
+	// A misspelt key is most likely the one suggested: do not also report that one as missing.
+	for _, g := range guesses {
+		if !present[g] {
+			d.reported[child(path, g)] = true
+		}
+	}
 	return present
 }
 
-// suggest names the closest known key, or lists them all.
-func suggest(key string, fields []field) string {
+// suggest names the closest known key (returned as guess), or lists them all.
+func suggest(key string, fields []field) (hint, guess string) {
 	if key == "<<" {
-		return " (YAML merge keys are not supported; repeat the keys, or alias a whole value with *anchor)"
+		return " (YAML merge keys are not supported; repeat the keys, or alias a whole value with *anchor)", ""
 	}
 	best, bestDist := "", 1<<30
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.key
-		if dist := levenshtein(strings.ToLower(key), f.key); dist < bestDist {
+		dist := levenshtein(strings.ToLower(key), f.key)
+		if len(key) >= 3 && (strings.HasPrefix(f.key, key) || strings.HasPrefix(key, f.key)) {
+			dist = 1 // kms_key for kms_key_id, domain for domains
+		}
+		if dist < bestDist {
 			best, bestDist = f.key, dist
 		}
 	}
 	if bestDist <= 2 || bestDist <= len(key)/3 {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return fmt.Sprintf(" (did you mean %q?)", best), best
 	}
-	return " (known keys: " + strings.Join(names, ", ") + ")"
+	return " (known keys: " + strings.Join(names, ", ") + ")", ""
 }
 
 func levenshtein(a, b string) int {
@@ -560,7 +576,7 @@ func (d *decoder) hooks(p string, n *yaml.Node) []Hook {
 		d.object(item, hp, "a mapping (one hook)", []field{
 			{"exec", func(p string, n *yaml.Node) {
 				if nn := d.node(n); nn != nil && nn.Kind == yaml.ScalarNode && !isNull(nn) {
-					d.problem(p, nn.Line, "exec takes an argv list, not a command string: write [%q, ...] (for a shell: [\"/bin/sh\", \"-c\", \"...\"])", strings.Fields(nn.Value+" x")[0])
+					d.problem(p, nn.Line, "exec takes an argv list, not a command string: write [%q, ...] (for a shell: [\"/bin/sh\", \"-c\", \"...\"])", strings.Fields(nn.Value + " x")[0])
 					h.Exec = []string{}
 					return
 				}

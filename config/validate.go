@@ -170,7 +170,7 @@ func (k *checker) acme() {
 		k.addf("acme.email", "required: the contact address for the ACME account (e.g. ops@example.com)")
 	case !validEmail(a.Email):
 		k.addf("acme.email", "%q: not an email address (write just the address, e.g. ops@example.com)", a.Email)
-	case a.Directory == LetsEncryptURL && exampleDomain(a.Email):
+	case (a.Directory == LetsEncryptURL || a.Directory == LetsEncryptStagingURL) && exampleDomain(a.Email):
 		k.warnf("acme.email", "%q: Let's Encrypt refuses contact addresses in reserved domains", a.Email)
 	}
 	switch s := a.AccountStore; s.Kind {

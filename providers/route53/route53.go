@@ -10,6 +10,11 @@
 // back, with a compare-and-swap (DELETE of the exact set read, CREATE of the new one,
 // in one atomic batch), never with a blind UPSERT.
 //
+// Retries: Throttling and PriorRequestNotComplete are retried by the provider
+// (Options.MaxAttempts, exponential backoff with jitter, honouring the context) on
+// top of whatever retryer the caller configured on the client, which it leaves
+// alone: the total is bounded by the product of the two.
+//
 // A Provider is safe for concurrent use. It keeps only the hosted-zone list, read
 // once through the API.
 package route53
@@ -17,6 +22,7 @@ package route53
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,7 +43,8 @@ var _ API = (*route53.Client)(nil)
 // Checker is an optional extra readiness check, called once per TXT name after the
 // change that wrote it is INSYNC (for example a query of the zone's authoritative
 // servers). values are the raw values that must now be served, ours and others'.
-// An error fails the records of that name.
+// An error fails the records of that name. Check is called from one goroutine per
+// hosted zone, so it may run concurrently for names of different zones.
 type Checker interface {
 	Check(ctx context.Context, fqdn string, values []string) error
 }
@@ -144,6 +151,12 @@ func New(api API, opts Options) *Provider {
 // Present writes every record, merged with the values already at its name, and
 // returns when the changes are INSYNC (and the Checker, if any, agrees) or have
 // failed. The result is index-aligned with recs: nil means the record is served.
+//
+// Records of one zone go out in one ChangeResourceRecordSets (more only when AWS's
+// limits or a rejected record demand it) and share one GetChange loop; zones are
+// worked in parallel. A value that is already at its name needs no change and is
+// not waited for. After a failure (an INSYNC timeout included) the caller should
+// still CleanUp the records: some may have been written.
 func (p *Provider) Present(ctx context.Context, recs []Record) []error {
 	return p.run(ctx, recs, opPresent)
 }
@@ -233,20 +246,11 @@ func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op)
 			g.units = append(g.units, u)
 		}
 		u.idx = append(u.idx, i)
-		if !containsString(u.values, r.Value) {
+		if !slices.Contains(u.values, r.Value) {
 			u.values = append(u.values, r.Value)
 		}
 	}
 	return groups
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // doZone does one zone's part of a pass: read the current sets, plan, write in as

@@ -1,0 +1,469 @@
+package secretsmanager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/certs"
+)
+
+// API is the part of *secretsmanager.Client the sink uses.
+type API interface {
+	CreateSecret(ctx context.Context, in *sm.CreateSecretInput, optFns ...func(*sm.Options)) (*sm.CreateSecretOutput, error)
+	PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, optFns ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, in *sm.GetSecretValueInput, optFns ...func(*sm.Options)) (*sm.GetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *sm.DescribeSecretInput, optFns ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
+	ListSecrets(ctx context.Context, in *sm.ListSecretsInput, optFns ...func(*sm.Options)) (*sm.ListSecretsOutput, error)
+	TagResource(ctx context.Context, in *sm.TagResourceInput, optFns ...func(*sm.Options)) (*sm.TagResourceOutput, error)
+	UntagResource(ctx context.Context, in *sm.UntagResourceInput, optFns ...func(*sm.Options)) (*sm.UntagResourceOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, optFns ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
+}
+
+var _ API = (*sm.Client)(nil)
+
+// Errors callers tell apart with errors.Is.
+var (
+	// ErrNotFound: the secret, or its AWSCURRENT version, does not exist.
+	ErrNotFound = errors.New("secret not found")
+	// ErrWouldShorten: the stored certificate expires later than the one to store.
+	ErrWouldShorten = errors.New("stored certificate expires later")
+	// ErrCorruptStored: the stored value is not a valid contract 1 secret (not JSON, a
+	// missing field, a key that does not match its certificate).
+	ErrCorruptStored = errors.New("stored value is not a valid certificate secret")
+	// ErrAccessDenied: IAM refused the call.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrConflict: this certificate is already stored as a version with another value.
+	ErrConflict = errors.New("certificate already stored with a different value")
+)
+
+// WouldShortenError carries the two expiry times; it matches ErrWouldShorten.
+type WouldShortenError struct {
+	Stored, New time.Time
+}
+
+func (e *WouldShortenError) Error() string {
+	return fmt.Sprintf("stored certificate expires %s, later than the new one (%s); use force to replace it",
+		e.Stored.UTC().Format(time.RFC3339), e.New.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrWouldShorten) true.
+func (e *WouldShortenError) Is(target error) bool { return target == ErrWouldShorten }
+
+// Options configures a Sink.
+type Options struct {
+	// Tags are added to every secret the sink writes (a target's own Tags win).
+	Tags map[string]string
+}
+
+// Sink stores bundles in Secrets Manager. It is safe for concurrent use; two Stores to
+// the same secret at once are not coordinated beyond what Secrets Manager itself does.
+type Sink struct {
+	api  API
+	log  *zap.Logger
+	opts Options
+}
+
+// New returns a Sink calling api and logging to logger (nil for none).
+func New(api API, logger *zap.Logger, opts Options) *Sink {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Sink{api: api, log: logger.Named("secretsmanager"), opts: opts}
+}
+
+// Target is where one certificate goes.
+type Target struct {
+	Secret      string            // name or ARN
+	KMSKeyID    string            // optional, used when creating the secret
+	Description string            // optional, used when creating the secret
+	Tags        map[string]string // extra tags on the secret
+}
+
+// StoreOptions changes how Store guards the stored certificate.
+type StoreOptions struct {
+	// Force replaces a stored certificate that expires later, or a stored value that is
+	// not a valid certificate secret (it stays reachable as AWSPREVIOUS).
+	Force bool
+	// Profile is the ACME profile the certificate was ordered with, for the tags.
+	Profile string
+}
+
+// Stored describes one stored certificate, from the secret's tags alone.
+type Stored struct {
+	Name             string // certferry:name, the certificate's name in the configuration
+	Secret           string // secret name
+	ARN              string
+	Domains          []string
+	DomainsTruncated bool // the domains tag was cut at 256 characters; compare DomainsHash
+	DomainsHash      string
+	KeyType          string
+	Profile          string
+	NotBefore        time.Time
+	NotAfter         time.Time
+	Serial           string
+	VersionID        string // certferry:version, the version the tags describe
+	CurrentVersionID string // the version that holds AWSCURRENT ("" if unknown)
+	// TagsCurrent reports that the tags describe the AWSCURRENT version. When false
+	// (someone wrote the secret outside certferry, or tagging failed after a write), read
+	// the value with Get before trusting the other fields.
+	TagsCurrent bool
+	// Tags holds every tag of the secret, the scheduler's state tags included.
+	Tags map[string]string
+}
+
+// Token returns the ClientRequestToken of a certificate's write: the lowercase hex
+// SHA-256 of the leaf's DER (64 characters). The version id is the token, so a retried
+// write is recognised and never makes a second version.
+func Token(b *certs.Bundle) string {
+	sum := sha256.Sum256(b.Leaf.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// Inventory lists every secret tagged certferry:name, keyed by secret name, from
+// ListSecrets alone (100 secrets per call, no GetSecretValue).
+func (s *Sink) Inventory(ctx context.Context) (map[string]Stored, error) {
+	out := map[string]Stored{}
+	p := sm.NewListSecretsPaginator(s.api, &sm.ListSecretsInput{
+		Filters:    []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{TagName}}},
+		MaxResults: aws.Int32(100),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("secretsmanager: inventory: %w", classify(err))
+		}
+		for _, e := range page.SecretList {
+			tags := tagMap(e.Tags)
+			if _, ok := tags[TagName]; !ok { // a prefix match of the filter
+				continue
+			}
+			st := storedFromTags(aws.ToString(e.Name), aws.ToString(e.ARN), tags, e.SecretVersionsToStages)
+			out[st.Secret] = st
+		}
+	}
+	return out, nil
+}
+
+// Get reads the AWSCURRENT version of secret. A missing secret or version matches
+// ErrNotFound; a value that does not parse matches ErrCorruptStored.
+func (s *Sink) Get(ctx context.Context, secret string) (*certs.Bundle, string, error) {
+	b, id, err := s.get(ctx, secret)
+	if err != nil {
+		return nil, "", fmt.Errorf("secretsmanager: get %s: %w", secret, err)
+	}
+	return b, id, nil
+}
+
+func (s *Sink) get(ctx context.Context, secret string) (*certs.Bundle, string, error) {
+	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{
+		SecretId: aws.String(secret), VersionStage: aws.String("AWSCURRENT"),
+	})
+	if err != nil {
+		return nil, "", classify(err)
+	}
+	if out.SecretString == nil {
+		return nil, "", fmt.Errorf("%w: binary secret", ErrCorruptStored)
+	}
+	b, err := certs.ParseSecret([]byte(*out.SecretString))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrCorruptStored, err)
+	}
+	return b, aws.ToString(out.VersionId), nil
+}
+
+// Preflight checks, before any order, that the sink can reach target.Secret: a missing
+// secret is fine (Store creates it), a refusal is an error matching ErrAccessDenied.
+func (s *Sink) Preflight(ctx context.Context, target Target) error {
+	_, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
+	if err == nil {
+		return nil
+	}
+	err = classify(err)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return fmt.Errorf("secretsmanager: preflight %s: %w", target.Secret, err)
+}
+
+// SetState tags secret with tags (the scheduler's backoff state). Keys must start with
+// "certferry:" and must not be one of the sink's own keys; values are passed through
+// SanitizeTagValue; an empty value removes the tag.
+func (s *Sink) SetState(ctx context.Context, secret string, tags map[string]string) error {
+	if err := s.setState(ctx, secret, tags); err != nil {
+		return fmt.Errorf("secretsmanager: set state %s: %w", secret, err)
+	}
+	return nil
+}
+
+func (s *Sink) setState(ctx context.Context, secret string, tags map[string]string) error {
+	var set []types.Tag
+	var remove []string
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !strings.HasPrefix(k, TagPrefix) || len(k) > maxTagKey {
+			return fmt.Errorf("tag key %q: want a %q prefix and at most %d characters", k, TagPrefix, maxTagKey)
+		}
+		if ownTag(k) {
+			return fmt.Errorf("tag key %q is written by Store", k)
+		}
+		if tags[k] == "" {
+			remove = append(remove, k)
+		} else {
+			set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(SanitizeTagValue(tags[k]))})
+		}
+	}
+	if len(set) > 0 {
+		if _, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(secret), Tags: set}); err != nil {
+			return classify(err)
+		}
+	}
+	if len(remove) > 0 {
+		if _, err := s.api.UntagResource(ctx, &sm.UntagResourceInput{SecretId: aws.String(secret), TagKeys: remove}); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
+func ownTag(k string) bool {
+	switch k {
+	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion:
+		return true
+	}
+	return false
+}
+
+// Store writes b to target.Secret: CreateSecret when the secret does not exist,
+// otherwise PutSecretValue (AWSCURRENT moves to the new version, AWSPREVIOUS keeps the
+// old one), then the tags. It returns the version id, which is Token(b).
+//
+// Guards, all skipped by opts.Force: a stored certificate that expires later is not
+// replaced (ErrWouldShorten); a stored value that is not a valid certificate secret is
+// not overwritten (ErrCorruptStored). The stored expiry comes from the tags; the value
+// is read only when the tags do not describe the current version.
+//
+// Storing the certificate that is already current is a no-op apart from refreshing
+// tags that differ. Verifying the chain is the caller's job; the key was checked against
+// the certificate when the bundle was built.
+func (s *Sink) Store(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions) (string, error) {
+	id, err := s.store(ctx, target, b, opts)
+	if err != nil {
+		return "", fmt.Errorf("secretsmanager: put %s: %w", target.Secret, err)
+	}
+	s.log.Info("stored certificate", zap.String("cert", b.Name), zap.String("secret", target.Secret),
+		zap.String("version", id), zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
+	return id, nil
+}
+
+func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions) (string, error) {
+	if b == nil || b.Leaf == nil || b.Key.IsZero() {
+		return "", errors.New("incomplete bundle")
+	}
+	data, err := b.MarshalSecret()
+	if err != nil {
+		return "", err
+	}
+	value := string(data)
+	token := Token(b)
+	tags := s.tags(target, b, opts, token)
+
+	desc, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
+	if err != nil {
+		if err = classify(err); !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		created, cerr := s.create(ctx, target, value, token, tags)
+		if cerr == nil || !isCode(cerr, "ResourceExistsException") {
+			return created, cerr
+		}
+		// Another runner created it meanwhile: continue as an update.
+		if desc, err = s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)}); err != nil {
+			return "", classify(err)
+		}
+	}
+	current := holder(desc.VersionIdsToStages, "AWSCURRENT")
+	have := tagMap(desc.Tags)
+	if current == token {
+		// Already stored (a retry, or a second runner with the same certificate).
+		return token, s.retag(ctx, target.Secret, have, tags)
+	}
+	if current != "" && !opts.Force {
+		if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
+			return "", err
+		}
+	}
+	put, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
+		SecretId: aws.String(target.Secret), SecretString: aws.String(value), ClientRequestToken: aws.String(token),
+	})
+	if err != nil {
+		if isCode(err, "ResourceExistsException") {
+			return "", fmt.Errorf("%w: version %s", ErrConflict, token)
+		}
+		return "", classify(err)
+	}
+	id := aws.ToString(put.VersionId)
+	if !slices.Contains(put.VersionStages, "AWSCURRENT") {
+		// The version existed already without the label (an older write of this same
+		// certificate): move AWSCURRENT to it; AWSPREVIOUS follows automatically.
+		in := &sm.UpdateSecretVersionStageInput{
+			SecretId: aws.String(target.Secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(id),
+		}
+		if current != "" {
+			in.RemoveFromVersionId = aws.String(current)
+		}
+		if _, err := s.api.UpdateSecretVersionStage(ctx, in); err != nil {
+			return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
+		}
+	}
+	tags[TagVersion] = id
+	if err := s.retag(ctx, target.Secret, have, tags); err != nil {
+		return "", fmt.Errorf("version %s stored, tags not updated: %w", id, err)
+	}
+	return id, nil
+}
+
+// guard refuses to replace the current version when it expires later than b, or when
+// its value is not a valid certificate secret.
+func (s *Sink) guard(ctx context.Context, secret string, have map[string]string, current string, b *certs.Bundle) error {
+	var stored time.Time
+	if have[TagVersion] == current {
+		t, err := time.Parse(time.RFC3339, have[TagNotAfter])
+		if err == nil {
+			stored = t
+		}
+	}
+	if stored.IsZero() {
+		// The tags do not describe the current value: read it.
+		old, _, err := s.get(ctx, secret)
+		if err != nil {
+			return err // ErrCorruptStored, or the read's own failure
+		}
+		stored = old.NotAfter
+	}
+	if b.NotAfter.Before(stored) {
+		return &WouldShortenError{Stored: stored, New: b.NotAfter}
+	}
+	return nil
+}
+
+func (s *Sink) create(ctx context.Context, target Target, value, token string, tags map[string]string) (string, error) {
+	in := &sm.CreateSecretInput{
+		Name: aws.String(target.Secret), SecretString: aws.String(value), ClientRequestToken: aws.String(token),
+		Tags: tagList(tags),
+	}
+	if target.KMSKeyID != "" {
+		in.KmsKeyId = aws.String(target.KMSKeyID)
+	}
+	if target.Description != "" {
+		in.Description = aws.String(target.Description)
+	}
+	out, err := s.api.CreateSecret(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// retag writes the tags of want that differ from have.
+func (s *Sink) retag(ctx context.Context, secret string, have, want map[string]string) error {
+	var diff []types.Tag
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			diff = append(diff, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+		}
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	_, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(secret), Tags: diff})
+	return classify(err)
+}
+
+func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version string) map[string]string {
+	m := map[string]string{}
+	maps.Copy(m, s.opts.Tags)
+	maps.Copy(m, target.Tags)
+	maps.Copy(m, map[string]string{
+		TagName:        SanitizeTagValue(b.Name),
+		TagDomains:     EncodeDomains(b.Domains),
+		TagDomainsHash: b.DomainsHash(),
+		TagNotAfter:    b.NotAfter.UTC().Format(time.RFC3339),
+		TagNotBefore:   b.NotBefore.UTC().Format(time.RFC3339),
+		TagSerial:      b.Serial,
+		TagKeyType:     b.KeyType,
+		TagProfile:     SanitizeTagValue(opts.Profile),
+		TagVersion:     version,
+	})
+	return m
+}
+
+func storedFromTags(name, arn string, tags map[string]string, stages map[string][]string) Stored {
+	st := Stored{
+		Name: tags[TagName], Secret: name, ARN: arn,
+		DomainsHash: tags[TagDomainsHash], KeyType: tags[TagKeyType], Profile: tags[TagProfile],
+		Serial: tags[TagSerial], VersionID: tags[TagVersion], Tags: tags,
+		CurrentVersionID: holder(stages, "AWSCURRENT"),
+	}
+	st.Domains, st.DomainsTruncated = DecodeDomains(tags[TagDomains])
+	st.NotAfter, _ = time.Parse(time.RFC3339, tags[TagNotAfter])
+	st.NotBefore, _ = time.Parse(time.RFC3339, tags[TagNotBefore])
+	st.TagsCurrent = st.VersionID != "" && st.VersionID == st.CurrentVersionID && !st.NotAfter.IsZero()
+	return st
+}
+
+func holder(stages map[string][]string, stage string) string {
+	for id, ss := range stages {
+		if slices.Contains(ss, stage) {
+			return id
+		}
+	}
+	return ""
+}
+
+func tagMap(tags []types.Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+func tagList(m map[string]string) []types.Tag {
+	out := make([]types.Tag, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return out
+}
+
+// classify wraps AWS errors so that errors.Is matches ErrNotFound and ErrAccessDenied;
+// the AWS error stays in the chain for errors.As.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case isCode(err, "ResourceNotFoundException"):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case isCode(err, "AccessDeniedException"), isCode(err, "AccessDenied"):
+		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	return err
+}
+
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}

@@ -513,3 +513,59 @@ func TestStoreTooLarge(t *testing.T) {
 		t.Errorf("%d calls made", n)
 	}
 }
+
+func TestStoreSameCertificateTwiceOneVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	b := e.bundle(t, "once", time.Now().Add(60*day))
+	for range 2 {
+		if _, err := e.sink.Store(ctx, smsink.Target{Secret: "once"}, b, smsink.StoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vs := e.versions(t, "once"); len(vs) != 1 {
+		t.Errorf("versions = %v, want one", vs)
+	}
+	if c, p := e.calls.Count("secretsmanager", "CreateSecret"), e.calls.Count("secretsmanager", "PutSecretValue"); c != 1 || p != 0 {
+		t.Errorf("CreateSecret %d, PutSecretValue %d; want 1, 0", c, p)
+	}
+}
+
+// A certificate whose version lost every label (two renewals later) is stored again with
+// Force: no new version, AWSCURRENT moves back to it.
+func TestStoreRestoresUnlabelledVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	target := smsink.Target{Secret: "back"}
+	var bs []*certs.Bundle
+	for i := range 3 {
+		b := e.bundle(t, "back", time.Now().Add(time.Duration(30*(i+1))*day))
+		bs = append(bs, b)
+		if _, err := e.sink.Store(ctx, target, b, smsink.StoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vs := e.versions(t, "back"); len(vs[smsink.Token(bs[0])]) != 0 {
+		t.Fatalf("first version still labelled: %v", vs)
+	}
+	if _, err := e.sink.Store(ctx, target, bs[0], smsink.StoreOptions{}); !errors.Is(err, smsink.ErrWouldShorten) {
+		t.Fatalf("err = %v, want ErrWouldShorten", err)
+	}
+	v, err := e.sink.Store(ctx, target, bs[0], smsink.StoreOptions{Force: true})
+	if err != nil || v != smsink.Token(bs[0]) {
+		t.Fatalf("Store = %s, %v", v, err)
+	}
+	vs := e.versions(t, "back")
+	if len(vs) != 3 || vs[v][0] != "AWSCURRENT" || vs[smsink.Token(bs[2])][0] != "AWSPREVIOUS" {
+		t.Errorf("versions = %v", vs)
+	}
+	if got := e.calls.Count("secretsmanager", "UpdateSecretVersionStage"); got != 1 {
+		t.Errorf("UpdateSecretVersionStage calls = %d", got)
+	}
+	inv, _ := e.sink.Inventory(ctx)
+	if st := inv["back"]; !st.TagsCurrent || st.Serial != bs[0].Serial {
+		t.Errorf("tags = %+v", st)
+	}
+}

@@ -455,6 +455,7 @@ func TestBadRecordBisected(t *testing.T) {
 	if !errors.As(bad, &icb) {
 		t.Fatalf("bad record: %v, want an InvalidChangeBatch", bad)
 	}
+	t.Logf("bad record: %v", bad)
 	const prefix = "route53: upsert _acme-challenge.www.example.org: rejected: RRSet with DNS name _acme-challenge.www.example.org. is not permitted in zone example.com."
 	if !strings.HasPrefix(bad.Error(), prefix) {
 		t.Errorf("bad record error:\n%v\nwant prefix\n%s", bad, prefix)
@@ -763,4 +764,65 @@ func TestZoneListingFailsOnce(t *testing.T) {
 	// The failure is not cached: the next call lists again and works.
 	noErrors(t, "second present", p.Present(t.Context(), recs))
 	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
+}
+
+// alwaysRacingAPI changes the set before every write of the provider.
+type alwaysRacingAPI struct {
+	*awsr53.Client
+	before func()
+}
+
+func (r *alwaysRacingAPI) ChangeResourceRecordSets(ctx context.Context, in *awsr53.ChangeResourceRecordSetsInput, optFns ...func(*awsr53.Options)) (*awsr53.ChangeResourceRecordSetsOutput, error) {
+	r.before()
+	return r.Client.ChangeResourceRecordSets(ctx, in, optFns...)
+}
+
+func TestCompareAndSwapGivesUp(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	zid := e.zone(t, "example.com", false)
+	const name = "_acme-challenge.example.com."
+	n := 0
+	api := &alwaysRacingAPI{Client: e.client, before: func() { n++; e.putTXT(t, zid, name, 60, fmt.Sprint("racer", n)) }}
+	p := route53.New(api, route53.Options{RetryDelay: time.Millisecond, PollInterval: time.Millisecond})
+	errs := p.Present(t.Context(), []route53.Record{{FQDN: name, Value: "ours"}})
+	const want = "route53: upsert _acme-challenge.example.com: the record set kept changing under us: gave up after 6 attempts: "
+	var icb *types.InvalidChangeBatch
+	if errs[0] == nil || !strings.HasPrefix(errs[0].Error(), want) || !errors.As(errs[0], &icb) {
+		t.Fatalf("err = %v, want prefix %q", errs[0], want)
+	}
+	if n != 6 {
+		t.Errorf("%d writes, want 6 (1 + 5 compare-and-swap retries)", n)
+	}
+}
+
+// cancellingAPI cancels the pass at its first GetChange, as a SIGTERM mid-wait would.
+type cancellingAPI struct {
+	*awsr53.Client
+	cancel context.CancelFunc
+}
+
+func (c *cancellingAPI) GetChange(ctx context.Context, in *awsr53.GetChangeInput, optFns ...func(*awsr53.Options)) (*awsr53.GetChangeOutput, error) {
+	c.cancel()
+	return c.Client.GetChange(ctx, in, optFns...)
+}
+
+func TestCancelledWhileWaiting(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{InsyncAfter: time.Hour}, 3)
+	zid := e.zone(t, "example.com", false)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	p := route53.New(&cancellingAPI{Client: e.client, cancel: cancel}, route53.Options{PollInterval: time.Millisecond, RetryDelay: time.Millisecond})
+	recs := []route53.Record{{FQDN: "_acme-challenge.example.com", Value: "v"}}
+	errs := p.Present(ctx, recs)
+	if !errors.Is(errs[0], context.Canceled) || errors.Is(errs[0], route53.ErrInsyncTimeout) {
+		t.Fatalf("err = %v, want context.Canceled", errs[0])
+	}
+	if !strings.HasPrefix(errs[0].Error(), "route53: upsert _acme-challenge.example.com: wait for change ") {
+		t.Errorf("err = %v", errs[0])
+	}
+	// The caller's cleanup still works on a context without the cancellation.
+	noErrors(t, "cleanup", p.CleanUp(context.WithoutCancel(ctx), recs))
+	e.noChallenges(t, zid)
 }

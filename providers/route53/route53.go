@@ -51,7 +51,9 @@ type Checker interface {
 
 // Options configures a Provider. Zero values take the defaults.
 type Options struct {
-	// InsyncTimeout bounds the wait for one change to become INSYNC. Default 10m.
+	// InsyncTimeout bounds the wait for a zone's changes to become INSYNC (one
+	// deadline per zone and call, however many changes the batch was split into).
+	// Default 10m.
 	InsyncTimeout time.Duration
 	// PollInterval is the delay before the first GetChange; later delays double,
 	// with jitter, up to 15s. Default 2s.

@@ -11,6 +11,11 @@ import (
 
 // FuzzParseSecret checks that ParseSecret never panics and that its errors never carry
 // the key: neither a PEM header nor any line of the "key" field's text.
+//
+// Run it with a bounded minimization, or the workers seem to stall for a minute after
+// each new input (the seeds are over a kilobyte and minimizing them is slow):
+//
+//	go test ./certs -run '^$' -fuzz FuzzParseSecret -fuzztime 60s -fuzzminimizetime 200x
 func FuzzParseSecret(f *testing.F) {
 	ca := certstest.NewCA(f)
 	b := ca.Bundle(f, "fuzz", certstest.Leaf{Domains: []string{"a.example.com", "*.example.com"}})

@@ -381,3 +381,44 @@ func parseBundle(t *testing.T, bundle []byte) (*x509.Certificate, *x509.CertPool
 	}
 	return leaf, inter
 }
+
+func TestRoute53ThrottlingAndFaults(t *testing.T) {
+	t.Parallel()
+	sb := start(t, sandbox.Options{Zones: []string{"example.com"}, Route53Rate: 0.001, Route53Burst: 2})
+	ctx := t.Context()
+	cfg := sb.AWSConfig(ctx)
+	cfg.RetryMaxAttempts = 1
+	r53 := route53.NewFromConfig(cfg)
+	list := func() error {
+		_, err := r53.ListHostedZones(ctx, &route53.ListHostedZonesInput{})
+		return err
+	}
+	for i := range 2 {
+		if err := list(); err != nil {
+			t.Fatalf("call %d within the burst: %v", i+1, err)
+		}
+	}
+	if err := list(); err == nil || !strings.Contains(err.Error(), "Throttling") {
+		t.Fatalf("third call: err = %v, want Throttling", err)
+	}
+
+	// A fault injected through the control endpoint reaches the SDK.
+	smCfg := sb.AWSConfig(ctx)
+	smCfg.RetryMaxAttempts = 1
+	sm := secretsmanager.NewFromConfig(smCfg)
+	body := `{"service":"secretsmanager","operation":"ListSecrets","code":"InternalServiceError","status":500}`
+	resp, err := http.Post(sb.Info().AWSEndpoint+"/_sandbox/faults", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /_sandbox/faults: %s", resp.Status)
+	}
+	if _, err := sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err == nil || !strings.Contains(err.Error(), "InternalServiceError") {
+		t.Fatalf("ListSecrets: err = %v, want InternalServiceError", err)
+	}
+	if _, err := sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err != nil {
+		t.Fatalf("ListSecrets after the fault: %v", err)
+	}
+}

@@ -259,7 +259,9 @@ func newPebble(logger *log.Logger, db *pebbledb.MemoryStore, pca *pebbleca.CAImp
 	defer restore()
 
 	va := pebbleva.New(logger, 5002, 5001, false, opts.DNSResolver, db)
-	wfe := pebblewfe.New(logger, db, va, pca, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+	// Retry-After of 1 s on processing authorizations and orders: clients poll quickly
+	// (lego waits 5 s without one) and still exercise Retry-After parsing.
+	wfe := pebblewfe.New(logger, db, va, pca, []string{"pebble.letsencrypt.org"}, false, false, 1, 1)
 	return &wfe
 }
 

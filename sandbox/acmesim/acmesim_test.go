@@ -44,6 +44,11 @@ type noopDNS struct{}
 func (noopDNS) Present(domain, token, keyAuth string) error { return nil }
 func (noopDNS) CleanUp(domain, token, keyAuth string) error { return nil }
 
+// Timeout shortens lego's propagation polling interval (2 s by default).
+func (noopDNS) Timeout() (timeout, interval time.Duration) {
+	return 10 * time.Second, 50 * time.Millisecond
+}
+
 func startCA(t *testing.T, opts acmesim.Options) *acmesim.CA {
 	t.Helper()
 	ca, err := acmesim.Start(t.Context(), opts)

@@ -99,6 +99,10 @@ type StoreOptions struct {
 	Force bool
 	// Profile is the ACME profile the certificate was ordered with, for the tags.
 	Profile string
+	// State tags are written with the certificate's tags (the scheduler clearing its
+	// backoff state on success), with SetState's rules: keys start with "certferry:",
+	// values are sanitized, an empty value removes the tag.
+	State map[string]string
 }
 
 // Stored describes one stored certificate, from the secret's tags alone.
@@ -114,6 +118,7 @@ type Stored struct {
 	NotBefore        time.Time
 	NotAfter         time.Time
 	Serial           string
+	ARIID            string // RFC 9773 identifier, for the next order's "replaces"
 	VersionID        string // certferry:version, the version the tags describe
 	CurrentVersionID string // the version that holds AWSCURRENT ("" if unknown)
 	// TagsCurrent reports that the tags describe the AWSCURRENT version. When false
@@ -209,21 +214,11 @@ func (s *Sink) SetState(ctx context.Context, secret string, tags map[string]stri
 }
 
 func (s *Sink) setState(ctx context.Context, secret string, tags map[string]string) error {
-	var set []types.Tag
-	var remove []string
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		if !strings.HasPrefix(k, TagPrefix) || len(k) > maxTagKey {
-			return fmt.Errorf("tag key %q: want a %q prefix and at most %d characters", k, TagPrefix, maxTagKey)
-		}
-		if ownTag(k) {
-			return fmt.Errorf("tag key %q is written by Store", k)
-		}
-		if tags[k] == "" {
-			remove = append(remove, k)
-		} else {
-			set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(SanitizeTagValue(tags[k]))})
-		}
+	setMap, remove, err := splitState(tags)
+	if err != nil {
+		return err
 	}
+	set := tagList(setMap)
 	if len(set) > 0 {
 		if _, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(secret), Tags: set}); err != nil {
 			return classify(err)
@@ -237,9 +232,29 @@ func (s *Sink) setState(ctx context.Context, secret string, tags map[string]stri
 	return nil
 }
 
+// splitState validates state tags and splits them into tags to set (sanitized) and keys
+// to remove.
+func splitState(tags map[string]string) (set map[string]string, remove []string, err error) {
+	set = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !strings.HasPrefix(k, TagPrefix) || len(k) > maxTagKey {
+			return nil, nil, fmt.Errorf("state tag key %q: want a %q prefix and at most %d characters", k, TagPrefix, maxTagKey)
+		}
+		if ownTag(k) {
+			return nil, nil, fmt.Errorf("state tag key %q is written by Store", k)
+		}
+		if tags[k] == "" {
+			remove = append(remove, k)
+		} else {
+			set[k] = SanitizeTagValue(tags[k])
+		}
+	}
+	return set, remove, nil
+}
+
 func ownTag(k string) bool {
 	switch k {
-	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion:
+	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion, TagARIID:
 		return true
 	}
 	return false
@@ -277,7 +292,12 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 	}
 	value := string(data)
 	token := Token(b)
+	state, unset, err := splitState(opts.State)
+	if err != nil {
+		return "", err
+	}
 	tags := s.tags(target, b, opts, token)
+	maps.Copy(tags, state)
 
 	desc, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
 	if err != nil {
@@ -297,7 +317,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 	have := tagMap(desc.Tags)
 	if current == token {
 		// Already stored (a retry, or a second runner with the same certificate).
-		return token, s.retag(ctx, target.Secret, have, tags)
+		return token, s.retag(ctx, target.Secret, have, tags, unset)
 	}
 	if current != "" && !opts.Force {
 		if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
@@ -328,7 +348,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		}
 	}
 	tags[TagVersion] = id
-	if err := s.retag(ctx, target.Secret, have, tags); err != nil {
+	if err := s.retag(ctx, target.Secret, have, tags, unset); err != nil {
 		return "", fmt.Errorf("version %s stored, tags not updated: %w", id, err)
 	}
 	return id, nil
@@ -376,19 +396,32 @@ func (s *Sink) create(ctx context.Context, target Target, value, token string, t
 	return aws.ToString(out.VersionId), nil
 }
 
-// retag writes the tags of want that differ from have.
-func (s *Sink) retag(ctx context.Context, secret string, have, want map[string]string) error {
+// retag writes the tags of want that differ from have, and removes the keys of unset
+// that have holds.
+func (s *Sink) retag(ctx context.Context, secret string, have, want map[string]string, unset []string) error {
 	var diff []types.Tag
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if v, ok := have[k]; !ok || v != want[k] {
 			diff = append(diff, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
 		}
 	}
-	if len(diff) == 0 {
-		return nil
+	if len(diff) > 0 {
+		if _, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(secret), Tags: diff}); err != nil {
+			return classify(err)
+		}
 	}
-	_, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(secret), Tags: diff})
-	return classify(err)
+	var drop []string
+	for _, k := range unset {
+		if _, ok := have[k]; ok {
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) > 0 {
+		if _, err := s.api.UntagResource(ctx, &sm.UntagResourceInput{SecretId: aws.String(secret), TagKeys: drop}); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
 }
 
 func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version string) map[string]string {
@@ -405,6 +438,7 @@ func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version s
 		TagKeyType:     b.KeyType,
 		TagProfile:     SanitizeTagValue(opts.Profile),
 		TagVersion:     version,
+		TagARIID:       SanitizeTagValue(b.ARIID),
 	})
 	return m
 }
@@ -413,7 +447,7 @@ func storedFromTags(name, arn string, tags map[string]string, stages map[string]
 	st := Stored{
 		Name: tags[TagName], Secret: name, ARN: arn,
 		DomainsHash: tags[TagDomainsHash], KeyType: tags[TagKeyType], Profile: tags[TagProfile],
-		Serial: tags[TagSerial], VersionID: tags[TagVersion], Tags: tags,
+		Serial: tags[TagSerial], ARIID: tags[TagARIID], VersionID: tags[TagVersion], Tags: tags,
 		CurrentVersionID: holder(stages, "AWSCURRENT"),
 	}
 	st.Domains, st.DomainsTruncated = DecodeDomains(tags[TagDomains])

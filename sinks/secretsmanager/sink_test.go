@@ -157,6 +157,7 @@ func TestStoreCreateThenPut(t *testing.T) {
 		"certferry:key-type":     "ec256",
 		"certferry:profile":      "classic",
 		"certferry:version":      v2,
+		"certferry:ari-id":       b2.ARIID,
 		"env":                    "prod",
 		"team":                   "edge",
 	}
@@ -487,6 +488,23 @@ func TestSetState(t *testing.T) {
 	inv, _ = e.sink.Inventory(ctx)
 	if _, ok := inv["state"].Tags["certferry:failures"]; ok {
 		t.Error("state tag not removed")
+	}
+	// Store clears state in the same pass: "0" is set, empty values remove.
+	if err := e.sink.SetState(ctx, "state", map[string]string{"certferry:failures": "2", "certferry:next-attempt": "2026-01-01T00:00:00Z"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.sink.Store(ctx, smsink.Target{Secret: "state"}, e.bundle(t, "state", time.Now().Add(2*day)),
+		smsink.StoreOptions{State: map[string]string{"certferry:failures": "0", "certferry:next-attempt": "", "certferry:last-error": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _ = e.sink.Inventory(ctx)
+	if tags := inv["state"].Tags; tags["certferry:failures"] != "0" || tags["certferry:next-attempt"] != "" || len(tags) != 12 {
+		t.Errorf("tags after store = %v", tags)
+	}
+	if _, err := e.sink.Store(ctx, smsink.Target{Secret: "state"}, e.bundle(t, "state", time.Now().Add(3*day)),
+		smsink.StoreOptions{State: map[string]string{"certferry:serial": "x"}}); err == nil || !strings.Contains(err.Error(), "is written by Store") {
+		t.Errorf("Store with an own tag as state: %v", err)
 	}
 	for _, bad := range []string{"failures", "certferry:not-after"} {
 		if err := e.sink.SetState(ctx, "state", map[string]string{bad: "1"}); err == nil {

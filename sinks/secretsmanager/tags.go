@@ -17,6 +17,7 @@ const (
 	TagKeyType     = "certferry:key-type"
 	TagProfile     = "certferry:profile"
 	TagVersion     = "certferry:version"
+	TagARIID       = "certferry:ari-id"
 
 	// TagPrefix starts every tag key the sink owns; SetState keys must use it too.
 	TagPrefix = "certferry:"

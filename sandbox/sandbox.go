@@ -56,7 +56,7 @@ type Options struct {
 	AuthzReusePercent  int           // how often Pebble reuses a valid authorization (0-100)
 	CertValidity       time.Duration // validity of Pebble's "default" profile (0: 90 days)
 
-	Dir string           // where the CA writes its PEM files (empty: a temp dir removed by Close)
+	Dir string           // where the CA writes its PEM files, created if missing (empty: a temp dir removed by Close)
 	Now func() time.Time // clock of the AWS stand-ins (Pebble always uses the real clock)
 
 	Logger *log.Logger // Pebble's log; nil discards it

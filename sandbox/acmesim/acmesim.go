@@ -73,8 +73,9 @@ type Options struct {
 	// DNSResolver is the "host:port" of the DNS server that Pebble's VA asks, over TCP,
 	// when it validates DNS-01 challenges. Empty means the system resolver.
 	DNSResolver string
-	// Dir is where tls-roots.pem and issuer-roots.pem are written. Empty means a new
-	// temporary directory, removed by Close.
+	// Dir is where tls-roots.pem and issuer-roots.pem are written; it is created if
+	// missing and left in place by Close. Empty means a new temporary directory,
+	// removed by Close.
 	Dir string
 	// NonceRejectPercent is the share of good nonces Pebble rejects as bad (0-99).
 	// Zero here means zero (Pebble's own default is 5).
@@ -139,7 +140,11 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	}
 
 	c := &CA{dir: opts.Dir}
-	if c.dir == "" {
+	if c.dir != "" {
+		if err := os.MkdirAll(c.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("acmesim: create dir: %w", err)
+		}
+	} else {
 		d, err := os.MkdirTemp("", "acmesim-")
 		if err != nil {
 			return nil, fmt.Errorf("acmesim: create temp dir: %w", err)

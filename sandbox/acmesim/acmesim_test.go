@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -118,7 +119,7 @@ func leafOf(t *testing.T, bundle []byte) (*x509.Certificate, *x509.CertPool) {
 
 func TestObtainProfiles(t *testing.T) {
 	t.Parallel()
-	ca := startCA(t, acmesim.Options{AlwaysValid: true, CertValidity: 45 * 24 * time.Hour, Dir: t.TempDir()})
+	ca := startCA(t, acmesim.Options{AlwaysValid: true, CertValidity: 45 * 24 * time.Hour, Dir: filepath.Join(t.TempDir(), "new", "ca")})
 	client := newLego(t, ca)
 
 	rootsPEM, err := os.ReadFile(ca.IssuerRootsFile())

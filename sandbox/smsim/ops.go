@@ -404,7 +404,7 @@ func (s *Service) describeSecret(_ time.Time, body []byte) (any, *apiError) {
 	}
 	return describeOut{
 		ARN: sec.arn, Name: sec.name, Description: sec.description, KmsKeyId: sec.kmsKeyID,
-		CreatedDate:     ts(sec.created), LastChangedDate: ts(sec.lastChanged),
+		CreatedDate: ts(sec.created), LastChangedDate: ts(sec.lastChanged),
 		LastAccessedDate: ts(sec.lastAccessed), DeletedDate: ts(sec.deletionDate),
 		Tags: sec.tagList(), VersionIdsToStages: sec.labelled(),
 	}, nil

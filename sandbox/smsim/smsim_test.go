@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -50,7 +51,10 @@ func newEnv(t *testing.T, maxVersions int, attempts int) *env {
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	svc := smsim.New(smsim.Options{Calls: reg, Now: clk.Now, MaxVersions: maxVersions})
 	srv := httptest.NewServer(svc)
-	t.Cleanup(srv.Close)
+	// Each env gets its own transport (a plain-HTTP httptest server's Client() shares
+	// http.DefaultTransport, whose idle connections every srv.Close() closes).
+	tr := &http.Transport{}
+	t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
 	if attempts == 0 {
 		attempts = 1
 	}
@@ -59,9 +63,27 @@ func newEnv(t *testing.T, maxVersions int, attempts int) *env {
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
 		RetryMaxAttempts: attempts,
-		HTTPClient:       srv.Client(),
+		HTTPClient:       &http.Client{Transport: plainBody{tr}},
 	})
 	return &env{svc: svc, calls: reg, clock: clk, client: client, url: srv.URL}
+}
+
+// plainBody works around a smithy-go v1.28.9 race: the request body is a
+// safeWriteToReadCloser whose WriteTo returns io.EOF once the SDK has closed it, which
+// the SDK does as soon as response headers arrive. net/http's writeLoop then reads the
+// body once more (the extra-bytes check after a Content-Length copy), gets that EOF as
+// an error and closes the connection while the response body is still being read:
+// "deserialization failed ... use of closed network connection" on responses larger
+// than the client's read buffer, against any fast local server. Hiding WriteTo avoids it.
+type plainBody struct{ rt http.RoundTripper }
+
+type readCloser struct{ io.ReadCloser }
+
+func (p plainBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readCloser{req.Body}
+	}
+	return p.rt.RoundTrip(req)
 }
 
 func tok(n int) *string { return aws.String(fmt.Sprintf("%08d-0000-4000-8000-000000000000", n)) }

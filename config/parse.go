@@ -18,6 +18,9 @@ import (
 // MaxFileSize bounds the configuration file Parse accepts.
 const MaxFileSize = 1 << 20
 
+// MaxProblems bounds the problems one ValidationError lists; a last one counts the rest.
+const MaxProblems = 200
+
 // maxNodes bounds the YAML nodes Parse visits, aliases included (a "billion laughs" file).
 const maxNodes = 200_000
 
@@ -67,6 +70,10 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	probs := append(d.probs, k.probs...)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+		if len(probs) > MaxProblems {
+			more := len(probs) - MaxProblems
+			probs = append(probs[:MaxProblems:MaxProblems], Problem{Msg: fmt.Sprintf("and %d more problems", more)})
+		}
 		return nil, &ValidationError{Problems: probs}
 	}
 	sort.SliceStable(k.warns, func(i, j int) bool { return k.warns[i].Line < k.warns[j].Line })

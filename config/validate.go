@@ -41,6 +41,7 @@ type checker struct {
 	fix      bool
 	lines    map[string]int
 	reported map[string]bool
+	covered  map[string]bool // built on first use from reported
 	probs    []Problem
 	warns    []Problem
 }
@@ -67,19 +68,30 @@ func (k *checker) line(path string) int {
 // suppressed reports whether decoding already complained at, above or below path: the checker
 // would only repeat it.
 func (k *checker) suppressed(path string) bool {
-	for r := range k.reported {
-		if r == path || under(path, r) || under(r, path) {
-			return true
+	if len(k.reported) == 0 {
+		return false
+	}
+	if k.covered == nil {
+		// Every ancestor of a reported path, so that a descendant's problem silences its parents.
+		k.covered = map[string]bool{}
+		for r := range k.reported {
+			for p := r; p != ""; {
+				p = parent(p)
+				k.covered[p] = true
+			}
 		}
 	}
-	return false
-}
-
-func under(p, ancestor string) bool {
-	if ancestor == "" {
-		return p != ""
+	if k.covered[path] {
+		return true
 	}
-	return strings.HasPrefix(p, ancestor+".") || strings.HasPrefix(p, ancestor+"[")
+	for p := path; ; p = parent(p) {
+		if k.reported[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
 }
 
 func (k *checker) addf(path, format string, args ...any) {

@@ -4,7 +4,9 @@
 // state, which Pebble asks to validate DNS-01.
 //
 // Everything listens on 127.0.0.1 on ports chosen by the OS. One calls.Registry counts
-// every AWS call, so tests and benchmarks can assert how many calls a pass made.
+// every AWS call and every ACME request (service "acme", operations such as NewOrder,
+// Finalize, RenewalInfo), so tests and benchmarks can assert how many calls a pass made;
+// faults injected for "acme" are answered as ACME problem documents (see countACME).
 //
 // The package never reads flags, files or the environment of its own accord (Pebble's
 // knobs are passed through the environment only while Pebble is constructed; see
@@ -132,6 +134,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		ValidationSleep:    opts.ValidationSleep,
 		AuthzReusePercent:  opts.AuthzReusePercent,
 		CertValidity:       opts.CertValidity,
+		Middleware:         countACME(s.calls),
 		Logger:             opts.Logger,
 	}); err != nil {
 		return nil, fmt.Errorf("sandbox: start CA: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	acmeapi "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
 	"github.com/go-acme/lego/v4/challenge/dns01"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/sandbox/calls"
 )
 
 func TestMain(m *testing.M) {
@@ -329,6 +331,9 @@ func TestIssueEndToEnd(t *testing.T) {
 	if c.Count("route53", "GetChange") < 4 {
 		t.Errorf("GetChange calls = %d, want >= 4 (%s)", c.Count("route53", "GetChange"), c)
 	}
+	if c.Count("acme", "NewOrder") != 1 || c.Count("acme", "Finalize") != 1 || c.Count("acme", "Challenge") != 2 {
+		t.Errorf("ACME calls = %s", c)
+	}
 	for _, rs := range sb.Route53().Records(info.Zones["example.com."]) {
 		if rs.Type == "TXT" {
 			t.Errorf("TXT record left after CleanUp: %+v", rs)
@@ -354,6 +359,14 @@ func TestIssueEndToEnd(t *testing.T) {
 	}
 	if !ri.SuggestedWindow.Start.Equal(start) {
 		t.Errorf("ARI window start = %s, want %s", ri.SuggestedWindow.Start, start)
+	}
+
+	// An injected ACME fault reaches the client as a typed problem.
+	c.FailNext("acme", "NewOrder", 1, calls.Fault{Code: "rateLimited", Message: "too many certificates", Status: http.StatusTooManyRequests})
+	_, err = client.Certificate.Obtain(certificate.ObtainRequest{Domains: []string{"example.com"}, Profile: acmesim.ProfileDefault})
+	var rl *acmeapi.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != "1" {
+		t.Errorf("Obtain after a rateLimited fault: err = %v, want RateLimitedError with Retry-After 1", err)
 	}
 }
 

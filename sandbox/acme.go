@@ -1,0 +1,66 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/certferry/certferry/sandbox/calls"
+)
+
+// acmeOps names Pebble's endpoints by the ACME resource they serve (RFC 8555, RFC 9773),
+// longest path first where one is a prefix of another.
+var acmeOps = []struct{ prefix, op string }{
+	{"/dir", "Directory"},
+	{"/nonce-plz", "NewNonce"},
+	{"/sign-me-up", "NewAccount"},
+	{"/my-account/", "Account"},
+	{"/order-plz", "NewOrder"},
+	{"/my-order/", "Order"},
+	{"/finalize-order/", "Finalize"},
+	{"/authZ/", "Authorization"},
+	{"/chalZ/", "Challenge"},
+	{"/certZ/", "Certificate"},
+	{"/revoke-cert", "RevokeCert"},
+	{"/rollover-account-key", "KeyChange"},
+	{"/list-orderz/", "Orders"},
+	{"/draft-ietf-acme-ari-03/renewalInfo/", "RenewalInfo"},
+}
+
+// countACME counts every ACME request in reg as service "acme" and answers injected
+// faults as ACME problem documents: the fault's Code becomes
+// "urn:ietf:params:acme:error:<Code>" (for example "rateLimited" or "serverInternal"),
+// its Status the HTTP status (default 400). A rateLimited fault carries "Retry-After: 1".
+// A faulted request never reaches Pebble.
+func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			op := "Other"
+			for _, o := range acmeOps {
+				if strings.HasPrefix(r.URL.Path, o.prefix) {
+					op = o.op
+					break
+				}
+			}
+			f, faulted := reg.Record("acme", op)
+			if !faulted {
+				next.ServeHTTP(w, r)
+				return
+			}
+			status := f.Status
+			if status == 0 {
+				status = http.StatusBadRequest
+			}
+			if f.Code == "rateLimited" {
+				w.Header().Set("Retry-After", "1")
+			}
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"type":   "urn:ietf:params:acme:error:" + f.Code,
+				"detail": f.Message,
+				"status": status,
+			})
+		})
+	}
+}

@@ -14,6 +14,8 @@
 package sandbox
 
 import (
+	"github.com/certferry/certferry/internal/awshttp"
+
 	"context"
 	"errors"
 	"fmt"
@@ -200,6 +202,7 @@ func (s *Sandbox) AWSConfig(ctx context.Context) aws.Config {
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(Credentials, Credentials, ""),
 		BaseEndpoint: aws.String(s.info.AWSEndpoint),
+		HTTPClient:   awshttp.Client(),
 	}
 }
 

@@ -7,5 +7,9 @@
 // PrivateKeyPEM.Bytes returns the PEM. The one deliberate exception is
 // Bundle.MarshalSecret, which produces the value written to Secrets Manager.
 //
-// Errors of this package never contain key bytes, nor any text of the stored secret.
+// Errors of this package never contain key material nor the raw text of a stored
+// secret: JSON errors give a byte offset, key errors a fixed description, and a PEM
+// block of the wrong type in the certificate field is reported by position, not type.
+// (Certificate parse errors from crypto/x509 may quote a certificate field; those are
+// public.)
 package certs

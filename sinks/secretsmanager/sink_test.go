@@ -1,11 +1,9 @@
 package secretsmanager_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,31 +19,11 @@ import (
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
+	"github.com/certferry/certferry/internal/awshttp"
 	"github.com/certferry/certferry/sandbox/calls"
 	"github.com/certferry/certferry/sandbox/smsim"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
-
-// bufferingClient hands the transport its own copy of the request body. smithy-go closes
-// the request body as soon as the response headers arrive; when net/http's writeLoop has
-// not finished with the body yet, the close fails the write and the transport closes the
-// connection under the response being read ("deserialization failed ... use of closed
-// network connection", aws/aws-sdk-go-v2#2737). The SDK retries that error by default,
-// but these tests count calls with retries off, so they avoid the race instead.
-type bufferingClient struct{ c *http.Client }
-
-func (b bufferingClient) Do(req *http.Request) (*http.Response, error) {
-	if req.Body != nil && req.Body != http.NoBody {
-		data, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		req.Body = io.NopCloser(bytes.NewReader(data))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-		req.ContentLength = int64(len(data))
-	}
-	return b.c.Do(req)
-}
 
 type env struct {
 	svc    *smsim.Service
@@ -68,7 +46,9 @@ func newEnv(t *testing.T) *env {
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       bufferingClient{srv.Client()},
+		// awshttp.Transport avoids smithy-go's closed-connection race (see its doc); the
+		// tests count calls with retries off, so they must not meet it.
+		HTTPClient: &http.Client{Transport: awshttp.Transport(srv.Client().Transport)},
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	t.Cleanup(func() {

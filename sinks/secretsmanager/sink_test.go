@@ -217,8 +217,9 @@ func TestStoreRetryIsNoop(t *testing.T) {
 	}
 }
 
-// TestStoreRetryAfterLostResponse: the put reached AWS but its answer was lost (the
-// process restarted); the next Store with the same certificate makes no second version.
+// TestStoreRetryAfterLostTags: the put succeeded but tagging failed; Inventory reports
+// the tags as stale, and the next Store of the same certificate repairs them without a
+// second version.
 func TestStoreRetryAfterLostTags(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -80,7 +80,11 @@ type ACME struct {
 	Directory string
 	Email     string
 	// CABundle is an optional PEM file of extra roots for the CA's HTTPS; cmd checks it exists.
-	CABundle     string
+	CABundle string
+	// IssuerRoots is an optional PEM file of roots that issued chains must verify to, for a
+	// private or test CA whose roots are not in the system store (the sandbox prints it as
+	// issuer_roots). Empty: the system roots plus CABundle.
+	IssuerRoots  string
 	AccountStore AccountStore
 	// AccountSecret is the Secrets Manager secret holding the account (AccountStore secretsmanager).
 	AccountSecret string

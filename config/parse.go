@@ -458,6 +458,7 @@ func (d *decoder) acme(p string, n *yaml.Node) {
 		{"directory", d.str(&a.Directory)},
 		{"email", d.str(&a.Email)},
 		{"ca_bundle", d.str(&a.CABundle)},
+		{"issuer_roots", d.str(&a.IssuerRoots)},
 		{"account_store", func(p string, n *yaml.Node) {
 			v, ok := d.scalar(n, p, "a string")
 			if !ok {

@@ -154,17 +154,37 @@ func (c *Client) register(ctx context.Context, eab *EAB) error {
 	if c.account.Email != "" {
 		req.Contact = []string{"mailto:" + c.account.Email}
 	}
-	var acct legoacme.ExtendedAccount
-	switch {
-	case eab != nil:
-		acct, err = core.Accounts.NewEAB(req, eab.KID, eab.HMACKey)
-	case core.GetDirectory().Meta.ExternalAccountRequired:
+	if eab == nil && core.GetDirectory().Meta.ExternalAccountRequired {
 		return errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
-	default:
-		acct, err = core.Accounts.New(req)
 	}
-	if err != nil {
-		return fmt.Errorf("acme: register account: %w", ct.classify(err))
+	var acct legoacme.ExtendedAccount
+	// Runners racing to register the one stored key can make the CA fail all but one
+	// (Pebble answers 500 "Error saving account"); the next attempt finds the account.
+	wait := pollStart
+	for attempt := 1; ; attempt++ {
+		if eab != nil {
+			acct, err = core.Accounts.NewEAB(req, eab.KID, eab.HMACKey)
+		} else {
+			acct, err = core.Accounts.New(req)
+		}
+		if err == nil {
+			break
+		}
+		err = ct.classify(err)
+		pe, isProblem := errors.AsType[*ProblemError](err)
+		retryable := isProblem && pe.Status >= http.StatusInternalServerError
+		if !retryable || attempt == registerAttempts || ctx.Err() != nil {
+			return fmt.Errorf("acme: register account: %w", err)
+		}
+		c.log.Info("registering the ACME account failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("acme: register account: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait *= 2
 	}
 	if acct.Location == "" {
 		return errors.New("acme: register account: the CA sent no account URL (Location)")
@@ -173,6 +193,9 @@ func (c *Client) register(ctx context.Context, eab *EAB) error {
 	c.log.Info("registered the ACME account", zap.String("account", acct.Location), zap.String("email", c.account.Email))
 	return nil
 }
+
+// registerAttempts bounds newAccount attempts on server errors.
+const registerAttempts = 3
 
 // AccountURL is the account's URL at the CA.
 func (c *Client) AccountURL() string { return c.account.URL }

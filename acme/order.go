@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
@@ -76,6 +77,7 @@ type Order struct {
 
 	finalizeURL string
 	authzs      []orderAuthz
+	abandoned   atomic.Bool
 }
 
 type orderAuthz struct {
@@ -148,6 +150,10 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 		}
 		return nil, fmt.Errorf("acme: begin order %s: %w", req.Name, err)
 	}
+	// In the order of Request.Domains (CAs list authorizations in any order).
+	slices.SortStableFunc(o.authzs, func(a, b orderAuthz) int {
+		return domainIndex(req.Domains, a.domain) - domainIndex(req.Domains, b.domain)
+	})
 	for _, a := range o.authzs {
 		if a.status == legoacme.StatusPending {
 			o.Challenges = append(o.Challenges, a.challenge)
@@ -193,6 +199,13 @@ func (c *Client) readAuthz(core *api.Core, ct *callTransport, a *orderAuthz) err
 	return fmt.Errorf("the CA offers no dns-01 challenge for %s", a.domain)
 }
 
+func domainIndex(domains []string, d string) int {
+	if i := slices.Index(domains, d); i >= 0 {
+		return i
+	}
+	return len(domains)
+}
+
 // txtValue is the dns-01 TXT value of a key authorization (RFC 8555 §8.4).
 func txtValue(keyAuth string) string {
 	sum := sha256.Sum256([]byte(keyAuth))
@@ -221,6 +234,9 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 	kt, err := keyTypeOf(o.Request.KeyType)
 	if err != nil {
 		return nil, fmt.Errorf("acme: complete order %s: %w", name, err)
+	}
+	if o.abandoned.Load() {
+		return nil, fmt.Errorf("acme: complete order %s: the order was abandoned", name)
 	}
 	log := c.log.With(zap.String("cert", name), zap.String("order", o.URL))
 
@@ -376,10 +392,11 @@ func (c *Client) validateOne(ctx context.Context, core *api.Core, ct *callTransp
 }
 
 // Abandon deactivates o's pending authorizations, so that they cannot be validated
-// later (use it when presenting the records failed). It runs even when ctx is already
+// later (use it when presenting the records failed); Complete then refuses o. It runs even when ctx is already
 // cancelled: it keeps ctx's values, drops its cancellation, and is bounded by its own
 // 30-second timeout.
 func (c *Client) Abandon(ctx context.Context, o *Order) error {
+	o.abandoned.Store(true)
 	var urls []string
 	for _, a := range o.authzs {
 		if a.status == legoacme.StatusPending {

@@ -105,8 +105,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.account, c.key = *acct, key
 
 	if c.account.URL == "" {
-		if err := c.register(ctx, cfg.EAB); err != nil {
+		stored, err := c.register(ctx, cfg.EAB, cfg.Store)
+		if err != nil {
 			return nil, err
+		}
+		if stored {
+			return c, nil
 		}
 		if err := cfg.Store.Update(ctx, &c.account); err != nil {
 			return nil, fmt.Errorf("acme: new client: store the account URL: %w", err)
@@ -145,17 +149,19 @@ func loadOrCreate(ctx context.Context, store AccountStore, dir, email string, lo
 	}
 }
 
-func (c *Client) register(ctx context.Context, eab *EAB) error {
+// register registers c's key with the CA and sets c.account.URL. stored reports that
+// the URL came from the store (another runner registered the key meanwhile).
+func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (stored bool, err error) {
 	core, ct, err := c.newCore(ctx)
 	if err != nil {
-		return fmt.Errorf("acme: register account: %w", err)
+		return false, fmt.Errorf("acme: register account: %w", err)
 	}
 	req := legoacme.Account{TermsOfServiceAgreed: true}
 	if c.account.Email != "" {
 		req.Contact = []string{"mailto:" + c.account.Email}
 	}
 	if eab == nil && core.GetDirectory().Meta.ExternalAccountRequired {
-		return errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
+		return false, errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
 	}
 	var acct legoacme.ExtendedAccount
 	// Runners racing to register the one stored key can make the CA fail all but one
@@ -174,24 +180,30 @@ func (c *Client) register(ctx context.Context, eab *EAB) error {
 		pe, isProblem := errors.AsType[*ProblemError](err)
 		retryable := isProblem && pe.Status >= http.StatusInternalServerError
 		if !retryable || attempt == registerAttempts || ctx.Err() != nil {
-			return fmt.Errorf("acme: register account: %w", err)
+			return false, fmt.Errorf("acme: register account: %w", err)
 		}
 		c.log.Info("registering the ACME account failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("acme: register account: %w", ctx.Err())
+			return false, fmt.Errorf("acme: register account: %w", ctx.Err())
 		case <-t.C:
 		}
 		wait *= 2
+		// Check again: the runner that won the race may have stored the URL by now.
+		if a, lerr := store.Load(ctx, c.account.Directory, c.account.Email); lerr == nil && a.URL != "" && string(a.Key) == string(c.account.Key) {
+			c.account.URL = a.URL
+			c.log.Info("another runner registered the ACME account", zap.String("account", a.URL))
+			return true, nil
+		}
 	}
 	if acct.Location == "" {
-		return errors.New("acme: register account: the CA sent no account URL (Location)")
+		return false, errors.New("acme: register account: the CA sent no account URL (Location)")
 	}
 	c.account.URL = acct.Location
 	c.log.Info("registered the ACME account", zap.String("account", acct.Location), zap.String("email", c.account.Email))
-	return nil
+	return false, nil
 }
 
 // registerAttempts bounds newAccount attempts on server errors.
@@ -215,6 +227,14 @@ func (c *Client) newCore(ctx context.Context) (*api.Core, *callTransport, error)
 
 // classify converts lego's errors (see classify in errors.go), with the Retry-After
 // headers this call's responses carried.
+// When lego lost the transport's own failure (context ended, rate limit) from the
+// chain, it is put back in front.
 func (c *callTransport) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if f := c.transportFailure(); f != nil && !errors.Is(err, f) {
+		return fmt.Errorf("%w: %w", f, err)
+	}
 	return classify(err, c.lastRetryAfter, c.s.now())
 }

@@ -417,11 +417,14 @@ func TestAccountConcurrentNewAgreeOnOne(t *testing.T) {
 				}
 				registrations += counters[i].count("POST /sign-me-up")
 			}
-			// Every client that found no URL registers the one stored key: the CA
-			// answers with the same account each time.
-			if registrations < 1 || registrations > n {
+			// Every client that found no URL registers the one stored key (the CA
+			// answers with the same account each time); Pebble fails some of the
+			// concurrent ones with a 500, which are retried (at most 3 attempts) unless
+			// the store has the URL by then.
+			if registrations < 1 || registrations > 3*n {
 				t.Errorf("newAccount requests %d", registrations)
 			}
+			t.Logf("%d runners, %d newAccount requests, one account", n, registrations)
 			stored, err := store.Load(t.Context(), ca.DirectoryURL(), "ops@example.com")
 			if err != nil || stored.URL != clients[0].AccountURL() {
 				t.Errorf("stored account URL %q (%v), want %q", stored.URL, err, clients[0].AccountURL())

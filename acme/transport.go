@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -127,6 +128,25 @@ type callTransport struct {
 	mu         sync.Mutex
 	retryAfter map[string]string   // URL -> Retry-After of its latest response
 	problems   map[string][]string // URL -> problem types answered, in order
+	failure    error               // the first error this transport made itself (context, limiter)
+}
+
+// fail records err as the call's failure (the first one wins) and returns it. lego and
+// go-jose do not always keep the error chain (go-jose formats nonce errors with %v), so
+// classify puts it back.
+func (c *callTransport) fail(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failure == nil {
+		c.failure = err
+	}
+	return err
+}
+
+func (c *callTransport) transportFailure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failure
 }
 
 func (s *sharedTransport) call(ctx context.Context, log *zap.Logger) *callTransport {
@@ -139,7 +159,7 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer req.Body.Close() // a RoundTripper must close the body, also on error
 	}
 	if err := c.ctx.Err(); err != nil {
-		return nil, err
+		return nil, c.fail(err)
 	}
 	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
 	if isDir {
@@ -155,7 +175,11 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if c.s.limiter != nil {
 		if err := c.s.limiter.Wait(c.ctx); err != nil {
-			return nil, err
+			if ctxErr := c.ctx.Err(); ctxErr != nil {
+				return nil, c.fail(ctxErr)
+			}
+			// The wait would outlast the call's deadline: fail now, as the deadline would.
+			return nil, c.fail(fmt.Errorf("acme: request rate limit: the next request is allowed only after the deadline: %w", context.DeadlineExceeded))
 		}
 	}
 
@@ -170,6 +194,9 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.s.base.RoundTrip(req.Clone(ctx))
 	if err != nil {
 		cancel()
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			c.fail(ctxErr)
+		}
 		return nil, err
 	}
 

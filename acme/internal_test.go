@@ -1,0 +1,114 @@
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/challenge/dns01"
+)
+
+// TestTXTValueMatchesLego pins the TXT value to lego's own computation.
+func TestTXTValueMatchesLego(t *testing.T) {
+	// Not parallel: Setenv. CNAME following would make lego query DNS.
+	t.Setenv("LEGO_DISABLE_CNAME_SUPPORT", "true")
+	for _, keyAuth := range []string{"token.thumbprint", "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"} {
+		info := dns01.GetChallengeInfo("example.com", keyAuth)
+		if got := txtValue(keyAuth); got != info.Value {
+			t.Errorf("txtValue(%q) = %q, lego says %q", keyAuth, got, info.Value)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"120", 2 * time.Minute},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"Fri, 01 May 2026 12:00:30 GMT", 30 * time.Second},
+		{"Friday, 01-May-26 12:01:00 GMT", time.Minute}, // RFC 850
+		{"Fri May  1 12:00:10 2026", 10 * time.Second},  // asctime
+		{"Fri, 01 May 2026 11:00:00 GMT", 0},            // past
+		{"soon", 0},
+		{"99999999999", 365 * 24 * time.Hour}, // capped
+	} {
+		if got := parseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	pd := func(typ string, status int, subs ...legoacme.SubProblem) *legoacme.ProblemDetails {
+		return &legoacme.ProblemDetails{Type: typ, Detail: "detail", HTTPStatus: status, URL: "https://ca/new-order", SubProblems: subs}
+	}
+	headers := func(url string) string {
+		if url == "https://ca/new-order" {
+			return "42"
+		}
+		return ""
+	}
+	plain := errors.New("connection refused")
+	for _, tc := range []struct {
+		name       string
+		err        error
+		wantMsg    string
+		sentinel   error
+		permanent  bool
+		retryAfter time.Duration // for rate limits; -1: not a RateLimitedError
+	}{
+		{"not a problem", fmt.Errorf("post: %w", plain), "post: connection refused", plain, false, -1},
+		{"caa", pd(ProblemCAA, 403), "acme problem caa (HTTP 403): detail", ErrCAA, true, -1},
+		{"rejectedIdentifier", pd(ProblemRejectedIdentifier, 400), "acme problem rejectedIdentifier (HTTP 400): detail", ErrRejectedIdentifier, true, -1},
+		{"unauthorized", pd(ProblemUnauthorized, 403), "acme problem unauthorized (HTTP 403): detail", ErrUnauthorized, true, -1},
+		{"alreadyReplaced", &legoacme.AlreadyReplacedError{ProblemDetails: pd(ProblemAlreadyReplaced, 409)}, "acme problem alreadyReplaced (HTTP 409): detail", ErrAlreadyReplaced, false, -1},
+		{"compound with caa", pd(ProblemCompound, 403, legoacme.SubProblem{Type: ProblemCAA, Detail: "CAA forbids", Identifier: legoacme.Identifier{Type: "dns", Value: "x.example.com"}}),
+			"acme problem compound (HTTP 403): detail; caa for x.example.com: CAA forbids", ErrCAA, true, -1},
+		{"server error", pd(ProblemServerInternal, 500), "acme problem serverInternal (HTTP 500): detail", nil, false, -1},
+		{"rate limited, lego kept Retry-After", &legoacme.RateLimitedError{ProblemDetails: pd(ProblemRateLimited, 429), RetryAfter: "Fri, 01 May 2026 12:05:00 GMT"},
+			"acme: rate limited, retry after 5m0s: detail", nil, false, 5 * time.Minute},
+		{"rate limited, header from the transport", pd(ProblemRateLimited, 503), "acme: rate limited, retry after 42s: detail", nil, false, 42 * time.Second},
+	} {
+		err := classify(tc.err, headers, now)
+		if err.Error() != tc.wantMsg {
+			t.Errorf("%s: message %q, want %q", tc.name, err.Error(), tc.wantMsg)
+		}
+		if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+			t.Errorf("%s: errors.Is(%v) false", tc.name, tc.sentinel)
+		}
+		if got := IsPermanent(err); got != tc.permanent {
+			t.Errorf("%s: IsPermanent = %v, want %v", tc.name, got, tc.permanent)
+		}
+		rl, isRL := errors.AsType[*RateLimitedError](err)
+		switch {
+		case tc.retryAfter < 0 && isRL:
+			t.Errorf("%s: unexpected RateLimitedError", tc.name)
+		case tc.retryAfter >= 0 && (!isRL || rl.RetryAfter != tc.retryAfter):
+			t.Errorf("%s: RateLimitedError %+v, want RetryAfter %s", tc.name, rl, tc.retryAfter)
+		case isRL:
+			if pe, ok := errors.AsType[*ProblemError](err); !ok || pe.Type != ProblemRateLimited {
+				t.Errorf("%s: a RateLimitedError should unwrap to its ProblemError", tc.name)
+			}
+		}
+	}
+}
+
+func TestKeyTypeOf(t *testing.T) {
+	t.Parallel()
+	for in, ok := range map[string]bool{"": true, "ec256": true, "ec384": true, "rsa2048": true, "rsa3072": true, "rsa4096": true, "EC256": false, "rsa8192": false, "ed25519": false} {
+		if _, err := keyTypeOf(in); (err == nil) != ok {
+			t.Errorf("keyTypeOf(%q): err %v, want ok=%v", in, err, ok)
+		}
+	}
+}

@@ -112,3 +112,28 @@ func TestKeyTypeOf(t *testing.T) {
 		}
 	}
 }
+
+func TestNoncePool(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := newSharedTransport(nil, 0, "https://ca/dir", nil, func() time.Time { return now })
+	if _, ok := s.popNonce(); ok {
+		t.Fatal("empty pool gave a nonce")
+	}
+	for i := range maxPooledNonces + 2 {
+		s.pushNonce(fmt.Sprint("n", i))
+	}
+	if n, ok := s.popNonce(); !ok || n != fmt.Sprint("n", maxPooledNonces+1) {
+		t.Errorf("pop: %q %v, want the freshest", n, ok)
+	}
+	if len(s.nonces) != maxPooledNonces-1 {
+		t.Errorf("pool holds %d, want %d (bounded, oldest dropped)", len(s.nonces), maxPooledNonces-1)
+	}
+	now = now.Add(nonceMaxAge + time.Second)
+	if n, ok := s.popNonce(); ok {
+		t.Errorf("stale nonce %q served", n)
+	}
+	if len(s.nonces) != 0 {
+		t.Errorf("stale nonces kept: %d", len(s.nonces))
+	}
+}

@@ -18,7 +18,10 @@ import (
 const (
 	directoryTTL    = time.Hour
 	maxPooledNonces = 64
-	maxProblemBody  = 64 << 10
+	// nonceMaxAge: CAs forget nonces after a while (Boulder keeps a bounded window);
+	// an older pooled nonce would only cost a badNonce round trip.
+	nonceMaxAge    = 5 * time.Minute
+	maxProblemBody = 64 << 10
 )
 
 // sharedTransport is shared by every api.Core of one Client: it caches the directory,
@@ -36,7 +39,12 @@ type sharedTransport struct {
 	dirHeader http.Header
 	dirAt     time.Time
 	nonceURL  string
-	nonces    []string
+	nonces    []pooledNonce // oldest first
+}
+
+type pooledNonce struct {
+	value string
+	at    time.Time
 }
 
 func newSharedTransport(base http.RoundTripper, rps float64, dirURL string, log *zap.Logger, now func() time.Time) *sharedTransport {
@@ -86,8 +94,12 @@ func (s *sharedTransport) popNonce() (string, bool) {
 		return "", false
 	}
 	n := s.nonces[len(s.nonces)-1] // the freshest
+	if s.now().Sub(n.at) > nonceMaxAge {
+		s.nonces = nil // all older still: a daemon idle between passes asks afresh
+		return "", false
+	}
 	s.nonces = s.nonces[:len(s.nonces)-1]
-	return n, true
+	return n.value, true
 }
 
 func (s *sharedTransport) pushNonce(n string) {
@@ -96,7 +108,7 @@ func (s *sharedTransport) pushNonce(n string) {
 	if len(s.nonces) >= maxPooledNonces {
 		s.nonces = s.nonces[1:] // drop the oldest
 	}
-	s.nonces = append(s.nonces, n)
+	s.nonces = append(s.nonces, pooledNonce{value: n, at: s.now()})
 }
 
 // synthetic is a response made here, without a request to the CA.
@@ -155,26 +167,34 @@ func (s *sharedTransport) call(ctx context.Context, log *zap.Logger) *callTransp
 
 // RoundTrip implements http.RoundTripper.
 func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		defer req.Body.Close() // a RoundTripper must close the body, also on error
+	// A RoundTripper must close the request body, also on error; the base transport
+	// does it once it has the request, and done does it on every path before that.
+	done := func() {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
 	}
 	if err := c.ctx.Err(); err != nil {
+		done()
 		return nil, c.fail(err)
 	}
 	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
 	if isDir {
 		if resp := c.s.cachedDirectory(req); resp != nil {
+			done()
 			return resp, nil
 		}
 	}
 	isNonce := c.s.isNonceRequest(req)
 	if isNonce {
 		if n, ok := c.s.popNonce(); ok {
+			done()
 			return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
 		}
 	}
 	if c.s.limiter != nil {
 		if err := c.s.limiter.Wait(c.ctx); err != nil {
+			done()
 			if ctxErr := c.ctx.Err(); ctxErr != nil {
 				return nil, c.fail(ctxErr)
 			}

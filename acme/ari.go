@@ -50,6 +50,15 @@ func (c *Client) RenewalInfo(ctx context.Context, leaf, issuer *x509.Certificate
 	if err != nil {
 		return nil, err
 	}
+	return c.RenewalInfoByID(ctx, id)
+}
+
+// RenewalInfoByID asks the CA for the renewal window of the certificate whose ARI
+// identifier is id (as stored with the certificate), without needing the certificate.
+func (c *Client) RenewalInfoByID(ctx context.Context, id string) (*RenewalInfo, error) {
+	if id == "" || !strings.Contains(id, ".") {
+		return nil, fmt.Errorf("acme: renewal info: %q is not an ARI certificate identifier", id)
+	}
 	core, _, err := c.newCore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acme: renewal info %s: %w", id, err)

@@ -129,26 +129,29 @@ func Decide(in Input) Decision {
 
 	lifetime := s.NotAfter.Sub(s.NotBefore)
 	remaining := s.NotAfter.Sub(now)
+	d := decideTiming(in, change, changeMsg, lifetime, remaining)
 
 	// The issuance guard holds even against ARI or a config-change loop: a stale ARI
 	// window once made another client issue five certificates in ten seconds. Only an
 	// expired certificate, or --force, passes it.
-	if in.Guard > 0 && !s.IssuedAt.IsZero() && now.Sub(s.IssuedAt) < in.Guard && remaining > 0 {
+	if d.Due && in.Guard > 0 && !s.IssuedAt.IsZero() && now.Sub(s.IssuedAt) < in.Guard && remaining > 0 {
 		until := s.IssuedAt.Add(in.Guard)
-		msg := fmt.Sprintf("a certificate was issued at %s; the issuance guard allows the next after %s (use --force to override)",
-			s.IssuedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
-		if change != "" {
-			msg = changeMsg + "; " + msg
-		}
-		return Decision{Reason: ReasonIssuanceGuard, DueAt: until, Message: msg}
+		return Decision{Reason: ReasonIssuanceGuard, DueAt: until,
+			Message: fmt.Sprintf("%s; but a certificate was issued at %s and the issuance guard allows the next after %s (use --force to override)",
+				d.Message, s.IssuedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))}
 	}
+	return d
+}
+
+// decideTiming applies the configuration-change and timing rules.
+func decideTiming(in Input, change Reason, changeMsg string, lifetime, remaining time.Duration) Decision {
+	now, s := in.Now, in.Stored
 	if change != "" {
 		return Decision{Due: true, Reason: change, Message: changeMsg}
 	}
 	if remaining <= 0 {
 		return Decision{Due: true, Reason: ReasonExpired, Message: "expired at " + s.NotAfter.UTC().Format(time.RFC3339)}
 	}
-
 	dueAt, reason, msg := dueTime(in, lifetime)
 	if !now.Before(dueAt) {
 		return Decision{Due: true, Reason: reason, Message: msg, DueAt: dueAt}

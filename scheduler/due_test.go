@@ -64,6 +64,8 @@ func TestDecide(t *testing.T) {
 		// The issuance guard.
 		{name: "guard stops a stale ARI window", in: Input{Want: want, Stored: stored(90 * day), Now: at(time.Hour), Guard: day, ARI: &Window{at(-2 * day), at(-day)}}, reason: ReasonIssuanceGuard, wantDue: at(day)},
 		{name: "guard stops a names-change loop", in: Input{Want: Want{Name: "web", Domains: []string{"example.com"}, KeyType: "ec256"}, Stored: stored(90 * day), Now: at(time.Hour), Guard: day}, reason: ReasonIssuanceGuard, msgHas: "stored names"},
+		{name: "guard does not mask a certificate that is simply not due", in: Input{Want: want, Stored: stored(90 * day), Now: at(time.Hour), Guard: day}, reason: ReasonNotDue, wantDue: at(60 * day)},
+		{name: "guard holds an expired-soon change only until expiry", in: Input{Want: want, Stored: stored(6 * day), Now: at(7 * day), Guard: 30 * day}, due: true, reason: ReasonExpired},
 		{name: "guard over: ARI renews", in: Input{Want: want, Stored: stored(90 * day), Now: at(day), Guard: day, ARI: &Window{at(-2 * day), at(-day)}}, due: true, reason: ReasonARIWindow},
 
 		// Backoff.

@@ -310,3 +310,7 @@ func load(dir string) (*certs.Bundle, error) {
 	}
 	return certs.NewBundle("", nil, full, certs.NewPrivateKeyPEM(key), "")
 }
+
+// Load reads the certificate stored in dir; it is Load as a method, so that the Sink
+// serves as a store a pass can inventory.
+func (s *Sink) Load(dir string) (*certs.Bundle, error) { return Load(dir) }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// cmdValidate checks a configuration file and touches nothing: no AWS call, no ACME
+// request, no file written.
+func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "[--config F]", stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	names := 0
+	for _, c := range cfg.Certificates {
+		names += len(c.Domains)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d certificate(s), %d name(s))\n", *cfgPath, len(cfg.Certificates), names)
+	return exitOK
+}

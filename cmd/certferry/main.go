@@ -1,0 +1,97 @@
+// Command certferry obtains and renews certificates from an ACME CA through Route 53
+// DNS-01, stores them in AWS Secrets Manager (and optionally as PEM files), and runs
+// redeploy hooks once they are safely stored.
+//
+// This package is wiring only: it reads flags, files and the environment, builds the
+// packages' documented config structs, and maps results to exit codes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes (contract 5).
+const (
+	exitOK      = 0 // all fine, or nothing due
+	exitFailed  = 1 // a certificate failed
+	exitUsage   = 2 // bad configuration or usage
+	exitUnknown = 3 // an unexpected error (inventory unreadable, ...)
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `certferry: Let's Encrypt certificates through Route 53 DNS-01, stored in AWS Secrets Manager.
+
+Usage:
+  certferry renew    [--config F] [--only NAME]... [--force] [--dry-run]   one pass, then exit
+  certferry run      [--config F]                                          the daemon (scheduled passes)
+  certferry status   [--config F] [--json]                                 what is stored, and when it renews
+  certferry validate [--config F]                                          check the configuration; touches nothing
+  certferry sandbox  [--zone NAME]...                                      local Pebble + Route 53 + Secrets Manager + DNS
+  certferry demo                                                           the whole job on a fresh sandbox
+  certferry version
+
+Exit codes: 0 all fine or nothing due, 1 a certificate failed, 2 bad configuration or usage.
+Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
+./certferry.yaml, or $CERTFERRY_CONFIG when set.
+`
+
+// run dispatches a command. A first SIGINT/SIGTERM cancels the command's context so it
+// can stop cleanly (TXT records are still removed); a second one forces the exit.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for s := range sigs {
+			n++
+			if n == 1 {
+				fmt.Fprintf(stderr, "certferry: %s: stopping (send again to force)\n", s)
+				cancel(fmt.Errorf("signal %s", s))
+				continue
+			}
+			fmt.Fprintf(stderr, "certferry: %s again: exiting now\n", s)
+			os.Exit(130)
+		}
+	}()
+
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "renew":
+		return cmdRenew(ctx, rest, stdout, stderr)
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, rest, stdout, stderr)
+	case "sandbox":
+		return cmdSandbox(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "certferry", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "certferry: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}

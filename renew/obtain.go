@@ -1,0 +1,328 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/providers/route53"
+	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// obtain gets and stores every due certificate. The steps are pass-wide so that DNS work
+// is shared: begin every order, publish every TXT record in one change per zone and wait
+// for INSYNC once, complete every order, store, then remove every record.
+func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
+	// A certificate issued on an earlier pass but not stored is stored now, without a
+	// new order.
+	var toOrder []*work
+	for _, w := range due {
+		if b := r.takePending(w.cert); b != nil {
+			r.log.Info("storing a certificate issued earlier", zap.String("cert", w.cert.Name), zap.Time("not_after", b.NotAfter))
+			w.res.Action = ActionStore
+			r.store(ctx, w, b, opts)
+			continue
+		}
+		toOrder = append(toOrder, w)
+	}
+	if len(toOrder) == 0 {
+		return
+	}
+
+	// Preflight: a secret we may not write fails now, before the CA issues anything.
+	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
+		if w.cert.Secret == nil || r.deps.Secrets == nil {
+			return
+		}
+		if err := r.deps.Secrets.Preflight(ctx, *w.cert.Secret); err != nil {
+			r.fail(ctx, w, fmt.Errorf("preflight: %w", err))
+		}
+	})
+	toOrder = r.alive(toOrder)
+	if len(toOrder) == 0 {
+		return
+	}
+
+	client, err := r.deps.ACME(ctx)
+	if err != nil {
+		for _, w := range toOrder {
+			r.fail(ctx, w, fmt.Errorf("acme: %w", err))
+		}
+		return
+	}
+
+	// 1. Begin every order.
+	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
+		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
+		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged {
+			req.Replaces = w.ariID
+		}
+		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
+		o, err := client.Begin(ctx, req)
+		if err != nil {
+			r.fail(ctx, w, fmt.Errorf("order: %w", err))
+			return
+		}
+		w.order = o
+	})
+	toOrder = r.alive(toOrder)
+
+	// 2. Publish every TXT record of the pass at once.
+	var recs []route53.Record
+	for _, w := range toOrder {
+		for _, ch := range w.order.Challenges {
+			w.records = append(w.records, len(recs))
+			recs = append(recs, route53.Record{FQDN: ch.FQDN, Value: ch.Value, ZoneID: w.cert.ZoneID})
+		}
+	}
+	if len(recs) > 0 {
+		// Cleanup runs whatever happens next, under a fresh context: the pass's context
+		// may be cancelled (SIGTERM, Lambda deadline) and the records must still go.
+		defer r.cleanup(ctx, recs)
+		r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(toOrder)))
+		errs := r.deps.DNS.Present(ctx, recs)
+		for _, w := range toOrder {
+			var failed []error
+			for _, i := range w.records {
+				if i < len(errs) && errs[i] != nil {
+					failed = append(failed, errs[i])
+				}
+			}
+			if len(failed) > 0 {
+				r.abandon(ctx, client, w)
+				r.fail(ctx, w, fmt.Errorf("dns: %w", errors.Join(failed...)))
+			}
+		}
+		toOrder = r.alive(toOrder)
+	}
+
+	// 3. Complete every order and store it.
+	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
+		c, err := client.Complete(ctx, w.order)
+		if err != nil {
+			r.fail(ctx, w, fmt.Errorf("finalize: %w", err))
+			return
+		}
+		b, err := certs.NewBundle(w.cert.Name, w.cert.Domains, c.FullchainPEM, certs.NewPrivateKeyPEM(c.Key), c.ARIID)
+		if err != nil {
+			r.fail(ctx, w, err)
+			return
+		}
+		if err := b.Verify(r.settings.Roots, r.deps.Now()); err != nil {
+			r.fail(ctx, w, fmt.Errorf("verify issued certificate: %w", err))
+			return
+		}
+		r.log.Info("issued", zap.String("cert", w.cert.Name), zap.Strings("domains", b.Domains), zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
+		r.store(ctx, w, b, opts)
+	})
+}
+
+// store writes b to every sink of the certificate. When a sink fails, b is kept in
+// memory so the next pass of this process stores it without a new order.
+func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Options) {
+	if w.cert.Secret != nil {
+		v, err := r.deps.Secrets.Store(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: r.clearedState()})
+		if err != nil {
+			r.keepPending(w.cert, b)
+			r.fail(ctx, w, fmt.Errorf("store: %w", err))
+			return
+		}
+		w.res.VersionID = v
+		r.log.Info("stored", zap.String("cert", w.cert.Name), zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", v))
+	}
+	if w.cert.File != nil {
+		if err := r.deps.Files.Store(ctx, *w.cert.File, b); err != nil {
+			r.keepPending(w.cert, b)
+			r.fail(ctx, w, fmt.Errorf("store files: %w", err))
+			return
+		}
+		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
+	}
+	w.res.NotAfter = b.NotAfter
+	w.res.Bundle = b
+	w.res.Duration = r.deps.Now().Sub(w.started)
+}
+
+// clearedState resets the backoff tags when a certificate is stored (an empty value
+// removes the tag). The new certificate's ARI window is first asked for after
+// ariFirstCheck: a fresh certificate's window is weeks away, and this keeps the pass
+// right after a renewal free of ACME requests.
+func (r *Runner) clearedState() map[string]string {
+	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagARIStart: "", TagARIEnd: "",
+		TagARINext: r.deps.Now().Add(ariFirstCheck).UTC().Format(time.RFC3339)}
+}
+
+// ariFirstCheck is how long after issuance certferry first asks for ARI.
+const ariFirstCheck = 6 * time.Hour
+
+// failNoState marks a certificate failed without touching its backoff state.
+func (r *Runner) failNoState(w *work, err error) {
+	w.res.err = err
+	w.res.Error = err.Error()
+	w.res.Action = ActionFailed
+	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Error(err))
+}
+
+func (r *Runner) abandon(ctx context.Context, client ACME, w *work) {
+	if w.order == nil {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := client.Abandon(actx, w.order); err != nil {
+		r.log.Warn("could not deactivate authorizations", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}
+
+func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
+	defer cancel()
+	errs := r.deps.DNS.CleanUp(cctx, recs)
+	n := 0
+	for i, err := range errs {
+		if err != nil {
+			n++
+			r.log.Error("DNS-01 record left behind", zap.String("fqdn", recs[i].FQDN), zap.Error(err))
+		}
+	}
+	r.log.Info("removed DNS-01 records", zap.Int("records", len(recs)-n), zap.Int("failed", n))
+}
+
+// fail records a certificate's failure and its backoff state with the secret.
+func (r *Runner) fail(ctx context.Context, w *work, err error) {
+	if w.res.Error != "" {
+		return
+	}
+	w.res.err = err
+	w.res.Error = err.Error()
+	w.res.Action = ActionFailed
+	w.res.Duration = r.deps.Now().Sub(w.started)
+	var rl *acme.RateLimitedError
+	if errors.As(err, &rl) {
+		w.res.RetryAfter = rl.RetryAfter
+	}
+	failures := w.stored.Failures + 1
+	next := scheduler.NextAttempt(r.deps.Now(), failures, w.res.RetryAfter, r.deps.Rand())
+	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
+	if w.cert.Secret == nil || r.deps.Secrets == nil {
+		return
+	}
+	tags := map[string]string{
+		TagFailures:    fmt.Sprint(failures),
+		TagNextAttempt: next.UTC().Format(time.RFC3339),
+		TagLastError:   tagSafe(err.Error()),
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.deps.Secrets.SetState(sctx, w.cert.Secret.Secret, tags); err != nil {
+		r.log.Warn("could not record the backoff state", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}
+
+// tagSafe fits an error into a tag value: at most 256 characters of the set AWS allows.
+func tagSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" _.:/=+-@", r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte(' ')
+		}
+		if b.Len() >= 256 {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > 256 {
+		out = out[:256]
+	}
+	return out
+}
+
+func (r *Runner) alive(ws []*work) []*work {
+	out := ws[:0:0]
+	for _, w := range ws {
+		if w.res.err == nil {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// forEach runs fn for every work item, at most Concurrency at once. It stops starting
+// new items once ctx is done.
+func (r *Runner) forEach(ctx context.Context, ws []*work, fn func(context.Context, *work)) {
+	sem := make(chan struct{}, r.settings.Concurrency)
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			if w.res.err == nil {
+				r.fail(ctx, w, fmt.Errorf("not started: %w", context.Cause(ctx)))
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(ctx, w)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *Runner) hasPending(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.pending[name]
+	return ok
+}
+
+func (r *Runner) keepPending(c Cert, b *certs.Bundle) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending[c.Name] = b
+}
+
+// takePending returns a certificate issued earlier for c, if it still fits the config
+// and has most of its life left.
+func (r *Runner) takePending(c Cert) *certs.Bundle {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.pending[c.Name]
+	if !ok {
+		return nil
+	}
+	delete(r.pending, c.Name)
+	if !sameSet(b.Domains, c.Domains) || b.KeyType != c.KeyType || r.deps.Now().After(b.NotBefore.Add(b.NotAfter.Sub(b.NotBefore)/2)) {
+		return nil
+	}
+	return b
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		if !m[x] {
+			return false
+		}
+	}
+	return true
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 )
 
@@ -63,12 +64,12 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, leve
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	a, err := newApp(ctx, cfg, log, awsOverride)
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		return nil, exitUsage
 	}
-	sum, err := a.runner.Pass(ctx, opts)
+	sum, err := a.Runner.Pass(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		if strings.Contains(err.Error(), "--only") {

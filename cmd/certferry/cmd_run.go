@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
 )
@@ -47,14 +48,14 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "certferry run: %v\n", err)
 		return exitUsage
 	}
-	a, err := newApp(ctx, cfg, log, nil)
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry run: %v\n", err)
 		return exitUsage
 	}
 	log.Info("daemon started", zap.String("schedule", spec), zap.Int("certificates", len(cfg.Certificates)))
 	scheduler.Loop(ctx, sched, true, nil, func(ctx context.Context) {
-		sum, err := a.runner.Pass(ctx, renew.Options{})
+		sum, err := a.Runner.Pass(ctx, renew.Options{})
 		switch {
 		case err != nil:
 			log.Error("pass failed", zap.Error(err))

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 )
 
@@ -31,12 +32,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage
 	}
-	a, err := newApp(ctx, cfg, log, nil)
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage
 	}
-	sum, err := a.runner.Pass(ctx, renew.Options{DryRun: true})
+	sum, err := a.Runner.Pass(ctx, renew.Options{DryRun: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUnknown

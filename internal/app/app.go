@@ -1,13 +1,14 @@
-package main
+// Package app builds a renewal Runner from a configuration: the AWS clients, the ACME
+// account (opened lazily), the Route 53 provider and the sinks. The CLI and the Lambda
+// entry point share it, so both run exactly the same pass.
+package app
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"sync"
@@ -30,53 +31,34 @@ import (
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
-// configPath returns the --config value, else $CERTFERRY_CONFIG, else ./certferry.yaml.
-func defaultConfigPath() string {
-	if p := os.Getenv("CERTFERRY_CONFIG"); p != "" {
-		return p
-	}
-	return "certferry.yaml"
+// Options tune New.
+type Options struct {
+	// AWS replaces the configuration LoadAWS would build, when not nil.
+	AWS *aws.Config
+	// Version goes into the ACME User-Agent.
+	Version string
+	// Now is the clock of the pass (tests); nil is time.Now.
+	Now func() time.Time
 }
 
-// loadConfig reads and validates the configuration; its errors name every bad field.
-func loadConfig(path string) (*config.Config, error) {
-	return config.Load(path, os.LookupEnv)
-}
-
-// newFlagSet returns a FlagSet that prints its usage to stderr and never exits.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("certferry "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: certferry %s %s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// app holds what a command built from the configuration.
-type app struct {
-	cfg     *config.Config
-	log     *zap.Logger
-	aws     aws.Config
-	sm      *awssm.Client
-	r53     *awsroute53.Client
-	secrets *smsink.Sink
-	files   *file.Sink
-	runner  *renew.Runner
+// App holds what was built from the configuration.
+type App struct {
+	Config  *config.Config
+	Log     *zap.Logger
+	AWS     aws.Config
+	SM      *awssm.Client
+	R53     *awsroute53.Client
+	Secrets *smsink.Sink
+	Files   *file.Sink
+	Runner  *renew.Runner
 	roots   *x509.CertPool
+	version string
 }
 
 // loadAWS builds the AWS configuration: the default credential chain, the configured
 // region, profile, endpoint (LocalStack, moto, the sandbox; AWS_ENDPOINT_URL works too)
 // and an optional role to assume.
-func loadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
+func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(awshttp.Client())}
 	if c.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.Region))
@@ -125,23 +107,24 @@ func readRoots(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// newApp builds every collaborator of a pass. Nothing here calls AWS or the CA: the
+// New builds every collaborator of a pass. Nothing here calls AWS or the CA: the
 // ACME account is opened on first use, so a pass with nothing due makes no ACME request.
 //
-// awsOverride, when not nil, replaces the AWS configuration the standard chain would
-// build (the demo's sandbox credentials).
-func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, awsOverride *aws.Config) (*app, error) {
-	a := &app{cfg: cfg, log: log}
+// opts.AWS, when not nil, replaces the AWS configuration the standard chain would build
+// (the demo's sandbox credentials, a test's).
+func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (*App, error) {
+	a := &App{Config: cfg, Log: log, version: opts.Version}
+	awsOverride := opts.AWS
 	var awsCfg aws.Config
 	var err error
 	if awsOverride != nil {
 		awsCfg = *awsOverride
-	} else if awsCfg, err = loadAWS(ctx, cfg.AWS); err != nil {
+	} else if awsCfg, err = LoadAWS(ctx, cfg.AWS); err != nil {
 		return nil, err
 	}
-	a.aws = awsCfg
-	a.sm = awssm.NewFromConfig(awsCfg)
-	a.r53 = awsroute53.NewFromConfig(awsCfg)
+	a.AWS = awsCfg
+	a.SM = awssm.NewFromConfig(awsCfg)
+	a.R53 = awsroute53.NewFromConfig(awsCfg)
 	roots, err := readRoots(cfg.ACME.CABundle)
 	if err != nil {
 		return nil, err
@@ -156,9 +139,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, awsOverrid
 			verifyRoots.AppendCertsFromPEM(pem)
 		}
 	}
-	a.secrets = smsink.New(a.sm, log.Named("secretsmanager"), smsink.Options{})
-	a.files = file.New(log.Named("file"))
-	dns := route53.New(a.r53, route53.Options{
+	a.Secrets = smsink.New(a.SM, log.Named("secretsmanager"), smsink.Options{})
+	a.Files = file.New(log.Named("file"))
+	dns := route53.New(a.R53, route53.Options{
 		InsyncTimeout: cfg.Route53.InsyncTimeout,
 		Logger:        log.Named("route53"),
 	})
@@ -184,7 +167,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, awsOverrid
 	openACME := sync.OnceValues(func() (renew.ACME, error) {
 		return a.openACME(ctx)
 	})
-	a.runner = renew.New(certList, renew.Settings{
+	a.Runner = renew.New(certList, renew.Settings{
 		Concurrency: cfg.Concurrency,
 		Guard:       cfg.IssuanceGuard,
 		Interval:    cfg.Schedule.Interval,
@@ -193,22 +176,23 @@ func newApp(ctx context.Context, cfg *config.Config, log *zap.Logger, awsOverrid
 	}, renew.Deps{
 		ACME:    func(context.Context) (renew.ACME, error) { return openACME() },
 		DNS:     dns,
-		Secrets: a.secrets,
-		Files:   a.files,
+		Secrets: a.Secrets,
+		Files:   a.Files,
 		Logger:  log,
+		Now:     opts.Now,
 	})
 	return a, nil
 }
 
 // openACME loads (or registers, once) the ACME account and returns the client.
-func (a *app) openACME(ctx context.Context) (*acme.Client, error) {
-	cfg := a.cfg.ACME
+func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
+	cfg := a.Config.ACME
 	var store acme.AccountStore
 	switch cfg.AccountStore.Kind {
 	case config.AccountStoreFile:
 		store = acme.NewFileStore(cfg.AccountStore.Dir)
 	default:
-		store = acme.NewSecretsManagerStore(a.sm, cfg.AccountSecret)
+		store = acme.NewSecretsManagerStore(a.SM, cfg.AccountSecret)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
@@ -220,10 +204,10 @@ func (a *app) openACME(ctx context.Context) (*acme.Client, error) {
 		DirectoryURL:      cfg.Directory,
 		Email:             cfg.Email,
 		HTTPClient:        &http.Client{Transport: tr, Timeout: 2 * time.Minute},
-		UserAgent:         "certferry/" + version,
+		UserAgent:         "certferry/" + a.version,
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,
 		Store:             store,
-		Logger:            a.log.Named("acme"),
+		Logger:            a.Log.Named("acme"),
 	})
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/certferry/certferry/config"
+)
+
+// defaultConfigPath is $CERTFERRY_CONFIG when set, else ./certferry.yaml.
+func defaultConfigPath() string {
+	if p := os.Getenv("CERTFERRY_CONFIG"); p != "" {
+		return p
+	}
+	return "certferry.yaml"
+}
+
+// loadConfig reads and validates the configuration; its errors name every bad field.
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path, os.LookupEnv)
+}
+
+// newFlagSet returns a FlagSet that prints its usage to stderr and never exits.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("certferry "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: certferry %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -40,17 +40,20 @@ log:
 certificates:
   - name: web
     domains: [www.example.com, example.com]
+    profile: default
     sinks:
       secretsmanager: { secret: certferry/web }
   - name: wildcard
     domains: ["*.example.net", example.net]
     key_type: ec384
+    profile: default
     sinks:
       secretsmanager: { secret: certferry/wildcard }
       file: { dir: {{files}} }
   - name: api
     domains: [api.example.com]
     key_type: rsa2048
+    profile: shortlived           # Pebble's 6-day profile, like Let's Encrypt's
     sinks:
       secretsmanager: { secret: certferry/api }
 `

@@ -52,7 +52,10 @@ type App struct {
 	Files   *file.Sink
 	Runner  *renew.Runner
 	roots   *x509.CertPool
-	version string
+
+	acmeMu     sync.Mutex
+	acmeClient *acme.Client // opened on first use; a failed open is retried next time
+	version    string
 }
 
 // loadAWS builds the AWS configuration: the default credential chain, the configured
@@ -164,9 +167,6 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		certList = append(certList, rc)
 	}
 
-	openACME := sync.OnceValues(func() (renew.ACME, error) {
-		return a.openACME(ctx)
-	})
 	a.Runner = renew.New(certList, renew.Settings{
 		Concurrency: cfg.Concurrency,
 		Guard:       cfg.IssuanceGuard,
@@ -174,7 +174,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		ARI:         cfg.ACME.ARI,
 		Roots:       verifyRoots,
 	}, renew.Deps{
-		ACME:    func(context.Context) (renew.ACME, error) { return openACME() },
+		ACME: func(ctx context.Context) (renew.ACME, error) {
+			c, err := a.ACME(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
 		DNS:     dns,
 		Secrets: a.Secrets,
 		Files:   a.Files,
@@ -182,6 +188,24 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Now:     opts.Now,
 	})
 	return a, nil
+}
+
+// ACME returns the ACME client the Runner uses, opening the account (and registering
+// it, once) on first use under ctx. Once opened, every call returns the same client; a
+// failed open (CA or Secrets Manager unreachable) is not remembered, so a long-lived
+// daemon recovers on its next pass instead of failing every pass until restarted.
+func (a *App) ACME(ctx context.Context) (*acme.Client, error) {
+	a.acmeMu.Lock()
+	defer a.acmeMu.Unlock()
+	if a.acmeClient != nil {
+		return a.acmeClient, nil
+	}
+	c, err := a.openACME(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.acmeClient = c
+	return c, nil
 }
 
 // openACME loads (or registers, once) the ACME account and returns the client.

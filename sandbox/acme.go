@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/certferry/certferry/sandbox/calls"
 )
@@ -31,7 +32,9 @@ var acmeOps = []struct{ prefix, op string }{
 // faults as ACME problem documents: the fault's Code becomes
 // "urn:ietf:params:acme:error:<Code>" (for example "rateLimited" or "serverInternal"),
 // its Status the HTTP status (default 400). A rateLimited fault carries "Retry-After: 1".
-// A faulted request never reaches Pebble.
+// A fault's RetryAfter is sent as given (seconds or an HTTP date). A fault with Hang
+// holds the request first, then answers the fault, or passes the request to Pebble when
+// the fault has no Code. A faulted request never reaches Pebble.
 func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +46,16 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 				}
 			}
 			f, faulted := reg.Record("acme", op)
-			if !faulted {
+			if faulted && f.Hang > 0 {
+				t := time.NewTimer(f.Hang)
+				select {
+				case <-r.Context().Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			if !faulted || f.Code == "" {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -51,7 +63,10 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusBadRequest
 			}
-			if f.Code == "rateLimited" {
+			switch {
+			case f.RetryAfter != "":
+				w.Header().Set("Retry-After", f.RetryAfter)
+			case f.Code == "rateLimited":
 				w.Header().Set("Retry-After", "1")
 			}
 			w.Header().Set("Content-Type", "application/problem+json")

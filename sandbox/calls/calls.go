@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Fault is an error a service answers instead of doing the call. Code is the AWS error
@@ -20,6 +21,12 @@ type Fault struct {
 	Code    string `json:"code"`
 	Message string `json:"message,omitempty"`
 	Status  int    `json:"status,omitempty"`
+	// RetryAfter, when set, is sent verbatim as the Retry-After header: seconds ("120")
+	// or an HTTP date, the two forms RFC 9110 allows.
+	RetryAfter string `json:"retry_after,omitempty"`
+	// Hang holds the request this long (or until the client gives up) before answering:
+	// with the fault when Code is set, else by passing the request on untouched.
+	Hang time.Duration `json:"hang,omitempty"`
 }
 
 // Registry counts calls per (service, operation) and hands out injected faults.
@@ -145,17 +152,17 @@ func (r *Registry) Handler() http.Handler {
 			http.Error(w, "faults: bad request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if in.Service == "" || in.Operation == "" || in.Code == "" {
-			http.Error(w, "faults: service, operation and code are required", http.StatusBadRequest)
+		if in.Service == "" || in.Operation == "" || (in.Code == "" && in.Hang <= 0) {
+			http.Error(w, "faults: service, operation and code (or hang) are required", http.StatusBadRequest)
 			return
 		}
 		if in.Count <= 0 {
 			in.Count = 1
 		}
-		if in.Status == 0 {
+		if in.Status == 0 && in.Code != "" {
 			in.Status = http.StatusBadRequest
 		}
-		if in.Status < 400 || in.Status > 599 {
+		if in.Code != "" && (in.Status < 400 || in.Status > 599) {
 			http.Error(w, "faults: status must be 400-599, got "+strconv.Itoa(in.Status), http.StatusBadRequest)
 			return
 		}

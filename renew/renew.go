@@ -125,9 +125,11 @@ type Result struct {
 	Message   string           `json:"message,omitempty"`
 	NotAfter  time.Time        `json:"not_after,omitzero"`
 	VersionID string           `json:"version_id,omitempty"`
-	SecretARN string           `json:"secret,omitempty"`
-	Duration  time.Duration    `json:"duration_ns"`
-	Error     string           `json:"error,omitempty"`
+	// SecretARN is the Secrets Manager secret's ARN, when known: from the inventory for
+	// a secret that existed before the pass, or the configured secret when it is an ARN.
+	SecretARN string        `json:"secret,omitempty"`
+	Duration  time.Duration `json:"duration_ns"`
+	Error     string        `json:"error,omitempty"`
 	// DueAt is when the certificate falls due (status's "next renewal").
 	DueAt time.Time `json:"due_at,omitzero"`
 	// LastError is the failure recorded with the secret by an earlier pass, if any.
@@ -311,7 +313,10 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	now := r.deps.Now()
 	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now}
 	var err error
-	w.stored, w.tags, w.ariID, err = r.storedState(ctx, c, inv)
+	w.stored, w.tags, w.ariID, err = r.storedState(ctx, c, inv, &w.res.SecretARN)
+	if w.res.SecretARN == "" && c.Secret != nil && strings.HasPrefix(c.Secret.Secret, "arn:") {
+		w.res.SecretARN = c.Secret.Secret
+	}
 	if err != nil {
 		// An unreadable or corrupt stored secret is reported, never silently
 		// overwritten: --force replaces it, and AWSPREVIOUS then keeps the old value.
@@ -359,13 +364,14 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 // storedState turns what the sinks hold into the scheduler's view. The secret's tags
 // are enough unless they do not describe the current version (a write from outside
 // certferry, or a runner stopped between writing and tagging): then the value is read.
-func (r *Runner) storedState(ctx context.Context, c Cert, inv map[string]smsink.Stored) (scheduler.Stored, map[string]string, string, error) {
+func (r *Runner) storedState(ctx context.Context, c Cert, inv map[string]smsink.Stored, arn *string) (scheduler.Stored, map[string]string, string, error) {
 	var st scheduler.Stored
 	if c.Secret != nil {
 		s, ok := inv[c.Secret.Secret]
 		if !ok {
 			return st, nil, "", nil
 		}
+		*arn = s.ARN
 		st.Failures, st.NextAttempt = parseState(s.Tags)
 		if !s.TagsCurrent {
 			b, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)

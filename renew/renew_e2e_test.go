@@ -1,0 +1,689 @@
+package renew_test
+
+// End-to-end tests of a pass: internal/app builds the Runner from a real configuration,
+// and every call crosses the wire to the sandbox (Pebble, Route 53, Secrets Manager, DNS).
+// Each test starts its own sandbox, so the tests run in parallel.
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/sandbox/calls"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// env is one sandbox and what a test needs to reach it.
+type env struct {
+	sb   *sandbox.Sandbox
+	info sandbox.Info
+	aws  aws.Config
+	sm   *awssm.Client
+	dir  string
+}
+
+func newEnv(t *testing.T, opts sandbox.Options) *env {
+	t.Helper()
+	if opts.Zones == nil {
+		opts.Zones = []string{"example.com", "example.net"}
+	}
+	if opts.InsyncAfter == 0 {
+		opts.InsyncAfter = 200 * time.Millisecond
+	}
+	dir := t.TempDir()
+	opts.Dir = filepath.Join(dir, "ca")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("sandbox.Start: %v", err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	e := &env{sb: sb, info: sb.Info(), dir: dir}
+	e.aws = sb.AWSConfig(t.Context())
+	e.sm = awssm.NewFromConfig(e.aws)
+	return e
+}
+
+// configYAML is the pass-wide part of every test configuration; %s is extra top-level
+// keys, then the certificates list.
+const configYAML = `acme:
+  directory: {{dir}}
+  email: e2e@example.com
+  ca_bundle: {{ca}}
+  issuer_roots: {{issuer}}
+aws:
+  region: {{region}}
+  endpoint_url: {{endpoint}}
+route53:
+  insync_timeout: 30s
+concurrency: 4
+`
+
+// config writes and loads a configuration: extra holds top-level keys and the
+// certificates list, with {{files}} replaced by a temporary directory.
+func (e *env) config(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	r := strings.NewReplacer("{{dir}}", e.info.ACMEDirectory, "{{ca}}", e.info.ACMECABundle, "{{issuer}}", e.info.IssuerRoots,
+		"{{region}}", e.info.Region, "{{endpoint}}", e.info.AWSEndpoint, "{{files}}", filepath.Join(e.dir, "files"))
+	f, err := os.CreateTemp(e.dir, "certferry-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(r.Replace(configYAML + extra)); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	cfg, err := config.Load(f.Name(), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	return cfg
+}
+
+func (e *env) app(t *testing.T, cfg *config.Config) *app.App {
+	t.Helper()
+	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{AWS: &e.aws, Version: "test"})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	return a
+}
+
+// pass runs one pass and checks what must hold after every pass: no _acme-challenge
+// record is left in any zone.
+func (e *env) pass(t *testing.T, a *app.App, opts renew.Options) *renew.Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	sum, err := a.Runner.Pass(ctx, opts)
+	if err != nil {
+		t.Fatalf("Pass: %v", err)
+	}
+	e.noChallengeLeft(t)
+	return sum
+}
+
+// noChallengeLeft fails the test when a zone still holds an _acme-challenge record.
+func (e *env) noChallengeLeft(t *testing.T) {
+	t.Helper()
+	for zone, id := range e.info.Zones {
+		for _, rs := range e.sb.Route53().Records(id) {
+			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
+				t.Errorf("zone %s still holds %s %s %v", zone, rs.Name, rs.Type, rs.Values)
+			}
+		}
+	}
+}
+
+// result returns the pass's result for name.
+func result(t *testing.T, sum *renew.Summary, name string) *renew.Result {
+	t.Helper()
+	for _, r := range sum.Results {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no result for %q in %+v", name, sum.Results)
+	return nil
+}
+
+func wantOK(t *testing.T, sum *renew.Summary, name string, action renew.Action, reason scheduler.Reason) *renew.Result {
+	t.Helper()
+	r := result(t, sum, name)
+	if r.Err() != nil || r.Action != action || r.Reason != reason {
+		t.Fatalf("%s: got action %q reason %q error %v; want action %q reason %q, no error", name, r.Action, r.Reason, r.Err(), action, reason)
+	}
+	return r
+}
+
+// secret is the stored secret (contract 1).
+type secret struct {
+	Cert      string   `json:"cert"`
+	Key       string   `json:"key"`
+	Chain     string   `json:"chain"`
+	Domains   []string `json:"domains"`
+	NotBefore string   `json:"not_before"`
+	NotAfter  string   `json:"not_after"`
+	Serial    string   `json:"serial"`
+	Issuer    string   `json:"issuer"`
+	ARIID     string   `json:"ari_id"`
+
+	leaf *x509.Certificate
+}
+
+// stored reads a version of a secret ("AWSCURRENT", "AWSPREVIOUS") and checks what a
+// server relies on: cert and key load as a pair, and the chain verifies to the sandbox's
+// issuer roots for every stored name.
+func (e *env) stored(t *testing.T, name, stage string) *secret {
+	t.Helper()
+	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
+	if err != nil {
+		t.Fatalf("GetSecretValue %s %s: %v", name, stage, err)
+	}
+	var s secret
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &s); err != nil {
+		t.Fatalf("secret %s: %v", name, err)
+	}
+	pair, err := tls.X509KeyPair([]byte(s.Cert), []byte(s.Key))
+	if err != nil {
+		t.Fatalf("secret %s: tls.X509KeyPair: %v", name, err)
+	}
+	if s.leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	rootsPEM, err := os.ReadFile(e.info.IssuerRoots)
+	if err != nil || !roots.AppendCertsFromPEM(rootsPEM) {
+		t.Fatalf("issuer roots %s: %v", e.info.IssuerRoots, err)
+	}
+	inter := x509.NewCertPool()
+	if !inter.AppendCertsFromPEM([]byte(s.Chain)) {
+		t.Fatalf("secret %s: chain holds no certificate", name)
+	}
+	if n := strings.Count(s.Cert, "BEGIN CERTIFICATE"); n != 1+strings.Count(s.Chain, "BEGIN CERTIFICATE") {
+		t.Errorf("secret %s: cert holds %d certificates, want the leaf and the chain", name, n)
+	}
+	for _, d := range s.Domains {
+		if _, err := s.leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: d}); err != nil {
+			t.Errorf("secret %s: verify for %s: %v", name, d, err)
+		}
+	}
+	if got := fmt.Sprintf("%x", s.leaf.SerialNumber); !strings.EqualFold(strings.TrimLeft(s.Serial, "0"), got) {
+		t.Errorf("secret %s: serial %q, leaf has %s", name, s.Serial, got)
+	}
+	if s.ARIID == "" {
+		t.Errorf("secret %s: no ari_id", name)
+	}
+	if block, _ := pem.Decode([]byte(s.Key)); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
+		t.Errorf("secret %s: key is not a PEM private key", name)
+	}
+	return &s
+}
+
+// idleCalls asserts that a pass made no ACME order and wrote nothing: zero NewOrder,
+// zero PutSecretValue and CreateSecret, exactly one ListSecrets.
+func idleCalls(t *testing.T, c *calls.Registry) {
+	t.Helper()
+	for _, k := range []struct {
+		svc, op string
+		want    int
+	}{
+		{"acme", "NewOrder", 0}, {"secretsmanager", "PutSecretValue", 0}, {"secretsmanager", "CreateSecret", 0},
+		{"secretsmanager", "ListSecrets", 1}, {"route53", "ChangeResourceRecordSets", 0},
+	} {
+		if got := c.Count(k.svc, k.op); got != k.want {
+			t.Errorf("%s.%s: %d calls, want %d (all: %s)", k.svc, k.op, got, k.want, c)
+		}
+	}
+}
+
+func TestE2EIssue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		domains []string
+		keyType string
+		zones   []string // zones that get one publish and one cleanup change
+	}{
+		{"one-name", []string{"www.example.com"}, "ec256", []string{"example.com."}},
+		{"two-zones", []string{"www.example.com", "example.com", "api.example.net"}, "ec384", []string{"example.com.", "example.net."}},
+		{"wildcard-apex", []string{"*.example.net", "example.net"}, "rsa2048", []string{"example.net."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sandbox.Options{})
+			cfg := e.config(t, fmt.Sprintf(`certificates:
+  - name: c
+    domains: ["%s"]
+    key_type: %s
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/c }
+`, strings.Join(tc.domains, `", "`), tc.keyType))
+			a := e.app(t, cfg)
+
+			// Watch the zones during the pass: the most values any one TXT name held.
+			most := map[string]int{}
+			stop := e.watchTXT(most)
+			sum := e.pass(t, a, renew.Options{})
+			stop()
+			r := wantOK(t, sum, "c", renew.ActionIssue, scheduler.ReasonMissing)
+			if r.VersionID == "" || r.NotAfter.IsZero() {
+				t.Errorf("result: version %q not_after %v", r.VersionID, r.NotAfter)
+			}
+			s := e.stored(t, "certferry/c", "AWSCURRENT")
+			if !slices.Equal(s.Domains, tc.domains) {
+				t.Errorf("stored domains %v, want %v", s.Domains, tc.domains)
+			}
+			if got := e.sb.Calls().Count("route53", "ChangeResourceRecordSets"); got != 2*len(tc.zones) {
+				t.Errorf("ChangeResourceRecordSets: %d, want %d (one publish and one cleanup per zone)", got, 2*len(tc.zones))
+			}
+			if tc.name == "wildcard-apex" {
+				if got := most["_acme-challenge.example.net."]; got != 2 {
+					t.Errorf("_acme-challenge.example.net held at most %d values, want 2 (seen: %v)", got, most)
+				}
+			}
+
+			// A second pass finds it fresh: no order, no write.
+			e.sb.Calls().Reset()
+			sum = e.pass(t, e.app(t, cfg), renew.Options{})
+			wantOK(t, sum, "c", renew.ActionSkip, scheduler.ReasonNotDue)
+			idleCalls(t, e.sb.Calls())
+		})
+	}
+}
+
+// watchTXT records, until stop is called, the most values each _acme-challenge TXT
+// name held at once in any zone.
+func (e *env) watchTXT(most map[string]int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, id := range e.info.Zones {
+				for _, rs := range e.sb.Route53().Records(id) {
+					if rs.Type == "TXT" && strings.HasPrefix(rs.Name, "_acme-challenge.") {
+						most[rs.Name] = max(most[rs.Name], len(rs.Values))
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func TestE2EForceKeepsPrevious(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	first := e.stored(t, "certferry/web", "AWSCURRENT")
+
+	e.sb.Calls().Reset()
+	r := wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
+	c := e.sb.Calls()
+	if c.Count("acme", "NewOrder") != 1 || c.Count("secretsmanager", "PutSecretValue") != 1 || c.Count("secretsmanager", "CreateSecret") != 0 {
+		t.Errorf("forced pass: want one NewOrder and one PutSecretValue, got %s", c)
+	}
+	cur := e.stored(t, "certferry/web", "AWSCURRENT")
+	prev := e.stored(t, "certferry/web", "AWSPREVIOUS")
+	if cur.Serial == first.Serial {
+		t.Errorf("AWSCURRENT still holds serial %s after --force", cur.Serial)
+	}
+	if prev.Serial != first.Serial || prev.Key != first.Key {
+		t.Errorf("AWSPREVIOUS holds serial %s, want the first certificate %s", prev.Serial, first.Serial)
+	}
+	if r.Bundle == nil || r.Bundle.Serial != cur.Serial {
+		t.Errorf("result bundle does not describe the stored certificate")
+	}
+}
+
+func TestE2EChangeReissues(t *testing.T) {
+	t.Parallel()
+	const before = `issuance_guard: %s
+certificates:
+  - name: web
+    domains: [www.example.com]
+    key_type: ec256
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`
+	for _, tc := range []struct {
+		name       string
+		guard      string
+		after      string
+		wantAction renew.Action
+		wantReason scheduler.Reason
+		wantNames  []string
+		wantKey    string
+	}{
+		{"key-type", "0s", strings.Replace(before, "key_type: ec256", "key_type: rsa2048", 1),
+			renew.ActionRenew, scheduler.ReasonKeyTypeChanged, []string{"www.example.com"}, "RSA"},
+		{"names", "0s", strings.Replace(before, "[www.example.com]", "[www.example.com, example.com]", 1),
+			renew.ActionRenew, scheduler.ReasonNamesChanged, []string{"www.example.com", "example.com"}, "EC"},
+		// With the 24 h guard (the default), a names change right after issuance waits.
+		{"names-guarded", "24h", strings.Replace(before, "[www.example.com]", "[www.example.com, example.com]", 1),
+			renew.ActionSkip, scheduler.ReasonIssuanceGuard, []string{"www.example.com"}, "EC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sandbox.Options{})
+			wantOK(t, e.pass(t, e.app(t, e.config(t, fmt.Sprintf(before, tc.guard))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			first := e.stored(t, "certferry/web", "AWSCURRENT")
+
+			e.sb.Calls().Reset()
+			r := wantOK(t, e.pass(t, e.app(t, e.config(t, fmt.Sprintf(tc.after, tc.guard))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
+			s := e.stored(t, "certferry/web", "AWSCURRENT")
+			if !slices.Equal(s.Domains, tc.wantNames) {
+				t.Errorf("stored names %v, want %v", s.Domains, tc.wantNames)
+			}
+			if !strings.HasPrefix(s.leaf.PublicKeyAlgorithm.String(), tc.wantKey) {
+				t.Errorf("stored key %s, want %s", s.leaf.PublicKeyAlgorithm, tc.wantKey)
+			}
+			orders := e.sb.Calls().Count("acme", "NewOrder")
+			if tc.wantAction == renew.ActionSkip {
+				if orders != 0 || s.Serial != first.Serial {
+					t.Errorf("guarded change: %d orders, serial %s (was %s); want none, unchanged", orders, s.Serial, first.Serial)
+				}
+				if r.DueAt.IsZero() || !strings.Contains(r.Message, "") {
+					t.Errorf("guarded change: due_at %v message %q", r.DueAt, r.Message)
+				}
+				return
+			}
+			if orders != 1 || s.Serial == first.Serial {
+				t.Errorf("change: %d orders, serial %s (was %s); want one new certificate", orders, s.Serial, first.Serial)
+			}
+		})
+	}
+}
+
+// TestE2EAccountOnce: the ACME account is registered once and shared, across passes of
+// separate runners and by two runners whose first passes run at the same time.
+func TestE2EAccountOnce(t *testing.T) {
+	t.Parallel()
+	certsYAML := `certificates:
+  - name: a
+    domains: [a.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/a }
+  - name: b
+    domains: [b.example.net]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/b }
+`
+	t.Run("sequential", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, sandbox.Options{})
+		cfg := e.config(t, certsYAML)
+		a1 := e.app(t, cfg)
+		e.pass(t, a1, renew.Options{Only: []string{"a"}})
+		if n := e.sb.Calls().Count("acme", "NewAccount"); n != 1 {
+			t.Errorf("first pass: %d NewAccount, want 1", n)
+		}
+		e.sb.Calls().Reset()
+		a2 := e.app(t, cfg) // another process: reads the account from Secrets Manager
+		wantOK(t, e.pass(t, a2, renew.Options{Only: []string{"b"}}), "b", renew.ActionIssue, scheduler.ReasonMissing)
+		wantOK(t, e.pass(t, a2, renew.Options{Only: []string{"a"}, Force: true}), "a", renew.ActionRenew, scheduler.ReasonForced)
+		if n := e.sb.Calls().Count("acme", "NewAccount"); n != 0 {
+			t.Errorf("later passes: %d NewAccount, want 0", n)
+		}
+		e.sameAccount(t, a1, a2)
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("Pebble v2.10.3 races on concurrent newAccount of one key (stack entirely inside pebble); see acme's raceEnabled")
+		}
+		t.Parallel()
+		e := newEnv(t, sandbox.Options{})
+		cfg := e.config(t, certsYAML)
+		a1, a2 := e.app(t, cfg), e.app(t, cfg)
+		var wg sync.WaitGroup
+		sums := make([]*renew.Summary, 2)
+		for i, x := range []struct {
+			a    *app.App
+			only string
+		}{{a1, "a"}, {a2, "b"}} {
+			wg.Go(func() {
+				s, err := x.a.Runner.Pass(t.Context(), renew.Options{Only: []string{x.only}})
+				if err != nil {
+					t.Errorf("Pass %s: %v", x.only, err)
+					return
+				}
+				sums[i] = s
+			})
+		}
+		wg.Wait()
+		e.noChallengeLeft(t)
+		if t.Failed() {
+			return
+		}
+		wantOK(t, sums[0], "a", renew.ActionIssue, scheduler.ReasonMissing)
+		wantOK(t, sums[1], "b", renew.ActionIssue, scheduler.ReasonMissing)
+		// Both runners may send newAccount (with the one stored key: the CA answers
+		// the same account), never two keys.
+		if n := e.sb.Calls().Count("acme", "NewAccount"); n < 1 || n > 2 {
+			t.Errorf("%d NewAccount calls, want 1 or 2 (one key)", n)
+		}
+		e.sameAccount(t, a1, a2)
+	})
+}
+
+// sameAccount checks that the account secret holds one account and every runner uses it.
+func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
+	t.Helper()
+	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(config.DefaultAccountSecret)})
+	if err != nil {
+		t.Fatalf("account secret: %v", err)
+	}
+	var acct struct {
+		Directory string `json:"directory"`
+		URL       string `json:"url"`
+		KeyPEM    string `json:"key_pem"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &acct); err != nil {
+		t.Fatalf("account secret: %v", err)
+	}
+	if acct.URL == "" || strings.Count(acct.KeyPEM, "BEGIN") != 1 || acct.Directory != e.info.ACMEDirectory {
+		t.Fatalf("account secret: url %q directory %q, %d keys", acct.URL, acct.Directory, strings.Count(acct.KeyPEM, "BEGIN"))
+	}
+	for i, a := range apps {
+		c, err := a.ACME(t.Context())
+		if err != nil {
+			t.Fatalf("runner %d: %v", i, err)
+		}
+		if c.AccountURL() != acct.URL {
+			t.Errorf("runner %d uses account %s, the store holds %s", i, c.AccountURL(), acct.URL)
+		}
+	}
+}
+
+func TestE2ERoute53Throttling(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com, example.net]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	// The publish of the first zone and, after the retry, more: the SDK's retryer and
+	// the provider must absorb them.
+	e.sb.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	e.sb.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	e.stored(t, "certferry/web", "AWSCURRENT")
+}
+
+func TestE2ERoute53RateLimit(t *testing.T) {
+	t.Parallel()
+	// A bucket of 3 requests at 5/s: the pass's zone lookups, changes and INSYNC polls
+	// run into Throttling and must wait it out.
+	e := newEnv(t, sandbox.Options{Route53Rate: 5, Route53Burst: 3})
+	cfg := e.config(t, `certificates:
+  - name: a
+    domains: [a.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/a }
+  - name: b
+    domains: [b.example.net]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/b }
+`)
+	sum := e.pass(t, e.app(t, cfg), renew.Options{})
+	wantOK(t, sum, "a", renew.ActionIssue, scheduler.ReasonMissing)
+	wantOK(t, sum, "b", renew.ActionIssue, scheduler.ReasonMissing)
+}
+
+func TestE2EDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+  - name: api
+    domains: [api.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/api }
+`)
+	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{Only: []string{"web"}}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	e.sb.Calls().Reset()
+	sum := e.pass(t, e.app(t, cfg), renew.Options{DryRun: true, Force: true})
+	if !sum.DryRun {
+		t.Error("summary: dry_run false")
+	}
+	wantOK(t, sum, "web", renew.ActionPlan, scheduler.ReasonForced)
+	wantOK(t, sum, "api", renew.ActionPlan, scheduler.ReasonForced)
+	noWrites(t, e.sb.Calls())
+}
+
+// noWrites asserts that no write call and no ACME order was made.
+func noWrites(t *testing.T, c *calls.Registry) {
+	t.Helper()
+	for k, n := range c.Counts() {
+		op := k[strings.IndexByte(k, '.')+1:]
+		if n > 0 && (strings.HasPrefix(op, "Create") || strings.HasPrefix(op, "Put") || strings.HasPrefix(op, "Tag") ||
+			strings.HasPrefix(op, "Untag") || strings.HasPrefix(op, "Change") || strings.HasPrefix(op, "Update") ||
+			strings.HasPrefix(op, "Delete") || k == "acme.NewOrder" || k == "acme.NewAccount" || k == "acme.Finalize") {
+			t.Errorf("dry run made %d %s call(s)", n, k)
+		}
+	}
+}
+
+func TestE2EFileSink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+      file: { dir: {{files}} }
+  - name: filesonly
+    domains: [files.example.net]
+    key_type: rsa2048
+    profile: default
+    sinks:
+      file: { dir: {{files}}-only }
+`)
+	sum := e.pass(t, e.app(t, cfg), renew.Options{})
+	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
+	wantOK(t, sum, "filesonly", renew.ActionIssue, scheduler.ReasonMissing)
+	s := e.stored(t, "certferry/web", "AWSCURRENT")
+	for _, dir := range []string{filepath.Join(e.dir, "files"), filepath.Join(e.dir, "files-only")} {
+		for name, mode := range map[string]os.FileMode{"privkey.pem": 0o600, "cert.pem": 0o644, "chain.pem": 0o644, "fullchain.pem": 0o644} {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				t.Errorf("%v", err)
+				continue
+			}
+			if fi.Mode().Perm() != mode {
+				t.Errorf("%s/%s: mode %v, want %v", dir, name, fi.Mode().Perm(), mode)
+			}
+		}
+		full, err1 := os.ReadFile(filepath.Join(dir, "fullchain.pem"))
+		key, err2 := os.ReadFile(filepath.Join(dir, "privkey.pem"))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("read files: %v %v", err1, err2)
+		}
+		if _, err := tls.X509KeyPair(full, key); err != nil {
+			t.Errorf("%s: key does not match the certificate: %v", dir, err)
+		}
+		if dir == filepath.Join(e.dir, "files") && (string(full) != s.Cert || string(key) != s.Key) {
+			t.Errorf("%s: files differ from the stored secret", dir)
+		}
+	}
+
+	// The file-only certificate is read back from its files: nothing is due.
+	e.sb.Calls().Reset()
+	sum = e.pass(t, e.app(t, cfg), renew.Options{})
+	wantOK(t, sum, "web", renew.ActionSkip, scheduler.ReasonNotDue)
+	wantOK(t, sum, "filesonly", renew.ActionSkip, scheduler.ReasonNotDue)
+	idleCalls(t, e.sb.Calls())
+}
+
+func TestE2ESummaryJSON(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	e.pass(t, e.app(t, cfg), renew.Options{})
+	// The renewal's result names the secret it wrote.
+	sum := e.pass(t, e.app(t, cfg), renew.Options{Force: true})
+	b, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "PRIVATE KEY") || strings.Contains(string(b), "BEGIN") {
+		t.Fatalf("summary JSON carries PEM: %s", b)
+	}
+	var got struct {
+		Started  time.Time `json:"started"`
+		Duration int64     `json:"duration_ns"`
+		DryRun   bool      `json:"dry_run"`
+		Results  []map[string]any
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Started.IsZero() || got.Duration <= 0 || len(got.Results) != 1 {
+		t.Fatalf("summary JSON: %s", b)
+	}
+	r := got.Results[0]
+	for _, k := range []string{"name", "domains", "action", "reason", "not_after", "version_id", "secret", "duration_ns"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("result JSON has no %q: %s", k, b)
+		}
+	}
+	if arn, _ := r["secret"].(string); !strings.HasPrefix(arn, "arn:aws:secretsmanager:") {
+		t.Errorf("result secret %q, want the secret's ARN", arn)
+	}
+}

@@ -1,21 +1,22 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/certferry/certferry/sandbox/asgsim"
+	"github.com/certferry/certferry/sandbox/ecssim"
 )
 
 // A route sends the requests it matches to one service. Routes are tried in order; the
-// first match wins, so more specific routes come first.
-//
-// To add a service, append a route to the table in (*Sandbox).routes:
-//   - Auto Scaling (Query protocol): POST / with Content-Type
-//     application/x-www-form-urlencoded and Action=...&Version=2011-01-01 in the body.
-//     Match on the Content-Type and path "/", and let the service parse the form (the
-//     body can be read only once, so the matcher must not consume it).
-//   - ECS (JSON 1.1): X-Amz-Target "AmazonEC2ContainerServiceV20141113.<Operation>".
+// first match wins, so more specific routes come first. Matchers look at the method, path
+// and headers; only queryVersion reads the body, and it puts back what it read.
 type route struct {
 	name    string
 	match   func(*http.Request) bool
@@ -30,12 +31,49 @@ func targetPrefix(p string) func(*http.Request) bool {
 	return func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) }
 }
 
+// queryVersion matches AWS Query-protocol requests (Action=...&Version=v, form-encoded in a
+// POST body to "/", or in the URL's query) for the API version v. Query services differ only
+// by Version (Auto Scaling 2011-01-01, STS 2011-06-15, ...), so the matcher has to read the
+// form: it reads at most maxQueryPeek bytes and puts them back in front of the rest of the
+// body, so the service still reads the whole request.
+func queryVersion(v string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		if r.URL.Path != "/" || r.Header.Get("X-Amz-Target") != "" {
+			return false
+		}
+		if r.URL.Query().Get("Version") == v {
+			return true
+		}
+		if r.Method != http.MethodPost || r.Body == nil {
+			return false
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+			return false
+		}
+		peek, err := io.ReadAll(io.LimitReader(r.Body, maxQueryPeek))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(peek), r.Body), r.Body}
+		if err != nil {
+			return false
+		}
+		// A body longer than the peek is cut mid-pair; the complete pairs still parse.
+		form, _ := url.ParseQuery(string(peek))
+		return form.Get("Version") == v
+	}
+}
+
+const maxQueryPeek = 64 << 10
+
 // routes is the dispatch table of the AWS endpoint.
 func (s *Sandbox) routes() []route {
 	return []route{
 		{"sandbox", pathPrefix("/_sandbox/"), s.controlHandler()},
 		{"route53", pathPrefix("/2013-04-01/"), s.r53},
 		{"secretsmanager", targetPrefix("secretsmanager."), s.sm},
+		{"ecs", targetPrefix(ecssim.TargetPrefix), s.ecs},
+		{"autoscaling", queryVersion(asgsim.Version), s.asg},
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package sandbox wires the local stand-ins into one running sandbox (contract 6): Pebble
-// in-process (acmesim), one AWS endpoint answering Route 53 (r53sim) and Secrets Manager
-// (smsim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
+// in-process (acmesim), one AWS endpoint answering Route 53 (r53sim), Secrets Manager
+// (smsim), Auto Scaling instance refreshes (asgsim) and ECS service updates (ecssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
 // state, which Pebble asks to validate DNS-01.
 //
 // Everything listens on 127.0.0.1 on ports chosen by the OS. One calls.Registry counts
@@ -30,8 +30,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/sandbox/asgsim"
 	"github.com/certferry/certferry/sandbox/calls"
 	"github.com/certferry/certferry/sandbox/dnssim"
+	"github.com/certferry/certferry/sandbox/ecssim"
 	"github.com/certferry/certferry/sandbox/r53sim"
 	"github.com/certferry/certferry/sandbox/smsim"
 )
@@ -82,6 +84,8 @@ type Sandbox struct {
 	calls *calls.Registry
 	r53   *r53sim.Service
 	sm    *smsim.Service
+	asg   *asgsim.Service
+	ecs   *ecssim.Service
 	dns   *dnssim.Server
 	ca    *acmesim.CA
 	srv   *http.Server
@@ -110,6 +114,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		Now:         opts.Now,
 	})
 	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	s.asg = asgsim.New(asgsim.Options{Calls: s.calls, Now: opts.Now})
+	s.ecs = ecssim.New(ecssim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
 
 	zones := make(map[string]string, len(opts.Zones))
 	for _, z := range opts.Zones {
@@ -188,6 +194,13 @@ func (s *Sandbox) Route53() *r53sim.Service { return s.r53 }
 
 // SecretsManager is the Secrets Manager stand-in.
 func (s *Sandbox) SecretsManager() *smsim.Service { return s.sm }
+
+// AutoScaling is the Auto Scaling stand-in (instance refreshes; groups are created with
+// CreateGroup).
+func (s *Sandbox) AutoScaling() *asgsim.Service { return s.asg }
+
+// ECS is the ECS stand-in (services are created with CreateService).
+func (s *Sandbox) ECS() *ecssim.Service { return s.ecs }
 
 // CA is the in-process Pebble.
 func (s *Sandbox) CA() *acmesim.CA { return s.ca }

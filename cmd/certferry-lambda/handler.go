@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/awshttp"
+	"github.com/certferry/certferry/renew"
+)
+
+// DefaultSafetyMargin is how long before the invocation's deadline the pass stops
+// starting new work, leaving time to remove TXT records, deactivate abandoned
+// authorizations and record the backoff state.
+const DefaultSafetyMargin = 60 * time.Second
+
+// EnvSafetyMargin overrides DefaultSafetyMargin (a Go duration, "90s").
+const EnvSafetyMargin = "CERTFERRY_SAFETY_MARGIN"
+
+// Response is what an invocation that ran a pass returns (and logs): the pass summary,
+// the number of failed certificates, and the configuration's warnings.
+type Response struct {
+	*renew.Summary
+	Failed   int      `json:"failed"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PassFailedError is returned when at least one certificate failed, after the summary
+// was logged, so the function's Errors metric (and its alarm) sees the failure. Lambda
+// reports it with errorType "PassFailedError".
+type PassFailedError struct {
+	Failed, Total int
+	Names         []string
+	Details       []string
+}
+
+func (e *PassFailedError) Error() string {
+	return fmt.Sprintf("certferry: %d of %d certificate(s) failed: %s (%s)", e.Failed, e.Total,
+		strings.Join(e.Names, ", "), strings.Join(e.Details, "; "))
+}
+
+// Handler runs one pass per invocation. It keeps the built App (and with it the
+// Runner's memory of issued-but-unstored certificates) across warm invocations while
+// the configuration is unchanged and the last pass succeeded; anything else rebuilds it.
+type Handler struct {
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	src     source
+	margin  time.Duration
+	clients clients
+	appOpts app.Options
+	// base is the context the App's lazily opened ACME account lives under: it must
+	// outlive any one invocation.
+	base context.Context
+
+	mu     sync.Mutex
+	app    *app.App
+	digest [32]byte
+}
+
+// HandlerOptions build a Handler.
+type HandlerOptions struct {
+	Logger *zap.Logger
+	Level  zap.AtomicLevel
+	Source source
+	Margin time.Duration
+	// App is passed to app.New (tests: the sandbox's AWS configuration).
+	App app.Options
+	// Clients fetch the configuration; zero uses the default AWS credential chain.
+	Clients clients
+}
+
+func newHandler(opts HandlerOptions) *Handler {
+	h := &Handler{log: opts.Logger, level: opts.Level, src: opts.Source, margin: opts.Margin, appOpts: opts.App,
+		clients: opts.Clients, base: context.Background()}
+	if h.log == nil {
+		h.log = zap.NewNop()
+	}
+	if h.margin <= 0 {
+		h.margin = DefaultSafetyMargin
+	}
+	if h.clients.ssm == nil || h.clients.secrets == nil {
+		def := defaultClients()
+		if h.clients.ssm == nil {
+			h.clients.ssm = def.ssm
+		}
+		if h.clients.secrets == nil {
+			h.clients.secrets = def.secrets
+		}
+	}
+	return h
+}
+
+// defaultClients reads the configuration with the function's own credentials and region
+// (AWS_ENDPOINT_URL is honoured by the SDK).
+func defaultClients() clients {
+	load := func(ctx context.Context) (aws.Config, error) {
+		return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awshttp.Client()))
+	}
+	return clients{
+		ssm: func(ctx context.Context) (ssmAPI, error) {
+			cfg, err := load(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return ssm.NewFromConfig(cfg), nil
+		},
+		secrets: func(ctx context.Context) (secretsAPI, error) {
+			cfg, err := load(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return awssm.NewFromConfig(cfg), nil
+		},
+	}
+}
+
+// Invoke implements lambda.Handler.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	ev, err := parseEvent(payload)
+	if err != nil {
+		h.log.Error("invalid event", zap.Error(err))
+		return nil, err
+	}
+	h.mu.Lock() // reserved concurrency 1 makes this uncontended; it guards a test's parallel calls
+	defer h.mu.Unlock()
+
+	a, warnings, err := h.prepare(ctx)
+	if err != nil {
+		h.log.Error("configuration unusable", zap.Stringer("source", h.src), zap.Error(err))
+		return nil, err
+	}
+	for _, w := range warnings {
+		h.log.Warn("configuration warning", zap.String("warning", w))
+	}
+
+	passCtx, cancel := h.passContext(ctx)
+	defer cancel()
+	if dl, ok := passCtx.Deadline(); ok {
+		h.log.Info("pass deadline", zap.Time("stop_starting_work_at", dl), zap.Bool("force", ev.Force), zap.Strings("only", ev.Only), zap.Bool("dry_run", ev.DryRun))
+	}
+
+	if iv := a.Config.Schedule.Interval; iv > 0 {
+		inv, err := a.Secrets.Inventory(passCtx)
+		if err != nil {
+			h.drop()
+			err = fmt.Errorf("certferry: inventory for the schedule check: %w", err)
+			h.log.Error("pass not run", zap.Error(err))
+			return nil, err
+		}
+		if probs := observedProblems(iv, a.Config.Certificates, inv); len(probs) > 0 {
+			err := &ScheduleError{Problems: probs}
+			h.log.Error("schedule cannot keep the stored certificates valid", zap.Strings("problems", probs),
+				zap.String("fix", "shorten the schedule (rate(1 day)) and schedule.interval"))
+			return nil, err
+		}
+	}
+
+	sum, err := a.Runner.Pass(passCtx, renew.Options{Force: ev.Force, Only: ev.Only, DryRun: ev.DryRun})
+	if err != nil {
+		h.drop()
+		h.log.Error("pass not run", zap.Error(err))
+		return nil, err
+	}
+	resp := Response{Summary: sum, Failed: sum.Failed(), Warnings: warnings}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return nil, fmt.Errorf("certferry: encode summary: %w", err)
+	}
+	// The summary is logged before any error is returned: a failed invocation's response
+	// is dropped by Lambda, the log line is not.
+	h.log.Info("pass summary", zap.Int("failed", resp.Failed), zap.Reflect("summary", json.RawMessage(out)))
+	if resp.Failed > 0 {
+		// The App is rebuilt next time: a failure opening the ACME account is cached
+		// by the App for its lifetime.
+		h.drop()
+		pf := &PassFailedError{Failed: resp.Failed, Total: len(sum.Results)}
+		for _, r := range sum.Results {
+			if r.Err() != nil {
+				pf.Names = append(pf.Names, r.Name)
+				pf.Details = append(pf.Details, r.Name+": "+truncate(r.Error, 300))
+			}
+		}
+		return nil, pf
+	}
+	return out, nil
+}
+
+// passContext is the invocation's context with its deadline brought forward by the
+// safety margin, so the pass stops starting new work while cleanup still has time. A
+// margin over a third of the remaining time (a short test timeout) shrinks to a third.
+func (h *Handler) passContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := h.margin
+	if rem := time.Until(dl); margin > rem/3 {
+		margin = rem / 3
+	}
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+// prepare reads the configuration (every invocation: an edited SSM parameter applies on
+// the next run) and returns the App for it, built anew when the configuration changed.
+func (h *Handler) prepare(ctx context.Context) (*app.App, []string, error) {
+	data, err := h.src.fetch(ctx, h.clients)
+	if err != nil {
+		return nil, nil, &ConfigError{err: err}
+	}
+	cfg, err := config.Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, nil, &ConfigError{err: fmt.Errorf("config: %s: %w", h.src, err)}
+	}
+	if err := lambdaProblems(cfg); err != nil {
+		return nil, nil, &ConfigError{err: fmt.Errorf("config: %s: not usable on Lambda: %w", h.src, err)}
+	}
+	if lvl, err := zapcore.ParseLevel(cfg.Log.Level); err == nil && cfg.Log.Level != "" {
+		h.level.SetLevel(lvl)
+	}
+	warnings := append(append([]string(nil), cfg.Warnings...), intervalWarnings(cfg)...)
+
+	digest := sha256.Sum256(data)
+	if h.app != nil && digest == h.digest {
+		return h.app, warnings, nil
+	}
+	a, err := app.New(h.base, cfg, h.log, h.appOpts)
+	if err != nil {
+		return nil, nil, &ConfigError{err: fmt.Errorf("config: %s: %w", h.src, err)}
+	}
+	h.app, h.digest = a, digest
+	return a, warnings, nil
+}
+
+func (h *Handler) drop() { h.app = nil }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -127,7 +127,7 @@ func TestUnknownService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.ListClusters")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

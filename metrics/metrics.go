@@ -1,0 +1,273 @@
+// Package metrics holds certferry's Prometheus metrics on a private registry (never the
+// global one), so several daemons, or a daemon and its tests, live in one process.
+//
+// Series are keyed by certificate name, hook kind, AWS service and operation, or a
+// fixed set of ACME endpoints: never by domain, serial or anything unbounded. The
+// package never sees key material: it reads names, dates and outcomes only.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// Metrics is one set of certferry's metrics. Its methods are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	expiration   *prometheus.GaugeVec
+	renewal      *prometheus.GaugeVec
+	renewals     *prometheus.CounterVec
+	hookRuns     *prometheus.CounterVec
+	passDuration prometheus.Histogram
+	lastSuccess  prometheus.Gauge
+	passes       *prometheus.CounterVec
+	reloads      *prometheus.CounterVec
+	acme         *prometheus.CounterVec
+	aws          *prometheus.CounterVec
+
+	mu    sync.Mutex
+	names map[string]bool // certificate names with series, to drop removed ones
+}
+
+// New returns a fresh set of metrics on its own registry, with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), names: map[string]bool{}}
+	m.expiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certferry_certificate_expiration_timestamp_seconds",
+		Help: "Not-after of the stored certificate, in seconds since the epoch.",
+	}, []string{"name"})
+	m.renewal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certferry_certificate_renewal_timestamp_seconds",
+		Help: "When the stored certificate falls due for renewal, in seconds since the epoch.",
+	}, []string{"name"})
+	m.renewals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_renewals_total",
+		Help: "Certificates obtained and stored (result=success) or failed (result=failure).",
+	}, []string{"name", "result"})
+	m.hookRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_hook_runs_total",
+		Help: "Hook runs by certificate, hook kind and result (success or failure).",
+	}, []string{"name", "hook", "result"})
+	m.passDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "certferry_pass_duration_seconds",
+		Help:    "Duration of a whole pass.",
+		Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800},
+	})
+	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "certferry_last_successful_pass_timestamp_seconds",
+		Help: "End of the last pass in which no certificate failed, in seconds since the epoch.",
+	})
+	m.passes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_passes_total",
+		Help: "Passes by result: success, failure (a certificate failed) or error (the pass could not run).",
+	}, []string{"result"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP) by result: success or failure (the old configuration stays).",
+	}, []string{"result"})
+	m.acme = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_acme_requests_total",
+		Help: "HTTP requests to the ACME CA, by endpoint and status code class.",
+	}, []string{"endpoint", "code"})
+	m.aws = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_aws_requests_total",
+		Help: "AWS API requests (retries included), by service and operation.",
+	}, []string{"service", "operation"})
+	m.reg.MustRegister(m.expiration, m.renewal, m.renewals, m.hookRuns, m.passDuration, m.lastSuccess,
+		m.passes, m.reloads, m.acme, m.aws,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{"success", "failure", "error"} {
+		m.passes.WithLabelValues(r)
+	}
+	return m
+}
+
+// Registry is the private registry (for tests and extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Init creates the per-certificate counters at zero for the configured names and drops
+// the series of names no longer configured (after a reload), so a rate() over them
+// works from the first pass.
+func (m *Metrics) Init(names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+		m.renewals.WithLabelValues(n, "success")
+		m.renewals.WithLabelValues(n, "failure")
+	}
+	for n := range m.names {
+		if !keep[n] {
+			m.expiration.DeleteLabelValues(n)
+			m.renewal.DeleteLabelValues(n)
+			m.renewals.DeletePartialMatch(prometheus.Labels{"name": n})
+			m.hookRuns.DeletePartialMatch(prometheus.Labels{"name": n})
+		}
+	}
+	m.names = keep
+}
+
+// ObservePass records a finished pass: per certificate its expiry, its renewal time and
+// the outcome of any renewal; the pass's duration; and, when no certificate failed, the
+// time of the last successful pass. A dry-run summary is ignored.
+func (m *Metrics) ObservePass(sum *renew.Summary) {
+	if sum == nil || sum.DryRun {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range sum.Results {
+		m.names[r.Name] = true
+		notAfter, dueAt := r.NotAfter, r.DueAt
+		if b := r.Bundle; b != nil && !failed(r) {
+			// A new certificate: the decision's due time was the old one's. Until the
+			// next pass reads the stored state, estimate with the lifetime rules.
+			notAfter = b.NotAfter
+			d := scheduler.Decide(scheduler.Input{
+				Want:   scheduler.Want{Name: r.Name, Domains: b.Domains},
+				Stored: scheduler.Stored{Exists: true, Domains: b.Domains, NotBefore: b.NotBefore, NotAfter: b.NotAfter},
+				Now:    b.NotBefore,
+			})
+			dueAt = d.DueAt
+		}
+		if !notAfter.IsZero() {
+			m.expiration.WithLabelValues(r.Name).Set(unix(notAfter))
+		}
+		if !dueAt.IsZero() {
+			m.renewal.WithLabelValues(r.Name).Set(unix(dueAt))
+		}
+		switch {
+		case failed(r):
+			m.renewals.WithLabelValues(r.Name, "failure").Inc()
+		case r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore:
+			m.renewals.WithLabelValues(r.Name, "success").Inc()
+		}
+	}
+	m.passDuration.Observe(sum.Duration.Seconds())
+	if !slices.ContainsFunc(sum.Results, failed) {
+		m.passes.WithLabelValues("success").Inc()
+		m.lastSuccess.Set(unix(sum.Started.Add(sum.Duration)))
+	} else {
+		m.passes.WithLabelValues("failure").Inc()
+	}
+}
+
+// ObservePassError records a pass that could not run at all (inventory unreadable).
+func (m *Metrics) ObservePassError(d time.Duration) {
+	m.passDuration.Observe(d.Seconds())
+	m.passes.WithLabelValues("error").Inc()
+}
+
+// ObserveHook records one hook run of certificate name; hook is the hook's kind
+// ("exec", "webhook", "asg_instance_refresh", "ecs_redeploy"), err its failure or nil.
+func (m *Metrics) ObserveHook(name, hook string, err error) {
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.hookRuns.WithLabelValues(name, hook, result).Inc()
+}
+
+// ObserveReload records a configuration reload.
+func (m *Metrics) ObserveReload(err error) {
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// failed reports whether a result is a failure.
+func failed(r *renew.Result) bool { return r.Err() != nil || r.Action == renew.ActionFailed }
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// AWSAPIOption is an aws.Config APIOptions entry that counts every AWS request
+// attempt (retries included) in certferry_aws_requests_total{service,operation}:
+//
+//	cfg.APIOptions = append(cfg.APIOptions, m.AWSAPIOption)
+func (m *Metrics) AWSAPIOption(stack *middleware.Stack) error {
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("certferryMetrics",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			m.aws.WithLabelValues(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)).Inc()
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+}
+
+// ACMETransport wraps rt (nil: http.DefaultTransport) so that every request to the ACME
+// CA is counted in certferry_acme_requests_total{endpoint,code}. The endpoint label is
+// one of a fixed set derived from the URL path (see ACMEEndpoint).
+func (m *Metrics) ACMETransport(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		code := "error"
+		if err == nil {
+			code = string("012345"[min(resp.StatusCode/100, 5)]) + "xx"
+		}
+		m.acme.WithLabelValues(ACMEEndpoint(req.URL.Path), code).Inc()
+		return resp, err
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// acmeEndpoints maps a path fragment to the endpoint label, most specific first. The
+// fragments cover Let's Encrypt (Boulder) and Pebble paths.
+var acmeEndpoints = []struct{ frag, endpoint string }{
+	{"renewalinfo", "renewal-info"},
+	{"nonce", "new-nonce"},
+	{"new-acct", "new-account"}, {"sign-me-up", "new-account"},
+	{"new-order", "new-order"}, {"order-plz", "new-order"},
+	{"finalize", "finalize"},
+	{"authz", "authorization"},
+	{"chal", "challenge"},
+	{"revoke", "revoke"},
+	{"cert", "certificate"},
+	{"order", "order"},
+	{"acct", "account"}, {"account", "account"},
+	{"key-change", "key-change"}, {"rollover", "key-change"},
+	{"dir", "directory"},
+}
+
+// ACMEEndpoint names the ACME endpoint of a URL path, from a fixed set of labels
+// ("directory", "new-nonce", "new-account", "new-order", "authorization", "challenge",
+// "finalize", "order", "certificate", "renewal-info", "account", "revoke", "key-change",
+// "other").
+func ACMEEndpoint(path string) string {
+	p := strings.ToLower(path)
+	for _, e := range acmeEndpoints {
+		if strings.Contains(p, e.frag) {
+			return e.endpoint
+		}
+	}
+	return "other"
+}

@@ -2,27 +2,39 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/scheduler"
+	"github.com/certferry/certferry/sinks/file"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
-// cmdRun is the daemon: a pass at start-up, then one at every scheduled time, until
-// SIGINT/SIGTERM. A signal cancels the pass in flight, whose TXT records are still
-// removed under a fresh context; a second signal forces the exit.
+// cmdRun is the daemon (package daemon): a pass at start-up, then on the schedule;
+// /metrics and /healthz on the configured listen address; SIGHUP reloads the
+// configuration (a bad one is logged and the old one kept); SIGINT/SIGTERM cancel the
+// pass in flight, whose TXT records are still removed, and exit 0; a second signal
+// forces the exit (main). Under systemd (Type=notify) it reports READY, STATUS,
+// RELOADING, STOPPING and WATCHDOG through $NOTIFY_SOCKET.
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
-	fs := newFlagSet("run", "[--config F]", stderr)
+	fs := newFlagSet("run", "[--config F] [--log-level L] [--unhealthy-after DUR]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
+	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	// The logger is built from the configuration read at start-up; a reload keeps it.
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry run: %v\n", err)
@@ -38,31 +50,105 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer func() { _ = log.Sync() }()
-	spec := cfg.Schedule.Cron
-	if spec == "" {
-		host, _ := os.Hostname()
-		spec = scheduler.DefaultSpec(host + cfg.ACME.Email)
-	}
-	sched, err := scheduler.ParseSchedule(spec, cfg.Schedule.Jitter, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "certferry run: %v\n", err)
-		return exitUsage
-	}
-	a, err := app.New(ctx, cfg, log, app.Options{Version: version})
-	if err != nil {
-		fmt.Fprintf(stderr, "certferry run: %v\n", err)
-		return exitUsage
-	}
-	log.Info("daemon started", zap.String("schedule", spec), zap.Int("certificates", len(cfg.Certificates)))
-	scheduler.Loop(ctx, sched, true, nil, func(ctx context.Context) {
-		sum, err := a.Runner.Pass(ctx, renew.Options{})
-		switch {
-		case err != nil:
-			log.Error("pass failed", zap.Error(err))
-		case sum.Failed() > 0:
-			log.Error("pass finished with failures", zap.Int("failed", sum.Failed()))
-		}
+
+	m := metrics.New()
+	host, _ := os.Hostname()
+	first := true
+	err = daemon.Run(ctx, daemon.Options{
+		ConfigPath: *cfgPath,
+		Load: func(path string) (*config.Config, error) {
+			if first { // already read above
+				first = false
+				return cfg, nil
+			}
+			return loadConfig(path)
+		},
+		Build: func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
+			return buildRunner(ctx, cfg, log, m)
+		},
+		Logger:           log,
+		Hostname:         host,
+		Metrics:          m,
+		MaxPassAge:       *maxAge,
+		NotifySocket:     os.Getenv("NOTIFY_SOCKET"),
+		WatchdogInterval: watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID")),
 	})
-	log.Info("daemon stopped")
+	switch {
+	case errors.Is(err, daemon.ErrConfig):
+		log.Error("certferry run: cannot start", zap.Error(err))
+		fmt.Fprintf(stderr, "certferry run: %v\n", err)
+		return exitUsage
+	case err != nil:
+		log.Error("certferry run", zap.Error(err))
+		return exitUnknown
+	}
 	return exitOK
+}
+
+// buildRunner builds a pass from cfg with internal/app, counting AWS requests in m.
+func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (daemon.Runner, error) {
+	awsCfg, err := app.LoadAWS(ctx, cfg.AWS)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version})
+	if err != nil {
+		return nil, err
+	}
+	return &appRunner{App: a}, nil
+}
+
+// appRunner is an app.App as the daemon's Runner, which also reads the stored
+// certificates' validity periods for /healthz.
+type appRunner struct{ *app.App }
+
+var (
+	_ daemon.Runner         = (*appRunner)(nil)
+	_ daemon.ValidityReader = (*appRunner)(nil)
+)
+
+func (a *appRunner) Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error) {
+	return a.Runner.Pass(ctx, opts)
+}
+
+// Validity reads the validity of every configured certificate: from the Secrets Manager
+// inventory (tags only, one ListSecrets page per 100 secrets), else from its PEM files.
+func (a *appRunner) Validity(ctx context.Context) (map[string]daemon.Validity, error) {
+	out := map[string]daemon.Validity{}
+	var inv map[string]smsink.Stored
+	for _, c := range a.Config.Certificates {
+		switch {
+		case c.Sinks.SecretsManager != nil:
+			if inv == nil {
+				var err error
+				if inv, err = a.Secrets.Inventory(ctx); err != nil {
+					return nil, err
+				}
+			}
+			if s, ok := inv[c.Sinks.SecretsManager.Secret]; ok && !s.NotAfter.IsZero() {
+				out[c.Name] = daemon.Validity{NotBefore: s.NotBefore, NotAfter: s.NotAfter}
+			}
+		case c.Sinks.File != nil:
+			if b, err := file.Load(c.Sinks.File.Dir); err == nil {
+				out[c.Name] = daemon.Validity{NotBefore: b.NotBefore, NotAfter: b.NotAfter}
+			}
+		}
+	}
+	return out, nil
+}
+
+// watchdogInterval is half of $WATCHDOG_USEC when it is meant for this process.
+func watchdogInterval(usec, pid string) time.Duration {
+	if usec == "" {
+		return 0
+	}
+	if pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.ParseInt(usec, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Microsecond / 2
 }

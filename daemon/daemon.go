@@ -1,0 +1,472 @@
+// Package daemon runs certferry as a long-lived service (`certferry run`): a pass at
+// start-up and on a cron schedule, /metrics and /healthz over HTTP, SIGHUP reloads of
+// the configuration, a bounded clean stop, and systemd's sd_notify protocol.
+//
+// Concurrency rules: passes run one at a time on the loop goroutine, which alone owns
+// the configuration and the Runner; a reload is applied by that goroutine between
+// passes, never in the middle of one. The health state that /healthz reads is guarded
+// by Daemon.mu.
+//
+// The package reads no environment variable and parses no flag: cmd passes the
+// configuration path, the notify socket and the watchdog period in Options. It never
+// logs key material (it sees names, dates and outcomes only).
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/metrics"
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxPassAge: /healthz fails when no pass has succeeded for this long. Three
+	// missed twice-daily passes: one failure is not an alert, a day and a half is.
+	DefaultMaxPassAge = 36 * time.Hour
+	// DefaultStopTimeout bounds the wait for a cancelled pass to clean up and return.
+	DefaultStopTimeout = 2 * time.Minute
+)
+
+// ErrConfig is wrapped by Run's error when the configuration can not be loaded, its
+// schedule parsed or its Runner built at start-up (the CLI exits 2).
+var ErrConfig = errors.New("bad configuration")
+
+// Runner runs one pass; *renew.Runner implements it.
+type Runner interface {
+	Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error)
+}
+
+// Validity is a stored certificate's validity period.
+type Validity struct{ NotBefore, NotAfter time.Time }
+
+// ValidityReader may be implemented by the Runner that Options.Build returns: it reads
+// the stored certificates' validity periods, by certificate name. The daemon calls it
+// only when a pass reports a not_after it has not seen yet (at start-up, or after another
+// runner renewed), to know the lifetime for /healthz's emergency check.
+type ValidityReader interface {
+	Validity(ctx context.Context) (map[string]Validity, error)
+}
+
+// Options configure Run. Load and Build are required.
+type Options struct {
+	// ConfigPath is handed to Load at start-up and at every reload.
+	ConfigPath string
+	// Load reads and validates the configuration.
+	Load func(path string) (*config.Config, error)
+	// Build makes the Runner for a configuration (for example with internal/app).
+	Build func(ctx context.Context, cfg *config.Config) (Runner, error)
+	// Listen overrides the configuration's listen address (tests: "127.0.0.1:0").
+	Listen string
+	// Logger; nil discards.
+	Logger *zap.Logger
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Rand is the schedule's jitter source in [0,1); nil is math/rand.
+	Rand func() float64
+	// Hostname seeds the default schedule (a minute and hour per host).
+	Hostname string
+	// Metrics; nil makes a fresh set.
+	Metrics *metrics.Metrics
+	// MaxPassAge: /healthz fails when no pass has succeeded for longer (default 36h).
+	MaxPassAge time.Duration
+	// StopTimeout bounds the wait for the pass in flight after ctx is done (default 2m).
+	StopTimeout time.Duration
+	// NotifySocket is $NOTIFY_SOCKET ("" : no sd_notify).
+	NotifySocket string
+	// WatchdogInterval: send WATCHDOG=1 this often (half of $WATCHDOG_USEC); 0: never.
+	WatchdogInterval time.Duration
+	// Reload, when not nil, triggers reloads instead of SIGHUP (tests).
+	Reload <-chan struct{}
+	// Ready, when not nil, is called with the HTTP address once the daemon serves.
+	Ready func(addr string)
+}
+
+// Daemon is one running `certferry run`. Make it with Run.
+type Daemon struct {
+	opts   Options
+	log    *zap.Logger
+	m      *metrics.Metrics
+	notify notifier
+	start  time.Time
+
+	// Owned by the loop goroutine.
+	cfg    *config.Config
+	runner Runner
+	sched  *scheduler.Schedule
+	spec   string
+
+	mu          sync.Mutex // guards the fields below
+	names       []string   // configured certificate names
+	validity    map[string]Validity
+	lastPass    time.Time
+	lastSuccess time.Time
+	lastStatus  string
+}
+
+// Run runs the daemon until ctx is done (SIGTERM/SIGINT in the CLI), then cancels the
+// pass in flight, waits up to StopTimeout for it (its TXT records are removed under a
+// fresh context), stops the HTTP server and returns nil. Errors at start-up wrap
+// ErrConfig when the configuration is at fault.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Load == nil || opts.Build == nil {
+		return errors.New("daemon: Options.Load and Options.Build are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.MaxPassAge <= 0 {
+		opts.MaxPassAge = DefaultMaxPassAge
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
+	d := &Daemon{opts: opts, log: opts.Logger.Named("daemon"), m: opts.Metrics, notify: notifier{opts.NotifySocket},
+		start: opts.Now(), validity: map[string]Validity{}}
+
+	cfg, err := opts.Load(opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("daemon: load %s: %w: %w", opts.ConfigPath, ErrConfig, err)
+	}
+	if err := d.apply(ctx, cfg); err != nil {
+		return fmt.Errorf("daemon: %w: %w", ErrConfig, err)
+	}
+
+	// SIGHUP is subscribed before the daemon says it is ready, so a reload sent after
+	// READY=1 never hits the default action (terminate).
+	var hup chan os.Signal
+	if opts.Reload == nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+
+	addr := opts.Listen
+	if addr == "" {
+		addr = cfg.Listen
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("daemon: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("HTTP server stopped", zap.Error(err))
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-served
+	}()
+
+	d.log.Info("daemon started", zap.String("listen", ln.Addr().String()), zap.String("schedule", d.spec),
+		zap.Int("certificates", len(cfg.Certificates)))
+	d.sendNotify("READY=1", statusLine("started; first pass running"))
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	wdDone := make(chan struct{})
+	wdStop := make(chan struct{})
+	go d.watchdog(wdStop, wdDone)
+	defer func() { close(wdStop); <-wdDone }()
+
+	err = d.loop(ctx, hup)
+	d.sendNotify("STOPPING=1", statusLine("stopping"))
+	d.log.Info("daemon stopped")
+	return err
+}
+
+// loop runs a pass now, then at every scheduled time, and applies reloads between passes.
+func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
+	if err := d.runPass(ctx); err != nil {
+		return err
+	}
+	for {
+		next := d.sched.Next(d.opts.Now())
+		t := time.NewTimer(next.Sub(d.opts.Now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-hup:
+			t.Stop()
+			d.reload(ctx)
+		case <-d.opts.Reload:
+			t.Stop()
+			d.reload(ctx)
+		case <-t.C:
+			if err := d.runPass(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// runPass runs one pass. When ctx ends during the pass, it waits up to StopTimeout for
+// the pass to return (cleanup included) and reports an error if it does not.
+func (d *Daemon) runPass(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.pass(ctx)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	d.log.Info("stopping: waiting for the pass in flight to clean up", zap.Duration("bound", d.opts.StopTimeout))
+	t := time.NewTimer(d.opts.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("daemon: the pass in flight did not stop within %s", d.opts.StopTimeout)
+	}
+}
+
+// pass runs one pass and records its outcome in metrics, health and STATUS.
+func (d *Daemon) pass(ctx context.Context) {
+	start := d.opts.Now()
+	sum, err := d.runner.Pass(ctx, renew.Options{})
+	end := d.opts.Now()
+	if err != nil {
+		d.m.ObservePassError(end.Sub(start))
+		status := fmt.Sprintf("last pass %s: could not run: %s", start.UTC().Format(time.RFC3339), err.Error())
+		d.mu.Lock()
+		d.lastPass, d.lastStatus = end, status
+		d.mu.Unlock()
+		d.log.Error("pass could not run", zap.Error(err))
+		d.sendNotify(statusLine(status))
+		return
+	}
+	d.m.ObservePass(sum)
+	renewed, failed := 0, 0
+	for _, r := range sum.Results {
+		switch {
+		case r.Err() != nil || r.Action == renew.ActionFailed:
+			failed++
+		case r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore:
+			renewed++
+		}
+	}
+	next := d.sched.Next(end)
+	status := fmt.Sprintf("last pass %s: %d certificates, %d renewed, %d failed; next pass %s",
+		start.UTC().Format(time.RFC3339), len(sum.Results), renewed, failed, next.UTC().Format(time.RFC3339))
+	d.updateValidity(ctx, sum)
+	d.mu.Lock()
+	d.lastPass, d.lastStatus = end, status
+	if failed == 0 {
+		d.lastSuccess = end
+	}
+	d.mu.Unlock()
+	if failed > 0 {
+		d.log.Error("pass finished with failures", zap.Int("failed", failed), zap.Int("renewed", renewed))
+	}
+	d.sendNotify(statusLine(status))
+}
+
+// updateValidity keeps each certificate's validity period for /healthz.
+func (d *Daemon) updateValidity(ctx context.Context, sum *renew.Summary) {
+	d.mu.Lock()
+	lookup := false
+	for _, r := range sum.Results {
+		switch {
+		case r.Bundle != nil && r.Err() == nil && r.Action != renew.ActionFailed:
+			d.validity[r.Name] = Validity{NotBefore: r.Bundle.NotBefore, NotAfter: r.Bundle.NotAfter}
+		case !r.NotAfter.IsZero() && !d.validity[r.Name].NotAfter.Equal(r.NotAfter):
+			d.validity[r.Name] = Validity{NotAfter: r.NotAfter}
+			lookup = true
+		}
+	}
+	d.mu.Unlock()
+	vr, ok := d.runner.(ValidityReader)
+	if !lookup || !ok || ctx.Err() != nil {
+		return
+	}
+	got, err := vr.Validity(ctx)
+	if err != nil {
+		d.log.Warn("could not read the stored certificates' validity; /healthz checks expiry only", zap.Error(err))
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, v := range got {
+		if cur, ok := d.validity[name]; ok && cur.NotAfter.Equal(v.NotAfter) {
+			d.validity[name] = v
+		}
+	}
+}
+
+// apply makes cfg current: schedule, Runner, metric series. On error nothing changes.
+func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
+	spec := cfg.Schedule.Cron
+	if spec == "" {
+		spec = scheduler.DefaultSpec(d.opts.Hostname + cfg.ACME.Email)
+	}
+	sched, err := scheduler.ParseSchedule(spec, cfg.Schedule.Jitter, d.opts.Rand)
+	if err != nil {
+		return err
+	}
+	runner, err := d.opts.Build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if d.cfg != nil && d.opts.Listen == "" && cfg.Listen != d.cfg.Listen {
+		d.log.Warn("listen changed: restart certferry to apply it", zap.String("listen", cfg.Listen))
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("configuration: " + w)
+	}
+	names := make([]string, len(cfg.Certificates))
+	for i, c := range cfg.Certificates {
+		names[i] = c.Name
+	}
+	d.cfg, d.runner, d.sched, d.spec = cfg, runner, sched, spec
+	d.m.Init(names)
+	d.mu.Lock()
+	d.names = names
+	for n := range d.validity {
+		if !slices.Contains(names, n) {
+			delete(d.validity, n)
+		}
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// reload loads the configuration again; on any error the old one stays.
+func (d *Daemon) reload(ctx context.Context) {
+	d.sendNotify("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
+	d.log.Info("reloading the configuration", zap.String("config", d.opts.ConfigPath))
+	cfg, err := d.opts.Load(d.opts.ConfigPath)
+	if err == nil {
+		err = d.apply(ctx, cfg)
+	}
+	d.m.ObserveReload(err)
+	d.mu.Lock()
+	status := d.lastStatus
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Error("reload failed: keeping the running configuration", zap.String("config", d.opts.ConfigPath), zap.Error(err))
+		d.sendNotify("READY=1", statusLine("reload failed, old configuration kept: "+err.Error()))
+		return
+	}
+	d.log.Info("configuration reloaded", zap.String("schedule", d.spec), zap.Int("certificates", len(cfg.Certificates)))
+	d.sendNotify("READY=1", statusLine(status))
+}
+
+func (d *Daemon) watchdog(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	if d.opts.WatchdogInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(d.opts.WatchdogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			d.sendNotify("WATCHDOG=1")
+		}
+	}
+}
+
+func (d *Daemon) sendNotify(lines ...string) {
+	if err := d.notify.send(lines...); err != nil {
+		d.log.Warn("sd_notify failed", zap.Error(err))
+	}
+}
+
+// Health is /healthz's answer.
+type Health struct {
+	Status string `json:"status"` // "ok" or "unhealthy"
+	// Reasons say why the daemon is unhealthy, one sentence each.
+	Reasons            []string  `json:"reasons,omitempty"`
+	LastPass           time.Time `json:"last_pass,omitzero"`
+	LastSuccessfulPass time.Time `json:"last_successful_pass,omitzero"`
+	LastPassStatus     string    `json:"last_pass_status,omitempty"`
+}
+
+// Health is the daemon's health at now: unhealthy when a certificate is inside its
+// emergency window (or expired), or when no pass has succeeded for MaxPassAge (counted
+// from the start when none has yet).
+func (d *Daemon) Health(now time.Time) Health {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := Health{Status: "ok", LastPass: d.lastPass, LastSuccessfulPass: d.lastSuccess, LastPassStatus: d.lastStatus}
+	ref := d.lastSuccess
+	if ref.IsZero() {
+		ref = d.start
+	}
+	if age := now.Sub(ref); age > d.opts.MaxPassAge {
+		what := "no pass has succeeded since the start at " + d.start.UTC().Format(time.RFC3339)
+		if !d.lastSuccess.IsZero() {
+			what = "the last successful pass was at " + d.lastSuccess.UTC().Format(time.RFC3339)
+		}
+		h.Reasons = append(h.Reasons, fmt.Sprintf("%s, more than %s ago", what, d.opts.MaxPassAge))
+	}
+	for _, n := range d.names {
+		v, ok := d.validity[n]
+		switch {
+		case !ok || v.NotAfter.IsZero():
+		case !now.Before(v.NotAfter):
+			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q expired at %s", n, v.NotAfter.UTC().Format(time.RFC3339)))
+		case !v.NotBefore.IsZero() && scheduler.InEmergency(v.NotBefore, v.NotAfter, now):
+			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q is in its emergency window: %s left of %s, not after %s",
+				n, v.NotAfter.Sub(now).Round(time.Second), v.NotAfter.Sub(v.NotBefore).Round(time.Second), v.NotAfter.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(h.Reasons) > 0 {
+		h.Status = "unhealthy"
+	}
+	return h
+}
+
+// Handler serves /metrics and /healthz (200 when healthy, 503 with the reasons).
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h := d.Health(d.opts.Now())
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if h.Status != "ok" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	return mux
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkhttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
@@ -58,11 +59,17 @@ type App struct {
 	version    string
 }
 
-// loadAWS builds the AWS configuration: the default credential chain, the configured
+// LoadAWS builds the AWS configuration: the default credential chain, the configured
 // region, profile, endpoint (LocalStack, moto, the sandbox; AWS_ENDPOINT_URL works too)
 // and an optional role to assume.
 func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(awshttp.Client())}
+	// The SDK adds a custom CA bundle (AWS_CA_BUNDLE, ca_bundle in the shared config)
+	// only to its own BuildableClient: any other client fails the load. So build one,
+	// and wrap it (awshttp's request-body workaround) once the bundle is in.
+	hc := sdkhttp.NewBuildableClient().
+		WithTimeout(2 * time.Minute).
+		WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 32 })
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(hc)}
 	if c.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.Region))
 	}
@@ -76,6 +83,7 @@ func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws: load configuration: %w", err)
 	}
+	cfg.HTTPClient = awshttp.WrapClient(cfg.HTTPClient)
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("aws: no region: set aws.region in the configuration or AWS_REGION")
 	}

@@ -27,6 +27,25 @@ func Client() *http.Client {
 	return &http.Client{Transport: Transport(tr), Timeout: 2 * time.Minute}
 }
 
+// HTTPClient is the client interface of aws-sdk-go-v2 (aws.HTTPClient).
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// WrapClient applies the same workaround to a client built elsewhere, such as the SDK's
+// BuildableClient, which is the only client the SDK adds a custom CA bundle
+// (AWS_CA_BUNDLE) to.
+func WrapClient(c HTTPClient) HTTPClient { return plainBodyClient{c} }
+
+type plainBodyClient struct{ c HTTPClient }
+
+func (p plainBodyClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readCloser{req.Body}
+	}
+	return p.c.Do(req)
+}
+
 type plainBody struct{ rt http.RoundTripper }
 
 type readCloser struct{ io.ReadCloser }

@@ -1,0 +1,398 @@
+package main
+
+// The CLI's wiring, through run(): flags, exit codes (contract 5), output, and whole
+// passes against the sandbox. config/ tests the validation rules themselves; here a few
+// bad configurations prove that every command reports them with exit code 2.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/sandbox/calls"
+)
+
+// TestMain gives the AWS SDK's default credential chain the sandbox's static keys and
+// keeps it away from the host's files and instance metadata, once for the whole
+// process, so that the tests (which build their AWS configuration as `certferry` does)
+// can run in parallel.
+func TestMain(m *testing.M) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           sandbox.Credentials,
+		"AWS_SECRET_ACCESS_KEY":       sandbox.Credentials,
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		_ = os.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "CERTFERRY_CONFIG", "AWS_SESSION_TOKEN"} {
+		_ = os.Unsetenv(k)
+	}
+	os.Exit(m.Run())
+}
+
+// cli runs certferry with args and returns its exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConfig = `acme:
+  directory: letsencrypt-staging
+  email: ops@example.com
+aws:
+  region: us-east-2
+certificates:
+  - name: web
+    domains: [www.example.com, example.com]
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`
+
+func TestCLIValidateGood(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, t.TempDir(), "good.yaml", goodConfig)
+	code, out, errOut := cli(t, "validate", "--config", p)
+	if code != exitOK || !strings.Contains(out, "ok (1 certificate(s), 2 name(s))") {
+		t.Fatalf("validate: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestCLIBadConfig: validate and renew both refuse a bad configuration with exit code 2
+// and a message naming the field (and renew touches nothing: no endpoint is configured
+// that could answer).
+func TestCLIBadConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"missing-email", strings.Replace(goodConfig, "  email: ops@example.com\n", "", 1), "acme.email"},
+		{"bad-key-type", strings.Replace(goodConfig, "    sinks:", "    key_type: ec521\n    sinks:", 1), "certificates[0].key_type"},
+		{"bad-domain", strings.Replace(goodConfig, "example.com]", "example..com]", 1), "certificates[0].domains[1]"},
+		{"unknown-key", strings.Replace(goodConfig, "aws:\n", "aws:\n  regoin: x\n", 1), `regoin`},
+		{"no-sink", strings.Replace(goodConfig, "      secretsmanager: { secret: certferry/web }\n", "", 1), "certificates[0].sinks"},
+		{"no-certificates", goodConfig[:strings.Index(goodConfig, "certificates:")], "certificates"},
+		{"unset-env", strings.Replace(goodConfig, "ops@example.com", "${CERTFERRY_TEST_UNSET_EMAIL}", 1), "CERTFERRY_TEST_UNSET_EMAIL"},
+		{"bad-duration", goodConfig + "issuance_guard: soon\n", "issuance_guard"},
+		{"syntax", goodConfig + "certificates: [\n", "invalid YAML"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writeFile(t, t.TempDir(), "bad.yaml", tc.yaml)
+			for _, cmd := range []string{"validate", "renew", "status"} {
+				code, out, errOut := cli(t, cmd, "--config", p)
+				if code != exitUsage {
+					t.Errorf("%s: exit %d, want %d (stdout %q, stderr %q)", cmd, code, exitUsage, out, errOut)
+				}
+				if !strings.Contains(errOut, tc.want) {
+					t.Errorf("%s: stderr %q does not name %q", cmd, errOut, tc.want)
+				}
+				if !strings.Contains(errOut, p) && tc.name != "unset-env" {
+					t.Errorf("%s: stderr %q does not name the file", cmd, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestCLIUsage(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, t.TempDir(), "good.yaml", goodConfig)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{nil, exitUsage, "Usage:"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"renew", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"renew", "--config", p, "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"renew", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, exitUsage, "missing.yaml"},
+		{[]string{"validate", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, exitUsage, "missing.yaml"},
+		{[]string{"renew", "--config", p, "--log-level", "loud"}, exitUsage, `log level "loud"`},
+		{[]string{"version"}, exitOK, ""},
+		{[]string{"help"}, exitOK, ""},
+	} {
+		code, out, errOut := cli(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("certferry %q: exit %d, stderr %q; want exit %d and %q (stdout %q)", tc.args, code, errOut, tc.code, tc.want, out)
+		}
+	}
+}
+
+// sandboxConfig is a configuration for a running sandbox: two certificates, "web" in a
+// hosted zone and "lost" in none (it always fails).
+const sandboxConfig = `acme:
+  directory: {{dir}}
+  email: cli@example.com
+  ca_bundle: {{ca}}
+  issuer_roots: {{issuer}}
+aws:
+  region: {{region}}
+  endpoint_url: {{endpoint}}
+route53:
+  insync_timeout: 30s
+log:
+  format: json
+certificates:
+  - name: web
+    domains: [www.example.com, example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+      file: { dir: {{files}} }
+  - name: lost
+    domains: [www.example.org]
+    key_type: rsa2048
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/lost }
+`
+
+type cliEnv struct {
+	sb   *sandbox.Sandbox
+	info sandbox.Info
+	cfg  string // path of the configuration
+	dir  string
+}
+
+func newCLIEnv(t *testing.T, yaml string) *cliEnv {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Zones: []string{"example.com", "example.net"}, InsyncAfter: 200 * time.Millisecond, Dir: filepath.Join(dir, "ca")})
+	if err != nil {
+		t.Fatalf("sandbox.Start: %v", err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	info := sb.Info()
+	yaml = strings.NewReplacer("{{dir}}", info.ACMEDirectory, "{{ca}}", info.ACMECABundle, "{{issuer}}", info.IssuerRoots,
+		"{{region}}", info.Region, "{{endpoint}}", info.AWSEndpoint, "{{files}}", filepath.Join(dir, "files")).Replace(yaml)
+	return &cliEnv{sb: sb, info: info, cfg: writeFile(t, dir, "certferry.yaml", yaml), dir: dir}
+}
+
+// noChallengeLeft fails the test when a zone still holds an _acme-challenge record.
+func (e *cliEnv) noChallengeLeft(t *testing.T) {
+	t.Helper()
+	for zone, id := range e.info.Zones {
+		for _, rs := range e.sb.Route53().Records(id) {
+			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
+				t.Errorf("zone %s still holds %s %v", zone, rs.Name, rs.Values)
+			}
+		}
+	}
+}
+
+// renew runs `certferry renew` and checks what must hold after every run: no TXT
+// record left behind, no key material in any output.
+func (e *cliEnv) renew(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	code, out, errOut := cli(t, append([]string{"renew", "--config", e.cfg}, args...)...)
+	e.noChallengeLeft(t)
+	for _, s := range []string{out, errOut} {
+		if strings.Contains(s, "PRIVATE KEY") {
+			t.Errorf("output carries key material:\n%s", s)
+		}
+	}
+	return code, out, errOut
+}
+
+// TestCLIRenewPartialFailure: one certificate fails (its domain is in no hosted zone),
+// the other is issued in the same pass; the exit code is 1. Logs at debug level never
+// carry key material.
+func TestCLIRenewPartialFailure(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxConfig)
+
+	code, out, errOut := e.renew(t, "--log-level", "debug")
+	if code != exitFailed {
+		t.Fatalf("renew: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, errOut)
+	}
+	if !strings.Contains(errOut, `"level":"debug"`) {
+		t.Errorf("--log-level debug: no debug line in stderr")
+	}
+	table := summaryRows(t, out)
+	if r := table["web"]; len(r) < 4 || r[1] != "issue" || r[2] != "missing" || r[3] != "ok" {
+		t.Errorf("web row %q, want issue missing ok\n%s", r, out)
+	}
+	if r := table["lost"]; len(r) < 4 || r[1] != "failed" || !strings.HasPrefix(r[3], "FAILED:") {
+		t.Errorf("lost row %q, want failed FAILED: ...\n%s", r, out)
+	}
+	if !strings.Contains(out, "pass: 2 certificate(s), 1 failed") {
+		t.Errorf("summary line missing:\n%s", out)
+	}
+	if !strings.Contains(out, "www.example.org") && !strings.Contains(out, "hosted zone") {
+		t.Errorf("the failure does not say which name has no zone:\n%s", out)
+	}
+
+	// The file sink wrote the key 0600 and the certificates 0644.
+	for name, mode := range map[string]os.FileMode{"privkey.pem": 0o600, "fullchain.pem": 0o644, "cert.pem": 0o644, "chain.pem": 0o644} {
+		fi, err := os.Stat(filepath.Join(e.dir, "files", name))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v mode %v, want %v", name, err, fi.Mode().Perm(), mode)
+		}
+	}
+
+	// --only with an unknown name is a usage error naming the known ones.
+	code, _, errOut = e.renew(t, "--only", "nope")
+	if code != exitUsage || !strings.Contains(errOut, `"nope"`) || !strings.Contains(errOut, "web, lost") {
+		t.Errorf("--only nope: exit %d, stderr %q; want %d naming web, lost", code, errOut, exitUsage)
+	}
+
+	// Only the good certificate: nothing due, exit 0, JSON summary.
+	e.sb.Calls().Reset()
+	code, out, errOut = e.renew(t, "--only", "web", "--json")
+	if code != exitOK {
+		t.Fatalf("--only web: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var sum struct {
+		DryRun  bool `json:"dry_run"`
+		Results []struct {
+			Name     string    `json:"name"`
+			Action   string    `json:"action"`
+			Reason   string    `json:"reason"`
+			NotAfter time.Time `json:"not_after"`
+			DueAt    time.Time `json:"due_at"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if len(sum.Results) != 1 || sum.Results[0].Name != "web" || sum.Results[0].Action != "skip" || sum.Results[0].Reason != "not-due" ||
+		sum.Results[0].NotAfter.IsZero() || !sum.Results[0].DueAt.After(time.Now()) {
+		t.Errorf("--json: %s", out)
+	}
+	if n := e.sb.Calls().Count("acme", "NewOrder") + e.sb.Calls().Count("secretsmanager", "PutSecretValue"); n != 0 {
+		t.Errorf("nothing-due pass made writes: %s", e.sb.Calls())
+	}
+
+	// status --json lists both, with not_after and next_renewal for the stored one.
+	code, out, errOut = cli(t, "status", "--config", e.cfg, "--json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rows []struct {
+		Name        string    `json:"name"`
+		Domains     []string  `json:"domains"`
+		NotAfter    time.Time `json:"not_after"`
+		DaysLeft    *float64  `json:"days_left"`
+		NextRenewal time.Time `json:"next_renewal"`
+		Due         bool      `json:"due"`
+		Reason      string    `json:"reason"`
+		LastError   string    `json:"last_error"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("status --json: %d rows, want 2\n%s", len(rows), out)
+	}
+	web, lost := rows[0], rows[1]
+	if web.Name != "web" || web.NotAfter.IsZero() || web.DaysLeft == nil || *web.DaysLeft < 80 || web.Due ||
+		!web.NextRenewal.After(time.Now()) || !web.NextRenewal.Before(web.NotAfter) {
+		t.Errorf("status web: %+v", web)
+	}
+	if lost.Name != "lost" || !lost.Due || lost.Reason != "missing" || !lost.NotAfter.IsZero() {
+		t.Errorf("status lost: %+v", lost)
+	}
+
+	// The table form.
+	code, out, _ = cli(t, "status", "--config", e.cfg)
+	if code != exitOK || !strings.Contains(out, "NEXT RENEWAL") || !strings.Contains(out, "now (missing)") {
+		t.Errorf("status table: exit %d\n%s", code, out)
+	}
+}
+
+// summaryRows parses the renew table: name -> fields split on runs of two spaces.
+func summaryRows(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "ACTION") {
+		t.Fatalf("no summary table:\n%s", out)
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		var fields []string
+		for _, f := range strings.Split(l, "  ") {
+			if f = strings.TrimSpace(f); f != "" {
+				fields = append(fields, f)
+			}
+		}
+		if len(fields) > 0 {
+			rows[fields[0]] = fields
+		}
+	}
+	return rows
+}
+
+// TestCLIDryRun: --dry-run makes no write call and no ACME order, and prints the plan
+// with reasons.
+func TestCLIDryRun(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxConfig)
+	code, out, errOut := e.renew(t, "--only", "web")
+	if code != exitOK {
+		t.Fatalf("renew --only web: exit %d\n%s\n%s", code, out, errOut)
+	}
+	e.sb.Calls().Reset()
+	code, out, errOut = e.renew(t, "--dry-run", "--log-level", "debug")
+	if code != exitOK {
+		t.Fatalf("--dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	table := summaryRows(t, out)
+	if r := table["web"]; len(r) < 3 || r[1] != "skip" || r[2] != "not-due" {
+		t.Errorf("web row %q\n%s", r, out)
+	}
+	if r := table["lost"]; len(r) < 3 || r[1] != "plan" || r[2] != "missing" {
+		t.Errorf("lost row %q\n%s", r, out)
+	}
+	if !strings.Contains(out, "dry run (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
+		t.Errorf("dry run output lacks the plan's reasons:\n%s", out)
+	}
+	c := e.sb.Calls()
+	for k, n := range c.Counts() {
+		op := k[strings.IndexByte(k, '.')+1:]
+		for _, w := range []string{"Create", "Put", "Tag", "Untag", "Change", "Update", "Delete", "NewOrder", "NewAccount", "Finalize"} {
+			if n > 0 && strings.HasPrefix(op, w) {
+				t.Errorf("dry run made %d %s call(s)", n, k)
+			}
+		}
+	}
+	if c.Count("secretsmanager", "ListSecrets") != 1 {
+		t.Errorf("dry run: %s", c)
+	}
+}
+
+// TestCLIThrottled: a pass whose Route 53 changes are throttled still succeeds.
+func TestCLIThrottled(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, strings.Replace(sandboxConfig, "domains: [www.example.org]", "domains: [www.example.net]", 1))
+	e.sb.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	code, out, errOut := e.renew(t)
+	if code != exitOK {
+		t.Fatalf("renew: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := e.sb.Calls().Count("route53", "ChangeResourceRecordSets"); n < 6 {
+		t.Errorf("ChangeResourceRecordSets: %d calls; want the 2 throttled ones retried (%s)", n, fmt.Sprint(e.sb.Calls()))
+	}
+}

@@ -399,7 +399,7 @@ certificates:
 				if orders != 0 || s.Serial != first.Serial {
 					t.Errorf("guarded change: %d orders, serial %s (was %s); want none, unchanged", orders, s.Serial, first.Serial)
 				}
-				if r.DueAt.IsZero() || !strings.Contains(r.Message, "") {
+				if r.DueAt.IsZero() || !strings.Contains(r.Message, "names") || !strings.Contains(r.Message, "issuance guard") {
 					t.Errorf("guarded change: due_at %v message %q", r.DueAt, r.Message)
 				}
 				return

@@ -1,0 +1,112 @@
+package hooks_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/hooks"
+)
+
+// fake records the order in which hooks ran.
+type fake struct {
+	name string
+	err  error
+	ran  *[]string
+}
+
+func (f fake) Name() string { return f.name }
+func (f fake) Run(_ context.Context, _ hooks.Event) error {
+	*f.ran = append(*f.ran, f.name)
+	return f.err
+}
+
+func TestRunAll(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name     string
+		kind     string
+		fail     string   // the hook that fails
+		done     []string // already succeeded for this version
+		wantRan  []string
+		wantStat []string
+	}{
+		{"all succeed in order", hooks.KindRenew, "", nil, []string{"a", "b", "c"}, []string{"ok", "ok", "ok"}},
+		{"done ones are skipped", hooks.KindRenew, "", []string{"a", "c"}, []string{"b"}, []string{"done", "ok", "done"}},
+		{"renew stops at the first failure", hooks.KindRenew, "b", nil, []string{"a", "b"}, []string{"ok", "failed", "blocked"}},
+		{"next pass: retried hook first, then the rest", hooks.KindRenew, "", []string{"a"}, []string{"b", "c"}, []string{"done", "ok", "ok"}},
+		{"a done hook after a failure stays done", hooks.KindRenew, "a", []string{"c"}, []string{"a"}, []string{"failed", "blocked", "done"}},
+		{"failure hooks all run", hooks.KindFailure, "a", nil, []string{"a", "b", "c"}, []string{"failed", "ok", "ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ran []string
+			var hs []hooks.Hook
+			for _, n := range []string{"a", "b", "c"} {
+				f := fake{name: n, ran: &ran}
+				if n == tc.fail {
+					f.err = boom
+				}
+				hs = append(hs, f)
+			}
+			res := hooks.RunAll(t.Context(), hs, hooks.Event{Kind: tc.kind}, func(n string) bool { return slices.Contains(tc.done, n) })
+			if !slices.Equal(ran, tc.wantRan) {
+				t.Errorf("ran %q, want %q", ran, tc.wantRan)
+			}
+			var stat []string
+			for i, r := range res {
+				stat = append(stat, r.Status)
+				if r.Hook != hs[i].Name() || (r.Status == hooks.StatusFailed) != (r.Err != nil) {
+					t.Errorf("result %d = %+v", i, r)
+				}
+			}
+			if !slices.Equal(stat, tc.wantStat) {
+				t.Errorf("statuses %q, want %q", stat, tc.wantStat)
+			}
+			if err := hooks.Err(res); (tc.fail != "") != errors.Is(err, boom) {
+				t.Errorf("Err = %v", err)
+			}
+		})
+	}
+}
+
+func TestRunAllCancelled(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	res := hooks.RunAll(ctx, []hooks.Hook{fake{name: "a", ran: &ran}}, hooks.Event{Kind: hooks.KindFailure}, nil)
+	if len(ran) != 0 || res[0].Status != hooks.StatusBlocked {
+		t.Errorf("ran %q, results %+v", ran, res)
+	}
+}
+
+// TestFromConfigNames: names are stable, unique and hold no secret.
+func TestFromConfigNames(t *testing.T) {
+	t.Parallel()
+	hs, err := hooks.FromConfig([]config.Hook{
+		{Exec: []string{"/usr/local/bin/redeploy", "--all"}},
+		{Webhook: &config.Webhook{URL: "https://user:pw@hooks.example.com/certferry?token=t0k", Secret: "s"}},
+		{Exec: []string{"/usr/local/bin/redeploy", "--all"}},
+		{Webhook: &config.Webhook{URL: "https://hooks.example.com/certferry", Secret: "other"}},
+	}, hooks.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range hs {
+		names = append(names, h.Name())
+	}
+	want := []string{
+		"exec:/usr/local/bin/redeploy --all",
+		"webhook:https://hooks.example.com/certferry",
+		"exec:/usr/local/bin/redeploy --all#2",
+		"webhook:https://hooks.example.com/certferry#2",
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("names %q, want %q", names, want)
+	}
+}

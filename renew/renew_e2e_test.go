@@ -687,3 +687,38 @@ func TestE2ESummaryJSON(t *testing.T) {
 		t.Errorf("result secret %q, want the secret's ARN", arn)
 	}
 }
+
+// TestE2EPartialFailure: a certificate whose name is in no hosted zone fails while the
+// other certificate of the same pass is issued and stored; its order is abandoned and
+// no TXT record is left behind.
+func TestE2EPartialFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+  - name: lost
+    domains: [www.example.org]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/lost }
+`)
+	a := e.app(t, cfg)
+	sum := e.pass(t, a, renew.Options{})
+	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
+	lost := result(t, sum, "lost")
+	if lost.Action != renew.ActionFailed || lost.Err() == nil || !strings.Contains(lost.Error, "no hosted zone") {
+		t.Fatalf("lost: action %q error %v", lost.Action, lost.Err())
+	}
+	if sum.Failed() != 1 || sum.Err() == nil || !strings.HasPrefix(sum.Err().Error(), "lost: ") {
+		t.Errorf("summary: %d failed, err %v", sum.Failed(), sum.Err())
+	}
+
+	if n := e.sb.Calls().Count("acme", "NewOrder"); n != 2 {
+		t.Errorf("%d orders, want 2", n)
+	}
+	e.stored(t, "certferry/web", "AWSCURRENT")
+}

@@ -1,0 +1,161 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/daemon"
+	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/metrics"
+	"github.com/certferry/certferry/sandbox"
+)
+
+// e2eConfig is written from the sandbox's contract-6 line, as a user would.
+const e2eConfig = `acme:
+  directory: %s
+  email: ops@example.com
+  ca_bundle: %s
+  issuer_roots: %s
+aws:
+  region: %s
+  endpoint_url: %s
+schedule: "@every 1s"
+issuance_guard: 1s
+certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`
+
+// startSandbox starts a sandbox and writes a configuration for it. The sandbox tests
+// are not parallel: Pebble reads its knobs from the process environment.
+func startSandbox(t *testing.T, opts sandbox.Options) (*sandbox.Sandbox, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("sandbox test")
+	}
+	opts.Zones = []string{"example.com"}
+	opts.Dir = filepath.Join(t.TempDir(), "ca")
+	sb, err := sandbox.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	i := sb.Info()
+	path := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, path, fmt.Sprintf(e2eConfig, i.ACMEDirectory, i.ACMECABundle, i.IssuerRoots, i.Region, i.AWSEndpoint))
+	return sb, path
+}
+
+// sandboxBuild builds the real Runner (internal/app) on the sandbox's AWS
+// configuration, counting AWS requests in m.
+func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func(context.Context, *config.Config) (daemon.Runner, error) {
+	return func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
+		awsCfg := sb.AWSConfig(ctx)
+		awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
+		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test"})
+		if err != nil {
+			return nil, err
+		}
+		return a.Runner, nil
+	}
+}
+
+// TestRenewsBeforeExpiry: with 12-second certificates and a pass every second, the
+// daemon issues, then renews before the first certificate expires, with no one acting;
+// /metrics and /healthz say so.
+func TestRenewsBeforeExpiry(t *testing.T) {
+	sb, cfgPath := startSandbox(t, sandbox.Options{CertValidity: 12 * time.Second})
+	m := metrics.New()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log})
+
+	web := map[string]string{"name": "web"}
+	success := map[string]string{"name": "web", "result": "success"}
+	eventually(t, 2*time.Minute, "first issuance", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
+	firstNotAfter := time.Unix(0, int64(r.value(t, "certferry_certificate_expiration_timestamp_seconds", web)*1e9))
+	if left := time.Until(firstNotAfter); left <= 0 || left > 13*time.Second {
+		t.Fatalf("first certificate has %s left, want (0, 12s]", left)
+	}
+	eventually(t, 2*time.Minute, "renewal", func() bool { return r.value(t, "certferry_renewals_total", success) >= 2 })
+	if now := time.Now(); !now.Before(firstNotAfter) {
+		t.Fatalf("renewed at %s, after the first certificate expired at %s", now, firstNotAfter)
+	}
+
+	fams := r.metrics(t)
+	for _, s := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"certferry_certificate_expiration_timestamp_seconds", web},
+		{"certferry_certificate_renewal_timestamp_seconds", web},
+		{"certferry_renewals_total", map[string]string{"name": "web", "result": "failure"}},
+		{"certferry_pass_duration_seconds", nil},
+		{"certferry_last_successful_pass_timestamp_seconds", nil},
+		{"certferry_aws_requests_total", map[string]string{"service": "Secrets Manager", "operation": "ListSecrets"}},
+		{"certferry_aws_requests_total", map[string]string{"service": "Route 53", "operation": "ChangeResourceRecordSets"}},
+	} {
+		if _, ok := metricsValue(fams, s.name, s.labels); !ok {
+			t.Errorf("no series %s%v", s.name, s.labels)
+		}
+	}
+	if v, _ := metricsValue(fams, "certferry_renewals_total", map[string]string{"name": "web", "result": "failure"}); v != 0 {
+		t.Errorf("%v failed renewals", v)
+	}
+	if code, h := r.health(t); code != 200 {
+		t.Errorf("/healthz = %d %+v", code, h)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestStopMidPassCleansUp: a stop while the pass waits for Route 53 (a change stays
+// PENDING for ten minutes) returns promptly and leaves no _acme-challenge record.
+func TestStopMidPassCleansUp(t *testing.T) {
+	sb, cfgPath := startSandbox(t, sandbox.Options{InsyncAfter: 10 * time.Minute})
+	m := metrics.New()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log})
+
+	awsCfg := sb.AWSConfig(context.Background())
+	r53 := awsroute53.NewFromConfig(awsCfg)
+	zone := sb.Info().Zones["example.com."]
+	challenges := func() int {
+		out, err := r53.ListResourceRecordSets(context.Background(), &awsroute53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, rr := range out.ResourceRecordSets {
+			if strings.HasPrefix(aws.ToString(rr.Name), "_acme-challenge.") {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, 2*time.Minute, "TXT record published", func() bool { return challenges() > 0 })
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("stop took %s", d)
+	}
+	if n := challenges(); n != 0 {
+		t.Errorf("%d _acme-challenge records left", n)
+	}
+}

@@ -40,7 +40,8 @@ func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: want auto, json or console", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
+	// Lock: a pass logs from several goroutines, and w need not be safe for concurrent use.
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
 }
 
 func isTerminal(w io.Writer) bool {

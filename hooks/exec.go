@@ -28,8 +28,11 @@ const (
 
 // Exec runs a program: an argv without a shell, in its own process group, with the event in
 // CERTFERRY_* environment variables. On timeout the whole group is killed (SIGKILL to the
-// negative process group ID), so a script's children do not outlive it. Its stdout and stderr
-// go to the log line by line, bounded.
+// negative process group ID), so a script's children do not outlive it. It runs in "/" with
+// only Deps.BaseEnv and the CERTFERRY_* variables (never the daemon's environment). Its stdout
+// and stderr go to the log line by line, bounded (1 KiB a line, 64 KiB a stream). A child it
+// leaves running in the background after a successful exit is left alone (a hook may start a
+// daemon); Run stops waiting for its output after 2 seconds.
 type Exec struct {
 	argv    []string
 	timeout time.Duration

@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 LDFLAGS   := -s -w -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test test-short vet fuzz bench clean help
+.PHONY: all build demo test test-short vet fuzz bench clean help lambda tools
 
 all: build
 
@@ -14,6 +14,8 @@ help:
 	@echo "make test   vet, every test with the race detector, and a short fuzz run of each parser"
 	@echo "make build  bin/certferry"
 	@echo "make bench  the benchmarks (not run by make test)"
+	@echo "make lambda dist/certferry-lambda-{arm64,amd64}.zip for AWS Lambda (provided.al2023)"
+	@echo "make tools  installs the Lambda Runtime Interface Emulator the tests run the function under"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/certferry ./cmd/certferry
@@ -25,7 +27,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 
-test: vet
+test: tools vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
 
@@ -53,3 +55,22 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# The AWS Lambda function: dist/lambda/<arch>/bootstrap, zipped (by a small Go program, so
+# no zip tool is needed) into dist/certferry-lambda-<arch>.zip for provided.al2023.
+LAMBDA_ARCHS ?= arm64 amd64
+lambda:
+	@set -e; for arch in $(LAMBDA_ARCHS); do \
+		mkdir -p dist/lambda/$$arch; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -tags lambda.norpc \
+			-o dist/lambda/$$arch/bootstrap ./cmd/certferry-lambda; \
+		$(GO) run ./cmd/certferry-lambda/internal/zipper -o dist/certferry-lambda-$$arch.zip dist/lambda/$$arch/bootstrap; \
+		echo "dist/certferry-lambda-$$arch.zip $$(wc -c < dist/certferry-lambda-$$arch.zip) bytes"; \
+	done
+
+# The Lambda Runtime Interface Emulator, which cmd/certferry-lambda's tests run the
+# function under; installed into $(go env GOPATH)/bin unless already there or on PATH.
+RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
+tools:
+	@command -v aws-lambda-rie >/dev/null 2>&1 || test -x "$$($(GO) env GOPATH)/bin/aws-lambda-rie" || \
+		$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)

@@ -70,8 +70,8 @@ type tuning struct {
 var (
 	// defaults are config.DefaultConcurrency and config.DefaultRequestsPerSecond.
 	defaults = tuning{Name: "defaults", Concurrency: config.DefaultConcurrency, RPS: config.DefaultRequestsPerSecond}
-	// tuned: see README of the benchmark (bench_test.go) for the reasoning.
-	tuned = tuning{Name: "tuned", Concurrency: 50, RPS: 100}
+	// tuned: see the comment at the top of bench_test.go for the reasoning.
+	tuned = tuning{Name: "tuned", Concurrency: 10, RPS: 100}
 )
 
 // writeConfig writes a configuration for the sandbox described by info, as a user would

@@ -1,0 +1,400 @@
+package main
+
+// These tests build the real bootstrap and run it under the AWS Lambda Runtime Interface
+// Emulator (make tools installs it), against a sandbox started in the test process.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/sandbox"
+)
+
+var buildDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "certferry-lambda-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(buildDir)
+	os.Exit(code)
+}
+
+// bootstrap builds the function once per test binary, as make lambda does (for the host).
+var bootstrap = sync.OnceValues(func() (string, error) {
+	out := filepath.Join(buildDir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, b)
+	}
+	return out, nil
+})
+
+// rieBinary finds the emulator in $(go env GOPATH)/bin, else on PATH.
+func rieBinary(t *testing.T) string {
+	t.Helper()
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "aws-lambda-rie")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	t.Fatal("aws-lambda-rie not found in $(go env GOPATH)/bin or on PATH: run make tools")
+	return ""
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type rie struct {
+	url string
+	out *syncBuffer
+}
+
+// startRIE runs the bootstrap under the emulator with env and returns its invoke URL.
+func startRIE(t *testing.T, env map[string]string) *rie {
+	t.Helper()
+	bin := rieBinary(t)
+	boot, err := bootstrap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, apiAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, boot)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the emulator and the bootstrap die together
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("emulator and function output:\n%s", out)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator not listening on %s after 30s:\n%s", addr, out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a port that is not open yet; no event to wait on
+	}
+	return &rie{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: out}
+}
+
+// invoke posts one event. A handler error still answers HTTP 200, with errorMessage and
+// errorType in the body, so callers assert on the body.
+func (r *rie) invoke(t *testing.T, event string) []byte {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(r.url, "application/json", strings.NewReader(event))
+	if err != nil {
+		t.Fatalf("invoke %s: %v", event, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("invoke %s -> HTTP %d %s", event, resp.StatusCode, truncate(string(body), 600))
+	return body
+}
+
+type invokeError struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
+}
+
+type summary struct {
+	Failed  int `json:"failed"`
+	Results []struct {
+		Name      string    `json:"name"`
+		Action    string    `json:"action"`
+		Reason    string    `json:"reason"`
+		NotAfter  time.Time `json:"not_after"`
+		VersionID string    `json:"version_id"`
+		Error     string    `json:"error"`
+	} `json:"results"`
+	Warnings []string `json:"warnings"`
+}
+
+func decodeSummary(t *testing.T, body []byte) summary {
+	t.Helper()
+	var e invokeError
+	_ = json.Unmarshal(body, &e)
+	if e.ErrorMessage != "" {
+		t.Fatalf("invocation failed: %s: %s", e.ErrorType, e.ErrorMessage)
+	}
+	var s summary
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("response is not a summary: %v: %s", err, body)
+	}
+	return s
+}
+
+func startSandbox(t *testing.T, insync time.Duration) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := sandbox.Start(t.Context(), sandbox.Options{Zones: []string{"example.com"}, InsyncAfter: insync, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	return sb
+}
+
+// sandboxConfig is an inline configuration for the sandbox, as a user would write it from
+// `certferry sandbox`'s line. The profile is named: Pebble picks a random one otherwise.
+func sandboxConfig(info sandbox.Info, extra string) string {
+	return fmt.Sprintf(`acme:
+  directory: %s
+  email: lambda@example.com
+  ca_bundle: %s
+  issuer_roots: %s
+aws:
+  region: %s
+  endpoint_url: %s
+route53:
+  insync_timeout: 2m
+%scertificates:
+  - name: web
+    domains: [www.example.com, example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`, info.ACMEDirectory, info.ACMECABundle, info.IssuerRoots, info.Region, info.AWSEndpoint, extra)
+}
+
+func rieEnv(info sandbox.Info, cfg, timeout string) map[string]string {
+	return map[string]string{
+		EnvConfig:                     cfg,
+		"AWS_ACCESS_KEY_ID":           sandbox.Credentials,
+		"AWS_SECRET_ACCESS_KEY":       sandbox.Credentials,
+		"AWS_REGION":                  info.Region,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT": timeout,
+		"AWS_LAMBDA_FUNCTION_NAME":    "certferry",
+	}
+}
+
+// challengeRecords lists the _acme-challenge records left in every sandbox zone.
+func challengeRecords(t *testing.T, sb *sandbox.Sandbox) []string {
+	t.Helper()
+	r53 := awsroute53.NewFromConfig(sb.AWSConfig(t.Context()))
+	var left []string
+	for _, id := range sb.Info().Zones {
+		out, err := r53.ListResourceRecordSets(t.Context(), &awsroute53.ListResourceRecordSetsInput{HostedZoneId: aws.String(id)})
+		if err != nil {
+			t.Fatalf("list records: %v", err)
+		}
+		for _, rs := range out.ResourceRecordSets {
+			if strings.HasPrefix(aws.ToString(rs.Name), "_acme-challenge.") {
+				left = append(left, aws.ToString(rs.Name))
+			}
+		}
+	}
+	return left
+}
+
+var initDuration = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
+
+func TestRIE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bootstrap and runs it under the emulator")
+	}
+	sb := startSandbox(t, 0)
+	info := sb.Info()
+	r := startRIE(t, rieEnv(info, sandboxConfig(info, ""), "120"))
+
+	// 1. Nothing stored: the certificate is issued and stored.
+	start := time.Now()
+	s := decodeSummary(t, r.invoke(t, `{}`))
+	cold := time.Since(start)
+	if s.Failed != 0 || len(s.Results) != 1 || s.Results[0].Action != "issue" || s.Results[0].VersionID == "" {
+		t.Fatalf("first pass: want web issued and stored, got %+v", s)
+	}
+	sm := awssm.NewFromConfig(sb.AWSConfig(t.Context()))
+	out, err := sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
+	if err != nil {
+		t.Fatalf("stored secret: %v", err)
+	}
+	b, err := certs.ParseSecret([]byte(aws.ToString(out.SecretString)))
+	if err != nil {
+		t.Fatalf("stored secret: %v", err)
+	}
+	if !b.NotAfter.Equal(s.Results[0].NotAfter) {
+		t.Errorf("stored not_after %s, summary %s", b.NotAfter, s.Results[0].NotAfter)
+	}
+	if left := challengeRecords(t, sb); len(left) > 0 {
+		t.Errorf("TXT records left behind: %v", left)
+	}
+
+	// 2. Warm: nothing due.
+	start = time.Now()
+	s = decodeSummary(t, r.invoke(t, ``))
+	warm := time.Since(start)
+	if s.Failed != 0 || len(s.Results) != 1 || s.Results[0].Action != "skip" || s.Results[0].Reason != "not-due" {
+		t.Fatalf("second pass: want nothing due, got %+v", s)
+	}
+	t.Logf("first invoke (cold, issues a certificate) %s; warm invoke (nothing due) %s", cold, warm)
+
+	// Cold start, measured: a fresh emulator (a new execution environment) on the same
+	// stored state, so both invokes do the same work (nothing due).
+	r2 := startRIE(t, rieEnv(info, sandboxConfig(info, ""), "120"))
+	start = time.Now()
+	decodeSummary(t, r2.invoke(t, `{}`))
+	cold = time.Since(start)
+	start = time.Now()
+	decodeSummary(t, r2.invoke(t, `{}`))
+	warm = time.Since(start)
+	m := initDuration.FindStringSubmatch(r2.out.String())
+	if m == nil {
+		m = []string{"", "?"}
+	}
+	t.Logf("cold start: emulator Init Duration %s ms; nothing-due invoke cold %s, warm %s: cold-start cost %s", m[1], cold, warm, cold-warm)
+
+	// 3. Bad events are refused with a clear error.
+	for _, tc := range []struct{ event, typ, has string }{
+		{`{"forse": true}`, "InvalidEventError", `unknown field "forse"`},
+		{`{"only": "web"}`, "InvalidEventError", `"only": got a JSON string, want a list of certificate names`},
+		{`{"only": ["nope"]}`, "", `"nope": no certificate of that name`},
+	} {
+		var e invokeError
+		if err := json.Unmarshal(r.invoke(t, tc.event), &e); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(e.ErrorMessage, tc.has) || (tc.typ != "" && e.ErrorType != tc.typ) {
+			t.Errorf("event %s: got %s %q, want %s containing %q", tc.event, e.ErrorType, e.ErrorMessage, tc.typ, tc.has)
+		}
+	}
+
+	// Every line the function logs is one JSON object.
+	for _, line := range strings.Split(r.out.String(), "\n") {
+		if strings.HasPrefix(line, "{") && !json.Valid([]byte(line)) {
+			t.Errorf("log line is not one JSON object: %s", line)
+		}
+	}
+	if !strings.Contains(r.out.String(), `"msg":"pass summary"`) {
+		t.Error("no pass summary logged")
+	}
+}
+
+// TestRIEDeadline: the function's timeout (3 s) is far shorter than the time Route 53
+// takes to turn a change INSYNC (10 s). The pass must stop, remove its TXT records and
+// write nothing half-done, all before the deadline.
+func TestRIEDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bootstrap and runs it under the emulator")
+	}
+	sb := startSandbox(t, 10*time.Second)
+	info := sb.Info()
+	r := startRIE(t, rieEnv(info, sandboxConfig(info, ""), "3"))
+
+	var e invokeError
+	if err := json.Unmarshal(r.invoke(t, `{}`), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.ErrorType != "PassFailedError" || !strings.Contains(e.ErrorMessage, "web") {
+		t.Errorf("want a PassFailedError naming web before the 3s timeout, got %s %q", e.ErrorType, e.ErrorMessage)
+	}
+	if left := challengeRecords(t, sb); len(left) > 0 {
+		t.Errorf("TXT records left behind: %v", left)
+	}
+	sm := awssm.NewFromConfig(sb.AWSConfig(t.Context()))
+	out, err := sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
+	var nf *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		// nothing written: good
+	case err != nil:
+		t.Fatalf("read secret: %v", err)
+	default:
+		if _, perr := certs.ParseSecret([]byte(aws.ToString(out.SecretString))); perr != nil {
+			t.Errorf("half-written secret: %v", perr)
+		}
+	}
+	if !strings.Contains(r.out.String(), `"msg":"pass summary"`) {
+		t.Error("the summary must be logged before the error is returned")
+	}
+}
+
+// TestNoSandboxInBinary: the function must not carry the sandbox (Pebble, the
+// stand-ins) or test helpers.
+func TestNoSandboxInBinary(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.Contains(pkg, "sandbox") || strings.Contains(pkg, "pebble") || strings.Contains(pkg, "goleak") || pkg == "testing" {
+			t.Errorf("the Lambda binary depends on %s", pkg)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -125,17 +126,28 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	})
 }
 
-// store writes b to every sink of the certificate. When a sink fails, b is kept in
-// memory so the next pass of this process stores it without a new order.
+// store writes b to every sink of the certificate, then runs its on_renew hooks. When a
+// sink fails, b is kept in memory so the next pass of this process stores it without a
+// new order, and no hook runs.
 func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Options) {
+	now := r.deps.Now()
+	hs := hookState{version: "files", storedAt: now}
 	if w.cert.Secret != nil {
-		v, err := r.deps.Secrets.Store(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: r.clearedState()})
+		state := r.clearedState()
+		if len(w.cert.OnRenew) > 0 {
+			// Recorded with the write: if this runner dies before the hooks ran, the next
+			// pass (any runner) finds them pending for this version.
+			state[TagHooks] = hookState{version: smsink.Token(b), storedAt: now}.String()
+		}
+		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: state})
 		if err != nil {
 			r.keepPending(w.cert, b)
 			r.fail(ctx, w, fmt.Errorf("store: %w", err))
 			return
 		}
-		w.res.VersionID = v
+		v := saved.VersionID
+		w.res.VersionID, w.res.SecretARN = v, saved.ARN
+		hs.version = v
 		r.log.Info("stored", zap.String("cert", w.cert.Name), zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", v))
 	}
 	if w.cert.File != nil {
@@ -146,8 +158,13 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		}
 		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
 	}
+	r.mu.Lock()
+	delete(r.memState, w.cert.Name)
+	r.mu.Unlock()
 	w.res.NotAfter = b.NotAfter
 	w.res.Bundle = b
+	r.runRenewHooks(ctx, w, hs, hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
+		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew})
 	w.res.Duration = r.deps.Now().Sub(w.started)
 }
 
@@ -212,7 +229,12 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	failures := w.stored.Failures + 1
 	next := scheduler.NextAttempt(r.deps.Now(), failures, w.res.RetryAfter, r.deps.Rand())
 	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
+	defer r.runFailureHooks(ctx, w, err)
 	if w.cert.Secret == nil || r.deps.Secrets == nil {
+		// No secret to keep the state in: this process remembers it.
+		r.mu.Lock()
+		r.memState[w.cert.Name] = scheduler.Stored{Failures: failures, NextAttempt: next}
+		r.mu.Unlock()
 		return
 	}
 	tags := map[string]string{
@@ -222,8 +244,13 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := r.deps.Secrets.SetState(sctx, w.cert.Secret.Secret, tags); err != nil {
+	// A certificate never stored has no secret yet: one is created, without a value, to
+	// hold the state, so that no runner orders again before the backoff ends.
+	if err := r.deps.Secrets.SetStateOrCreate(sctx, *w.cert.Secret, w.cert.Name, tags); err != nil {
 		r.log.Warn("could not record the backoff state", zap.String("cert", w.cert.Name), zap.Error(err))
+		r.mu.Lock()
+		r.memState[w.cert.Name] = scheduler.Stored{Failures: failures, NextAttempt: next}
+		r.mu.Unlock()
 	}
 }
 

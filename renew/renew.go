@@ -26,6 +26,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	"github.com/certferry/certferry/sinks/file"
@@ -50,9 +51,10 @@ type DNS interface {
 type SecretStore interface {
 	Inventory(ctx context.Context) (map[string]smsink.Stored, error)
 	Preflight(ctx context.Context, t smsink.Target) error
-	Store(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (string, error)
+	Save(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error)
 	Get(ctx context.Context, secret string) (*certs.Bundle, string, error)
 	SetState(ctx context.Context, secret string, tags map[string]string) error
+	SetStateOrCreate(ctx context.Context, t smsink.Target, name string, tags map[string]string) error
 }
 
 // FileStore is the PEM file sink.
@@ -71,6 +73,10 @@ type Cert struct {
 	RenewBefore time.Duration
 	Secret      *smsink.Target // nil: no Secrets Manager sink
 	File        *file.Target   // nil: no file sink
+	// OnRenew run in order once every sink stored a new certificate; OnFailure when it
+	// failed (contract 4).
+	OnRenew   []hooks.Hook
+	OnFailure []hooks.Hook
 }
 
 // Settings are the pass-wide knobs.
@@ -95,6 +101,8 @@ type Deps struct {
 	Logger  *zap.Logger
 	Now     func() time.Time
 	Rand    func() float64 // jitter source, [0,1)
+	// OnHook, when set, is told of every hook run (metrics).
+	OnHook func(cert, hook string, err error)
 }
 
 // Options select what one pass does.
@@ -114,6 +122,7 @@ const (
 	ActionStore  Action = "store" // an issued, not yet stored certificate was stored
 	ActionPlan   Action = "plan"  // --dry-run: would renew or issue
 	ActionFailed Action = "failed"
+	ActionHooks  Action = "hooks" // only on_renew hooks left over from an earlier pass ran
 )
 
 // Result is one row of the summary.
@@ -136,6 +145,10 @@ type Result struct {
 	LastError string `json:"last_error,omitempty"`
 	// RetryAfter is set when the CA asked to wait (rateLimited).
 	RetryAfter time.Duration `json:"retry_after_ns,omitempty"`
+	// Hooks are the hooks that ran (or were skipped) for this certificate in this pass.
+	Hooks []HookResult `json:"hooks,omitempty"`
+	// HookError is set when an on_renew hook failed; it is retried on the next pass.
+	HookError string `json:"hook_error,omitempty"`
 	// Bundle is the certificate now stored (renewed or issued); nil otherwise. It is
 	// for hooks and the demo's report, and never serialised.
 	Bundle *certs.Bundle `json:"-"`
@@ -164,6 +177,17 @@ func (s *Summary) Failed() int {
 	return n
 }
 
+// HookFailures counts the certificates whose on_renew hooks failed.
+func (s *Summary) HookFailures() int {
+	n := 0
+	for _, r := range s.Results {
+		if r.HookError != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // Err joins every certificate's failure, nil when none failed.
 func (s *Summary) Err() error {
 	var errs []error
@@ -184,8 +208,10 @@ type Runner struct {
 	deps     Deps
 	log      *zap.Logger
 
-	mu      sync.Mutex
-	pending map[string]*certs.Bundle // issued, not yet stored in every sink, by cert name
+	mu       sync.Mutex
+	pending  map[string]*certs.Bundle    // issued, not yet stored in every sink, by cert name
+	memHooks map[string]hookState        // hook progress of certificates without a secret
+	memState map[string]scheduler.Stored // backoff of certificates without a secret (Failures, NextAttempt)
 }
 
 // New returns a Runner for the given certificates.
@@ -205,7 +231,8 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 	if d.Rand == nil {
 		d.Rand = rand.Float64
 	}
-	return &Runner{certs: certList, settings: s, deps: d, log: d.Logger.Named("renew"), pending: map[string]*certs.Bundle{}}
+	return &Runner{certs: certList, settings: s, deps: d, log: d.Logger.Named("renew"), pending: map[string]*certs.Bundle{},
+		memHooks: map[string]hookState{}, memState: map[string]scheduler.Stored{}}
 }
 
 // ReasonStoredUnreadable: the stored secret could not be read or is not a valid
@@ -237,6 +264,7 @@ type work struct {
 	order    *acme.Order
 	records  []int // indexes into the pass's record list
 	started  time.Time
+	version  string // the stored AWSCURRENT version id, "" when unknown
 }
 
 // Pass runs one pass. The error is non-nil only when the pass could not run at all (bad
@@ -266,12 +294,27 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 			due = append(due, w)
 		}
 	}
-	if opts.DryRun || len(due) == 0 {
+	if opts.DryRun {
 		sum.Duration = r.deps.Now().Sub(start)
-		r.log.Info("pass finished", zap.Int("due", len(due)), zap.Duration("duration", sum.Duration))
+		r.log.Info("dry run finished", zap.Int("due", len(due)), zap.Duration("duration", sum.Duration))
 		return sum, nil
 	}
-	r.obtain(ctx, due, opts)
+	if len(due) > 0 {
+		r.obtain(ctx, due, opts)
+	}
+	// Hooks that failed on an earlier pass run again for the version they were meant for,
+	// without a new certificate.
+	for _, w := range works {
+		if w.decision.Due || w.res.err != nil {
+			continue
+		}
+		if st, ok := r.pendingHooks(w, w.version); ok {
+			w.res.Action = ActionHooks
+			r.log.Info("retrying on_renew hooks", zap.String("cert", w.cert.Name), zap.Int("done", st.done), zap.Int("hooks", len(w.cert.OnRenew)))
+			r.runRenewHooks(ctx, w, st, hooks.Event{Name: w.cert.Name, Domains: w.cert.Domains, SecretARN: w.res.SecretARN,
+				VersionID: st.version, NotAfter: w.stored.NotAfter, StoredAt: st.storedAt, Kind: hooks.KindRenew})
+		}
+	}
 	sum.Duration = r.deps.Now().Sub(start)
 	r.log.Info("pass finished", zap.Int("due", len(due)), zap.Int("failed", sum.Failed()), zap.Duration("duration", sum.Duration))
 	return sum, nil
@@ -330,6 +373,12 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	if !w.stored.NotAfter.IsZero() {
 		w.res.NotAfter = w.stored.NotAfter
 	}
+	r.mu.Lock()
+	if m, ok := r.memState[c.Name]; ok && m.Failures > w.stored.Failures {
+		// Backoff state this process could not store with a secret.
+		w.stored.Failures, w.stored.NextAttempt = m.Failures, m.NextAttempt
+	}
+	r.mu.Unlock()
 	in := scheduler.Input{
 		Want:     scheduler.Want{Name: c.Name, Domains: c.Domains, KeyType: c.KeyType, Profile: c.Profile, RenewBefore: c.RenewBefore},
 		Stored:   w.stored,
@@ -347,6 +396,11 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	}
 	w.res.Reason, w.res.Message, w.res.DueAt = w.decision.Reason, w.decision.Message, w.decision.DueAt
 	w.res.LastError = w.tags[TagLastError]
+	if c.Secret != nil {
+		w.version = inv[c.Secret.Secret].CurrentVersionID
+	} else {
+		w.version = "files"
+	}
 	if w.decision.Due {
 		w.res.Action = ActionIssue
 		if w.stored.Exists {
@@ -373,6 +427,11 @@ func (r *Runner) storedState(ctx context.Context, c Cert, inv map[string]smsink.
 		}
 		*arn = s.ARN
 		st.Failures, st.NextAttempt = parseState(s.Tags)
+		if s.CurrentVersionID == "" {
+			// A secret without a value: created to hold the backoff state of a
+			// certificate that has never been stored.
+			return st, s.Tags, "", nil
+		}
 		if !s.TagsCurrent {
 			b, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
 			switch {

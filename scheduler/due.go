@@ -106,14 +106,15 @@ func Decide(in Input) Decision {
 	if in.Force {
 		return Decision{Due: true, Reason: ReasonForced, Message: "forced by --force"}
 	}
-	if !s.Exists {
-		return Decision{Due: true, Reason: ReasonMissing, Message: "no certificate stored"}
-	}
-
 	// Backoff after failures: a restarted daemon or another runner sees it in the tags.
+	// It holds for a certificate never stored too, or a name in no hosted zone would
+	// place a new order on every pass.
 	if s.Failures > 0 && now.Before(s.NextAttempt) {
 		return Decision{Reason: ReasonBackoff, DueAt: s.NextAttempt,
 			Message: fmt.Sprintf("%d failed attempt(s); next attempt after %s", s.Failures, s.NextAttempt.UTC().Format(time.RFC3339))}
+	}
+	if !s.Exists {
+		return Decision{Due: true, Reason: ReasonMissing, Message: "no certificate stored"}
 	}
 
 	var change Reason

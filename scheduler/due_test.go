@@ -72,6 +72,9 @@ func TestDecide(t *testing.T) {
 		{name: "backoff holds", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(69 * day)}, reason: ReasonBackoff, wantDue: at(70 * day)},
 		{name: "backoff over", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(70 * day)}, due: true, reason: ReasonLifetime},
 
+		{name: "backoff holds a certificate never stored", in: Input{Want: want, Stored: Stored{Failures: 1, NextAttempt: at(time.Minute)}, Now: t0}, reason: ReasonBackoff},
+		{name: "backoff over: never stored is due", in: Input{Want: want, Stored: Stored{Failures: 1, NextAttempt: at(time.Minute)}, Now: at(time.Minute)}, due: true, reason: ReasonMissing},
+
 		// Fixed-interval runners (a Lambda on a rate).
 		{name: "90d, 60-day interval, run at day 1: due before next run", in: Input{Want: want, Stored: stored(90 * day), Now: at(day), Interval: 60 * day}, due: true, reason: ReasonInterval},
 		{name: "90d, 1-day interval, day 58: not yet", in: Input{Want: want, Stored: stored(90 * day), Now: at(58 * day), Interval: day}, reason: ReasonNotDue},

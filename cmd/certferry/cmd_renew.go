@@ -77,7 +77,7 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, leve
 		}
 		return nil, exitUnknown
 	}
-	if sum.Failed() > 0 {
+	if sum.Failed() > 0 || sum.HookFailures() > 0 {
 		return sum, exitFailed
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) {
@@ -95,6 +95,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		result := "ok"
 		if r.Error != "" {
 			result = "FAILED: " + firstLine(r.Error)
+		} else if r.HookError != "" {
+			result = "stored; HOOK FAILED (retried next pass): " + firstLine(r.HookError)
 		} else if r.Action == renew.ActionSkip || r.Action == renew.ActionPlan {
 			result = "-"
 		}

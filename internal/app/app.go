@@ -18,6 +18,8 @@ import (
 	sdkhttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/awshttp"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
@@ -40,6 +43,12 @@ type Options struct {
 	Version string
 	// Now is the clock of the pass (tests); nil is time.Now.
 	Now func() time.Time
+	// ACMETransport, when set, wraps the ACME client's HTTP transport (request metrics).
+	ACMETransport func(http.RoundTripper) http.RoundTripper
+	// OnHook is told of every hook run (metrics).
+	OnHook func(cert, hook string, err error)
+	// HookEnv is the base environment of exec hooks (nil: a fixed PATH only).
+	HookEnv []string
 }
 
 // App holds what was built from the configuration.
@@ -57,6 +66,7 @@ type App struct {
 	acmeMu     sync.Mutex
 	acmeClient *acme.Client // opened on first use; a failed open is retried next time
 	version    string
+	acmeWrap   func(http.RoundTripper) http.RoundTripper
 }
 
 // LoadAWS builds the AWS configuration: the default credential chain, the configured
@@ -157,6 +167,15 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Logger:        log.Named("route53"),
 	})
 
+	a.acmeWrap = opts.ACMETransport
+	hookDeps := hooks.Deps{
+		Logger:     log.Named("hooks"),
+		ASG:        autoscaling.NewFromConfig(awsCfg),
+		ECS:        ecs.NewFromConfig(awsCfg),
+		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Now:        opts.Now,
+		BaseEnv:    opts.HookEnv,
+	}
 	var certList []renew.Cert
 	for _, c := range cfg.Certificates {
 		rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore}
@@ -171,6 +190,12 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		}
 		if f := c.Sinks.File; f != nil {
 			rc.File = &file.Target{Dir: f.Dir, Owner: f.Owner, Group: f.Group}
+		}
+		if rc.OnRenew, err = hooks.FromConfig(c.Hooks.OnRenew, hookDeps); err != nil {
+			return nil, fmt.Errorf("certificates %s: on_renew: %w", c.Name, err)
+		}
+		if rc.OnFailure, err = hooks.FromConfig(c.Hooks.OnFailure, hookDeps); err != nil {
+			return nil, fmt.Errorf("certificates %s: on_failure: %w", c.Name, err)
 		}
 		certList = append(certList, rc)
 	}
@@ -194,6 +219,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Files:   a.Files,
 		Logger:  log,
 		Now:     opts.Now,
+		OnHook:  opts.OnHook,
 	})
 	return a, nil
 }
@@ -226,8 +252,12 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	default:
 		store = acme.NewSecretsManagerStore(a.SM, cfg.AccountSecret)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+	var tr http.RoundTripper = base
+	if a.acmeWrap != nil {
+		tr = a.acmeWrap(tr)
+	}
 	var eab *acme.EAB
 	if cfg.EAB != nil {
 		eab = &acme.EAB{KID: cfg.EAB.KID, HMACKey: cfg.EAB.HMACKey}

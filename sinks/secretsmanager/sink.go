@@ -273,16 +273,30 @@ func ownTag(k string) bool {
 // tags that differ. Verifying the chain is the caller's job; the key was checked against
 // the certificate when the bundle was built.
 func (s *Sink) Store(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions) (string, error) {
-	id, err := s.store(ctx, target, b, opts)
+	saved, err := s.Save(ctx, target, b, opts)
+	return saved.VersionID, err
+}
+
+// Saved is where Save put a certificate.
+type Saved struct {
+	VersionID string
+	ARN       string // the secret's ARN (hooks pass it on as CERTFERRY_SECRET_ARN)
+}
+
+// Save is Store, also returning the secret's ARN (known from the create or describe call
+// the write makes anyway).
+func (s *Sink) Save(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions) (Saved, error) {
+	var arn string
+	id, err := s.store(ctx, target, b, opts, &arn)
 	if err != nil {
-		return "", fmt.Errorf("secretsmanager: put %s: %w", target.Secret, err)
+		return Saved{}, fmt.Errorf("secretsmanager: put %s: %w", target.Secret, err)
 	}
 	s.log.Info("stored certificate", zap.String("cert", b.Name), zap.String("secret", target.Secret),
 		zap.String("version", id), zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
-	return id, nil
+	return Saved{VersionID: id, ARN: arn}, nil
 }
 
-func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions) (string, error) {
+func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts StoreOptions, arn *string) (string, error) {
 	if b == nil || b.Leaf == nil || b.Key.IsZero() {
 		return "", errors.New("incomplete bundle")
 	}
@@ -304,7 +318,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		if err = classify(err); !errors.Is(err, ErrNotFound) {
 			return "", err
 		}
-		created, cerr := s.create(ctx, target, value, token, tags)
+		created, cerr := s.create(ctx, target, value, token, tags, arn)
 		if cerr == nil || !isCode(cerr, "ResourceExistsException") {
 			return created, cerr
 		}
@@ -313,6 +327,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 			return "", classify(err)
 		}
 	}
+	*arn = aws.ToString(desc.ARN)
 	current := holder(desc.VersionIdsToStages, "AWSCURRENT")
 	have := tagMap(desc.Tags)
 	if current == token {
@@ -378,7 +393,7 @@ func (s *Sink) guard(ctx context.Context, secret string, have map[string]string,
 	return nil
 }
 
-func (s *Sink) create(ctx context.Context, target Target, value, token string, tags map[string]string) (string, error) {
+func (s *Sink) create(ctx context.Context, target Target, value, token string, tags map[string]string, arn *string) (string, error) {
 	in := &sm.CreateSecretInput{
 		Name: aws.String(target.Secret), SecretString: aws.String(value), ClientRequestToken: aws.String(token),
 		Tags: tagList(tags),
@@ -393,6 +408,7 @@ func (s *Sink) create(ctx context.Context, target Target, value, token string, t
 	if err != nil {
 		return "", err
 	}
+	*arn = aws.ToString(out.ARN)
 	return aws.ToString(out.VersionId), nil
 }
 
@@ -500,4 +516,42 @@ func classify(err error) error {
 func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+// SetStateOrCreate is SetState for a certificate that may have no secret yet (it failed
+// before it was ever stored): a missing secret is created without a value, with the
+// target's KMS key, description and tags, so that the backoff state survives restarts and
+// reaches every runner. Store later puts the first value into it.
+func (s *Sink) SetStateOrCreate(ctx context.Context, target Target, name string, tags map[string]string) error {
+	err := s.setState(ctx, target.Secret, tags)
+	if !errors.Is(err, ErrNotFound) {
+		if err != nil {
+			return fmt.Errorf("secretsmanager: set state %s: %w", target.Secret, err)
+		}
+		return nil
+	}
+	set, _, err := splitState(tags)
+	if err != nil {
+		return fmt.Errorf("secretsmanager: set state %s: %w", target.Secret, err)
+	}
+	all := map[string]string{}
+	maps.Copy(all, s.opts.Tags)
+	maps.Copy(all, target.Tags)
+	maps.Copy(all, set)
+	all[TagName] = SanitizeTagValue(name)
+	in := &sm.CreateSecretInput{Name: aws.String(target.Secret), Tags: tagList(all)}
+	if target.KMSKeyID != "" {
+		in.KmsKeyId = aws.String(target.KMSKeyID)
+	}
+	if target.Description != "" {
+		in.Description = aws.String(target.Description)
+	}
+	if _, err := s.api.CreateSecret(ctx, in); err != nil {
+		if err = classify(err); isCode(err, "ResourceExistsException") {
+			// Another runner created it in the meantime: tag it like any other.
+			return s.SetState(ctx, target.Secret, tags)
+		}
+		return fmt.Errorf("secretsmanager: create %s for its state: %w", target.Secret, err)
+	}
+	return nil
 }

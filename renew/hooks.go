@@ -1,0 +1,145 @@
+package renew
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/hooks"
+)
+
+// TagHooks records, per secret version, how far the on_renew hooks got:
+// "<version-id> <hooks done> <stored-at RFC 3339>". on_renew hooks run in order and stop
+// at the first failure, so a count is the whole state. A version without the tag (stored
+// before any hook was configured) has nothing pending.
+const TagHooks = "certferry:hooks"
+
+// HookResult is one hook's outcome in the summary.
+type HookResult struct {
+	Hook     string        `json:"hook"`
+	Status   string        `json:"status"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// hookState is the parsed TagHooks.
+type hookState struct {
+	version  string
+	done     int
+	storedAt time.Time
+}
+
+func parseHookState(v string) (hookState, bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return hookState{}, false
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 0 {
+		return hookState{}, false
+	}
+	t, _ := time.Parse(time.RFC3339, f[2])
+	return hookState{version: f[0], done: n, storedAt: t}, true
+}
+
+func (h hookState) String() string {
+	return fmt.Sprintf("%s %d %s", h.version, h.done, h.storedAt.UTC().Format(time.RFC3339))
+}
+
+// runRenewHooks runs the certificate's on_renew hooks that have not yet succeeded for
+// version, records how far they got, and reports them in the result. A failed hook is
+// retried on the next pass; the certificate is not issued again for it.
+func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev hooks.Event) {
+	hs := w.cert.OnRenew
+	if len(hs) == 0 || st.done >= len(hs) {
+		return
+	}
+	index := map[string]int{}
+	for i, h := range hs {
+		index[h.Name()] = i
+	}
+	results := hooks.RunAll(ctx, hs, ev, func(name string) bool { return index[name] < st.done })
+	done := 0
+	for _, res := range results {
+		if res.Status != hooks.StatusOK && res.Status != hooks.StatusDone {
+			break
+		}
+		done++
+	}
+	r.reportHooks(w, results)
+	st.done = done
+	if w.cert.Secret != nil && r.deps.Secrets != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := r.deps.Secrets.SetState(sctx, w.cert.Secret.Secret, map[string]string{TagHooks: st.String()}); err != nil {
+			r.log.Warn("could not record the hooks' progress; they may run again", zap.String("cert", w.cert.Name), zap.Error(err))
+		}
+	} else {
+		r.mu.Lock()
+		r.memHooks[w.cert.Name] = st
+		r.mu.Unlock()
+	}
+	if err := hooks.Err(results); err != nil {
+		w.res.HookError = err.Error()
+		r.log.Error("on_renew hook failed; it runs again on the next pass", zap.String("cert", w.cert.Name),
+			zap.Int("hooks_done", done), zap.Int("hooks", len(hs)), zap.Error(err))
+	}
+}
+
+// runFailureHooks tells the on_failure hooks that a certificate failed.
+func (r *Runner) runFailureHooks(ctx context.Context, w *work, err error) {
+	if len(w.cert.OnFailure) == 0 {
+		return
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	ev := hooks.Event{Name: w.cert.Name, Domains: w.cert.Domains, SecretARN: w.res.SecretARN,
+		NotAfter: w.stored.NotAfter, Error: err.Error(), Kind: hooks.KindFailure}
+	results := hooks.RunAll(hctx, w.cert.OnFailure, ev, nil)
+	r.reportHooks(w, results)
+	if herr := hooks.Err(results); herr != nil {
+		r.log.Error("on_failure hook failed", zap.String("cert", w.cert.Name), zap.Error(herr))
+	}
+}
+
+func (r *Runner) reportHooks(w *work, results []hooks.Result) {
+	for _, res := range results {
+		hr := HookResult{Hook: res.Hook, Status: string(res.Status), Duration: res.Duration}
+		if res.Err != nil {
+			hr.Error = res.Err.Error()
+		}
+		w.res.Hooks = append(w.res.Hooks, hr)
+		if res.Status == hooks.StatusOK || res.Status == hooks.StatusFailed {
+			if r.deps.OnHook != nil {
+				r.deps.OnHook(w.cert.Name, res.Hook, res.Err)
+			}
+			r.log.Info("hook ran", zap.String("cert", w.cert.Name), zap.String("hook", res.Hook),
+				zap.String("status", string(res.Status)), zap.Duration("duration", res.Duration))
+		}
+	}
+}
+
+// pendingHooks returns the hook state of a certificate whose stored version still has
+// on_renew hooks to run, and whether there is any.
+func (r *Runner) pendingHooks(w *work, currentVersion string) (hookState, bool) {
+	if len(w.cert.OnRenew) == 0 {
+		return hookState{}, false
+	}
+	var st hookState
+	var ok bool
+	if w.cert.Secret != nil {
+		st, ok = parseHookState(w.tags[TagHooks])
+		if ok && st.version != currentVersion {
+			ok = false
+		}
+	} else {
+		r.mu.Lock()
+		st, ok = r.memHooks[w.cert.Name]
+		r.mu.Unlock()
+	}
+	return st, ok && st.done < len(w.cert.OnRenew)
+}

@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("acme: new client: parse the stored account key: %w", err)
 	}
 	c.account, c.key = *acct, key
+	c.transport.setAccountKey(key)
 
 	if c.account.URL == "" {
 		stored, err := c.register(ctx, cfg.EAB, cfg.Store)

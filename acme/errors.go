@@ -68,7 +68,9 @@ var permanentProblems = map[string]bool{
 	ProblemCAA:                   true,
 	ProblemRejectedIdentifier:    true,
 	ProblemUnsupportedIdentifier: true,
-	ProblemUnauthorized:          true,
+	// Not unauthorized: it is what a CA answers when a dns-01 validation found no or
+	// the wrong TXT record (Let's Encrypt and Pebble alike), which the next attempt fixes
+	// once DNS has caught up; it backs off step by step like any other failure.
 	ProblemExternalAccountNeeded: true,
 	ProblemInvalidContact:        true,
 	ProblemUnsupportedContact:    true,
@@ -165,7 +167,7 @@ func (e *RateLimitedError) Unwrap() error { return e.problem }
 
 // IsPermanent reports whether err is a problem that retrying without a change (of names,
 // DNS, CAA records or account) will not fix: caa, rejectedIdentifier,
-// unsupportedIdentifier, unauthorized, externalAccountRequired, invalidContact,
+// unsupportedIdentifier, externalAccountRequired, invalidContact,
 // unsupportedContact, userActionRequired, invalidProfile, in the problem or a
 // subproblem.
 func IsPermanent(err error) bool {

@@ -71,7 +71,7 @@ func TestClassify(t *testing.T) {
 		{"not a problem", fmt.Errorf("post: %w", plain), "post: connection refused", plain, false, -1},
 		{"caa", pd(ProblemCAA, 403), "acme problem caa (HTTP 403): detail", ErrCAA, true, -1},
 		{"rejectedIdentifier", pd(ProblemRejectedIdentifier, 400), "acme problem rejectedIdentifier (HTTP 400): detail", ErrRejectedIdentifier, true, -1},
-		{"unauthorized", pd(ProblemUnauthorized, 403), "acme problem unauthorized (HTTP 403): detail", ErrUnauthorized, true, -1},
+		{"unauthorized", pd(ProblemUnauthorized, 403), "acme problem unauthorized (HTTP 403): detail", ErrUnauthorized, false, -1},
 		{"alreadyReplaced", &legoacme.AlreadyReplacedError{ProblemDetails: pd(ProblemAlreadyReplaced, 409)}, "acme problem alreadyReplaced (HTTP 409): detail", ErrAlreadyReplaced, false, -1},
 		{"compound with caa", pd(ProblemCompound, 403, legoacme.SubProblem{Type: ProblemCAA, Detail: "CAA forbids", Identifier: legoacme.Identifier{Type: "dns", Value: "x.example.com"}}),
 			"acme problem compound (HTTP 403): detail; caa for x.example.com: CAA forbids", ErrCAA, true, -1},

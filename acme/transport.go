@@ -3,11 +3,13 @@ package acme
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +42,20 @@ type sharedTransport struct {
 	dirAt     time.Time
 	nonceURL  string
 	nonces    []pooledNonce // oldest first
+	key       crypto.PrivateKey // the account key, for badNonce retries; nil until known
+}
+
+// setAccountKey lets the transport sign a request again after badNonce.
+func (s *sharedTransport) setAccountKey(k crypto.PrivateKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.key = k
+}
+
+func (s *sharedTransport) accountKey() crypto.PrivateKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
 }
 
 type pooledNonce struct {
@@ -192,6 +208,63 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
 		}
 	}
+	// A signed POST is kept so that it can be signed again with a fresh nonce when the
+	// CA answers badNonce (see maxBadNonceRetries).
+	var jws []byte
+	key := c.s.accountKey()
+	if key != nil && req.Method == http.MethodPost && req.Body != nil && strings.HasPrefix(req.Header.Get("Content-Type"), "application/jose+json") {
+		b, err := io.ReadAll(req.Body)
+		done()
+		if err != nil {
+			return nil, err
+		}
+		jws = b
+	}
+	for attempt := 0; ; attempt++ {
+		send := req
+		if jws != nil {
+			send = req.Clone(req.Context())
+			send.Body = io.NopCloser(bytes.NewReader(jws))
+			send.ContentLength = int64(len(jws))
+			send.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(jws)), nil }
+		}
+		resp, err := c.roundTrip(send, isDir, isNonce)
+		if err != nil {
+			return nil, err
+		}
+		nonce := resp.Header.Get(badNonceHeader)
+		if nonce == "" {
+			return resp, nil
+		}
+		resp.Header.Del(badNonceHeader)
+		if jws == nil || attempt >= maxBadNonceRetries {
+			c.s.pushNonce(nonce)
+			return resp, nil
+		}
+		again, serr := resignJWS(jws, key, nonce)
+		if serr != nil {
+			c.log.Debug("cannot sign the request again after badNonce; lego retries", zap.Error(serr))
+			c.s.pushNonce(nonce) // lego's own retry path takes it from the pool
+			return resp, nil
+		}
+		_ = resp.Body.Close()
+		jws = again
+		c.log.Debug("the CA rejected a nonce; signed again with the nonce it sent", zap.String("url", req.URL.String()), zap.Int("attempt", attempt+1))
+	}
+}
+
+// badNonceHeader carries, between roundTrip and RoundTrip, the nonce of a badNonce
+// answer that RoundTrip may use to sign the request again. It never leaves the package.
+const badNonceHeader = "X-Certferry-Bad-Nonce-Replay"
+
+// roundTrip sends one request to the CA: rate limit, the call's context, nonce
+// pooling, Retry-After and problem bookkeeping.
+func (c *callTransport) roundTrip(req *http.Request, isDir, isNonce bool) (*http.Response, error) {
+	done := func() {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+	}
 	if c.s.limiter != nil {
 		if err := c.s.limiter.Wait(c.ctx); err != nil {
 			done()
@@ -221,12 +294,8 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	url := req.URL.String()
-	if n := resp.Header.Get("Replay-Nonce"); n != "" && !isNonce {
-		// Pooled for every Core of this Client; lego's own manager never sees it, so no
-		// nonce is ever used twice.
-		c.s.pushNonce(n)
-		resp.Header.Del("Replay-Nonce")
-	}
+	nonce := resp.Header.Get("Replay-Nonce")
+	resp.Header.Del("Replay-Nonce")
 	c.mu.Lock()
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		c.retryAfter[url] = ra
@@ -235,6 +304,7 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.mu.Unlock()
 
+	badNonce := false
 	switch {
 	case resp.StatusCode >= http.StatusBadRequest:
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
@@ -250,9 +320,7 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.mu.Lock()
 			c.problems[url] = append(c.problems[url], p.Type)
 			c.mu.Unlock()
-			if p.Type == ProblemBadNonce {
-				c.log.Debug("the CA rejected a nonce; lego retries", zap.String("url", url))
-			}
+			badNonce = p.Type == ProblemBadNonce
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	case isDir && resp.StatusCode == http.StatusOK:
@@ -266,6 +334,18 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	default:
 		resp.Body = &cancelOnDone{ReadCloser: resp.Body, cancel: cancel}
+	}
+	switch {
+	case nonce == "":
+	case isNonce:
+		resp.Header.Set("Replay-Nonce", nonce) // lego's HEAD newNonce wants it
+	case badNonce:
+		// Kept for RoundTrip to sign the request again with it.
+		resp.Header.Set(badNonceHeader, nonce)
+	default:
+		// Pooled for every Core of this Client; lego's own manager never sees it, so no
+		// nonce is ever used twice.
+		c.s.pushNonce(nonce)
 	}
 	return resp, nil
 }

@@ -227,8 +227,19 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		w.res.RetryAfter = rl.RetryAfter
 	}
 	failures := w.stored.Failures + 1
-	next := scheduler.NextAttempt(r.deps.Now(), failures, w.res.RetryAfter, r.deps.Rand())
-	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
+	var next time.Time
+	if acme.IsPermanent(err) {
+		// The CA refused for good (CAA, a rejected identifier, ...): retrying in a minute
+		// only spends the CA's patience. Back off straight to the daily cap and say that
+		// a human has to act; on_failure hooks alert them.
+		next = scheduler.NextAttemptPermanent(r.deps.Now(), w.res.RetryAfter, r.deps.Rand())
+		r.log.Error("certificate refused by the CA; not retryable: it needs a human (fix the CAA records, names or account), next attempt in a day",
+			zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.Int("attempt", failures),
+			zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))
+	} else {
+		next = scheduler.NextAttempt(r.deps.Now(), failures, w.res.RetryAfter, r.deps.Rand())
+		r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
+	}
 	defer r.runFailureHooks(ctx, w, err)
 	if w.cert.Secret == nil || r.deps.Secrets == nil {
 		// No secret to keep the state in: this process remembers it.

@@ -401,6 +401,15 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	} else {
 		w.version = "files"
 	}
+	if w.decision.Due && !r.hasPending(c.Name) {
+		// A certificate that cannot be stored is not ordered: checked before any request
+		// to the CA, every pass (it costs nothing), until the configuration changes.
+		if err := checkSecretSize(c); err != nil {
+			r.failNoState(w, err)
+			w.decision.Due = false
+			return w
+		}
+	}
 	if w.decision.Due {
 		w.res.Action = ActionIssue
 		if w.stored.Exists {
@@ -475,6 +484,12 @@ func parseState(tags map[string]string) (int, time.Time) {
 	return n, t
 }
 
+// ariRetryOnError is how long after a failed ARI check (no ARI, a malformed answer, a
+// server error) the CA is asked again. Meanwhile the lifetime rule decides; an hour keeps
+// a broken ARI endpoint from being asked on every pass of every runner, and is short
+// against the days a renewal window spans.
+const ariRetryOnError = time.Hour
+
 // ariWindow returns the CA's renewal window for a stored certificate. To keep idle
 // passes free of ACME requests it asks the CA only when the time the CA gave for the
 // next check (stored in the secret's tags) has passed, and caches the answer in tags.
@@ -499,9 +514,17 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) *schedule
 	}
 	info, err := client.RenewalInfoByID(ctx, w.ariID)
 	if err != nil {
-		// A CA without ARI, or a broken answer: fall back to the lifetime rule and ask
-		// again on a later pass.
-		r.log.Warn("ARI check failed: the lifetime rule applies", zap.String("cert", w.cert.Name), zap.Error(err))
+		// A CA without ARI, or a broken answer (malformed, 500): fall back to the
+		// lifetime rule, and ask again after ariRetryOnError rather than on every pass.
+		retryAt := now.Add(ariRetryOnError)
+		r.log.Warn("ARI check failed: the lifetime rule applies", zap.String("cert", w.cert.Name),
+			zap.Time("ari_retry", retryAt), zap.Error(err))
+		if w.cert.Secret != nil && !opts.DryRun && ctx.Err() == nil {
+			tags := map[string]string{TagARIStart: "", TagARIEnd: "", TagARINext: retryAt.UTC().Format(time.RFC3339)}
+			if err := r.deps.Secrets.SetState(ctx, w.cert.Secret.Secret, tags); err != nil {
+				r.log.Warn("could not record the ARI retry time", zap.String("cert", w.cert.Name), zap.Error(err))
+			}
+		}
 		return nil
 	}
 	retry := info.RetryAfter

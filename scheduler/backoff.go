@@ -34,3 +34,11 @@ func NextAttempt(now time.Time, failures int, retryAfter time.Duration, jitter f
 	}
 	return now.Add(d)
 }
+
+// NextAttemptPermanent returns when a certificate whose attempt the CA refused for good
+// (a CAA record, a rejected identifier: nothing a retry changes until a human acts) may
+// be tried again: straight away at the daily cap, with the same jitter, skipping the
+// short steps that are meant for transient faults. A Retry-After is honoured likewise.
+func NextAttemptPermanent(now time.Time, retryAfter time.Duration, jitter float64) time.Time {
+	return NextAttempt(now, len(backoffSteps)+1, retryAfter, jitter)
+}

@@ -59,3 +59,22 @@ func TestBackoffSequenceUnderFakeClock(t *testing.T) {
 		t.Fatalf("%d attempts in a week, want 10", len(attempts))
 	}
 }
+
+func TestNextAttemptPermanent(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		retryAfter time.Duration
+		jitter     float64
+		want       time.Duration
+	}{
+		{0, 0, MaxBackoff},
+		{0, 0.5, MaxBackoff + MaxBackoff/10},
+		{48 * time.Hour, 0, 48 * time.Hour},
+		{time.Hour, 0, MaxBackoff},
+	} {
+		if got := NextAttemptPermanent(now, tc.retryAfter, tc.jitter).Sub(now); got != tc.want {
+			t.Errorf("NextAttemptPermanent(retry %s, jitter %g) = now+%s, want now+%s", tc.retryAfter, tc.jitter, got, tc.want)
+		}
+	}
+}

@@ -8,5 +8,22 @@
 // without reading any secret value. Writes use a ClientRequestToken derived from the
 // certificate, so a retried Store is a no-op and never a second version.
 //
+// Concurrent runners: a write is a compare-and-swap. The new version is put with the
+// StagePending label only, then UpdateSecretVersionStage moves AWSCURRENT to it with
+// RemoveFromVersionId set to the version read before the write, which Secrets Manager
+// refuses if AWSCURRENT moved meanwhile. The loser re-reads: when the winner's
+// certificate is as good (same names and key type, at least 9/10 of the remaining
+// lifetime), it is kept and Store returns a *LostRaceError; otherwise the swap is retried
+// against the new version, under the usual guards. StoreOptions.Expect extends the same
+// check back to when the caller planned the renewal, so a runner that finishes after the
+// winner's write is complete does not replace it either. Both runners may still have
+// ordered a certificate: avoiding the second order needs a lease taken before ordering,
+// and tags cannot be one (TagResource is a blind last-writer-wins write, with no
+// condition), so certferry relies on the issuance guard and this swap instead.
+//
+// PutSecretValue refused with LimitExceededException (the version quota) is retried
+// Options.MaxAttempts times, then fails with ErrVersionQuota; the stored versions are
+// untouched.
+//
 // The sink never logs secret values, and its errors never contain them.
 package secretsmanager

@@ -47,7 +47,42 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 	// ErrConflict: this certificate is already stored as a version with another value.
 	ErrConflict = errors.New("certificate already stored with a different value")
+	// ErrVersionQuota: Secrets Manager refused the new version (LimitExceededException)
+	// on every attempt; the versions already stored are untouched.
+	ErrVersionQuota = errors.New("secret version quota exceeded")
+	// ErrLostRace: another runner stored a certificate for the same secret while this
+	// one was obtaining its own, and it is as good: it is kept, ours is not written.
+	ErrLostRace = errors.New("lost the race: another runner stored an equivalent certificate")
 )
+
+// StagePending labels a version between its write and the compare-and-swap that moves
+// AWSCURRENT to it. Found on a version that is not AWSCURRENT, it marks a write that was
+// interrupted (or lost a race).
+const StagePending = "CERTFERRY_PENDING"
+
+// maxCAS bounds the compare-and-swap attempts of one Store.
+const maxCAS = 3
+
+// Winner is the certificate another runner stored when this one lost the race.
+type Winner struct {
+	VersionID string
+	Serial    string
+	NotAfter  time.Time
+}
+
+// LostRaceError is returned by Store when another runner stored an equivalent
+// certificate first; it matches ErrLostRace. The winner's version stays AWSCURRENT.
+type LostRaceError struct {
+	Secret string
+	Winner Winner
+}
+
+func (e *LostRaceError) Error() string {
+	return fmt.Sprintf("%s: version %s (serial %s) was stored by another runner and is kept", ErrLostRace, e.Winner.VersionID, e.Winner.Serial)
+}
+
+// Is makes errors.Is(err, ErrLostRace) true.
+func (e *LostRaceError) Is(target error) bool { return target == ErrLostRace }
 
 // WouldShortenError carries the two expiry times; it matches ErrWouldShorten.
 type WouldShortenError struct {
@@ -66,6 +101,11 @@ func (e *WouldShortenError) Is(target error) bool { return target == ErrWouldSho
 type Options struct {
 	// Tags are added to every secret the sink writes (a target's own Tags win).
 	Tags map[string]string
+	// MaxAttempts bounds the writes of one version refused with LimitExceededException
+	// (the version quota). Default 3.
+	MaxAttempts int
+	// RetryDelay is the first delay between those attempts; it doubles. Default 1s.
+	RetryDelay time.Duration
 }
 
 // Sink stores bundles in Secrets Manager. It is safe for concurrent use; two Stores to
@@ -80,6 +120,12 @@ type Sink struct {
 func New(api API, logger *zap.Logger, opts Options) *Sink {
 	if logger == nil {
 		logger = zap.NewNop()
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = time.Second
 	}
 	return &Sink{api: api, log: logger.Named("secretsmanager"), opts: opts}
 }
@@ -103,6 +149,11 @@ type StoreOptions struct {
 	// backoff state on success), with SetState's rules: keys start with "certferry:",
 	// values are sanitized, an empty value removes the tag.
 	State map[string]string
+	// Expect, when not nil, is the AWSCURRENT version id ("" for none) the caller saw
+	// when it decided to obtain the certificate. If AWSCURRENT moved since, another
+	// runner stored a certificate meanwhile: when that one is as good, Store keeps it and
+	// returns a *LostRaceError instead of writing (Force does not override this).
+	Expect *string
 }
 
 // Stored describes one stored certificate, from the secret's tags alone.
@@ -313,6 +364,9 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 	tags := s.tags(target, b, opts, token)
 	maps.Copy(tags, state)
 
+	// raced: the secret moved since the caller decided to write (another runner): a
+	// certificate it stored that is as good as ours is kept, never clobbered.
+	raced := false
 	desc, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
 	if err != nil {
 		if err = classify(err); !errors.Is(err, ErrNotFound) {
@@ -322,7 +376,8 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		if cerr == nil || !isCode(cerr, "ResourceExistsException") {
 			return created, cerr
 		}
-		// Another runner created it meanwhile: continue as an update.
+		// Another runner created it meanwhile: continue as an update, knowing we raced.
+		raced = true
 		if desc, err = s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)}); err != nil {
 			return "", classify(err)
 		}
@@ -334,32 +389,75 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		// Already stored (a retry, or a second runner with the same certificate).
 		return token, s.retag(ctx, target.Secret, have, tags, unset)
 	}
+	if opts.Expect != nil && *opts.Expect != current {
+		raced = true
+	}
+	if raced && current != "" {
+		if won, ok := s.winner(ctx, target.Secret, current, b); ok {
+			s.lostRace(b, target.Secret, won)
+			return "", &LostRaceError{Secret: target.Secret, Winner: won}
+		}
+	}
 	if current != "" && !opts.Force {
 		if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
 			return "", err
 		}
 	}
-	put, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
+	// The new version is written with StagePending only, then AWSCURRENT is moved to it
+	// with a compare-and-swap (RemoveFromVersionId = the version read above): a runner
+	// that raced us and lost never moves AWSCURRENT off the winner.
+	put, err := s.putRetry(ctx, &sm.PutSecretValueInput{
 		SecretId: aws.String(target.Secret), SecretString: aws.String(value), ClientRequestToken: aws.String(token),
+		VersionStages: []string{StagePending},
 	})
 	if err != nil {
 		if isCode(err, "ResourceExistsException") {
 			return "", fmt.Errorf("%w: version %s", ErrConflict, token)
 		}
-		return "", classify(err)
+		return "", err
 	}
 	id := aws.ToString(put.VersionId)
 	if !slices.Contains(put.VersionStages, "AWSCURRENT") {
-		// The version existed already without the label (an older write of this same
-		// certificate): move AWSCURRENT to it; AWSPREVIOUS follows automatically.
-		in := &sm.UpdateSecretVersionStageInput{
-			SecretId: aws.String(target.Secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(id),
+		for attempt := 1; ; attempt++ {
+			in := &sm.UpdateSecretVersionStageInput{
+				SecretId: aws.String(target.Secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(id),
+			}
+			if current != "" {
+				in.RemoveFromVersionId = aws.String(current)
+			}
+			_, err := s.api.UpdateSecretVersionStage(ctx, in)
+			if err == nil {
+				break
+			}
+			if !isCode(err, "InvalidParameterException") || attempt >= maxCAS {
+				return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
+			}
+			// Lost the compare-and-swap: AWSCURRENT moved since we read it.
+			if desc, err = s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)}); err != nil {
+				return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
+			}
+			current, have = holder(desc.VersionIdsToStages, "AWSCURRENT"), tagMap(desc.Tags)
+			if current == id {
+				break
+			}
+			if won, ok := s.winner(ctx, target.Secret, current, b); ok {
+				s.lostRace(b, target.Secret, won)
+				return "", &LostRaceError{Secret: target.Secret, Winner: won}
+			}
+			if current != "" && !opts.Force {
+				if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
+					return "", err
+				}
+			}
 		}
-		if current != "" {
-			in.RemoveFromVersionId = aws.String(current)
-		}
-		if _, err := s.api.UpdateSecretVersionStage(ctx, in); err != nil {
-			return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
+	}
+	if slices.Contains(put.VersionStages, StagePending) {
+		// The promotion is done: the label goes, so that a StagePending on a version
+		// other than AWSCURRENT always means an interrupted write.
+		if _, err := s.api.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
+			SecretId: aws.String(target.Secret), VersionStage: aws.String(StagePending), RemoveFromVersionId: aws.String(id),
+		}); err != nil {
+			s.log.Warn("could not remove the pending label", zap.String("secret", target.Secret), zap.String("version", id), zap.Error(classify(err)))
 		}
 	}
 	tags[TagVersion] = id
@@ -367,6 +465,59 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		return "", fmt.Errorf("version %s stored, tags not updated: %w", id, err)
 	}
 	return id, nil
+}
+
+// putRetry is PutSecretValue, retried on LimitExceededException (the secret's version
+// quota, or the write rate) up to Options.MaxAttempts times with a doubling delay.
+// Every attempt carries the same token, so a retry never makes a second version.
+func (s *Sink) putRetry(ctx context.Context, in *sm.PutSecretValueInput) (*sm.PutSecretValueOutput, error) {
+	delay := s.opts.RetryDelay
+	for attempt := 1; ; attempt++ {
+		out, err := s.api.PutSecretValue(ctx, in)
+		if err == nil {
+			return out, nil
+		}
+		if !isCode(err, "LimitExceededException") {
+			return nil, classify(err)
+		}
+		if attempt >= s.opts.MaxAttempts {
+			return nil, fmt.Errorf("%w: gave up after %d attempts: %w", ErrVersionQuota, attempt, err)
+		}
+		s.log.Warn("version quota: retrying", zap.String("secret", aws.ToString(in.SecretId)), zap.Int("attempt", attempt+1), zap.Duration("delay", delay))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: %w", ErrVersionQuota, errors.Join(err, ctx.Err()))
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// winner reports whether the certificate at version current, written by another runner
+// while we were obtaining b, is as good as b: a valid secret for the same names and key
+// type with at least nine tenths of b's remaining lifetime.
+func (s *Sink) winner(ctx context.Context, secret, current string, b *certs.Bundle) (Winner, bool) {
+	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(secret), VersionId: aws.String(current)})
+	if err != nil || out.SecretString == nil {
+		return Winner{}, false
+	}
+	w, err := certs.ParseSecret([]byte(*out.SecretString))
+	if err != nil || w.DomainsHash() != b.DomainsHash() || w.KeyType != b.KeyType {
+		return Winner{}, false
+	}
+	now := time.Now()
+	if w.NotAfter.Sub(now) < b.NotAfter.Sub(now)*9/10 {
+		return Winner{}, false
+	}
+	return Winner{VersionID: current, Serial: w.Serial, NotAfter: w.NotAfter}, true
+}
+
+func (s *Sink) lostRace(b *certs.Bundle, secret string, w Winner) {
+	s.log.Warn("lost the race: another runner stored a certificate as good; it is kept and ours is dropped",
+		zap.String("cert", b.Name), zap.String("secret", secret), zap.String("serial", b.Serial),
+		zap.String("winner_version", w.VersionID), zap.String("winner_serial", w.Serial), zap.Time("winner_not_after", w.NotAfter))
 }
 
 // guard refuses to replace the current version when it expires later than b, or when

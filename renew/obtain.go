@@ -139,7 +139,15 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 			// pass (any runner) finds them pending for this version.
 			state[TagHooks] = hookState{version: smsink.Token(b), storedAt: now}.String()
 		}
-		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: state})
+		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: state, Expect: &w.version})
+		var lost *smsink.LostRaceError
+		if errors.As(err, &lost) {
+			// Another runner stored an equivalent certificate meanwhile: it is kept, and
+			// that runner tags it and runs the hooks.
+			w.res.VersionID, w.res.Message = lost.Winner.VersionID, err.Error()
+			r.log.Warn("another runner stored this certificate first; keeping its version", zap.String("cert", w.cert.Name), zap.Error(err))
+			return
+		}
 		if err != nil {
 			r.keepPending(w.cert, b)
 			r.fail(ctx, w, fmt.Errorf("store: %w", err))

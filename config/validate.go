@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/robfig/cron/v3"
+	"github.com/certferry/certferry/scheduler"
 )
 
 var (
@@ -254,7 +254,7 @@ func (k *checker) aws() {
 func (k *checker) schedule() {
 	s := k.c.Schedule
 	if s.Cron != "" {
-		if _, err := cron.ParseStandard(s.Cron); err != nil {
+		if _, err := scheduler.ParseCron(s.Cron); err != nil {
 			k.addf("schedule.cron", "%q: %s (write 5 fields: minute hour day-of-month month day-of-week, e.g. \"17 3,15 * * *\")", s.Cron, err.Error())
 		}
 	}

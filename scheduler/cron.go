@@ -31,9 +31,9 @@ type Schedule struct {
 // ParseSchedule parses a standard five-field cron spec (or a descriptor such as
 // "@daily").
 func ParseSchedule(spec string, jitter time.Duration, rnd func() float64) (*Schedule, error) {
-	s, err := cron.ParseStandard(spec)
+	s, err := ParseCron(spec)
 	if err != nil {
-		return nil, fmt.Errorf("schedule: %q: %w", spec, err)
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
 	}
 	if rnd == nil {
 		rnd = rand.Float64

@@ -28,7 +28,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 test: tools vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -parallel 8 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
 
 test-short:
@@ -45,7 +45,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
 	done
 
 # The benchmarks of ./bench against the sandbox, the lego loop next to them, and a table

@@ -442,6 +442,9 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 			}
 			if won, ok := s.winner(ctx, target.Secret, current, b); ok {
 				s.lostRace(b, target.Secret, won)
+				if slices.Contains(put.VersionStages, StagePending) {
+					s.unpend(ctx, target.Secret, id)
+				}
 				return "", &LostRaceError{Secret: target.Secret, Winner: won}
 			}
 			if current != "" && !opts.Force {
@@ -454,17 +457,23 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 	if slices.Contains(put.VersionStages, StagePending) {
 		// The promotion is done: the label goes, so that a StagePending on a version
 		// other than AWSCURRENT always means an interrupted write.
-		if _, err := s.api.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
-			SecretId: aws.String(target.Secret), VersionStage: aws.String(StagePending), RemoveFromVersionId: aws.String(id),
-		}); err != nil {
-			s.log.Warn("could not remove the pending label", zap.String("secret", target.Secret), zap.String("version", id), zap.Error(classify(err)))
-		}
+		s.unpend(ctx, target.Secret, id)
 	}
 	tags[TagVersion] = id
 	if err := s.retag(ctx, target.Secret, have, tags, unset); err != nil {
 		return "", fmt.Errorf("version %s stored, tags not updated: %w", id, err)
 	}
 	return id, nil
+}
+
+// unpend removes StagePending from version id (best effort: a label left behind only
+// costs a label).
+func (s *Sink) unpend(ctx context.Context, secret, id string) {
+	if _, err := s.api.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
+		SecretId: aws.String(secret), VersionStage: aws.String(StagePending), RemoveFromVersionId: aws.String(id),
+	}); err != nil {
+		s.log.Warn("could not remove the pending label", zap.String("secret", secret), zap.String("version", id), zap.Error(classify(err)))
+	}
 }
 
 // putRetry is PutSecretValue, retried on LimitExceededException (the secret's version

@@ -117,7 +117,14 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 			r.fail(ctx, w, err)
 			return
 		}
-		if err := b.Verify(r.settings.Roots, r.deps.Now()); err != nil {
+		// A runner whose clock is a little behind the CA's would find a certificate
+		// whose not_before is seconds ahead "not yet valid" and throw it away: within
+		// maxClockSkew, verify it as of its not_before.
+		at := r.deps.Now()
+		if at.Before(b.NotBefore) && b.NotBefore.Sub(at) <= maxClockSkew {
+			at = b.NotBefore
+		}
+		if err := b.Verify(r.settings.Roots, at); err != nil {
 			r.fail(ctx, w, fmt.Errorf("verify issued certificate: %w", err))
 			return
 		}
@@ -125,6 +132,10 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		r.store(ctx, w, b, opts)
 	})
 }
+
+// maxClockSkew is how far ahead of this runner's clock an issued certificate's
+// not_before may be (the CA's clock, or a CA that does not backdate) and still be stored.
+const maxClockSkew = 5 * time.Minute
 
 // store writes b to every sink of the certificate, then runs its on_renew hooks. When a
 // sink fails, b is kept in memory so the next pass of this process stores it without a

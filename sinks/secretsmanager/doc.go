@@ -22,7 +22,8 @@
 // condition), so certferry relies on the issuance guard and this swap instead.
 //
 // PutSecretValue refused with LimitExceededException (the version quota) is retried
-// Options.MaxAttempts times, then fails with ErrVersionQuota; the stored versions are
+// Options.MaxAttempts times (each through the client's own retryer, which counts the code
+// as throttling: 3 x 3 requests with the SDK's defaults), then fails with ErrVersionQuota; the stored versions are
 // untouched.
 //
 // The sink never logs secret values, and its errors never contain them.

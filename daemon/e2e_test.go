@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -123,8 +124,9 @@ func TestRenewsBeforeExpiry(t *testing.T) {
 	}
 }
 
-// TestStopMidPassCleansUp: a stop while the pass waits for Route 53 (a change stays
-// PENDING for ten minutes) returns promptly and leaves no _acme-challenge record.
+// TestStopMidPassCleansUp: a stop (SIGTERM) in the middle of an order, while the pass
+// waits for Route 53 (a change stays PENDING for ten minutes), returns promptly, leaves
+// no _acme-challenge record and no half-written secret (faults scenario 10).
 func TestStopMidPassCleansUp(t *testing.T) {
 	sb, cfgPath := startSandbox(t, sandbox.Options{InsyncAfter: 10 * time.Minute})
 	m := metrics.New()
@@ -157,5 +159,10 @@ func TestStopMidPassCleansUp(t *testing.T) {
 	}
 	if n := challenges(); n != 0 {
 		t.Errorf("%d _acme-challenge records left", n)
+	}
+	// No half-written secret: at most the value-less secret that holds the backoff state.
+	desc, err := awssm.NewFromConfig(awsCfg).DescribeSecret(context.Background(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")})
+	if err == nil && len(desc.VersionIdsToStages) != 0 {
+		t.Errorf("the stopped pass left secret versions %v", desc.VersionIdsToStages)
 	}
 }

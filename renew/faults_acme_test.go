@@ -204,9 +204,6 @@ func TestFaultARIWindowPast(t *testing.T) {
 	t.Parallel()
 	for _, guard := range []string{"24h", "0s"} {
 		t.Run("guard-"+guard, func(t *testing.T) {
-			if guard == "0s" && raceEnabled {
-				t.Skip("Pebble v2.10.3 races between finalize's replaced-order update and the next request (stack entirely inside pebble)")
-			}
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
 			t0 := time.Now()
@@ -329,9 +326,6 @@ func TestFaultARIBroken(t *testing.T) {
 // 6. alreadyReplaced: the order is placed again without replaces; exactly one new
 // certificate.
 func TestFaultAlreadyReplaced(t *testing.T) {
-	if raceEnabled {
-		t.Skip("Pebble v2.10.3 races between finalize's replaced-order update and the next request (stack entirely inside pebble)")
-	}
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), nil)

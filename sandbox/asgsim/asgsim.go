@@ -12,8 +12,8 @@
 package asgsim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"github.com/certferry/certferry/sandbox/internal/wire"
+
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -466,14 +466,7 @@ func write(w http.ResponseWriter, reqID string, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func newUUID() string { return wire.RequestID() }
 
 // Groups returns the group names, sorted.
 func (s *Service) Groups() []string {

@@ -12,6 +12,8 @@
 package ecssim
 
 import (
+	"github.com/certferry/certferry/sandbox/internal/wire"
+
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -220,23 +222,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusInternalServerError, code: "ServerException", msg: "ecssim: encode response"})
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", newUUID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf)
+	wire.WriteJSON11(w, http.StatusOK, buf)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	buf, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.code, e.msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", newUUID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(e.status)
-	_, _ = w.Write(buf)
+	wire.WriteJSON11Error(w, e.status, e.code, "message", e.msg)
 }
 
 func decode(body []byte, v any) *apiError {
@@ -425,15 +415,4 @@ func deploymentID() string {
 	return fmt.Sprintf("ecs-svc/%019d", n)
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hexd = "0123456789abcdef"
-	var h [32]byte
-	for i, c := range b {
-		h[2*i], h[2*i+1] = hexd[c>>4], hexd[c&15]
-	}
-	return string(h[0:8]) + "-" + string(h[8:12]) + "-" + string(h[12:16]) + "-" + string(h[16:20]) + "-" + string(h[20:32])
-}
+func newUUID() string { return wire.RequestID() }

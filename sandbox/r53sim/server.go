@@ -1,6 +1,8 @@
 package r53sim
 
 import (
+	"github.com/certferry/certferry/sandbox/internal/wire"
+
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -112,10 +114,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeXML(w, reqID, status, body)
 }
 
-func newRequestID() string {
-	b := strings.ToLower(randomID(32))
-	return b[:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:32]
-}
+func newRequestID() string { return wire.RequestID() }
 
 func decodeBody(r *http.Request, v any) *apiError {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))

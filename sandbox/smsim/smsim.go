@@ -10,9 +10,10 @@
 package smsim
 
 import (
+	"github.com/certferry/certferry/sandbox/internal/wire"
+
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,24 +211,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{code: "InternalServiceError", msg: "smsim: encode response", status: http.StatusInternalServerError})
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", newUUID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf)
+	wire.WriteJSON11(w, http.StatusOK, buf)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	// AWS Secrets Manager names the member "Message"; the SDKs accept either case.
-	buf, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"Message"`
-	}{e.code, e.msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("x-amzn-RequestId", newUUID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(e.status)
-	_, _ = w.Write(buf)
+	// AWS Secrets Manager names the member "Message".
+	wire.WriteJSON11Error(w, e.status, e.code, "Message", e.msg)
 }
 
 func decode(body []byte, v any) *apiError {
@@ -250,14 +239,7 @@ func (s *Service) purge(now time.Time) {
 	}
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func newUUID() string { return wire.RequestID() }
 
 const suffixAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

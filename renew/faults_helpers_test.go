@@ -5,6 +5,7 @@ package renew_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -112,9 +114,14 @@ func (e *env) tags(t *testing.T, secret string) map[string]string {
 }
 
 // versions returns how many versions the secret has.
+// A secret that does not exist has none.
 func (e *env) versions(t *testing.T, secret string) int {
 	t.Helper()
 	out, err := e.sm.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
+	var nf *smtypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return 0
+	}
 	if err != nil {
 		t.Fatalf("DescribeSecret %s: %v", secret, err)
 	}

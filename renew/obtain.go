@@ -60,7 +60,15 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		return
 	}
 
-	// 1. Begin every order.
+	// 1. Begin every order, unless the pass's deadline (a Lambda's) leaves too little time
+	// to finish one: an order begun and abandoned costs the CA and proves nothing.
+	if dl, ok := ctx.Deadline(); ok && r.settings.MinOrderTime > 0 && time.Until(dl) < r.settings.MinOrderTime {
+		for _, w := range toOrder {
+			r.stopped(w, fmt.Errorf("not started: %s left before the deadline, an order needs %s; it is due on the next run",
+				time.Until(dl).Round(time.Second), r.settings.MinOrderTime))
+		}
+		return
+	}
 	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
 		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
 		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged {
@@ -180,7 +188,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 	r.mu.Lock()
 	delete(r.memState, w.cert.Name)
 	r.mu.Unlock()
-	w.res.NotAfter = b.NotAfter
+	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
 	w.res.Bundle = b
 	r.runRenewHooks(ctx, w, hs, hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
 		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew})
@@ -198,6 +206,19 @@ func (r *Runner) clearedState() map[string]string {
 
 // ariFirstCheck is how long after issuance certferry first asks for ARI.
 const ariFirstCheck = 6 * time.Hour
+
+// stopped marks a certificate not done because the pass was stopped: reported as a
+// failure (the run did not do its job), without backoff state or on_failure hooks.
+func (r *Runner) stopped(w *work, err error) {
+	if w.res.Error != "" {
+		return
+	}
+	w.res.err = err
+	w.res.Error = err.Error()
+	w.res.Action = ActionFailed
+	w.res.Duration = r.deps.Now().Sub(w.started)
+	r.log.Warn("certificate not done: the pass was stopped", zap.String("cert", w.cert.Name), zap.Error(err))
+}
 
 // failNoState marks a certificate failed without touching its backoff state.
 func (r *Runner) failNoState(w *work, err error) {
@@ -235,6 +256,12 @@ func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) {
 // fail records a certificate's failure and its backoff state with the secret.
 func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	if w.res.Error != "" {
+		return
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The pass was stopped (SIGTERM, a deadline): not the certificate's fault, so no
+		// backoff and no alert; it is still due on the next pass.
+		r.stopped(w, err)
 		return
 	}
 	w.res.err = err
@@ -321,11 +348,17 @@ func (r *Runner) forEach(ctx context.Context, ws []*work, fn func(context.Contex
 	sem := make(chan struct{}, r.settings.Concurrency)
 	var wg sync.WaitGroup
 	for _, w := range ws {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		// ctx first: select picks at random when a slot is free too, and a stopped pass
+		// must not start new work.
+		if ctx.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
 			if w.res.err == nil {
-				r.fail(ctx, w, fmt.Errorf("not started: %w", context.Cause(ctx)))
+				r.stopped(w, fmt.Errorf("not started: the pass was stopped: %w", context.Cause(ctx)))
 			}
 			continue
 		}

@@ -87,8 +87,13 @@ type Settings struct {
 	ARI         bool
 	// Roots verify issued chains before they are stored; nil uses the system roots.
 	Roots *x509.CertPool
-	// CleanupTimeout bounds TXT cleanup after the pass's context ended.
+	// CleanupTimeout bounds TXT cleanup after the pass's context ended (a Lambda sets it
+	// inside its safety margin).
 	CleanupTimeout time.Duration
+	// MinOrderTime: when set and the pass's context has a deadline, no order begins with
+	// less than this left (the Lambda sets it: Begin, one INSYNC wait, validation and
+	// finalize must fit before the invocation ends).
+	MinOrderTime time.Duration
 }
 
 // Deps are the pass's collaborators. ACME is opened lazily: a pass with nothing due
@@ -133,6 +138,7 @@ type Result struct {
 	Reason    scheduler.Reason `json:"reason"`
 	Message   string           `json:"message,omitempty"`
 	NotAfter  time.Time        `json:"not_after,omitzero"`
+	NotBefore time.Time        `json:"not_before,omitzero"`
 	VersionID string           `json:"version_id,omitempty"`
 	// SecretARN is the Secrets Manager secret's ARN, when known: from the inventory for
 	// a secret that existed before the pass, or the configured secret when it is an ARN.
@@ -371,7 +377,7 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 		r.log.Warn("stored certificate unreadable; --force replaces it", zap.String("cert", c.Name), zap.Error(err))
 	}
 	if !w.stored.NotAfter.IsZero() {
-		w.res.NotAfter = w.stored.NotAfter
+		w.res.NotAfter, w.res.NotBefore = w.stored.NotAfter, w.stored.NotBefore
 	}
 	r.mu.Lock()
 	if m, ok := r.memState[c.Name]; ok && m.Failures > w.stored.Failures {

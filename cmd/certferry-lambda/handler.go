@@ -31,6 +31,10 @@ const DefaultSafetyMargin = 60 * time.Second
 // EnvSafetyMargin overrides DefaultSafetyMargin (a Go duration, "90s").
 const EnvSafetyMargin = "CERTFERRY_SAFETY_MARGIN"
 
+// EnvMinOrderTime names the least time left before the pass's deadline for an order to
+// begin (default DefaultMinOrderTime).
+const EnvMinOrderTime = "CERTFERRY_MIN_ORDER_TIME"
+
 // Response is what an invocation that ran a pass returns (and logs): the pass summary,
 // the number of failed certificates, and the configuration's warnings.
 type Response struct {
@@ -84,6 +88,10 @@ type HandlerOptions struct {
 	Clients clients
 }
 
+// DefaultMinOrderTime is the least time left before the pass's deadline for an order to
+// begin.
+const DefaultMinOrderTime = 2 * time.Minute
+
 func newHandler(opts HandlerOptions) *Handler {
 	h := &Handler{log: opts.Logger, level: opts.Level, src: opts.Source, margin: opts.Margin, appOpts: opts.App,
 		clients: opts.Clients, base: context.Background()}
@@ -92,6 +100,15 @@ func newHandler(opts HandlerOptions) *Handler {
 	}
 	if h.margin <= 0 {
 		h.margin = DefaultSafetyMargin
+	}
+	if h.appOpts.CleanupTimeout == 0 {
+		// TXT cleanup runs after the pass stopped, inside the safety margin.
+		h.appOpts.CleanupTimeout = h.margin * 3 / 4
+	}
+	if h.appOpts.MinOrderTime == 0 {
+		// An order needs Begin, one Route 53 INSYNC wait, validation and finalize: do not
+		// begin one that the invocation's deadline would cut off.
+		h.appOpts.MinOrderTime = DefaultMinOrderTime
 	}
 	if h.clients.ssm == nil || h.clients.secrets == nil {
 		def := defaultClients()

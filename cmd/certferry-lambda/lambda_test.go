@@ -237,6 +237,7 @@ func rieEnv(info sandbox.Info, cfg, timeout string) map[string]string {
 		"AWS_SECRET_ACCESS_KEY":       sandbox.Credentials,
 		"AWS_REGION":                  info.Region,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT": timeout,
+		EnvMinOrderTime:               "10s",
 		"AWS_LAMBDA_FUNCTION_NAME":    "certferry",
 	}
 }

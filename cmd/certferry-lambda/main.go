@@ -70,6 +70,13 @@ func optionsFromEnv(getenv func(string) (string, bool), dir string) (HandlerOpti
 		}
 		opts.Margin = d
 	}
+	if m, ok := getenv(EnvMinOrderTime); ok && m != "" {
+		d, err := time.ParseDuration(m)
+		if err != nil || d <= 0 {
+			return opts, fmt.Errorf("%s: %q: want a positive duration such as 2m", EnvMinOrderTime, m)
+		}
+		opts.App.MinOrderTime = d
+	}
 	return opts, nil
 }
 

@@ -311,7 +311,7 @@ func TestHandlerRefusesInterval(t *testing.T) {
 	yaml := strings.Replace(sandboxConfig(info, "schedule: { interval: 168h }\n"), "profile: default", "profile: shortlived", 1)
 	awsCfg := sb.AWSConfig(t.Context())
 	h := newHandler(HandlerOptions{Logger: zap.NewNop(), Level: zap.NewAtomicLevel(), Source: source{kind: sourceInline, ref: yaml},
-		App: app.Options{AWS: &awsCfg}})
+		App: app.Options{AWS: &awsCfg, MinOrderTime: 10 * time.Second}})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 

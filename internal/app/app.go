@@ -49,6 +49,11 @@ type Options struct {
 	OnHook func(cert, hook string, err error)
 	// HookEnv is the base environment of exec hooks (nil: a fixed PATH only).
 	HookEnv []string
+	// CleanupTimeout bounds TXT cleanup once a pass was stopped (renew's default: 5m).
+	CleanupTimeout time.Duration
+	// MinOrderTime: with a deadline on the pass, no order begins with less left (0: no
+	// such check).
+	MinOrderTime time.Duration
 }
 
 // App holds what was built from the configuration.
@@ -201,11 +206,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 
 	a.Runner = renew.New(certList, renew.Settings{
-		Concurrency: cfg.Concurrency,
-		Guard:       cfg.IssuanceGuard,
-		Interval:    cfg.Schedule.Interval,
-		ARI:         cfg.ACME.ARI,
-		Roots:       verifyRoots,
+		Concurrency:    cfg.Concurrency,
+		Guard:          cfg.IssuanceGuard,
+		Interval:       cfg.Schedule.Interval,
+		ARI:            cfg.ACME.ARI,
+		Roots:          verifyRoots,
+		CleanupTimeout: opts.CleanupTimeout,
+		MinOrderTime:   opts.MinOrderTime,
 	}, renew.Deps{
 		ACME: func(ctx context.Context) (renew.ACME, error) {
 			c, err := a.ACME(ctx)

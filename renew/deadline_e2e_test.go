@@ -14,6 +14,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/sandbox/calls"
 )
 
 // TestE2EDeadlineTooShortForAnOrder: with a deadline on the pass (a Lambda's) closer
@@ -56,4 +57,61 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 	if r := result(t, sum, "web"); r.Action != renew.ActionIssue || r.Error != "" {
 		t.Fatalf("next pass: %+v", r)
 	}
+}
+
+// TestE2EInterruptedWriteFinishedByAnotherRunner: a runner writes the new version but
+// dies before AWSCURRENT moves to it (here: every UpdateSecretVersionStage fails). A new
+// process finds the version still labelled pending and promotes it: no new order, and
+// exactly one new version.
+func TestE2EInterruptedWriteFinishedByAnotherRunner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `issuance_guard: 0s
+certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	first := e.app(t, cfg)
+	v1 := wantOK(t, e.pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
+
+	e.sb.Calls().FailNext("secretsmanager", "UpdateSecretVersionStage", 20, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "injected"})
+	sum := e.pass(t, first, renew.Options{Force: true})
+	if r := result(t, sum, "web"); r.Action != renew.ActionFailed || !strings.Contains(r.Error, "store") {
+		t.Fatalf("interrupted pass: %+v", r)
+	}
+	if cur := e.stageVersion(t, "certferry/web", "AWSCURRENT"); cur != v1 {
+		t.Fatalf("AWSCURRENT moved to %s during the interrupted write", cur)
+	}
+	// The runner "dies" here: the faults go with it (Reset also zeroes the counters).
+	e.sb.Calls().Reset()
+	orders := 0
+
+	// A new process: nothing in memory.
+	second := e.app(t, cfg)
+	sum = e.pass(t, second, renew.Options{})
+	r := result(t, sum, "web")
+	if r.Action != renew.ActionStore || r.Error != "" {
+		t.Fatalf("second runner: %+v", r)
+	}
+	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+		t.Fatalf("the second runner ordered %d new certificate(s)", n-orders)
+	}
+	e.stored(t, "certferry/web", "AWSCURRENT") // a valid pair
+	cur, prev := e.stageVersion(t, "certferry/web", "AWSCURRENT"), e.stageVersion(t, "certferry/web", "AWSPREVIOUS")
+	if cur != r.VersionID || cur == v1 || prev != v1 || e.versions(t, "certferry/web") != 2 {
+		t.Fatalf("versions: current %s previous %s (v1 %s), %d versions", cur, prev, v1, e.versions(t, "certferry/web"))
+	}
+}
+
+// stageVersion returns the id of the version holding stage.
+func (e *env) stageVersion(t *testing.T, name, stage string) string {
+	t.Helper()
+	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
+	if err != nil {
+		t.Fatalf("GetSecretValue %s %s: %v", name, stage, err)
+	}
+	return aws.ToString(out.VersionId)
 }

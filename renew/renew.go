@@ -53,6 +53,7 @@ type SecretStore interface {
 	Preflight(ctx context.Context, t smsink.Target) error
 	Save(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error)
 	Get(ctx context.Context, secret string) (*certs.Bundle, string, error)
+	GetStage(ctx context.Context, secret, stage string) (*certs.Bundle, string, error)
 	SetState(ctx context.Context, secret string, tags map[string]string) error
 	SetStateOrCreate(ctx context.Context, t smsink.Target, name string, tags map[string]string) error
 }
@@ -379,6 +380,9 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	if !w.stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = w.stored.NotAfter, w.stored.NotBefore
 	}
+	if c.Secret != nil && inv[c.Secret.Secret].PendingVersionID != "" && !r.hasPending(c.Name) {
+		r.adoptInterruptedWrite(ctx, w, inv[c.Secret.Secret].PendingVersionID)
+	}
 	r.mu.Lock()
 	if m, ok := r.memState[c.Name]; ok && m.Failures > w.stored.Failures {
 		// Backoff state this process could not store with a secret.
@@ -428,6 +432,37 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	r.log.Info("planned", zap.String("cert", c.Name), zap.Strings("domains", c.Domains), zap.Bool("due", w.decision.Due),
 		zap.String("reason", string(w.decision.Reason)), zap.String("detail", w.decision.Message))
 	return w
+}
+
+// adoptInterruptedWrite finishes a write that a runner began but did not promote (it
+// was killed between PutSecretValue and moving AWSCURRENT): the version still labelled
+// pending is checked and, when it is a valid certificate for this configuration that
+// lasts longer than the current one, kept as issued-but-unstored, so this pass promotes
+// it instead of ordering again. Storing it again is idempotent (same request token).
+func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version string) {
+	c := w.cert
+	b, id, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, smsink.StagePending)
+	if err != nil {
+		r.log.Warn("an interrupted write could not be read; it is left alone", zap.String("cert", c.Name), zap.String("version_id", version), zap.Error(err))
+		return
+	}
+	now := r.deps.Now()
+	switch {
+	case id != version:
+		return // promoted or replaced since the inventory
+	case !sameSet(b.Domains, c.Domains) || b.KeyType != c.KeyType:
+		r.log.Info("an interrupted write does not match the configuration; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id))
+		return
+	case !b.NotAfter.After(w.stored.NotAfter) || !now.Before(b.NotAfter):
+		return
+	}
+	if err := b.Verify(r.settings.Roots, now); err != nil {
+		r.log.Warn("an interrupted write does not verify; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id), zap.Error(err))
+		return
+	}
+	b.Name = c.Name // the stored JSON does not carry the configuration's name
+	r.log.Info("finishing an interrupted write", zap.String("cert", c.Name), zap.String("version_id", id), zap.Time("not_after", b.NotAfter))
+	r.keepPending(c, b)
 }
 
 // storedState turns what the sinks hold into the scheduler's view. The secret's tags

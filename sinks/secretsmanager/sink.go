@@ -172,6 +172,9 @@ type Stored struct {
 	ARIID            string // RFC 9773 identifier, for the next order's "replaces"
 	VersionID        string // certferry:version, the version the tags describe
 	CurrentVersionID string // the version that holds AWSCURRENT ("" if unknown)
+	// PendingVersionID is a version still labelled StagePending that is not AWSCURRENT: a
+	// write whose promotion was interrupted ("" if none).
+	PendingVersionID string
 	// TagsCurrent reports that the tags describe the AWSCURRENT version. When false
 	// (someone wrote the secret outside certferry, or tagging failed after a write), read
 	// the value with Get before trusting the other fields.
@@ -213,6 +216,17 @@ func (s *Sink) Inventory(ctx context.Context) (map[string]Stored, error) {
 	return out, nil
 }
 
+// GetStage reads the version of secret that holds stage (for example StagePending). A
+// missing secret or version matches ErrNotFound; a value that does not parse matches
+// ErrCorruptStored.
+func (s *Sink) GetStage(ctx context.Context, secret, stage string) (*certs.Bundle, string, error) {
+	b, id, err := s.getStage(ctx, secret, stage)
+	if err != nil {
+		return nil, "", fmt.Errorf("secretsmanager: get %s (%s): %w", secret, stage, err)
+	}
+	return b, id, nil
+}
+
 // Get reads the AWSCURRENT version of secret. A missing secret or version matches
 // ErrNotFound; a value that does not parse matches ErrCorruptStored.
 func (s *Sink) Get(ctx context.Context, secret string) (*certs.Bundle, string, error) {
@@ -224,8 +238,12 @@ func (s *Sink) Get(ctx context.Context, secret string) (*certs.Bundle, string, e
 }
 
 func (s *Sink) get(ctx context.Context, secret string) (*certs.Bundle, string, error) {
+	return s.getStage(ctx, secret, "AWSCURRENT")
+}
+
+func (s *Sink) getStage(ctx context.Context, secret, stage string) (*certs.Bundle, string, error) {
 	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{
-		SecretId: aws.String(secret), VersionStage: aws.String("AWSCURRENT"),
+		SecretId: aws.String(secret), VersionStage: aws.String(stage),
 	})
 	if err != nil {
 		return nil, "", classify(err)
@@ -625,6 +643,9 @@ func storedFromTags(name, arn string, tags map[string]string, stages map[string]
 		DomainsHash: tags[TagDomainsHash], KeyType: tags[TagKeyType], Profile: tags[TagProfile],
 		Serial: tags[TagSerial], ARIID: tags[TagARIID], VersionID: tags[TagVersion], Tags: tags,
 		CurrentVersionID: holder(stages, "AWSCURRENT"),
+	}
+	if p := holder(stages, StagePending); p != st.CurrentVersionID {
+		st.PendingVersionID = p
 	}
 	st.Domains, st.DomainsTruncated = DecodeDomains(tags[TagDomains])
 	st.NotAfter, _ = time.Parse(time.RFC3339, tags[TagNotAfter])

@@ -179,7 +179,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			h.log.Error("pass not run", zap.Error(err))
 			return nil, err
 		}
-		if probs := observedProblems(iv, a.Config.Certificates, inv); len(probs) > 0 {
+		if probs := app.ObservedScheduleProblems(iv, a.Config.Certificates, inv); len(probs) > 0 {
 			err := &ScheduleError{Problems: probs}
 			h.log.Error("schedule cannot keep the stored certificates valid", zap.Strings("problems", probs),
 				zap.String("fix", "shorten the schedule (rate(1 day)) and schedule.interval"))
@@ -249,7 +249,7 @@ func (h *Handler) prepare(ctx context.Context) (*app.App, []string, error) {
 	if lvl, err := zapcore.ParseLevel(cfg.Log.Level); err == nil && cfg.Log.Level != "" {
 		h.level.SetLevel(lvl)
 	}
-	warnings := append(append([]string(nil), cfg.Warnings...), intervalWarnings(cfg)...)
+	warnings := append(append([]string(nil), cfg.Warnings...), app.ScheduleWarnings(cfg)...)
 
 	digest := sha256.Sum256(data)
 	if h.app != nil && digest == h.digest {

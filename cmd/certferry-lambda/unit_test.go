@@ -259,7 +259,7 @@ func TestIntervalWarnings(t *testing.T) {
 		{"schedule: { interval: 2160h }", []string{"certificates[0] (web, profile \"\", expected lifetime 90d)", "certificates[1] (api", "becomes 64d on 2027-02-10"}},
 	}
 	for _, tc := range cases {
-		got := intervalWarnings(parse(t, fill("", tc.interval, "")))
+		got := app.ScheduleWarnings(parse(t, fill("", tc.interval, "")))
 		if len(got) != len(tc.want) {
 			t.Errorf("%q: got %d warnings %q, want %d", tc.interval, len(got), got, len(tc.want))
 			continue
@@ -273,6 +273,7 @@ func TestIntervalWarnings(t *testing.T) {
 }
 
 func TestObservedProblems(t *testing.T) {
+	const day = 24 * time.Hour
 	t.Parallel()
 	cfg := parse(t, fill("", "", ""))
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -291,7 +292,7 @@ func TestObservedProblems(t *testing.T) {
 		{60 * day, []string{"web", "api"}},
 	}
 	for _, tc := range cases {
-		got := observedProblems(tc.interval, cfg.Certificates, inv)
+		got := app.ObservedScheduleProblems(tc.interval, cfg.Certificates, inv)
 		var names []string
 		for _, p := range got {
 			names = append(names, p[:strings.Index(p, ":")])

@@ -77,6 +77,24 @@ func TestCLIValidateGood(t *testing.T) {
 	}
 }
 
+// TestCLIValidateScheduleWarnings: a fixed run interval that cannot keep a certificate
+// valid is valid YAML, but validate says so loudly: a 7-day interval with a 6-day
+// profile, and a 60-day interval against Let's Encrypt's coming 45-day default.
+func TestCLIValidateScheduleWarnings(t *testing.T) {
+	t.Parallel()
+	cfg := strings.Replace(goodConfig, "certificates:", "schedule: { interval: 168h }\ncertificates:", 1)
+	cfg = strings.Replace(cfg, "    sinks:", "    profile: shortlived\n    sinks:", 1)
+	code, _, errOut := cli(t, "validate", "--config", writeFile(t, t.TempDir(), "weekly.yaml", cfg))
+	if code != exitOK || !strings.Contains(errOut, "warning: schedule.interval: certificates[0] (web, profile \"shortlived\", expected lifetime 6d)") {
+		t.Fatalf("validate weekly: exit %d, stderr %q", code, errOut)
+	}
+	cfg = strings.Replace(goodConfig, "certificates:", "schedule: { interval: 1440h }\ncertificates:", 1)
+	code, _, errOut = cli(t, "validate", "--config", writeFile(t, t.TempDir(), "sixty.yaml", cfg))
+	if code != exitOK || !strings.Contains(errOut, "warning: schedule.interval: Let's Encrypt's default lifetime becomes 45d on 2028-02-16") {
+		t.Fatalf("validate 60 days: exit %d, stderr %q", code, errOut)
+	}
+}
+
 // TestCLIBadConfig: validate and renew both refuse a bad configuration with exit code 2
 // and a message naming the field (and renew touches nothing: no endpoint is configured
 // that could answer).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/certferry/certferry/internal/app"
 )
 
 // cmdValidate checks a configuration file and touches nothing: no AWS call, no ACME
@@ -19,7 +21,7 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitUsage
 	}
-	for _, w := range cfg.Warnings {
+	for _, w := range append(cfg.Warnings, app.ScheduleWarnings(cfg)...) {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	names := 0

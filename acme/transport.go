@@ -41,7 +41,7 @@ type sharedTransport struct {
 	dirHeader http.Header
 	dirAt     time.Time
 	nonceURL  string
-	nonces    []pooledNonce // oldest first
+	nonces    []pooledNonce     // oldest first
 	key       crypto.PrivateKey // the account key, for badNonce retries; nil until known
 }
 

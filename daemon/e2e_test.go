@@ -2,10 +2,16 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +23,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/daemon"
+	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/sandbox"
@@ -67,7 +74,7 @@ func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func
 	return func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
 		awsCfg := sb.AWSConfig(ctx)
 		awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
-		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test"})
+		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", ACMETransport: m.ACMETransport, OnHook: m.ObserveHook})
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +87,31 @@ func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func
 // /metrics and /healthz say so.
 func TestRenewsBeforeExpiry(t *testing.T) {
 	sb, cfgPath := startSandbox(t, sandbox.Options{CertValidity: 12 * time.Second})
+	// An on_renew webhook: it must fire exactly once per new secret version, signed.
+	var mu sync.Mutex
+	perVersion := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !hooks.VerifySignature(body, r.Header.Get("X-Certferry-Signature"), "s3cret") {
+			t.Errorf("webhook signature %q does not verify", r.Header.Get("X-Certferry-Signature"))
+		}
+		var ev struct {
+			VersionID string `json:"version_id"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil || ev.VersionID == "" {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
+		mu.Lock()
+		perVersion[ev.VersionID]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fmt.Fprintf(f, "    hooks:\n      on_renew:\n        - webhook: { url: %s/deploy, secret: s3cret }\n", hook.URL)
+	_ = f.Close()
 	m := metrics.New()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log})
@@ -108,6 +140,7 @@ func TestRenewsBeforeExpiry(t *testing.T) {
 		{"certferry_last_successful_pass_timestamp_seconds", nil},
 		{"certferry_aws_requests_total", map[string]string{"service": "Secrets Manager", "operation": "ListSecrets"}},
 		{"certferry_aws_requests_total", map[string]string{"service": "Route 53", "operation": "ChangeResourceRecordSets"}},
+		{"certferry_acme_requests_total", map[string]string{"endpoint": "new-order", "code": "2xx"}},
 	} {
 		if _, ok := metricsValue(fams, s.name, s.labels); !ok {
 			t.Errorf("no series %s%v", s.name, s.labels)
@@ -121,6 +154,19 @@ func TestRenewsBeforeExpiry(t *testing.T) {
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(perVersion) < 2 {
+		t.Errorf("webhook saw %d version(s), want one per renewal (at least 2)", len(perVersion))
+	}
+	for v, n := range perVersion {
+		if n != 1 {
+			t.Errorf("webhook fired %d times for version %s, want exactly once", n, v)
+		}
+	}
+	if v, ok := metricsValue(fams, "certferry_hook_runs_total", map[string]string{"name": "web", "result": "success"}); !ok || v < 1 {
+		t.Errorf("certferry_hook_runs_total{name=web,result=success} = %v (present %v)", v, ok)
 	}
 }
 

@@ -163,13 +163,24 @@ func print(w io.Writer, rows []row) bool {
 	for _, tuning := range []string{"tuned", "defaults"} {
 		n1, ok1 := find("N=1", tuning)
 		n100, ok100 := find("N=100", tuning)
-		if ok1 && ok100 {
-			check("100 certificates <= 2x the wall time of 1 ("+tuning+")", n100.WallS <= 2*n1.WallS,
-				fmt.Sprintf("%s vs %s = %.2fx", secs(n100.WallS), secs(n1.WallS), n100.WallS/n1.WallS))
+		if !ok1 || !ok100 {
+			continue
 		}
+		name := "100 certificates <= 2x the wall time of 1 (" + tuning + ")"
+		detail := fmt.Sprintf("%s vs %s = %.2fx", secs(n100.WallS), secs(n1.WallS), n100.WallS/n1.WallS)
+		if tuning == "defaults" {
+			// Reported for comparison; the targets apply to the tuned configuration.
+			verdict := "met"
+			if n100.WallS > 2*n1.WallS {
+				verdict = "missed"
+			}
+			fmt.Fprintf(w, "  %-7s %s: %s (for information)\n", verdict, name, detail)
+			continue
+		}
+		check(name, n100.WallS <= 2*n1.WallS, detail)
 	}
 	for _, r := range cf {
-		if r.Zones == 0 || total(r.Route53) == 0 {
+		if r.Zones == 0 || total(r.Route53) == 0 || r.Tuning != "tuned" {
 			continue
 		}
 		perZone := float64(r.Route53["ChangeResourceRecordSets"]) / float64(r.Zones)

@@ -17,9 +17,9 @@ import "time"
 const (
 	DefaultDirectory         = "letsencrypt"
 	DefaultAccountSecret     = "certferry/acme-account"
-	DefaultRequestsPerSecond = 20
+	DefaultRequestsPerSecond = 50
 	DefaultInsyncTimeout     = 10 * time.Minute
-	DefaultConcurrency       = 4
+	DefaultConcurrency       = 10
 	DefaultIssuanceGuard     = 24 * time.Hour
 	DefaultListen            = "127.0.0.1:9464"
 	DefaultLogLevel          = "info"

@@ -261,6 +261,10 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+	// A CA that stops answering is cut off by the transport, not by http.Client.Timeout:
+	// lego never closes its nonce responses' bodies, and a client timeout keeps a timer
+	// and goroutine per such request alive for the whole timeout.
+	base.ResponseHeaderTimeout = 90 * time.Second
 	var tr http.RoundTripper = base
 	if a.acmeWrap != nil {
 		tr = a.acmeWrap(tr)
@@ -272,7 +276,7 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	return acme.New(ctx, acme.Config{
 		DirectoryURL:      cfg.Directory,
 		Email:             cfg.Email,
-		HTTPClient:        &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		HTTPClient:        &http.Client{Transport: tr},
 		UserAgent:         "certferry/" + a.version,
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,

@@ -55,8 +55,8 @@ type Options struct {
 	// deadline per zone and call, however many changes the batch was split into).
 	// Default 10m.
 	InsyncTimeout time.Duration
-	// PollInterval is the delay before the first GetChange; later delays double,
-	// with jitter, up to 15s. Default 2s.
+	// PollInterval is the delay between GetChange calls for the first minute (with
+	// jitter); after that the delay doubles up to 15s. Default 2s.
 	PollInterval time.Duration
 	// PrivateZones lets zone discovery pick private hosted zones. Default: public only.
 	PrivateZones bool
@@ -85,6 +85,7 @@ const (
 	defaultInsyncTimeout   = 10 * time.Minute
 	defaultPollInterval    = 2 * time.Second
 	maxPollInterval        = 15 * time.Second
+	steadyPolling          = time.Minute // GetChange every PollInterval for this long, then backing off
 	defaultTTL             = 60
 	defaultMaxBatchRecords = 1000
 	defaultMaxBatchChars   = 32000
@@ -115,7 +116,8 @@ type Provider struct {
 	opts Options
 	log  *zap.Logger
 
-	zoneLock  chan struct{} // one holder at a time; waiters also watch their ctx
+	zoneLock  chan struct{} // one listing at a time; waiters also watch their ctx
+	cacheMu   sync.RWMutex  // guards zoneCache: readers never wait for a listing
 	zoneCache []zone        // nil until listed
 }
 

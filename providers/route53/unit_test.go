@@ -400,3 +400,21 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+// TestZoneByIDDuringListing: a zone already listed is known while another goroutine
+// holds the listing lock (it used to look unknown then, and its records were read one
+// name at a time).
+func TestZoneByIDDuringListing(t *testing.T) {
+	t.Parallel()
+	p := New(nil, Options{})
+	p.zoneCache = []zone{{id: "Z1", name: "example.com.", records: 7}}
+	p.zoneLock <- struct{}{} // a listing in progress
+	defer func() { <-p.zoneLock }()
+	z, ok := p.zoneByID("Z1")
+	if !ok || z.records != 7 {
+		t.Fatalf("zoneByID during a listing = %+v, %v", z, ok)
+	}
+	if _, ok := p.zoneByID("Z2"); ok {
+		t.Fatal("an unknown zone was found")
+	}
+}

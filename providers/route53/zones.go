@@ -78,8 +78,11 @@ func (p *Provider) zones(ctx context.Context) ([]zone, error) {
 		return nil, ctx.Err()
 	}
 	defer func() { <-p.zoneLock }()
-	if p.zoneCache != nil {
-		return p.zoneCache, nil
+	p.cacheMu.RLock()
+	cached := p.zoneCache
+	p.cacheMu.RUnlock()
+	if cached != nil {
+		return cached, nil
 	}
 	var (
 		all    = []zone{}
@@ -112,19 +115,22 @@ func (p *Provider) zones(ctx context.Context) ([]zone, error) {
 		marker = out.NextMarker
 	}
 	p.log.Debug("hosted zones listed", zap.Int("zones", len(all)))
+	p.cacheMu.Lock()
 	p.zoneCache = all
+	p.cacheMu.Unlock()
 	return all, nil
 }
 
 // zoneByID returns what discovery knows of a zone, if it has already listed.
 // It never lists: an explicit zone id needs no ListHostedZones permission.
+//
+// It used to give up when the listing lock was busy, which another zone's goroutine
+// merely reading the cache was enough for: the zone then looked unknown and its records
+// were read one name at a time (50 extra calls in a 100-certificate pass). The cache now
+// has its own read lock.
 func (p *Provider) zoneByID(id string) (zone, bool) {
-	select {
-	case p.zoneLock <- struct{}{}:
-	default:
-		return zone{}, false // a listing is in progress: not worth waiting for
-	}
-	defer func() { <-p.zoneLock }()
+	p.cacheMu.RLock()
+	defer p.cacheMu.RUnlock()
 	for _, z := range p.zoneCache {
 		if z.id == id {
 			return z, true

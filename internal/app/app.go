@@ -167,10 +167,14 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 	a.Secrets = smsink.New(a.SM, log.Named("secretsmanager"), smsink.Options{})
 	a.Files = file.New(log.Named("file"))
-	dns := route53.New(a.R53, route53.Options{
+	r53opts := route53.Options{
 		InsyncTimeout: cfg.Route53.InsyncTimeout,
 		Logger:        log.Named("route53"),
-	})
+	}
+	if cfg.Route53.PropagationCheck {
+		r53opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
+	}
+	dns := route53.New(a.R53, r53opts)
 
 	a.acmeWrap = opts.ACMETransport
 	hookDeps := hooks.Deps{

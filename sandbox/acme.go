@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certferry/certferry/sandbox/calls"
@@ -35,7 +36,13 @@ var acmeOps = []struct{ prefix, op string }{
 // A fault's RetryAfter is sent as given (seconds or an HTTP date). A fault with Hang
 // holds the request first, then answers the fault, or passes the request to Pebble when
 // the fault has no Code. A faulted request never reaches Pebble.
+//
+// New orders reach Pebble one at a time: Pebble v2.10.3's in-memory store takes its own
+// lock and the authorizations' locks in opposite orders, and many concurrent new orders
+// (32 at once, a few hundred authorizations) once deadlocked it. A real CA needs no such
+// care; serialising one cheap endpoint costs the sandbox nothing.
 func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
+	var newOrder sync.Mutex
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			op := "Other"
@@ -56,6 +63,10 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 				}
 			}
 			if !faulted || f.Code == "" {
+				if op == "NewOrder" {
+					newOrder.Lock()
+					defer newOrder.Unlock()
+				}
 				next.ServeHTTP(w, r)
 				return
 			}

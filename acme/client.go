@@ -3,6 +3,7 @@ package acme
 import (
 	"context"
 	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,27 @@ type EAB struct {
 
 // String keeps the HMAC key out of logs.
 func (e EAB) String() string { return "EAB{KID:" + e.KID + ", HMACKey:" + redacted + "}" }
+
+// validate checks e before anything is stored or sent; a nil e is valid. The key is
+// never quoted.
+func (e *EAB) validate() error {
+	switch {
+	case e == nil:
+		return nil
+	case e.KID == "":
+		return errors.New("acme: new client: external account binding (EAB): KID is empty")
+	case e.HMACKey == "":
+		return fmt.Errorf("acme: new client: external account binding (EAB) kid %q: HMACKey is empty", e.KID)
+	}
+	// lego accepts base64url with or without padding.
+	if _, err := base64.RawURLEncoding.DecodeString(e.HMACKey); err == nil {
+		return nil
+	}
+	if _, err := base64.URLEncoding.DecodeString(e.HMACKey); err == nil {
+		return nil
+	}
+	return fmt.Errorf("acme: new client: external account binding (EAB) kid %q: HMACKey is not base64url", e.KID)
+}
 
 // Config configures New.
 type Config struct {
@@ -81,6 +103,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, errors.New("acme: new client: Store is nil")
 	case cfg.RequestsPerSecond < 0:
 		return nil, fmt.Errorf("acme: new client: RequestsPerSecond must not be negative, got %g", cfg.RequestsPerSecond)
+	}
+	if err := cfg.EAB.validate(); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -164,6 +189,13 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 	if eab == nil && core.GetDirectory().Meta.ExternalAccountRequired {
 		return false, errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
 	}
+	// op names the binding in every error of the newAccount request: a CA's answer to a
+	// bad one (Pebble: unauthorized, "the field 'kid' references a key that is not
+	// known") need not say so.
+	op := "acme: register account"
+	if eab != nil {
+		op = fmt.Sprintf("acme: register account with external account binding (EAB) kid %q", eab.KID)
+	}
 	var acct legoacme.ExtendedAccount
 	// Runners racing to register the one stored key can make the CA fail all but one
 	// (Pebble answers 500 "Error saving account"); the next attempt finds the account.
@@ -180,15 +212,19 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		err = ct.classify(err)
 		pe, isProblem := errors.AsType[*ProblemError](err)
 		retryable := isProblem && pe.Status >= http.StatusInternalServerError
+		if eab == nil && isProblem && pe.Type == ProblemExternalAccountNeeded {
+			// The CA did not announce it in its directory (meta.externalAccountRequired).
+			return false, fmt.Errorf("%s: the CA requires an external account binding (EAB) and none is configured: %w", op, err)
+		}
 		if !retryable || attempt == registerAttempts || ctx.Err() != nil {
-			return false, fmt.Errorf("acme: register account: %w", err)
+			return false, fmt.Errorf("%s: %w", op, err)
 		}
 		c.log.Info("registering the ACME account failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, fmt.Errorf("acme: register account: %w", ctx.Err())
+			return false, fmt.Errorf("%s: %w", op, ctx.Err())
 		case <-t.C:
 		}
 		wait *= 2

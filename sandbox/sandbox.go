@@ -62,6 +62,9 @@ type Options struct {
 	AuthzReusePercent  int           // how often Pebble reuses a valid authorization (0-100)
 	CertValidity       time.Duration // validity of Pebble's "default" profile (0: 90 days)
 
+	EABKeys    map[string]string // External Account Binding key ID -> HMAC key (base64url) the CA knows
+	RequireEAB bool              // the CA refuses new accounts without an external account binding
+
 	Dir string           // where the CA writes its PEM files, created if missing (empty: a temp dir removed by Close)
 	Now func() time.Time // clock of the AWS stand-ins (Pebble always uses the real clock)
 
@@ -142,6 +145,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		ValidationSleep:    opts.ValidationSleep,
 		AuthzReusePercent:  opts.AuthzReusePercent,
 		CertValidity:       opts.CertValidity,
+		EABKeys:            opts.EABKeys,
+		RequireEAB:         opts.RequireEAB,
 		Middleware:         countACME(s.calls),
 		Logger:             opts.Logger,
 	}); err != nil {

@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -96,6 +97,14 @@ type Options struct {
 	// names no profile gets a random one of the configured set (Pebble's behaviour):
 	// configure a single profile to make unnamed orders predictable.
 	Profiles map[string]Profile
+	// EABKeys are the External Account Binding keys (RFC 8555 §7.3.4) the CA knows: key
+	// ID -> HMAC key, base64url without padding, as a CA hands them out. A newAccount
+	// request carrying a binding must name one of them and be MACed with its key.
+	EABKeys map[string]string
+	// RequireEAB makes the CA refuse newAccount requests without an external account
+	// binding (Pebble's externalAccountRequired problem) and announce
+	// meta.externalAccountRequired in its directory.
+	RequireEAB bool
 	// Middleware, when set, wraps the ACME handler (for fault-injecting tests).
 	Middleware func(http.Handler) http.Handler
 	// Logger receives Pebble's log; nil discards it.
@@ -165,6 +174,13 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	c.tls = id
 
 	db := pebbledb.NewMemoryStore()
+	for kid, key := range opts.EABKeys {
+		// validate checked kid and key, so this fails only on a duplicate, which a map
+		// cannot hold; Pebble's error would quote the key, so it is not passed on.
+		if db.AddExternalAccountKeyByID(kid, key) != nil {
+			return nil, fmt.Errorf("acmesim: EAB key %q: Pebble refused it", kid)
+		}
+	}
 	pca := pebbleca.New(logger, db, "", "ecdsa", 0, 1, pebbleProfiles(opts))
 	wfe := newPebble(logger, db, pca, opts)
 
@@ -210,6 +226,18 @@ func validate(opts *Options) error {
 		return fmt.Errorf("acmesim: ValidationSleepMax must not be negative, got %d", opts.ValidationSleepMax)
 	case opts.CertValidity < 0:
 		return fmt.Errorf("acmesim: CertValidity must not be negative, got %s", opts.CertValidity)
+	}
+	for kid, key := range opts.EABKeys {
+		// Never quote the key: it is a secret.
+		switch {
+		case kid == "":
+			return errors.New("acmesim: EABKeys: empty key ID")
+		case key == "":
+			return fmt.Errorf("acmesim: EABKeys[%q]: empty HMAC key", kid)
+		}
+		if _, err := base64.RawURLEncoding.DecodeString(key); err != nil {
+			return fmt.Errorf("acmesim: EABKeys[%q]: HMAC key is not unpadded base64url", kid)
+		}
 	}
 	for name, p := range opts.Profiles {
 		if p.Validity < time.Second {
@@ -266,7 +294,7 @@ func newPebble(logger *log.Logger, db *pebbledb.MemoryStore, pca *pebbleca.CAImp
 	va := pebbleva.New(logger, 5002, 5001, false, opts.DNSResolver, db)
 	// Retry-After of 1 s on processing authorizations and orders: clients poll quickly
 	// (lego waits 5 s without one) and still exercise Retry-After parsing.
-	wfe := pebblewfe.New(logger, db, va, pca, []string{"pebble.letsencrypt.org"}, false, false, 1, 1)
+	wfe := pebblewfe.New(logger, db, va, pca, []string{"pebble.letsencrypt.org"}, false, opts.RequireEAB, 1, 1)
 	return &wfe
 }
 

@@ -201,6 +201,7 @@ func TestFaultValidationBackoff(t *testing.T) {
 // CA then refuses a second replacement of the same certificate), AWSPREVIOUS keeps the
 // old certificate; the 24 h issuance guard still holds a certificate issued < 24 h ago.
 func TestFaultARIWindowPast(t *testing.T) {
+	skipPebbleReplacesRace(t)
 	t.Parallel()
 	for _, guard := range []string{"24h", "0s"} {
 		t.Run("guard-"+guard, func(t *testing.T) {
@@ -326,6 +327,7 @@ func TestFaultARIBroken(t *testing.T) {
 // 6. alreadyReplaced: the order is placed again without replaces; exactly one new
 // certificate.
 func TestFaultAlreadyReplaced(t *testing.T) {
+	skipPebbleReplacesRace(t)
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), nil)

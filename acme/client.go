@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("acme: new client: RequestsPerSecond must not be negative, got %g", cfg.RequestsPerSecond)
 	}
 	if err := cfg.EAB.validate(); err != nil {
-		return nil, err
+		return nil, &accountRefusedError{err}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -187,7 +187,7 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		req.Contact = []string{"mailto:" + c.account.Email}
 	}
 	if eab == nil && core.GetDirectory().Meta.ExternalAccountRequired {
-		return false, errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")
+		return false, &accountRefusedError{errors.New("acme: register account: the CA requires an external account binding (EAB) and none is configured")}
 	}
 	// op names the binding in every error of the newAccount request: a CA's answer to a
 	// bad one (Pebble: unauthorized, "the field 'kid' references a key that is not
@@ -214,7 +214,12 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		retryable := isProblem && pe.Status >= http.StatusInternalServerError
 		if eab == nil && isProblem && pe.Type == ProblemExternalAccountNeeded {
 			// The CA did not announce it in its directory (meta.externalAccountRequired).
-			return false, fmt.Errorf("%s: the CA requires an external account binding (EAB) and none is configured: %w", op, err)
+			return false, &accountRefusedError{fmt.Errorf("%s: the CA requires an external account binding (EAB) and none is configured: %w", op, err)}
+		}
+		if isProblem && pe.Status >= 400 && pe.Status < 500 && pe.Status != http.StatusTooManyRequests {
+			// The CA refused the account itself (a bad EAB binding, a refused contact):
+			// no retry fixes that without a change of configuration.
+			return false, &accountRefusedError{fmt.Errorf("%s: %w", op, err)}
 		}
 		if !retryable || attempt == registerAttempts || ctx.Err() != nil {
 			return false, fmt.Errorf("%s: %w", op, err)

@@ -170,6 +170,9 @@ func TestEAB(t *testing.T) {
 			assertNoSecret(t, "error", msg, keys...)
 			assertNoSecret(t, "log", logs, keys...)
 			assertStoreHasNoSecret(t, dir, keys...)
+			if !acme.IsPermanent(err) {
+				t.Errorf("IsPermanent(%q) = false: a refused account needs a human, not a retry in a minute", msg)
+			}
 			if strings.Contains(logs, "registered the ACME account") {
 				t.Errorf("failed registration logged as success: %s", logs)
 			}

@@ -171,9 +171,21 @@ func (e *RateLimitedError) Unwrap() error { return e.problem }
 // unsupportedContact, userActionRequired, invalidProfile, in the problem or a
 // subproblem.
 func IsPermanent(err error) bool {
+	if _, ok := errors.AsType[*accountRefusedError](err); ok {
+		return true
+	}
 	pe, ok := errors.AsType[*ProblemError](err)
 	return ok && pe.hasType(permanentProblems)
 }
+
+// accountRefusedError is an account that cannot be registered as configured: a CA's 4xx
+// refusal (a wrong EAB key or kid, a refused contact address), a binding the CA requires
+// and the configuration lacks, or a malformed one. Permanent, whatever the problem type
+// (Pebble and others answer a bad binding with "unauthorized", elsewhere transient).
+type accountRefusedError struct{ err error }
+
+func (e *accountRefusedError) Error() string { return e.err.Error() }
+func (e *accountRefusedError) Unwrap() error { return e.err }
 
 // problemFromLego converts lego's problem document; err is kept as the cause.
 func problemFromLego(pd *legoacme.ProblemDetails, err error) *ProblemError {

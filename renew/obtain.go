@@ -416,3 +416,28 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// Adopt takes over what old remembers in memory for the certificates this Runner still
+// has: certificates issued but not stored, backoff and hook progress of certificates
+// without a secret. The daemon calls it when a reload replaces the Runner, and the
+// Lambda when it rebuilds one, so neither loses an issued certificate.
+func (r *Runner) Adopt(old *Runner) {
+	if old == nil || old == r {
+		return
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.certs {
+		if b, ok := old.pending[c.Name]; ok {
+			r.pending[c.Name] = b
+		}
+		if s, ok := old.memState[c.Name]; ok {
+			r.memState[c.Name] = s
+		}
+		if h, ok := old.memHooks[c.Name]; ok {
+			r.memHooks[c.Name] = h
+		}
+	}
+}

@@ -52,6 +52,30 @@ type Runner interface {
 	Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error)
 }
 
+// Adopter may be implemented by the Runner that Options.Build returns. When a reload
+// replaces the Runner, the daemon calls the new one's Adopt with the old one, between
+// passes, so that what the old one holds only in memory (certificates issued but not
+// stored, backoff and hook progress of certificates without a secret) is not lost. A
+// *renew.Runner needs no wrapper: the daemon calls its Adopt directly.
+type Adopter interface {
+	Adopt(old Runner)
+}
+
+// adopt hands prev's in-memory state to next when next can take it.
+func adopt(next, prev Runner) bool {
+	switch n := next.(type) {
+	case Adopter:
+		n.Adopt(prev)
+		return true
+	case *renew.Runner:
+		if p, ok := prev.(*renew.Runner); ok {
+			n.Adopt(p)
+			return true
+		}
+	}
+	return false
+}
+
 // Validity is a stored certificate's validity period.
 type Validity struct{ NotBefore, NotAfter time.Time }
 
@@ -352,6 +376,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 	names := make([]string, len(cfg.Certificates))
 	for i, c := range cfg.Certificates {
 		names[i] = c.Name
+	}
+	if d.runner != nil && adopt(runner, d.runner) {
+		d.log.Debug("the new runner took over the old one's in-memory state")
 	}
 	d.cfg, d.runner, d.sched, d.spec = cfg, runner, sched, spec
 	d.m.Init(names)

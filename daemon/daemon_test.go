@@ -450,3 +450,52 @@ func TestBadConfig(t *testing.T) {
 func metricsValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
 	return metricstest.Value(fams, name, labels)
 }
+
+// adoptingRunner records the Runner it was asked to adopt.
+type adoptingRunner struct {
+	fakeRunner
+	mu      sync.Mutex
+	adopted daemon.Runner
+}
+
+func (a *adoptingRunner) Adopt(old daemon.Runner) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.adopted = old
+}
+
+func (a *adoptingRunner) adoptedRunner() daemon.Runner {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.adopted
+}
+
+// TestReloadAdopts: a reload that replaces the Runner hands the old one to the new one's
+// Adopt, so what the old one held in memory (issued, unstored certificates) survives.
+func TestReloadAdopts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web"))
+	notAfter := time.Now().Add(60 * 24 * time.Hour)
+	built := make(chan *adoptingRunner, 2)
+	reload := make(chan struct{})
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload,
+		Build: func(_ context.Context, cfg *config.Config) (daemon.Runner, error) {
+			ar := &adoptingRunner{fakeRunner: fakeRunner{pass: okSummary(cfg.Certificates[0].Name, notAfter, notAfter.Add(-20*24*time.Hour))}}
+			built <- ar
+			return ar, nil
+		}})
+	first := <-built
+	if first.adoptedRunner() != nil {
+		t.Fatal("the first Runner adopted something at start-up")
+	}
+	reload <- struct{}{}
+	second := <-built
+	eventually(t, 30*time.Second, "reload applied", func() bool {
+		return r.value(t, "certferry_config_reloads_total", map[string]string{"result": "success"}) == 1
+	})
+	if got := second.adoptedRunner(); got != daemon.Runner(first) {
+		t.Fatalf("the reloaded Runner adopted %v, want the old one", got)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/sandbox/calls"
 )
 
 // e2eConfig is written from the sandbox's contract-6 line, as a user would.
@@ -210,5 +211,45 @@ func TestStopMidPassCleansUp(t *testing.T) {
 	desc, err := awssm.NewFromConfig(awsCfg).DescribeSecret(context.Background(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")})
 	if err == nil && len(desc.VersionIdsToStages) != 0 {
 		t.Errorf("the stopped pass left secret versions %v", desc.VersionIdsToStages)
+	}
+}
+
+// TestReloadKeepsUnstored: a certificate issued in a pass whose store failed is held in
+// the Runner's memory; a SIGHUP (here the Reload channel) that rebuilds the Runner hands
+// it over, so the next pass stores it without ordering again.
+func TestReloadKeepsUnstored(t *testing.T) {
+	sb, cfgPath := startSandbox(t, sandbox.Options{})
+	hourly, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the start-up pass runs before the reload.
+	writeFile(t, cfgPath, strings.Replace(string(hourly), `schedule: "@every 1s"`, `schedule: "@every 1h"`, 1))
+	// The ACME account is stored in Secrets Manager too: the certificate's store is made
+	// to fail only once an order exists (the account is stored by then); the finalize
+	// is held for two seconds to leave the time. Three failures beat the SDK's three
+	// attempts: the store fails, the certificate stays in the Runner's memory.
+	sb.Calls().FailNext("acme", "Finalize", 1, calls.Fault{Hang: 2 * time.Second})
+	m := metrics.New()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+	reload := make(chan struct{})
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log, Reload: reload})
+	eventually(t, 2*time.Minute, "an order", func() bool { return sb.Calls().Count("acme", "NewOrder") >= 1 })
+	sb.Calls().FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
+	failure := map[string]string{"name": "web", "result": "failure"}
+	eventually(t, 2*time.Minute, "the failed store", func() bool { return r.value(t, "certferry_renewals_total", failure) >= 1 })
+	if n := sb.Calls().Count("acme", "NewOrder"); n != 1 {
+		t.Fatalf("%d orders before the reload, want 1", n)
+	}
+
+	writeFile(t, cfgPath, string(hourly)) // a pass every second from now on
+	reload <- struct{}{}
+	success := map[string]string{"name": "web", "result": "success"}
+	eventually(t, 2*time.Minute, "the certificate stored after the reload", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
+	if n := sb.Calls().Count("acme", "NewOrder"); n != 1 {
+		t.Errorf("%d orders, want 1: the reload lost the issued certificate", n)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

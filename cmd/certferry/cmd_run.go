@@ -106,7 +106,16 @@ type appRunner struct{ *app.App }
 var (
 	_ daemon.Runner         = (*appRunner)(nil)
 	_ daemon.ValidityReader = (*appRunner)(nil)
+	_ daemon.Adopter        = (*appRunner)(nil)
 )
+
+// Adopt hands the in-memory state of the Runner a reload replaces (certificates issued
+// but not stored, backoff and hook progress without a secret) to this one.
+func (a *appRunner) Adopt(old daemon.Runner) {
+	if o, ok := old.(*appRunner); ok {
+		a.Runner.Adopt(o.Runner)
+	}
+}
 
 func (a *appRunner) Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error) {
 	return a.Runner.Pass(ctx, opts)

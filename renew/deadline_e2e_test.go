@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/certferry/certferry/internal/app"
@@ -114,4 +115,78 @@ func (e *env) stageVersion(t *testing.T, name, stage string) string {
 		t.Fatalf("GetSecretValue %s %s: %v", name, stage, err)
 	}
 	return aws.ToString(out.VersionId)
+}
+
+// TestE2EStopAfterIssuanceStillStores: the pass is cancelled (SIGTERM, a deadline) the
+// moment the certificate is issued; it is stored all the same, under a fresh context,
+// instead of being thrown away to cost the CA a duplicate on the next run.
+func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel), zaptest.WrapOptions(zap.Hooks(func(en zapcore.Entry) error {
+		if en.Message == "issued" {
+			cancel() // the stop arrives right after issuance, before the write
+		}
+		return nil
+	})))
+	a, err := app.New(t.Context(), cfg, log, app.Options{AWS: &e.aws, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := a.Runner.Pass(ctx, renew.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == nil {
+		t.Fatal(`the pass was never stopped: no "issued" log line seen`)
+	}
+	if r := result(t, sum, "web"); r.Error != "" || r.VersionID == "" {
+		t.Fatalf("result after a stop at issuance: %+v", r)
+	}
+	e.stored(t, "certferry/web", "AWSCURRENT")
+	e.noChallengeLeft(t)
+}
+
+// TestE2EFileOnlyARIAskedOnce: a certificate kept only as files has no secret to hold
+// its ARI state; this process remembers it, so the CA is asked once per ARI period, not
+// on every pass.
+func TestE2EFileOnlyARIAskedOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.config(t, `certificates:
+  - name: files
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      file: { dir: {{files}} }
+`)
+	now := time.Now()
+	a := e.appWithClock(t, cfg, func() time.Time { return now })
+	if r := result(t, e.pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionIssue || r.Error != "" {
+		t.Fatalf("pass 1: %+v", r)
+	}
+	// Right after issuance nothing asks the CA.
+	e.pass(t, a, renew.Options{})
+	if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 0 {
+		t.Fatalf("%d ARI requests right after issuance", n)
+	}
+	// Past the first ARI check time: asked once, then not again on the next passes.
+	now = now.Add(7 * time.Hour)
+	for i := 0; i < 3; i++ {
+		if r := result(t, e.pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionSkip {
+			t.Fatalf("pass %d: %+v", i, r)
+		}
+	}
+	if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 1 {
+		t.Fatalf("%d ARI requests over three passes, want 1", n)
+	}
 }

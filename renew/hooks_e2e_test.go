@@ -82,6 +82,14 @@ func TestE2EHooks(t *testing.T) {
 		if err != nil || !strings.Contains(string(body), aws.ToString(out.VersionId)) {
 			t.Errorf("webhook ran before the version was current: %v %s", err, body)
 		}
+		// Hooks run after the pass removed its TXT records.
+		for _, id := range e.info.Zones {
+			for _, rs := range e.sb.Route53().Records(id) {
+				if strings.HasPrefix(rs.Name, "_acme-challenge.") {
+					t.Errorf("webhook ran while %s was still published", rs.Name)
+				}
+			}
+		}
 		mu.Lock()
 		bodies = append(bodies, string(body))
 		mu.Unlock()

@@ -30,6 +30,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 			r.log.Info("storing a certificate issued earlier", zap.String("cert", w.cert.Name), zap.Time("not_after", b.NotAfter))
 			w.res.Action = ActionStore
 			r.store(ctx, w, b, opts)
+			r.runStoredHooks(ctx, w)
 			continue
 		}
 		toOrder = append(toOrder, w)
@@ -84,6 +85,13 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	})
 	toOrder = r.alive(toOrder)
 
+	// The on_renew hooks of what this pass stored run last (see the cleanup below).
+	defer func() {
+		for _, w := range toOrder {
+			r.runStoredHooks(ctx, w)
+		}
+	}()
+
 	// 2. Publish every TXT record of the pass at once.
 	var recs []route53.Record
 	for _, w := range toOrder {
@@ -95,6 +103,8 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	if len(recs) > 0 {
 		// Cleanup runs whatever happens next, under a fresh context: the pass's context
 		// may be cancelled (SIGTERM, Lambda deadline) and the records must still go.
+		// Deferred after the hooks' defer, it runs before them: records are removed as
+		// soon as every order is complete, not after hooks that may take long.
 		defer r.cleanup(ctx, recs)
 		r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(toOrder)))
 		errs := r.deps.DNS.Present(ctx, recs)
@@ -115,11 +125,20 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 
 	// 3. Complete every order and store it.
 	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
-		c, err := client.Complete(ctx, w.order)
+		// An order stuck at the CA (an authorization or order left "processing") must not
+		// hold the daemon's pass forever.
+		octx, cancel := context.WithTimeout(ctx, r.settings.OrderTimeout)
+		c, err := client.Complete(octx, w.order)
+		cancel()
 		if err != nil {
 			r.fail(ctx, w, fmt.Errorf("finalize: %w", err))
 			return
 		}
+		// Issued: from here the certificate is stored even if the pass is being stopped
+		// (SIGTERM, a Lambda deadline), under a fresh, bounded context; thrown away, it
+		// would cost the CA a duplicate on the next run.
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
+		defer cancel()
 		b, err := certs.NewBundle(w.cert.Name, w.cert.Domains, c.FullchainPEM, certs.NewPrivateKeyPEM(c.Key), c.ARIID)
 		if err != nil {
 			r.fail(ctx, w, err)
@@ -145,9 +164,9 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 // not_before may be (the CA's clock, or a CA that does not backdate) and still be stored.
 const maxClockSkew = 5 * time.Minute
 
-// store writes b to every sink of the certificate, then runs its on_renew hooks. When a
-// sink fails, b is kept in memory so the next pass of this process stores it without a
-// new order, and no hook runs.
+// store writes b to every sink of the certificate and readies its on_renew hooks
+// (runStoredHooks runs them). When a sink fails, b is kept in memory so the next pass
+// of this process stores it without a new order, and no hook runs.
 func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Options) {
 	now := r.deps.Now()
 	hs := hookState{version: "files", storedAt: now}
@@ -184,14 +203,34 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 			return
 		}
 		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
+		if w.cert.Secret == nil {
+			r.recordState(ctx, w, r.clearedState()) // the new certificate's ARI state
+		}
 	}
 	r.mu.Lock()
 	delete(r.memState, w.cert.Name)
 	r.mu.Unlock()
 	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
 	w.res.Bundle = b
-	r.runRenewHooks(ctx, w, hs, hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
-		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew})
+	w.hooks = &storedHooks{state: hs, ev: hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
+		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew}}
+	w.res.Duration = r.deps.Now().Sub(w.started)
+}
+
+// storedHooks are the on_renew hooks a store readied.
+type storedHooks struct {
+	state hookState
+	ev    hooks.Event
+}
+
+// runStoredHooks runs the on_renew hooks store readied for w, once.
+func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
+	if w.hooks == nil || w.res.err != nil {
+		return
+	}
+	h := w.hooks
+	w.hooks = nil
+	r.runRenewHooks(ctx, w, h.state, h.ev)
 	w.res.Duration = r.deps.Now().Sub(w.started)
 }
 

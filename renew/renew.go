@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -91,6 +92,9 @@ type Settings struct {
 	// CleanupTimeout bounds TXT cleanup after the pass's context ended (a Lambda sets it
 	// inside its safety margin).
 	CleanupTimeout time.Duration
+	// OrderTimeout bounds completing one order (validation, finalize, download), so an
+	// order the CA leaves "processing" cannot hold a pass forever. Default 20m.
+	OrderTimeout time.Duration
 	// MinOrderTime: when set and the pass's context has a deadline, no order begins with
 	// less than this left (the Lambda sets it: Begin, one INSYNC wait, validation and
 	// finalize must fit before the invocation ends).
@@ -216,9 +220,10 @@ type Runner struct {
 	log      *zap.Logger
 
 	mu       sync.Mutex
-	pending  map[string]*certs.Bundle    // issued, not yet stored in every sink, by cert name
-	memHooks map[string]hookState        // hook progress of certificates without a secret
-	memState map[string]scheduler.Stored // backoff of certificates without a secret (Failures, NextAttempt)
+	pending  map[string]*certs.Bundle     // issued, not yet stored in every sink, by cert name
+	memHooks map[string]hookState         // hook progress of certificates without a secret
+	memState map[string]scheduler.Stored  // backoff of certificates without a secret (Failures, NextAttempt)
+	memTags  map[string]map[string]string // ARI state tags of certificates without a secret
 }
 
 // New returns a Runner for the given certificates.
@@ -228,6 +233,9 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 	}
 	if s.CleanupTimeout <= 0 {
 		s.CleanupTimeout = 5 * time.Minute
+	}
+	if s.OrderTimeout <= 0 {
+		s.OrderTimeout = 20 * time.Minute
 	}
 	if d.Logger == nil {
 		d.Logger = zap.NewNop()
@@ -239,7 +247,7 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 		d.Rand = rand.Float64
 	}
 	return &Runner{certs: certList, settings: s, deps: d, log: d.Logger.Named("renew"), pending: map[string]*certs.Bundle{},
-		memHooks: map[string]hookState{}, memState: map[string]scheduler.Stored{}}
+		memHooks: map[string]hookState{}, memState: map[string]scheduler.Stored{}, memTags: map[string]map[string]string{}}
 }
 
 // ReasonStoredUnreadable: the stored secret could not be read or is not a valid
@@ -271,7 +279,8 @@ type work struct {
 	order    *acme.Order
 	records  []int // indexes into the pass's record list
 	started  time.Time
-	version  string // the stored AWSCURRENT version id, "" when unknown
+	version  string       // the stored AWSCURRENT version id, "" when unknown
+	hooks    *storedHooks // on_renew hooks readied by store, run after cleanup
 }
 
 // Pass runs one pass. The error is non-nil only when the pass could not run at all (bad
@@ -364,6 +373,11 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now}
 	var err error
 	w.stored, w.tags, w.ariID, err = r.storedState(ctx, c, inv, &w.res.SecretARN)
+	if c.Secret == nil {
+		r.mu.Lock()
+		w.tags = maps.Clone(r.memTags[c.Name]) // ARI state this process keeps for it
+		r.mu.Unlock()
+	}
 	if w.res.SecretARN == "" && c.Secret != nil && strings.HasPrefix(c.Secret.Secret, "arn:") {
 		w.res.SecretARN = c.Secret.Secret
 	}
@@ -531,6 +545,31 @@ func parseState(tags map[string]string) (int, time.Time) {
 // against the days a renewal window spans.
 const ariRetryOnError = time.Hour
 
+// recordState keeps ARI state tags with the secret, or in this process's memory for a
+// certificate without one (so a file-only certificate is not asked about on every pass).
+func (r *Runner) recordState(ctx context.Context, w *work, tags map[string]string) {
+	if w.cert.Secret == nil || r.deps.Secrets == nil {
+		r.mu.Lock()
+		m := r.memTags[w.cert.Name]
+		if m == nil {
+			m = map[string]string{}
+			r.memTags[w.cert.Name] = m
+		}
+		for k, v := range tags {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		r.mu.Unlock()
+		return
+	}
+	if err := r.deps.Secrets.SetState(ctx, w.cert.Secret.Secret, tags); err != nil {
+		r.log.Warn("could not record the ARI state", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}
+
 // ariWindow returns the CA's renewal window for a stored certificate. To keep idle
 // passes free of ACME requests it asks the CA only when the time the CA gave for the
 // next check (stored in the secret's tags) has passed, and caches the answer in tags.
@@ -560,11 +599,8 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) *schedule
 		retryAt := now.Add(ariRetryOnError)
 		r.log.Warn("ARI check failed: the lifetime rule applies", zap.String("cert", w.cert.Name),
 			zap.Time("ari_retry", retryAt), zap.Error(err))
-		if w.cert.Secret != nil && !opts.DryRun && ctx.Err() == nil {
-			tags := map[string]string{TagARIStart: "", TagARIEnd: "", TagARINext: retryAt.UTC().Format(time.RFC3339)}
-			if err := r.deps.Secrets.SetState(ctx, w.cert.Secret.Secret, tags); err != nil {
-				r.log.Warn("could not record the ARI retry time", zap.String("cert", w.cert.Name), zap.Error(err))
-			}
+		if !opts.DryRun && ctx.Err() == nil {
+			r.recordState(ctx, w, map[string]string{TagARIStart: "", TagARIEnd: "", TagARINext: retryAt.UTC().Format(time.RFC3339)})
 		}
 		return nil
 	}
@@ -573,15 +609,12 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) *schedule
 		retry = 6 * time.Hour
 	}
 	win := &scheduler.Window{Start: info.Start, End: info.End}
-	if w.cert.Secret != nil && !opts.DryRun {
-		tags := map[string]string{
+	if !opts.DryRun {
+		r.recordState(ctx, w, map[string]string{
 			TagARIStart: info.Start.UTC().Format(time.RFC3339),
 			TagARIEnd:   info.End.UTC().Format(time.RFC3339),
 			TagARINext:  now.Add(retry).UTC().Format(time.RFC3339),
-		}
-		if err := r.deps.Secrets.SetState(ctx, w.cert.Secret.Secret, tags); err != nil {
-			r.log.Warn("could not record the ARI window", zap.String("cert", w.cert.Name), zap.Error(err))
-		}
+		})
 	}
 	r.log.Info("ARI window", zap.String("cert", w.cert.Name), zap.Time("start", info.Start), zap.Time("end", info.End))
 	return win

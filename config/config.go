@@ -121,8 +121,9 @@ func (s AccountStore) String() string {
 // EAB is an External Account Binding: both fields set.
 type EAB struct {
 	KID string
-	// HMACKey is base64url-encoded, as CAs hand it out. Secret: never print it (see Redacted).
-	HMACKey string
+	// HMACKey is base64url-encoded, as CAs hand it out. It prints as REDACTED; Reveal it only
+	// to pass it to the ACME client.
+	HMACKey Secret
 }
 
 // AWS configures the AWS SDK clients. Empty fields leave the SDK's own resolution in place.
@@ -272,8 +273,8 @@ func (h Hook) kinds() []string {
 // Webhook POSTs the renewal as JSON, signed with HMAC-SHA256 of Secret (contract 4).
 type Webhook struct {
 	URL string // https; http only to localhost or 127.0.0.1
-	// Secret is the HMAC key. Secret: never print it (see Redacted).
-	Secret string
+	// Secret is the HMAC key. It prints as REDACTED; Reveal it only to sign.
+	Secret Secret
 }
 
 // ASGInstanceRefresh starts an Auto Scaling group instance refresh.

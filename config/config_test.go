@@ -83,6 +83,11 @@ line 4: acme.email: required: the contact address for the ACME account (e.g. ops
 line 5: route53.insync_timeout: must be more than 0`},
 		{"no_certificates", `line 3: certificates: at least one certificate is required`},
 		{"secret_is_account_secret", `line 7: certificates[0].sinks.secretsmanager.secret: "certferry/acme-account" is already the secret of acme.account_secret`},
+		{"secret_env_syntax", `line 3: acme.eab.hmac_key: unterminated ${...}: missing "}" (value not shown)
+line 11: certificates[0].hooks.on_renew[0].webhook.url: unterminated ${...}: missing "}" (value not shown)
+line 11: certificates[0].hooks.on_renew[0].webhook.secret: unterminated ${...}: missing "}" (value not shown)
+line 12: certificates[0].hooks.on_renew[1].webhook.secret: ${...}: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ ("$${" for a literal "${") (value not shown)
+line 13: certificates[0].hooks.on_renew[2].webhook.secret: ${...}: a default cannot contain another ${...} (value not shown)`},
 		{"sink_without_secret", `line 7: certificates[0].sinks.secretsmanager.secret: required: the name of the secret to write (e.g. "certificates/www")
 line 8: certificates[0].sinks.file.dir: "certs/www": must be an absolute path`},
 		{"syntax_error", `line 2: invalid YAML: did not find expected key`},
@@ -107,6 +112,10 @@ line 5: certificates[0].domains[1]: "*": a wildcard is allowed only as the whole
 line 4: acme.requests_per_second: "fast": not a number
 line 5: concurrency: "four": not a whole number
 line 8: certificates[0].domains: expected a list of names, got "www.example.org"`},
+	}
+	// Values that must never appear in an error: secrets and tokens with a bad ${...}.
+	hidden := map[string][]string{
+		"secret_env_syntax": {"c2VjcmV0", "EAB_KEY", "xOxbS3cretT0ken", "hooks.slack.com", "SUFFIX", "hunter2", "pa55w0rd", "1BAD", "c0rrect", "h0rse"},
 	}
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	if err != nil {
@@ -137,6 +146,11 @@ line 8: certificates[0].domains: expected a list of names, got "www.example.org"
 			}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("error text:\n%s\nwant:\n%s", got, tt.want)
+			}
+			for _, h := range hidden[tt.file] {
+				if strings.Contains(err.Error(), h) {
+					t.Errorf("error shows %q:\n%s", h, err)
+				}
 			}
 			var ve *ValidationError
 			if !errors.As(err, &ve) {

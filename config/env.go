@@ -2,13 +2,36 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // expand replaces ${NAME} and ${NAME:-default} in a scalar value. ${NAME} of an unset variable is
 // an error; ${NAME:-default} uses default when NAME is unset or empty. "$${" stands for a literal
-// "${"; any other "$" is kept as is. Defaults cannot nest another ${...}.
+// "${"; any other "$" is kept as is. Defaults cannot nest another ${...}. Its errors quote the
+// offending part of s; use expandSensitive for values that may hold a secret.
 func expand(s string, getenv func(string) (string, bool)) (string, error) {
+	return expandValue(s, getenv, false)
+}
+
+// expandSensitive is expand for a value that may hold a secret (an HMAC key, a webhook URL
+// with a token): its errors never copy any part of s, only the variable's name when unset.
+func expandSensitive(s string, getenv func(string) (string, bool)) (string, error) {
+	return expandValue(s, getenv, true)
+}
+
+// notShown is what an error says in place of a sensitive value.
+const notShown = "(value not shown)"
+
+func expandValue(s string, getenv func(string) (string, bool), sensitive bool) (string, error) {
+	// fail formats msg with the offending part of s quoted, or with "${...}" in its place and
+	// notShown at the end when s is sensitive.
+	fail := func(msg, part string) error {
+		if sensitive {
+			return fmt.Errorf(msg+" "+notShown, "${...}")
+		}
+		return fmt.Errorf(msg, strconv.Quote(part))
+	}
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
@@ -26,15 +49,15 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 		}
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated %q: missing \"}\"", s[i:])
+			return "", fail("unterminated %s: missing \"}\"", s[i:])
 		}
 		inner := s[i+2 : i+2+end]
 		name, def, hasDef := strings.Cut(inner, ":-")
 		if !validEnvName(name) {
-			return "", fmt.Errorf("%q: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ (\"$${\" for a literal \"${\")", "${"+inner+"}")
+			return "", fail("%s: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ (\"$${\" for a literal \"${\")", "${"+inner+"}")
 		}
 		if strings.Contains(def, "${") {
-			return "", fmt.Errorf("%q: a default cannot contain another ${...}", "${"+inner+"}")
+			return "", fail("%s: a default cannot contain another ${...}", "${"+inner+"}")
 		}
 		v, ok := getenv(name)
 		switch {

@@ -281,6 +281,15 @@ func levenshtein(a, b string) int {
 
 // scalar returns the expanded value of a scalar node; null is "". ok is false after a problem.
 func (d *decoder) scalar(n *yaml.Node, path, what string) (string, bool) {
+	return d.scalarOf(n, path, what, expand)
+}
+
+// sensitiveScalar is scalar for a value that may hold a secret: its problems never quote it.
+func (d *decoder) sensitiveScalar(n *yaml.Node, path, what string) (string, bool) {
+	return d.scalarOf(n, path, what, expandSensitive)
+}
+
+func (d *decoder) scalarOf(n *yaml.Node, path, what string, expandFn func(string, func(string) (string, bool)) (string, error)) (string, bool) {
 	n = d.node(n)
 	if isNull(n) {
 		return "", true
@@ -289,7 +298,7 @@ func (d *decoder) scalar(n *yaml.Node, path, what string) (string, bool) {
 		d.problem(path, n.Line, "expected %s, got %s", what, describe(n))
 		return "", false
 	}
-	v, err := expand(n.Value, d.getenv)
+	v, err := expandFn(n.Value, d.getenv)
 	if err != nil {
 		d.problem(path, n.Line, "%s", err.Error())
 		return "", false
@@ -308,6 +317,24 @@ func (d *decoder) str(dst *string) func(string, *yaml.Node) {
 	return func(p string, n *yaml.Node) {
 		if v, ok := d.scalar(n, p, "a string"); ok {
 			*dst = v
+		}
+	}
+}
+
+// sensitiveStr decodes a string that may hold a token (a webhook URL): problems never quote it.
+func (d *decoder) sensitiveStr(dst *string) func(string, *yaml.Node) {
+	return func(p string, n *yaml.Node) {
+		if v, ok := d.sensitiveScalar(n, p, "a string"); ok {
+			*dst = v
+		}
+	}
+}
+
+// secret decodes a Secret: problems never quote it.
+func (d *decoder) secret(dst *Secret) func(string, *yaml.Node) {
+	return func(p string, n *yaml.Node) {
+		if v, ok := d.sensitiveScalar(n, p, "a string"); ok {
+			*dst = Secret(v)
 		}
 	}
 }
@@ -475,7 +502,7 @@ func (d *decoder) acme(p string, n *yaml.Node) {
 			var e EAB
 			d.object(n, p, "a mapping with kid and hmac_key", []field{
 				{"kid", d.str(&e.KID)},
-				{"hmac_key", d.str(&e.HMACKey)},
+				{"hmac_key", d.secret(&e.HMACKey)},
 			})
 			if e != (EAB{}) {
 				a.EAB = &e
@@ -594,8 +621,8 @@ func (d *decoder) hooks(p string, n *yaml.Node) []Hook {
 				w := &Webhook{}
 				h.Webhook = w
 				d.object(n, p, "a mapping with url and secret", []field{
-					{"url", d.str(&w.URL)},
-					{"secret", d.str(&w.Secret)},
+					{"url", d.sensitiveStr(&w.URL)},
+					{"secret", d.secret(&w.Secret)},
 					{"timeout", d.duration(&webhookTimeout, &webhookTimeoutSet)},
 				})
 			}},

@@ -211,7 +211,7 @@ func (k *checker) acme() {
 		case e.HMACKey == "":
 			k.addf("acme.eab.hmac_key", "required when acme.eab.kid is set (both or neither)")
 		default:
-			if key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e.HMACKey, "=")); err != nil || len(key) == 0 {
+			if key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e.HMACKey.Reveal(), "=")); err != nil || len(key) == 0 {
 				k.addf("acme.eab.hmac_key", "not base64url, the encoding CAs hand the key out in (value not shown)")
 			}
 		}

@@ -100,7 +100,7 @@ func newWebhook(h config.Hook, d Deps) (*Webhook, error) {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Webhook{
 		url:     h.Webhook.URL,
-		secret:  h.Webhook.Secret,
+		secret:  h.Webhook.Secret.Reveal(),
 		timeout: timeoutOr(h.Timeout, config.DefaultWebhookTimeout),
 		client:  &c,
 		now:     d.Now,

@@ -275,7 +275,7 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	}
 	var eab *acme.EAB
 	if cfg.EAB != nil {
-		eab = &acme.EAB{KID: cfg.EAB.KID, HMACKey: cfg.EAB.HMACKey}
+		eab = &acme.EAB{KID: cfg.EAB.KID, HMACKey: cfg.EAB.HMACKey.Reveal()}
 	}
 	return acme.New(ctx, acme.Config{
 		DirectoryURL:      cfg.Directory,

@@ -47,7 +47,9 @@ func newExec(h config.Hook, d Deps) (*Exec, error) {
 	if len(h.Exec) == 0 || h.Exec[0] == "" {
 		return nil, errors.New("exec: argv is empty")
 	}
-	name := "exec:" + strings.Join(h.Exec, " ")
+	// Only the program: the arguments may hold a token (config expands ${VAR} in them), and
+	// the name goes to logs, the /metrics label and the run summary.
+	name := "exec:" + h.Exec[0]
 	return &Exec{
 		argv:    append([]string(nil), h.Exec...),
 		timeout: timeoutOr(h.Timeout, config.DefaultExecTimeout),
@@ -57,7 +59,7 @@ func newExec(h config.Hook, d Deps) (*Exec, error) {
 	}, nil
 }
 
-// Name returns "exec:" followed by the argv joined with spaces.
+// Name returns "exec:" followed by the program (argv[0]); the arguments are never part of it.
 func (e *Exec) Name() string { return e.name }
 
 // Env returns the environment the hook runs with for ev: the base environment, then

@@ -130,7 +130,7 @@ func TestExecArgvNoShell(t *testing.T) {
 	log, logs := observed()
 	args := []string{"/bin/echo", "$CERTFERRY_NAME", "a;b", "`id`"}
 	h := one(t, config.Hook{Exec: args}, hooks.Deps{Logger: log})
-	if h.Name() != "exec:/bin/echo $CERTFERRY_NAME a;b `id`" {
+	if h.Name() != "exec:/bin/echo" {
 		t.Errorf("Name = %q", h.Name())
 	}
 	if err := h.Run(t.Context(), event); err != nil {

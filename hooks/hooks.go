@@ -50,11 +50,19 @@ type Event struct {
 
 // Hook is one configured hook.
 type Hook interface {
-	// Name is a stable identifier for state and metrics, for example
-	// "exec:/usr/local/bin/redeploy --all", "webhook:https://host/path",
-	// "asg_instance_refresh:web", "ecs_redeploy:prod/api". Names are unique within the list
-	// FromConfig returns (a repeated hook gets a "#2", "#3" suffix) and hold no secret (a
-	// webhook's name drops the URL's query and user info).
+	// Name is a stable identifier for logs, metrics (the hook label of
+	// certferry_hook_runs_total) and the run summary:
+	//
+	//	exec:<argv[0]>                 "exec:/usr/local/bin/redeploy" (never the arguments)
+	//	webhook:<scheme>://<host>      "webhook:https://hooks.example.org" (never the path,
+	//	                               query or user info: Slack and Discord put tokens in the path)
+	//	asg_instance_refresh:<group>   "asg_instance_refresh:web"
+	//	ecs_redeploy:<cluster>/<svc>   "ecs_redeploy:prod/api"
+	//
+	// Names hold no secret: config expands ${VAR} in exec arguments and webhook URLs, so
+	// those parts are left out. Names are unique within the list FromConfig returns: a
+	// repeated name gets a "#2", "#3" suffix in list order (two exec hooks running the same
+	// program with different arguments are "exec:/usr/bin/curl" and "exec:/usr/bin/curl#2").
 	Name() string
 	// Run runs the hook once, bounded by its configured timeout and by ctx.
 	Run(ctx context.Context, ev Event) error

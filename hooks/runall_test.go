@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/certferry/certferry/config"
@@ -101,12 +102,46 @@ func TestFromConfigNames(t *testing.T) {
 		names = append(names, h.Name())
 	}
 	want := []string{
-		"exec:/usr/local/bin/redeploy --all",
-		"webhook:https://hooks.example.com/certferry",
-		"exec:/usr/local/bin/redeploy --all#2",
-		"webhook:https://hooks.example.com/certferry#2",
+		"exec:/usr/local/bin/redeploy",
+		"webhook:https://hooks.example.com",
+		"exec:/usr/local/bin/redeploy#2",
+		"webhook:https://hooks.example.com#2",
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
+	}
+}
+
+// TestNamesHoldNoSecret: a token in an exec argument (config expands ${VAR} there) or anywhere
+// in a webhook URL but the host (Slack and Discord keep it in the path) never reaches Name,
+// which goes to logs, the /metrics label and the run summary.
+func TestNamesHoldNoSecret(t *testing.T) {
+	t.Parallel()
+	const token = "tOpS3cretT0ken"
+	tests := []struct {
+		hook config.Hook
+		want string
+	}{
+		{config.Hook{Exec: []string{"/usr/bin/curl", "-H", "Authorization: Bearer " + token, "https://api.example.com"}}, "exec:/usr/bin/curl"},
+		{config.Hook{Exec: []string{"/usr/bin/curl", "https://api.example.com/?key=" + token}}, "exec:/usr/bin/curl"},
+		{config.Hook{Webhook: &config.Webhook{URL: "https://hooks.slack.com/services/T000/B000/" + token, Secret: "s"}}, "webhook:https://hooks.slack.com"},
+		{config.Hook{Webhook: &config.Webhook{URL: "https://discord.com/api/webhooks/123/" + token, Secret: "s"}}, "webhook:https://discord.com"},
+		{config.Hook{Webhook: &config.Webhook{URL: "https://u:" + token + "@hooks.example.com:8443/x?t=" + token + "#" + token, Secret: "s"}}, "webhook:https://hooks.example.com:8443"},
+		{config.Hook{Webhook: &config.Webhook{URL: "http://127.0.0.1:9/" + token, Secret: "s"}}, "webhook:http://127.0.0.1:9"},
+	}
+	for _, tt := range tests {
+		hs, err := hooks.FromConfig([]config.Hook{tt.hook, tt.hook}, hooks.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range hs {
+			want := tt.want
+			if i == 1 {
+				want += "#2"
+			}
+			if h.Name() != want || strings.Contains(h.Name(), token) {
+				t.Errorf("Name = %q, want %q", h.Name(), want)
+			}
+		}
 	}
 }

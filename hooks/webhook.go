@@ -94,8 +94,9 @@ func newWebhook(h config.Hook, d Deps) (*Webhook, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, errors.New("webhook: url must be an absolute http(s) URL")
 	}
-	// The name never shows the query or user info: either may hold a token.
-	name := "webhook:" + (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	// The name is the scheme and host only: the path (Slack and Discord put the token there),
+	// the query and the user info may all hold a token.
+	name := "webhook:" + (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 	c := *d.HTTPClient
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Webhook{
@@ -111,7 +112,8 @@ func newWebhook(h config.Hook, d Deps) (*Webhook, error) {
 	}, nil
 }
 
-// Name returns "webhook:" and the URL without query or user info.
+// Name returns "webhook:" and the URL's scheme and host ("webhook:https://hooks.example.org"):
+// no path, query or user info.
 func (w *Webhook) Name() string { return w.name }
 
 // Body returns the JSON payload of ev, as sent.

@@ -59,7 +59,9 @@ func (e *PassFailedError) Error() string {
 
 // Handler runs one pass per invocation. It keeps the built App (and with it the
 // Runner's memory of issued-but-unstored certificates) across warm invocations while
-// the configuration is unchanged and the last pass succeeded; anything else rebuilds it.
+// the configuration is unchanged, failed certificates included. A changed configuration
+// or a pass that could not run rebuilds it, and the new Runner adopts the old one's
+// memory.
 type Handler struct {
 	log     *zap.Logger
 	level   zap.AtomicLevel
@@ -74,6 +76,7 @@ type Handler struct {
 	mu     sync.Mutex
 	app    *app.App
 	digest [32]byte
+	stale  bool // rebuild app at the next invocation, adopting its Runner's memory
 }
 
 // HandlerOptions build a Handler.
@@ -202,9 +205,8 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	// is dropped by Lambda, the log line is not.
 	h.log.Info("pass summary", zap.Int("failed", resp.Failed), zap.Reflect("summary", json.RawMessage(out)))
 	if resp.Failed > 0 {
-		// The App is rebuilt next time: a failure opening the ACME account is cached
-		// by the App for its lifetime.
-		h.drop()
+		// The App is kept: its Runner holds the certificates issued but not stored, and
+		// the App caches only a successfully opened ACME account.
 		pf := &PassFailedError{Failed: resp.Failed, Total: len(sum.Results)}
 		for _, r := range sum.Results {
 			if r.Err() != nil {
@@ -252,18 +254,24 @@ func (h *Handler) prepare(ctx context.Context) (*app.App, []string, error) {
 	warnings := append(append([]string(nil), cfg.Warnings...), app.ScheduleWarnings(cfg)...)
 
 	digest := sha256.Sum256(data)
-	if h.app != nil && digest == h.digest {
+	if h.app != nil && digest == h.digest && !h.stale {
 		return h.app, warnings, nil
 	}
 	a, err := app.New(h.base, cfg, h.log, h.appOpts)
 	if err != nil {
 		return nil, nil, &ConfigError{err: fmt.Errorf("config: %s: %w", h.src, err)}
 	}
-	h.app, h.digest = a, digest
+	if h.app != nil {
+		// What the old Runner issued but could not store is not ordered again.
+		a.Runner.Adopt(h.app.Runner)
+	}
+	h.app, h.digest, h.stale = a, digest, false
 	return a, warnings, nil
 }
 
-func (h *Handler) drop() { h.app = nil }
+// drop makes the next invocation build a new App; the old one is kept until then, for
+// its Runner's memory to be adopted.
+func (h *Handler) drop() { h.stale = true }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -331,5 +332,66 @@ func TestHandlerRefusesInterval(t *testing.T) {
 	var se *ScheduleError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "web: the stored certificate lives 159h59m59s") {
 		t.Fatalf("second pass: want a ScheduleError for web, got %v", err)
+	}
+}
+
+// TestHandlerKeepsUnstored: a certificate issued in an invocation whose store failed is
+// stored by the next one without a new order: the App (and its Runner's memory) is kept
+// across a failed certificate, and a rebuild for a changed configuration adopts it.
+func TestHandlerKeepsUnstored(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same config", true: "changed config"}[changed], func(t *testing.T) {
+			sb := startSandbox(t, 0)
+			yaml := sandboxConfig(sb.Info(), "")
+			awsCfg := sb.AWSConfig(t.Context())
+			h := newHandler(HandlerOptions{Logger: zap.NewNop(), Level: zap.NewAtomicLevel(), Source: source{kind: sourceInline, ref: yaml},
+				App: app.Options{AWS: &awsCfg, MinOrderTime: 10 * time.Second}})
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+
+			// The ACME account is stored in Secrets Manager too: the certificate's store
+			// (a CreateSecret) is made to fail once an order exists, the account stored
+			// by then; the finalize is held to leave the time. Three failures beat the
+			// SDK's three attempts.
+			c := sb.Calls()
+			c.FailNext("acme", "Finalize", 1, calls.Fault{Hang: 2 * time.Second})
+			injected := make(chan struct{})
+			go func() {
+				defer close(injected)
+				tick := time.NewTicker(10 * time.Millisecond)
+				defer tick.Stop()
+				for c.Count("acme", "NewOrder") == 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+				}
+				c.FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
+			}()
+			_, err := h.Invoke(ctx, []byte(`{}`))
+			<-injected
+			var pf *PassFailedError
+			if !errors.As(err, &pf) || !strings.Contains(err.Error(), "InternalServiceError") {
+				t.Fatalf("first invocation: want a failed store, got %v", err)
+			}
+			if changed {
+				h.src.ref = yaml + "# edited\n"
+			}
+			out, err := h.Invoke(ctx, []byte(`{}`))
+			if err != nil {
+				t.Fatalf("second invocation: %v", err)
+			}
+			var s summary
+			if err := json.Unmarshal(out, &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Failed != 0 || len(s.Results) != 1 || s.Results[0].VersionID == "" {
+				t.Fatalf("second invocation: want the certificate stored, got %+v", s)
+			}
+			if n := c.Count("acme", "NewOrder"); n != 1 {
+				t.Errorf("%d orders, want 1: the issued certificate was lost", n)
+			}
+		})
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -135,5 +138,124 @@ func TestStoreVersionQuota(t *testing.T) {
 	}
 	if vs := e.versions(t, "quota"); len(vs) != 2 {
 		t.Errorf("versions = %v", vs)
+	}
+}
+
+// movesCurrent runs hook before each of our moves of AWSCURRENT (not of other labels),
+// at most n times: another runner winning each compare-and-swap.
+type movesCurrent struct {
+	smsink.API
+	n    int
+	hook func(i int)
+}
+
+func (m *movesCurrent) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, o ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error) {
+	if aws.ToString(in.VersionStage) == "AWSCURRENT" && m.n > 0 {
+		m.n--
+		m.hook(m.n)
+	}
+	return m.API.UpdateSecretVersionStage(ctx, in, o...)
+}
+
+// putCurrent makes b secret's AWSCURRENT with one PutSecretValue: another runner's
+// write that does not take StagePending (a label is on one version at a time).
+func (e *env) putCurrent(t *testing.T, secret string, b *certs.Bundle) {
+	t.Helper()
+	data, err := b.MarshalSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.PutSecretValue(context.Background(), &sm.PutSecretValueInput{SecretId: aws.String(secret),
+		SecretString: aws.String(string(data)), ClientRequestToken: aws.String(smsink.Token(b))}); err != nil {
+		t.Errorf("other runner: %v", err)
+	}
+}
+
+// noPending fails when a version of secret keeps StagePending.
+func (e *env) noPending(t *testing.T, secret string) {
+	t.Helper()
+	for id, stages := range e.versions(t, secret) {
+		if slices.Contains(stages, smsink.StagePending) {
+			t.Errorf("version %s keeps the pending label: %v", id, stages)
+		}
+	}
+}
+
+// TestStoreRefusedAfterPutUnpends: a Store that gives up after writing its version (the
+// guard refuses once another runner stored a longer certificate for other names, or
+// every compare-and-swap is lost) removes its pending label: a deliberate refusal is
+// not an interrupted write for a later pass to finish.
+func TestStoreRefusedAfterPutUnpends(t *testing.T) {
+	t.Parallel()
+	t.Run("guard", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		ctx := context.Background()
+		target := smsink.Target{Secret: "guarded"}
+		if _, err := e.sink.Store(ctx, target, e.bundle(t, "guarded", time.Now().Add(10*day)), smsink.StoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		other := e.bundle(t, "guarded", time.Now().Add(90*day), "other.example.com")
+		api := &movesCurrent{API: e.client, n: 1, hook: func(int) { e.putCurrent(t, "guarded", other) }}
+		ours := e.bundle(t, "guarded", time.Now().Add(60*day))
+		_, err := smsink.New(api, zap.NewNop(), smsink.Options{}).Store(ctx, target, ours, smsink.StoreOptions{})
+		var ws *smsink.WouldShortenError
+		if !errors.As(err, &ws) {
+			t.Fatalf("err = %v, want a WouldShortenError", err)
+		}
+		if got := e.current(t, "guarded", "AWSCURRENT"); got.Serial != other.Serial {
+			t.Errorf("AWSCURRENT serial %s, want the other runner's %s", got.Serial, other.Serial)
+		}
+		e.noPending(t, "guarded")
+	})
+	t.Run("compare-and-swap", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		ctx := context.Background()
+		target := smsink.Target{Secret: "contended"}
+		if _, err := e.sink.Store(ctx, target, e.bundle(t, "contended", time.Now().Add(10*day)), smsink.StoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Every attempt meets a new, shorter certificate for other names.
+		api := &movesCurrent{API: e.client, n: 3, hook: func(i int) {
+			e.putCurrent(t, "contended", e.bundle(t, "contended", time.Now().Add(time.Duration(20+i)*day), "other.example.com"))
+		}}
+		ours := e.bundle(t, "contended", time.Now().Add(60*day))
+		_, err := smsink.New(api, zap.NewNop(), smsink.Options{}).Store(ctx, target, ours, smsink.StoreOptions{})
+		if err == nil || !strings.Contains(err.Error(), "move AWSCURRENT to "+smsink.Token(ours)) {
+			t.Fatalf("err = %v, want the compare-and-swap given up", err)
+		}
+		e.noPending(t, "contended")
+	})
+}
+
+// TestWinnerUsesClock: whether the certificate another runner stored is as good as ours
+// is judged by the sink's clock. The other runner's has 55 days left and ours 60 (at
+// least nine tenths: as good); from a clock 39 days later they have 16 and 21 (less than
+// nine tenths), so ours replaces it.
+func TestWinnerUsesClock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		shift    time.Duration
+		lostRace bool
+	}{{0, true}, {39 * day, false}} {
+		e := newEnv(t)
+		ctx := context.Background()
+		target := smsink.Target{Secret: "clocked"}
+		now := time.Now()
+		old := e.bundle(t, "clocked", now.Add(5*day))
+		planned, err := e.sink.Store(ctx, target, old, smsink.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another runner stored a certificate meanwhile.
+		if _, err := e.sink.Store(ctx, target, e.bundle(t, "clocked", now.Add(55*day)), smsink.StoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sink := smsink.New(e.client, zap.NewNop(), smsink.Options{Now: func() time.Time { return now.Add(tc.shift) }})
+		_, err = sink.Store(ctx, target, e.bundle(t, "clocked", now.Add(60*day)), smsink.StoreOptions{Expect: &planned, Force: true})
+		if got := errors.Is(err, smsink.ErrLostRace); got != tc.lostRace {
+			t.Errorf("shift %s: err = %v, want lost race %v", tc.shift, err, tc.lostRace)
+		}
 	}
 }

@@ -106,6 +106,9 @@ type Options struct {
 	MaxAttempts int
 	// RetryDelay is the first delay between those attempts; it doubles. Default 1s.
 	RetryDelay time.Duration
+	// Now is the clock (to compare the remaining lifetimes of racing writers'
+	// certificates); nil is time.Now.
+	Now func() time.Time
 }
 
 // Sink stores bundles in Secrets Manager. It is safe for concurrent use; two Stores to
@@ -126,6 +129,9 @@ func New(api API, logger *zap.Logger, opts Options) *Sink {
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Sink{api: api, log: logger.Named("secretsmanager"), opts: opts}
 }
@@ -214,6 +220,30 @@ func (s *Sink) Inventory(ctx context.Context) (map[string]Stored, error) {
 		}
 	}
 	return out, nil
+}
+
+// Lookup finds the entry of an Inventory for secret as a configuration names it: by
+// name (the Inventory's key), by full ARN, or by partial ARN (the full ARN without the
+// hyphen and six random characters Secrets Manager appends). Use it rather than
+// indexing the map: a secret configured by ARN is not found under its name.
+func Lookup(inv map[string]Stored, secret string) (Stored, bool) {
+	if st, ok := inv[secret]; ok {
+		return st, true
+	}
+	if !strings.HasPrefix(secret, "arn:") {
+		return Stored{}, false
+	}
+	for _, st := range inv {
+		if st.ARN == secret {
+			return st, true
+		}
+	}
+	for _, st := range inv {
+		if rest, ok := strings.CutPrefix(st.ARN, secret+"-"); ok && len(rest) == 6 {
+			return st, true
+		}
+	}
+	return Stored{}, false
 }
 
 // GetStage reads the version of secret that holds stage (for example StagePending). A
@@ -447,7 +477,13 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 			if err == nil {
 				break
 			}
-			if !isCode(err, "InvalidParameterException") || attempt >= maxCAS {
+			if !isCode(err, "InvalidParameterException") {
+				// Perhaps interrupted: the label stays for a later pass to finish the write.
+				return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
+			}
+			if attempt >= maxCAS {
+				// Given up, not interrupted: a label left would read as a write to finish.
+				s.unpendPut(ctx, target.Secret, put)
 				return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
 			}
 			// Lost the compare-and-swap: AWSCURRENT moved since we read it.
@@ -460,23 +496,21 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 			}
 			if won, ok := s.winner(ctx, target.Secret, current, b); ok {
 				s.lostRace(b, target.Secret, won)
-				if slices.Contains(put.VersionStages, StagePending) {
-					s.unpend(ctx, target.Secret, id)
-				}
+				s.unpendPut(ctx, target.Secret, put)
 				return "", &LostRaceError{Secret: target.Secret, Winner: won}
 			}
 			if current != "" && !opts.Force {
 				if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
+					// A deliberate refusal, not an interrupted write: the label goes.
+					s.unpendPut(ctx, target.Secret, put)
 					return "", err
 				}
 			}
 		}
 	}
-	if slices.Contains(put.VersionStages, StagePending) {
-		// The promotion is done: the label goes, so that a StagePending on a version
-		// other than AWSCURRENT always means an interrupted write.
-		s.unpend(ctx, target.Secret, id)
-	}
+	// The promotion is done: the label goes, so that a StagePending on a version other
+	// than AWSCURRENT always means an interrupted write.
+	s.unpendPut(ctx, target.Secret, put)
 	tags[TagVersion] = id
 	if err := s.retag(ctx, target.Secret, have, tags, unset); err != nil {
 		return "", fmt.Errorf("version %s stored, tags not updated: %w", id, err)
@@ -491,6 +525,13 @@ func (s *Sink) unpend(ctx context.Context, secret, id string) {
 		SecretId: aws.String(secret), VersionStage: aws.String(StagePending), RemoveFromVersionId: aws.String(id),
 	}); err != nil {
 		s.log.Warn("could not remove the pending label", zap.String("secret", secret), zap.String("version", id), zap.Error(classify(err)))
+	}
+}
+
+// unpendPut removes StagePending from the version put wrote, when it holds the label.
+func (s *Sink) unpendPut(ctx context.Context, secret string, put *sm.PutSecretValueOutput) {
+	if slices.Contains(put.VersionStages, StagePending) {
+		s.unpend(ctx, secret, aws.ToString(put.VersionId))
 	}
 }
 
@@ -534,7 +575,7 @@ func (s *Sink) winner(ctx context.Context, secret, current string, b *certs.Bund
 	if err != nil || w.DomainsHash() != b.DomainsHash() || w.KeyType != b.KeyType {
 		return Winner{}, false
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	if w.NotAfter.Sub(now) < b.NotAfter.Sub(now)*9/10 {
 		return Winner{}, false
 	}

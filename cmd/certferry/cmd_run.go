@@ -135,7 +135,7 @@ func (a *appRunner) Validity(ctx context.Context) (map[string]daemon.Validity, e
 					return nil, err
 				}
 			}
-			if s, ok := inv[c.Sinks.SecretsManager.Secret]; ok && !s.NotAfter.IsZero() {
+			if s, ok := smsink.Lookup(inv, c.Sinks.SecretsManager.Secret); ok && !s.NotAfter.IsZero() {
 				out[c.Name] = daemon.Validity{NotBefore: s.NotBefore, NotAfter: s.NotAfter}
 			}
 		case c.Sinks.File != nil:

@@ -21,6 +21,7 @@ package route53
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -79,6 +80,9 @@ type Options struct {
 	Checker Checker
 	// Logger; named "route53". Default: no logging.
 	Logger *zap.Logger
+	// Now is the clock that ages the hosted-zone listing (see FindZone); nil is
+	// time.Now.
+	Now func() time.Time
 }
 
 const (
@@ -94,6 +98,9 @@ const (
 	maxRetryDelay          = 20 * time.Second
 	// maxCAS bounds the re-reads after a compare-and-swap lost to another writer.
 	maxCAS = 5
+	// zoneRelistAfter: a name no listed hosted zone contains makes the provider list
+	// the zones again when the listing is at least this old (a zone created since).
+	zoneRelistAfter = time.Minute
 	// listPageSize is the most record sets one ListResourceRecordSets returns.
 	listPageSize = 300
 )
@@ -119,6 +126,7 @@ type Provider struct {
 	zoneLock  chan struct{} // one listing at a time; waiters also watch their ctx
 	cacheMu   sync.RWMutex  // guards zoneCache: readers never wait for a listing
 	zoneCache []zone        // nil until listed
+	listedAt  time.Time     // when zoneCache was listed
 }
 
 // New returns a Provider that calls api (a *route53.Client, configured by the
@@ -132,6 +140,9 @@ func New(api API, opts Options) *Provider {
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = defaultTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.MaxBatchRecords <= 0 {
 		opts.MaxBatchRecords = defaultMaxBatchRecords
@@ -206,11 +217,12 @@ func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 // in the order they come. Errors of single records land in errs.
 func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op) []*zoneGroup {
 	var (
-		groups  []*zoneGroup
-		zones   []zone
-		listErr error
-		byZone  = map[string]*zoneGroup{}
-		byName  = map[[2]string]*unit{}
+		groups   []*zoneGroup
+		zones    []zone
+		listErr  error
+		relisted bool
+		byZone   = map[string]*zoneGroup{}
+		byName   = map[[2]string]*unit{}
 	)
 	for i, r := range recs {
 		if r.FQDN == "" {
@@ -223,13 +235,24 @@ func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op)
 			// Listed once per Provider; a failed listing fails every record of
 			// this call with the same error instead of being repeated per record.
 			if zones == nil && listErr == nil {
-				zones, listErr = p.zones(ctx)
+				zones, listErr = p.zones(ctx, time.Time{})
 			}
 			if listErr != nil {
 				errs[i] = fmt.Errorf("route53: find zone for %s: %w", displayName(fqdn), listErr)
 				continue
 			}
 			z, err := matchZone(zones, fqdn, p.opts.PrivateZones)
+			if errors.Is(err, ErrNoZone) && !relisted {
+				// Perhaps a zone created since the listing: list again, once per call.
+				relisted = true
+				if zs, ok, lerr := p.relist(ctx, fqdn); lerr != nil {
+					errs[i] = fmt.Errorf("route53: find zone for %s: %w", displayName(fqdn), lerr)
+					continue
+				} else if ok {
+					zones = zs
+					z, err = matchZone(zones, fqdn, p.opts.PrivateZones)
+				}
+			}
 			if err != nil {
 				errs[i] = fmt.Errorf("route53: find zone for %s: %w", displayName(fqdn), err)
 				continue

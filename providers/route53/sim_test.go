@@ -826,3 +826,50 @@ func TestCancelledWhileWaiting(t *testing.T) {
 	noErrors(t, "cleanup", p.CleanUp(context.WithoutCancel(ctx), recs))
 	e.noChallenges(t, zid)
 }
+
+// TestZoneCreatedLater: a hosted zone created after the provider listed the zones is
+// found once the listing is a minute old (a long-running daemon needs no reload); a
+// name no zone holds lists again at most once per call and once a minute.
+func TestZoneCreatedLater(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	e.zone(t, "example.com", false)
+	var mu sync.Mutex
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := e.provider(t, route53.Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	recs := []route53.Record{{FQDN: "_acme-challenge.a.new.test", Value: "v"}, {FQDN: "_acme-challenge.b.new.test", Value: "w"}}
+
+	noErrors(t, "present", p.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com", Value: "x"}}))
+	zid := e.zone(t, "new.test", false)
+	advance(59 * time.Second)
+	if errs := p.Present(t.Context(), recs); !errors.Is(errs[0], route53.ErrNoZone) || !errors.Is(errs[1], route53.ErrNoZone) {
+		t.Fatalf("a listing under a minute old: %v, want ErrNoZone", errs)
+	}
+	if got := e.count("ListHostedZones"); got != 1 {
+		t.Errorf("%d ListHostedZones, want 1", got)
+	}
+	advance(time.Second)
+	noErrors(t, "present after a minute", p.Present(t.Context(), recs))
+	if got := e.count("ListHostedZones"); got != 2 {
+		t.Errorf("%d ListHostedZones, want 2", got)
+	}
+	if got := e.txt(t, zid)["_acme-challenge.a.new.test."]; !slices.Equal(got, []string{"v"}) {
+		t.Errorf("new zone holds %q", got)
+	}
+
+	// FindZone too; and a name no zone holds costs one listing, not one per call.
+	zid2 := e.zone(t, "newer.test", false)
+	advance(time.Minute)
+	if id, _, err := p.FindZone(t.Context(), "_acme-challenge.newer.test"); err != nil || id != zid2 {
+		t.Errorf("FindZone = %q, %v; want %q", id, err, zid2)
+	}
+	for range 3 {
+		if _, _, err := p.FindZone(t.Context(), "_acme-challenge.nowhere.test"); !errors.Is(err, route53.ErrNoZone) {
+			t.Errorf("FindZone(nowhere) = %v", err)
+		}
+	}
+	if got := e.count("ListHostedZones"); got != 3 {
+		t.Errorf("%d ListHostedZones, want 3", got)
+	}
+}

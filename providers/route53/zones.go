@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"go.uber.org/zap"
@@ -68,10 +69,11 @@ func matchZone(zones []zone, fqdn string, private bool) (zone, error) {
 	return zone{}, fmt.Errorf("hosted zones %s all have the name %s: set the record's zone id", strings.Join(ids, ", "), best[0].name)
 }
 
-// zones returns the hosted zones, listing them (all pages) on first use. A failed
-// listing is not cached, so the next call tries again. Callers wait for a listing
-// in progress, or for their context.
-func (p *Provider) zones(ctx context.Context) ([]zone, error) {
+// zones returns the hosted zones, listing them (all pages) on first use, and again when
+// stale is the time of the cached listing (a caller that found it out of date; callers
+// that raced it share one new listing). A failed listing is not cached, so the next
+// call tries again. Callers wait for a listing in progress, or for their context.
+func (p *Provider) zones(ctx context.Context, stale time.Time) ([]zone, error) {
 	select {
 	case p.zoneLock <- struct{}{}:
 	case <-ctx.Done():
@@ -79,11 +81,12 @@ func (p *Provider) zones(ctx context.Context) ([]zone, error) {
 	}
 	defer func() { <-p.zoneLock }()
 	p.cacheMu.RLock()
-	cached := p.zoneCache
+	cached, listedAt := p.zoneCache, p.listedAt
 	p.cacheMu.RUnlock()
-	if cached != nil {
+	if cached != nil && (stale.IsZero() || !listedAt.Equal(stale)) {
 		return cached, nil
 	}
+	now := p.opts.Now()
 	var (
 		all    = []zone{}
 		marker *string
@@ -116,9 +119,27 @@ func (p *Provider) zones(ctx context.Context) ([]zone, error) {
 	}
 	p.log.Debug("hosted zones listed", zap.Int("zones", len(all)))
 	p.cacheMu.Lock()
-	p.zoneCache = all
+	p.zoneCache, p.listedAt = all, now
 	p.cacheMu.Unlock()
 	return all, nil
+}
+
+// relist lists the hosted zones again for name, which no listed zone contains, when the
+// listing is at least zoneRelistAfter old (a zone may have been created since; a name
+// that no zone will ever hold costs one listing a minute, not one per name). ok is false
+// when the listing is too recent to repeat.
+func (p *Provider) relist(ctx context.Context, name string) (zs []zone, ok bool, err error) {
+	p.cacheMu.RLock()
+	listedAt := p.listedAt
+	p.cacheMu.RUnlock()
+	if p.opts.Now().Sub(listedAt) < zoneRelistAfter {
+		return nil, false, nil
+	}
+	p.log.Debug("no hosted zone contains the name: listing the zones again", zap.String("name", displayName(name)))
+	if zs, err = p.zones(ctx, listedAt); err != nil {
+		return nil, false, err
+	}
+	return zs, true, nil
 }
 
 // zoneByID returns what discovery knows of a zone, if it has already listed.
@@ -142,15 +163,25 @@ func (p *Provider) zoneByID(id string) (zone, bool) {
 // FindZone returns the hosted zone that holds fqdn: the id without "/hostedzone/"
 // and the zone's name (lower case, with the trailing dot). The zones are listed
 // through the API once per Provider, so discovery works where DNS does not reach
-// the public name servers (inside a VPC). Only public zones are considered unless
-// Options.PrivateZones is set.
+// the public name servers (inside a VPC). A name no listed zone contains lists them
+// again, at most once a minute, so that a zone created later is found without a
+// restart. Only public zones are considered unless Options.PrivateZones is set.
 func (p *Provider) FindZone(ctx context.Context, fqdn string) (zoneID, zoneName string, err error) {
 	name := canonicalName(fqdn)
-	zs, err := p.zones(ctx)
+	zs, err := p.zones(ctx, time.Time{})
 	if err != nil {
 		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
 	}
 	z, err := matchZone(zs, name, p.opts.PrivateZones)
+	if errors.Is(err, ErrNoZone) {
+		zs, ok, lerr := p.relist(ctx, name)
+		if lerr != nil {
+			return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), lerr)
+		}
+		if ok {
+			z, err = matchZone(zs, name, p.opts.PrivateZones)
+		}
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
 	}

@@ -177,6 +177,24 @@ func loadOrCreate(ctx context.Context, store AccountStore, dir, email string, lo
 
 // register registers c's key with the CA and sets c.account.URL. stored reports that
 // the URL came from the store (another runner registered the key meanwhile).
+// accountRefused reports whether a newAccount answered with pe is a refusal that no
+// retry fixes without a change of configuration. With an external account binding, any
+// 4xx but a bad nonce, a rate limit or an internal error is (the CA judges the binding,
+// and its answer to a bad one need not say so); without one, only a refused contact or
+// a binding required.
+func accountRefused(pe *ProblemError, withEAB bool) bool {
+	if pe.Status < 400 || pe.Status >= 500 || pe.Status == http.StatusTooManyRequests {
+		return false
+	}
+	switch pe.Type {
+	case ProblemBadNonce, ProblemRateLimited, ProblemServerInternal:
+		return false
+	case ProblemInvalidContact, ProblemUnsupportedContact, ProblemExternalAccountNeeded:
+		return true
+	}
+	return withEAB
+}
+
 func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (stored bool, err error) {
 	core, ct, err := c.newCore(ctx)
 	if err != nil {
@@ -216,7 +234,7 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 			// The CA did not announce it in its directory (meta.externalAccountRequired).
 			return false, &accountRefusedError{fmt.Errorf("%s: the CA requires an external account binding (EAB) and none is configured: %w", op, err)}
 		}
-		if isProblem && pe.Status >= 400 && pe.Status < 500 && pe.Status != http.StatusTooManyRequests {
+		if isProblem && accountRefused(pe, eab != nil) {
 			// The CA refused the account itself (a bad EAB binding, a refused contact):
 			// no retry fixes that without a change of configuration.
 			return false, &accountRefusedError{fmt.Errorf("%s: %w", op, err)}

@@ -1,8 +1,15 @@
 package acme
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"testing"
 	"time"
 
@@ -135,5 +142,76 @@ func TestNoncePool(t *testing.T) {
 	}
 	if len(s.nonces) != 0 {
 		t.Errorf("stale nonces kept: %d", len(s.nonces))
+	}
+}
+
+// TestAccountRefused: which newAccount refusals are permanent. A bad nonce, a rate limit
+// or an internal error never is; with a binding, any other 4xx is; without one, only a
+// refused contact or a binding required.
+func TestAccountRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		typ     string
+		status  int
+		withEAB bool
+		want    bool
+	}{
+		{ProblemBadNonce, 400, false, false},
+		{ProblemBadNonce, 400, true, false},
+		{ProblemRateLimited, 429, true, false},
+		{ProblemRateLimited, 400, true, false},
+		{ProblemServerInternal, 400, true, false},
+		{ProblemServerInternal, 500, true, false},
+		{ProblemUnauthorized, 401, true, true},
+		{ProblemUnauthorized, 403, false, false},
+		{ProblemMalformed, 400, true, true},
+		{ProblemMalformed, 400, false, false},
+		{ProblemInvalidContact, 400, false, true},
+		{ProblemUnsupportedContact, 400, false, true},
+		{ProblemExternalAccountNeeded, 403, false, true},
+		{ProblemExternalAccountBinding, 400, true, true},
+		{ProblemUnauthorized, 500, true, false},
+	} {
+		pe := &ProblemError{Type: tc.typ, Status: tc.status}
+		if got := accountRefused(pe, tc.withEAB); got != tc.want {
+			t.Errorf("accountRefused(%s %d, eab %v) = %v, want %v", tc.typ, tc.status, tc.withEAB, got, tc.want)
+		}
+	}
+}
+
+// TestNewCertificateWithoutAKI: a leaf without an authority key identifier is kept,
+// with an empty ARI ID (ARI is optional), not discarded.
+func TestNewCertificateWithoutAKI(t *testing.T) {
+	t.Parallel()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), DNSNames: []string{"www.example.com"},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(24 * time.Hour)}
+	parent := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "no-ski"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaf.AuthorityKeyId) != 0 {
+		t.Fatal("the test leaf has an authority key identifier")
+	}
+	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	c, err := newCertificate([]string{"www.example.com"}, chain, key, "https://ca.test/cert/1")
+	if err != nil {
+		t.Fatalf("newCertificate: %v", err)
+	}
+	if c.ARIID != "" || !c.NotAfter.Equal(leaf.NotAfter) {
+		t.Errorf("ARIID = %q, NotAfter = %s", c.ARIID, c.NotAfter)
 	}
 }

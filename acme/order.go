@@ -303,6 +303,10 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acme: complete order %s: %w", name, err)
 	}
+	if cert.ARIID == "" {
+		log.Debug("the issued certificate has no ARI certificate ID (no authority key identifier): its renewal will not use ARI",
+			zap.Strings("domains", cert.Domains))
+	}
 	log.Info("certificate issued", zap.Strings("domains", cert.Domains),
 		zap.Time("not_after", cert.NotAfter), zap.String("ari_id", cert.ARIID))
 	return cert, nil
@@ -518,10 +522,9 @@ func newCertificate(domains []string, chain []byte, key crypto.PrivateKey, url s
 			return nil, fmt.Errorf("the issued certificate does not name %s", d)
 		}
 	}
-	ariID, err := CertID(leaf)
-	if err != nil {
-		return nil, err
-	}
+	// ARI is optional: a leaf without an authority key identifier has no ARI ID, and
+	// its renewal is scheduled without ARI (the caller logs it).
+	ariID, _ := CertID(leaf)
 	if len(chain) > 0 && chain[len(chain)-1] != '\n' {
 		chain = append(chain, '\n')
 	}

@@ -190,3 +190,36 @@ func TestE2EFileOnlyARIAskedOnce(t *testing.T) {
 		t.Fatalf("%d ARI requests over three passes, want 1", n)
 	}
 }
+
+// TestE2ESecretByARN: a secret configured by its ARN (full, or without the random
+// suffix, as IAM policies often write it) is found in the inventory like a name: a
+// stored, fresh certificate is not due, so no order is placed on every pass.
+func TestE2ESecretByARN(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cert := func(secret string) string {
+		return `certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: "` + secret + `" }
+`
+	}
+	first := e.app(t, e.config(t, cert("certferry/web")))
+	r := wantOK(t, e.pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing")
+	arn := r.SecretARN
+	if !strings.HasPrefix(arn, "arn:aws:secretsmanager:") {
+		t.Fatalf("no ARN in the result: %+v", r)
+	}
+	orders := e.sb.Calls().Count("acme", "NewOrder")
+	for _, secret := range []string{arn, arn[:len(arn)-7]} { // full; without "-XXXXXX"
+		a := e.app(t, e.config(t, cert(secret)))
+		if r := result(t, e.pass(t, a, renew.Options{}), "web"); r.Action != renew.ActionSkip || r.Reason != "not-due" {
+			t.Fatalf("secret %s: %+v", secret, r)
+		}
+	}
+	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+		t.Fatalf("%d new orders for a stored certificate configured by ARN", n-orders)
+	}
+}

@@ -394,8 +394,10 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	if !w.stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = w.stored.NotAfter, w.stored.NotBefore
 	}
-	if c.Secret != nil && inv[c.Secret.Secret].PendingVersionID != "" && !r.hasPending(c.Name) {
-		r.adoptInterruptedWrite(ctx, w, inv[c.Secret.Secret].PendingVersionID)
+	if c.Secret != nil {
+		if s, _ := smsink.Lookup(inv, c.Secret.Secret); s.PendingVersionID != "" && !r.hasPending(c.Name) {
+			r.adoptInterruptedWrite(ctx, w, s.PendingVersionID)
+		}
 	}
 	r.mu.Lock()
 	if m, ok := r.memState[c.Name]; ok && m.Failures > w.stored.Failures {
@@ -421,7 +423,8 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	w.res.Reason, w.res.Message, w.res.DueAt = w.decision.Reason, w.decision.Message, w.decision.DueAt
 	w.res.LastError = w.tags[TagLastError]
 	if c.Secret != nil {
-		w.version = inv[c.Secret.Secret].CurrentVersionID
+		s, _ := smsink.Lookup(inv, c.Secret.Secret)
+		w.version = s.CurrentVersionID
 	} else {
 		w.version = "files"
 	}
@@ -485,7 +488,8 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 func (r *Runner) storedState(ctx context.Context, c Cert, inv map[string]smsink.Stored, arn *string) (scheduler.Stored, map[string]string, string, error) {
 	var st scheduler.Stored
 	if c.Secret != nil {
-		s, ok := inv[c.Secret.Secret]
+		// The configured secret may be a name or an ARN (full or without its suffix).
+		s, ok := smsink.Lookup(inv, c.Secret.Secret)
 		if !ok {
 			return st, nil, "", nil
 		}

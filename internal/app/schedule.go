@@ -80,7 +80,7 @@ func ObservedScheduleProblems(interval time.Duration, certs []config.Certificate
 		if c.Sinks.SecretsManager == nil {
 			continue
 		}
-		s, ok := inv[c.Sinks.SecretsManager.Secret]
+		s, ok := smsink.Lookup(inv, c.Sinks.SecretsManager.Secret)
 		if !ok || s.NotBefore.IsZero() || !s.NotAfter.After(s.NotBefore) {
 			continue
 		}

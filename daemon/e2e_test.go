@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
@@ -32,13 +31,13 @@ import (
 
 // e2eConfig is written from the sandbox's contract-6 line, as a user would.
 const e2eConfig = `acme:
-  directory: %s
+  directory: {{dir}}
   email: ops@example.com
-  ca_bundle: %s
-  issuer_roots: %s
+  ca_bundle: {{ca}}
+  issuer_roots: {{issuer}}
 aws:
-  region: %s
-  endpoint_url: %s
+  region: {{region}}
+  endpoint_url: {{endpoint}}
 schedule: "@every 1s"
 issuance_guard: 1s
 certificates:
@@ -57,16 +56,8 @@ func startSandbox(t *testing.T, opts sandbox.Options) (*sandbox.Sandbox, string)
 		t.Skip("sandbox test")
 	}
 	opts.Zones = []string{"example.com"}
-	opts.Dir = filepath.Join(t.TempDir(), "ca")
-	sb, err := sandbox.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	i := sb.Info()
-	path := filepath.Join(t.TempDir(), "certferry.yaml")
-	writeFile(t, path, fmt.Sprintf(e2eConfig, i.ACMEDirectory, i.ACMECABundle, i.IssuerRoots, i.Region, i.AWSEndpoint))
-	return sb, path
+	e := e2etest.Start(t, opts)
+	return e.SB, e.WriteConfig(t, e2eConfig)
 }
 
 // sandboxBuild builds the real Runner (internal/app) on the sandbox's AWS

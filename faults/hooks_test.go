@@ -28,7 +28,7 @@ func gone(pid int) bool {
 func TestHookHangsThenFails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	dir := e.dir
+	dir := e.Dir
 	hang, fail, pidFile, ran := filepath.Join(dir, "hang"), filepath.Join(dir, "fail"), filepath.Join(dir, "child.pid"), filepath.Join(dir, "ran")
 	script := filepath.Join(dir, "redeploy.sh")
 	body := "#!/bin/sh\necho run >> " + ran + "\n" +
@@ -42,10 +42,10 @@ func TestHookHangsThenFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := e.app(t, e.config(t, webCert+"    hooks:\n      on_renew:\n        - exec: ["+script+"]\n          timeout: 1s\n"))
+	a := e.App(t, e.Config(t, webCert+"    hooks:\n      on_renew:\n        - exec: ["+script+"]\n          timeout: 1s\n"))
 
 	start := time.Now()
-	sum := e.pass(t, a, renew.Options{})
+	sum := e.Pass(t, a, renew.Options{})
 	r := result(t, sum, "web")
 	if r.Err() != nil || r.VersionID == "" || !strings.Contains(r.HookError, "timed out after 1s") {
 		t.Fatalf("pass 1: %+v", r)
@@ -68,20 +68,20 @@ func TestHookHangsThenFails(t *testing.T) {
 	// Pass 2: the hook now exits non-zero: retried, failed again, no order.
 	_ = os.Remove(hang)
 	_ = os.WriteFile(fail, nil, 0o600)
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if r := result(t, sum, "web"); r.Action != renew.ActionHooks || !strings.Contains(r.HookError, "exit status 3: redeploy failed") {
 		t.Fatalf("pass 2: %+v", r)
 	}
 	// Pass 3: fixed.
 	_ = os.Remove(fail)
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if r := result(t, sum, "web"); r.Action != renew.ActionHooks || r.HookError != "" {
 		t.Fatalf("pass 3: %+v", r)
 	}
 	if e.orders() != orders {
 		t.Errorf("hook retries placed %d orders", e.orders()-orders)
 	}
-	if cur := e.stage(t, "certferry/web", "AWSCURRENT"); cur.VersionID != version {
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.VersionID != version {
 		t.Errorf("AWSCURRENT moved from %s to %s", version, cur.VersionID)
 	}
 	if n := len(lines(t, ran)); n != 3 {

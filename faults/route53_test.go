@@ -19,7 +19,7 @@ import (
 
 // challengeRecord returns the _acme-challenge set of the zone, if any.
 func (e *env) challengeRecord(zone string) (name string, values []string, ttl int64, ok bool) {
-	for _, rs := range e.sb.Route53().Records(zone) {
+	for _, rs := range e.SB.Route53().Records(zone) {
 		if strings.HasPrefix(rs.Name, "_acme-challenge.") && rs.Type == "TXT" {
 			return rs.Name, rs.Values, rs.TTL, true
 		}
@@ -33,15 +33,15 @@ func (e *env) challengeRecord(zone string) (name string, values []string, ttl in
 func TestRoute53ThrottledMidPass(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	a := e.app(t, e.config(t, webCert))
-	c := e.sb.Calls()
+	a := e.App(t, e.Config(t, webCert))
+	c := e.SB.Calls()
 	throttle := calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"}
 	prior := calls.Fault{Code: "PriorRequestNotComplete", Status: 400, Message: "The request was rejected because Route 53 was still processing a prior request."}
 	// Present: 4 = the SDK's 3 attempts and one more, so the provider's retry runs.
 	c.FailNext("route53", "ChangeResourceRecordSets", 4, throttle)
 	c.FailNext("route53", "GetChange", 2, prior)
 	c.FailNext("route53", "GetChange", 2, throttle)
-	zone := e.info.Zones["example.com."]
+	zone := e.Info.Zones["example.com."]
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// Cleanup: once the record is published, the next change (the DELETE) and the
@@ -51,7 +51,7 @@ func TestRoute53ThrottledMidPass(t *testing.T) {
 		c.FailNext("route53", "ChangeResourceRecordSets", 2, prior)
 		c.FailNext("route53", "ChangeResourceRecordSets", 2, throttle)
 	})
-	sum := e.pass(t, a, renew.Options{})
+	sum := e.Pass(t, a, renew.Options{})
 	wg.Wait()
 	if r := result(t, sum, "web"); r.Err() != nil || r.Action != renew.ActionIssue {
 		t.Fatalf("pass: %+v", r)
@@ -60,7 +60,7 @@ func TestRoute53ThrottledMidPass(t *testing.T) {
 	if n := c.Count("route53", "ChangeResourceRecordSets"); n != 10 {
 		t.Errorf("ChangeResourceRecordSets calls = %d, want 10", n)
 	}
-	e.stage(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 	if e.orders() != 1 {
 		t.Errorf("%d orders, want 1", e.orders())
 	}
@@ -94,17 +94,17 @@ func TestRoute53NeverInsync(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
 	e := newEnv(t, sandbox.Options{Now: clk.now})
-	a := e.app(t, e.config(t, "route53:\n  insync_timeout: 2s\n"+webCert))
-	first := e.pass(t, a, renew.Options{})
+	a := e.App(t, e.Config(t, "route53:\n  insync_timeout: 2s\n"+webCert))
+	first := e.Pass(t, a, renew.Options{})
 	if r := result(t, first, "web"); r.Err() != nil {
 		t.Fatalf("pass 1: %v", r.Err())
 	}
-	old := e.stage(t, "certferry/web", "AWSCURRENT")
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 	clk.freeze()
-	authz := e.sb.Calls().Count("acme", "Authorization")
+	authz := e.SB.Calls().Count("acme", "Authorization")
 	start := time.Now()
-	sum := e.pass(t, a, renew.Options{Force: true})
+	sum := e.Pass(t, a, renew.Options{Force: true})
 	r := result(t, sum, "web")
 	if !errors.Is(r.Err(), route53.ErrInsyncTimeout) || !strings.Contains(r.Error, "change ") || !strings.Contains(r.Error, "still PENDING after 2s") {
 		t.Fatalf("pass 2: error %v, want an INSYNC timeout naming the change", r.Err())
@@ -113,10 +113,10 @@ func TestRoute53NeverInsync(t *testing.T) {
 		t.Errorf("pass took %s with a 2s INSYNC timeout", d)
 	}
 	// Begin fetches the authorization once; the abandon POSTs its deactivation.
-	if n := e.sb.Calls().Count("acme", "Authorization") - authz; n < 2 || strings.Contains(e.logs.String(), "could not deactivate") {
+	if n := e.SB.Calls().Count("acme", "Authorization") - authz; n < 2 || strings.Contains(e.logs.String(), "could not deactivate") {
 		t.Errorf("authorization requests in the failed pass = %d; deactivation failed: %v", n, strings.Contains(e.logs.String(), "could not deactivate"))
 	}
-	if cur := e.stage(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 		t.Errorf("AWSCURRENT moved to %s", cur.Serial)
 	}
 	if n := e.orders(); n != 2 {
@@ -129,9 +129,9 @@ func TestRoute53NeverInsync(t *testing.T) {
 func TestRoute53RecordGoneBeforeCleanup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	a := e.app(t, e.config(t, webCert))
-	zone := e.info.Zones["example.com."]
-	c := e.sb.Calls()
+	a := e.App(t, e.Config(t, webCert))
+	zone := e.Info.Zones["example.com."]
+	c := e.SB.Calls()
 	// Hold the finalize a moment: by then the challenge is validated and the cleanup has
 	// not started.
 	c.FailNext("acme", "Finalize", 1, calls.Fault{Hang: time.Second})
@@ -155,7 +155,7 @@ func TestRoute53RecordGoneBeforeCleanup(t *testing.T) {
 		})
 	})
 	changes := c.Count("route53", "ChangeResourceRecordSets")
-	sum := e.pass(t, a, renew.Options{})
+	sum := e.Pass(t, a, renew.Options{})
 	wg.Wait()
 	if delErr != nil {
 		t.Fatalf("out-of-band delete: %v", delErr)
@@ -170,5 +170,5 @@ func TestRoute53RecordGoneBeforeCleanup(t *testing.T) {
 	if strings.Contains(e.logs.String(), "left behind") {
 		t.Error("the gone record was reported left behind")
 	}
-	e.stage(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 }

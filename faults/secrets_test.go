@@ -34,14 +34,14 @@ func webWithFailureHook(script string) string {
 func TestSecretPutFailsAfterIssue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.dir)
-	a := e.app(t, e.config(t, webWithFailureHook(script)))
+	script, hookLog, _ := hookScript(t, e.Dir)
+	a := e.App(t, e.Config(t, webWithFailureHook(script)))
 	// The ACME account secret is created first, so that the faults hit the certificate's.
 	if _, err := a.ACME(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e.sb.Calls().FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "internal error"})
-	sum := e.pass(t, a, renew.Options{})
+	e.SB.Calls().FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "internal error"})
+	sum := e.Pass(t, a, renew.Options{})
 	r := result(t, sum, "web")
 	if r.Action != renew.ActionFailed || sum.Failed() != 1 || !strings.Contains(sum.Err().Error(), "certferry/web") {
 		t.Fatalf("pass 1: %+v; summary error %v", r, sum.Err())
@@ -51,7 +51,7 @@ func TestSecretPutFailsAfterIssue(t *testing.T) {
 	}
 	orders := e.orders()
 
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	r = result(t, sum, "web")
 	if r.Err() != nil || r.Action != renew.ActionStore || r.Reason != renew.ReasonUnstored {
 		t.Fatalf("pass 2: %+v", r)
@@ -59,7 +59,7 @@ func TestSecretPutFailsAfterIssue(t *testing.T) {
 	if e.orders() != orders {
 		t.Errorf("pass 2 placed %d orders", e.orders()-orders)
 	}
-	cur := e.stage(t, "certferry/web", "AWSCURRENT")
+	cur := e.Stored(t, "certferry/web", "AWSCURRENT")
 	// The certificate stored is the one issued (and logged) by pass 1.
 	if !strings.Contains(e.logs.String(), `"msg":"issued","cert":"web","domains":["www.example.com"],"not_after":`) ||
 		strings.Count(e.logs.String(), `"serial":"`+cur.Serial+`"`) < 2 {
@@ -73,30 +73,30 @@ func TestSecretPutFailsAfterIssue(t *testing.T) {
 func TestSecretPutEncryptionFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.dir)
-	a := e.app(t, e.config(t, webWithFailureHook(script)))
-	e.pass(t, a, renew.Options{})
-	old := e.stage(t, "certferry/web", "AWSCURRENT")
-	e.sb.Calls().FailNext("secretsmanager", "PutSecretValue", 1, calls.Fault{Code: "EncryptionFailure", Status: 400, Message: "KMS key disabled"})
-	sum := e.pass(t, a, renew.Options{Force: true})
+	script, hookLog, _ := hookScript(t, e.Dir)
+	a := e.App(t, e.Config(t, webWithFailureHook(script)))
+	e.Pass(t, a, renew.Options{})
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
+	e.SB.Calls().FailNext("secretsmanager", "PutSecretValue", 1, calls.Fault{Code: "EncryptionFailure", Status: 400, Message: "KMS key disabled"})
+	sum := e.Pass(t, a, renew.Options{Force: true})
 	if r := result(t, sum, "web"); r.Action != renew.ActionFailed || !strings.Contains(r.Error, "certferry/web") || !strings.Contains(r.Error, "EncryptionFailure") {
 		t.Fatalf("pass 2: %+v", r)
 	}
-	if cur := e.stage(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 		t.Fatalf("AWSCURRENT moved after a failed write")
 	}
 	if got := lines(t, hookLog); len(got) != 1 {
 		t.Errorf("on_failure runs: %q", got)
 	}
 	orders := e.orders()
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if r := result(t, sum, "web"); r.Err() != nil || r.Action != renew.ActionStore {
 		t.Fatalf("pass 3: %+v", r)
 	}
 	if e.orders() != orders {
 		t.Errorf("pass 3 placed %d orders", e.orders()-orders)
 	}
-	if prev := e.stage(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
+	if prev := e.Stored(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
 		t.Errorf("AWSPREVIOUS is not the old certificate")
 	}
 	if n := len(e.versions(t, "certferry/web")); n != 2 {
@@ -114,12 +114,12 @@ func TestSecretInterruptedWrite(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			cfg := e.config(t, webCert)
-			a := e.app(t, cfg)
-			e.pass(t, a, renew.Options{})
-			old := e.stage(t, "certferry/web", "AWSCURRENT")
-			e.sb.Calls().FailNext("secretsmanager", op, 3, calls.Fault{Code: "InternalServiceError", Status: 500})
-			sum := e.pass(t, a, renew.Options{Force: true})
+			cfg := e.Config(t, webCert)
+			a := e.App(t, cfg)
+			e.Pass(t, a, renew.Options{})
+			old := e.Stored(t, "certferry/web", "AWSCURRENT")
+			e.SB.Calls().FailNext("secretsmanager", op, 3, calls.Fault{Code: "InternalServiceError", Status: 500})
+			sum := e.Pass(t, a, renew.Options{Force: true})
 			if r := result(t, sum, "web"); r.Action != renew.ActionFailed {
 				t.Fatalf("pass 2: %+v", r)
 			}
@@ -127,14 +127,14 @@ func TestSecretInterruptedWrite(t *testing.T) {
 			if op == "TagResource" {
 				// The value is current, the tags are stale: a new process reads the value
 				// and finds nothing due.
-				b := e.app(t, cfg)
-				if r := result(t, e.pass(t, b, renew.Options{}), "web"); r.Action != renew.ActionSkip {
+				b := e.App(t, cfg)
+				if r := result(t, e.Pass(t, b, renew.Options{}), "web"); r.Action != renew.ActionSkip {
 					t.Fatalf("fresh runner: %+v", r)
 				}
-			} else if cur := e.stage(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
+			} else if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 				t.Fatalf("AWSCURRENT moved although the swap failed")
 			}
-			sum = e.pass(t, a, renew.Options{})
+			sum = e.Pass(t, a, renew.Options{})
 			if r := result(t, sum, "web"); r.Err() != nil || r.Action != renew.ActionStore {
 				t.Fatalf("pass 3: %+v", r)
 			}
@@ -145,11 +145,11 @@ func TestSecretInterruptedWrite(t *testing.T) {
 			if len(vs) != 2 {
 				t.Errorf("versions = %v, want the old one and one new", vs)
 			}
-			cur := e.stage(t, "certferry/web", "AWSCURRENT")
+			cur := e.Stored(t, "certferry/web", "AWSCURRENT")
 			if cur.Serial == old.Serial || !slices.Equal(vs[cur.VersionID], []string{"AWSCURRENT"}) {
 				t.Errorf("AWSCURRENT %s, stages %v", cur.Serial, vs)
 			}
-			inv, err := smsink.New(e.sm, nil, smsink.Options{}).Inventory(t.Context())
+			inv, err := smsink.New(e.SM, nil, smsink.Options{}).Inventory(t.Context())
 			if err != nil || !inv["certferry/web"].TagsCurrent || inv["certferry/web"].Serial != cur.Serial {
 				t.Errorf("tags not repaired: %+v %v", inv["certferry/web"], err)
 			}
@@ -164,10 +164,10 @@ func TestTwoRunnersRace(t *testing.T) {
 	skipPebbleReplacesRace(t)
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, webCert)
-	a, b := e.app(t, cfg), e.app(t, cfg)
-	e.pass(t, a, renew.Options{})
-	old := e.stage(t, "certferry/web", "AWSCURRENT")
+	cfg := e.Config(t, webCert)
+	a, b := e.App(t, cfg), e.App(t, cfg)
+	e.Pass(t, a, renew.Options{})
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 	var wg sync.WaitGroup
 	sums := make([]*renew.Summary, 2)
@@ -183,7 +183,7 @@ func TestTwoRunnersRace(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	e.noChallengeLeft(t)
+	e.NoChallengeLeft(t)
 	lost := 0
 	for i, s := range sums {
 		r := result(t, s, "web")
@@ -194,8 +194,8 @@ func TestTwoRunnersRace(t *testing.T) {
 			lost++
 		}
 	}
-	cur := e.stage(t, "certferry/web", "AWSCURRENT")
-	prev := e.stage(t, "certferry/web", "AWSPREVIOUS")
+	cur := e.Stored(t, "certferry/web", "AWSCURRENT")
+	prev := e.Stored(t, "certferry/web", "AWSPREVIOUS")
 	if lost != 1 || cur.Serial == old.Serial || prev.Serial != old.Serial {
 		t.Errorf("lost races %d; AWSCURRENT %s, AWSPREVIOUS %s (old %s)", lost, cur.Serial, prev.Serial, old.Serial)
 	}
@@ -223,38 +223,38 @@ func TestTwoRunnersRace(t *testing.T) {
 func TestSecretVersionQuota(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.dir)
-	a := e.app(t, e.config(t, webWithFailureHook(script)))
-	e.pass(t, a, renew.Options{})
-	old := e.stage(t, "certferry/web", "AWSCURRENT")
-	puts := e.sb.Calls().Count("secretsmanager", "PutSecretValue")
+	script, hookLog, _ := hookScript(t, e.Dir)
+	a := e.App(t, e.Config(t, webWithFailureHook(script)))
+	e.Pass(t, a, renew.Options{})
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
+	puts := e.SB.Calls().Count("secretsmanager", "PutSecretValue")
 	// The SDK retries LimitExceededException itself (3 attempts, a throttling code);
 	// the sink makes 3 such attempts: 9 refusals in all.
-	e.sb.Calls().FailNext("secretsmanager", "PutSecretValue", 9, calls.Fault{Code: "LimitExceededException", Status: 400,
+	e.SB.Calls().FailNext("secretsmanager", "PutSecretValue", 9, calls.Fault{Code: "LimitExceededException", Status: 400,
 		Message: "You have exceeded the maximum number of versions"})
-	sum := e.pass(t, a, renew.Options{Force: true})
+	sum := e.Pass(t, a, renew.Options{Force: true})
 	r := result(t, sum, "web")
 	if !errors.Is(r.Err(), smsink.ErrVersionQuota) || !strings.Contains(r.Error, "certferry/web") {
 		t.Fatalf("pass 2: %+v", r)
 	}
-	if n := e.sb.Calls().Count("secretsmanager", "PutSecretValue") - puts; n != 9 {
+	if n := e.SB.Calls().Count("secretsmanager", "PutSecretValue") - puts; n != 9 {
 		t.Errorf("%d PutSecretValue attempts, want 9", n)
 	}
 	if got := lines(t, hookLog); len(got) != 1 || !strings.Contains(e.logs.String(), `"level":"error","ts"`) {
 		t.Errorf("no alert: on_failure runs %q", got)
 	}
-	if vs := e.versions(t, "certferry/web"); len(vs) != 1 || e.stage(t, "certferry/web", "AWSCURRENT").Serial != old.Serial {
+	if vs := e.versions(t, "certferry/web"); len(vs) != 1 || e.Stored(t, "certferry/web", "AWSCURRENT").Serial != old.Serial {
 		t.Errorf("versions touched: %v", vs)
 	}
 	orders := e.orders()
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if r := result(t, sum, "web"); r.Err() != nil || r.Action != renew.ActionStore {
 		t.Fatalf("pass 3: %+v", r)
 	}
 	if e.orders() != orders {
 		t.Errorf("%d new orders", e.orders()-orders)
 	}
-	if prev := e.stage(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
+	if prev := e.Stored(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
 		t.Error("AWSPREVIOUS is not the old certificate")
 	}
 }
@@ -265,18 +265,18 @@ func TestSecretVersionQuota(t *testing.T) {
 func TestSecretCorruptStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	a := e.app(t, e.config(t, webCert))
-	e.pass(t, a, renew.Options{})
-	good := e.stage(t, "certferry/web", "AWSCURRENT")
+	a := e.App(t, e.Config(t, webCert))
+	e.Pass(t, a, renew.Options{})
+	good := e.Stored(t, "certferry/web", "AWSCURRENT")
 	raw := func() string {
-		out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
+		out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return aws.ToString(out.SecretString)
 	}
 	put := func(v string) {
-		if _, err := e.sm.PutSecretValue(t.Context(), &awssm.PutSecretValueInput{SecretId: aws.String("certferry/web"), SecretString: aws.String(v)}); err != nil {
+		if _, err := e.SM.PutSecretValue(t.Context(), &awssm.PutSecretValueInput{SecretId: aws.String("certferry/web"), SecretString: aws.String(v)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -293,7 +293,7 @@ func TestSecretCorruptStored(t *testing.T) {
 	for _, bad := range []string{"not json at all", string(mismatched)} {
 		put(bad)
 		orders := e.orders()
-		sum := e.pass(t, a, renew.Options{})
+		sum := e.Pass(t, a, renew.Options{})
 		r := result(t, sum, "web")
 		if !errors.Is(r.Err(), smsink.ErrCorruptStored) || r.Reason != renew.ReasonStoredUnreadable || !strings.Contains(sum.Err().Error(), "certferry/web") {
 			t.Fatalf("corrupt value: %+v", r)
@@ -302,14 +302,14 @@ func TestSecretCorruptStored(t *testing.T) {
 			t.Fatalf("the corrupt value was overwritten or an order placed")
 		}
 	}
-	sum := e.pass(t, a, renew.Options{Force: true})
+	sum := e.Pass(t, a, renew.Options{Force: true})
 	if r := result(t, sum, "web"); r.Err() != nil {
 		t.Fatalf("--force: %v", r.Err())
 	}
-	if cur := e.stage(t, "certferry/web", "AWSCURRENT"); cur.Serial == good.Serial {
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == good.Serial {
 		t.Error("not replaced")
 	}
-	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web"), VersionStage: aws.String("AWSPREVIOUS")})
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web"), VersionStage: aws.String("AWSPREVIOUS")})
 	if err != nil || aws.ToString(out.SecretString) != string(mismatched) {
 		t.Errorf("AWSPREVIOUS does not keep the raw value: %v", err)
 	}

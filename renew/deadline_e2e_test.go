@@ -24,7 +24,7 @@ import (
 func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
@@ -32,7 +32,7 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
       secretsmanager: { secret: certferry/web }
 `)
 	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		app.Options{AWS: &e.aws, Version: "test", MinOrderTime: time.Minute})
+		app.Options{AWS: &e.AWS, Version: "test", MinOrderTime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,15 +46,15 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 	if r.Action != renew.ActionFailed || !strings.Contains(r.Error, "before the deadline, an order needs 1m0s") || sum.Failed() != 1 {
 		t.Fatalf("result: %+v", r)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != 0 {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
 		t.Fatalf("%d orders placed", n)
 	}
 	// No backoff state: the secret was not even created to hold one.
-	if _, err := e.sm.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
+	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
 		t.Fatal("a secret was created for a certificate that was only deferred")
 	}
 	// Without the deadline it is issued at once: nothing held it back.
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if r := result(t, sum, "web"); r.Action != renew.ActionIssue || r.Error != "" {
 		t.Fatalf("next pass: %+v", r)
 	}
@@ -67,7 +67,7 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 func TestE2EInterruptedWriteFinishedByAnotherRunner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `issuance_guard: 0s
+	cfg := e.Config(t, `issuance_guard: 0s
 certificates:
   - name: web
     domains: [www.example.com]
@@ -75,11 +75,11 @@ certificates:
     sinks:
       secretsmanager: { secret: certferry/web }
 `)
-	first := e.app(t, cfg)
-	v1 := wantOK(t, e.pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
+	first := e.App(t, cfg)
+	v1 := wantOK(t, e.Pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
 
-	e.sb.Calls().FailNext("secretsmanager", "UpdateSecretVersionStage", 20, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "injected"})
-	sum := e.pass(t, first, renew.Options{Force: true})
+	e.SB.Calls().FailNext("secretsmanager", "UpdateSecretVersionStage", 20, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "injected"})
+	sum := e.Pass(t, first, renew.Options{Force: true})
 	if r := result(t, sum, "web"); r.Action != renew.ActionFailed || !strings.Contains(r.Error, "store") {
 		t.Fatalf("interrupted pass: %+v", r)
 	}
@@ -87,30 +87,30 @@ certificates:
 		t.Fatalf("AWSCURRENT moved to %s during the interrupted write", cur)
 	}
 	// The runner "dies" here: the faults go with it (Reset also zeroes the counters).
-	e.sb.Calls().Reset()
+	e.SB.Calls().Reset()
 	orders := 0
 
 	// A new process: nothing in memory.
-	second := e.app(t, cfg)
-	sum = e.pass(t, second, renew.Options{})
+	second := e.App(t, cfg)
+	sum = e.Pass(t, second, renew.Options{})
 	r := result(t, sum, "web")
 	if r.Action != renew.ActionStore || r.Error != "" {
 		t.Fatalf("second runner: %+v", r)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
 		t.Fatalf("the second runner ordered %d new certificate(s)", n-orders)
 	}
 	e.stored(t, "certferry/web", "AWSCURRENT") // a valid pair
 	cur, prev := e.stageVersion(t, "certferry/web", "AWSCURRENT"), e.stageVersion(t, "certferry/web", "AWSPREVIOUS")
-	if cur != r.VersionID || cur == v1 || prev != v1 || e.versions(t, "certferry/web") != 2 {
-		t.Fatalf("versions: current %s previous %s (v1 %s), %d versions", cur, prev, v1, e.versions(t, "certferry/web"))
+	if cur != r.VersionID || cur == v1 || prev != v1 || e.VersionCount(t, "certferry/web") != 2 {
+		t.Fatalf("versions: current %s previous %s (v1 %s), %d versions", cur, prev, v1, e.VersionCount(t, "certferry/web"))
 	}
 }
 
 // stageVersion returns the id of the version holding stage.
 func (e *env) stageVersion(t *testing.T, name, stage string) string {
 	t.Helper()
-	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
 	if err != nil {
 		t.Fatalf("GetSecretValue %s %s: %v", name, stage, err)
 	}
@@ -123,7 +123,7 @@ func (e *env) stageVersion(t *testing.T, name, stage string) string {
 func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
@@ -138,10 +138,7 @@ func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 		}
 		return nil
 	})))
-	a, err := app.New(t.Context(), cfg, log, app.Options{AWS: &e.aws, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := e.AppWith(t, cfg, nil, log)
 	sum, err := a.Runner.Pass(ctx, renew.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +150,7 @@ func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 		t.Fatalf("result after a stop at issuance: %+v", r)
 	}
 	e.stored(t, "certferry/web", "AWSCURRENT")
-	e.noChallengeLeft(t)
+	e.NoChallengeLeft(t)
 }
 
 // TestE2EFileOnlyARIAskedOnce: a certificate kept only as files has no secret to hold
@@ -162,7 +159,7 @@ func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 func TestE2EFileOnlyARIAskedOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: files
     domains: [www.example.com]
     profile: default
@@ -170,23 +167,23 @@ func TestE2EFileOnlyARIAskedOnce(t *testing.T) {
       file: { dir: {{files}} }
 `)
 	now := time.Now()
-	a := e.appWithClock(t, cfg, func() time.Time { return now })
-	if r := result(t, e.pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionIssue || r.Error != "" {
+	a := e.AppWith(t, cfg, func() time.Time { return now }, nil)
+	if r := result(t, e.Pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionIssue || r.Error != "" {
 		t.Fatalf("pass 1: %+v", r)
 	}
 	// Right after issuance nothing asks the CA.
-	e.pass(t, a, renew.Options{})
-	if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 0 {
+	e.Pass(t, a, renew.Options{})
+	if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 0 {
 		t.Fatalf("%d ARI requests right after issuance", n)
 	}
 	// Past the first ARI check time: asked once, then not again on the next passes.
 	now = now.Add(7 * time.Hour)
 	for i := 0; i < 3; i++ {
-		if r := result(t, e.pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionSkip {
+		if r := result(t, e.Pass(t, a, renew.Options{}), "files"); r.Action != renew.ActionSkip {
 			t.Fatalf("pass %d: %+v", i, r)
 		}
 	}
-	if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 1 {
+	if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 		t.Fatalf("%d ARI requests over three passes, want 1", n)
 	}
 }
@@ -206,20 +203,20 @@ func TestE2ESecretByARN(t *testing.T) {
       secretsmanager: { secret: "` + secret + `" }
 `
 	}
-	first := e.app(t, e.config(t, cert("certferry/web")))
-	r := wantOK(t, e.pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing")
+	first := e.App(t, e.Config(t, cert("certferry/web")))
+	r := wantOK(t, e.Pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing")
 	arn := r.SecretARN
 	if !strings.HasPrefix(arn, "arn:aws:secretsmanager:") {
 		t.Fatalf("no ARN in the result: %+v", r)
 	}
-	orders := e.sb.Calls().Count("acme", "NewOrder")
+	orders := e.SB.Calls().Count("acme", "NewOrder")
 	for _, secret := range []string{arn, arn[:len(arn)-7]} { // full; without "-XXXXXX"
-		a := e.app(t, e.config(t, cert(secret)))
-		if r := result(t, e.pass(t, a, renew.Options{}), "web"); r.Action != renew.ActionSkip || r.Reason != "not-due" {
+		a := e.App(t, e.Config(t, cert(secret)))
+		if r := result(t, e.Pass(t, a, renew.Options{}), "web"); r.Action != renew.ActionSkip || r.Reason != "not-due" {
 			t.Fatalf("secret %s: %+v", secret, r)
 		}
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
 		t.Fatalf("%d new orders for a stored certificate configured by ARN", n-orders)
 	}
 }

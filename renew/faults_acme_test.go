@@ -41,17 +41,17 @@ certificates:
 func TestFaultBadNonceStorm(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{NonceRejectPercent: 90})
-	a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
 	start := time.Now()
-	wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	took := time.Since(start)
 	e.stored(t, "certferry/web", "AWSCURRENT")
-	if n := e.versions(t, "certferry/web"); n != 1 {
+	if n := e.VersionCount(t, "certferry/web"); n != 1 {
 		t.Errorf("%d secret versions, want 1", n)
 	}
 	retried := len(logs.lines("signed again with the nonce it sent"))
 	if retried == 0 {
-		t.Errorf("no badNonce retry logged: is the storm on? calls: %s", e.sb.Calls())
+		t.Errorf("no badNonce retry logged: is the storm on? calls: %s", e.SB.Calls())
 	}
 	t.Logf("90%% badNonce: pass took %s, %d requests signed again", took, retried)
 	if took > 30*time.Second {
@@ -76,11 +76,11 @@ func TestFaultRateLimited(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
 			clk := newClock(time.Now().Truncate(time.Second))
-			a, _ := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
-			e.sb.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "rateLimited", Status: 429,
+			a, _ := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
+			e.SB.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "rateLimited", Status: 429,
 				Message: "too many certificates", RetryAfter: tc.retryAfter(clk.now())})
 
-			r := result(t, e.pass(t, a, renew.Options{}), "web")
+			r := result(t, e.Pass(t, a, renew.Options{}), "web")
 			var rl *acme.RateLimitedError
 			if r.Action != renew.ActionFailed || !errors.As(r.Err(), &rl) {
 				t.Fatalf("pass 1: action %q error %v, want a *acme.RateLimitedError", r.Action, r.Err())
@@ -92,16 +92,16 @@ func TestFaultRateLimited(t *testing.T) {
 			if earliest := clk.now().Add(tc.want - 2*time.Second); next.Before(earliest) {
 				t.Fatalf("next attempt %s, before Retry-After (%s)", next, earliest)
 			}
-			orders := e.sb.Calls().Count("acme", "NewOrder")
+			orders := e.SB.Calls().Count("acme", "NewOrder")
 
 			clk.set(next.Add(-time.Minute))
-			r = result(t, e.pass(t, a, renew.Options{}), "web")
-			if r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip || e.sb.Calls().Count("acme", "NewOrder") != orders {
-				t.Fatalf("a minute before Retry-After ends: %q %q, %d new orders", r.Action, r.Reason, e.sb.Calls().Count("acme", "NewOrder")-orders)
+			r = result(t, e.Pass(t, a, renew.Options{}), "web")
+			if r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip || e.SB.Calls().Count("acme", "NewOrder") != orders {
+				t.Fatalf("a minute before Retry-After ends: %q %q, %d new orders", r.Action, r.Reason, e.SB.Calls().Count("acme", "NewOrder")-orders)
 			}
 			clk.set(next.Add(time.Second))
-			wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-			if n := e.sb.Calls().Count("acme", "NewOrder") - orders; n != 1 {
+			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 1 {
 				t.Errorf("after Retry-After: %d orders, want 1", n)
 			}
 			e.stored(t, "certferry/web", "AWSCURRENT")
@@ -119,12 +119,12 @@ func TestFaultRateLimited(t *testing.T) {
 func TestFaultValidationBackoff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	zoneID, err := e.sb.Route53().CreateZone("dark.example", true)
+	zoneID, err := e.SB.Route53().CreateZone("dark.example", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, hookLog, _ := hookScript(t, e.dir)
-	cfg := e.config(t, `certificates:
+	script, hookLog, _ := hookScript(t, e.Dir)
+	cfg := e.Config(t, `certificates:
   - name: dark
     domains: [www.dark.example]
     profile: default
@@ -142,14 +142,14 @@ func TestFaultValidationBackoff(t *testing.T) {
 	var attempts []time.Time
 	end := t0.Add(4 * 24 * time.Hour)
 	for clk.now().Before(end) {
-		before := e.sb.Calls().Count("acme", "NewOrder")
-		r := result(t, e.pass(t, a, renew.Options{}), "dark")
-		for _, rs := range e.sb.Route53().Records(zoneID) {
+		before := e.SB.Calls().Count("acme", "NewOrder")
+		r := result(t, e.Pass(t, a, renew.Options{}), "dark")
+		for _, rs := range e.SB.Route53().Records(zoneID) {
 			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
 				t.Fatalf("private zone still holds %s", rs.Name)
 			}
 		}
-		switch n := e.sb.Calls().Count("acme", "NewOrder") - before; {
+		switch n := e.SB.Calls().Count("acme", "NewOrder") - before; {
 		case n == 1:
 			if r.Action != renew.ActionFailed || !strings.Contains(r.Error, "unauthorized") {
 				t.Fatalf("attempt at +%s: %q %v, want a failed validation", clk.now().Sub(t0), r.Action, r.Err())
@@ -209,23 +209,23 @@ func TestFaultARIWindowPast(t *testing.T) {
 			e := newEnv(t, sandbox.Options{})
 			t0 := time.Now()
 			clk := newClock(t0)
-			a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, guard, "default")), clk.now)
-			wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, guard, "default")), clk.now)
+			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			old := e.stored(t, "certferry/web", "AWSCURRENT")
-			if err := e.sb.CA().SetRenewalInfo(t.Context(), []byte(old.Cert), t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)); err != nil {
+			if err := e.SB.CA().SetRenewalInfo(t.Context(), []byte(old.Cert), t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			// renew asks ARI only once certferry:ari-next (6 h after issuance) has passed.
 			clk.set(tagTime(t, e.tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
-			orders := e.sb.Calls().Count("acme", "NewOrder")
-			sum := e.pass(t, a, renew.Options{})
-			if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 1 {
+			orders := e.SB.Calls().Count("acme", "NewOrder")
+			sum := e.Pass(t, a, renew.Options{})
+			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 				t.Errorf("%d RenewalInfo requests, want 1", n)
 			}
 			if guard == "24h" {
 				r := wantOK(t, sum, "web", renew.ActionSkip, scheduler.ReasonIssuanceGuard)
-				if !strings.Contains(r.Message, "ARI window") || e.sb.Calls().Count("acme", "NewOrder") != orders {
-					t.Errorf("guarded: message %q, %d orders", r.Message, e.sb.Calls().Count("acme", "NewOrder")-orders)
+				if !strings.Contains(r.Message, "ARI window") || e.SB.Calls().Count("acme", "NewOrder") != orders {
+					t.Errorf("guarded: message %q, %d orders", r.Message, e.SB.Calls().Count("acme", "NewOrder")-orders)
 				}
 				if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 					t.Errorf("AWSCURRENT changed under the guard")
@@ -233,7 +233,7 @@ func TestFaultARIWindowPast(t *testing.T) {
 				return
 			}
 			wantOK(t, sum, "web", renew.ActionRenew, scheduler.ReasonARIWindow)
-			if n := e.sb.Calls().Count("acme", "NewOrder") - orders; n != 1 {
+			if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 1 {
 				t.Errorf("%d orders, want 1", n)
 			}
 			if got := logs.lines(`"msg":"ordering"`, `"replaces":"`+old.ARIID+`"`); len(got) != 1 {
@@ -270,10 +270,10 @@ func TestFaultARIBroken(t *testing.T) {
 		fault func(e *env, certPEM string) error
 	}{
 		{"malformed", func(e *env, certPEM string) error {
-			return e.sb.CA().SetRenewalInfoRaw(context.Background(), []byte(certPEM), `{"suggestedWindow": "soon"`)
+			return e.SB.CA().SetRenewalInfoRaw(context.Background(), []byte(certPEM), `{"suggestedWindow": "soon"`)
 		}},
 		{"server-error", func(e *env, _ string) error {
-			e.sb.Calls().FailNext("acme", "RenewalInfo", 1, calls.Fault{Code: "serverInternal", Status: 500, Message: "ARI is down"})
+			e.SB.Calls().FailNext("acme", "RenewalInfo", 1, calls.Fault{Code: "serverInternal", Status: 500, Message: "ARI is down"})
 			return nil
 		}},
 	} {
@@ -281,18 +281,18 @@ func TestFaultARIBroken(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
 			clk := newClock(time.Now())
-			a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
-			wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
+			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			old := e.stored(t, "certferry/web", "AWSCURRENT")
 			if err := tc.fault(e, old.Cert); err != nil {
 				t.Fatal(err)
 			}
 			clk.set(tagTime(t, e.tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
-			r := wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
+			r := wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
 			if !strings.Contains(r.Message, "lifetime") {
 				t.Errorf("message %q: want the lifetime rule", r.Message)
 			}
-			if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 1 {
+			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 				t.Fatalf("%d RenewalInfo requests, want 1", n)
 			}
 			if len(logs.lines("ARI check failed")) != 1 {
@@ -304,17 +304,17 @@ func TestFaultARIBroken(t *testing.T) {
 			}
 			// Half an hour later: not asked again.
 			clk.add(30 * time.Minute)
-			wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
-			if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 1 {
+			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
+			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 				t.Errorf("asked ARI again before the hour was up: %d requests", n)
 			}
 			// After the hour: asked again.
 			clk.add(31 * time.Minute)
-			e.pass(t, a, renew.Options{})
-			if n := e.sb.Calls().Count("acme", "RenewalInfo"); n != 2 {
+			e.Pass(t, a, renew.Options{})
+			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 2 {
 				t.Errorf("after the hour: %d RenewalInfo requests, want 2", n)
 			}
-			if n := e.sb.Calls().Count("acme", "NewOrder"); n != 1 {
+			if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
 				t.Errorf("%d orders, want only the first issuance", n)
 			}
 			if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
@@ -330,13 +330,13 @@ func TestFaultAlreadyReplaced(t *testing.T) {
 	skipPebbleReplacesRace(t)
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
-	wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	old := e.stored(t, "certferry/web", "AWSCURRENT")
-	e.sb.Calls().Reset()
-	e.sb.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "alreadyReplaced", Status: 409, Message: "already has a replacement order"})
-	wantOK(t, e.pass(t, a, renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
-	c := e.sb.Calls()
+	e.SB.Calls().Reset()
+	e.SB.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "alreadyReplaced", Status: 409, Message: "already has a replacement order"})
+	wantOK(t, e.Pass(t, a, renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
+	c := e.SB.Calls()
 	if c.Count("acme", "NewOrder") != 2 || c.Count("acme", "Finalize") != 1 || c.Count("secretsmanager", "PutSecretValue") != 1 {
 		t.Errorf("want 2 NewOrder (refused, then without replaces), 1 Finalize, 1 PutSecretValue; got %s", c)
 	}
@@ -349,7 +349,7 @@ func TestFaultAlreadyReplaced(t *testing.T) {
 	if prev := e.stored(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
 		t.Errorf("AWSPREVIOUS %s, want %s", prev.Serial, old.Serial)
 	}
-	if n := e.versions(t, "certferry/web"); n != 2 {
+	if n := e.VersionCount(t, "certferry/web"); n != 2 {
 		t.Errorf("%d versions, want 2", n)
 	}
 }
@@ -361,13 +361,13 @@ func TestFaultAlreadyReplaced(t *testing.T) {
 func TestFaultShortLived(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, fmt.Sprintf(webCert, "1m", acmesim.ProfileShortLived))
+	cfg := e.Config(t, fmt.Sprintf(webCert, "1m", acmesim.ProfileShortLived))
 	cfg.ACME.ARI = false // the lifetime rule alone: renewed at half the lifetime
 	clk := newClock(time.Now())
 	a, _ := e.loggedApp(t, cfg, clk.now)
-	wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	cur := e.stored(t, "certferry/web", "AWSCURRENT")
-	life := cur.leaf.NotAfter.Sub(cur.leaf.NotBefore)
+	life := cur.Leaf.NotAfter.Sub(cur.Leaf.NotBefore)
 	if life > 7*24*time.Hour || life < 6*24*time.Hour {
 		t.Fatalf("lifetime %s, want the 160 h profile", life)
 	}
@@ -376,8 +376,8 @@ func TestFaultShortLived(t *testing.T) {
 	renewals := 0
 	for sim := time.Duration(0); sim < 21*24*time.Hour; sim += step {
 		age += step
-		clk.set(cur.leaf.NotBefore.Add(age))
-		r := result(t, e.pass(t, a, renew.Options{}), "web")
+		clk.set(cur.Leaf.NotBefore.Add(age))
+		r := result(t, e.Pass(t, a, renew.Options{}), "web")
 		if r.Err() != nil {
 			t.Fatalf("age %s: %v", age, r.Err())
 		}
@@ -394,7 +394,7 @@ func TestFaultShortLived(t *testing.T) {
 			cur, age = s, 0
 			continue
 		}
-		if !cur.leaf.NotAfter.After(clk.now()) {
+		if !cur.Leaf.NotAfter.After(clk.now()) {
 			t.Fatalf("at simulated age %s the stored certificate has expired", age)
 		}
 	}
@@ -411,18 +411,18 @@ func TestFaultCAA(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			script, hookLog, _ := hookScript(t, e.dir)
+			script, hookLog, _ := hookScript(t, e.Dir)
 			clk := newClock(time.Now())
-			a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")+`    hooks:
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")+`    hooks:
       on_failure:
         - exec: [`+script+`]
 `), clk.now)
-			wantOK(t, e.pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			old := e.stored(t, "certferry/web", "AWSCURRENT")
-			versions := e.versions(t, "certferry/web")
-			e.sb.Calls().FailNext("acme", op, 1, calls.Fault{Code: "caa", Status: 403, Message: "CAA record for example.com prevents issuance"})
+			versions := e.VersionCount(t, "certferry/web")
+			e.SB.Calls().FailNext("acme", op, 1, calls.Fault{Code: "caa", Status: 403, Message: "CAA record for example.com prevents issuance"})
 
-			r := result(t, e.pass(t, a, renew.Options{Force: true}), "web")
+			r := result(t, e.Pass(t, a, renew.Options{Force: true}), "web")
 			if r.Action != renew.ActionFailed || !errors.Is(r.Err(), acme.ErrCAA) || !acme.IsPermanent(r.Err()) {
 				t.Fatalf("action %q error %v, want a permanent CAA failure", r.Action, r.Err())
 			}
@@ -436,16 +436,16 @@ func TestFaultCAA(t *testing.T) {
 			if got := logs.lines(`"level":"error"`, "needs a human"); len(got) != 1 {
 				t.Errorf("error lines saying a human is needed: %q", got)
 			}
-			if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial || e.versions(t, "certferry/web") != versions {
+			if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial || e.VersionCount(t, "certferry/web") != versions {
 				t.Errorf("the stored certificate changed")
 			}
 			// A day minus a minute later, a pass with a changed config (due at once)
 			// still waits.
-			orders := e.sb.Calls().Count("acme", "NewOrder")
+			orders := e.SB.Calls().Count("acme", "NewOrder")
 			clk.add(scheduler.MaxBackoff - time.Minute)
-			b, _ := e.loggedApp(t, e.config(t, strings.Replace(fmt.Sprintf(webCert, "0s", "default"), "[www.example.com]", "[www.example.com, example.com]", 1)), clk.now)
-			if r := result(t, e.pass(t, b, renew.Options{}), "web"); r.Reason != scheduler.ReasonBackoff || e.sb.Calls().Count("acme", "NewOrder") != orders {
-				t.Errorf("a day later: reason %q, %d orders", r.Reason, e.sb.Calls().Count("acme", "NewOrder")-orders)
+			b, _ := e.loggedApp(t, e.Config(t, strings.Replace(fmt.Sprintf(webCert, "0s", "default"), "[www.example.com]", "[www.example.com, example.com]", 1)), clk.now)
+			if r := result(t, e.Pass(t, b, renew.Options{}), "web"); r.Reason != scheduler.ReasonBackoff || e.SB.Calls().Count("acme", "NewOrder") != orders {
+				t.Errorf("a day later: reason %q, %d orders", r.Reason, e.SB.Calls().Count("acme", "NewOrder")-orders)
 			}
 		})
 	}
@@ -465,7 +465,7 @@ func TestFaultSecretTooLarge(t *testing.T) {
 	for i := range 20 {
 		fits = append(fits, fmt.Sprintf("f%02d%s.example.com", i, strings.Repeat("c", 50)))
 	}
-	a, _ := e.loggedApp(t, e.config(t, `certificates:
+	a, _ := e.loggedApp(t, e.Config(t, `certificates:
   - name: big
     domains: [`+strings.Join(big, ", ")+`]
     key_type: rsa4096
@@ -479,7 +479,7 @@ func TestFaultSecretTooLarge(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/fits }
 `), nil)
-	sum := e.pass(t, a, renew.Options{})
+	sum := e.Pass(t, a, renew.Options{})
 	r := result(t, sum, "big")
 	est := renew.EstimateSecretSize(big, "rsa4096")
 	if r.Action != renew.ActionFailed || !strings.Contains(r.Error, `certificate "big"`) || !strings.Contains(r.Error, fmt.Sprint(est)) ||
@@ -487,11 +487,11 @@ func TestFaultSecretTooLarge(t *testing.T) {
 		t.Fatalf("big: action %q error %q, want a refusal naming it and %d bytes", r.Action, r.Error, est)
 	}
 	wantOK(t, sum, "fits", renew.ActionIssue, scheduler.ReasonMissing)
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != 1 {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
 		t.Errorf("%d orders, want 1 (fits only)", n)
 	}
 	e.stored(t, "certferry/fits", "AWSCURRENT")
-	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/fits")})
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/fits")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,19 +506,19 @@ func TestFaultSecretTooLarge(t *testing.T) {
 func TestFaultSecretAccessDenied(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	e.sb.SecretsManager().DenyAccess("certferry/x")
-	a, _ := e.loggedApp(t, e.config(t, `certificates:
+	e.SB.SecretsManager().DenyAccess("certferry/x")
+	a, _ := e.loggedApp(t, e.Config(t, `certificates:
   - name: x
     domains: [x.example.com]
     profile: default
     sinks:
       secretsmanager: { secret: certferry/x }
 `), nil)
-	r := result(t, e.pass(t, a, renew.Options{}), "x")
+	r := result(t, e.Pass(t, a, renew.Options{}), "x")
 	if r.Action != renew.ActionFailed || !strings.Contains(r.Error, "preflight") || !strings.Contains(r.Error, "AccessDenied") {
 		t.Fatalf("action %q error %q, want a preflight AccessDenied", r.Action, r.Error)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != 0 {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
 		t.Errorf("%d orders, want 0", n)
 	}
 }
@@ -543,8 +543,8 @@ func TestFaultCancelMidOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tc.opts)
-			a, logs := e.loggedApp(t, e.config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
-			tc.fault(e.sb.Calls())
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+			tc.fault(e.SB.Calls())
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			type out struct {
@@ -557,9 +557,9 @@ func TestFaultCancelMidOrder(t *testing.T) {
 				done <- out{s, err}
 			}()
 			deadline := time.Now().Add(30 * time.Second)
-			for !tc.wait(e.sb.Calls()) {
+			for !tc.wait(e.SB.Calls()) {
 				if time.Now().After(deadline) {
-					t.Fatalf("the pass never reached the fault: %s", e.sb.Calls())
+					t.Fatalf("the pass never reached the fault: %s", e.SB.Calls())
 				}
 				select {
 				case o := <-done:
@@ -586,17 +586,17 @@ func TestFaultCancelMidOrder(t *testing.T) {
 			if r.Action != renew.ActionFailed || !errors.Is(r.Err(), context.Canceled) {
 				t.Errorf("action %q error %v, want failed with context.Canceled", r.Action, r.Err())
 			}
-			e.noChallengeLeft(t)
-			if n := e.versions(t, "certferry/web"); n != 0 {
+			e.NoChallengeLeft(t)
+			if n := e.VersionCount(t, "certferry/web"); n != 0 {
 				t.Errorf("the secret has %d versions, want none", n)
 			}
 			if tc.name == "insync-pending" {
 				// One authorization read by Begin, one deactivation.
-				if n := e.sb.Calls().Count("acme", "Authorization"); n != 2 || len(logs.lines("deactivated pending authorizations")) != 1 {
+				if n := e.SB.Calls().Count("acme", "Authorization"); n != 2 || len(logs.lines("deactivated pending authorizations")) != 1 {
 					t.Errorf("authorizations: %d requests (want 2: read, deactivate), deactivation logged %d times", n, len(logs.lines("deactivated pending authorizations")))
 				}
 			}
-			t.Logf("returned %s after the cancellation; calls: %s", took, e.sb.Calls())
+			t.Logf("returned %s after the cancellation; calls: %s", took, e.SB.Calls())
 		})
 	}
 }

@@ -5,7 +5,6 @@ package renew_test
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -92,17 +90,13 @@ func (e *env) loggedApp(t *testing.T, cfg *config.Config, now func() time.Time) 
 			}
 		}
 	})
-	a, err := app.New(t.Context(), cfg, zap.New(core), app.Options{AWS: &e.aws, Version: "test", Now: now})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	return a, buf
+	return e.AppWith(t, cfg, now, zap.New(core)), buf
 }
 
 // tags returns the secret's tags.
 func (e *env) tags(t *testing.T, secret string) map[string]string {
 	t.Helper()
-	out, err := e.sm.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
+	out, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
 	if err != nil {
 		t.Fatalf("DescribeSecret %s: %v", secret, err)
 	}
@@ -111,21 +105,6 @@ func (e *env) tags(t *testing.T, secret string) map[string]string {
 		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
 	return m
-}
-
-// versions returns how many versions the secret has.
-// A secret that does not exist has none.
-func (e *env) versions(t *testing.T, secret string) int {
-	t.Helper()
-	out, err := e.sm.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
-	var nf *smtypes.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return 0
-	}
-	if err != nil {
-		t.Fatalf("DescribeSecret %s: %v", secret, err)
-	}
-	return len(out.VersionIdsToStages)
 }
 
 // tagTime parses a time tag.

@@ -13,12 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
-	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/scheduler"
@@ -68,7 +64,7 @@ func runs(t *testing.T, log string) []string {
 func TestE2EHooks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, log, fail := hookScript(t, e.dir)
+	script, log, fail := hookScript(t, e.Dir)
 
 	var mu sync.Mutex
 	var bodies []string
@@ -78,13 +74,13 @@ func TestE2EHooks(t *testing.T) {
 			t.Errorf("webhook signature %q does not verify", r.Header.Get("X-Certferry-Signature"))
 		}
 		// The secret must already hold the version the webhook announces.
-		out, err := e.sm.GetSecretValue(r.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
+		out, err := e.SM.GetSecretValue(r.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
 		if err != nil || !strings.Contains(string(body), aws.ToString(out.VersionId)) {
 			t.Errorf("webhook ran before the version was current: %v %s", err, body)
 		}
 		// Hooks run after the pass removed its TXT records.
-		for _, id := range e.info.Zones {
-			for _, rs := range e.sb.Route53().Records(id) {
+		for _, id := range e.Info.Zones {
+			for _, rs := range e.SB.Route53().Records(id) {
 				if strings.HasPrefix(rs.Name, "_acme-challenge.") {
 					t.Errorf("webhook ran while %s was still published", rs.Name)
 				}
@@ -96,7 +92,7 @@ func TestE2EHooks(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	cfg := e.config(t, `issuance_guard: 0s
+	cfg := e.Config(t, `issuance_guard: 0s
 certificates:
   - name: web
     domains: [www.example.com]
@@ -108,10 +104,10 @@ certificates:
         - exec: [`+script+`]
         - webhook: { url: `+hook.URL+`/deploy, secret: s3cret }
 `)
-	a := e.app(t, cfg)
+	a := e.App(t, cfg)
 
 	// Pass 1: issued, stored, both hooks run once.
-	sum := e.pass(t, a, renew.Options{})
+	sum := e.Pass(t, a, renew.Options{})
 	r := wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
 	if got := runs(t, log); len(got) != 1 || !strings.Contains(got[0], "run renew web "+r.VersionID+" www.example.com arn:aws:secretsmanager:") {
 		t.Fatalf("exec hook runs after pass 1: %q", got)
@@ -121,7 +117,7 @@ certificates:
 	}
 
 	// Pass 2: nothing due, no hook runs again.
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(res.Hooks) != 0 || len(runs(t, log)) != 1 {
 		t.Fatalf("pass 2: %+v, exec runs %d", res, len(runs(t, log)))
 	}
@@ -131,7 +127,7 @@ certificates:
 	if err := os.WriteFile(fail, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum = e.pass(t, a, renew.Options{Force: true})
+	sum = e.Pass(t, a, renew.Options{Force: true})
 	r3 := result(t, sum, "web")
 	if r3.HookError == "" || !strings.Contains(r3.HookError, "exit") || sum.HookFailures() != 1 || r3.VersionID == r.VersionID {
 		t.Fatalf("pass 3: %+v", r3)
@@ -139,10 +135,10 @@ certificates:
 	if r3.Hooks[1].Status != hooks.StatusBlocked || len(bodies) != 1 {
 		t.Fatalf("pass 3: webhook should be held back: %+v, %d calls", r3.Hooks, len(bodies))
 	}
-	orders := e.sb.Calls().Count("acme", "NewOrder")
+	orders := e.SB.Calls().Count("acme", "NewOrder")
 
 	// Pass 4: still failing: retried, no new certificate.
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if res := result(t, sum, "web"); res.Action != renew.ActionHooks || res.HookError == "" {
 		t.Fatalf("pass 4: %+v", res)
 	}
@@ -150,7 +146,7 @@ certificates:
 	if err := os.Remove(fail); err != nil {
 		t.Fatal(err)
 	}
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	r5 := result(t, sum, "web")
 	if r5.Action != renew.ActionHooks || r5.HookError != "" || len(bodies) != 2 || !strings.Contains(bodies[1], r3.VersionID) {
 		t.Fatalf("pass 5: %+v, webhook bodies %d", r5, len(bodies))
@@ -158,11 +154,11 @@ certificates:
 	if got := runs(t, log); len(got) != 4 || !strings.Contains(got[3], r3.VersionID) {
 		t.Fatalf("exec runs: %q", got)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
 		t.Fatalf("hook retries placed %d new orders", n-orders)
 	}
 	// Pass 6: all done.
-	sum = e.pass(t, a, renew.Options{})
+	sum = e.Pass(t, a, renew.Options{})
 	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(runs(t, log)) != 4 {
 		t.Fatalf("pass 6: %+v", res)
 	}
@@ -174,8 +170,8 @@ certificates:
 func TestE2EFailureHookAndBackoffOfNewCertificate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, log, _ := hookScript(t, e.dir)
-	cfg := e.config(t, `certificates:
+	script, log, _ := hookScript(t, e.Dir)
+	cfg := e.Config(t, `certificates:
   - name: lost
     domains: [www.example.org]
     profile: default
@@ -187,8 +183,8 @@ func TestE2EFailureHookAndBackoffOfNewCertificate(t *testing.T) {
 `)
 	now := time.Now()
 	clock := func() time.Time { return now }
-	a := e.appWithClock(t, cfg, clock)
-	sum := e.pass(t, a, renew.Options{})
+	a := e.AppWith(t, cfg, clock, nil)
+	sum := e.Pass(t, a, renew.Options{})
 	r := result(t, sum, "lost")
 	if r.Action != renew.ActionFailed || len(r.Hooks) != 1 || r.Hooks[0].Status != hooks.StatusOK {
 		t.Fatalf("pass 1: %+v", r)
@@ -196,34 +192,25 @@ func TestE2EFailureHookAndBackoffOfNewCertificate(t *testing.T) {
 	if got := runs(t, log); len(got) != 1 || !strings.HasPrefix(got[0], "run failure lost") {
 		t.Fatalf("on_failure runs: %q", got)
 	}
-	orders := e.sb.Calls().Count("acme", "NewOrder")
-	desc, err := e.sm.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/lost")})
+	orders := e.SB.Calls().Count("acme", "NewOrder")
+	desc, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/lost")})
 	if err != nil || len(desc.VersionIdsToStages) != 0 {
 		t.Fatalf("state secret: %v, versions %v", err, desc.VersionIdsToStages)
 	}
 
 	// A second runner (a new process) sees the backoff and orders nothing.
-	b := e.appWithClock(t, cfg, clock)
-	sum = e.pass(t, b, renew.Options{})
+	b := e.AppWith(t, cfg, clock, nil)
+	sum = e.Pass(t, b, renew.Options{})
 	if r := result(t, sum, "lost"); r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip {
 		t.Fatalf("second runner: %+v", r)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != orders {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
 		t.Fatalf("backoff ignored: %d new orders", n-orders)
 	}
 	// After the first step (about a minute), it tries again.
 	now = now.Add(2 * time.Minute)
-	sum = e.pass(t, b, renew.Options{})
+	sum = e.Pass(t, b, renew.Options{})
 	if r := result(t, sum, "lost"); r.Action != renew.ActionFailed || r.Reason != scheduler.ReasonMissing {
 		t.Fatalf("after the backoff: %+v", r)
 	}
-}
-
-func (e *env) appWithClock(t *testing.T, cfg *config.Config, now func() time.Time) *app.App {
-	t.Helper()
-	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{AWS: &e.aws, Version: "test", Now: now})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	return a
 }

@@ -5,7 +5,6 @@ package renew_test
 // Each test starts its own sandbox, so the tests run in parallel.
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -21,25 +20,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
 	"github.com/certferry/certferry/scheduler"
 )
 
-// env is one sandbox and what a test needs to reach it.
-type env struct {
-	sb   *sandbox.Sandbox
-	info sandbox.Info
-	aws  aws.Config
-	sm   *awssm.Client
-	dir  string
-}
+// env is one sandbox (the shared harness) and the package's own checks.
+type env struct{ *e2etest.Env }
 
 func newEnv(t *testing.T, opts sandbox.Options) *env {
 	t.Helper()
@@ -49,23 +41,14 @@ func newEnv(t *testing.T, opts sandbox.Options) *env {
 	if opts.InsyncAfter == 0 {
 		opts.InsyncAfter = 200 * time.Millisecond
 	}
-	dir := t.TempDir()
-	opts.Dir = filepath.Join(dir, "ca")
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	sb, err := sandbox.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("sandbox.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	e := &env{sb: sb, info: sb.Info(), dir: dir}
-	e.aws = sb.AWSConfig(t.Context())
-	e.sm = awssm.NewFromConfig(e.aws)
-	return e
+	e := e2etest.Start(t, opts)
+	e.Base = configYAML
+	return &env{e}
 }
 
-// configYAML is the pass-wide part of every test configuration; %s is extra top-level
-// keys, then the certificates list.
+// configYAML is the pass-wide part of every test configuration (env.Config puts the
+// extra top-level keys, then the certificates list, after it; {{files}} is a temporary
+// directory).
 const configYAML = `acme:
   directory: {{dir}}
   email: e2e@example.com
@@ -78,62 +61,6 @@ route53:
   insync_timeout: 30s
 concurrency: 4
 `
-
-// config writes and loads a configuration: extra holds top-level keys and the
-// certificates list, with {{files}} replaced by a temporary directory.
-func (e *env) config(t *testing.T, extra string) *config.Config {
-	t.Helper()
-	r := strings.NewReplacer("{{dir}}", e.info.ACMEDirectory, "{{ca}}", e.info.ACMECABundle, "{{issuer}}", e.info.IssuerRoots,
-		"{{region}}", e.info.Region, "{{endpoint}}", e.info.AWSEndpoint, "{{files}}", filepath.Join(e.dir, "files"))
-	f, err := os.CreateTemp(e.dir, "certferry-*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(r.Replace(configYAML + extra)); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
-	cfg, err := config.Load(f.Name(), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config.Load: %v", err)
-	}
-	return cfg
-}
-
-func (e *env) app(t *testing.T, cfg *config.Config) *app.App {
-	t.Helper()
-	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{AWS: &e.aws, Version: "test"})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	return a
-}
-
-// pass runs one pass and checks what must hold after every pass: no _acme-challenge
-// record is left in any zone.
-func (e *env) pass(t *testing.T, a *app.App, opts renew.Options) *renew.Summary {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	sum, err := a.Runner.Pass(ctx, opts)
-	if err != nil {
-		t.Fatalf("Pass: %v", err)
-	}
-	e.noChallengeLeft(t)
-	return sum
-}
-
-// noChallengeLeft fails the test when a zone still holds an _acme-challenge record.
-func (e *env) noChallengeLeft(t *testing.T) {
-	t.Helper()
-	for zone, id := range e.info.Zones {
-		for _, rs := range e.sb.Route53().Records(id) {
-			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
-				t.Errorf("zone %s still holds %s %s %v", zone, rs.Name, rs.Type, rs.Values)
-			}
-		}
-	}
-}
 
 // result returns the pass's result for name.
 func result(t *testing.T, sum *renew.Summary, name string) *renew.Result {
@@ -157,58 +84,26 @@ func wantOK(t *testing.T, sum *renew.Summary, name string, action renew.Action, 
 }
 
 // secret is the stored secret (contract 1).
-type secret struct {
-	Cert      string   `json:"cert"`
-	Key       string   `json:"key"`
-	Chain     string   `json:"chain"`
-	Domains   []string `json:"domains"`
-	NotBefore string   `json:"not_before"`
-	NotAfter  string   `json:"not_after"`
-	Serial    string   `json:"serial"`
-	Issuer    string   `json:"issuer"`
-	ARIID     string   `json:"ari_id"`
-
-	leaf *x509.Certificate
-}
+type secret = e2etest.Secret
 
 // stored reads a version of a secret ("AWSCURRENT", "AWSPREVIOUS") and checks what a
 // server relies on: cert and key load as a pair, and the chain verifies to the sandbox's
 // issuer roots for every stored name.
 func (e *env) stored(t *testing.T, name, stage string) *secret {
 	t.Helper()
-	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
-	if err != nil {
-		t.Fatalf("GetSecretValue %s %s: %v", name, stage, err)
-	}
-	var s secret
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &s); err != nil {
-		t.Fatalf("secret %s: %v", name, err)
-	}
-	pair, err := tls.X509KeyPair([]byte(s.Cert), []byte(s.Key))
-	if err != nil {
-		t.Fatalf("secret %s: tls.X509KeyPair: %v", name, err)
-	}
-	if s.leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	rootsPEM, err := os.ReadFile(e.info.IssuerRoots)
-	if err != nil || !roots.AppendCertsFromPEM(rootsPEM) {
-		t.Fatalf("issuer roots %s: %v", e.info.IssuerRoots, err)
-	}
-	inter := x509.NewCertPool()
-	if !inter.AppendCertsFromPEM([]byte(s.Chain)) {
+	s := e.Stored(t, name, stage)
+	if !x509.NewCertPool().AppendCertsFromPEM([]byte(s.Chain)) {
 		t.Fatalf("secret %s: chain holds no certificate", name)
 	}
 	if n := strings.Count(s.Cert, "BEGIN CERTIFICATE"); n != 1+strings.Count(s.Chain, "BEGIN CERTIFICATE") {
 		t.Errorf("secret %s: cert holds %d certificates, want the leaf and the chain", name, n)
 	}
 	for _, d := range s.Domains {
-		if _, err := s.leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: d}); err != nil {
+		if _, err := s.Leaf.Verify(x509.VerifyOptions{Roots: s.Roots, Intermediates: s.Intermediates, DNSName: d}); err != nil {
 			t.Errorf("secret %s: verify for %s: %v", name, d, err)
 		}
 	}
-	if got := fmt.Sprintf("%x", s.leaf.SerialNumber); !strings.EqualFold(strings.TrimLeft(s.Serial, "0"), got) {
+	if got := fmt.Sprintf("%x", s.Leaf.SerialNumber); !strings.EqualFold(strings.TrimLeft(s.Serial, "0"), got) {
 		t.Errorf("secret %s: serial %q, leaf has %s", name, s.Serial, got)
 	}
 	if s.ARIID == "" {
@@ -217,7 +112,7 @@ func (e *env) stored(t *testing.T, name, stage string) *secret {
 	if block, _ := pem.Decode([]byte(s.Key)); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
 		t.Errorf("secret %s: key is not a PEM private key", name)
 	}
-	return &s
+	return s
 }
 
 // idleCalls asserts that a pass made no ACME order and wrote nothing: zero NewOrder,
@@ -252,7 +147,7 @@ func TestE2EIssue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			cfg := e.config(t, fmt.Sprintf(`certificates:
+			cfg := e.Config(t, fmt.Sprintf(`certificates:
   - name: c
     domains: ["%s"]
     key_type: %s
@@ -260,12 +155,12 @@ func TestE2EIssue(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/c }
 `, strings.Join(tc.domains, `", "`), tc.keyType))
-			a := e.app(t, cfg)
+			a := e.App(t, cfg)
 
 			// Watch the zones during the pass: the most values any one TXT name held.
 			most := map[string]int{}
 			stop := e.watchTXT(most)
-			sum := e.pass(t, a, renew.Options{})
+			sum := e.Pass(t, a, renew.Options{})
 			stop()
 			r := wantOK(t, sum, "c", renew.ActionIssue, scheduler.ReasonMissing)
 			if r.VersionID == "" || r.NotAfter.IsZero() {
@@ -275,7 +170,7 @@ func TestE2EIssue(t *testing.T) {
 			if !slices.Equal(s.Domains, tc.domains) {
 				t.Errorf("stored domains %v, want %v", s.Domains, tc.domains)
 			}
-			if got := e.sb.Calls().Count("route53", "ChangeResourceRecordSets"); got != 2*len(tc.zones) {
+			if got := e.SB.Calls().Count("route53", "ChangeResourceRecordSets"); got != 2*len(tc.zones) {
 				t.Errorf("ChangeResourceRecordSets: %d, want %d (one publish and one cleanup per zone)", got, 2*len(tc.zones))
 			}
 			if tc.name == "wildcard-apex" {
@@ -285,10 +180,10 @@ func TestE2EIssue(t *testing.T) {
 			}
 
 			// A second pass finds it fresh: no order, no write.
-			e.sb.Calls().Reset()
-			sum = e.pass(t, e.app(t, cfg), renew.Options{})
+			e.SB.Calls().Reset()
+			sum = e.Pass(t, e.App(t, cfg), renew.Options{})
 			wantOK(t, sum, "c", renew.ActionSkip, scheduler.ReasonNotDue)
-			idleCalls(t, e.sb.Calls())
+			idleCalls(t, e.SB.Calls())
 		})
 	}
 }
@@ -302,8 +197,8 @@ func (e *env) watchTXT(most map[string]int) (stop func()) {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			for _, id := range e.info.Zones {
-				for _, rs := range e.sb.Route53().Records(id) {
+			for _, id := range e.Info.Zones {
+				for _, rs := range e.SB.Route53().Records(id) {
 					if rs.Type == "TXT" && strings.HasPrefix(rs.Name, "_acme-challenge.") {
 						most[rs.Name] = max(most[rs.Name], len(rs.Values))
 					}
@@ -322,19 +217,19 @@ func (e *env) watchTXT(most map[string]int) (stop func()) {
 func TestE2EForceKeepsPrevious(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
     sinks:
       secretsmanager: { secret: certferry/web }
 `)
-	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	first := e.stored(t, "certferry/web", "AWSCURRENT")
 
-	e.sb.Calls().Reset()
-	r := wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
-	c := e.sb.Calls()
+	e.SB.Calls().Reset()
+	r := wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
+	c := e.SB.Calls()
 	if c.Count("acme", "NewOrder") != 1 || c.Count("secretsmanager", "PutSecretValue") != 1 || c.Count("secretsmanager", "CreateSecret") != 0 {
 		t.Errorf("forced pass: want one NewOrder and one PutSecretValue, got %s", c)
 	}
@@ -382,19 +277,19 @@ certificates:
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			wantOK(t, e.pass(t, e.app(t, e.config(t, fmt.Sprintf(before, tc.guard))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(before, tc.guard))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			first := e.stored(t, "certferry/web", "AWSCURRENT")
 
-			e.sb.Calls().Reset()
-			r := wantOK(t, e.pass(t, e.app(t, e.config(t, fmt.Sprintf(tc.after, tc.guard))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
+			e.SB.Calls().Reset()
+			r := wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(tc.after, tc.guard))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
 			s := e.stored(t, "certferry/web", "AWSCURRENT")
 			if !slices.Equal(s.Domains, tc.wantNames) {
 				t.Errorf("stored names %v, want %v", s.Domains, tc.wantNames)
 			}
-			if !strings.HasPrefix(s.leaf.PublicKeyAlgorithm.String(), tc.wantKey) {
-				t.Errorf("stored key %s, want %s", s.leaf.PublicKeyAlgorithm, tc.wantKey)
+			if !strings.HasPrefix(s.Leaf.PublicKeyAlgorithm.String(), tc.wantKey) {
+				t.Errorf("stored key %s, want %s", s.Leaf.PublicKeyAlgorithm, tc.wantKey)
 			}
-			orders := e.sb.Calls().Count("acme", "NewOrder")
+			orders := e.SB.Calls().Count("acme", "NewOrder")
 			if tc.wantAction == renew.ActionSkip {
 				if orders != 0 || s.Serial != first.Serial {
 					t.Errorf("guarded change: %d orders, serial %s (was %s); want none, unchanged", orders, s.Serial, first.Serial)
@@ -430,17 +325,17 @@ func TestE2EAccountOnce(t *testing.T) {
 	t.Run("sequential", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, sandbox.Options{})
-		cfg := e.config(t, certsYAML)
-		a1 := e.app(t, cfg)
-		e.pass(t, a1, renew.Options{Only: []string{"a"}})
-		if n := e.sb.Calls().Count("acme", "NewAccount"); n != 1 {
+		cfg := e.Config(t, certsYAML)
+		a1 := e.App(t, cfg)
+		e.Pass(t, a1, renew.Options{Only: []string{"a"}})
+		if n := e.SB.Calls().Count("acme", "NewAccount"); n != 1 {
 			t.Errorf("first pass: %d NewAccount, want 1", n)
 		}
-		e.sb.Calls().Reset()
-		a2 := e.app(t, cfg) // another process: reads the account from Secrets Manager
-		wantOK(t, e.pass(t, a2, renew.Options{Only: []string{"b"}}), "b", renew.ActionIssue, scheduler.ReasonMissing)
-		wantOK(t, e.pass(t, a2, renew.Options{Only: []string{"a"}, Force: true}), "a", renew.ActionRenew, scheduler.ReasonForced)
-		if n := e.sb.Calls().Count("acme", "NewAccount"); n != 0 {
+		e.SB.Calls().Reset()
+		a2 := e.App(t, cfg) // another process: reads the account from Secrets Manager
+		wantOK(t, e.Pass(t, a2, renew.Options{Only: []string{"b"}}), "b", renew.ActionIssue, scheduler.ReasonMissing)
+		wantOK(t, e.Pass(t, a2, renew.Options{Only: []string{"a"}, Force: true}), "a", renew.ActionRenew, scheduler.ReasonForced)
+		if n := e.SB.Calls().Count("acme", "NewAccount"); n != 0 {
 			t.Errorf("later passes: %d NewAccount, want 0", n)
 		}
 		e.sameAccount(t, a1, a2)
@@ -451,8 +346,8 @@ func TestE2EAccountOnce(t *testing.T) {
 		}
 		t.Parallel()
 		e := newEnv(t, sandbox.Options{})
-		cfg := e.config(t, certsYAML)
-		a1, a2 := e.app(t, cfg), e.app(t, cfg)
+		cfg := e.Config(t, certsYAML)
+		a1, a2 := e.App(t, cfg), e.App(t, cfg)
 		var wg sync.WaitGroup
 		sums := make([]*renew.Summary, 2)
 		for i, x := range []struct {
@@ -469,7 +364,7 @@ func TestE2EAccountOnce(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		e.noChallengeLeft(t)
+		e.NoChallengeLeft(t)
 		if t.Failed() {
 			return
 		}
@@ -477,7 +372,7 @@ func TestE2EAccountOnce(t *testing.T) {
 		wantOK(t, sums[1], "b", renew.ActionIssue, scheduler.ReasonMissing)
 		// Both runners may send newAccount (with the one stored key: the CA answers
 		// the same account), never two keys.
-		if n := e.sb.Calls().Count("acme", "NewAccount"); n < 1 || n > 2 {
+		if n := e.SB.Calls().Count("acme", "NewAccount"); n < 1 || n > 2 {
 			t.Errorf("%d NewAccount calls, want 1 or 2 (one key)", n)
 		}
 		e.sameAccount(t, a1, a2)
@@ -487,7 +382,7 @@ func TestE2EAccountOnce(t *testing.T) {
 // sameAccount checks that the account secret holds one account and every runner uses it.
 func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
 	t.Helper()
-	out, err := e.sm.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(config.DefaultAccountSecret)})
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(config.DefaultAccountSecret)})
 	if err != nil {
 		t.Fatalf("account secret: %v", err)
 	}
@@ -499,7 +394,7 @@ func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &acct); err != nil {
 		t.Fatalf("account secret: %v", err)
 	}
-	if acct.URL == "" || strings.Count(acct.KeyPEM, "BEGIN") != 1 || acct.Directory != e.info.ACMEDirectory {
+	if acct.URL == "" || strings.Count(acct.KeyPEM, "BEGIN") != 1 || acct.Directory != e.Info.ACMEDirectory {
 		t.Fatalf("account secret: url %q directory %q, %d keys", acct.URL, acct.Directory, strings.Count(acct.KeyPEM, "BEGIN"))
 	}
 	for i, a := range apps {
@@ -516,7 +411,7 @@ func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
 func TestE2ERoute53Throttling(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com, example.net]
     profile: default
@@ -525,9 +420,9 @@ func TestE2ERoute53Throttling(t *testing.T) {
 `)
 	// The publish of the first zone and, after the retry, more: the SDK's retryer and
 	// the provider must absorb them.
-	e.sb.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
-	e.sb.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
-	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	e.SB.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	e.stored(t, "certferry/web", "AWSCURRENT")
 }
 
@@ -536,7 +431,7 @@ func TestE2ERoute53RateLimit(t *testing.T) {
 	// A bucket of 3 requests at 5/s: the pass's zone lookups, changes and INSYNC polls
 	// run into Throttling and must wait it out.
 	e := newEnv(t, sandbox.Options{Route53Rate: 5, Route53Burst: 3})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: a
     domains: [a.example.com]
     profile: default
@@ -548,7 +443,7 @@ func TestE2ERoute53RateLimit(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/b }
 `)
-	sum := e.pass(t, e.app(t, cfg), renew.Options{})
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "a", renew.ActionIssue, scheduler.ReasonMissing)
 	wantOK(t, sum, "b", renew.ActionIssue, scheduler.ReasonMissing)
 }
@@ -556,7 +451,7 @@ func TestE2ERoute53RateLimit(t *testing.T) {
 func TestE2EDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
@@ -568,15 +463,15 @@ func TestE2EDryRunWritesNothing(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/api }
 `)
-	wantOK(t, e.pass(t, e.app(t, cfg), renew.Options{Only: []string{"web"}}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-	e.sb.Calls().Reset()
-	sum := e.pass(t, e.app(t, cfg), renew.Options{DryRun: true, Force: true})
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Only: []string{"web"}}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	e.SB.Calls().Reset()
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{DryRun: true, Force: true})
 	if !sum.DryRun {
 		t.Error("summary: dry_run false")
 	}
 	wantOK(t, sum, "web", renew.ActionPlan, scheduler.ReasonForced)
 	wantOK(t, sum, "api", renew.ActionPlan, scheduler.ReasonForced)
-	noWrites(t, e.sb.Calls())
+	noWrites(t, e.SB.Calls())
 }
 
 // noWrites asserts that no write call and no ACME order was made.
@@ -595,7 +490,7 @@ func noWrites(t *testing.T, c *calls.Registry) {
 func TestE2EFileSink(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
@@ -609,11 +504,11 @@ func TestE2EFileSink(t *testing.T) {
     sinks:
       file: { dir: {{files}}-only }
 `)
-	sum := e.pass(t, e.app(t, cfg), renew.Options{})
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
 	wantOK(t, sum, "filesonly", renew.ActionIssue, scheduler.ReasonMissing)
 	s := e.stored(t, "certferry/web", "AWSCURRENT")
-	for _, dir := range []string{filepath.Join(e.dir, "files"), filepath.Join(e.dir, "files-only")} {
+	for _, dir := range []string{filepath.Join(e.Dir, "files"), filepath.Join(e.Dir, "files-only")} {
 		for name, mode := range map[string]os.FileMode{"privkey.pem": 0o600, "cert.pem": 0o644, "chain.pem": 0o644, "fullchain.pem": 0o644} {
 			fi, err := os.Stat(filepath.Join(dir, name))
 			if err != nil {
@@ -632,32 +527,32 @@ func TestE2EFileSink(t *testing.T) {
 		if _, err := tls.X509KeyPair(full, key); err != nil {
 			t.Errorf("%s: key does not match the certificate: %v", dir, err)
 		}
-		if dir == filepath.Join(e.dir, "files") && (string(full) != s.Cert || string(key) != s.Key) {
+		if dir == filepath.Join(e.Dir, "files") && (string(full) != s.Cert || string(key) != s.Key) {
 			t.Errorf("%s: files differ from the stored secret", dir)
 		}
 	}
 
 	// The file-only certificate is read back from its files: nothing is due.
-	e.sb.Calls().Reset()
-	sum = e.pass(t, e.app(t, cfg), renew.Options{})
+	e.SB.Calls().Reset()
+	sum = e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "web", renew.ActionSkip, scheduler.ReasonNotDue)
 	wantOK(t, sum, "filesonly", renew.ActionSkip, scheduler.ReasonNotDue)
-	idleCalls(t, e.sb.Calls())
+	idleCalls(t, e.SB.Calls())
 }
 
 func TestE2ESummaryJSON(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
     sinks:
       secretsmanager: { secret: certferry/web }
 `)
-	e.pass(t, e.app(t, cfg), renew.Options{})
+	e.Pass(t, e.App(t, cfg), renew.Options{})
 	// The renewal's result names the secret it wrote.
-	sum := e.pass(t, e.app(t, cfg), renew.Options{Force: true})
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{Force: true})
 	b, err := json.Marshal(sum)
 	if err != nil {
 		t.Fatal(err)
@@ -694,7 +589,7 @@ func TestE2ESummaryJSON(t *testing.T) {
 func TestE2EPartialFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.config(t, `certificates:
+	cfg := e.Config(t, `certificates:
   - name: web
     domains: [www.example.com]
     profile: default
@@ -706,8 +601,8 @@ func TestE2EPartialFailure(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/lost }
 `)
-	a := e.app(t, cfg)
-	sum := e.pass(t, a, renew.Options{})
+	a := e.App(t, cfg)
+	sum := e.Pass(t, a, renew.Options{})
 	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
 	lost := result(t, sum, "lost")
 	if lost.Action != renew.ActionFailed || lost.Err() == nil || !strings.Contains(lost.Error, "no hosted zone") {
@@ -717,7 +612,7 @@ func TestE2EPartialFailure(t *testing.T) {
 		t.Errorf("summary: %d failed, err %v", sum.Failed(), sum.Err())
 	}
 
-	if n := e.sb.Calls().Count("acme", "NewOrder"); n != 2 {
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 2 {
 		t.Errorf("%d orders, want 2", n)
 	}
 	e.stored(t, "certferry/web", "AWSCURRENT")

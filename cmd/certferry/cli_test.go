@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
 )
@@ -187,38 +187,14 @@ certificates:
 `
 
 type cliEnv struct {
-	sb   *sandbox.Sandbox
-	info sandbox.Info
-	cfg  string // path of the configuration
-	dir  string
+	*e2etest.Env
+	cfg string // path of the configuration
 }
 
 func newCLIEnv(t *testing.T, yaml string) *cliEnv {
 	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Zones: []string{"example.com", "example.net"}, InsyncAfter: 200 * time.Millisecond, Dir: filepath.Join(dir, "ca")})
-	if err != nil {
-		t.Fatalf("sandbox.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	info := sb.Info()
-	yaml = strings.NewReplacer("{{dir}}", info.ACMEDirectory, "{{ca}}", info.ACMECABundle, "{{issuer}}", info.IssuerRoots,
-		"{{region}}", info.Region, "{{endpoint}}", info.AWSEndpoint, "{{files}}", filepath.Join(dir, "files")).Replace(yaml)
-	return &cliEnv{sb: sb, info: info, cfg: writeFile(t, dir, "certferry.yaml", yaml), dir: dir}
-}
-
-// noChallengeLeft fails the test when a zone still holds an _acme-challenge record.
-func (e *cliEnv) noChallengeLeft(t *testing.T) {
-	t.Helper()
-	for zone, id := range e.info.Zones {
-		for _, rs := range e.sb.Route53().Records(id) {
-			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
-				t.Errorf("zone %s still holds %s %v", zone, rs.Name, rs.Values)
-			}
-		}
-	}
+	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com", "example.net"}, InsyncAfter: 200 * time.Millisecond})
+	return &cliEnv{Env: e, cfg: e.WriteConfig(t, yaml)}
 }
 
 // renew runs `certferry renew` and checks what must hold after every run: no TXT
@@ -226,7 +202,7 @@ func (e *cliEnv) noChallengeLeft(t *testing.T) {
 func (e *cliEnv) renew(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	code, out, errOut := cli(t, append([]string{"renew", "--config", e.cfg}, args...)...)
-	e.noChallengeLeft(t)
+	e.NoChallengeLeft(t)
 	for _, s := range []string{out, errOut} {
 		if strings.Contains(s, "PRIVATE KEY") {
 			t.Errorf("output carries key material:\n%s", s)
@@ -265,7 +241,7 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 
 	// The file sink wrote the key 0600 and the certificates 0644.
 	for name, mode := range map[string]os.FileMode{"privkey.pem": 0o600, "fullchain.pem": 0o644, "cert.pem": 0o644, "chain.pem": 0o644} {
-		fi, err := os.Stat(filepath.Join(e.dir, "files", name))
+		fi, err := os.Stat(filepath.Join(e.Dir, "files", name))
 		if err != nil || fi.Mode().Perm() != mode {
 			t.Errorf("%s: %v mode %v, want %v", name, err, fi.Mode().Perm(), mode)
 		}
@@ -278,7 +254,7 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 	}
 
 	// Only the good certificate: nothing due, exit 0, JSON summary.
-	e.sb.Calls().Reset()
+	e.SB.Calls().Reset()
 	code, out, errOut = e.renew(t, "--only", "web", "--json")
 	if code != exitOK {
 		t.Fatalf("--only web: exit %d\n%s\n%s", code, out, errOut)
@@ -300,8 +276,8 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 		sum.Results[0].NotAfter.IsZero() || !sum.Results[0].DueAt.After(time.Now()) {
 		t.Errorf("--json: %s", out)
 	}
-	if n := e.sb.Calls().Count("acme", "NewOrder") + e.sb.Calls().Count("secretsmanager", "PutSecretValue"); n != 0 {
-		t.Errorf("nothing-due pass made writes: %s", e.sb.Calls())
+	if n := e.SB.Calls().Count("acme", "NewOrder") + e.SB.Calls().Count("secretsmanager", "PutSecretValue"); n != 0 {
+		t.Errorf("nothing-due pass made writes: %s", e.SB.Calls())
 	}
 
 	// status --json lists both, with not_after and next_renewal for the stored one.
@@ -375,7 +351,7 @@ func TestCLIDryRun(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("renew --only web: exit %d\n%s\n%s", code, out, errOut)
 	}
-	e.sb.Calls().Reset()
+	e.SB.Calls().Reset()
 	code, out, errOut = e.renew(t, "--dry-run", "--log-level", "debug")
 	if code != exitOK {
 		t.Fatalf("--dry-run: exit %d\n%s\n%s", code, out, errOut)
@@ -390,7 +366,7 @@ func TestCLIDryRun(t *testing.T) {
 	if !strings.Contains(out, "dry run (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
 		t.Errorf("dry run output lacks the plan's reasons:\n%s", out)
 	}
-	c := e.sb.Calls()
+	c := e.SB.Calls()
 	for k, n := range c.Counts() {
 		op := k[strings.IndexByte(k, '.')+1:]
 		for _, w := range []string{"Create", "Put", "Tag", "Untag", "Change", "Update", "Delete", "NewOrder", "NewAccount", "Finalize"} {
@@ -408,12 +384,12 @@ func TestCLIDryRun(t *testing.T) {
 func TestCLIThrottled(t *testing.T) {
 	t.Parallel()
 	e := newCLIEnv(t, strings.Replace(sandboxConfig, "domains: [www.example.org]", "domains: [www.example.net]", 1))
-	e.sb.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
+	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
 	code, out, errOut := e.renew(t)
 	if code != exitOK {
 		t.Fatalf("renew: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if n := e.sb.Calls().Count("route53", "ChangeResourceRecordSets"); n < 6 {
-		t.Errorf("ChangeResourceRecordSets: %d calls; want the 2 throttled ones retried (%s)", n, fmt.Sprint(e.sb.Calls()))
+	if n := e.SB.Calls().Count("route53", "ChangeResourceRecordSets"); n < 6 {
+		t.Errorf("ChangeResourceRecordSets: %d calls; want the 2 throttled ones retried (%s)", n, fmt.Sprint(e.SB.Calls()))
 	}
 }

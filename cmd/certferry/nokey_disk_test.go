@@ -26,9 +26,9 @@ func TestNoKeyOnDisk(t *testing.T) {
 	if code, out, errOut := e.renew(t, "--log-level", "debug"); code != exitOK {
 		t.Fatalf("renew: exit %d\n%s\n%s", code, out, errOut)
 	}
-	wantKey := filepath.Join(e.dir, "files", "privkey.pem")
+	wantKey := filepath.Join(e.Dir, "files", "privkey.pem")
 	found := false
-	for _, root := range []string{scratch, e.dir} {
+	for _, root := range []string{scratch, e.Dir} {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err

@@ -147,6 +147,10 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"renew", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, exitUsage, "missing.yaml"},
 		{[]string{"validate", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, exitUsage, "missing.yaml"},
 		{[]string{"renew", "--config", p, "--log-level", "loud"}, exitUsage, `log level "loud"`},
+		{[]string{"renew", "-h"}, exitOK, "Usage: certferry renew"},
+		{[]string{"status", "--help"}, exitOK, "Usage: certferry status"},
+		{[]string{"validate", "-h"}, exitOK, "Usage: certferry validate"},
+		{[]string{"run", "-h"}, exitOK, "Usage: certferry run"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"help"}, exitOK, ""},
 	} {

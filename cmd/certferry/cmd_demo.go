@@ -63,8 +63,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "[--insync-after DUR] [--log-level L]", stderr)
 	insync := fs.Duration("insync-after", 2*time.Second, "how long the sandbox's Route 53 keeps a change PENDING")
 	logLevel := fs.String("log-level", "warn", "log level of the passes (the summary is printed anyway)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	tmp, err := os.MkdirTemp("", "certferry-demo-")
 	if err != nil {

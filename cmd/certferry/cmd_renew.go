@@ -25,8 +25,8 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dryRun := fs.Bool("dry-run", false, "print the plan with reasons; place no order, write nothing")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "certferry renew: unexpected argument %q\n", fs.Arg(0))

@@ -31,8 +31,8 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
 	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	// The logger is built from the configuration read at start-up; a reload keeps it.
 	cfg, err := loadConfig(*cfgPath)

@@ -19,8 +19,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("status", "[--config F] [--json]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", "[--config F]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -174,18 +174,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = target
 	}
 	if f, faulted := s.calls.Record(serviceName, op); faulted {
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadRequest
-			if f.Code == "ServerException" {
-				status = http.StatusInternalServerError
-			}
-		}
-		msg := f.Message
-		if msg == "" {
-			msg = "injected fault: " + f.Code
-		}
-		writeError(w, &apiError{status: status, code: f.Code, msg: msg})
+		wire.WriteJSON11Fault(w, f, "ServerException", "message")
 		return
 	}
 	if !ok || r.Method != http.MethodPost {

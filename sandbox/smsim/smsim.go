@@ -170,18 +170,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = target
 	}
 	if f, faulted := s.calls.Record(serviceName, op); faulted {
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadRequest
-			if f.Code == "InternalServiceError" {
-				status = http.StatusInternalServerError
-			}
-		}
-		msg := f.Message
-		if msg == "" {
-			msg = "injected fault: " + f.Code
-		}
-		writeError(w, &apiError{code: f.Code, msg: msg, status: status})
+		wire.WriteJSON11Fault(w, f, "InternalServiceError", "Message")
 		return
 	}
 	handler, known := s.operation[op]

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/certferry/certferry/sandbox/calls"
 )
 
 // RequestID returns a random UUID (version 4), the form of AWS's x-amzn-RequestId.
@@ -37,4 +39,22 @@ func WriteJSON11(w http.ResponseWriter, status int, body []byte) {
 func WriteJSON11Error(w http.ResponseWriter, status int, code, messageKey, msg string) {
 	body, _ := json.Marshal(map[string]string{"__type": code, messageKey: msg})
 	WriteJSON11(w, status, body)
+}
+
+// WriteJSON11Fault answers an injected fault in the JSON 1.1 error shape. A fault with no
+// status gets 400, or 500 when its code is the service's server error (serverCode); one
+// with no message says it was injected.
+func WriteJSON11Fault(w http.ResponseWriter, f calls.Fault, serverCode, messageKey string) {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+		if f.Code == serverCode {
+			status = http.StatusInternalServerError
+		}
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = "injected fault: " + f.Code
+	}
+	WriteJSON11Error(w, status, f.Code, messageKey, msg)
 }

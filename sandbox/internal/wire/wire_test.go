@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/certferry/certferry/sandbox/calls"
 )
 
 func TestRequestID(t *testing.T) {
@@ -33,5 +35,28 @@ func TestWriteJSON11Error(t *testing.T) {
 		rec.Header().Get("Content-Type") != "application/x-amz-json-1.1" || rec.Header().Get("x-amzn-RequestId") == "" ||
 		rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) {
 		t.Fatalf("got %d %v %v", rec.Code, rec.Header(), body)
+	}
+}
+
+func TestWriteJSON11Fault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		f      calls.Fault
+		status int
+		msg    string
+	}{
+		{calls.Fault{Code: "InternalServiceError"}, 500, "injected fault: InternalServiceError"},
+		{calls.Fault{Code: "LimitExceededException"}, 400, "injected fault: LimitExceededException"},
+		{calls.Fault{Code: "InternalServiceError", Status: 503, Message: "down"}, 503, "down"},
+	} {
+		rec := httptest.NewRecorder()
+		WriteJSON11Fault(rec, c.f, "InternalServiceError", "Message")
+		var body map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != c.status || body["__type"] != c.f.Code || body["Message"] != c.msg {
+			t.Errorf("fault %+v: %d %v", c.f, rec.Code, body)
+		}
 	}
 }

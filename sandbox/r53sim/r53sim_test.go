@@ -702,3 +702,48 @@ func TestParseTXT(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailingSlash: botocore (certbot's dns-route53, the AWS CLI) posts changes to
+// /2013-04-01/hostedzone/ID/rrset/ with a trailing slash, which Route 53 accepts.
+func TestTrailingSlash(t *testing.T) {
+	t.Parallel()
+	reg := calls.New()
+	svc := New(Options{Calls: reg})
+	zid, err := svc.CreateZone("example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	body := `<?xml version="1.0" encoding="UTF-8"?>
+<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change><Action>UPSERT</Action><ResourceRecordSet><Name>_acme-challenge.example.com</Name><Type>TXT</Type><TTL>10</TTL><ResourceRecords><ResourceRecord><Value>"botocore"</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>`
+	for _, path := range []string{"/2013-04-01/hostedzone/" + zid + "/rrset", "/2013-04-01/hostedzone/" + zid + "/rrset/"} {
+		resp, err := http.Post(srv.URL+path, "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: status %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if got := reg.Count("route53", "ChangeResourceRecordSets"); got != 2 {
+		t.Errorf("ChangeResourceRecordSets = %d, want 2", got)
+	}
+	var found bool
+	for _, rs := range svc.Records(zid) {
+		found = found || (rs.Type == "TXT" && rs.Name == "_acme-challenge.example.com." && slices.Equal(rs.Values, []string{`"botocore"`}))
+	}
+	if !found {
+		t.Errorf("the record posted with a trailing slash is not in the zone: %+v", svc.Records(zid))
+	}
+	// Two trailing slashes are still an unknown path.
+	resp, err := http.Get(srv.URL + "/2013-04-01/hostedzone/" + zid + "/rrset//")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET .../rrset//: status %d, want 404", resp.StatusCode)
+	}
+}

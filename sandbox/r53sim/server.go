@@ -30,6 +30,11 @@ func route(r *http.Request) (op, id string) {
 			segs[i] = u
 		}
 	}
+	// Route 53 accepts one trailing slash, and botocore (certbot, the AWS CLI, boto3)
+	// sends ChangeResourceRecordSets as POST /2013-04-01/hostedzone/ID/rrset/.
+	if n := len(segs); n > 1 && segs[n-1] == "" {
+		segs = segs[:n-1]
+	}
 	switch {
 	case len(segs) == 1 && segs[0] == "hostedzone":
 		switch r.Method {

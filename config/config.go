@@ -240,6 +240,11 @@ type Hook struct {
 	Webhook            *Webhook
 	ASGInstanceRefresh *ASGInstanceRefresh
 	ECSRedeploy        *ECSRedeploy
+	// Env adds variables to an exec hook's environment (exec hooks only). Keys are
+	// environment variable names, never CERTFERRY_* (reserved for the event); values may
+	// hold a token (${VAR} is expanded in them), hence Secret. They override the
+	// variables passed through from certferry's own environment.
+	Env map[string]Secret
 	// Timeout bounds the hook (Parse applies the kind's default).
 	Timeout time.Duration
 }

@@ -69,6 +69,14 @@ certificates: at least one certificate is required`},
 line 11: certificates[0].hooks.on_renew[1].exec: empty: give the program and its arguments, e.g. ["/usr/local/bin/redeploy", "--all"]
 line 12: certificates[0].hooks.on_renew[2].exec: exec takes an argv list, not a command string: write ["systemctl", ...] (for a shell: ["/bin/sh", "-c", "..."])`},
 		{"external_id_without_role", `line 4: aws.external_id: only used with aws.assume_role_arn: set that too, or drop this`},
+		{"hook_env", `line 12: certificates[0].hooks.on_renew[0].env.1BAD: "1BAD": not an environment variable name (letters, digits and _, not starting with a digit)
+line 13: certificates[0].hooks.on_renew[0].env.CERTFERRY_NAME: "CERTFERRY_NAME": CERTFERRY_* variables are reserved for the event certferry passes to the hook
+line 14: certificates[0].hooks.on_renew[0].env.certferry_domains: "certferry_domains": CERTFERRY_* variables are reserved for the event certferry passes to the hook
+line 15: certificates[0].hooks.on_renew[0].env.A-B: "A-B": not an environment variable name (letters, digits and _, not starting with a digit)
+line 16: certificates[0].hooks.on_renew[0].env.TOKEN: environment variable UNSET_HOOK_TOKEN is not set (use ${UNSET_HOOK_TOKEN:-default} to give a default)
+line 19: certificates[0].hooks.on_renew[1].env: only exec hooks take env (a webhook hook runs no program)
+line 21: certificates[0].hooks.on_renew[2].env: expected a mapping of environment variable names to values, got a list
+line 23: certificates[0].hooks.on_renew[3].env.A: expected a string, got a mapping`},
 		{"hook_empty", `line 10: certificates[0].hooks.on_failure[0]: empty hook: give one of exec, webhook, asg_instance_refresh or ecs_redeploy`},
 		{"hook_two_kinds", `line 10: certificates[0].hooks.on_renew[0]: exec and webhook in one entry: a hook entry has exactly one kind (make one entry each)`},
 		{"ip_address", `line 5: certificates[0].domains[0]: "192.0.2.10": is an IP address (192.0.2.10); certificates here are for DNS names only

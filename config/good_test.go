@@ -66,7 +66,8 @@ func TestParseGood(t *testing.T) {
 					},
 					Hooks: Hooks{
 						OnRenew: []Hook{
-							{Exec: []string{"/usr/bin/systemctl", "reload", "nginx"}, Timeout: time.Minute},
+							{Exec: []string{"/usr/bin/systemctl", "reload", "nginx"}, Timeout: time.Minute,
+								Env: map[string]Secret{"AWS_PROFILE": "certs", "TOKEN": "hook-secret", "EMPTY": ""}},
 							{Webhook: &Webhook{URL: "http://127.0.0.1:8080/hook", Secret: "hook-secret"}, Timeout: 10 * time.Second},
 							{ASGInstanceRefresh: &ASGInstanceRefresh{Name: "web-asg", MinHealthyPercentage: 90}, Timeout: DefaultAWSHookTimeout},
 							{ECSRedeploy: &ECSRedeploy{Cluster: "prod", Service: "web"}, Timeout: DefaultAWSHookTimeout},

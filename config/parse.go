@@ -602,6 +602,37 @@ func (d *decoder) tags(p string, n *yaml.Node) map[string]string {
 	return tags
 }
 
+// env decodes an exec hook's env: a mapping of variable names to values. Values may hold a
+// token, so its problems never quote them.
+func (d *decoder) env(p string, n *yaml.Node) map[string]Secret {
+	n = d.node(n)
+	env := map[string]Secret{}
+	if isNull(n) {
+		return env
+	}
+	if n.Kind != yaml.MappingNode {
+		d.problem(p, n.Line, "expected a mapping of environment variable names to values, got %s", describe(n))
+		return env
+	}
+	d.lines[p] = n.Line
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn := d.node(n.Content[i])
+		if kn.Kind != yaml.ScalarNode {
+			d.problem(p, kn.Line, "a variable name must be a string, got %s", describe(kn))
+			continue
+		}
+		kp := child(p, kn.Value)
+		if _, dup := env[kn.Value]; dup {
+			d.problem(kp, kn.Line, "duplicate key (first on line %d)", d.lines[kp])
+			continue
+		}
+		d.lines[kp] = kn.Line
+		v, _ := d.sensitiveScalar(n.Content[i+1], kp, "a string")
+		env[kn.Value] = Secret(v)
+	}
+	return env
+}
+
 func (d *decoder) hooks(p string, n *yaml.Node) []Hook {
 	hooks := []Hook{}
 	d.list(n, p, "a list of hooks", func(_ int, hp string, item *yaml.Node) {
@@ -617,6 +648,7 @@ func (d *decoder) hooks(p string, n *yaml.Node) []Hook {
 				}
 				d.strings(&h.Exec, "an argv list")(p, n)
 			}},
+			{"env", func(p string, n *yaml.Node) { h.Env = d.env(p, n) }},
 			{"webhook", func(p string, n *yaml.Node) {
 				w := &Webhook{}
 				h.Webhook = w

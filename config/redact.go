@@ -90,6 +90,7 @@ func cloneHooks(hooks []Hook) []Hook {
 	for i := range out {
 		h := &out[i]
 		h.Exec = slices.Clone(h.Exec)
+		h.Env = maps.Clone(h.Env)
 		if h.Webhook != nil {
 			w := *h.Webhook
 			h.Webhook = &w

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/mail"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -422,6 +424,7 @@ func (k *checker) hook(path string, h Hook) {
 				k.addf(index(p, i), "contains a NUL byte")
 			}
 		}
+		k.hookEnv(path+".env", h.Env)
 	case h.Webhook != nil:
 		p := path + ".webhook"
 		u, err := url.Parse(h.Webhook.URL)
@@ -457,11 +460,32 @@ func (k *checker) hook(path string, h Hook) {
 			k.addf(p+".service", "required: the ECS service's name or ARN")
 		}
 	}
+	if h.Exec == nil && len(h.Env) > 0 {
+		k.addf(path+".env", "only exec hooks take env (a %s hook runs no program)", kinds[0])
+	}
 	switch {
 	case h.Timeout <= 0:
 		k.addf(path+".timeout", "must be more than 0")
 	case h.Timeout > MaxHookTimeout:
 		k.addf(path+".timeout", "%s: at most 1h", formatDuration(h.Timeout))
+	}
+}
+
+// hookEnv checks an exec hook's env map: names a program's environment can hold, none of
+// certferry's own, and values without a NUL byte (which would cut the value). Values are
+// never quoted: they may hold a token.
+func (k *checker) hookEnv(path string, env map[string]Secret) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		p := path + "." + name
+		switch {
+		case !validEnvName(name):
+			k.addf(p, "%q: not an environment variable name (letters, digits and _, not starting with a digit)", name)
+		case strings.HasPrefix(strings.ToUpper(name), "CERTFERRY_"):
+			k.addf(p, "%q: CERTFERRY_* variables are reserved for the event certferry passes to the hook", name)
+		}
+		if strings.ContainsRune(env[name].Reveal(), 0) {
+			k.addf(p, "contains a NUL byte (value not shown)")
+		}
 	}
 }
 

@@ -29,14 +29,16 @@ const (
 // Exec runs a program: an argv without a shell, in its own process group, with the event in
 // CERTFERRY_* environment variables. On timeout the whole group is killed (SIGKILL to the
 // negative process group ID), so a script's children do not outlive it. It runs in "/" with
-// only Deps.BaseEnv and the CERTFERRY_* variables (never the daemon's environment). Its stdout
+// only Deps.BaseEnv (cmd passes PassThroughEnv of its own environment), the hook's env map
+// from the configuration and the CERTFERRY_* variables (never the daemon's whole
+// environment, which may hold AWS credentials). Its stdout
 // and stderr go to the log line by line, bounded (1 KiB a line, 64 KiB a stream). A child it
 // leaves running in the background after a successful exit is left alone (a hook may start a
 // daemon); Run stops waiting for its output after 2 seconds.
 type Exec struct {
 	argv    []string
 	timeout time.Duration
-	baseEnv []string
+	baseEnv []string // Deps.BaseEnv with the hook's env map applied
 	log     *zap.Logger
 	name    string
 }
@@ -53,7 +55,7 @@ func newExec(h config.Hook, d Deps) (*Exec, error) {
 	return &Exec{
 		argv:    append([]string(nil), h.Exec...),
 		timeout: timeoutOr(h.Timeout, config.DefaultExecTimeout),
-		baseEnv: d.BaseEnv,
+		baseEnv: mergeEnv(d.BaseEnv, h.Env),
 		log:     d.Logger.Named("hooks").With(zap.String("hook", name)),
 		name:    name,
 	}, nil
@@ -62,10 +64,11 @@ func newExec(h config.Hook, d Deps) (*Exec, error) {
 // Name returns "exec:" followed by the program (argv[0]); the arguments are never part of it.
 func (e *Exec) Name() string { return e.name }
 
-// Env returns the environment the hook runs with for ev: the base environment, then
-// CERTFERRY_NAME, CERTFERRY_DOMAINS (comma-joined), CERTFERRY_SECRET_ARN,
+// Env returns the environment the hook runs with for ev: the base environment with the
+// hook's env map applied (its values replace the base's), then CERTFERRY_NAME, CERTFERRY_DOMAINS (comma-joined), CERTFERRY_SECRET_ARN,
 // CERTFERRY_VERSION_ID, CERTFERRY_NOT_AFTER (RFC 3339, UTC), CERTFERRY_EVENT ("renew" or
-// "failure") and, for failures, CERTFERRY_ERROR. Later entries win over the base.
+// "failure") and, for failures, CERTFERRY_ERROR. config reserves the CERTFERRY_* names, so
+// every name appears once.
 func (e *Exec) Env(ev Event) []string {
 	env := append([]string(nil), e.baseEnv...)
 	env = append(env,

@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/certferry/certferry/hooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -49,6 +51,7 @@ func main() {
 	}
 	opts.Logger, opts.Level = logger, level
 	opts.App.Version = version
+	opts.App.HookEnv = hooks.PassThroughEnv(os.Environ()) // the runtime's AWS_REGION, TZ, ...; never its credentials
 	logger.Info("certferry-lambda starting", zap.Stringer("config", opts.Source), zap.Duration("safety_margin", opts.Margin))
 	lambda.Start(newHandler(opts))
 }

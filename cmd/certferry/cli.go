@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/hooks"
 )
 
 // defaultConfigPath is $CERTFERRY_CONFIG when set, else ./certferry.yaml.
@@ -53,3 +54,8 @@ type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// hookEnv is the base environment of exec hooks: a fixed PATH plus the allowlisted
+// variables of certferry's own environment (hooks.PassThrough: AWS region, profile and
+// endpoint settings, TZ, LANG, LC_*), never its credentials.
+func hookEnv() []string { return hooks.PassThroughEnv(os.Environ()) }

@@ -64,7 +64,7 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, leve
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version})
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv()})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		return nil, exitUsage

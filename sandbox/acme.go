@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/certferry/certferry/sandbox/calls"
 )
@@ -29,13 +28,26 @@ var acmeOps = []struct{ prefix, op string }{
 	{"/draft-ietf-acme-ari-03/renewalInfo/", "RenewalInfo"},
 }
 
+// acmeStatuses are the HTTP statuses ACME servers (Boulder, Pebble) answer problem
+// types with, where it is not 400.
+var acmeStatuses = map[string]int{
+	"rateLimited":     http.StatusTooManyRequests,
+	"serverInternal":  http.StatusInternalServerError,
+	"unauthorized":    http.StatusForbidden,
+	"caa":             http.StatusForbidden,
+	"orderNotReady":   http.StatusForbidden,
+	"alreadyReplaced": http.StatusConflict,
+}
+
 // countACME counts every ACME request in reg as service "acme" and answers injected
 // faults as ACME problem documents: the fault's Code becomes
 // "urn:ietf:params:acme:error:<Code>" (for example "rateLimited" or "serverInternal"),
-// its Status the HTTP status (default 400). A rateLimited fault carries "Retry-After: 1".
+// its Status the HTTP status (default: the status a CA uses for that problem, 400 for
+// unknown ones). A rateLimited fault carries "Retry-After: 1".
 // A fault's RetryAfter is sent as given (seconds or an HTTP date). A fault with Hang
 // holds the request first, then answers the fault, or passes the request to Pebble when
-// the fault has no Code. A faulted request never reaches Pebble.
+// the fault has no Code; a client that gives up first gets nothing. A faulted request
+// never reaches Pebble.
 //
 // New orders reach Pebble one at a time: Pebble v2.10.3's in-memory store takes its own
 // lock and the authorizations' locks in opposite orders, and many concurrent new orders
@@ -53,14 +65,8 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 				}
 			}
 			f, faulted := reg.Record("acme", op)
-			if faulted && f.Hang > 0 {
-				t := time.NewTimer(f.Hang)
-				select {
-				case <-r.Context().Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
+			if faulted && !f.Hold(r) {
+				return
 			}
 			if !faulted || f.Code == "" {
 				if op == "NewOrder" {
@@ -70,10 +76,7 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			status := f.Status
-			if status == 0 {
-				status = http.StatusBadRequest
-			}
+			status := f.StatusFor(acmeStatuses)
 			switch {
 			case f.RetryAfter != "":
 				w.Header().Set("Retry-After", f.RetryAfter)

@@ -175,6 +175,15 @@ type apiError struct {
 	msg    string
 }
 
+// faultStatuses are the HTTP statuses Auto Scaling answers these codes with (injected
+// faults with no status of their own); its other errors are 400s.
+var faultStatuses = map[string]int{
+	"InternalFailure":    http.StatusInternalServerError,
+	"ResourceContention": http.StatusInternalServerError,
+	"ServiceUnavailable": http.StatusServiceUnavailable,
+	"AccessDenied":       http.StatusForbidden,
+}
+
 func sender(code, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
 }
@@ -191,19 +200,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	action := form.Get("Action")
 	if f, faulted := s.calls.Record(serviceName, action); faulted {
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadRequest
-			if f.Code == "InternalFailure" || f.Code == "ServiceUnavailable" || f.Code == "ResourceContention" {
-				status = http.StatusInternalServerError
-			}
+		if !f.Hold(r) {
+			return // the client gave up: a hung endpoint answers nothing
 		}
-		msg := f.Message
-		if msg == "" {
-			msg = "injected fault: " + f.Code
+		if f.Code != "" {
+			f.SetRetryAfter(w.Header())
+			writeError(w, reqID, &apiError{status: f.StatusFor(faultStatuses), code: f.Code, msg: f.Text()})
+			return
 		}
-		writeError(w, reqID, &apiError{status: status, code: f.Code, msg: msg})
-		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, reqID, sender("InvalidAction", "method %s is not supported", r.Method))

@@ -6,8 +6,10 @@
 package calls
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,8 +17,10 @@ import (
 	"time"
 )
 
-// Fault is an error a service answers instead of doing the call. Code is the AWS error
-// code (for example "Throttling" or "InternalServiceError"); Status is the HTTP status.
+// Fault is an error a service answers instead of doing the call. Code is the service's
+// error code (for example "Throttling" or "InternalServiceError"); Status is the HTTP
+// status, and when it is zero each service answers the status the real service uses for
+// that code (see StatusFor). Every service honours every field the same way.
 type Fault struct {
 	Code    string `json:"code"`
 	Message string `json:"message,omitempty"`
@@ -25,8 +29,77 @@ type Fault struct {
 	// or an HTTP date, the two forms RFC 9110 allows.
 	RetryAfter string `json:"retry_after,omitempty"`
 	// Hang holds the request this long (or until the client gives up) before answering:
-	// with the fault when Code is set, else by passing the request on untouched.
+	// with the fault when Code is set, else by passing the request on untouched. A
+	// negative Hang (HangForever) holds it until the client gives up. A client that gives
+	// up first gets nothing written back.
 	Hang time.Duration `json:"hang,omitempty"`
+}
+
+// HangForever as a Fault's Hang holds the request until the client's context ends (its
+// deadline, a cancel, or a closed connection), as an unresponsive endpoint would.
+const HangForever time.Duration = -1
+
+// maxHeldBody bounds the request body Hold reads ahead; every stand-in's own limit is
+// smaller.
+const maxHeldBody = 1 << 20
+
+// Hold waits out f's Hang on request r. It returns true when the service should go on
+// (no hang, or the hang is over) and false when r's context ended first: the client has
+// given up (deadline, cancel, closed connection) and the service must write nothing.
+func (f Fault) Hold(r *http.Request) bool {
+	if f.Hang == 0 {
+		return true
+	}
+	// The HTTP server notices a client hanging up only once the request body has been
+	// read to its end: read it now, bounded, and hand it back to the service unread.
+	if r.Body != nil && r.Body != http.NoBody {
+		head, _ := io.ReadAll(io.LimitReader(r.Body, maxHeldBody))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+	}
+	ctx := r.Context()
+	var over <-chan time.Time
+	if f.Hang > 0 {
+		t := time.NewTimer(f.Hang)
+		defer t.Stop()
+		over = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-over:
+		return true
+	}
+}
+
+// StatusFor returns the HTTP status to answer f with: its own Status, else the status
+// the service answers its Code with (statuses, per service), else 400, the status of
+// AWS's client errors.
+func (f Fault) StatusFor(statuses map[string]int) int {
+	if f.Status != 0 {
+		return f.Status
+	}
+	if s, ok := statuses[f.Code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// SetRetryAfter sets the Retry-After header of the answer when f carries one.
+func (f Fault) SetRetryAfter(h http.Header) {
+	if f.RetryAfter != "" {
+		h.Set("Retry-After", f.RetryAfter)
+	}
+}
+
+// Text returns f's message, or one saying the fault was injected.
+func (f Fault) Text() string {
+	if f.Message != "" {
+		return f.Message
+	}
+	return "injected fault: " + f.Code
 }
 
 // Registry counts calls per (service, operation) and hands out injected faults.
@@ -129,6 +202,10 @@ func (r *Registry) Keys() []string {
 //	DELETE /_sandbox/calls   reset counters and faults
 //	POST   /_sandbox/faults  {"service":"route53","operation":"GetChange","count":2,
 //	                          "code":"Throttling","message":"Rate exceeded","status":400}
+//	                         {"service":"secretsmanager","operation":"GetSecretValue","hang":-1}
+//
+// A fault's "hang" is in nanoseconds (-1: until the client gives up); a fault with no
+// "status" gets the one the service uses for its code.
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sandbox/calls", func(w http.ResponseWriter, _ *http.Request) {
@@ -152,17 +229,14 @@ func (r *Registry) Handler() http.Handler {
 			http.Error(w, "faults: bad request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if in.Service == "" || in.Operation == "" || (in.Code == "" && in.Hang <= 0) {
+		if in.Service == "" || in.Operation == "" || (in.Code == "" && in.Hang == 0) {
 			http.Error(w, "faults: service, operation and code (or hang) are required", http.StatusBadRequest)
 			return
 		}
 		if in.Count <= 0 {
 			in.Count = 1
 		}
-		if in.Status == 0 && in.Code != "" {
-			in.Status = http.StatusBadRequest
-		}
-		if in.Code != "" && (in.Status < 400 || in.Status > 599) {
+		if in.Code != "" && in.Status != 0 && (in.Status < 400 || in.Status > 599) {
 			http.Error(w, "faults: status must be 400-599, got "+strconv.Itoa(in.Status), http.StatusBadRequest)
 			return
 		}

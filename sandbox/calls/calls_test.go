@@ -1,7 +1,9 @@
 package calls
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,5 +120,28 @@ func TestHandler(t *testing.T) {
 	}
 	if len(r.Counts()) != 0 {
 		t.Fatal("DELETE did not reset")
+	}
+}
+
+// TestHold: a hang over passes the request body on unread; a client that gave up ends
+// the hang at once, however long it was meant to be.
+func TestHold(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("payload"))
+	if !(Fault{Hang: time.Millisecond}).Hold(req) {
+		t.Fatal("a finished hang reported a gone client")
+	}
+	if b, _ := io.ReadAll(req.Body); string(b) != "payload" {
+		t.Errorf("body after Hold = %q", b)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, h := range []time.Duration{HangForever, time.Hour} {
+		if (Fault{Hang: h}).Hold(req.WithContext(ctx)) {
+			t.Errorf("hang %v outlived its client", h)
+		}
+	}
+	if !(Fault{}).Hold(req.WithContext(ctx)) {
+		t.Error("no hang held the request")
 	}
 }

@@ -162,6 +162,14 @@ type apiError struct {
 	msg    string
 }
 
+// faultStatuses are the HTTP statuses ECS answers these codes with (injected faults with
+// no status of their own); its other errors are 400s.
+var faultStatuses = map[string]int{
+	"ServerException":    http.StatusInternalServerError,
+	"InternalFailure":    http.StatusInternalServerError,
+	"ServiceUnavailable": http.StatusServiceUnavailable,
+}
+
 func clientErr(code, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
 }
@@ -173,8 +181,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		op = target
 	}
-	if f, faulted := s.calls.Record(serviceName, op); faulted {
-		wire.WriteJSON11Fault(w, f, "ServerException", "message")
+	if f, faulted := s.calls.Record(serviceName, op); faulted && wire.HoldJSON11Fault(w, r, f, faultStatuses, "message") {
 		return
 	}
 	if !ok || r.Method != http.MethodPost {

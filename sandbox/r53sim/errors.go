@@ -54,6 +54,18 @@ func errBatchSyntax(msgs []string) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: "InvalidChangeBatch", Messages: msgs}
 }
 
+// faultStatuses are the HTTP statuses Route 53 answers these codes with (injected faults
+// with no status of their own); any other code is a 400.
+var faultStatuses = map[string]int{
+	"NoSuchHostedZone":   http.StatusNotFound,
+	"NoSuchChange":       http.StatusNotFound,
+	"NoSuchHealthCheck":  http.StatusNotFound,
+	"AccessDenied":       http.StatusForbidden,
+	"InternalFailure":    http.StatusInternalServerError,
+	"InternalError":      http.StatusInternalServerError,
+	"ServiceUnavailable": http.StatusServiceUnavailable,
+}
+
 func errThrottling() *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: "Throttling", Message: "Rate exceeded"}
 }

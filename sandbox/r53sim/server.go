@@ -62,8 +62,8 @@ func route(r *http.Request) (op, id string) {
 
 // ServeHTTP answers the Route 53 REST-XML API under /2013-04-01/.
 //
-// Order of work for every request: count the call, answer an injected fault, apply
-// the rate limit, then do the operation. Faults and Throttling change no state.
+// Order of work for every request: count the call, hold it and answer an injected fault,
+// apply the rate limit, then do the operation. Faults and Throttling change no state.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	op, id := route(r)
@@ -74,16 +74,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f, ok := s.calls.Record("route53", op); ok {
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadRequest
+		if !f.Hold(r) {
+			return // the client gave up: a hung endpoint answers nothing
 		}
-		msg := f.Message
-		if msg == "" {
-			msg = f.Code
+		if f.Code != "" {
+			f.SetRetryAfter(w.Header())
+			writeError(w, reqID, &apiError{Status: f.StatusFor(faultStatuses), Code: f.Code, Message: f.Text()})
+			return
 		}
-		writeError(w, reqID, &apiError{Status: status, Code: f.Code, Message: msg})
-		return
 	}
 	if !s.allow() {
 		writeError(w, reqID, errThrottling())

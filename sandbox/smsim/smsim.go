@@ -151,6 +151,14 @@ func (s *Service) DenyAccess(secretNameOrARNPrefix string) {
 	s.denied = append(s.denied, secretNameOrARNPrefix)
 }
 
+// faultStatuses are the HTTP statuses Secrets Manager answers these codes with (injected
+// faults with no status of their own); its other errors are 400s.
+var faultStatuses = map[string]int{
+	"InternalServiceError": http.StatusInternalServerError,
+	"InternalFailure":      http.StatusInternalServerError,
+	"ServiceUnavailable":   http.StatusServiceUnavailable,
+}
+
 // apiError is an error answered in AWS's JSON 1.1 error shape.
 type apiError struct {
 	code   string
@@ -169,8 +177,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		op = target
 	}
-	if f, faulted := s.calls.Record(serviceName, op); faulted {
-		wire.WriteJSON11Fault(w, f, "InternalServiceError", "Message")
+	if f, faulted := s.calls.Record(serviceName, op); faulted && wire.HoldJSON11Fault(w, r, f, faultStatuses, "Message") {
 		return
 	}
 	handler, known := s.operation[op]

@@ -41,20 +41,19 @@ func WriteJSON11Error(w http.ResponseWriter, status int, code, messageKey, msg s
 	WriteJSON11(w, status, body)
 }
 
-// WriteJSON11Fault answers an injected fault in the JSON 1.1 error shape. A fault with no
-// status gets 400, or 500 when its code is the service's server error (serverCode); one
-// with no message says it was injected.
-func WriteJSON11Fault(w http.ResponseWriter, f calls.Fault, serverCode, messageKey string) {
-	status := f.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-		if f.Code == serverCode {
-			status = http.StatusInternalServerError
-		}
+// HoldJSON11Fault applies an injected fault to a JSON 1.1 request. It holds the request
+// for the fault's hang, then answers the fault in the JSON 1.1 error shape with the
+// status the service uses for its code (statuses; 400 otherwise) and returns true, or
+// returns false when the fault has no code and the service should do the call. A client
+// that gives up during the hang gets nothing, and HoldJSON11Fault returns true.
+func HoldJSON11Fault(w http.ResponseWriter, r *http.Request, f calls.Fault, statuses map[string]int, messageKey string) bool {
+	if !f.Hold(r) {
+		return true
 	}
-	msg := f.Message
-	if msg == "" {
-		msg = "injected fault: " + f.Code
+	if f.Code == "" {
+		return false
 	}
-	WriteJSON11Error(w, status, f.Code, messageKey, msg)
+	f.SetRetryAfter(w.Header())
+	WriteJSON11Error(w, f.StatusFor(statuses), f.Code, messageKey, f.Text())
+	return true
 }

@@ -1,11 +1,13 @@
 package wire
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/certferry/certferry/sandbox/calls"
 )
@@ -38,8 +40,9 @@ func TestWriteJSON11Error(t *testing.T) {
 	}
 }
 
-func TestWriteJSON11Fault(t *testing.T) {
+func TestHoldJSON11Fault(t *testing.T) {
 	t.Parallel()
+	statuses := map[string]int{"InternalServiceError": 500}
 	for _, c := range []struct {
 		f      calls.Fault
 		status int
@@ -47,16 +50,31 @@ func TestWriteJSON11Fault(t *testing.T) {
 	}{
 		{calls.Fault{Code: "InternalServiceError"}, 500, "injected fault: InternalServiceError"},
 		{calls.Fault{Code: "LimitExceededException"}, 400, "injected fault: LimitExceededException"},
-		{calls.Fault{Code: "InternalServiceError", Status: 503, Message: "down"}, 503, "down"},
+		{calls.Fault{Code: "InternalServiceError", Status: 503, Message: "down", RetryAfter: "3"}, 503, "down"},
 	} {
 		rec := httptest.NewRecorder()
-		WriteJSON11Fault(rec, c.f, "InternalServiceError", "Message")
+		if !HoldJSON11Fault(rec, httptest.NewRequest("POST", "/", nil), c.f, statuses, "Message") {
+			t.Fatalf("fault %+v not answered", c.f)
+		}
 		var body map[string]string
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		if rec.Code != c.status || body["__type"] != c.f.Code || body["Message"] != c.msg {
-			t.Errorf("fault %+v: %d %v", c.f, rec.Code, body)
+		if rec.Code != c.status || body["__type"] != c.f.Code || body["Message"] != c.msg || rec.Header().Get("Retry-After") != c.f.RetryAfter {
+			t.Errorf("fault %+v: %d %v %v", c.f, rec.Code, rec.Header(), body)
 		}
+	}
+
+	// A hang alone passes the call on; a hang the client gives up on writes nothing.
+	rec := httptest.NewRecorder()
+	if HoldJSON11Fault(rec, httptest.NewRequest("POST", "/", nil), calls.Fault{Hang: time.Nanosecond}, statuses, "Message") || rec.Body.Len() != 0 {
+		t.Errorf("a code-less hang was answered: %d %q", rec.Code, rec.Body)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/", nil)
+	if !HoldJSON11Fault(rec, req, calls.Fault{Code: "InternalServiceError", Hang: calls.HangForever}, statuses, "Message") || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
+		t.Errorf("a hang the client left wrote %d %v %q", rec.Code, rec.Header(), rec.Body)
 	}
 }

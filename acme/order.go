@@ -19,6 +19,8 @@ import (
 	"github.com/go-acme/lego/v4/acme/api"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/internal/logfield"
 )
 
 // Polling of authorizations and orders: from pollStart, doubling up to pollMax, or
@@ -308,7 +310,7 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 			zap.Strings("domains", cert.Domains))
 	}
 	log.Info("certificate issued", zap.Strings("domains", cert.Domains),
-		zap.Time("not_after", cert.NotAfter), zap.String("ari_id", cert.ARIID))
+		zap.Time("not_after", cert.NotAfter), logfield.Duration("lifetime", cert.NotAfter.Sub(cert.NotBefore)), zap.String("ari_id", cert.ARIID))
 	return cert, nil
 }
 

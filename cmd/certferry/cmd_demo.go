@@ -16,6 +16,7 @@ import (
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 )
@@ -60,9 +61,9 @@ certificates:
 
 // cmdDemo runs the whole job on a fresh in-process sandbox and shows the result.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", "[--insync-after DUR] [--log-level L]", stderr)
+	fs := newFlagSet("demo", "[--insync-after DUR] [--log-level L] [--log-format F]", stderr)
 	insync := fs.Duration("insync-after", 2*time.Second, "how long the sandbox's Route 53 keeps a change PENDING")
-	logLevel := fs.String("log-level", "warn", "log level of the passes (the summary is printed anyway)")
+	logs := logging.AddFlags(fs, "warn") // the passes' logs; the summary is printed anyway
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -99,7 +100,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintln(stdout, "== pass 1: nothing is stored yet, so every certificate is issued")
 	sb.Calls().Reset()
-	sum, code := renewOnce(ctx, cfg, renew.Options{}, *logLevel, stderr, &awsCfg)
+	sum, code := renewOnce(ctx, cfg, renew.Options{}, logs, stderr, &awsCfg)
 	if sum == nil {
 		return code
 	}
@@ -123,7 +124,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintln(stdout, "\n== pass 2: everything is stored and fresh, so nothing is due")
 	sb.Calls().Reset()
-	sum, code = renewOnce(ctx, cfg, renew.Options{}, *logLevel, stderr, &awsCfg)
+	sum, code = renewOnce(ctx, cfg, renew.Options{}, logs, stderr, &awsCfg)
 	if sum == nil {
 		return code
 	}

@@ -13,17 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
 )
 
 func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--dry-run]", stderr)
+	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--dry-run] [--log-level L] [--log-format F]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	var only stringList
 	fs.Var(&only, "only", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due; overrides backoff and the issuance guard")
 	dryRun := fs.Bool("dry-run", false, "print the plan with reasons; place no order, write nothing")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
+	logs := logging.AddFlags(fs, "")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -37,7 +38,7 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "certferry renew: %v\n", err)
 		return exitUsage
 	}
-	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, DryRun: *dryRun}, *logLevel, stderr, nil)
+	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, DryRun: *dryRun}, logs, stderr, nil)
 	if sum != nil {
 		if *jsonOut {
 			enc := json.NewEncoder(stdout)
@@ -51,11 +52,8 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // renewOnce runs one pass with cfg and returns its summary and exit code.
-func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, level string, stderr io.Writer, awsOverride *aws.Config) (*renew.Summary, int) {
-	if level == "" {
-		level = cfg.Log.Level
-	}
-	log, err := newLogger(stderr, level, cfg.Log.Format)
+func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs *logging.Flags, stderr io.Writer, awsOverride *aws.Config) (*renew.Summary, int) {
+	log, err := logs.Logger(stderr, &cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		return nil, exitUsage

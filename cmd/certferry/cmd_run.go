@@ -14,6 +14,7 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
@@ -27,9 +28,9 @@ import (
 // forces the exit (main). Under systemd (Type=notify) it reports READY, STATUS,
 // RELOADING, STOPPING and WATCHDOG through $NOTIFY_SOCKET.
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
-	fs := newFlagSet("run", "[--config F] [--log-level L] [--unhealthy-after DUR]", stderr)
+	fs := newFlagSet("run", "[--config F] [--log-level L] [--log-format F] [--unhealthy-after DUR]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the configuration's log.level)")
+	logs := logging.AddFlags(fs, "")
 	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -40,11 +41,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "certferry run: %v\n", err)
 		return exitUsage
 	}
-	level := *logLevel
-	if level == "" {
-		level = cfg.Log.Level
-	}
-	log, err := newLogger(stderr, level, cfg.Log.Format)
+	log, err := logs.Logger(stderr, &cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry run: %v\n", err)
 		return exitUsage

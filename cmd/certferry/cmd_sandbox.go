@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/sandbox"
 )
 
@@ -59,7 +61,8 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
 	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
-	pebbleLog := fs.Bool("pebble-log", false, "copy Pebble's log to stderr")
+	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
+	logs := logging.AddFlags(fs, "info")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -85,8 +88,19 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
 		return sandboxUsageError(stderr, "--cert-validity must be 0 or at least 1s")
 	}
+	log, err := logs.Logger(stderr, nil)
+	if err != nil {
+		return sandboxUsageError(stderr, err.Error())
+	}
+	defer func() { _ = log.Sync() }()
+	pebbleLevel := zap.DebugLevel
 	if *pebbleLog {
-		opts.Logger = log.New(stderr, "pebble ", log.LstdFlags)
+		pebbleLevel = zap.InfoLevel
+	}
+	if log.Core().Enabled(pebbleLevel) {
+		if opts.Logger, err = zap.NewStdLogAt(log.Named("pebble"), pebbleLevel); err != nil {
+			return sandboxUsageError(stderr, err.Error())
+		}
 	}
 
 	sb, err := sandbox.Start(ctx, opts)
@@ -103,14 +117,14 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		_ = sb.Close()
 		return exitFailed
 	}
-	fmt.Fprintln(stderr, "certferry sandbox: serving; stop with Ctrl-C or SIGTERM")
+	log.Info("certferry sandbox: serving; stop with Ctrl-C or SIGTERM")
 
 	<-ctx.Done()
 	if err := sb.Close(); err != nil {
 		fmt.Fprintf(stderr, "certferry sandbox: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintln(stderr, "certferry sandbox: stopped")
+	log.Info("certferry sandbox: stopped")
 	return exitOK
 }
 

@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
 )
 
 // cmdStatus prints what is stored and when each certificate renews. It reads the
 // secrets' tags only (one ListSecrets page per 100 certificates) and writes nothing.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", "[--config F] [--json]", stderr)
+	fs := newFlagSet("status", "[--config F] [--json] [--log-level L] [--log-format F]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
+	logs := logging.AddFlags(fs, "warn")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -27,7 +29,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage
 	}
-	log, err := newLogger(stderr, "warn", cfg.Log.Format)
+	log, err := logs.Logger(stderr, &cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage

@@ -6,13 +6,17 @@ import (
 	"io"
 
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/logging"
 )
 
 // cmdValidate checks a configuration file and touches nothing: no AWS call, no ACME
 // request, no file written.
 func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", "[--config F]", stderr)
+	fs := newFlagSet("validate", "[--config F] [--log-level L] [--log-format F]", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	// validate logs nothing; the flags are accepted (and checked) as on every command, so
+	// a script can pass the same flags to each.
+	logging.AddFlags(fs, "")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

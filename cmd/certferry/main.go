@@ -39,6 +39,9 @@ Usage:
   certferry demo                                                           the whole job on a fresh sandbox
   certferry version
 
+Every command but version also takes --log-level (debug, info, warn, error) and
+--log-format (auto, json, console).
+
 Exit codes: 0 all fine or nothing due, 1 a certificate failed, 2 bad configuration or usage.
 Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
 ./certferry.yaml, or $CERTFERRY_CONFIG when set.

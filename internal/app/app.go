@@ -165,11 +165,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 			verifyRoots.AppendCertsFromPEM(pem)
 		}
 	}
-	a.Secrets = smsink.New(a.SM, log.Named("secretsmanager"), smsink.Options{})
-	a.Files = file.New(log.Named("file"))
+	// Each package names its own logger ("secretsmanager", "route53", "acme", ...): pass
+	// the parent, or the names come out doubled.
+	a.Secrets = smsink.New(a.SM, log, smsink.Options{})
+	a.Files = file.New(log)
 	r53opts := route53.Options{
 		InsyncTimeout: cfg.Route53.InsyncTimeout,
-		Logger:        log.Named("route53"),
+		Logger:        log,
 	}
 	if cfg.Route53.PropagationCheck {
 		r53opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
@@ -178,7 +180,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 
 	a.acmeWrap = opts.ACMETransport
 	hookDeps := hooks.Deps{
-		Logger:     log.Named("hooks"),
+		Logger:     log,
 		ASG:        autoscaling.NewFromConfig(awsCfg),
 		ECS:        ecs.NewFromConfig(awsCfg),
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
@@ -285,6 +287,6 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,
 		Store:             store,
-		Logger:            a.Log.Named("acme"),
+		Logger:            a.Log,
 	})
 }

@@ -132,7 +132,9 @@ func TestRenewsBeforeExpiry(t *testing.T) {
 		{"certferry_last_successful_pass_timestamp_seconds", nil},
 		{"certferry_aws_requests_total", map[string]string{"service": "Secrets Manager", "operation": "ListSecrets"}},
 		{"certferry_aws_requests_total", map[string]string{"service": "Route 53", "operation": "ChangeResourceRecordSets"}},
-		{"certferry_acme_requests_total", map[string]string{"endpoint": "new-order", "code": "2xx"}},
+		{"certferry_acme_requests_total", map[string]string{"endpoint": "new-order", "code": "201"}},
+		{"certferry_acme_request_duration_seconds", map[string]string{"endpoint": "new-order"}},
+		{"certferry_aws_request_duration_seconds", map[string]string{"service": "Route 53", "operation": "ChangeResourceRecordSets"}},
 	} {
 		if _, ok := metricsValue(fams, s.name, s.labels); !ok {
 			t.Errorf("no series %s%v", s.name, s.labels)

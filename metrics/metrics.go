@@ -10,6 +10,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,8 @@ type Metrics struct {
 	reloads      *prometheus.CounterVec
 	acme         *prometheus.CounterVec
 	aws          *prometheus.CounterVec
+	acmeDuration *prometheus.HistogramVec
+	awsDuration  *prometheus.HistogramVec
 
 	mu    sync.Mutex
 	names map[string]bool // certificate names with series, to drop removed ones
@@ -82,14 +85,24 @@ func New() *Metrics {
 	}, []string{"result"})
 	m.acme = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certferry_acme_requests_total",
-		Help: "HTTP requests to the ACME CA, by endpoint and status code class.",
+		Help: "HTTP requests to the ACME CA, by endpoint and HTTP status code (\"error\": no answer).",
 	}, []string{"endpoint", "code"})
 	m.aws = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certferry_aws_requests_total",
 		Help: "AWS API requests (retries included), by service and operation.",
 	}, []string{"service", "operation"})
+	m.acmeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "certferry_acme_request_duration_seconds",
+		Help:    "Time from sending an HTTP request to the ACME CA to its answer's headers (or the error), by endpoint.",
+		Buckets: requestBuckets,
+	}, []string{"endpoint"})
+	m.awsDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "certferry_aws_request_duration_seconds",
+		Help:    "Duration of one AWS API request attempt (each retry is its own), by service and operation.",
+		Buckets: requestBuckets,
+	}, []string{"service", "operation"})
 	m.reg.MustRegister(m.expiration, m.renewal, m.renewals, m.hookRuns, m.passDuration, m.lastSuccess,
-		m.passes, m.reloads, m.acme, m.aws,
+		m.passes, m.reloads, m.acme, m.aws, m.acmeDuration, m.awsDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(r)
@@ -206,34 +219,60 @@ func failed(r *renew.Result) bool { return r.Err() != nil || r.Action == renew.A
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
+// requestBuckets are the buckets of the request duration histograms, in seconds: from
+// a loopback answer to a CA or AWS endpoint that is about to time out.
+var requestBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
 // AWSAPIOption is an aws.Config APIOptions entry that counts every AWS request
-// attempt (retries included) in certferry_aws_requests_total{service,operation}:
+// attempt (retries included) in certferry_aws_requests_total{service,operation} and
+// times it in certferry_aws_request_duration_seconds{service,operation}:
 //
 //	cfg.APIOptions = append(cfg.APIOptions, m.AWSAPIOption)
+//
+// It sits at the end of the Finalize step, after the retry middleware, so each attempt
+// is one observation.
 func (m *Metrics) AWSAPIOption(stack *middleware.Stack) error {
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("certferryMetrics",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			m.aws.WithLabelValues(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)).Inc()
-			return next.HandleFinalize(ctx, in)
+			service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+			m.aws.WithLabelValues(service, op).Inc()
+			start := time.Now()
+			out, md, err := next.HandleFinalize(ctx, in)
+			m.awsDuration.WithLabelValues(service, op).Observe(time.Since(start).Seconds())
+			return out, md, err
 		}), middleware.After)
 }
 
 // ACMETransport wraps rt (nil: http.DefaultTransport) so that every request to the ACME
-// CA is counted in certferry_acme_requests_total{endpoint,code}. The endpoint label is
-// one of a fixed set derived from the URL path (see ACMEEndpoint).
+// CA is counted in certferry_acme_requests_total{endpoint,code} and timed in
+// certferry_acme_request_duration_seconds{endpoint}. The endpoint label is one of a
+// fixed set derived from the URL path (see ACMEEndpoint); code is the HTTP status code
+// ("200", "400", "429": a class would hide a 429 among the 400s) or "error" when no
+// answer came. Status codes are three digits, so the label stays bounded.
 func (m *Metrics) ACMETransport(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		endpoint := ACMEEndpoint(req.URL.Path)
+		start := time.Now()
 		resp, err := rt.RoundTrip(req)
+		m.acmeDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 		code := "error"
 		if err == nil {
-			code = string("012345"[min(resp.StatusCode/100, 5)]) + "xx"
+			code = statusCode(resp.StatusCode)
 		}
-		m.acme.WithLabelValues(ACMEEndpoint(req.URL.Path), code).Inc()
+		m.acme.WithLabelValues(endpoint, code).Inc()
 		return resp, err
 	})
+}
+
+// statusCode is an HTTP status code as a label; anything outside 100-599 is "other".
+func statusCode(c int) string {
+	if c < 100 || c > 599 {
+		return "other"
+	}
+	return strconv.Itoa(c)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

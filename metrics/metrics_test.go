@@ -118,14 +118,17 @@ func failedResult(t *testing.T, name string) *renew.Result {
 func TestACMETransport(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/nope" {
+		switch r.URL.Path {
+		case "/nope":
 			w.WriteHeader(404)
+		case "/acme/new-order/slow":
+			w.WriteHeader(429)
 		}
 	}))
 	defer srv.Close()
 	m := metrics.New()
 	c := &http.Client{Transport: m.ACMETransport(nil)}
-	for _, p := range []string{"/dir", "/nonce-plz", "/acme/new-order", "/acme/new-order", "/nope"} {
+	for _, p := range []string{"/dir", "/nonce-plz", "/acme/new-order", "/acme/new-order", "/nope", "/acme/new-order/slow"} {
 		resp, err := c.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -139,12 +142,41 @@ func TestACMETransport(t *testing.T) {
 	for _, tt := range []struct {
 		endpoint, code string
 		want           float64
-	}{{"directory", "2xx", 1}, {"new-nonce", "2xx", 1}, {"new-order", "2xx", 2}, {"other", "4xx", 1}} {
+	}{{"directory", "200", 1}, {"new-nonce", "200", 1}, {"new-order", "200", 2}, {"new-order", "429", 1}, {"other", "404", 1}} {
 		if got := value(t, fams, "certferry_acme_requests_total", map[string]string{"endpoint": tt.endpoint, "code": tt.code}); got != tt.want {
 			t.Errorf("%s %s = %v, want %v", tt.endpoint, tt.code, got, tt.want)
 		}
 	}
+	// One duration observation per request, by endpoint.
+	for endpoint, want := range map[string]float64{"directory": 1, "new-nonce": 1, "new-order": 3, "other": 1} {
+		if got := value(t, fams, "certferry_acme_request_duration_seconds", map[string]string{"endpoint": endpoint}); got != want {
+			t.Errorf("duration count %s = %v, want %v", endpoint, got, want)
+		}
+	}
 }
+
+// TestACMETransportError: a request that gets no answer is counted as code "error" and
+// still timed.
+func TestACMETransportError(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	boom := errors.New("connection refused")
+	c := &http.Client{Transport: m.ACMETransport(roundTripper(func(*http.Request) (*http.Response, error) { return nil, boom }))}
+	if _, err := c.Get("http://ca.invalid/acme/new-order"); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	fams := scrape(t, m)
+	if got := value(t, fams, "certferry_acme_requests_total", map[string]string{"endpoint": "new-order", "code": "error"}); got != 1 {
+		t.Errorf("error count = %v, want 1", got)
+	}
+	if got := value(t, fams, "certferry_acme_request_duration_seconds", map[string]string{"endpoint": "new-order"}); got != 1 {
+		t.Errorf("duration count = %v, want 1", got)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestACMEEndpoint(t *testing.T) {
 	t.Parallel()
@@ -190,5 +222,8 @@ func TestAWSAPIOption(t *testing.T) {
 	fams := scrape(t, m)
 	if got := value(t, fams, "certferry_aws_requests_total", map[string]string{"service": "Route 53", "operation": "ListHostedZones"}); got != 2 {
 		t.Errorf("ListHostedZones = %v, want 2", got)
+	}
+	if got := value(t, fams, "certferry_aws_request_duration_seconds", map[string]string{"service": "Route 53", "operation": "ListHostedZones"}); got != 2 {
+		t.Errorf("ListHostedZones duration count = %v, want 2", got)
 	}
 }

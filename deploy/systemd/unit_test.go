@@ -1,5 +1,8 @@
-// Package systemd holds certferry's systemd unit; its test keeps the unit's sandboxing
-// from regressing.
+// Package systemd holds certferry's systemd units: the daemon (certferry.service) and the
+// privileged reload it triggers (certferry-reload@.path starting certferry-reload@.service,
+// which runs only `systemctl reload %i`). Its tests keep the units valid
+// (systemd-analyze verify), the daemon's sandboxing from regressing (systemd-analyze
+// security) and the directives the daemon and the packages rely on in place.
 package systemd
 
 import (
@@ -7,6 +10,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,11 +24,8 @@ const maxExposure = 2.0
 // TestUnitSecurity runs `systemd-analyze security --offline` on certferry.service.
 func TestUnitSecurity(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Fatal("systemd-analyze not found: install the Debian/Ubuntu package `systemd` (apt-get install -y systemd); .ci/run does")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	bin := systemdAnalyze(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "security", "--offline=true", "--no-pager", "--threshold=20", "certferry.service")
@@ -50,27 +51,104 @@ func TestUnitSecurity(t *testing.T) {
 	t.Logf("exposure level %.1f", level)
 }
 
-// TestUnitDirectives checks what the daemon relies on: sd_notify, the watchdog, reload
-// by SIGHUP and a stop timeout longer than the daemon's own 2-minute bound.
+// TestUnitDirectives checks what the daemon and the packages rely on: sd_notify, the
+// watchdog, reload by SIGHUP, a stop timeout longer than the daemon's own 2-minute bound,
+// the packages' paths, user and environment file, and no restart loop on a bad
+// configuration (exit status 2).
 func TestUnitDirectives(t *testing.T) {
 	t.Parallel()
-	data, err := readUnit()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
-		"TimeoutStopSec=150", "DynamicUser=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n",
-		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service",
-		"ExecStart=/usr/local/bin/certferry run --config /etc/certferry/certferry.yaml",
+	for unit, wants := range map[string][]string{
+		"certferry.service": {
+			"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
+			"TimeoutStopSec=150", "User=certferry", "Group=certferry", "StateDirectory=certferry",
+			"ProtectSystem=strict", "CapabilityBoundingSet=\n", "NoNewPrivileges=yes",
+			"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service",
+			"EnvironmentFile=-/etc/default/certferry",
+			"ExecStart=/usr/bin/certferry run --config /etc/certferry/config.yaml",
+			"RestartPreventExitStatus=2\n",
+		},
+		"certferry-reload@.path": {
+			"PathChanged=/var/lib/certferry/reload-%i\n", "Unit=certferry-reload@%i.service\n",
+		},
+		"certferry-reload@.service": {
+			"Type=oneshot\n", "ExecStart=/usr/bin/systemctl reload %i\n", "NoNewPrivileges=yes",
+		},
 	} {
-		if !strings.Contains(data, want) {
-			t.Errorf("certferry.service lacks %q", want)
+		data := readUnit(t, unit)
+		for _, want := range wants {
+			if !strings.Contains(data, want) {
+				t.Errorf("%s lacks %q", unit, want)
+			}
 		}
+		// The reload service runs one command: nothing may add another.
+		if unit == "certferry-reload@.service" {
+			if n := len(regexp.MustCompile(`(?m)^Exec`).FindAllString(data, -1)); n != 1 {
+				t.Errorf("%s has %d Exec lines, want only its ExecStart", unit, n)
+			}
+		}
+	}
+	// The exit code the unit refuses to restart on is the CLI's "bad configuration or
+	// usage" (cmd/certferry exitUsage); a config error must end with it, not a restart.
+	daemon := readUnit(t, "certferry.service")
+	if strings.Contains(daemon, "DynamicUser=yes") {
+		t.Error("certferry.service: DynamicUser=yes would put /var/lib/certferry under /var/lib/private and ignore the packages' certferry group")
+	}
+	if strings.Contains(daemon, "ExecStartPre=") {
+		t.Error("certferry.service: an ExecStartPre failure is not covered by RestartPreventExitStatus= (only the main process is): let `run` validate")
 	}
 }
 
-func readUnit() (string, error) {
-	b, err := os.ReadFile("certferry.service")
-	return string(b), err
+// TestUnitsVerify runs `systemd-analyze verify` on every shipped unit (offline: it checks
+// the syntax, the directives' values and that the programs exist). The daemon's binary is
+// not installed on the test machine, so a copy of its unit points at a stand-in; the
+// templates are checked both as templates and as an instance (nginx).
+func TestUnitsVerify(t *testing.T) {
+	t.Parallel()
+	bin := systemdAnalyze(t)
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "certferry")
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]string{
+		"certferry.service":              strings.ReplaceAll(readUnit(t, "certferry.service"), "/usr/bin/certferry ", stub+" "),
+		"certferry-reload@.path":         readUnit(t, "certferry-reload@.path"),
+		"certferry-reload@.service":      readUnit(t, "certferry-reload@.service"),
+		"certferry-reload@nginx.path":    readUnit(t, "certferry-reload@.path"),
+		"certferry-reload@nginx.service": readUnit(t, "certferry-reload@.service"),
+	}
+	args := []string{"verify", "--man=no"}
+	for name, data := range units {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func systemdAnalyze(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Fatal("systemd-analyze not found: install the Debian/Ubuntu package `systemd` (apt-get install -y systemd); .ci/run does")
+	}
+	return bin
+}
+
+func readUnit(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -39,52 +39,108 @@ func (PrivateKeyPEM) MarshalText() ([]byte, error) { return []byte(redacted), ni
 
 // Account is an ACME account: the key that signs every request and, once the CA has
 // registered it, its URL (the JWS "kid").
+//
+// An account belongs to one CA: its directory URL and, where the CA wants an external
+// account binding, the binding's key id (KID). That pair is the account's identity in
+// every store; the contact email is a property of the account, changed with
+// Client.UpdateEmail, not a reason for another account.
 type Account struct {
 	Directory string // the ACME directory URL
+	KID       string // the external account binding's key id; "" without one
 	Email     string // contact address; may be empty
 	URL       string // account URL; empty until registered
 	Key       PrivateKeyPEM
+	// NextKey is set only while a key rollover is under way (Client.Rollover): the new
+	// key is stored before the CA is asked to switch, so that a crash between the two
+	// leaves both keys in the store and New finds whichever the CA knows.
+	NextKey PrivateKeyPEM
+	// Deactivated: the CA was asked to deactivate the account (Client.Deactivate). New
+	// never uses a deactivated account; it registers a new key in its place.
+	Deactivated bool
 }
 
-// AccountStore keeps one account per (directory, email) where every runner can read it
-// (contract 2).
+// AccountStore keeps one account per (directory, EAB key id) where every runner can read
+// it (see docs/accounts.md).
 //
-// Load returns ErrNoAccount when nothing is stored. Create stores only if nothing is
-// stored yet, and returns ErrAccountExists otherwise: it is create-only so that two
-// runners racing to create an account agree on one key. Update overwrites. A store
-// that finds an account for another (directory, email) where this pair's account
-// belongs returns an error saying so, never the other account.
+// Load returns ErrNoAccount when nothing is stored for the pair. Create stores only if
+// nothing is stored for the pair yet (or only a deactivated account), and returns
+// ErrAccountExists otherwise: it is create-only so that two runners racing to create
+// an account agree on one key. Update overwrites the pair's account. Every write
+// leaves the other pairs' accounts as they were, also when two runners write accounts
+// of different pairs at once. List returns every stored account.
 //
 // Implementations must be safe for concurrent use.
 type AccountStore interface {
-	Load(ctx context.Context, directory, email string) (*Account, error)
+	Load(ctx context.Context, directory, kid string) (*Account, error)
 	Create(ctx context.Context, a *Account) error
 	Update(ctx context.Context, a *Account) error
+	List(ctx context.Context) ([]*Account, error)
 }
 
 // storedAccount is the JSON form of an Account in every store.
+//
+// KID is a pointer so that the form older certferry versions wrote (one account, no
+// "kid" field: it was keyed by directory and email) is told apart from an account
+// stored without a binding (kid ""): such a legacy account belongs to its directory
+// whatever binding is configured, and takes the configured key id at its next write.
 type storedAccount struct {
-	Directory string `json:"directory"`
-	Email     string `json:"email"`
-	URL       string `json:"url,omitempty"`
-	KeyPEM    string `json:"key_pem"`
+	Directory   string  `json:"directory"`
+	KID         *string `json:"kid,omitempty"`
+	Email       string  `json:"email"`
+	URL         string  `json:"url,omitempty"`
+	KeyPEM      string  `json:"key_pem"`
+	NextKeyPEM  string  `json:"next_key_pem,omitempty"`
+	Deactivated bool    `json:"deactivated,omitempty"`
 }
 
 func toStored(a *Account) storedAccount {
-	return storedAccount{Directory: a.Directory, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key)}
+	kid := a.KID
+	return storedAccount{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key),
+		NextKeyPEM: string(a.NextKey), Deactivated: a.Deactivated}
 }
 
-// fromStored converts s and checks that it is the account of (directory, email).
-// where names the store and object, for the error.
-func fromStored(s storedAccount, directory, email, where string) (*Account, error) {
-	if s.Directory != directory || s.Email != email {
-		return nil, fmt.Errorf("acme: %s holds the account of directory %q email %q, not directory %q email %q",
-			where, s.Directory, s.Email, directory, email)
+// legacy reports that s was written before accounts were keyed by EAB key id.
+func (s storedAccount) legacy() bool { return s.KID == nil }
+
+// matches reports whether s is the account of (directory, kid); exact says it is not
+// only a legacy account of that directory.
+func (s storedAccount) matches(directory, kid string) (ok, exact bool) {
+	if s.Directory != directory {
+		return false, false
 	}
+	if s.legacy() {
+		return true, false
+	}
+	return *s.KID == kid, *s.KID == kid
+}
+
+// find returns the index of the account of (directory, kid) in list, preferring an
+// exact match to a legacy one; -1 when none.
+func find(list []storedAccount, directory, kid string) int {
+	legacy := -1
+	for i, s := range list {
+		ok, exact := s.matches(directory, kid)
+		if exact {
+			return i
+		}
+		if ok && legacy < 0 {
+			legacy = i
+		}
+	}
+	return legacy
+}
+
+// fromStored converts s, the account found for kid; where names the store and object,
+// for the error.
+func fromStored(s storedAccount, kid, where string) (*Account, error) {
 	if s.KeyPEM == "" {
-		return nil, fmt.Errorf("acme: %s: no key_pem", where)
+		return nil, fmt.Errorf("acme: %s: account of directory %q has no key_pem", where, s.Directory)
 	}
-	return &Account{Directory: s.Directory, Email: s.Email, URL: s.URL, Key: PrivateKeyPEM(s.KeyPEM)}, nil
+	if !s.legacy() {
+		kid = *s.KID
+	}
+	return &Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: PrivateKeyPEM(s.KeyPEM),
+		NextKey: PrivateKeyPEM(s.NextKeyPEM), Deactivated: s.Deactivated}, nil
 }
 
 func checkAccount(a *Account) error {
@@ -98,3 +154,6 @@ func checkAccount(a *Account) error {
 	}
 	return nil
 }
+
+// maxAccountDoc bounds what a store reads (a secret value is at most 64 KiB anyway).
+const maxAccountDoc = 1 << 20

@@ -9,6 +9,7 @@ import (
 	"io"
 	stdlog "log"
 	"net/http"
+	"sync"
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
@@ -82,11 +83,16 @@ type Client struct {
 	transport *sharedTransport
 	now       func() time.Time
 
+	store   AccountStore
+	eab     *EAB
+	httpBase http.RoundTripper // the caller's transport, for requests signed with another key
+
+	mu      sync.Mutex // guards account and key (a rollover replaces them)
 	account Account
 	key     crypto.PrivateKey
 }
 
-// New loads the account of (DirectoryURL, Email) from cfg.Store, or creates and
+// New loads the account of (DirectoryURL, EAB key id) from cfg.Store, or creates and
 // registers it, and returns a client for it.
 //
 // When nothing is stored, New generates a P-256 key and stores it with Create; if
@@ -95,6 +101,11 @@ type Client struct {
 // EAB when configured) and stored again with its URL. Registering a key the CA already
 // knows returns the existing account, so two runners racing through New end with one
 // account. New never registers when the stored account has a URL.
+//
+// A stored account that was deactivated is replaced by a new key and registration. One
+// stored with a NextKey (a rollover interrupted between storing the new key and the CA's
+// answer) is checked with the CA: whichever key the CA knows is used, and the new key,
+// when it is the one, is promoted in the store.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	switch {
 	case cfg.DirectoryURL == "":
@@ -112,14 +123,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		log = zap.NewNop()
 	}
 	log = log.Named("acme")
-	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now}
+	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now, store: cfg.Store, eab: cfg.EAB}
 	var base http.RoundTripper
 	if cfg.HTTPClient != nil {
 		base, c.timeout = cfg.HTTPClient.Transport, cfg.HTTPClient.Timeout
 	}
+	c.httpBase = base
 	c.transport = newSharedTransport(base, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
 
-	acct, err := loadOrCreate(ctx, cfg.Store, cfg.DirectoryURL, cfg.Email, log)
+	kid := ""
+	if cfg.EAB != nil {
+		kid = cfg.EAB.KID
+	}
+	acct, err := loadOrCreate(ctx, cfg.Store, cfg.DirectoryURL, kid, cfg.Email, log)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +145,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.account, c.key = *acct, key
 	c.transport.setAccountKey(key)
+	if c.account.URL != "" && len(c.account.NextKey) > 0 {
+		if err := c.finishRollover(ctx); err != nil {
+			return nil, fmt.Errorf("acme: new client: %w", err)
+		}
+	}
+	if cfg.Email != c.account.Email && c.account.URL != "" {
+		log.Warn("the configured email differs from the account's contact; `certferry account update --email` changes it at the CA",
+			zap.String("configured", cfg.Email), zap.String("account", c.account.Email))
+	}
 
 	if c.account.URL == "" {
 		stored, err := c.register(ctx, cfg.EAB, cfg.Store)
@@ -145,19 +170,21 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func loadOrCreate(ctx context.Context, store AccountStore, dir, email string, log *zap.Logger) (*Account, error) {
-	acct, err := store.Load(ctx, dir, email)
-	if err == nil {
+func loadOrCreate(ctx context.Context, store AccountStore, dir, kid, email string, log *zap.Logger) (*Account, error) {
+	acct, err := store.Load(ctx, dir, kid)
+	if err == nil && !acct.Deactivated {
 		return acct, nil
 	}
-	if !errors.Is(err, ErrNoAccount) {
+	if err == nil {
+		log.Warn("the stored ACME account was deactivated; registering a new one", zap.String("directory", dir), zap.String("account", acct.URL))
+	} else if !errors.Is(err, ErrNoAccount) {
 		return nil, fmt.Errorf("acme: new client: load account: %w", err)
 	}
 	key, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)
 	if err != nil {
 		return nil, fmt.Errorf("acme: new client: generate account key: %w", err)
 	}
-	acct = &Account{Directory: dir, Email: email, Key: PrivateKeyPEM(certcrypto.PEMEncode(key))}
+	acct = &Account{Directory: dir, KID: kid, Email: email, Key: PrivateKeyPEM(certcrypto.PEMEncode(key))}
 	err = store.Create(ctx, acct)
 	switch {
 	case err == nil:
@@ -165,9 +192,12 @@ func loadOrCreate(ctx context.Context, store AccountStore, dir, email string, lo
 		return acct, nil
 	case errors.Is(err, ErrAccountExists):
 		log.Info("another runner stored an ACME account first; using its key", zap.String("directory", dir), zap.String("email", email))
-		acct, err = store.Load(ctx, dir, email)
+		acct, err = store.Load(ctx, dir, kid)
 		if err != nil {
 			return nil, fmt.Errorf("acme: new client: load the account another runner created: %w", err)
+		}
+		if acct.Deactivated {
+			return nil, fmt.Errorf("acme: new client: the stored account of directory %q is deactivated and another runner is replacing it; try again", dir)
 		}
 		return acct, nil
 	default:
@@ -252,7 +282,7 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		}
 		wait *= 2
 		// Check again: the runner that won the race may have stored the URL by now.
-		if a, lerr := store.Load(ctx, c.account.Directory, c.account.Email); lerr == nil && a.URL != "" && string(a.Key) == string(c.account.Key) {
+		if a, lerr := store.Load(ctx, c.account.Directory, c.account.KID); lerr == nil && a.URL != "" && string(a.Key) == string(c.account.Key) {
 			c.account.URL = a.URL
 			c.log.Info("another runner registered the ACME account", zap.String("account", a.URL))
 			return true, nil
@@ -270,7 +300,11 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 const registerAttempts = 3
 
 // AccountURL is the account's URL at the CA.
-func (c *Client) AccountURL() string { return c.account.URL }
+func (c *Client) AccountURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.account.URL
+}
 
 // newCore returns an api.Core whose every request carries ctx. With the directory cached
 // and a nonce pooled, it makes no request.
@@ -278,7 +312,10 @@ func (c *Client) newCore(ctx context.Context) (*api.Core, *callTransport, error)
 	ct := c.transport.call(ctx, c.log)
 	// A fresh http.Client per Core: lego's sender wraps (mutates) the client's Transport.
 	hc := &http.Client{Transport: ct, Timeout: c.timeout}
-	core, err := api.New(hc, c.userAgent, c.dirURL, c.account.URL, c.key)
+	c.mu.Lock()
+	url, key := c.account.URL, c.key
+	c.mu.Unlock()
+	core, err := api.New(hc, c.userAgent, c.dirURL, url, key)
 	if err != nil {
 		return nil, nil, ct.classify(err)
 	}

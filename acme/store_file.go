@@ -1,25 +1,37 @@
 package acme
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// FileStore keeps accounts as JSON files, one per (directory, email), for a single host:
-// dir/<first 16 hex digits of sha256(directory "|" email)>.json, mode 0600, in a
-// directory created with mode 0700.
+// FileStore keeps accounts as JSON files for a single host, one per (directory, EAB key
+// id): dir/account-<first 16 hex digits of sha256(directory NUL kid)>.json, mode 0600,
+// in a directory created with mode 0700.
 //
 // Create writes a temporary file and hard-links it to its final name, so the account
 // appears complete or not at all and exactly one of two racing creators wins (a link
 // never replaces an existing name; O_EXCL alone would let a reader see a half-written
-// file). Update writes a temporary file and renames it over the old one.
+// file). Update writes a temporary file and renames it over the old one. Accounts of
+// different pairs live in different files, so writers of two CAs never meet.
+//
+// Files older versions wrote (dir/<16 hex digits>.json, keyed by directory and email)
+// are still read: Load falls back to one whose directory matches, and the next write
+// of that account goes to the new name. The old file is left in place.
 type FileStore struct {
 	dir string
 }
@@ -29,30 +41,136 @@ var _ AccountStore = (*FileStore)(nil)
 // NewFileStore returns a store that keeps accounts under dir.
 func NewFileStore(dir string) *FileStore { return &FileStore{dir: dir} }
 
-// Path returns the file that holds the account of (directory, email).
-func (s *FileStore) Path(directory, email string) string {
-	sum := sha256.Sum256([]byte(directory + "|" + email))
-	return filepath.Join(s.dir, hex.EncodeToString(sum[:])[:16]+".json")
+// Path returns the file that holds the account of (directory, kid).
+func (s *FileStore) Path(directory, kid string) string {
+	sum := sha256.Sum256([]byte(directory + "\x00" + kid))
+	return filepath.Join(s.dir, "account-"+hex.EncodeToString(sum[:])[:16]+".json")
 }
 
+// legacyName matches the files older versions wrote.
+var legacyName = regexp.MustCompile(`^[0-9a-f]{16}\.json$`)
+
 // Load implements AccountStore.
-func (s *FileStore) Load(ctx context.Context, directory, email string) (*Account, error) {
+func (s *FileStore) Load(ctx context.Context, directory, kid string) (*Account, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("acme: file store: load: %w", err)
 	}
-	path := s.Path(directory, email)
-	b, err := os.ReadFile(path)
+	path := s.Path(directory, kid)
+	st, err := readAccountFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.loadLegacy(directory, kid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+	}
+	if ok, _ := st.matches(directory, kid); !ok {
+		return nil, fmt.Errorf("acme: file store: %s holds the account of directory %q, not %q", path, st.Directory, directory)
+	}
+	return fromStored(st, kid, "file store: "+path)
+}
+
+// loadLegacy finds an account file of an older version for directory: the registered
+// one most recently written when there are several (an older version made one per
+// email).
+func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
+	type cand struct {
+		path string
+		st   storedAccount
+		mod  time.Time
+	}
+	var found []cand
+	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoAccount
 	}
 	if err != nil {
 		return nil, fmt.Errorf("acme: file store: load: %w", err)
 	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !legacyName.MatchString(e.Name()) {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		st, err := readAccountFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+		}
+		st.KID = nil
+		if st.Directory != directory {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+		}
+		found = append(found, cand{path, st, info.ModTime()})
+	}
+	if len(found) == 0 {
+		return nil, ErrNoAccount
+	}
+	best := slices.MaxFunc(found, func(a, b cand) int {
+		if (a.st.URL != "") != (b.st.URL != "") {
+			if a.st.URL != "" {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(a.mod.Compare(b.mod), strings.Compare(b.path, a.path))
+	})
+	return fromStored(best.st, kid, "file store: "+best.path)
+}
+
+func readAccountFile(path string) (storedAccount, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return storedAccount{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxAccountDoc+1))
+	if err != nil {
+		return storedAccount{}, err
+	}
+	if len(b) > maxAccountDoc {
+		return storedAccount{}, fmt.Errorf("larger than %d bytes", maxAccountDoc)
+	}
 	var st storedAccount
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+		return storedAccount{}, err
 	}
-	return fromStored(st, directory, email, "file store: "+path)
+	return st, nil
+}
+
+// List implements AccountStore: every account file, the older versions' included.
+func (s *FileStore) List(ctx context.Context) ([]*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("acme: file store: list: %w", err)
+	}
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acme: file store: list: %w", err)
+	}
+	var out []*Account
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") ||
+			!(strings.HasPrefix(name, "account-") || legacyName.MatchString(name)) {
+			continue
+		}
+		path := filepath.Join(s.dir, name)
+		st, err := readAccountFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("acme: file store: list %s: %w", path, err)
+		}
+		a, err := fromStored(st, "", "file store: "+path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // Create implements AccountStore.
@@ -60,19 +178,31 @@ func (s *FileStore) Create(ctx context.Context, a *Account) error {
 	if err := s.check(ctx, a); err != nil {
 		return fmt.Errorf("acme: file store: create: %w", err)
 	}
-	path := s.Path(a.Directory, a.Email)
+	path := s.Path(a.Directory, a.KID)
 	tmp, err := s.writeTemp(a)
 	if err != nil {
 		return fmt.Errorf("acme: file store: create %s: %w", path, err)
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
+	for attempt := 0; ; attempt++ {
+		err := os.Link(tmp, path)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("acme: file store: create %s: %w", path, err)
+		}
+		// A deactivated account makes room: it is moved aside (kept, never deleted),
+		// and of two racing creators only one rename finds it.
+		old, rerr := readAccountFile(path)
+		if rerr != nil || !old.Deactivated || attempt > 0 {
 			return ErrAccountExists
 		}
-		return fmt.Errorf("acme: file store: create %s: %w", path, err)
+		aside := path + ".deactivated-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+		if err := os.Rename(path, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("acme: file store: create %s: move the deactivated account aside: %w", path, err)
+		}
 	}
-	return nil
 }
 
 // Update implements AccountStore.
@@ -80,7 +210,7 @@ func (s *FileStore) Update(ctx context.Context, a *Account) error {
 	if err := s.check(ctx, a); err != nil {
 		return fmt.Errorf("acme: file store: update: %w", err)
 	}
-	path := s.Path(a.Directory, a.Email)
+	path := s.Path(a.Directory, a.KID)
 	tmp, err := s.writeTemp(a)
 	if err != nil {
 		return fmt.Errorf("acme: file store: update %s: %w", path, err)

@@ -1,6 +1,8 @@
 package acme_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 
 const (
 	testDir   = "https://ca.example/dir"
+	testDir2  = "https://other-ca.example/directory"
 	testEmail = "ops@example.com"
 	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
 )
@@ -56,14 +59,14 @@ func TestStoreContract(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		if _, err := s.Load(ctx, testDir, testEmail); !errors.Is(err, acme.ErrNoAccount) {
+		if _, err := s.Load(ctx, testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
 			t.Fatalf("Load of nothing: got %v, want ErrNoAccount", err)
 		}
 		a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
 		if err := s.Create(ctx, a); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
-		got, err := s.Load(ctx, testDir, testEmail)
+		got, err := s.Load(ctx, testDir, "")
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
@@ -78,7 +81,7 @@ func TestStoreContract(t *testing.T) {
 		if err := s.Update(ctx, a); err != nil {
 			t.Fatalf("Update: %v", err)
 		}
-		got, err = s.Load(ctx, testDir, testEmail)
+		got, err = s.Load(ctx, testDir, "")
 		if err != nil {
 			t.Fatalf("Load after Update: %v", err)
 		}
@@ -115,7 +118,7 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 		if winner < 0 {
 			t.Fatal("no Create succeeded")
 		}
-		got, err := s.Load(t.Context(), testDir, testEmail)
+		got, err := s.Load(t.Context(), testDir, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,24 +128,89 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 	})
 }
 
-func TestStoreRejectsAnotherPairsAccount(t *testing.T) {
+func TestStoreKeepsOneAccountPerDirectoryAndKID(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}); err != nil {
+		pairs := []struct{ dir, kid string }{{testDir, ""}, {testDir2, ""}, {testDir, "kid-1"}, {testDir, "kid-2"}}
+		for i, p := range pairs {
+			a := &acme.Account{Directory: p.dir, KID: p.kid, Email: testEmail, Key: acme.PrivateKeyPEM(fmt.Sprintf("key-%d", i))}
+			if err := s.Create(ctx, a); err != nil {
+				t.Fatalf("Create %v: %v", p, err)
+			}
+		}
+		// Updating one leaves the others alone.
+		if err := s.Update(ctx, &acme.Account{Directory: testDir2, Email: "new@example.com", URL: "https://other-ca.example/acct/9", Key: acme.PrivateKeyPEM("key-1")}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.Load(ctx, testDir, "other@example.com")
-		switch s.(type) {
-		case *acme.FileStore: // another file: nothing stored for that pair
-			if !errors.Is(err, acme.ErrNoAccount) {
-				t.Fatalf("got %v, want ErrNoAccount", err)
+		for i, p := range pairs {
+			got, err := s.Load(ctx, p.dir, p.kid)
+			if err != nil {
+				t.Fatalf("Load %v: %v", p, err)
 			}
-		default:
-			want := `acme: secrets manager store: secret certferry/acme-account holds the account of directory "https://ca.example/dir" email "ops@example.com", not directory "https://ca.example/dir" email "other@example.com"`
-			if err == nil || err.Error() != want {
-				t.Fatalf("got %v\nwant %s", err, want)
+			if string(got.Key) != fmt.Sprintf("key-%d", i) || got.Directory != p.dir || got.KID != p.kid {
+				t.Errorf("Load %v: got %s %q key %q", p, got.Directory, got.KID, []byte(got.Key))
 			}
+		}
+		if _, err := s.Load(ctx, testDir, "kid-3"); !errors.Is(err, acme.ErrNoAccount) {
+			t.Errorf("Load of an unknown kid: got %v, want ErrNoAccount", err)
+		}
+		list, err := s.List(ctx)
+		if err != nil || len(list) != len(pairs) {
+			t.Fatalf("List: %d accounts (%v), want %d", len(list), err, len(pairs))
+		}
+	})
+}
+
+// Two runners creating the accounts of two CAs at once both land: the Secrets Manager
+// store's compare-and-swap derives a lost write again from the winner's value.
+func TestStoreConcurrentCreatesOfDifferentPairsAllLand(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, s acme.AccountStore) {
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.Create(t.Context(), &acme.Account{Directory: fmt.Sprintf("https://ca%d.example/dir", i), Key: acme.PrivateKeyPEM(fmt.Sprintf("key-%d", i))})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Create %d: %v", i, err)
+			}
+		}
+		for i := range n {
+			got, err := s.Load(t.Context(), fmt.Sprintf("https://ca%d.example/dir", i), "")
+			if err != nil || string(got.Key) != fmt.Sprintf("key-%d", i) {
+				t.Errorf("account %d lost: %v", i, err)
+			}
+		}
+	})
+}
+
+func TestStoreCreateReplacesOnlyADeactivatedAccount(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, s acme.AccountStore) {
+		ctx := t.Context()
+		a := &acme.Account{Directory: testDir, URL: "https://ca.example/acct/1", Key: acme.PrivateKeyPEM("old")}
+		if err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		a.Deactivated = true
+		if err := s.Update(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("new")}); err != nil {
+			t.Fatalf("Create over a deactivated account: %v", err)
+		}
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("third")}); !errors.Is(err, acme.ErrAccountExists) {
+			t.Fatalf("Create over a live account: got %v, want ErrAccountExists", err)
+		}
+		got, err := s.Load(ctx, testDir, "")
+		if err != nil || string(got.Key) != "new" || got.Deactivated {
+			t.Fatalf("Load: %+v %v", got, err)
 		}
 	})
 }
@@ -180,9 +248,9 @@ func TestFileStoreFiles(t *testing.T) {
 	if err := s.Update(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	path := s.Path(testDir, testEmail)
-	if filepath.Dir(path) != dir || len(filepath.Base(path)) != len("0123456789abcdef.json") {
-		t.Fatalf("path %s: want %s/<16 hex>.json", path, dir)
+	path := s.Path(testDir, "")
+	if filepath.Dir(path) != dir || len(filepath.Base(path)) != len("account-0123456789abcdef.json") {
+		t.Fatalf("path %s: want %s/account-<16 hex>.json", path, dir)
 	}
 	for p, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, path: 0o600} {
 		fi, err := os.Stat(p)
@@ -208,9 +276,9 @@ func TestFileStoreFiles(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"directory": testDir, "email": testEmail, "url": a.URL, "key_pem": testKey}
+	want := map[string]string{"directory": testDir, "kid": "", "email": testEmail, "url": a.URL, "key_pem": testKey}
 	for k, v := range want {
-		if doc[k] != v {
+		if got, ok := doc[k]; !ok || got != v {
 			t.Errorf("%s: got %q, want %q", k, doc[k], v)
 		}
 	}
@@ -241,12 +309,16 @@ func TestSecretsManagerStoreSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]string
+	var doc struct{ Accounts []map[string]string }
 	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc["url"] != a.URL || doc["key_pem"] != testKey || doc["directory"] != testDir || doc["email"] != testEmail {
-		t.Errorf("secret: %v", doc)
+	if len(doc.Accounts) != 1 {
+		t.Fatalf("secret: %d accounts, want 1", len(doc.Accounts))
+	}
+	d := doc.Accounts[0]
+	if d["url"] != a.URL || d["key_pem"] != testKey || d["directory"] != testDir || d["email"] != testEmail || d["kid"] != "" {
+		t.Errorf("secret: %v", d)
 	}
 }
 
@@ -265,5 +337,108 @@ func TestPrivateKeyPEMNeverPrints(t *testing.T) {
 		if strings.Contains(s, "PRIVATE") || strings.Contains(s, "MHcC") {
 			t.Errorf("key material printed: %s", s)
 		}
+	}
+}
+
+// The single-account secret older versions wrote keeps working, and the next write
+// converts it to the list form without losing it.
+func TestSecretsManagerStoreMigratesTheSingleAccountForm(t *testing.T) {
+	t.Parallel()
+	s, client := newSMStore(t, "certferry/acme-account")
+	ctx := t.Context()
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	if _, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("certferry/acme-account"), SecretString: aws.String(legacy)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"", "kid-1"} { // it was keyed by directory (and email) only
+		got, err := s.Load(ctx, testDir, kid)
+		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key) != testKey || got.KID != kid || got.Email != testEmail {
+			t.Fatalf("Load of the old form (kid %q): %+v %v", kid, got, err)
+		}
+	}
+	if _, err := s.Load(ctx, testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("Load of another directory: got %v, want ErrNoAccount (not an error naming the other account)", err)
+	}
+	// Another CA's account is added beside it: the secret is converted.
+	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("key-2")}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("certferry/acme-account")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Accounts []struct {
+			Directory string
+			KID       *string
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil || len(doc.Accounts) != 2 {
+		t.Fatalf("converted secret: %s (%v)", aws.ToString(v.SecretString), err)
+	}
+	if doc.Accounts[0].Directory != testDir || doc.Accounts[0].KID != nil {
+		t.Errorf("the old account after conversion: %+v, want its directory and no kid yet", doc.Accounts[0])
+	}
+	got, err := s.Load(ctx, testDir, "kid-1")
+	if err != nil || string(got.Key) != testKey {
+		t.Fatalf("Load of the old account after conversion: %+v %v", got, err)
+	}
+	// Its own next write records the binding's key id.
+	if err := s.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, testDir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
+		t.Errorf("after its write the old account belongs to kid-1 only; kid-2 got %v", err)
+	}
+	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key) != "key-2" {
+		t.Errorf("the other account: %+v %v", got, err)
+	}
+}
+
+func TestSecretsManagerStoreRefusesAForeignSecret(t *testing.T) {
+	t.Parallel()
+	s, client := newSMStore(t, "acct")
+	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct"), SecretString: aws.String(`{"password":"x"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Load(t.Context(), testDir, "")
+	if err == nil || !strings.Contains(err.Error(), "not an account secret") {
+		t.Fatalf("got %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err == nil {
+		t.Fatal("Create into a foreign secret succeeded")
+	}
+}
+
+// Account files older versions wrote (one per directory and email) keep working; the
+// next write goes to the new name and the old file stays.
+func TestFileStoreMigratesOldFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte(testDir + "|" + testEmail))
+	old := filepath.Join(dir, hex.EncodeToString(sum[:])[:16]+".json")
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	if err := os.WriteFile(old, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := acme.NewFileStore(dir)
+	got, err := s.Load(t.Context(), testDir, "kid-1")
+	if err != nil || got.URL != "https://ca.example/acct/1" || got.KID != "kid-1" {
+		t.Fatalf("Load of the old file: %+v %v", got, err)
+	}
+	if _, err := s.Load(t.Context(), testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("another directory: got %v, want ErrNoAccount", err)
+	}
+	if err := s.Update(t.Context(), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.Path(testDir, "kid-1")); err != nil {
+		t.Fatalf("the write did not go to the new name: %v", err)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != legacy {
+		t.Fatalf("the old file was changed: %v", err)
+	}
+	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key) != testKey {
+		t.Fatalf("Load after the write: %+v %v", got, err)
 	}
 }

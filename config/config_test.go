@@ -111,7 +111,7 @@ line 8: certificates[0].sinks.s3: unknown key "s3" (known keys: secretsmanager, 
 		{"unset_env", `line 2: acme.email: environment variable CERTFERRY_TEST_EMAIL is not set (use ${CERTFERRY_TEST_EMAIL:-default} to give a default)
 line 10: certificates[0].hooks.on_renew[0].webhook.secret: environment variable CERTFERRY_TEST_UNSET_SECRET is not set (use ${CERTFERRY_TEST_UNSET_SECRET:-default} to give a default)`},
 		{"webhook_http_public", `line 10: certificates[0].hooks.on_renew[0].webhook.url: "http://hooks.example.org": a webhook must use https (http only to localhost or 127.0.0.1, for tests)
-line 11: certificates[0].hooks.on_renew[1].webhook.secret: required: the key that signs each request (X-Certferry-Signature), e.g. "${HOOK_SECRET}"`},
+line 11: certificates[0].hooks.on_renew[1].webhook.secret: required: the key that signs each request (webhook-signature), e.g. "${HOOK_SECRET}" holding whsec_<base64>`},
 		{"wildcard_middle", `line 5: certificates[0].domains[0]: "a.*.example.org": a wildcard is allowed only as the whole leftmost label ("*.example.com")`},
 		{"wildcard_partial", `line 5: certificates[0].domains[0]: "*a.example.org": a wildcard is allowed only as the whole leftmost label ("*.example.com")`},
 		{"wildcard_tld", `line 5: certificates[0].domains[0]: "*.org": a wildcard needs at least two labels after "*." ("*.example.org", not "*.org")

@@ -437,7 +437,9 @@ func (k *checker) hook(path string, h Hook) {
 			k.addf(p+".url", "%q: a webhook must use https (http only to localhost or 127.0.0.1, for tests)", "http://"+u.Host)
 		}
 		if h.Webhook.Secret == "" {
-			k.addf(p+".secret", "required: the key that signs each request (X-Certferry-Signature), e.g. \"${HOOK_SECRET}\"")
+			k.addf(p+".secret", "required: the key that signs each request (webhook-signature), e.g. \"${HOOK_SECRET}\" holding whsec_<base64>")
+		} else if _, err := WebhookKey(h.Webhook.Secret.Reveal()); err != nil {
+			k.addf(p+".secret", "%v", err)
 		}
 	case h.ASGInstanceRefresh != nil:
 		p := path + ".asg_instance_refresh"

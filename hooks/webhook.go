@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,21 +24,32 @@ import (
 	"github.com/certferry/certferry/config"
 )
 
-// Webhook headers.
+// Webhook headers. A delivery is signed by the Standard Webhooks scheme
+// (https://www.standardwebhooks.com; docs/webhooks.md), which receivers verify with an
+// off-the-shelf library: webhook-id, webhook-timestamp and webhook-signature.
 const (
-	SignatureHeader = "X-Certferry-Signature" // "sha256=" + hex HMAC-SHA256 of the exact body
-	DeliveryHeader  = "X-Certferry-Delivery"  // random ID, the same on every attempt of one delivery
-	EventHeader     = "X-Certferry-Event"     // "renew" or "failure"
+	IDHeader        = "webhook-id"        // the delivery's ID: the same on every attempt, for deduplication
+	TimestampHeader = "webhook-timestamp" // the attempt's time, whole seconds since the epoch
+	// StandardSignatureHeader is "v1," and the base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"
+	// keyed with the secret (the base64-decoded rest of "whsec_<base64>", else its bytes).
+	StandardSignatureHeader = "webhook-signature"
+
+	// SignatureHeader is "sha256=" and the hex HMAC-SHA256 of the exact body keyed with
+	// the secret as written. Deprecated: sent for one more release so receivers can move
+	// to webhook-signature; it signs no timestamp, so it does not stop a replay.
+	SignatureHeader = "X-Certferry-Signature"
+	DeliveryHeader  = "X-Certferry-Delivery" // the same value as webhook-id
+	EventHeader     = "X-Certferry-Event"    // "renew" or "failure"
 )
 
 // webhookAttempts bounds the attempts of one delivery.
 const webhookAttempts = 3
 
-// Payload is the JSON body a webhook receives. The signature covers the exact bytes, so a
-// receiver must verify before parsing. SentAt is set once per delivery (retries send the same
-// body): receivers that want replay protection reject old sent_at values and remember
-// X-Certferry-Delivery IDs; putting the time in the signed body, rather than in a separate
-// header, keeps the signature a plain HMAC of the body (contract 4).
+// Payload is the JSON body a webhook receiver gets. The signatures cover the exact bytes,
+// so a receiver must verify before parsing. SentAt is set once per delivery (retries send
+// the same body); webhook-timestamp, which is signed with it, is the attempt's time, and
+// receivers reject a delivery whose timestamp is too far from their clock (replays) and
+// remember webhook-id values (duplicates).
 type Payload struct {
 	Name      string   `json:"name"`
 	Domains   []string `json:"domains"`
@@ -49,8 +61,17 @@ type Payload struct {
 	SentAt    string   `json:"sent_at"` // RFC 3339, UTC
 }
 
-// Sign returns the X-Certferry-Signature value of body: "sha256=" and the hex HMAC-SHA256 of
-// body keyed with secret.
+// SignStandard returns the webhook-signature value of one attempt: "v1," and the base64
+// HMAC-SHA256 of "{id}.{timestamp}.{body}" keyed with key (config.WebhookKey).
+func SignStandard(key []byte, id string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Sign returns the deprecated X-Certferry-Signature value of body: "sha256=" and the hex
+// HMAC-SHA256 of body keyed with secret as written.
 func Sign(body []byte, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
@@ -79,6 +100,7 @@ func VerifySignature(body []byte, header, secret string) bool {
 // Redirects are not followed (a redirected POST would lose its body or method).
 type Webhook struct {
 	url, secret   string
+	key           []byte // the Standard Webhooks key, from secret
 	timeout       time.Duration
 	client        *http.Client
 	now           func() time.Time
@@ -97,11 +119,16 @@ func newWebhook(h config.Hook, d Deps) (*Webhook, error) {
 	// The name is the scheme and host only: the path (Slack and Discord put the token there),
 	// the query and the user info may all hold a token.
 	name := "webhook:" + (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	key, err := config.WebhookKey(h.Webhook.Secret.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("webhook: secret: %w", err)
+	}
 	c := *d.HTTPClient
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Webhook{
 		url:     h.Webhook.URL,
 		secret:  h.Webhook.Secret.Reveal(),
+		key:     key,
 		timeout: timeoutOr(h.Timeout, config.DefaultWebhookTimeout),
 		client:  &c,
 		now:     d.Now,
@@ -200,6 +227,12 @@ func (w *Webhook) attempt(ctx context.Context, body []byte, sig, delivery, kind 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "certferry")
+	// Signed per attempt: a retry carries its own time, so it passes a receiver's
+	// tolerance however long the backoff was.
+	ts := w.now().Unix()
+	req.Header.Set(IDHeader, delivery)
+	req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	req.Header.Set(StandardSignatureHeader, SignStandard(w.key, delivery, ts, body))
 	req.Header.Set(SignatureHeader, sig)
 	req.Header.Set(DeliveryHeader, delivery)
 	req.Header.Set(EventHeader, kind)
@@ -255,8 +288,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// randomID is a delivery's ID, "msg_" and 32 hex digits (the form Standard Webhooks'
+// examples use; receivers treat it as opaque).
 func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return "msg_" + hex.EncodeToString(b[:])
 }

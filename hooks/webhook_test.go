@@ -93,7 +93,7 @@ func TestWebhookDelivery(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, got, want)
 		}
 	}
-	if !strings.HasPrefix(hd.Get(hooks.SignatureHeader), "sha256=") || len(hd.Get(hooks.DeliveryHeader)) != 32 {
+	if !strings.HasPrefix(hd.Get(hooks.SignatureHeader), "sha256=") || len(hd.Get(hooks.DeliveryHeader)) != 36 || hd.Get(hooks.IDHeader) != hd.Get(hooks.DeliveryHeader) {
 		t.Errorf("signature %q, delivery %q", hd.Get(hooks.SignatureHeader), hd.Get(hooks.DeliveryHeader))
 	}
 	want := `{"name":"example","domains":["www.example.com","example.com"],` +

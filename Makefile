@@ -5,9 +5,10 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 # Tests that skip under the race detector because Pebble v2.10.3 races inside itself.
 NORACE_TESTS := ^(TestFaultARIWindowPast|TestFaultAlreadyReplaced|TestE2EAccountOnce|TestRenewalInfoAndReplaces|TestAccountConcurrentNewAgreeOnOne|TestTwoRunnersRace)$$
-LDFLAGS   := -s -w -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-short vet fuzz bench clean help lambda tools
+.PHONY: all build demo test test-short vet fuzz bench clean help lambda tools package test-package
 
 all: build
 
@@ -17,6 +18,7 @@ help:
 	@echo "make build  bin/certferry"
 	@echo "make bench  the benchmarks (not run by make test)"
 	@echo "make lambda dist/certferry-lambda-{arm64,amd64}.zip for AWS Lambda (provided.al2023)"
+	@echo "make package dist/certferry_*.deb and dist/certferry-*.rpm (binary, systemd units, config, user)"
 	@echo "make tools  installs the Lambda Runtime Interface Emulator the tests run the function under"
 
 build:
@@ -28,9 +30,11 @@ demo: build
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
+	cd deploy/package && $(GO) vet ./...
 
 test: tools vet
 	$(GO) test -race -count=1 -parallel 8 -timeout 20m $(PKGS)
+	$(MAKE) test-package
 	@# Tests that drive Pebble into its own data races skip under -race; run them plainly.
 	$(GO) test -count=1 -timeout 10m -run '$(NORACE_TESTS)' ./renew ./acme ./faults
 	$(MAKE) fuzz
@@ -59,6 +63,18 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# The .deb and .rpm of bin/certferry (for this machine's architecture), built by
+# deploy/package: a small program using nfpm as a library, in a module of its own so
+# nfpm's dependencies stay out of certferry's. The packages' version comes from VERSION
+# (git describe by default; `make package VERSION=v1.2.3`).
+package: build
+	cd deploy/package && $(GO) run . -root $(CURDIR) -bin $(CURDIR)/$(BIN)/certferry -version '$(VERSION)' \
+		-arch $$($(GO) env GOARCH) -out $(CURDIR)/dist
+
+# The packaging module's tests (contents, modes, conffiles, maintainer scripts).
+test-package:
+	cd deploy/package && $(GO) test -count=1 ./...
 
 # The AWS Lambda function: dist/lambda/<arch>/bootstrap, zipped (by a small Go program, so
 # no zip tool is needed) into dist/certferry-lambda-<arch>.zip for provided.al2023.

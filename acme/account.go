@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/certferry/certferry/internal/textcut"
 )
 
 // ErrNoAccount is returned by AccountStore.Load when nothing is stored for the pair.
@@ -134,7 +136,7 @@ func find(list []storedAccount, directory, kid string) int {
 // for the error.
 func fromStored(s storedAccount, kid, where string) (*Account, error) {
 	if s.KeyPEM == "" {
-		return nil, fmt.Errorf("acme: %s: account of directory %q has no key_pem", where, s.Directory)
+		return nil, fmt.Errorf("acme: %s: account of directory %q has no key_pem", where, textcut.Cut(s.Directory))
 	}
 	if !s.legacy() {
 		kid = *s.KID

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/certferry/certferry/internal/textcut"
 )
 
 // Bundle is one certificate with its chain and key, as issued and as stored.
@@ -202,10 +204,11 @@ func covers(leaf *x509.Certificate, name string) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("certificate does not name %q", name)
+		return fmt.Errorf("certificate does not name %q", textcut.Cut(name))
 	}
 	if err := leaf.VerifyHostname(n); err != nil {
-		return fmt.Errorf("certificate does not cover %q: %w", name, err)
+		// x509's error quotes the name and every DNS name of the certificate, whole.
+		return fmt.Errorf("certificate does not cover %q (it names %s)", textcut.Cut(name), textcut.Cut(strings.Join(leaf.DNSNames, ", ")))
 	}
 	return nil
 }

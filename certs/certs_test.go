@@ -397,3 +397,38 @@ func TestKeyTypeOf(t *testing.T) {
 		t.Errorf("KeyTypeOf(string) = %s", got)
 	}
 }
+
+// TestHugeValueCutInErrors: a stored secret hand-edited to hold a 300 KB domain yields
+// errors that quote at most a few hundred bytes of it.
+func TestHugeValueCutInErrors(t *testing.T) {
+	t.Parallel()
+	ca := certstest.NewCA(t)
+	b := ca.Bundle(t, "plain", certstest.Leaf{Domains: []string{"www.example.com"}})
+	huge := strings.Repeat("a", 300<<10) + ".example.com"
+	for _, domains := range [][]string{{huge}, {"*." + huge}} {
+		c := *b
+		c.Domains = domains
+		err := c.Verify(ca.Roots, time.Now())
+		if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "... (") {
+			t.Errorf("Verify with a 300 KB domain: %d bytes of error: %.300v", len(fmt.Sprint(err)), err)
+		}
+	}
+}
+
+// TestParseSecretHugeValues: ParseSecret's errors never echo a stored value, however big.
+func TestParseSecretHugeValues(t *testing.T) {
+	t.Parallel()
+	v := strings.Repeat("x", 300<<10)
+	for _, doc := range []string{
+		`{"cert":"` + v + `","key":"` + v + `"}`,
+		`{"cert":"a","key":"b","not_after":"` + v + `"}`,
+		`{"cert":"a","key":"b","domains":"` + v + `"}`,
+		`{"cert":` + v + `}`,
+		`"` + v + `"`,
+	} {
+		_, err := certs.ParseSecret([]byte(doc))
+		if err == nil || len(err.Error()) > 300 {
+			t.Errorf("ParseSecret(%.40s...) = %d bytes of error: %.300v", doc, len(fmt.Sprint(err)), err)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/certferry/certferry/internal/textcut"
 )
 
 // MaxDomains is the largest number of names one certificate may hold (Let's Encrypt's limit).
@@ -27,7 +29,7 @@ const MaxDomains = 100
 func NormalizeDomain(name string) (string, error) {
 	out, msg := normalizeDomain(name)
 	if msg != "" {
-		return "", fmt.Errorf("%q: %s", name, msg)
+		return "", fmt.Errorf("%q: %s", textcut.Cut(name), msg)
 	}
 	return out, nil
 }
@@ -73,7 +75,7 @@ func normalizeDomainList(names []string) ([]string, []domainProblem) {
 	for i, n := range names {
 		norm, msg := normalizeDomain(n)
 		if msg != "" {
-			probs = append(probs, domainProblem{i, fmt.Sprintf("%q: %s", n, msg)})
+			probs = append(probs, domainProblem{i, fmt.Sprintf("%q: %s", textcut.Cut(n), msg)})
 			out[i] = n
 			continue
 		}

@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certferry/certferry/internal/textcut"
 )
 
 // ParseDuration parses a Go duration string ("90m", "1h30m") that may start with a whole number of
 // days ("30d", "1d12h"). Negative durations are accepted here; callers check ranges.
 func ParseDuration(s string) (time.Duration, error) {
-	in := s
+	in := textcut.Cut(s) // the input as the errors quote it
 	s = strings.TrimSpace(s)
 	neg := false
 	rest := s
@@ -53,7 +55,12 @@ func ParseDuration(s string) (time.Duration, error) {
 		if strings.Contains(err.Error(), "invalid duration") || strings.Contains(err.Error(), "missing unit") || strings.Contains(err.Error(), "unknown unit") {
 			return 0, errBadDuration(in)
 		}
-		return 0, fmt.Errorf("%q: %s", in, strings.TrimPrefix(err.Error(), "time: "))
+		// The time package's message quotes the whole input: keep only its reason.
+		msg := strings.TrimPrefix(err.Error(), "time: ")
+		if i := strings.IndexByte(msg, '"'); i > 0 {
+			msg = strings.TrimSpace(msg[:i])
+		}
+		return 0, fmt.Errorf("%q: %s", in, msg)
 	}
 	return d, nil
 }

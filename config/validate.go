@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/certferry/certferry/internal/textcut"
 	"github.com/certferry/certferry/scheduler"
 )
 
@@ -100,11 +101,11 @@ func (k *checker) addf(path, format string, args ...any) {
 	if k.suppressed(path) {
 		return
 	}
-	k.probs = append(k.probs, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, args...)})
+	k.probs = append(k.probs, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, textcut.Args(args)...)})
 }
 
 func (k *checker) warnf(path, format string, args ...any) {
-	k.warns = append(k.warns, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, args...)})
+	k.warns = append(k.warns, Problem{Path: path, Line: k.line(path), Msg: fmt.Sprintf(format, textcut.Args(args)...)})
 }
 
 // normal handles a value that has a normal form: Parse rewrites it, Validate reports it.

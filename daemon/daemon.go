@@ -4,8 +4,10 @@
 //
 // Concurrency rules: passes run one at a time on the loop goroutine, which alone owns
 // the configuration and the Runner; a reload is applied by that goroutine between
-// passes, never in the middle of one. The health state that /healthz reads is guarded
-// by Daemon.mu.
+// passes, never in the middle of one. A reload's file read runs on a goroutine of its
+// own (one at a time) and is bounded by Options.ReloadTimeout, so a slow or stuck read
+// never delays a scheduled pass or a stop. The health state that /healthz reads is
+// guarded by Daemon.mu.
 //
 // The package reads no environment variable and parses no flag: cmd passes the
 // configuration path, the notify socket and the watchdog period in Options. It never
@@ -41,6 +43,9 @@ const (
 	DefaultMaxPassAge = 36 * time.Hour
 	// DefaultStopTimeout bounds the wait for a cancelled pass to clean up and return.
 	DefaultStopTimeout = 2 * time.Minute
+	// DefaultReloadTimeout bounds a reload: reading the file and building its Runner. A
+	// local file takes milliseconds; a minute leaves room for a slow network file system.
+	DefaultReloadTimeout = time.Minute
 )
 
 // ErrConfig is wrapped by Run's error when the configuration can not be loaded, its
@@ -111,6 +116,9 @@ type Options struct {
 	MaxPassAge time.Duration
 	// StopTimeout bounds the wait for the pass in flight after ctx is done (default 2m).
 	StopTimeout time.Duration
+	// ReloadTimeout bounds a reload's Load and Build (default 1m). A Load still running
+	// then is abandoned: the reload fails, and its result is dropped when it comes.
+	ReloadTimeout time.Duration
 	// NotifySocket is $NOTIFY_SOCKET ("" : no sd_notify).
 	NotifySocket string
 	// WatchdogInterval: send WATCHDOG=1 this often (half of $WATCHDOG_USEC); 0: never.
@@ -134,6 +142,7 @@ type Daemon struct {
 	runner Runner
 	sched  *scheduler.Schedule
 	spec   string
+	rl     reloading
 
 	mu          sync.Mutex // guards the fields below
 	names       []string   // configured certificate names
@@ -166,8 +175,11 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = DefaultStopTimeout
 	}
+	if opts.ReloadTimeout <= 0 {
+		opts.ReloadTimeout = DefaultReloadTimeout
+	}
 	d := &Daemon{opts: opts, log: opts.Logger.Named("daemon"), m: opts.Metrics, notify: notifier{opts.NotifySocket},
-		start: opts.Now(), validity: map[string]Validity{}}
+		start: opts.Now(), validity: map[string]Validity{}, rl: reloading{results: make(chan loaded, 1)}}
 
 	cfg, err := opts.Load(opts.ConfigPath)
 	if err != nil {
@@ -241,10 +253,16 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 			return nil
 		case <-hup:
 			t.Stop()
-			d.reload(ctx)
+			d.startReload()
 		case <-d.opts.Reload:
 			t.Stop()
-			d.reload(ctx)
+			d.startReload()
+		case r := <-d.rl.results:
+			t.Stop()
+			d.loadReturned(ctx, r)
+		case <-d.rl.deadline:
+			t.Stop()
+			d.loadTimedOut()
 		case <-t.C:
 			if err := d.runPass(ctx); err != nil {
 				return err
@@ -393,14 +411,86 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// reload loads the configuration again; on any error the old one stays.
-func (d *Daemon) reload(ctx context.Context) {
+// reloading is the state of the reload in progress, owned by the loop goroutine. At most
+// one Load runs at a time, even one abandoned after ReloadTimeout, so a file that never
+// answers costs one goroutine, not one per SIGHUP.
+type reloading struct {
+	results  chan loaded      // the Load's answer; buffered, so a Load never blocks on it
+	running  bool             // a Load goroutine has not returned yet
+	deadline <-chan time.Time // fires at the ReloadTimeout of the Load waited for; nil: none waited for
+	timer    *time.Timer
+	again    bool // a reload was asked for while a Load was running
+}
+
+type loaded struct {
+	cfg *config.Config
+	err error
+}
+
+// startReload starts reading the configuration again. The Load runs on its own
+// goroutine; the loop applies its answer (loadReturned) or gives up on it at
+// ReloadTimeout (loadTimedOut), and runs scheduled passes meanwhile.
+func (d *Daemon) startReload() {
+	if d.rl.running {
+		d.rl.again = true
+		if d.rl.deadline == nil {
+			d.log.Error("reload postponed: the previous reload's read of the configuration has not returned",
+				zap.String("config", d.opts.ConfigPath))
+		} else {
+			d.log.Info("reload already in progress: reloading again after it", zap.String("config", d.opts.ConfigPath))
+		}
+		return
+	}
 	d.sendNotify("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
 	d.log.Info("reloading the configuration", zap.String("config", d.opts.ConfigPath))
-	cfg, err := d.opts.Load(d.opts.ConfigPath)
-	if err == nil {
-		err = d.apply(ctx, cfg)
+	d.rl.running, d.rl.again = true, false
+	d.rl.timer = time.NewTimer(d.opts.ReloadTimeout)
+	d.rl.deadline = d.rl.timer.C
+	load, path, results := d.opts.Load, d.opts.ConfigPath, d.rl.results
+	go func() {
+		cfg, err := load(path)
+		results <- loaded{cfg, err}
+	}()
+}
+
+// loadReturned takes a Load's answer: applied when it was waited for, dropped when it
+// came after its ReloadTimeout. A reload asked for meanwhile starts now.
+func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
+	d.rl.running = false
+	if d.rl.deadline == nil {
+		d.log.Warn("the configuration read abandoned at its timeout returned; its result is dropped",
+			zap.String("config", d.opts.ConfigPath), zap.NamedError("result", r.err))
+	} else {
+		d.rl.timer.Stop()
+		d.rl.deadline = nil
+		d.reload(ctx, r)
 	}
+	if d.rl.again {
+		d.startReload()
+	}
+}
+
+// loadTimedOut fails the reload whose Load overran ReloadTimeout; the old configuration
+// stays, and the Load's goroutine is left to return on its own.
+func (d *Daemon) loadTimedOut() {
+	d.rl.deadline = nil
+	d.reported(fmt.Errorf("daemon: reload: reading %s took longer than %s", d.opts.ConfigPath, d.opts.ReloadTimeout), nil)
+}
+
+// reload applies a loaded configuration; on any error the old one stays. Build is
+// bounded by ReloadTimeout too.
+func (d *Daemon) reload(ctx context.Context, r loaded) {
+	cfg, err := r.cfg, r.err
+	if err == nil {
+		actx, cancel := context.WithTimeout(ctx, d.opts.ReloadTimeout)
+		err = d.apply(actx, cfg)
+		cancel()
+	}
+	d.reported(err, cfg)
+}
+
+// reported counts a reload's outcome, logs it and tells systemd.
+func (d *Daemon) reported(err error, cfg *config.Config) {
 	d.m.ObserveReload(err)
 	d.mu.Lock()
 	status := d.lastStatus

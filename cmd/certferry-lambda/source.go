@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/certferry/certferry/config"
 )
 
 // EnvConfig names the environment variable that says where the configuration is.
@@ -104,12 +106,12 @@ func (s source) fetch(ctx context.Context, c clients) ([]byte, error) {
 	case sourceInline:
 		return []byte(s.ref), nil
 	case sourceFile:
-		b, err := os.ReadFile(s.ref)
+		b, err := config.ReadFile(s.ref)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("config: %s does not exist: put %s next to the bootstrap in the zip, or set %s (ssm:/name, secretsmanager:name or the YAML itself)", s.ref, DefaultConfigFile, EnvConfig)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("config: read %s: %w", s.ref, err)
+			return nil, err // names the file; a FIFO, a device or an oversized file is refused unread
 		}
 		return b, nil
 	case sourceSSM:

@@ -33,6 +33,7 @@ vet:
 	cd deploy/package && $(GO) vet ./...
 
 test: tools vet
+	@command -v terraform >/dev/null 2>&1 || echo "terraform is not installed: deploy/terraform's Terraform CLI checks (init, validate, plan) are skipped"
 	$(GO) test -race -count=1 -parallel 8 -timeout 20m $(PKGS)
 	$(MAKE) test-package
 	@# Tests that drive Pebble into its own data races skip under -race; run them plainly.

@@ -1,5 +1,11 @@
 # A certferry Lambda that runs daily, reads its configuration from an SSM parameter and
 # alarms to an SNS topic. Build the zip first: make lambda.
+#
+# The configuration parameter is created (and later edited) with the AWS CLI, as the
+# README's "Run on AWS Lambda" steps do, not here: an edit then applies on the next run
+# without a Terraform run, what it holds stays out of the Terraform state, and this
+# apply cannot collide with the parameter (ParameterAlreadyExists). The module grants
+# the function ssm:GetParameter on it by name; it need not exist yet.
 
 provider "aws" {
   region = "us-east-2"
@@ -9,29 +15,11 @@ resource "aws_sns_topic" "certferry_alerts" {
   name = "certferry-alerts"
 }
 
-resource "aws_ssm_parameter" "certferry_config" {
-  name = "/certferry/config"
-  type = "SecureString"
-  value = yamlencode({
-    acme = {
-      directory = "letsencrypt-staging"
-      email     = "ops@example.com"
-    }
-    aws      = { region = "us-east-2" }
-    schedule = { interval = "24h" } # the schedule below runs every day
-    certificates = [{
-      name    = "web"
-      domains = ["www.example.com", "example.com"]
-      sinks   = { secretsmanager = { secret = "certferry/web" } }
-    }]
-  })
-}
-
 module "certferry" {
   source = "../.."
 
   filename            = "${path.root}/../../../../dist/certferry-lambda-arm64.zip"
-  certferry_config    = "ssm:${aws_ssm_parameter.certferry_config.name}"
+  certferry_config    = "ssm:/certferry/config"
   hosted_zone_ids     = ["Z0123456789ABCDEFGHIJ"]
   schedule_expression = "rate(1 day)"
   alarm_sns_topic_arn = aws_sns_topic.certferry_alerts.arn

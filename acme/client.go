@@ -65,12 +65,18 @@ type Config struct {
 	HTTPClient *http.Client
 	UserAgent  string // prepended to lego's User-Agent
 	EAB        *EAB
-	// RequestsPerSecond limits this account's requests to the CA (bursts of up to
-	// max(1, RequestsPerSecond)); 0 means unlimited. Answers served from the directory
-	// cache or the nonce pool do not count.
+	// RateLimits paces requests per endpoint class; zero values take
+	// DefaultRateLimits. Answers served from the directory cache or the nonce pool do
+	// not count.
+	RateLimits RateLimits
+	// RequestsPerSecond, when more than 0, also caps every request together (bursts of
+	// up to max(1, RequestsPerSecond)). 0: only RateLimits.
 	RequestsPerSecond float64
-	Store             AccountStore
-	Logger            *zap.Logger // nil: no logging
+	// MaxRetryAfter caps how long a poll of an authorization or order waits when the CA's
+	// Retry-After asks for longer. Default 1 minute.
+	MaxRetryAfter time.Duration
+	Store         AccountStore
+	Logger        *zap.Logger // nil: no logging
 }
 
 // Client holds one registered account and orders certificates with it. Its methods are
@@ -82,9 +88,13 @@ type Client struct {
 	log       *zap.Logger
 	transport *sharedTransport
 	now       func() time.Time
+	// maxRetryAfter caps a poll's wait (Config.MaxRetryAfter).
+	maxRetryAfter time.Duration
+	// sleep waits between polls; tests replace it with a fake clock's.
+	sleep func(ctx context.Context, d time.Duration) error
 
-	store   AccountStore
-	eab     *EAB
+	store    AccountStore
+	eab      *EAB
 	httpBase http.RoundTripper // the caller's transport, for requests signed with another key
 
 	mu      sync.Mutex // guards account and key (a rollover replaces them)
@@ -114,6 +124,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, errors.New("acme: new client: Store is nil")
 	case cfg.RequestsPerSecond < 0:
 		return nil, fmt.Errorf("acme: new client: RequestsPerSecond must not be negative, got %g", cfg.RequestsPerSecond)
+	case cfg.MaxRetryAfter < 0:
+		return nil, fmt.Errorf("acme: new client: MaxRetryAfter must not be negative, got %s", cfg.MaxRetryAfter)
+	}
+	if err := cfg.RateLimits.validate(); err != nil {
+		return nil, fmt.Errorf("acme: new client: %w", err)
 	}
 	if err := cfg.EAB.validate(); err != nil {
 		return nil, &accountRefusedError{err}
@@ -123,13 +138,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		log = zap.NewNop()
 	}
 	log = log.Named("acme")
-	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now, store: cfg.Store, eab: cfg.EAB}
+	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now, store: cfg.Store, eab: cfg.EAB, maxRetryAfter: cfg.MaxRetryAfter}
+	c.sleep = sleepCtx
+	if c.maxRetryAfter == 0 {
+		c.maxRetryAfter = DefaultMaxRetryAfter
+	}
 	var base http.RoundTripper
 	if cfg.HTTPClient != nil {
 		base, c.timeout = cfg.HTTPClient.Transport, cfg.HTTPClient.Timeout
 	}
 	c.httpBase = base
-	c.transport = newSharedTransport(base, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
+	c.transport = newSharedTransport(base, cfg.RateLimits, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
 
 	kid := ""
 	if cfg.EAB != nil {

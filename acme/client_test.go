@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -639,5 +640,88 @@ func TestBeginRejectsBadRequests(t *testing.T) {
 	}
 	if n := cnt.count("POST /order-plz"); n != 0 {
 		t.Errorf("bad requests reached the CA: %d newOrder", n)
+	}
+}
+
+// TestNewNonceBoundedAtConcurrency50: 50 orders begun at once (each a newOrder and an
+// authorization fetch, then the deactivation of its authorization) ask newNonce no
+// more often than the newNonce burst: the transport hands on the nonces answers bring
+// back instead of fetching one per concurrent request.
+func TestNewNonceBoundedAtConcurrency50(t *testing.T) {
+	t.Parallel()
+	ca := startCA(t, acmesim.Options{AlwaysValid: true})
+	c, cnt := newClient(t, ca, clientOpts{})
+	before := cnt.count("HEAD /nonce-plz")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Go(func() {
+			o, err := c.Begin(ctx, acme.OrderRequest{Name: fmt.Sprint("c", i), Domains: []string{fmt.Sprintf("n%d.example.com", i)}, Profile: acmesim.ProfileDefault})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = c.Abandon(ctx, o)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	burst := acme.DefaultRateLimits().NewNonce.Burst
+	got := cnt.count("HEAD /nonce-plz") - before
+	if got > burst {
+		t.Errorf("newNonce asked %d times for 50 concurrent orders, want at most the burst %d", got, burst)
+	}
+	if n := cnt.count("POST /order-plz"); n != 50 {
+		t.Errorf("newOrder %d, want 50", n)
+	}
+	t.Logf("newNonce asked %d times for %d newOrder", got, cnt.count("POST /order-plz"))
+}
+
+// TestPacedPerEndpoint: newOrder limited to a burst of 2 and a rate far below one a
+// minute: two orders go through, the third is refused at once as beyond the call's
+// deadline, naming the endpoint class, and the CA never sees it; other endpoints are
+// not held back by it.
+func TestPacedPerEndpoint(t *testing.T) {
+	t.Parallel()
+	ca := startCA(t, acmesim.Options{AlwaysValid: true})
+	hc := ca.HTTPClient()
+	cnt := &counter{base: hc.Transport, counts: map[string]int{}, payloads: map[string][]string{}}
+	hc.Transport = cnt
+	limits := acme.RateLimits{NewOrder: acme.RateLimit{PerSecond: 0.001, Burst: 2}}
+	c, err := acme.New(t.Context(), acme.Config{DirectoryURL: ca.DirectoryURL(), HTTPClient: hc, Store: acme.NewFileStore(t.TempDir()), RateLimits: limits})
+	if err != nil {
+		t.Fatalf("acme.New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for i := range 2 {
+		issue(t, c, acme.OrderRequest{Name: "p", Domains: []string{fmt.Sprintf("p%d.example.com", i)}, Profile: acmesim.ProfileDefault})
+	}
+	_, err = c.Begin(ctx, acme.OrderRequest{Name: "p", Domains: []string{"p3.example.com"}, Profile: acmesim.ProfileDefault})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "new_order") {
+		t.Errorf("third order: %v, want the new_order rate limit beyond the deadline", err)
+	}
+	if n := cnt.count("POST /order-plz"); n != 2 {
+		t.Errorf("newOrder reached the CA %d times, want 2", n)
+	}
+}
+
+func TestNewRejectsBadRateLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		limits acme.RateLimits
+		want   string
+	}{
+		{acme.RateLimits{NewOrder: acme.RateLimit{PerSecond: -1, Burst: 1}}, "new_order: PerSecond"},
+		{acme.RateLimits{Other: acme.RateLimit{PerSecond: 5}}, "other: Burst"},
+	} {
+		_, err := acme.New(t.Context(), acme.Config{DirectoryURL: "https://ca.invalid/dir", Store: acme.NewFileStore(t.TempDir()), RateLimits: tc.limits})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want it to contain %q", tc.limits, err, tc.want)
+		}
 	}
 }

@@ -37,8 +37,12 @@
 //   - the directory document, fetched once and then served from memory (for an hour);
 //   - a pool of nonces: every Replay-Nonce the CA sends is taken out of the response
 //     and pooled, and lego's HEAD newNonce is answered from the pool when it holds one
-//     (a nonce is therefore never handed to two Cores);
-//   - the per-account request rate (Config.RequestsPerSecond, golang.org/x/time/rate).
+//     (a nonce is therefore never handed to two Cores); a fresh one is fetched only
+//     while fewer than the newNonce burst are in use, otherwise the HEAD waits for an
+//     answer to bring one back;
+//   - the request pacing, one token bucket per endpoint class (Config.RateLimits,
+//     golang.org/x/time/rate; docs/pacing.md), plus the optional overall cap
+//     (Config.RequestsPerSecond).
 //
 // A shared Core with a context smuggled per call is not possible (requests are built
 // inside lego with context.Background), and a Core per call without the cache would

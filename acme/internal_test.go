@@ -1,6 +1,7 @@
 package acme
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,8 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/challenge/dns01"
@@ -123,7 +128,7 @@ func TestKeyTypeOf(t *testing.T) {
 func TestNoncePool(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	s := newSharedTransport(nil, 0, "https://ca/dir", nil, func() time.Time { return now })
+	s := newSharedTransport(nil, RateLimits{}, 0, "https://ca/dir", nil, func() time.Time { return now })
 	if _, ok := s.popNonce(); ok {
 		t.Fatal("empty pool gave a nonce")
 	}
@@ -213,5 +218,54 @@ func TestNewCertificateWithoutAKI(t *testing.T) {
 	}
 	if c.ARIID != "" || !c.NotAfter.Equal(leaf.NotAfter) {
 		t.Errorf("ARIID = %q, NotAfter = %s", c.ARIID, c.NotAfter)
+	}
+}
+
+// TestPoll: the first check runs at once (no pause after the challenge answer), then the
+// pauses double from pollStart, the CA's Retry-After wins when longer but is capped at
+// MaxRetryAfter; a wait that lasts is reported at info level; no real sleep.
+func TestPoll(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	core, logs := observer.New(zap.InfoLevel)
+	var events []string
+	c := &Client{now: func() time.Time { return now }, maxRetryAfter: 10 * time.Second,
+		sleep: func(_ context.Context, d time.Duration) error {
+			events = append(events, "sleep "+d.String())
+			now = now.Add(d)
+			return nil
+		}}
+	s := newSharedTransport(nil, RateLimits{}, 0, "https://ca/dir", nil, c.now)
+	ct := s.call(context.Background(), zap.NewNop())
+	const url = "https://ca/authz/1"
+	retryAfter := []string{"", "", "120", "3", ""} // the CA's header on each answer
+	checks := 0
+	err := c.poll(context.Background(), ct, url, zap.New(core), "waiting for X", func() (bool, error) {
+		events = append(events, "check")
+		ct.retryAfter[url] = retryAfter[checks]
+		checks++
+		return checks == len(retryAfter), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"check", "sleep 250ms", "check", "sleep 500ms", "check", "sleep 10s", "check", "sleep 3s", "check"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q\nwant   %q", events, want)
+	}
+	if logs.FilterMessage("waiting for X").Len() != 1 {
+		t.Errorf("progress logged %d times, want once (the 10 s pause)", logs.Len())
+	}
+}
+
+func TestPollStopsOnContext(t *testing.T) {
+	t.Parallel()
+	c := &Client{now: time.Now, maxRetryAfter: time.Minute, sleep: sleepCtx}
+	s := newSharedTransport(nil, RateLimits{}, 0, "https://ca/dir", nil, c.now)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.poll(ctx, s.call(ctx, zap.NewNop()), "u", zap.NewNop(), "w", func() (bool, error) { return false, nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("poll: %v, want context.Canceled", err)
 	}
 }

@@ -223,7 +223,7 @@ func (c *Client) finishRollover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("parse the stored next account key: %w", err)
 	}
-	tr := newSharedTransport(c.httpBase, 0, c.dirURL, c.log, c.now)
+	tr := newSharedTransport(c.httpBase, RateLimits{}, 0, c.dirURL, c.log, c.now)
 	tr.setAccountKey(next)
 	if err := c.probeKeyWith(ctx, tr, acct.URL, next); err != nil {
 		return fmt.Errorf("the CA refuses both stored account keys: %w", errors.Join(errOld, err))
@@ -401,7 +401,7 @@ func (c *Client) RevokeWithCertKey(ctx context.Context, cert []byte, key crypto.
 		return fmt.Errorf("acme: revoke serial %s with its key: %w", serialOf(cert), err)
 	}
 	// A transport of its own: its badNonce retries must sign with the certificate key.
-	tr := newSharedTransport(c.httpBase, 0, c.dirURL, c.log, c.now)
+	tr := newSharedTransport(c.httpBase, RateLimits{}, 0, c.dirURL, c.log, c.now)
 	tr.setAccountKey(key)
 	ct := tr.call(ctx, c.log)
 	core, err := api.New(&http.Client{Transport: ct, Timeout: c.timeout}, c.userAgent, c.dirURL, "", key)

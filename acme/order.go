@@ -21,17 +21,21 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/internal/logfield"
+	"github.com/certferry/certferry/internal/waitlog"
 )
 
-// Polling of authorizations and orders: from pollStart, doubling up to pollMax, or
-// longer when the CA's Retry-After asks for it (up to maxRetryAfterWait), always
+// Polling of authorizations and orders: the first check at once (right after the
+// challenge answer or the finalize), then from pollStart, doubling up to pollMax, or
+// longer when the CA's Retry-After asks for it (up to Config.MaxRetryAfter), always
 // bounded by the call's context.
 const (
-	pollStart         = 250 * time.Millisecond
-	pollMax           = 5 * time.Second
-	maxRetryAfterWait = 2 * time.Minute
-	cleanupTimeout    = 30 * time.Second
+	pollStart      = 250 * time.Millisecond
+	pollMax        = 5 * time.Second
+	cleanupTimeout = 30 * time.Second
 )
+
+// DefaultMaxRetryAfter is Config.MaxRetryAfter's default.
+const DefaultMaxRetryAfter = time.Minute
 
 // Key types of OrderRequest.KeyType.
 const (
@@ -269,7 +273,7 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 			return nil, fmt.Errorf("acme: complete order %s: finalize: %w", name, err)
 		}
 		// The CA has not yet noticed that the last authorization is valid.
-		if err := c.pollOrder(ctx, core, ct, o.URL, legoacme.StatusReady); err != nil {
+		if err := c.pollOrder(ctx, core, ct, o.URL, legoacme.StatusReady, log); err != nil {
 			return nil, fmt.Errorf("acme: complete order %s: wait until ready: %w", name, err)
 		}
 		if _, err := core.Orders.UpdateForCSR(o.finalizeURL, csr); err != nil {
@@ -277,7 +281,7 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 		}
 	}
 	var certURL string
-	err = c.poll(ctx, ct, o.URL, func() (bool, error) {
+	err = c.poll(ctx, ct, o.URL, log, "waiting for the CA to issue the certificate", func() (bool, error) {
 		ord, err := core.Orders.Get(o.URL)
 		if err != nil {
 			return false, ct.classify(err)
@@ -337,7 +341,7 @@ func (c *Client) validate(ctx context.Context, o *Order, log *zap.Logger) error 
 	var wg sync.WaitGroup
 	for _, i := range pending {
 		wg.Go(func() {
-			final[i], errs[i] = c.validateOne(gctx, core, ct, o.authzs[i])
+			final[i], errs[i] = c.validateOne(gctx, core, ct, o.authzs[i], log)
 			if errs[i] != nil {
 				cancel() // no point waiting for the others
 			}
@@ -367,14 +371,14 @@ func (c *Client) validate(ctx context.Context, o *Order, log *zap.Logger) error 
 
 // validateOne answers a's dns-01 challenge and polls a until it is valid or invalid. It
 // returns the last status seen.
-func (c *Client) validateOne(ctx context.Context, core *api.Core, ct *callTransport, a orderAuthz) (string, error) {
+func (c *Client) validateOne(ctx context.Context, core *api.Core, ct *callTransport, a orderAuthz, log *zap.Logger) (string, error) {
 	if a.challengeSt == legoacme.StatusPending {
 		if _, err := core.Challenges.New(a.challengeURL); err != nil {
 			return a.status, fmt.Errorf("answer challenge for %s: %w", a.domain, ct.classify(err))
 		}
 	}
 	status := a.status
-	err := c.poll(ctx, ct, a.url, func() (bool, error) {
+	err := c.poll(ctx, ct, a.url, log.With(zap.String("domain", a.domain)), "waiting for the CA to validate the dns-01 challenge", func() (bool, error) {
 		authz, err := core.Authorizations.Get(a.url)
 		if err != nil {
 			return false, ct.classify(err)
@@ -447,8 +451,8 @@ func (c *Client) deactivate(ctx context.Context, urls []string, log *zap.Logger)
 }
 
 // pollOrder polls the order at url until its status is want (or invalid: an error).
-func (c *Client) pollOrder(ctx context.Context, core *api.Core, ct *callTransport, url, want string) error {
-	return c.poll(ctx, ct, url, func() (bool, error) {
+func (c *Client) pollOrder(ctx context.Context, core *api.Core, ct *callTransport, url, want string, log *zap.Logger) error {
+	return c.poll(ctx, ct, url, log, "waiting for the order to be "+want, func() (bool, error) {
 		ord, err := core.Orders.Get(url)
 		if err != nil {
 			return false, ct.classify(err)
@@ -462,26 +466,44 @@ func (c *Client) pollOrder(ctx context.Context, core *api.Core, ct *callTranspor
 
 // poll calls check until it reports done or fails: at once, then after pollStart,
 // doubling up to pollMax, or after the Retry-After of url's latest response when that
-// is longer (at most maxRetryAfterWait). ctx bounds the whole.
-func (c *Client) poll(ctx context.Context, ct *callTransport, url string, check func() (bool, error)) error {
+// is longer (at most c.maxRetryAfter). ctx bounds the whole. A wait that lasts is
+// reported at info level on log as msg (internal/waitlog).
+func (c *Client) poll(ctx context.Context, ct *callTransport, url string, log *zap.Logger, msg string, check func() (bool, error)) error {
+	deadline, _ := ctx.Deadline()
+	progress := waitlog.New(log, msg, deadline, c.now)
 	delay := pollStart
 	for {
 		done, err := check()
 		if err != nil || done {
 			return err
 		}
-		wait := delay
-		if ra := parseRetryAfter(ct.lastRetryAfter(url), c.now()); ra > wait {
-			wait = min(ra, maxRetryAfterWait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		wait := c.pollWait(delay, ct.lastRetryAfter(url))
+		progress.Before(wait, zap.String("url", url))
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
 		}
 		delay = min(2*delay, pollMax)
+	}
+}
+
+// pollWait is the pause before the next check: delay, or the CA's Retry-After when
+// that is longer, capped at c.maxRetryAfter.
+func (c *Client) pollWait(delay time.Duration, retryAfter string) time.Duration {
+	if ra := parseRetryAfter(retryAfter, c.now()); ra > delay {
+		return min(ra, c.maxRetryAfter)
+	}
+	return delay
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -27,22 +27,27 @@ const (
 )
 
 // sharedTransport is shared by every api.Core of one Client: it caches the directory,
-// pools nonces, and limits the request rate. It never holds a context; each call's
-// callTransport brings its own. Safe for concurrent use.
+// pools nonces, and paces requests per endpoint class (pacing.go). It never holds a
+// context; each call's callTransport brings its own. Safe for concurrent use.
 type sharedTransport struct {
-	base    http.RoundTripper
-	limiter *rate.Limiter // nil: unlimited
-	dirURL  string
-	log     *zap.Logger
-	now     func() time.Time
+	base     http.RoundTripper
+	limiters [numEndpoints]*rate.Limiter
+	overall  *rate.Limiter // Config.RequestsPerSecond; nil: none
+	nonceCap int           // the most nonces in use at once: the newNonce burst
+	dirURL   string
+	log      *zap.Logger
+	now      func() time.Time
 
-	mu        sync.Mutex
-	dirBody   []byte
-	dirHeader http.Header
-	dirAt     time.Time
-	nonceURL  string
-	nonces    []pooledNonce     // oldest first
-	key       crypto.PrivateKey // the account key, for badNonce retries; nil until known
+	mu             sync.Mutex
+	dirBody        []byte
+	dirHeader      http.Header
+	dirAt          time.Time
+	dir            directoryURLs
+	nonces         []pooledNonce     // oldest first
+	handedOut      []time.Time       // nonces given to lego and not yet seen on a request, oldest first
+	signedInFlight int               // signed requests sent and not yet answered
+	nonceChanged   chan struct{}     // closed when a nonce may have become available
+	key            crypto.PrivateKey // the account key, for badNonce retries; nil until known
 }
 
 // setAccountKey lets the transport sign a request again after badNonce.
@@ -63,13 +68,14 @@ type pooledNonce struct {
 	at    time.Time
 }
 
-func newSharedTransport(base http.RoundTripper, rps float64, dirURL string, log *zap.Logger, now func() time.Time) *sharedTransport {
+func newSharedTransport(base http.RoundTripper, limits RateLimits, rps float64, dirURL string, log *zap.Logger, now func() time.Time) *sharedTransport {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	s := &sharedTransport{base: base, dirURL: dirURL, log: log, now: now}
+	s := &sharedTransport{base: base, dirURL: dirURL, log: log, now: now, limiters: newLimiters(limits),
+		nonceCap: limits.list()[epNewNonce].Burst, nonceChanged: make(chan struct{})}
 	if rps > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+		s.overall = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
 	}
 	return s
 }
@@ -84,9 +90,7 @@ func (s *sharedTransport) cachedDirectory(req *http.Request) *http.Response {
 }
 
 func (s *sharedTransport) storeDirectory(h http.Header, body []byte) {
-	var dir struct {
-		NewNonce string `json:"newNonce"`
-	}
+	var dir directoryURLs
 	if json.Unmarshal(body, &dir) != nil || dir.NewNonce == "" {
 		return // lego reports the bad directory
 	}
@@ -94,18 +98,16 @@ func (s *sharedTransport) storeDirectory(h http.Header, body []byte) {
 	h.Del("Replay-Nonce")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dirBody, s.dirHeader, s.dirAt, s.nonceURL = body, h, s.now(), dir.NewNonce
-}
-
-func (s *sharedTransport) isNonceRequest(req *http.Request) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return req.Method == http.MethodHead && s.nonceURL != "" && req.URL.String() == s.nonceURL
+	s.dirBody, s.dirHeader, s.dirAt, s.dir = body, h, s.now(), dir
 }
 
 func (s *sharedTransport) popNonce() (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.popNonceLocked()
+}
+
+func (s *sharedTransport) popNonceLocked() (string, bool) {
 	if len(s.nonces) == 0 {
 		return "", false
 	}
@@ -125,6 +127,7 @@ func (s *sharedTransport) pushNonce(n string) {
 		s.nonces = s.nonces[1:] // drop the oldest
 	}
 	s.nonces = append(s.nonces, pooledNonce{value: n, at: s.now()})
+	s.changedLocked()
 }
 
 // synthetic is a response made here, without a request to the CA.
@@ -201,18 +204,35 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
-	isNonce := c.s.isNonceRequest(req)
+	class := c.s.classify(req)
+	isNonce := class == epNewNonce && req.Method == http.MethodHead
 	if isNonce {
-		if n, ok := c.s.popNonce(); ok {
+		n, fetch, err := c.s.takeNonce(c.ctx)
+		if err != nil {
+			done()
+			return nil, c.fail(err)
+		}
+		if !fetch {
 			done()
 			return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
 		}
+		resp, err := c.roundTrip(req, class, false, true)
+		if err != nil || resp.Header.Get("Replay-Nonce") == "" {
+			c.s.releaseHandedOut()
+		}
+		return resp, err
+	}
+	signed := req.Method == http.MethodPost && req.Body != nil && strings.HasPrefix(req.Header.Get("Content-Type"), "application/jose+json")
+	if signed {
+		// It carries a nonce handed out by the branch above; its answer brings one back.
+		c.s.beginSigned()
+		defer c.s.endSigned()
 	}
 	// A signed POST is kept so that it can be signed again with a fresh nonce when the
 	// CA answers badNonce (see maxBadNonceRetries).
 	var jws []byte
 	key := c.s.accountKey()
-	if key != nil && req.Method == http.MethodPost && req.Body != nil && strings.HasPrefix(req.Header.Get("Content-Type"), "application/jose+json") {
+	if key != nil && signed {
 		b, err := io.ReadAll(req.Body)
 		done()
 		if err != nil {
@@ -228,7 +248,7 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			send.ContentLength = int64(len(jws))
 			send.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(jws)), nil }
 		}
-		resp, err := c.roundTrip(send, isDir, isNonce)
+		resp, err := c.roundTrip(send, class, isDir, false)
 		if err != nil {
 			return nil, err
 		}
@@ -257,23 +277,21 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // answer that RoundTrip may use to sign the request again. It never leaves the package.
 const badNonceHeader = "X-Certferry-Bad-Nonce-Replay"
 
-// roundTrip sends one request to the CA: rate limit, the call's context, nonce
-// pooling, Retry-After and problem bookkeeping.
-func (c *callTransport) roundTrip(req *http.Request, isDir, isNonce bool) (*http.Response, error) {
+// roundTrip sends one request to the CA: pacing of its endpoint class, the call's
+// context, nonce pooling, Retry-After and problem bookkeeping.
+func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNonce bool) (*http.Response, error) {
 	done := func() {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}
 	}
-	if c.s.limiter != nil {
-		if err := c.s.limiter.Wait(c.ctx); err != nil {
-			done()
-			if ctxErr := c.ctx.Err(); ctxErr != nil {
-				return nil, c.fail(ctxErr)
-			}
-			// The wait would outlast the call's deadline: fail now, as the deadline would.
-			return nil, c.fail(fmt.Errorf("acme: request rate limit: the next request is allowed only after the deadline: %w", context.DeadlineExceeded))
+	if err := c.s.wait(c.ctx, class); err != nil {
+		done()
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			return nil, c.fail(ctxErr)
 		}
+		// The wait would outlast the call's deadline: fail now, as the deadline would.
+		return nil, c.fail(fmt.Errorf("acme: request rate limit (%s): the next request is allowed only after the deadline: %w", class, context.DeadlineExceeded))
 	}
 
 	// The call's context, cut short also by the request's own (http.Client.Timeout).

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
@@ -35,8 +36,8 @@ func TestMain(m *testing.M) {
 // poll (1-2 s).
 const testInsync = 200 * time.Millisecond
 
-// testTuning issues every certificate of a test at once.
-var testTuning = tuning{Name: "test", Concurrency: 32, RPS: 1000}
+// testTuning issues every certificate of a test at once, paced as by default.
+var testTuning = tuning{Name: "test", Concurrency: 50}
 
 // passTimeout bounds a test's pass, so that a hang fails the test in minutes rather than
 // at go test's deadline. (Pebble v2.10.3's in-memory store can deadlock under many
@@ -296,5 +297,29 @@ func TestRoute53TokenBucket(t *testing.T) {
 	cs := singleNames("bucket-", 6)
 	sum := pass(t, sb, cs)
 	wantIssued(t, sum, names(cs)...)
+	wantNoChallengeRecords(t, sb)
+}
+
+// TestFiftyCertsNewNonceWithinBurst: a pass of 50 certificates at concurrency 50 (the
+// account registered in the same pass) asks the CA's newNonce no more often than the
+// default newNonce burst: the nonces answers bring back are handed on, so concurrent
+// orders do not each fetch one.
+func TestFiftyCertsNewNonceWithinBurst(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, testInsync, 0, 0)
+	cs := singleNames("nonce-", 50)
+	sb.Calls().Reset()
+	sum := pass(t, sb, cs)
+	wantIssued(t, sum, names(cs)...)
+	burst := acme.DefaultRateLimits().NewNonce.Burst
+	if got := sb.Calls().Count("acme", "NewNonce"); got > burst {
+		t.Errorf("NewNonce = %d for 50 certificates at concurrency 50, want at most the burst %d; calls: %s", got, burst, sb.Calls())
+	}
+	if got := sb.Calls().Count("acme", "NewOrder"); got != 50 {
+		t.Errorf("NewOrder = %d, want 50", got)
+	}
+	if got := sb.Calls().Count("route53", "ChangeResourceRecordSets"); got != 4 {
+		t.Errorf("ChangeResourceRecordSets = %d, want 4 (two zones, present and clean up)", got)
+	}
 	wantNoChallengeRecords(t, sb)
 }

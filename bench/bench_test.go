@@ -132,7 +132,7 @@ var issueScenarios = []issueScenario{
 func BenchmarkIssue(b *testing.B) {
 	bin := certferryBin(b)
 	for _, sc := range issueScenarios {
-		for _, t := range []tuning{tuned, defaults} {
+		for _, t := range []tuning{defaults, previous} {
 			b.Run(sc.name+"/"+t.Name, func(b *testing.B) {
 				b.StopTimer() // only the passes are timed (ns/op), not the set-up
 				sb := benchSandbox(b)
@@ -177,7 +177,7 @@ func BenchmarkIdle1000(b *testing.B) {
 	info := sb.Info()
 	cs := singleNames("idle-", 1000)
 	seed(b, sb, cs)
-	cfg := writeConfig(b, b.TempDir(), info, cs, tuned)
+	cfg := writeConfig(b, b.TempDir(), info, cs, defaults)
 	var sum row
 	for range b.N {
 		sb.Calls().Reset()
@@ -189,7 +189,7 @@ func BenchmarkIdle1000(b *testing.B) {
 				res.Summary.firstError(), tail(res.Stderr, 4000))
 		}
 		c := splitCalls(sb.Calls().Counts())
-		r := row{Scenario: "idle1000", Tool: "certferry", Tuning: tuned.Name, Concurrency: tuned.Concurrency, RPS: tuned.RPS,
+		r := row{Scenario: "idle1000", Tool: "certferry", Tuning: defaults.Name, Concurrency: defaults.Concurrency, RPS: defaults.RPS,
 			Certs: len(cs), Names: len(cs), Zones: zonesOf(cs), WallS: res.Wall.Seconds(),
 			PassS: time.Duration(res.Summary.DurationNS).Seconds(), Route53: c["route53"], SM: c["secretsmanager"],
 			ACME: c["acme"], PeakRSSMB: float64(res.MaxRSSKB) / 1024}

@@ -64,28 +64,32 @@ func manyNames(prefix string, n int) []certSpec {
 type tuning struct {
 	Name        string
 	Concurrency int
-	RPS         float64 // acme.requests_per_second
+	RPS         float64 // acme.requests_per_second; 0: not set (the per-endpoint pacing only)
 }
 
 var (
-	// defaults are config.DefaultConcurrency and config.DefaultRequestsPerSecond.
-	defaults = tuning{Name: "defaults", Concurrency: config.DefaultConcurrency, RPS: config.DefaultRequestsPerSecond}
-	// tuned: see the comment at the top of bench_test.go for the reasoning.
-	tuned = tuning{Name: "tuned", Concurrency: 10, RPS: 100}
+	// defaults: config.DefaultConcurrency and the acme package's per-endpoint pacing.
+	defaults = tuning{Name: "defaults", Concurrency: config.DefaultConcurrency}
+	// previous: the defaults before per-endpoint pacing (concurrency 10, one cap of 50
+	// requests/s), for comparison.
+	previous = tuning{Name: "previous", Concurrency: 10, RPS: 50}
 )
 
 // writeConfig writes a configuration for the sandbox described by info, as a user would
 // from `certferry sandbox`'s contract-6 line, and returns its path.
 func writeConfig(tb testing.TB, dir string, info sandbox.Info, cs []certSpec, t tuning) string {
 	tb.Helper()
+	rps := ""
+	if t.RPS > 0 {
+		rps = fmt.Sprintf("  requests_per_second: %g\n", t.RPS)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `acme:
   directory: %q
   email: bench@example.com
   ca_bundle: %q
   issuer_roots: %q
-  requests_per_second: %g
-aws:
+%saws:
   region: %q
   endpoint_url: %q
 route53:
@@ -95,7 +99,7 @@ log:
   level: warn
   format: json
 certificates:
-`, info.ACMEDirectory, info.ACMECABundle, info.IssuerRoots, t.RPS, info.Region, info.AWSEndpoint, t.Concurrency)
+`, info.ACMEDirectory, info.ACMECABundle, info.IssuerRoots, rps, info.Region, info.AWSEndpoint, t.Concurrency)
 	for _, c := range cs {
 		quoted := make([]string, len(c.Domains))
 		for i, d := range c.Domains {

@@ -15,16 +15,16 @@ import "time"
 
 // Default values, applied by Parse to keys the file leaves out.
 const (
-	DefaultDirectory         = "letsencrypt"
-	DefaultAccountSecret     = "certferry/acme-account"
-	DefaultRequestsPerSecond = 50
-	DefaultInsyncTimeout     = 10 * time.Minute
-	DefaultConcurrency       = 10
-	DefaultIssuanceGuard     = 24 * time.Hour
-	DefaultListen            = "127.0.0.1:9464"
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "auto"
-	DefaultKeyType           = KeyEC256
+	DefaultDirectory     = "letsencrypt"
+	DefaultAccountSecret = "certferry/acme-account"
+	DefaultInsyncTimeout = 10 * time.Minute
+	DefaultMaxRetryAfter = time.Minute
+	DefaultConcurrency   = 50
+	DefaultIssuanceGuard = 24 * time.Hour
+	DefaultListen        = "127.0.0.1:9464"
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "auto"
+	DefaultKeyType       = KeyEC256
 
 	DefaultExecTimeout    = 5 * time.Minute  // exec hooks
 	DefaultWebhookTimeout = 30 * time.Second // webhook hooks
@@ -90,12 +90,39 @@ type ACME struct {
 	AccountSecret string
 	// EAB is the External Account Binding, nil when not configured.
 	EAB *EAB
-	// RequestsPerSecond is the per-account ACME request rate (> 0).
+	// RequestsPerSecond, when set (> 0), caps every ACME request of the account together,
+	// on top of RateLimits. Deprecated: 0 (unset) by default; Parse warns when it is set.
 	RequestsPerSecond float64
+	// RateLimits paces ACME requests per endpoint class; a class left out (zero) takes the
+	// acme package's default (Let's Encrypt's published limits less a margin).
+	RateLimits RateLimits
+	// MaxRetryAfter caps how long one poll of an authorization or order waits when the
+	// CA's Retry-After asks for longer (> 0).
+	MaxRetryAfter time.Duration
 	// Profile is the default ACME profile; Parse copies it into certificates that set none.
 	Profile string
 	// ARI enables ACME Renewal Information (RFC 9773) windows.
 	ARI bool
+}
+
+// RateLimit is a token bucket: PerSecond on average, Burst at once. Zero: unset.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// RateLimits is acme.rate_limits, one bucket per endpoint class (the keys in
+// RateLimitKeys).
+type RateLimits struct {
+	Directory, NewNonce, NewAccount, NewOrder, RevokeCert, RenewalInfo, Other RateLimit
+}
+
+// RateLimitKeys are the keys of acme.rate_limits, in the order of Fields.
+var RateLimitKeys = []string{"directory", "new_nonce", "new_account", "new_order", "revoke_cert", "renewal_info", "other"}
+
+// Fields returns pointers to the buckets in the order of RateLimitKeys.
+func (r *RateLimits) Fields() []*RateLimit {
+	return []*RateLimit{&r.Directory, &r.NewNonce, &r.NewAccount, &r.NewOrder, &r.RevokeCert, &r.RenewalInfo, &r.Other}
 }
 
 // Account store kinds.
@@ -308,11 +335,11 @@ func (c *Config) Certificate(name string) *Certificate {
 func defaults() *Config {
 	return &Config{
 		ACME: ACME{
-			Directory:         DefaultDirectory,
-			AccountStore:      AccountStore{Kind: AccountStoreSecretsManager},
-			AccountSecret:     DefaultAccountSecret,
-			RequestsPerSecond: DefaultRequestsPerSecond,
-			ARI:               true,
+			Directory:     DefaultDirectory,
+			AccountStore:  AccountStore{Kind: AccountStoreSecretsManager},
+			AccountSecret: DefaultAccountSecret,
+			MaxRetryAfter: DefaultMaxRetryAfter,
+			ARI:           true,
 		},
 		Route53:       Route53{InsyncTimeout: DefaultInsyncTimeout},
 		Concurrency:   DefaultConcurrency,

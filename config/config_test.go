@@ -54,6 +54,14 @@ line 10: certificates[0].domains[4]: "localhost": a single-label name cannot get
 		{"bad_zone_and_tags", `line 6: certificates[0].hosted_zone_id: "z123abc": a hosted zone ID is "Z" followed by uppercase letters and digits
 line 10: certificates[0].sinks.secretsmanager.tags.aws:owner: "aws:owner": the aws: and certferry: prefixes are reserved
 line 11: certificates[0].sinks.file.owner: "Web Server": write a user name or a numeric uid`},
+		{"bad_rate_limits", `line 3: acme.requests_per_second: 0: must be more than 0
+line 5: acme.rate_limits.new_nonce.per_second: 0: must be more than 0 and at most 1000000
+line 6: acme.rate_limits.new_order.burst: required with per_second (give both, or leave new_order out for the default)
+line 7: acme.rate_limits.other.burst: "0.5": not a whole number
+line 7: acme.rate_limits.other.per_second: required with burst (give both, or leave other out for the default)
+line 8: acme.rate_limits.renewal_info.burst: 0: must be between 1 and 1000000
+line 9: acme.rate_limits.new_orders: unknown key "new_orders" (did you mean "new_order"?)
+line 10: acme.max_retry_after: must be more than 0`},
 		{"concurrency_range", `line 3: concurrency: 0: must be between 1 and 256`},
 		{"duplicate_dir", `line 11: certificates[1].sinks.file.dir: "/etc/certs/web/" is already the directory of certificates[0].sinks.file.dir (line 7)`},
 		{"duplicate_domain", `line 5: certificates[0].domains[2]: "WWW.Example.ORG" is the same name as domains[0] "www.example.org" (both are "www.example.org")`},

@@ -43,6 +43,8 @@ func TestParseGood(t *testing.T) {
 				AccountSecret:     DefaultAccountSecret,
 				EAB:               &EAB{KID: "kid-123", HMACKey: "c2VjcmV0LWhtYWMta2V5"},
 				RequestsPerSecond: 2.5,
+				RateLimits:        RateLimits{NewNonce: RateLimit{PerSecond: 10, Burst: 5}, Other: RateLimit{PerSecond: 100.5, Burst: 50}},
+				MaxRetryAfter:     30 * time.Second,
 				Profile:           "tlsserver",
 				ARI:               false,
 			},
@@ -82,6 +84,8 @@ func TestParseGood(t *testing.T) {
 					RenewBefore: 2 * 24 * time.Hour, Sinks: Sinks{File: &FileSink{Dir: "/etc/certferry/api"}},
 				},
 			},
+			Warnings: []string{"line 7: acme.requests_per_second: deprecated: it caps every ACME request together and can only slow a pass " +
+				"below what the CA allows; acme.rate_limits paces each endpoint the way the CA counts (still honoured)"},
 		}},
 		{"schedule_shorthand", nil, func() *Config {
 			c := base("hostmaster@example-corp.net",
@@ -91,6 +95,7 @@ func TestParseGood(t *testing.T) {
 					Sinks: Sinks{SecretsManager: &SecretsManagerSink{Secret: "certs/b"}}, Hooks: Hooks{OnRenew: deploy}})
 			c.Schedule.Cron = "CRON_TZ=Europe/Paris 17 3,15 * * *"
 			c.RenewBefore = 36 * time.Hour
+			c.Concurrency = 10
 			return c
 		}()},
 		{"warnings", nil, func() *Config {

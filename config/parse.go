@@ -581,6 +581,19 @@ func (d *decoder) acme(p string, n *yaml.Node) {
 			}
 		}},
 		{"requests_per_second", d.number(&a.RequestsPerSecond)},
+		{"rate_limits", func(p string, n *yaml.Node) {
+			var fields []field
+			for i, f := range a.RateLimits.Fields() {
+				fields = append(fields, field{RateLimitKeys[i], func(p string, n *yaml.Node) {
+					d.object(n, p, "a mapping with per_second and burst", []field{
+						{"per_second", d.number(&f.PerSecond)},
+						{"burst", d.integer(&f.Burst)},
+					})
+				}})
+			}
+			d.object(n, p, "a mapping of endpoint classes ("+strings.Join(RateLimitKeys, ", ")+")", fields)
+		}},
+		{"max_retry_after", d.duration(&a.MaxRetryAfter, nil)},
 		{"profile", d.str(&a.Profile)},
 		{"ari", d.boolean(&a.ARI)},
 	})

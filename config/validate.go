@@ -219,8 +219,36 @@ func (k *checker) acme() {
 			}
 		}
 	}
-	if r := a.RequestsPerSecond; !(r > 0) || math.IsInf(r, 0) {
-		k.addf("acme.requests_per_second", "%s: must be more than 0", strconv.FormatFloat(r, 'g', -1, 64))
+	if _, set := k.lines["acme.requests_per_second"]; set || a.RequestsPerSecond != 0 {
+		if r := a.RequestsPerSecond; !(r > 0) || math.IsInf(r, 0) {
+			k.addf("acme.requests_per_second", "%s: must be more than 0", strconv.FormatFloat(r, 'g', -1, 64))
+		} else {
+			k.warnf("acme.requests_per_second", "deprecated: it caps every ACME request together and can only slow a pass below "+
+				"what the CA allows; acme.rate_limits paces each endpoint the way the CA counts (still honoured)")
+		}
+	}
+	for i, r := range a.RateLimits.Fields() {
+		path := "acme.rate_limits." + RateLimitKeys[i]
+		_, setRate := k.lines[path+".per_second"]
+		_, setBurst := k.lines[path+".burst"]
+		setRate, setBurst = setRate || r.PerSecond != 0, setBurst || r.Burst != 0
+		switch {
+		case !setRate && !setBurst:
+		case !setRate:
+			k.addf(path+".per_second", "required with burst (give both, or leave %s out for the default)", RateLimitKeys[i])
+		case !setBurst:
+			k.addf(path+".burst", "required with per_second (give both, or leave %s out for the default)", RateLimitKeys[i])
+		default:
+			if !(r.PerSecond > 0) || r.PerSecond > 1e6 {
+				k.addf(path+".per_second", "%s: must be more than 0 and at most 1000000", strconv.FormatFloat(r.PerSecond, 'g', -1, 64))
+			}
+			if r.Burst < 1 || r.Burst > 1e6 {
+				k.addf(path+".burst", "%d: must be between 1 and 1000000", r.Burst)
+			}
+		}
+	}
+	if _, set := k.lines["acme.max_retry_after"]; set || a.MaxRetryAfter != 0 {
+		k.checkDuration("acme.max_retry_after", int64(a.MaxRetryAfter), true)
 	}
 	if a.Profile != "" && !profileRE.MatchString(a.Profile) {
 		k.addf("acme.profile", "%q: %s", a.Profile, profileRule)

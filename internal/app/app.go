@@ -286,7 +286,17 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 		UserAgent:         "certferry/" + a.version,
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,
+		RateLimits:        acmeRateLimits(cfg.RateLimits),
+		MaxRetryAfter:     cfg.MaxRetryAfter,
 		Store:             store,
 		Logger:            a.Log,
 	})
+}
+
+// acmeRateLimits converts acme.rate_limits; a class left out stays zero, which the acme
+// package fills with its default.
+func acmeRateLimits(r config.RateLimits) acme.RateLimits {
+	c := func(l config.RateLimit) acme.RateLimit { return acme.RateLimit{PerSecond: l.PerSecond, Burst: l.Burst} }
+	return acme.RateLimits{Directory: c(r.Directory), NewNonce: c(r.NewNonce), NewAccount: c(r.NewAccount), NewOrder: c(r.NewOrder),
+		RevokeCert: c(r.RevokeCert), RenewalInfo: c(r.RenewalInfo), Other: c(r.Other)}
 }

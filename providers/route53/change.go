@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/internal/waitlog"
 )
 
 // ErrInsyncTimeout is wrapped by the error of records whose change did not become
@@ -234,8 +236,10 @@ func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log
 	return id, nil
 }
 
-// waitInsync polls GetChange until the change is INSYNC: every PollInterval (with
-// jitter) for the first minute, then doubling up to 15s, until the deadline.
+// waitInsync polls GetChange until the change is INSYNC: at once (a change Route 53
+// applies quickly is seen without a pause), then every PollInterval (with jitter) for
+// the first minute, then doubling up to 15s, until the deadline. A wait that lasts is
+// reported at info level (internal/waitlog).
 func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time, log *zap.Logger) error {
 	log = log.With(zap.String("change_id", id))
 	wctx, cancel := context.WithDeadline(ctx, deadline)
@@ -248,20 +252,9 @@ func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time
 	}
 	var status types.ChangeStatus
 	delay := p.opts.PollInterval
-	steadyUntil := time.Now().Add(steadyPolling)
+	steadyUntil := p.opts.Now().Add(steadyPolling)
+	progress := waitlog.New(log, "waiting for Route 53 to report the change INSYNC", deadline, p.opts.Now)
 	for attempt := 1; ; attempt++ {
-		if err := sleep(wctx, jitter(delay)); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
-			}
-			return timeout(status)
-		}
-		// Steady polling while INSYNC is likely (Route 53 usually takes well under a
-		// minute): doubling from the start saw a 5-second change 3 to 7 seconds late, the
-		// largest cost of a pass after the wait itself. Then back off.
-		if time.Now().After(steadyUntil) {
-			delay = min(2*delay, maxPollInterval)
-		}
 		var out *route53.GetChangeOutput
 		err := p.retry(wctx, log, func() error {
 			var err error
@@ -283,6 +276,20 @@ func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time
 		log.Debug("change status", zap.String("status", string(status)), zap.Int("attempt", attempt))
 		if status == types.ChangeStatusInsync {
 			return nil
+		}
+		// Steady polling while INSYNC is likely (Route 53 usually takes well under a
+		// minute): doubling from the start saw a 5-second change 3 to 7 seconds late, the
+		// largest cost of a pass after the wait itself. Then back off.
+		if p.opts.Now().After(steadyUntil) {
+			delay = min(2*delay, maxPollInterval)
+		}
+		d := jitter(delay)
+		progress.Before(d, zap.String("status", string(status)))
+		if err := p.opts.Sleep(wctx, d); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
+			}
+			return timeout(status)
 		}
 	}
 }

@@ -80,9 +80,12 @@ type Options struct {
 	Checker Checker
 	// Logger; named "route53". Default: no logging.
 	Logger *zap.Logger
-	// Now is the clock that ages the hosted-zone listing (see FindZone); nil is
-	// time.Now.
+	// Now is the clock that ages the hosted-zone listing (see FindZone) and times the
+	// INSYNC wait's progress reports; nil is time.Now.
 	Now func() time.Time
+	// Sleep pauses between GetChange polls; nil is a timer bounded by ctx. Tests pass a
+	// fake clock's.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 const (
@@ -143,6 +146,9 @@ func New(api API, opts Options) *Provider {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
 	}
 	if opts.MaxBatchRecords <= 0 {
 		opts.MaxBatchRecords = defaultMaxBatchRecords

@@ -22,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/sandbox/calls"
@@ -871,5 +873,80 @@ func TestZoneCreatedLater(t *testing.T) {
 	}
 	if got := e.count("ListHostedZones"); got != 3 {
 		t.Errorf("%d ListHostedZones, want 3", got)
+	}
+}
+
+// fakeSleep is a clock that Sleep advances, shared by the provider and the stand-in.
+type fakeSleep struct {
+	mu     sync.Mutex
+	t      time.Time
+	pauses []time.Duration
+}
+
+func (f *fakeSleep) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeSleep) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
+	f.pauses = append(f.pauses, d)
+	return nil
+}
+
+// TestInsyncFirstPollAtOnce: the first GetChange follows the change without a pause, so
+// a change that is INSYNC at once costs one GetChange and no wait.
+func TestInsyncFirstPollAtOnce(t *testing.T) {
+	t.Parallel()
+	clk := &fakeSleep{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	e := newSim(t, r53sim.Options{Now: clk.Now}, 1) // InsyncAfter 0: INSYNC at once
+	e.zone(t, "example.com", false)
+	p := e.provider(t, route53.Options{PollInterval: time.Hour, Now: clk.Now, Sleep: clk.Sleep})
+	noErrors(t, "present", p.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.a.example.com", Value: "v"}}))
+	if got := e.count("GetChange"); got != 1 {
+		t.Errorf("GetChange %d, want 1", got)
+	}
+	if len(clk.pauses) != 0 {
+		t.Errorf("paused %v before INSYNC, want no pause", clk.pauses)
+	}
+}
+
+// TestInsyncWaitProgress: a change INSYNC after 30 s is polled every PollInterval (with
+// jitter), and the wait is reported at info level with the change, the time waited and
+// the deadline.
+func TestInsyncWaitProgress(t *testing.T) {
+	t.Parallel()
+	clk := &fakeSleep{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	e := newSim(t, r53sim.Options{InsyncAfter: 30 * time.Second, Now: clk.Now}, 1)
+	e.zone(t, "example.com", false)
+	core, logs := observer.New(zap.InfoLevel)
+	p := route53.New(e.client, route53.Options{PollInterval: 2 * time.Second, InsyncTimeout: time.Hour, Now: clk.Now, Sleep: clk.Sleep, Logger: zap.New(core)})
+	noErrors(t, "present", p.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.a.example.com", Value: "v"}}))
+	var waited time.Duration
+	for _, d := range clk.pauses {
+		if d < time.Second || d > 2*time.Second {
+			t.Errorf("pause %s, want 1s..2s (PollInterval with jitter)", d)
+		}
+		waited += d
+	}
+	if waited < 30*time.Second || waited > 32*time.Second {
+		t.Errorf("waited %s in all, want 30s..32s", waited)
+	}
+	if got, want := e.count("GetChange"), len(clk.pauses)+1; got != want {
+		t.Errorf("GetChange %d, want %d (one at once, one after each pause)", got, want)
+	}
+	reports := logs.FilterMessage("waiting for Route 53 to report the change INSYNC").All()
+	if len(reports) < 2 || len(reports) > 3 {
+		t.Fatalf("%d progress reports over a 30 s wait, want 2 or 3 (after 5 s, then every 15 s)", len(reports))
+	}
+	f := reports[0].ContextMap()
+	if f["change_id"] == "" || f["status"] != "PENDING" || f["deadline"] == nil || f["waited"] == nil || reports[0].Level != zap.InfoLevel {
+		t.Errorf("report fields %v", f)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/internal/logfield"
 )
 
 // Defaults: the first report once a wait has lasted After, then one every Every.
@@ -46,9 +48,9 @@ func (w *Wait) Before(d time.Duration, fields ...zap.Field) bool {
 	if now.Add(d).Before(w.next) {
 		return false
 	}
-	fs := append(fields, zap.Duration("waited", now.Sub(w.start).Round(time.Millisecond)), zap.Duration("next_check_in", d))
+	fs := append(fields, logfield.Duration("waited", now.Sub(w.start)), logfield.Duration("next_check_in", d))
 	if !w.deadline.IsZero() {
-		fs = append(fs, zap.Time("deadline", w.deadline), zap.Duration("deadline_in", w.deadline.Sub(now).Round(time.Second)))
+		fs = append(fs, zap.Time("deadline", w.deadline), logfield.Duration("deadline_in", w.deadline.Sub(now).Round(time.Second)))
 	}
 	w.log.Info(w.msg, fs...)
 	w.next = now.Add(Every)

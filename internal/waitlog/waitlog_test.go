@@ -38,7 +38,7 @@ func TestBefore(t *testing.T) {
 	}
 	e := logs.All()[0]
 	f := e.ContextMap()
-	if e.Message != "waiting for X" || f["waited"] != 3*time.Second || f["next_check_in"] != 3*time.Second || f["deadline_in"] != 57*time.Second {
+	if e.Message != "waiting for X" || f["waited"] != "3s" || f["next_check_in"] != "3s" || f["deadline_in"] != "57s" {
 		t.Errorf("entry %q %v", e.Message, f)
 	}
 	var nilWait *Wait

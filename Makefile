@@ -8,14 +8,14 @@ NORACE_TESTS := ^(TestFaultARIWindowPast|TestFaultAlreadyReplaced|TestE2EAccount
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-short vet fuzz bench clean help lambda tools package test-package
+.PHONY: all build build-sandbox demo test test-short vet fuzz bench clean help lambda tools package test-package
 
 all: build
 
 help:
 	@echo "make demo   the whole job on a local sandbox (Pebble + Route 53 + Secrets Manager + DNS)"
 	@echo "make test   vet, every test with the race detector, and a short fuzz run of each parser"
-	@echo "make build  bin/certferry"
+	@echo "make build  bin/certferry (make build-sandbox: bin/certferry-sandbox, the test stack and the demo)"
 	@echo "make bench  the benchmarks (not run by make test)"
 	@echo "make lambda dist/certferry-lambda-{arm64,amd64}.zip for AWS Lambda (provided.al2023)"
 	@echo "make package dist/certferry_*.deb and dist/certferry-*.rpm (binary, systemd units, config, user)"
@@ -24,8 +24,12 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/certferry ./cmd/certferry
 
-demo: build
-	$(BIN)/certferry demo
+# The sandbox and the demo are their own binary, so bin/certferry links no Pebble.
+build-sandbox:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/certferry-sandbox ./cmd/certferry-sandbox
+
+demo: build build-sandbox
+	$(BIN)/certferry-sandbox demo
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -76,7 +76,7 @@ var (
 )
 
 // writeConfig writes a configuration for the sandbox described by info, as a user would
-// from `certferry sandbox`'s contract-6 line, and returns its path.
+// from `certferry-sandbox`'s JSON line (docs/sandbox.md), and returns its path.
 func writeConfig(tb testing.TB, dir string, info sandbox.Info, cs []certSpec, t tuning) string {
 	tb.Helper()
 	rps := ""

@@ -1,7 +1,9 @@
-// Package sandbox wires the local stand-ins into one running sandbox (contract 6): Pebble
-// in-process (acmesim), one AWS endpoint answering Route 53 (r53sim), Secrets Manager
-// (smsim), Auto Scaling instance refreshes (asgsim) and ECS service updates (ecssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
-// state, which Pebble asks to validate DNS-01.
+// Package sandbox wires the local stand-ins into one running sandbox (docs/sandbox.md):
+// Pebble in-process (acmesim), one AWS endpoint answering Route 53 (r53sim), Secrets
+// Manager (smsim), Auto Scaling instance refreshes (asgsim) and ECS service updates
+// (ecssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
+// state, which Pebble asks to validate DNS-01. cmd/certferry-sandbox serves it; no
+// production binary links it.
 //
 // Everything listens on 127.0.0.1 on ports chosen by the OS. One calls.Registry counts
 // every AWS call and every ACME request (service "acme", operations such as NewOrder,
@@ -61,6 +63,7 @@ type Options struct {
 	ValidationSleep    bool          // Pebble sleeps a random 0-5 s before each validation
 	AuthzReusePercent  int           // how often Pebble reuses a valid authorization (0-100)
 	CertValidity       time.Duration // validity of Pebble's "default" profile (0: 90 days)
+	RandomProfile      bool          // orders naming no ACME profile get a random one (Pebble's own behaviour), not "default"
 
 	EABKeys    map[string]string // External Account Binding key ID -> HMAC key (base64url) the CA knows
 	RequireEAB bool              // the CA refuses new accounts without an external account binding
@@ -71,7 +74,8 @@ type Options struct {
 	Logger *log.Logger // Pebble's log; nil discards it
 }
 
-// Info is what `certferry sandbox` prints (contract 6): how to reach the sandbox.
+// Info is the JSON line `certferry-sandbox serve` prints: how to reach the sandbox
+// (docs/sandbox.md).
 type Info struct {
 	ACMEDirectory string            `json:"acme_directory"`
 	ACMECABundle  string            `json:"acme_ca_bundle"`
@@ -145,6 +149,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		ValidationSleep:    opts.ValidationSleep,
 		AuthzReusePercent:  opts.AuthzReusePercent,
 		CertValidity:       opts.CertValidity,
+		RandomProfile:      opts.RandomProfile,
 		EABKeys:            opts.EABKeys,
 		RequireEAB:         opts.RequireEAB,
 		Middleware:         countACME(s.calls),
@@ -181,7 +186,7 @@ func fqdn(name string) string {
 	return name
 }
 
-// Info says how to reach the sandbox (contract 6).
+// Info says how to reach the sandbox.
 func (s *Sandbox) Info() Info {
 	info := s.info
 	info.Zones = make(map[string]string, len(s.info.Zones))

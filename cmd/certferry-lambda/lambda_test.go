@@ -5,7 +5,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,7 +208,7 @@ func startSandbox(t *testing.T, insync time.Duration) *sandbox.Sandbox {
 }
 
 // sandboxConfig is an inline configuration for the sandbox, as a user would write it from
-// `certferry sandbox`'s line. The profile is named: Pebble picks a random one otherwise.
+// `certferry-sandbox`'s line.
 func sandboxConfig(info sandbox.Info, extra string) string {
 	return fmt.Sprintf(`acme:
   directory: %s
@@ -380,22 +379,5 @@ func TestRIEDeadline(t *testing.T) {
 	}
 	if !strings.Contains(r.out.String(), `"msg":"pass summary"`) {
 		t.Error("the summary must be logged before the error is returned")
-	}
-}
-
-// TestNoSandboxInBinary: the function must not carry the sandbox (Pebble, the
-// stand-ins) or test helpers.
-func TestNoSandboxInBinary(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if strings.Contains(pkg, "sandbox") || strings.Contains(pkg, "pebble") || strings.Contains(pkg, "goleak") || pkg == "testing" {
-			t.Errorf("the Lambda binary depends on %s", pkg)
-		}
 	}
 }

@@ -20,7 +20,7 @@ func commands(t *testing.T) []string {
 			out = append(out, f[1])
 		}
 	}
-	if len(out) < 6 {
+	if len(out) < 5 { // renew, run, status, validate, version at least
 		t.Fatalf("found only %q in the usage", out)
 	}
 	return out

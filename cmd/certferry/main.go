@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -35,8 +36,6 @@ Usage:
   certferry run      [--config F]                                          the daemon (scheduled passes)
   certferry status   [--config F] [--json]                                 what is stored, and when it renews
   certferry validate [--config F]                                          check the configuration; touches nothing
-  certferry sandbox  [--zone NAME]...                                      local Pebble + Route 53 + Secrets Manager + DNS
-  certferry demo                                                           the whole job on a fresh sandbox
   certferry version
 
 Every command but version also takes --log-level (debug, info, warn, error) and
@@ -83,10 +82,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(ctx, rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, rest, stdout, stderr)
-	case "sandbox":
-		return cmdSandbox(ctx, rest, stdout, stderr)
-	case "demo":
-		return cmdDemo(ctx, rest, stdout, stderr)
+	case "sandbox", "demo":
+		// The test stack is its own binary, so that this one links no Pebble.
+		fmt.Fprintf(stderr, "certferry: %s moved to its own binary: run \"certferry-sandbox %s\", or \"make demo\" (docs/sandbox.md)\n",
+			cmd, strings.Replace(cmd, "sandbox", "serve", 1))
+		return exitUsage
 	case "version", "--version":
 		fmt.Fprintln(stdout, "certferry", version)
 		return exitOK

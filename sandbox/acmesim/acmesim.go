@@ -1,6 +1,6 @@
 // Package acmesim runs Pebble (github.com/letsencrypt/pebble/v2), Let's Encrypt's test
 // CA, inside the process, over HTTPS on a loopback port chosen by the OS, for tests and
-// for `certferry sandbox`.
+// for `certferry-sandbox`.
 //
 // The HTTPS identity (a root and a leaf for 127.0.0.1 and localhost) is generated at
 // Start and lives in memory; only the public roots are written to Options.Dir. Pebble's
@@ -93,10 +93,14 @@ type Options struct {
 	AlwaysValid bool
 	// CertValidity is the validity of the "default" profile; zero means 90 days.
 	CertValidity time.Duration
-	// Profiles, when not empty, replaces the three built-in profiles. An order that
-	// names no profile gets a random one of the configured set (Pebble's behaviour):
-	// configure a single profile to make unnamed orders predictable.
+	// Profiles, when not empty, replaces the three built-in profiles.
 	Profiles map[string]Profile
+	// DefaultProfile is the profile of orders that name none. Empty means ProfileDefault
+	// with the built-in profiles, and the only profile when Profiles holds one.
+	DefaultProfile string
+	// RandomProfile gives orders that name no profile a random one instead, as Pebble
+	// itself does (to test a client that must cope with whatever the CA picks).
+	RandomProfile bool
 	// EABKeys are the External Account Binding keys (RFC 8555 §7.3.4) the CA knows: key
 	// ID -> HMAC key, base64url without padding, as a CA hands them out. A newAccount
 	// request carrying a binding must name one of them and be MACed with its key.
@@ -141,6 +145,10 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 		return nil, fmt.Errorf("acmesim: start: %w", err)
 	}
 	if err := validate(&opts); err != nil {
+		return nil, err
+	}
+	defaultProfile, err := resolveDefaultProfile(opts)
+	if err != nil {
 		return nil, err
 	}
 	logger := opts.Logger
@@ -197,6 +205,9 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	}
 
 	var acmeHandler http.Handler = wfe.Handler()
+	if defaultProfile != "" {
+		acmeHandler = withDefaultProfile(db, defaultProfile, acmeHandler)
+	}
 	if opts.Middleware != nil {
 		acmeHandler = opts.Middleware(acmeHandler)
 	}

@@ -1,4 +1,6 @@
-package sandbox_test
+// Tests of certferry-sandbox as a user runs it: the built binary, its flags, its JSON
+// line, and a demo run to the end.
+package main
 
 import (
 	"bufio"
@@ -26,24 +28,23 @@ import (
 	"github.com/certferry/certferry/sandbox"
 )
 
-// certferryBinary builds cmd/certferry into a temporary directory, or returns
-// $CERTFERRY_TEST_BINARY when set (a prebuilt binary, to save the build).
-func certferryBinary(t *testing.T) string {
+// insyncAfter is the PENDING time of the served sandbox's Route 53 changes.
+const insyncAfter = 100 * time.Millisecond
+
+// sandboxBinary builds cmd/certferry-sandbox into a temporary directory.
+func sandboxBinary(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("CERTFERRY_TEST_BINARY"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "certferry")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/certferry/certferry/cmd/certferry")
+	bin := filepath.Join(t.TempDir(), "certferry-sandbox")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/certferry: %v\n%s", err, out)
+		t.Fatalf("go build cmd/certferry-sandbox: %v\n%s", err, out)
 	}
 	return bin
 }
 
-func TestCLI(t *testing.T) {
+func TestServe(t *testing.T) {
 	t.Parallel()
-	bin := certferryBinary(t)
+	bin := sandboxBinary(t)
 
 	t.Run("flags", func(t *testing.T) {
 		tests := []struct {
@@ -51,17 +52,22 @@ func TestCLI(t *testing.T) {
 			code   int
 			stderr string
 		}{
-			{[]string{"-h"}, 0, "Usage: certferry sandbox"},
+			{[]string{"serve", "-h"}, 0, "Usage: certferry-sandbox [serve] [flags]"},
+			{[]string{"-h"}, 0, ""}, // the command list, on stdout
+			{[]string{"demo", "-h"}, 0, "Usage: certferry-sandbox demo [flags]"},
 			{[]string{"--bogus"}, 2, "flag provided but not defined: -bogus"},
-			{[]string{"--nonce-reject", "100"}, 2, "certferry sandbox: --nonce-reject must be 0-99"},
-			{[]string{"--authz-reuse", "101"}, 2, "certferry sandbox: --authz-reuse must be 0-100"},
+			{[]string{"--nonce-reject", "100"}, 2, "certferry-sandbox: --nonce-reject must be 0-99"},
+			{[]string{"serve", "--authz-reuse", "101"}, 2, "certferry-sandbox: --authz-reuse must be 0-100"},
 			{[]string{"--insync-after", "soon"}, 2, `invalid value "soon" for flag -insync-after`},
+			{[]string{"demo", "--insync-after", "-1s"}, 2, "--insync-after must not be negative"},
+			{[]string{"demo", "--log-level", "loud"}, 2, `log level "loud"`},
 			{[]string{"--zone", ""}, 2, "empty zone name"},
-			{[]string{"extra"}, 2, `certferry sandbox: unexpected argument "extra"`},
+			{[]string{"serve", "extra"}, 2, `certferry-sandbox serve: unexpected argument "extra"`},
+			{[]string{"extra"}, 2, `certferry-sandbox: unknown command "extra"`},
 		}
 		for _, tt := range tests {
 			var stderr bytes.Buffer
-			cmd := exec.CommandContext(t.Context(), bin, append([]string{"sandbox"}, tt.args...)...)
+			cmd := exec.CommandContext(t.Context(), bin, tt.args...)
 			cmd.Stderr = &stderr
 			err := cmd.Run()
 			code := 0
@@ -78,7 +84,7 @@ func TestCLI(t *testing.T) {
 
 	t.Run("serve", func(t *testing.T) {
 		var stderr bytes.Buffer
-		cmd := exec.CommandContext(t.Context(), bin, "sandbox", "--zone", "example.com", "--insync-after", "100ms")
+		cmd := exec.CommandContext(t.Context(), bin, "--zone", "example.com", "--insync-after", insyncAfter.String())
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -95,17 +101,9 @@ func TestCLI(t *testing.T) {
 			}
 		}()
 
-		lines := make(chan string, 1)
-		go func() {
-			line, _ := bufio.NewReader(stdout).ReadString('\n')
-			lines <- line
-		}()
-		var line string
-		select {
-		case line = <-lines:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("no JSON line within 60s; stderr:\n%s", stderr.String())
-		}
+		// The line comes once the sandbox serves; a sandbox that dies instead closes
+		// stdout (an empty line fails below), one that hangs is cut by go test -timeout.
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		var info sandbox.Info
 		dec := json.NewDecoder(strings.NewReader(line))
 		dec.DisallowUnknownFields()
@@ -186,7 +184,7 @@ func TestCLI(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("after SIGTERM: %v; stderr:\n%s", err, stderr.String())
 		}
-		if !strings.Contains(stderr.String(), "certferry sandbox: stopped") {
+		if !strings.Contains(stderr.String(), "certferry-sandbox: stopped") {
 			t.Errorf("stderr = %q", stderr.String())
 		}
 		if _, err := os.Stat(info.ACMECABundle); !os.IsNotExist(err) {
@@ -198,7 +196,10 @@ func TestCLI(t *testing.T) {
 func waitInsync(t *testing.T, client *route53.Client, id string) {
 	t.Helper()
 	ctx := t.Context()
-	deadline := time.Now().Add(30 * time.Second)
+	// The change turns INSYNC insyncAfter after it was made; a loaded machine may delay
+	// the polls, never by hundreds of times that.
+	wait := 300 * insyncAfter
+	deadline := time.Now().Add(wait)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -210,8 +211,46 @@ func waitInsync(t *testing.T, client *route53.Client, id string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("change %s not INSYNC after 30s", id)
+			t.Fatalf("change %s not INSYNC after %s (the sandbox makes it INSYNC after %s)", id, wait, insyncAfter)
 		}
 		<-tick.C
+	}
+}
+
+// TestDemo runs the demo to the end in-process and checks that its explanation is there:
+// what ran, what was stored where, ACME and AWS requests apart, and none of Go's own
+// formatting of maps.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"demo", "--insync-after", insyncAfter.String()}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"== 1. The sandbox", "hosted zones  example.com. (zone Z", "example.net. (zone Z",
+		"== 2. The configuration certferry reads",
+		"api          api.example.com               rsa2048  shortlived, 6 days 16 hours",
+		"web          www.example.com, example.com  ec256    default, 90 days",
+		"== 3. Pass 1", "web          issue   missing",
+		"ACME CA (Pebble)", "AWS Route 53", "AWS Secrets Manager",
+		"== 4. What was stored where", "certferry/web ", "(90 days)", "(6 days 16 hours)",
+		"privkey.pem (0600)",
+		"Route 53: 0 _acme-challenge TXT record(s) left",
+		"== 5. Pass 2", "web          skip    not-due",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"map[", "AWS calls"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("demo output has %q:\n%s", bad, out)
+		}
+	}
+	// Pass 2 asks the CA nothing: its ACME line says 0 requests.
+	pass2 := out[strings.Index(out, "== 5. Pass 2"):]
+	if !strings.Contains(pass2, "ACME CA (Pebble)     0  none") {
+		t.Errorf("pass 2 made ACME requests:\n%s", pass2)
 	}
 }

@@ -15,27 +15,29 @@ import (
 	"github.com/certferry/certferry/sandbox"
 )
 
-const sandboxUsage = `Usage: certferry sandbox [flags]
+const serveUsage = `Usage: certferry-sandbox [serve] [flags]
 
-Serves, on 127.0.0.1 only, Pebble (an ACME test CA), one AWS endpoint answering Route 53
-and Secrets Manager, and an authoritative DNS server for the public hosted zones, which
-Pebble asks to validate DNS-01. Prints one JSON line on stdout (contract 6):
+Serves, on 127.0.0.1 only, Pebble (an ACME test CA), one AWS endpoint answering Route 53,
+Secrets Manager, Auto Scaling and ECS, and an authoritative DNS server for the public
+hosted zones, which Pebble asks to validate DNS-01. Prints one JSON line on stdout
+(docs/sandbox.md describes it):
 
   {"acme_directory": ..., "acme_ca_bundle": ..., "issuer_roots": ..., "aws_endpoint": ...,
    "region": "us-east-1", "dns": "127.0.0.1:PORT", "zones": {"example.com.": "ZONEID"}}
 
 then serves until SIGINT or SIGTERM. Any AWS credentials work. The sandbox's own
 endpoints are under <aws_endpoint>/_sandbox/ (calls, faults, info, renewal-info).
+An order that names no ACME profile gets "default" unless --random-profile is given.
 
 Flags:
 `
 
-// cmdSandbox serves the local stand-ins until ctx is done (contract 6).
-func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("certferry sandbox", flag.ContinueOnError)
+// cmdServe serves the local stand-ins until ctx is done.
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("certferry-sandbox serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, sandboxUsage)
+		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
 	}
 	var opts sandbox.Options
@@ -60,37 +62,30 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.BoolVar(&opts.ValidationSleep, "validation-sleep", false, "let Pebble sleep a random 0-5 s before each validation")
 	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
 	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
+	fs.BoolVar(&opts.RandomProfile, "random-profile", false, `give orders that name no ACME profile a random one, as Pebble itself does (default: "default")`)
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
 	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
 	logs := logging.AddFlags(fs, "info")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "certferry sandbox: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	switch {
 	case opts.InsyncAfter < 0:
-		return sandboxUsageError(stderr, "--insync-after must not be negative")
+		return serveUsageError(stderr, "--insync-after must not be negative")
 	case opts.Route53Rate < 0:
-		return sandboxUsageError(stderr, "--route53-rate must not be negative")
+		return serveUsageError(stderr, "--route53-rate must not be negative")
 	case opts.Route53Burst < 0:
-		return sandboxUsageError(stderr, "--route53-burst must not be negative")
+		return serveUsageError(stderr, "--route53-burst must not be negative")
 	case opts.NonceRejectPercent < 0 || opts.NonceRejectPercent > 99:
-		return sandboxUsageError(stderr, "--nonce-reject must be 0-99")
+		return serveUsageError(stderr, "--nonce-reject must be 0-99")
 	case opts.AuthzReusePercent < 0 || opts.AuthzReusePercent > 100:
-		return sandboxUsageError(stderr, "--authz-reuse must be 0-100")
+		return serveUsageError(stderr, "--authz-reuse must be 0-100")
 	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
-		return sandboxUsageError(stderr, "--cert-validity must be 0 or at least 1s")
+		return serveUsageError(stderr, "--cert-validity must be 0 or at least 1s")
 	}
 	log, err := logs.Logger(stderr, nil)
 	if err != nil {
-		return sandboxUsageError(stderr, err.Error())
+		return serveUsageError(stderr, err.Error())
 	}
 	defer func() { _ = log.Sync() }()
 	pebbleLevel := zap.DebugLevel
@@ -99,13 +94,13 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if log.Core().Enabled(pebbleLevel) {
 		if opts.Logger, err = zap.NewStdLogAt(log.Named("pebble"), pebbleLevel); err != nil {
-			return sandboxUsageError(stderr, err.Error())
+			return serveUsageError(stderr, err.Error())
 		}
 	}
 
 	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "certferry sandbox: %v\n", err)
+		fmt.Fprintf(stderr, "certferry-sandbox: %v\n", err)
 		return exitFailed
 	}
 	line, err := json.Marshal(sb.Info())
@@ -113,22 +108,22 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		_, err = fmt.Fprintf(stdout, "%s\n", line)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "certferry sandbox: print info: %v\n", err)
+		fmt.Fprintf(stderr, "certferry-sandbox: print info: %v\n", err)
 		_ = sb.Close()
 		return exitFailed
 	}
-	log.Info("certferry sandbox: serving; stop with Ctrl-C or SIGTERM")
+	log.Info("certferry-sandbox: serving; stop with Ctrl-C or SIGTERM")
 
 	<-ctx.Done()
 	if err := sb.Close(); err != nil {
-		fmt.Fprintf(stderr, "certferry sandbox: %v\n", err)
+		fmt.Fprintf(stderr, "certferry-sandbox: %v\n", err)
 		return exitFailed
 	}
-	log.Info("certferry sandbox: stopped")
+	log.Info("certferry-sandbox: stopped")
 	return exitOK
 }
 
-func sandboxUsageError(stderr io.Writer, msg string) int {
-	fmt.Fprintf(stderr, "certferry sandbox: %s\n", msg)
+func serveUsageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "certferry-sandbox: %s\n", msg)
 	return exitUsage
 }

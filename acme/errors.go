@@ -35,6 +35,7 @@ const (
 	ProblemConnection             = problemNS + "connection"
 	ProblemBadSignatureAlgorithm  = problemNS + "badSignatureAlgorithm"
 	ProblemBadRevocationReason    = problemNS + "badRevocationReason"
+	ProblemAlreadyRevoked         = problemNS + "alreadyRevoked"
 	ProblemOrderNotReady          = problemNS + "orderNotReady"
 	ProblemBadPublicKey           = problemNS + "badPublicKey"
 	ProblemTLS                    = problemNS + "tls"

@@ -77,8 +77,9 @@ type Order struct {
 	Request    OrderRequest
 	URL        string
 	Challenges []Challenge
-	// ReplacesRefused is true when the CA answered alreadyReplaced to Request.Replaces
-	// and the order was placed again without it.
+	// ReplacesRefused is true when the CA answered alreadyReplaced (or unauthorized: the
+	// certificate was issued to another account) to Request.Replaces and the order was
+	// placed again without it.
 	ReplacesRefused bool
 
 	finalizeURL string
@@ -127,10 +128,18 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 		log.Debug("the CA offers no ARI; ordering without replaces")
 	}
 	ext, err := core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile, ReplacesCertID: req.Replaces})
+	refusedReplaces := false
+	if err != nil && req.Replaces != "" && errors.Is(ct.classify(err), ErrUnauthorized) {
+		// The certificate named in replaces was issued to another account (the account
+		// was deactivated and replaced, or the directory URL changed): order without it.
+		log.Warn("the CA refused replaces for this account; ordering again without it", zap.String("replaces", req.Replaces), zap.Error(ct.classify(err)))
+		ext, err = core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile})
+		refusedReplaces = err == nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("acme: begin order %s: new order: %w", req.Name, ct.classify(err))
 	}
-	o := &Order{Request: req, URL: ext.Location, finalizeURL: ext.Finalize}
+	o := &Order{Request: req, URL: ext.Location, finalizeURL: ext.Finalize, ReplacesRefused: refusedReplaces}
 	o.Request.Domains = slices.Clone(req.Domains)
 	if req.Replaces != "" && ct.answered(core.GetDirectory().NewOrderURL, ProblemAlreadyReplaced) {
 		o.ReplacesRefused = true

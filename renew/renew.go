@@ -28,6 +28,7 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/hooks"
+	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	"github.com/certferry/certferry/sinks/file"
@@ -415,6 +416,15 @@ func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored,
 	}
 	in.ARI = r.ariWindow(ctx, w, opts)
 	w.decision = scheduler.Decide(in)
+	if c.Secret != nil && !w.decision.Due && w.decision.Reason != scheduler.ReasonBackoff && w.decision.Reason != scheduler.ReasonBlockedDecision {
+		// Revoked (certferry revoke): unusable, so neither the timing rules nor the
+		// issuance guard hold it back; backoff still does.
+		if s, _ := smsink.Lookup(inv, c.Secret.Secret); s.Serial != "" {
+			if rv, ok := lifecycle.Revoked(s.Tags, s.Serial); ok {
+				w.decision = scheduler.Decision{Due: true, Reason: scheduler.ReasonRevoked, Message: "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"}
+			}
+		}
+	}
 	if r.hasPending(c.Name) && !w.decision.Due {
 		// Issued earlier but not stored: storing it asks nothing of the CA, so neither
 		// backoff nor the issuance guard holds it back.
@@ -471,6 +481,10 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 		r.log.Info("an interrupted write does not match the configuration; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id))
 		return
 	case !b.NotAfter.After(w.stored.NotAfter) || !now.Before(b.NotAfter):
+		return
+	}
+	if _, revoked := lifecycle.Revoked(w.tags, b.Serial); revoked {
+		r.log.Warn("an interrupted write holds a revoked certificate; it is never promoted", zap.String("cert", c.Name), zap.String("version_id", id), zap.String("serial", b.Serial))
 		return
 	}
 	if err := b.Verify(r.settings.Roots, now); err != nil {

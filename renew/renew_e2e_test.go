@@ -386,14 +386,17 @@ func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
 	if err != nil {
 		t.Fatalf("account secret: %v", err)
 	}
-	var acct struct {
-		Directory string `json:"directory"`
-		URL       string `json:"url"`
-		KeyPEM    string `json:"key_pem"`
+	var doc struct {
+		Accounts []struct {
+			Directory string `json:"directory"`
+			URL       string `json:"url"`
+			KeyPEM    string `json:"key_pem"`
+		} `json:"accounts"`
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &acct); err != nil {
-		t.Fatalf("account secret: %v", err)
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &doc); err != nil || len(doc.Accounts) != 1 {
+		t.Fatalf("account secret: %d accounts (%v), want 1", len(doc.Accounts), err)
 	}
+	acct := doc.Accounts[0]
 	if acct.URL == "" || strings.Count(acct.KeyPEM, "BEGIN") != 1 || acct.Directory != e.Info.ACMEDirectory {
 		t.Fatalf("account secret: url %q directory %q, %d keys", acct.URL, acct.Directory, strings.Count(acct.KeyPEM, "BEGIN"))
 	}

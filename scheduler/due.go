@@ -31,6 +31,7 @@ const (
 	ReasonRenewBefore     Reason = "renew-before"      // the config's renew_before says so
 	ReasonInterval        Reason = "interval"          // would fall due before the next scheduled run
 	ReasonForced          Reason = "forced"            // --force
+	ReasonRevoked         Reason = "revoked"           // the stored certificate was revoked (certferry revoke)
 	ReasonNotDue          Reason = "not-due"           // fine as it is
 	ReasonBackoff         Reason = "backoff"           // a recent failure: waiting before the next attempt
 	ReasonIssuanceGuard   Reason = "issuance-guard"    // a certificate was issued too recently

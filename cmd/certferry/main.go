@@ -36,6 +36,9 @@ Usage:
   certferry run      [--config F]                                          the daemon (scheduled passes)
   certferry status   [--config F] [--json]                                 what is stored, and when it renews
   certferry validate [--config F]                                          check the configuration; touches nothing
+  certferry revoke   NAME [--reason R] [--renew]                           revoke the stored certificate; --renew replaces it
+  certferry retire   NAME [--revoke] [--delete-secret [--recovery-window 30d]]  wind down a stored certificate
+  certferry account  show | update --email E | rollover | deactivate       the ACME account of the configured CA
   certferry version
 
 Every command but version also takes --log-level (debug, info, warn, error) and
@@ -82,6 +85,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(ctx, rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, rest, stdout, stderr)
+	case "revoke":
+		return cmdRevoke(ctx, rest, stdout, stderr)
+	case "retire":
+		return cmdRetire(ctx, rest, stdout, stderr)
+	case "account":
+		return cmdAccount(ctx, rest, stdout, stderr)
 	case "sandbox", "demo":
 		// The test stack is its own binary, so that this one links no Pebble.
 		fmt.Fprintf(stderr, "certferry: %s moved to its own binary: run \"certferry-sandbox %s\", or \"make demo\" (docs/sandbox.md)\n",

@@ -255,16 +255,18 @@ func (a *App) ACME(ctx context.Context) (*acme.Client, error) {
 	return c, nil
 }
 
+// AccountStore is where the configuration keeps the ACME accounts.
+func (a *App) AccountStore() acme.AccountStore {
+	if s := a.Config.ACME.AccountStore; s.Kind == config.AccountStoreFile {
+		return acme.NewFileStore(s.Dir)
+	}
+	return acme.NewSecretsManagerStore(a.SM, a.Config.ACME.AccountSecret)
+}
+
 // openACME loads (or registers, once) the ACME account and returns the client.
 func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	cfg := a.Config.ACME
-	var store acme.AccountStore
-	switch cfg.AccountStore.Kind {
-	case config.AccountStoreFile:
-		store = acme.NewFileStore(cfg.AccountStore.Dir)
-	default:
-		store = acme.NewSecretsManagerStore(a.SM, cfg.AccountSecret)
-	}
+	store := a.AccountStore()
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
 	// A CA that stops answering is cut off by the transport, not by http.Client.Timeout:

@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/logging"
+	"github.com/certferry/certferry/lifecycle"
+	"github.com/certferry/certferry/renew"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// The lifecycle commands: revoke, retire and account. Each reads the configuration
+// (for the CA, the account store and AWS), checks its arguments before any request, and
+// exits 0 when done, 1 when the CA or AWS refused or failed, 2 for bad usage or
+// configuration.
+
+// parseWithArgs parses flags placed before and after positional arguments (the flag
+// package stops at the first positional) and returns the positionals.
+func parseWithArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if code, ok := parseFlags(fs, args); !ok {
+			return nil, code, false
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// lifecycleApp loads the configuration and builds the app a lifecycle command works
+// with; code is non-zero when it could not.
+func lifecycleApp(ctx context.Context, name, cfgPath string, logs *logging.Flags, stderr io.Writer) (*app.App, func(), int) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry %s: %v\n", name, err)
+		return nil, nil, exitUsage
+	}
+	log, err := logs.Logger(stderr, &cfg.Log)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry %s: %v\n", name, err)
+		return nil, nil, exitUsage
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version, HookEnv: hookEnv()})
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry %s: %v\n", name, err)
+		return nil, nil, exitUsage
+	}
+	return a, func() { _ = log.Sync() }, 0
+}
+
+// configuredCert returns the configured certificate called name, if any.
+func configuredCert(cfg *config.Config, name string) (config.Certificate, bool) {
+	for _, c := range cfg.Certificates {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return config.Certificate{}, false
+}
+
+// configuredSecrets lists the secrets the configuration names.
+func configuredSecrets(cfg *config.Config) []string {
+	var out []string
+	for _, c := range cfg.Certificates {
+		if c.Sinks.SecretsManager != nil {
+			out = append(out, c.Sinks.SecretsManager.Secret)
+		}
+	}
+	return out
+}
+
+// findStored resolves NAME for revoke and retire: a configured certificate's secret,
+// else a stored certificate by secret (name or ARN) or by certferry:name.
+func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored, configured bool, err error) {
+	inv, err := a.Secrets.Inventory(ctx)
+	if err != nil {
+		return smsink.Stored{}, false, err
+	}
+	if c, ok := configuredCert(a.Config, name); ok {
+		if c.Sinks.SecretsManager == nil {
+			return smsink.Stored{}, true, fmt.Errorf("certificate %q has no secretsmanager sink: revoke and retire work on the certificate stored there", name)
+		}
+		st, ok := smsink.Lookup(inv, c.Sinks.SecretsManager.Secret)
+		if !ok {
+			return smsink.Stored{}, true, fmt.Errorf("certificate %q: nothing stored in secret %s yet", name, c.Sinks.SecretsManager.Secret)
+		}
+		return st, true, nil
+	}
+	st, err = lifecycle.Find(inv, name)
+	if err != nil {
+		return smsink.Stored{}, false, err
+	}
+	for _, ref := range configuredSecrets(a.Config) {
+		if s, ok := smsink.Lookup(inv, ref); ok && s.Secret == st.Secret {
+			configured = true
+		}
+	}
+	return st, configured, nil
+}
+
+const revokeSynopsis = `NAME [--reason R] [--renew] [--config F] [--log-level L] [--log-format F]
+
+Revokes the certificate currently stored for NAME (a configured certificate, or the
+secret or certferry:name of a stored one) and records the revocation on its secret
+(tag certferry:revoked = "<serial> <reason> <time>"). The next pass replaces a revoked
+certificate whatever its remaining lifetime, and a revoked certificate is never
+promoted again. --renew replaces it at once (a pass for NAME alone, as with --force).
+
+Reasons: unspecified, keyCompromise, superseded, cessationOfOperation,
+affiliationChanged. keyCompromise is signed with the certificate's own key (RFC 8555
+section 7.6), the others with the ACME account's key.
+
+Exit codes: 0 revoked (and replaced with --renew), 1 the CA or AWS refused or the
+replacement failed, 2 bad usage or configuration.`
+
+func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("revoke", revokeSynopsis, stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	reasonName := fs.String("reason", "unspecified", "revocation reason: unspecified, keyCompromise, superseded, cessationOfOperation, affiliationChanged")
+	renewNow := fs.Bool("renew", false, "replace the certificate at once (a forced pass for NAME alone)")
+	logs := logging.AddFlags(fs, "")
+	pos, code, ok := parseWithArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "certferry revoke: want exactly one certificate NAME, got %d arguments\n", len(pos))
+		return exitUsage
+	}
+	reason, err := acme.ParseRevocationReason(*reasonName)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry revoke: --reason: %v\n", err)
+		return exitUsage
+	}
+	a, done, code := lifecycleApp(ctx, "revoke", *cfgPath, logs, stderr)
+	if code != 0 {
+		return code
+	}
+	defer done()
+	name := pos[0]
+	if _, configured := configuredCert(a.Config, name); *renewNow && !configured {
+		fmt.Fprintf(stderr, "certferry revoke: --renew: %q is not a configured certificate (configured: %s)\n", name, strings.Join(certNames(a.Config), ", "))
+		return exitUsage
+	}
+	st, _, err := findStored(ctx, a, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
+		return exitFailed
+	}
+	ca, err := a.ACME(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
+		return exitFailed
+	}
+	res, err := lifecycle.Revoke(ctx, ca, a.Secrets, st.Secret, reason, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
+		return exitFailed
+	}
+	how := "revoked"
+	if res.Already {
+		how = "was already revoked; recorded"
+	}
+	fmt.Fprintf(stdout, "%s: serial %s (%s, not after %s) %s, reason %s; recorded on secret %s\n",
+		name, res.Serial, strings.Join(res.Domains, ","), res.NotAfter.UTC().Format(time.RFC3339), how, res.Reason, st.Secret)
+	if !*renewNow {
+		fmt.Fprintf(stdout, "the next pass replaces it (run `certferry renew --only %s` to replace it now)\n", name)
+		return exitOK
+	}
+	sum, err := a.Runner.Pass(ctx, renew.Options{Force: true, Only: []string{name}})
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry revoke: --renew: %v\n", err)
+		return exitFailed
+	}
+	printSummary(stdout, sum)
+	if sum.Failed() > 0 || sum.HookFailures() > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func certNames(cfg *config.Config) []string {
+	out := make([]string, len(cfg.Certificates))
+	for i, c := range cfg.Certificates {
+		out[i] = c.Name
+	}
+	return out
+}
+
+const retireSynopsis = `NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]] [--config F]
+
+Winds down a certificate certferry stored: NAME is the secret (name or ARN) or the
+certferry:name of a stored certificate, typically an orphan that the configuration no
+longer names (` + "`certferry status`" + ` lists them). The secret is tagged certferry:retired.
+--revoke revokes its current certificate first (reason cessationOfOperation unless
+--reason says otherwise). --delete-secret schedules the secret's deletion after the
+recovery window (7 to 30 days; default 30d), during which
+` + "`aws secretsmanager restore-secret`" + ` brings it back. Nothing is deleted without
+--delete-secret, and a secret the configuration still names is never deleted.
+
+Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
+
+// parseDays reads a recovery window: "30d", "30" or a Go duration of whole days.
+func parseDays(s string) (int, error) {
+	v := strings.TrimSuffix(s, "d")
+	if n, err := strconv.Atoi(v); err == nil {
+		return n, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d%(24*time.Hour) != 0 {
+		return 0, fmt.Errorf("%q: want whole days, like 30d", s)
+	}
+	return int(d / (24 * time.Hour)), nil
+}
+
+func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("retire", retireSynopsis, stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	revoke := fs.Bool("revoke", false, "revoke the current certificate first")
+	reasonName := fs.String("reason", "cessationOfOperation", "revocation reason with --revoke")
+	del := fs.Bool("delete-secret", false, "schedule the secret's deletion (after the recovery window)")
+	window := fs.String("recovery-window", "30d", "with --delete-secret: days before the deletion is final, 7d to 30d")
+	logs := logging.AddFlags(fs, "")
+	pos, code, ok := parseWithArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "certferry retire: want exactly one NAME (a secret or a certificate name), got %d arguments\n", len(pos))
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["recovery-window"] && !*del {
+		fmt.Fprintln(stderr, "certferry retire: --recovery-window needs --delete-secret")
+		return exitUsage
+	}
+	if set["reason"] && !*revoke {
+		fmt.Fprintln(stderr, "certferry retire: --reason needs --revoke")
+		return exitUsage
+	}
+	days, err := parseDays(*window)
+	if err == nil && (days < 7 || days > 30) {
+		err = fmt.Errorf("%s: Secrets Manager allows 7 to 30 days", *window)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry retire: --recovery-window %v\n", err)
+		return exitUsage
+	}
+	reason, err := acme.ParseRevocationReason(*reasonName)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry retire: --reason: %v\n", err)
+		return exitUsage
+	}
+	a, done, code := lifecycleApp(ctx, "retire", *cfgPath, logs, stderr)
+	if code != 0 {
+		return code
+	}
+	defer done()
+	name := pos[0]
+	st, configured, err := findStored(ctx, a, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry retire: %v\n", err)
+		return exitFailed
+	}
+	if configured && *del {
+		fmt.Fprintf(stderr, "certferry retire: %s (secret %s) is still in the configuration: remove it from the configuration before deleting its secret\n", name, st.Secret)
+		return exitUsage
+	}
+	if configured {
+		fmt.Fprintf(stderr, "certferry retire: warning: %s (secret %s) is still in the configuration: the next pass renews it; remove it from the configuration\n", name, st.Secret)
+	}
+	var ca lifecycle.CA
+	if *revoke {
+		c, err := a.ACME(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "certferry retire: %v\n", err)
+			return exitFailed
+		}
+		ca = c
+	}
+	res, err := lifecycle.Retire(ctx, ca, a.Secrets, a.SM, st, lifecycle.RetireOptions{Revoke: *revoke, Reason: reason, DeleteSecret: *del, RecoveryDays: days}, time.Now())
+	if res.Revoked != nil {
+		fmt.Fprintf(stdout, "%s: revoked serial %s (reason %s)\n", st.Secret, res.Revoked.Serial, res.Revoked.Reason)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry retire: %v\n", err)
+		return exitFailed
+	}
+	if res.DeletionDate.IsZero() {
+		fmt.Fprintf(stdout, "%s: retired (tagged %s); the secret is kept\n", st.Secret, lifecycle.TagRetired)
+	} else {
+		fmt.Fprintf(stdout, "%s: retired; deletion scheduled for %s (undo before then: aws secretsmanager restore-secret --secret-id %s)\n",
+			st.Secret, res.DeletionDate.UTC().Format(time.RFC3339), st.Secret)
+	}
+	return exitOK
+}
+
+const accountSynopsis = `show | update --email E | rollover | deactivate [--yes]   [--config F]
+
+The ACME account of the configured CA (acme.directory and, with EAB, its key id).
+  show        the stored account and what the CA says of it (status, contact, key)
+  update      --email E: replace the contact address at the CA and in the store
+              (--email "" removes it)
+  rollover    replace the account key (RFC 8555 keyChange); the store never lacks a
+              key the CA accepts, even if the command is killed half-way
+  deactivate  deactivate the account at the CA, permanently; asks for confirmation
+              unless --yes. The next renewal registers a new account.
+
+Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
+
+func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("account", accountSynopsis, stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	email := fs.String("email", "", "update: the new contact address")
+	yes := fs.Bool("yes", false, "deactivate: do not ask for confirmation")
+	jsonOut := fs.Bool("json", false, "show: print JSON")
+	logs := logging.AddFlags(fs, "")
+	pos, code, ok := parseWithArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "certferry account: want one of show, update, rollover, deactivate\n")
+		fs.Usage()
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	sub := pos[0]
+	switch sub {
+	case "show", "rollover", "deactivate":
+		if set["email"] {
+			fmt.Fprintf(stderr, "certferry account %s: --email belongs to update\n", sub)
+			return exitUsage
+		}
+	case "update":
+		if !set["email"] {
+			fmt.Fprintln(stderr, "certferry account update: --email is required (--email \"\" removes the contact)")
+			return exitUsage
+		}
+		if *email != "" {
+			if addr, err := mail.ParseAddress(*email); err != nil || addr.Address != *email {
+				fmt.Fprintf(stderr, "certferry account update: --email %q: not a plain email address\n", *email)
+				return exitUsage
+			}
+		}
+	default:
+		fmt.Fprintf(stderr, "certferry account: unknown subcommand %q: want show, update, rollover or deactivate\n", sub)
+		return exitUsage
+	}
+	a, done, code := lifecycleApp(ctx, "account", *cfgPath, logs, stderr)
+	if code != 0 {
+		return code
+	}
+	defer done()
+	dir := a.Config.ACME.Directory
+	kid := ""
+	if a.Config.ACME.EAB != nil {
+		kid = a.Config.ACME.EAB.KID
+	}
+	// Only these subcommands' work may register an account: show on a new setup says so
+	// instead.
+	stored, err := a.AccountStore().Load(ctx, dir, kid)
+	switch {
+	case errors.Is(err, acme.ErrNoAccount):
+		fmt.Fprintf(stderr, "certferry account %s: no account stored for directory %s yet (the first renewal registers one)\n", sub, dir)
+		return exitFailed
+	case err != nil:
+		fmt.Fprintf(stderr, "certferry account %s: %v\n", sub, err)
+		return exitFailed
+	case stored.Deactivated:
+		fmt.Fprintf(stderr, "certferry account %s: the account %s of directory %s is deactivated (the next renewal registers a new one)\n", sub, stored.URL, dir)
+		return exitFailed
+	}
+	if sub == "deactivate" && !*yes && !confirm(stderr, fmt.Sprintf("Deactivate ACME account %s at %s? The CA will refuse it forever. Type yes: ", stored.URL, dir)) {
+		fmt.Fprintln(stderr, "certferry account deactivate: not confirmed (pass --yes to skip the question); nothing changed")
+		return exitUsage
+	}
+	c, err := a.ACME(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry account %s: %v\n", sub, err)
+		return exitFailed
+	}
+	switch sub {
+	case "show":
+		info, err := c.Info(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "certferry account show: %v\n", err)
+			return exitFailed
+		}
+		if *jsonOut {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(info)
+			return exitOK
+		}
+		fmt.Fprintf(stdout, "directory:       %s\n", info.Directory)
+		if info.KID != "" {
+			fmt.Fprintf(stdout, "eab key id:      %s\n", info.KID)
+		}
+		fmt.Fprintf(stdout, "account:         %s\nstatus:          %s\ncontact:         %s\nkey:             %s, thumbprint %s\n",
+			info.URL, info.Status, strings.Join(info.Contact, ", "), info.KeyType, info.KeyThumbprint)
+		if all, err := a.AccountStore().List(ctx); err == nil && len(all) > 1 {
+			fmt.Fprintf(stdout, "other accounts in the store:\n")
+			for _, o := range all {
+				if o.Directory == info.Directory && o.KID == info.KID {
+					continue
+				}
+				state := o.URL
+				if o.Deactivated {
+					state += " (deactivated)"
+				}
+				fmt.Fprintf(stdout, "  %s %s\n", o.Directory, state)
+			}
+		}
+	case "update":
+		if err := c.UpdateEmail(ctx, *email); err != nil {
+			fmt.Fprintf(stderr, "certferry account update: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "account %s: contact is now %q\n", c.AccountURL(), *email)
+		if *email != a.Config.ACME.Email {
+			fmt.Fprintf(stderr, "certferry account update: note: acme.email in the configuration is still %q\n", a.Config.ACME.Email)
+		}
+	case "rollover":
+		if err := c.Rollover(ctx); err != nil {
+			fmt.Fprintf(stderr, "certferry account rollover: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "account %s: key replaced; restart or reload (SIGHUP) daemons on other hosts so they load the new key\n", c.AccountURL())
+	case "deactivate":
+		if err := c.Deactivate(ctx); err != nil {
+			fmt.Fprintf(stderr, "certferry account deactivate: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "account %s: deactivated; the next renewal registers a new account\n", c.AccountURL())
+	}
+	return exitOK
+}
+
+// confirm asks on stderr and reads one line from a terminal stdin; anything but "yes",
+// or a stdin that is not a terminal, is a no.
+func confirm(stderr io.Writer, question string) bool {
+	fi, err := os.Stdin.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	fmt.Fprint(stderr, question)
+	line, _ := bufio.NewReader(io.LimitReader(os.Stdin, 64)).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
+}

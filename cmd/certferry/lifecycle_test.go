@@ -1,0 +1,378 @@
+package main
+
+// End-to-end tests of the lifecycle commands (revoke, retire, account) and of accounts
+// per CA, through run() against the sandbox.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/lifecycle"
+)
+
+// lifecycleConfig has one certificate whose on_renew hook appends a line to
+// {{files}}/hooks.log per run.
+const lifecycleConfig = `acme:
+  directory: {{dir}}
+  email: cli@example.com
+  ca_bundle: {{ca}}
+  issuer_roots: {{issuer}}
+aws:
+  region: {{region}}
+  endpoint_url: {{endpoint}}
+route53:
+  insync_timeout: 30s
+log:
+  format: json
+certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+    hooks:
+      on_renew:
+        - exec: ["/bin/sh", "-c", "echo $CERTFERRY_VERSION_ID >> {{files}}/hooks.log"]
+`
+
+func (e *cliEnv) hookRuns(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.Dir, "files", "hooks.log"))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func (e *cliEnv) mustRenew(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := e.renew(t, args...)
+	if code != exitOK {
+		t.Fatalf("renew %v: exit %d\n%s\n%s", args, code, out, errOut)
+	}
+	return out
+}
+
+func (e *cliEnv) tags(t *testing.T, secret string) map[string]string {
+	t.Helper()
+	d, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, tg := range d.Tags {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m
+}
+
+// Revoke, then --renew: a new serial is stored, the CA reports the old one revoked
+// with the reason given, the hook runs once for the replacement, and the next pass
+// finds nothing due (the revocation tag names the old serial only).
+func TestCLIRevokeThenRenew(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRenew(t)
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
+	if n := e.hookRuns(t); n != 1 {
+		t.Fatalf("hook ran %d times after the first issuance", n)
+	}
+
+	code, out, errOut := cli(t, "revoke", "web", "--config", e.cfg, "--reason", "superseded", "--renew")
+	if code != exitOK {
+		t.Fatalf("revoke --renew: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "serial "+old.Serial) || !strings.Contains(out, "reason superseded") {
+		t.Errorf("revoke output:\n%s", out)
+	}
+	e.NoChallengeLeft(t)
+	now := e.Stored(t, "certferry/web", "AWSCURRENT")
+	if now.Serial == old.Serial {
+		t.Fatal("--renew stored no new certificate")
+	}
+	st, err := e.SB.CA().CertStatus(t.Context(), old.Serial)
+	if err != nil || !st.Revoked() || st.Reason == nil || *st.Reason != uint(acme.ReasonSuperseded) {
+		t.Fatalf("the CA's status of the old serial: %+v %v", st, err)
+	}
+	if st, err := e.SB.CA().CertStatus(t.Context(), now.Serial); err != nil || st.Revoked() {
+		t.Fatalf("the new serial: %+v %v", st, err)
+	}
+	if n := e.hookRuns(t); n != 2 {
+		t.Errorf("hook ran %d times in all, want 2 (once per stored certificate)", n)
+	}
+	if rv, ok := lifecycle.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok || rv.Reason != "superseded" {
+		t.Errorf("revocation tag: %v", e.tags(t, "certferry/web")[lifecycle.TagRevoked])
+	}
+	e.SB.Calls().Reset()
+	out = e.mustRenew(t)
+	if e.SB.Calls().Count("acme", "NewOrder") != 0 || !strings.Contains(out, "not-due") {
+		t.Errorf("the pass after the replacement ordered again:\n%s", out)
+	}
+}
+
+// Without --renew the next ordinary pass replaces the revoked certificate (reason
+// "revoked"); keyCompromise is signed with the certificate's key.
+func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRenew(t)
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
+	code, out, errOut := cli(t, "revoke", "--config", e.cfg, "web", "--reason", "keyCompromise")
+	if code != exitOK || !strings.Contains(out, "the next pass replaces it") {
+		t.Fatalf("revoke: exit %d\n%s\n%s", code, out, errOut)
+	}
+	st, err := e.SB.CA().CertStatus(t.Context(), old.Serial)
+	if err != nil || !st.Revoked() || st.Reason == nil || *st.Reason != uint(acme.ReasonKeyCompromise) {
+		t.Fatalf("the CA's status: %+v %v", st, err)
+	}
+	out = e.mustRenew(t)
+	if r := summaryRows(t, out)["web"]; len(r) < 4 || r[1] != "renew" || r[2] != "revoked" || r[3] != "ok" {
+		t.Fatalf("the pass after revoke: %q\n%s", r, out)
+	}
+	now := e.Stored(t, "certferry/web", "AWSCURRENT")
+	if now.Serial == old.Serial || now.Key == old.Key {
+		t.Fatal("the revoked certificate or its key is still stored")
+	}
+	if n := e.hookRuns(t); n != 2 {
+		t.Errorf("hook ran %d times, want 2", n)
+	}
+	// Revoking again what is already revoked at the CA is not an error.
+	if code, _, errOut := cli(t, "revoke", "web", "--config", e.cfg, "--reason", "superseded"); code != exitOK {
+		t.Fatalf("revoke of the replacement: exit %d %s", code, errOut)
+	}
+
+	// Usage errors come before any request.
+	e.SB.Calls().Reset()
+	for _, args := range [][]string{
+		{"revoke", "--config", e.cfg},
+		{"revoke", "web", "other", "--config", e.cfg},
+		{"revoke", "web", "--config", e.cfg, "--reason", "bored"},
+		{"revoke", "nope", "--config", e.cfg, "--renew"},
+	} {
+		if code, _, _ := cli(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if n := e.SB.Calls().Count("acme", "RevokeCert"); n != 0 {
+		t.Errorf("bad usage reached the CA: %d revocations", n)
+	}
+}
+
+// account rollover, then a renewal signed with the new key; the CA refuses the old key.
+func TestCLIAccountRolloverThenRenew(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "account", "show", "--config", e.cfg); code != exitFailed || !strings.Contains(errOut, "no account stored") {
+		t.Fatalf("account show before any renewal: exit %d %s", code, errOut)
+	}
+	if n := e.SB.Calls().Count("acme", "NewAccount"); n != 0 {
+		t.Fatalf("account show registered an account (%d)", n)
+	}
+	e.mustRenew(t)
+	show := func() acme.AccountInfo {
+		t.Helper()
+		code, out, errOut := cli(t, "account", "show", "--config", e.cfg, "--json")
+		if code != exitOK {
+			t.Fatalf("account show: exit %d\n%s", code, errOut)
+		}
+		var info acme.AccountInfo
+		if err := json.Unmarshal([]byte(out), &info); err != nil {
+			t.Fatalf("account show --json: %v\n%s", err, out)
+		}
+		return info
+	}
+	before := show()
+	if before.Status != "valid" || before.URL == "" || before.Contact[0] != "mailto:cli@example.com" {
+		t.Fatalf("account before: %+v", before)
+	}
+	oldAccount, err := acme.NewSecretsManagerStore(e.SM, "certferry/acme-account").Load(t.Context(), e.Info.ACMEDirectory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if code, out, errOut := cli(t, "account", "rollover", "--config", e.cfg); code != exitOK || !strings.Contains(out, "key replaced") {
+		t.Fatalf("account rollover: exit %d\n%s\n%s", code, out, errOut)
+	}
+	after := show()
+	if after.URL != before.URL || after.KeyThumbprint == before.KeyThumbprint || after.Status != "valid" {
+		t.Fatalf("after rollover: %+v (before %+v)", after, before)
+	}
+	if n := e.SB.Calls().Count("acme", "KeyChange"); n != 1 {
+		t.Errorf("keyChange requests: %d", n)
+	}
+	e.SB.Calls().Reset()
+	e.mustRenew(t, "--force")
+	if e.SB.Calls().Count("acme", "Finalize") != 1 || e.SB.Calls().Count("acme", "NewAccount") != 0 {
+		t.Fatalf("the renewal after the rollover: %s", e.SB.Calls())
+	}
+	// The old key: the CA refuses it.
+	dir := t.TempDir()
+	oldStore := acme.NewFileStore(dir)
+	if err := oldStore.Create(t.Context(), oldAccount); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, e.Dir, "old.yaml", strings.Replace(readFile(t, e.cfg), "aws:", "  account_store: file:"+dir+"\naws:", 1))
+	code, out, errOut := cli(t, "renew", "--config", filepath.Join(e.Dir, "old.yaml"), "--force")
+	if code != exitFailed || !strings.Contains(out+errOut, "malformed") {
+		t.Fatalf("renew with the old key: exit %d (want %d, the CA refusing)\n%s\n%s", code, exitFailed, out, errOut)
+	}
+
+	// update --email, deactivate.
+	if code, _, errOut := cli(t, "account", "update", "--config", e.cfg, "--email", "not an address"); code != exitUsage {
+		t.Fatalf("bad email: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "account", "update", "--config", e.cfg, "--email", "new@example.com"); code != exitOK {
+		t.Fatalf("update: exit %d %s", code, errOut)
+	}
+	if info := show(); len(info.Contact) != 1 || info.Contact[0] != "mailto:new@example.com" {
+		t.Fatalf("after update: %+v", info)
+	}
+	if code, _, errOut := cli(t, "account", "deactivate", "--config", e.cfg); code != exitUsage || !strings.Contains(errOut, "not confirmed") {
+		t.Fatalf("deactivate without --yes: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "account", "deactivate", "--config", e.cfg, "--yes"); code != exitOK {
+		t.Fatalf("deactivate: exit %d %s", code, errOut)
+	}
+	// The next renewal registers a new account.
+	e.SB.Calls().Reset()
+	e.mustRenew(t, "--force")
+	if n := e.SB.Calls().Count("acme", "NewAccount"); n != 1 {
+		t.Errorf("after deactivation: %d registrations, want 1", n)
+	}
+	if info := show(); info.URL == before.URL {
+		t.Errorf("still the deactivated account %s", info.URL)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Switching acme.directory between two URLs of the same CA works both ways: each has
+// its account in the one secret, and switching back registers nothing.
+func TestCLIDirectorySwitchBothWays(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dirA := e.Info.ACMEDirectory
+	dirB := strings.Replace(dirA, "127.0.0.1", "localhost", 1)
+	cfgA := e.cfg
+	cfgB := writeFile(t, e.Dir, "b.yaml", strings.Replace(readFile(t, cfgA), dirA, dirB, 1))
+
+	e.mustRenew(t)
+	for i, step := range []struct {
+		cfg          string
+		registration int
+	}{{cfgB, 1}, {cfgA, 0}, {cfgB, 0}} {
+		e.SB.Calls().Reset()
+		e.cfg = step.cfg
+		e.mustRenew(t, "--force")
+		if n := e.SB.Calls().Count("acme", "NewAccount"); n != step.registration {
+			t.Errorf("step %d: %d registrations, want %d", i, n, step.registration)
+		}
+	}
+	list, err := acme.NewSecretsManagerStore(e.SM, "certferry/acme-account").List(t.Context())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("accounts stored: %d (%v), want 2", len(list), err)
+	}
+}
+
+// retire of an orphan, with and without deleting its secret.
+func TestCLIRetireOrphans(t *testing.T) {
+	t.Parallel()
+	two := strings.Replace(lifecycleConfig, "certificates:\n", `certificates:
+  - name: api
+    domains: [api.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/api }
+  - name: old
+    domains: [old.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/old }
+`, 1)
+	e := newCLIEnv(t, two)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRenew(t)
+	api := e.Stored(t, "certferry/api", "AWSCURRENT")
+	// The configuration drops api and old: they are orphans.
+	e.cfg = e.WriteConfig(t, lifecycleConfig)
+
+	// Bad usage first, touching nothing.
+	for _, args := range [][]string{
+		{"retire", "certferry/old", "--delete-secret", "--recovery-window", "5d"},
+		{"retire", "certferry/old", "--delete-secret", "--recovery-window", "31d"},
+		{"retire", "certferry/old", "--recovery-window", "7d"},
+		{"retire", "certferry/old", "--reason", "superseded"},
+		{"retire"},
+		{"retire", "web", "--delete-secret"}, // still configured
+	} {
+		if code, _, errOut := cli(t, append(args, "--config", e.cfg)...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitUsage, errOut)
+		}
+	}
+	if code, _, errOut := cli(t, "retire", "nothing", "--config", e.cfg); code != exitFailed || !strings.Contains(errOut, "no certificate certferry stored") {
+		t.Errorf("retire of an unknown name: exit %d %s", code, errOut)
+	}
+
+	// Without deletion, revoking: the secret stays, tagged.
+	code, out, errOut := cli(t, "retire", "api", "--revoke", "--config", e.cfg)
+	if code != exitOK || !strings.Contains(out, "the secret is kept") {
+		t.Fatalf("retire api: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if tags := e.tags(t, "certferry/api"); tags[lifecycle.TagRetired] == "" || tags[lifecycle.TagRevoked] == "" {
+		t.Errorf("api tags: %v", tags)
+	}
+	if st, err := e.SB.CA().CertStatus(t.Context(), api.Serial); err != nil || !st.Revoked() || *st.Reason != uint(acme.ReasonCessationOfOperation) {
+		t.Errorf("api at the CA: %+v %v", st, err)
+	}
+	if e.VersionCount(t, "certferry/api") == 0 {
+		t.Error("api's secret is gone")
+	}
+
+	// With deletion: scheduled after the recovery window.
+	code, out, errOut = cli(t, "retire", "certferry/old", "--delete-secret", "--recovery-window", "7d", "--config", e.cfg)
+	if code != exitOK || !strings.Contains(out, "deletion scheduled") {
+		t.Fatalf("retire old: exit %d\n%s\n%s", code, out, errOut)
+	}
+	d, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/old")})
+	if err != nil || d.DeletedDate == nil {
+		t.Fatalf("old after retire --delete-secret: %v %+v", err, d)
+	}
+	if days := d.DeletedDate.Sub(*d.LastChangedDate).Hours() / 24; days < 6.9 || days > 7.1 {
+		t.Errorf("deletion in %.1f days, want 7", days)
+	}
+	// The configured certificate is untouched.
+	if e.VersionCount(t, "certferry/web") == 0 {
+		t.Error("web's secret is gone")
+	}
+}

@@ -152,7 +152,7 @@ func TestExample(t *testing.T) {
 		t.Errorf("warnings: %q", c.Warnings)
 	}
 	cert := c.Certificate("example")
-	if cert == nil || cert.Sinks.SecretsManager.Secret != "certificate" || cert.Sinks.File.Dir != "/var/lib/certferry/example" ||
+	if cert == nil || cert.Sinks.SecretsManager.Secret != "certferry/example" || cert.Sinks.File.Dir != "/var/lib/certferry/example" ||
 		len(cert.Hooks.OnRenew) != 1 || cert.Hooks.OnRenew[0].Kind() != HookExec || c.Schedule.Cron != "17 3,15 * * *" {
 		t.Errorf("example certificate: %+v", cert)
 	}

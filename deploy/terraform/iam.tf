@@ -2,6 +2,10 @@
 # sinks/secretsmanager, acme's Secrets Manager account store, hooks), on the narrowest
 # resources AWS supports. Only ListHostedZones, ListSecrets and (for ASG hooks)
 # DescribeInstanceRefreshes take "*": AWS has no resource-level permissions for them.
+#
+# The statements and their conditions are those of deploy/iam/*.json (the bastion, KMS
+# and hooks policies), with the resources narrowed to this module's inputs;
+# deploy/iam/policy_test.go fails when the two differ.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -49,6 +53,13 @@ data "aws_iam_policy_document" "function" {
       values   = ["TXT"]
     }
 
+    # certferry's writes are a compare-and-swap of DELETE + CREATE, never a blind UPSERT.
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "route53:ChangeResourceRecordSetsActions"
+      values   = ["CREATE", "DELETE"]
+    }
+
     condition {
       test     = "ForAllValues:StringLike"
       variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
@@ -59,15 +70,30 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid = "Certificates"
     actions = [
-      "secretsmanager:CreateSecret",
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetSecretValue",
       "secretsmanager:PutSecretValue",
-      "secretsmanager:TagResource",
-      "secretsmanager:UntagResource",
       "secretsmanager:UpdateSecretVersionStage",
     ]
     resources = [local.secret_arns]
+  }
+
+  # Creating a secret tags it, so CreateSecret is limited like TagResource: certferry's
+  # state tags, plus the keys of secret_tag_keys.
+  statement {
+    sid = "StateTags"
+    actions = [
+      "secretsmanager:CreateSecret",
+      "secretsmanager:TagResource",
+      "secretsmanager:UntagResource",
+    ]
+    resources = [local.secret_arns]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = concat(["certferry:*"], var.secret_tag_keys)
+    }
   }
 
   statement {
@@ -82,6 +108,13 @@ data "aws_iam_policy_document" "function" {
       sid       = "SecretsKey"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
+
+      # The key serves Secrets Manager only, never a direct kms: call with the role.
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
     }
   }
 

@@ -154,7 +154,8 @@ var documented = map[string][]string{
 	"WaitForChanges":         {"route53:GetChange"},
 	"ReadChallengeRecords":   {"route53:ListResourceRecordSets"},
 	"ChallengeRecordsOnly":   {"route53:ChangeResourceRecordSets"},
-	"Certificates":           {"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:TagResource", "secretsmanager:UntagResource", "secretsmanager:UpdateSecretVersionStage"},
+	"Certificates":           {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
+	"StateTags":              {"secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"},
 	"Inventory":              {"secretsmanager:ListSecrets"},
 	"SecretsKey":             {"kms:Decrypt", "kms:GenerateDataKey"},
 	"ReadConfig":             {"ssm:GetParameter"},
@@ -229,6 +230,7 @@ func TestPolicyResources(t *testing.T) {
 		"ReadChallengeRecords": "local.zone_arns",
 		"ChallengeRecordsOnly": "local.zone_arns",
 		"Certificates":         "local.secret_arns",
+		"StateTags":            "local.secret_arns",
 		"WaitForChanges":       `route53:::change/*`,
 	} {
 		if got := strings.Join(byName[sid].resources, " "); !strings.Contains(got, want) {
@@ -273,6 +275,7 @@ func TestRoute53Conditions(t *testing.T) {
 	}
 	want := map[string]string{
 		"route53:ChangeResourceRecordSetsRecordTypes":           "ForAllValues:StringEquals TXT",
+		"route53:ChangeResourceRecordSetsActions":               "ForAllValues:StringEquals CREATE,DELETE",
 		"route53:ChangeResourceRecordSetsNormalizedRecordNames": "ForAllValues:StringLike _acme-challenge.*",
 	}
 	for k, v := range want {
@@ -330,7 +333,7 @@ func TestPolicyMatchesCode(t *testing.T) {
 		return out
 	}
 	smActions := map[string]bool{}
-	for _, a := range append(documented["Certificates"], "secretsmanager:ListSecrets", "secretsmanager:DeleteSecret", "secretsmanager:UpdateSecret",
+	for _, a := range append(append(documented["Certificates"], documented["StateTags"]...), "secretsmanager:ListSecrets", "secretsmanager:DeleteSecret", "secretsmanager:UpdateSecret",
 		"secretsmanager:RestoreSecret", "secretsmanager:ListSecretVersionIds", "secretsmanager:BatchGetSecretValue", "secretsmanager:RotateSecret") {
 		smActions[a] = true
 	}

@@ -59,6 +59,12 @@ variable "secret_prefix" {
   }
 }
 
+variable "secret_tag_keys" {
+  description = "Keys of your own tags on the secrets (sinks.secretsmanager.tags) that the function may set. certferry's own certferry:* tags are always allowed; any other key is denied."
+  type        = list(string)
+  default     = []
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key of the secrets (sinks.secretsmanager.kms_key_id), or null for the AWS managed key."
   type        = string

@@ -74,12 +74,19 @@ clean:
 # nfpm's dependencies stay out of certferry's. The packages' version comes from VERSION
 # (git describe by default; `make package VERSION=v1.2.3`).
 package: build
+	@# Only this build's packages in dist/, so `apt install ./dist/certferry_*.deb` picks it.
+	rm -f dist/certferry_*.deb dist/certferry-*.rpm
 	cd deploy/package && $(GO) run . -root $(CURDIR) -bin $(CURDIR)/$(BIN)/certferry -version '$(VERSION)' \
 		-arch $$($(GO) env GOARCH) -out $(CURDIR)/dist
 
-# The packaging module's tests (contents, modes, conffiles, maintainer scripts).
+# The packaging module's tests (contents, modes, conffiles, maintainer scripts), then the
+# README's "Install on a bastion" steps run as written (install, first renewal against the
+# sandbox, upgrade, uninstall) in a throw-away overlay of this machine with systemctl
+# stubbed (scripts/test-bastion.sh; about a minute; skips, saying why, without root or
+# overlayfs).
 test-package:
 	cd deploy/package && $(GO) test -count=1 ./...
+	./scripts/test-bastion.sh
 
 # The AWS Lambda function: dist/lambda/<arch>/bootstrap, zipped (by a small Go program, so
 # no zip tool is needed) into dist/certferry-lambda-<arch>.zip for provided.al2023.

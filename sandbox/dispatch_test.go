@@ -80,12 +80,12 @@ func TestDispatchAllServices(t *testing.T) {
 	}
 }
 
-// TestDispatchOtherQueryService: a Query-protocol request for another API version (STS) is
+// TestDispatchOtherQueryService: a Query-protocol request for another API version (IAM) is
 // not taken by the Auto Scaling stand-in, and nothing is counted for it.
 func TestDispatchOtherQueryService(t *testing.T) {
 	t.Parallel()
 	sb := start(t, sandbox.Options{})
-	form := url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}
+	form := url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, sb.Info().AWSEndpoint+"/", strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)

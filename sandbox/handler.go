@@ -12,6 +12,7 @@ import (
 
 	"github.com/certferry/certferry/sandbox/asgsim"
 	"github.com/certferry/certferry/sandbox/ecssim"
+	"github.com/certferry/certferry/sandbox/stssim"
 )
 
 // A route sends the requests it matches to one service. Routes are tried in order; the
@@ -74,6 +75,7 @@ func (s *Sandbox) routes() []route {
 		{"secretsmanager", targetPrefix("secretsmanager."), s.sm},
 		{"ecs", targetPrefix(ecssim.TargetPrefix), s.ecs},
 		{"autoscaling", queryVersion(asgsim.Version), s.asg},
+		{"sts", queryVersion(stssim.Version), s.sts},
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/certferry/certferry/sandbox/ecssim"
 	"github.com/certferry/certferry/sandbox/r53sim"
 	"github.com/certferry/certferry/sandbox/smsim"
+	"github.com/certferry/certferry/sandbox/stssim"
 )
 
 // Region is the AWS region the sandbox answers for.
@@ -54,6 +55,11 @@ const Credentials = "sandbox"
 type Options struct {
 	Zones        []string // public hosted zones created at start, served by the DNS server
 	PrivateZones []string // private hosted zones created at start (API only, never served)
+	// Accounts are more AWS accounts, each owning its public zones (served by the DNS
+	// server like the others) and reachable only through its role (STS AssumeRole).
+	// Zones and PrivateZones are AccountID's; its credentials get AccessDenied on
+	// these accounts' zones, as on AWS.
+	Accounts []Account
 
 	InsyncAfter  time.Duration // a Route 53 change is PENDING this long, then INSYNC (0: at once)
 	Route53Rate  float64       // Route 53 requests per second before Throttling (0: unlimited)
@@ -74,6 +80,31 @@ type Options struct {
 	Logger *log.Logger // Pebble's log; nil discards it
 }
 
+// Account is another AWS account of the sandbox.
+type Account struct {
+	ID         string   // 12 digits
+	Zones      []string // public hosted zones it owns
+	Role       string   // role name AssumeRole answers for (default "certferry-dns")
+	ExternalID string   // required by the role's trust policy when set
+}
+
+// RoleARN is the ARN of the account's role.
+func (a Account) RoleARN() string {
+	role := a.Role
+	if role == "" {
+		role = "certferry-dns"
+	}
+	return "arn:aws:iam::" + a.ID + ":role/" + role
+}
+
+// AccountInfo describes another account in Info.
+type AccountInfo struct {
+	ID         string   `json:"id"`
+	RoleARN    string   `json:"role_arn"`
+	ExternalID string   `json:"external_id,omitempty"`
+	Zones      []string `json:"zones"`
+}
+
 // Info is the JSON line `certferry-sandbox serve` prints: how to reach the sandbox
 // (docs/sandbox.md).
 type Info struct {
@@ -83,13 +114,16 @@ type Info struct {
 	AWSEndpoint   string            `json:"aws_endpoint"`
 	Region        string            `json:"region"`
 	DNS           string            `json:"dns"`
-	Zones         map[string]string `json:"zones"` // public zone apex (FQDN, lowercase) -> hosted zone ID
+	Zones         map[string]string `json:"zones"` // public zone apex (FQDN, lowercase) -> hosted zone ID, every account's
+	// Accounts are the other accounts (Options.Accounts): their roles and zones.
+	Accounts []AccountInfo `json:"accounts,omitempty"`
 }
 
 // Sandbox is a running sandbox. Its methods are safe for concurrent use.
 type Sandbox struct {
 	calls *calls.Registry
 	r53   *r53sim.Service
+	sts   *stssim.Service
 	sm    *smsim.Service
 	asg   *asgsim.Service
 	ecs   *ecssim.Service
@@ -113,12 +147,22 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		}
 	}()
 
+	var roles []stssim.Role
+	for _, a := range opts.Accounts {
+		if len(a.ID) != 12 || strings.Trim(a.ID, "0123456789") != "" || a.ID == AccountID {
+			return nil, fmt.Errorf("sandbox: start: account %q: want 12 digits, not %s", a.ID, AccountID)
+		}
+		roles = append(roles, stssim.Role{ARN: a.RoleARN(), ExternalID: a.ExternalID})
+	}
+	s.sts = stssim.New(stssim.Options{Calls: s.calls, DefaultAccount: AccountID, Roles: roles, Now: opts.Now})
 	s.r53 = r53sim.New(r53sim.Options{
-		Calls:       s.calls,
-		InsyncAfter: opts.InsyncAfter,
-		RequestRate: opts.Route53Rate,
-		Burst:       opts.Route53Burst,
-		Now:         opts.Now,
+		Calls:          s.calls,
+		InsyncAfter:    opts.InsyncAfter,
+		RequestRate:    opts.Route53Rate,
+		Burst:          opts.Route53Burst,
+		Now:            opts.Now,
+		DefaultAccount: AccountID,
+		AccountOf:      s.sts.AccountOf,
 	})
 	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
 	s.asg = asgsim.New(asgsim.Options{Calls: s.calls, Now: opts.Now})
@@ -136,6 +180,19 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		if _, err := s.r53.CreateZone(z, true); err != nil {
 			return nil, fmt.Errorf("sandbox: start: %w", err)
 		}
+	}
+	var accounts []AccountInfo
+	for _, a := range opts.Accounts {
+		ai := AccountInfo{ID: a.ID, RoleARN: a.RoleARN(), ExternalID: a.ExternalID, Zones: []string{}}
+		for _, z := range a.Zones {
+			id, err := s.r53.CreateZoneIn(a.ID, z, false)
+			if err != nil {
+				return nil, fmt.Errorf("sandbox: start: account %s: %w", a.ID, err)
+			}
+			zones[fqdn(z)] = id
+			ai.Zones = append(ai.Zones, fqdn(z))
+		}
+		accounts = append(accounts, ai)
 	}
 
 	var err error
@@ -171,6 +228,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		Region:        Region,
 		DNS:           s.dns.Addr(),
 		Zones:         zones,
+		Accounts:      accounts,
 	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -189,6 +247,7 @@ func fqdn(name string) string {
 // Info says how to reach the sandbox.
 func (s *Sandbox) Info() Info {
 	info := s.info
+	info.Accounts = append([]AccountInfo(nil), s.info.Accounts...)
 	info.Zones = make(map[string]string, len(s.info.Zones))
 	for k, v := range s.info.Zones {
 		info.Zones[k] = v
@@ -201,6 +260,9 @@ func (s *Sandbox) Calls() *calls.Registry { return s.calls }
 
 // Route53 is the Route 53 stand-in.
 func (s *Sandbox) Route53() *r53sim.Service { return s.r53 }
+
+// STS is the STS stand-in (AssumeRole for Options.Accounts' roles).
+func (s *Sandbox) STS() *stssim.Service { return s.sts }
 
 // SecretsManager is the Secrets Manager stand-in.
 func (s *Sandbox) SecretsManager() *smsim.Service { return s.sm }

@@ -35,6 +35,9 @@ type applied struct {
 // has not seen) the per-name reads are used, whose cost is known. Both are
 // snapshots: the compare-and-swap write catches anything that moved since.
 func (p *Provider) readSets(ctx context.Context, g *zoneGroup, log *zap.Logger) {
+	if g.snap.fill(g) {
+		return // resolving the targets just read them (see zoneSnap)
+	}
 	if z, ok := p.zoneByID(g.id); ok && z.records >= 0 {
 		pages := int((z.records + listPageSize - 1) / listPageSize)
 		if pages < len(g.units) {

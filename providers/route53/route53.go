@@ -86,6 +86,15 @@ type Options struct {
 	// Sleep pauses between GetChange polls; nil is a timer bounded by ctx. Tests pass a
 	// fake clock's.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Zones are hosted zones the operator named (dns.zones): each with the client
+	// that may read and write it (a role in the zone's account). A name inside one of
+	// them goes to the longest such zone without discovery. See Zone.
+	Zones []Zone
+	// Resolvers (host:port) answer the CNAME lookups of names that lie in no hosted
+	// zone the provider can read; empty means those of /etc/resolv.conf.
+	Resolvers []string
+	// DNSTimeout bounds one DNS query of those lookups. Default 5s.
+	DNSTimeout time.Duration
 }
 
 const (
@@ -115,16 +124,29 @@ type Record struct {
 	FQDN string
 	// Value is the raw TXT value, unquoted.
 	Value string
-	// ZoneID optionally names the hosted zone ("Z123" or "/hostedzone/Z123");
-	// it wins over discovery.
+	// ZoneID optionally names the hosted zone ("Z123" or "/hostedzone/Z123") of the
+	// first name of the record's chain (FQDN, or the alias name); it wins over
+	// discovery, so that name costs no ListHostedZones.
 	ZoneID string
+	// Alias, when set, is where the TXT goes instead of FQDN, with no CNAME lookup
+	// (dns.challenge_alias): "_acme-challenge." is put in front of a domain, as
+	// acme.sh's --challenge-alias does; a name that already starts with
+	// "_acme-challenge." is used as it is. See docs/dns.md.
+	Alias string
+	// NoFollow turns CNAME following off for the record (dns.follow_cname: false):
+	// the TXT goes to FQDN itself. By default a CNAME at FQDN is followed to the end
+	// of its chain and the TXT goes there (see Resolve).
+	NoFollow bool
 }
 
 // Provider presents and cleans up DNS-01 records in Route 53.
 type Provider struct {
-	api  API
-	opts Options
-	log  *zap.Logger
+	api    API     // the router: every call goes to the client of its zone
+	router *router // the same, typed
+	opts   Options
+	log    *zap.Logger
+	conf   *configured // Options.Zones and what was learnt of them
+	cache  *targetCache
 
 	zoneLock  chan struct{} // one listing at a time; waiters also watch their ctx
 	cacheMu   sync.RWMutex  // guards zoneCache: readers never wait for a listing
@@ -162,11 +184,17 @@ func New(api API, opts Options) *Provider {
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = defaultRetryDelay
 	}
+	if opts.DNSTimeout <= 0 {
+		opts.DNSTimeout = defaultDNSTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Provider{api: api, opts: opts, log: log.Named("route53"), zoneLock: make(chan struct{}, 1)}
+	r := newRouter(api)
+	p := &Provider{api: r, router: r, opts: opts, log: log.Named("route53"), zoneLock: make(chan struct{}, 1), cache: newTargetCache()}
+	p.conf = newConfigured(opts.Zones, r)
+	return p
 }
 
 // Present writes every record, merged with the values already at its name, and
@@ -195,11 +223,18 @@ func (p *Provider) CleanUp(ctx context.Context, recs []Record) []error {
 type zoneGroup struct {
 	id    string
 	units []*unit
+	snap  *zoneSnap // what resolving the targets already read of the zone, or nil
 }
 
 func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 	errs := make([]error, len(recs))
-	groups := p.group(ctx, recs, errs, o)
+	// Each record goes to the end of its CNAME chain (or its alias); the records are
+	// then grouped by the target's zone, so batching holds across certificates.
+	targets, snap := p.mapTargets(ctx, recs, errs, o)
+	groups := p.group(ctx, targets, errs, o)
+	for _, g := range groups {
+		g.snap = snap[g.id]
+	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
 		wg.Go(func() { p.doZone(ctx, g, o) })
@@ -210,9 +245,15 @@ func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 			if u.err == nil {
 				continue
 			}
-			err := fmt.Errorf("route53: %s %s: %w", o.verb(), displayName(u.fqdn), u.err)
 			for _, i := range u.idx {
-				errs[i] = err
+				errs[i] = fmt.Errorf("route53: %s %s: %w", o.verb(), targetName(recs[i].FQDN, u.fqdn), u.err)
+			}
+		}
+	}
+	if o == opCleanUp {
+		for i, r := range recs {
+			if errs[i] == nil && r.FQDN != "" {
+				p.cache.drop(keyOf(r)) // removed: the next Present resolves afresh
 			}
 		}
 	}
@@ -231,6 +272,9 @@ func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op)
 		byName   = map[[2]string]*unit{}
 	)
 	for i, r := range recs {
+		if errs[i] != nil {
+			continue // failed before (resolving its target)
+		}
 		if r.FQDN == "" {
 			errs[i] = fmt.Errorf("route53: %s record %d: empty name", o.verb(), i)
 			continue

@@ -195,3 +195,39 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// findState is zone finding's state across one call: the listing it used, or the
+// error of that listing (not repeated per record), and whether it listed again.
+type findState struct {
+	zones    []zone
+	listErr  error
+	relisted bool
+}
+
+// findZone returns the hosted zone of fqdn: the configured zone that holds it (see
+// Options.Zones), else the one discovery finds (listed once per Provider, again at
+// most once per call for a name no listed zone holds).
+func (p *Provider) findZone(ctx context.Context, fqdn string, st *findState) (zone, error) {
+	if z, ok, err := p.conf.find(ctx, p, fqdn); ok {
+		return z, err
+	}
+	if st.zones == nil && st.listErr == nil {
+		st.zones, st.listErr = p.zones(ctx, time.Time{})
+	}
+	if st.listErr != nil {
+		return zone{}, st.listErr
+	}
+	z, err := matchZone(st.zones, fqdn, p.opts.PrivateZones)
+	if errors.Is(err, ErrNoZone) && !st.relisted {
+		st.relisted = true
+		zs, ok, lerr := p.relist(ctx, fqdn)
+		if lerr != nil {
+			return zone{}, lerr
+		}
+		if ok {
+			st.zones = zs
+			z, err = matchZone(zs, fqdn, p.opts.PrivateZones)
+		}
+	}
+	return z, err
+}

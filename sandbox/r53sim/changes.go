@@ -14,6 +14,7 @@ type change struct {
 	comment   string
 	submitted time.Time
 	insyncAt  time.Time
+	account   string // whose change: another account's caller gets NoSuchChange
 }
 
 func (c *change) status(now time.Time) string {
@@ -29,7 +30,7 @@ func (s *Service) newChangeLocked(comment string) *change {
 		id = "C" + randomID(13)
 	}
 	now := s.now()
-	c := &change{id: id, comment: comment, submitted: now, insyncAt: now.Add(s.insyncAfter)}
+	c := &change{id: id, comment: comment, submitted: now, insyncAt: now.Add(s.insyncAfter), account: s.defaultAccount}
 	s.changes[id] = c
 	return c
 }
@@ -56,12 +57,12 @@ type parsedChange struct {
 }
 
 // changeRecordSets validates the whole batch, then applies it all or not at all.
-func (s *Service) changeRecordSets(zoneID string, req *changeResourceRecordSetsRequest) (*change, *apiError) {
+func (s *Service) changeRecordSets(zoneID, caller string, req *changeResourceRecordSetsRequest) (*change, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	z := s.zones[zoneID]
-	if z == nil {
-		return nil, errNoSuchHostedZone(zoneID)
+	z, aerr := s.zoneFor(zoneID, caller, "ChangeResourceRecordSets")
+	if aerr != nil {
+		return nil, aerr
 	}
 	parsed, aerr := parseBatch(z, req)
 	if aerr != nil {
@@ -98,6 +99,8 @@ func (s *Service) changeRecordSets(zoneID string, req *changeResourceRecordSetsR
 	}
 	z.current = work
 	c := s.newChangeLocked(req.ChangeBatch.Comment)
+	c.account = caller
+	z.changed++
 	z.pending = append(z.pending, pendingChange{insyncAt: c.insyncAt, diff: diff})
 	return c, nil
 }
@@ -335,11 +338,11 @@ func eqBoolPtr(a, b *bool) bool { return (a == nil) == (b == nil) && (a == nil |
 func eqIntPtr(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 // getChange returns the change with its status at now.
-func (s *Service) getChange(id string) (*change, *apiError) {
+func (s *Service) getChange(id, caller string) (*change, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.changes[id]
-	if c == nil {
+	if c == nil || c.account != caller {
 		return nil, errNoSuchChange(id)
 	}
 	return c, nil

@@ -92,23 +92,24 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 		body   any
 		aerr   *apiError
+		caller = s.caller(r)
 	)
 	switch op {
 	case "CreateHostedZone":
-		body, aerr = s.handleCreateHostedZone(w, r)
+		body, aerr = s.handleCreateHostedZone(w, r, caller)
 		status = http.StatusCreated
 	case "GetHostedZone":
-		body, aerr = s.handleGetHostedZone(id)
+		body, aerr = s.handleGetHostedZone(id, caller)
 	case "ListHostedZones":
-		body, aerr = s.handleListHostedZones(r.URL.Query())
+		body, aerr = s.handleListHostedZones(r.URL.Query(), caller)
 	case "ListHostedZonesByName":
-		body, aerr = s.handleListHostedZonesByName(r.URL.Query())
+		body, aerr = s.handleListHostedZonesByName(r.URL.Query(), caller)
 	case "ChangeResourceRecordSets":
-		body, aerr = s.handleChange(r, id)
+		body, aerr = s.handleChange(r, id, caller)
 	case "GetChange":
-		body, aerr = s.handleGetChange(id)
+		body, aerr = s.handleGetChange(id, caller)
 	case "ListResourceRecordSets":
-		body, aerr = s.handleListRRSets(id, r.URL.Query())
+		body, aerr = s.handleListRRSets(id, r.URL.Query(), caller)
 	}
 	if aerr != nil {
 		writeError(w, reqID, aerr)
@@ -133,7 +134,7 @@ func decodeBody(r *http.Request, v any) *apiError {
 	return nil
 }
 
-func (s *Service) handleCreateHostedZone(w http.ResponseWriter, r *http.Request) (any, *apiError) {
+func (s *Service) handleCreateHostedZone(w http.ResponseWriter, r *http.Request, caller string) (any, *apiError) {
 	var req createHostedZoneRequest
 	if aerr := decodeBody(r, &req); aerr != nil {
 		return nil, aerr
@@ -154,6 +155,8 @@ func (s *Service) handleCreateHostedZone(w http.ResponseWriter, r *http.Request)
 	if aerr != nil {
 		return nil, aerr
 	}
+	z.account = caller
+	c.account = caller
 	resp := createHostedZoneResponse{Xmlns: xmlns, HostedZone: z.hostedZoneXML(), ChangeInfo: changeInfoXML(c, s.now())}
 	if z.private {
 		resp.VPC = z.vpc
@@ -173,12 +176,12 @@ func trimDots(names []string) []string {
 	return out
 }
 
-func (s *Service) handleGetHostedZone(id string) (any, *apiError) {
+func (s *Service) handleGetHostedZone(id, caller string) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	z := s.zones[id]
-	if z == nil {
-		return nil, errNoSuchHostedZone(id)
+	z, aerr := s.zoneFor(id, caller, "GetHostedZone")
+	if aerr != nil {
+		return nil, aerr
 	}
 	resp := getHostedZoneResponse{Xmlns: xmlns, HostedZone: z.hostedZoneXML()}
 	if z.private {
@@ -204,10 +207,12 @@ func maxItems(q url.Values, def, limit int) (int, *apiError) {
 
 // sortedZones returns every zone. By ID for ListHostedZones (whose Marker is a zone
 // ID), or by reversed name then ID for ListHostedZonesByName, as AWS documents.
-func (s *Service) sortedZones(byName bool) []*zone {
+func (s *Service) sortedZones(byName bool, caller string) []*zone {
 	out := make([]*zone, 0, len(s.zones))
 	for _, z := range s.zones {
-		out = append(out, z)
+		if z.account == caller {
+			out = append(out, z)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if byName {
@@ -221,7 +226,7 @@ func (s *Service) sortedZones(byName bool) []*zone {
 	return out
 }
 
-func (s *Service) handleListHostedZones(q url.Values) (any, *apiError) {
+func (s *Service) handleListHostedZones(q url.Values, caller string) (any, *apiError) {
 	n, aerr := maxItems(q, defaultZonePage, defaultZonePage)
 	if aerr != nil {
 		return nil, aerr
@@ -229,7 +234,7 @@ func (s *Service) handleListHostedZones(q url.Values) (any, *apiError) {
 	marker := trimID(q.Get("marker"), "/hostedzone/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	zones := s.sortedZones(false)
+	zones := s.sortedZones(false, caller)
 	start := 0
 	if marker != "" {
 		start = sort.Search(len(zones), func(i int) bool { return zones[i].id >= marker })
@@ -249,7 +254,7 @@ func (s *Service) handleListHostedZones(q url.Values) (any, *apiError) {
 	return resp, nil
 }
 
-func (s *Service) handleListHostedZonesByName(q url.Values) (any, *apiError) {
+func (s *Service) handleListHostedZonesByName(q url.Values, caller string) (any, *apiError) {
 	n, aerr := maxItems(q, defaultZonePage, defaultZonePage)
 	if aerr != nil {
 		return nil, aerr
@@ -270,7 +275,7 @@ func (s *Service) handleListHostedZonesByName(q url.Values) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	zones := s.sortedZones(true)
+	zones := s.sortedZones(true, caller)
 	start := sort.Search(len(zones), func(i int) bool {
 		k := reversedKey(zones[i].name)
 		return k > startKey || (k == startKey && zones[i].id >= zoneID)
@@ -288,27 +293,27 @@ func (s *Service) handleListHostedZonesByName(q url.Values) (any, *apiError) {
 	return resp, nil
 }
 
-func (s *Service) handleChange(r *http.Request, zoneID string) (any, *apiError) {
+func (s *Service) handleChange(r *http.Request, zoneID, caller string) (any, *apiError) {
 	var req changeResourceRecordSetsRequest
 	if aerr := decodeBody(r, &req); aerr != nil {
 		return nil, aerr
 	}
-	c, aerr := s.changeRecordSets(zoneID, &req)
+	c, aerr := s.changeRecordSets(zoneID, caller, &req)
 	if aerr != nil {
 		return nil, aerr
 	}
 	return changeResourceRecordSetsResponse{Xmlns: xmlns, ChangeInfo: changeInfoXML(c, s.now())}, nil
 }
 
-func (s *Service) handleGetChange(id string) (any, *apiError) {
-	c, aerr := s.getChange(id)
+func (s *Service) handleGetChange(id, caller string) (any, *apiError) {
+	c, aerr := s.getChange(id, caller)
 	if aerr != nil {
 		return nil, aerr
 	}
 	return getChangeResponse{Xmlns: xmlns, ChangeInfo: changeInfoXML(c, s.now())}, nil
 }
 
-func (s *Service) handleListRRSets(zoneID string, q url.Values) (any, *apiError) {
+func (s *Service) handleListRRSets(zoneID string, q url.Values, caller string) (any, *apiError) {
 	n, aerr := maxItems(q, defaultRRPage, defaultRRPage)
 	if aerr != nil {
 		return nil, aerr
@@ -329,10 +334,10 @@ func (s *Service) handleListRRSets(zoneID string, q url.Values) (any, *apiError)
 		start = &RecordSet{Name: name, Type: startType, SetIdentifier: startID}
 	}
 	s.mu.Lock()
-	z := s.zones[zoneID]
-	if z == nil {
+	z, aerr := s.zoneFor(zoneID, caller, "ListResourceRecordSets")
+	if aerr != nil {
 		s.mu.Unlock()
-		return nil, errNoSuchHostedZone(zoneID)
+		return nil, aerr
 	}
 	sets := sortedSets(z.current)
 	s.mu.Unlock()

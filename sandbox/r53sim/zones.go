@@ -30,6 +30,12 @@ type Options struct {
 	RequestRate float64          // requests per second before Throttling (0 = unlimited)
 	Burst       int              // token bucket size (<= 0 means 1 when RequestRate is set)
 	Now         func() time.Time // clock; default time.Now
+	// DefaultAccount owns the zones CreateZone makes and is the account of callers
+	// AccountOf does not know (see accounts.go). Empty is fine with one account.
+	DefaultAccount string
+	// AccountOf maps an access key id to its account; nil: every caller is the
+	// default account.
+	AccountOf func(accessKeyID string) (account string, ok bool)
 }
 
 // RecordSet is one resource record set as the API and the DNS view see it.
@@ -73,6 +79,8 @@ func keyOf(rs RecordSet) rrKey { return rrKey{rs.Name, rs.Type, rs.SetIdentifier
 type zone struct {
 	id, name, callerRef, comment string
 	private                      bool
+	account                      string // owner (see accounts.go)
+	changed                      int    // change batches accepted
 	vpc                          *xmlVPC
 	seq                          int // creation order, to break ties between zones of one name
 
@@ -104,6 +112,9 @@ type Service struct {
 	refs    map[string]string
 	changes map[string]*change
 	seq     int
+
+	defaultAccount string
+	accountOf      func(string) (string, bool)
 }
 
 // New returns a Service with no hosted zones.
@@ -118,6 +129,9 @@ func New(opts Options) *Service {
 		zones:       map[string]*zone{},
 		refs:        map[string]string{},
 		changes:     map[string]*change{},
+
+		defaultAccount: opts.DefaultAccount,
+		accountOf:      opts.AccountOf,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -169,7 +183,7 @@ func (s *Service) createZoneLocked(name, callerRef, comment string, vpc *xmlVPC)
 	s.seq++
 	z := &zone{
 		id: id, name: apex, callerRef: callerRef, comment: comment,
-		private: vpc != nil, vpc: vpc, seq: s.seq,
+		private: vpc != nil, vpc: vpc, seq: s.seq, account: s.defaultAccount,
 		current: map[rrKey]RecordSet{}, published: map[rrKey]RecordSet{},
 	}
 	// Route 53 creates the apex SOA and NS sets with every new zone.

@@ -52,6 +52,7 @@ type simEnv struct {
 	svc       *r53sim.Service
 	reg       *calls.Registry
 	client    *awsr53.Client
+	cfg       aws.Config
 	throttled atomic.Int64 // Throttling answers seen on the wire
 }
 
@@ -89,6 +90,7 @@ func newSim(t *testing.T, opts r53sim.Options, sdkAttempts int) *simEnv {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	cfg.HTTPClient = &http.Client{Transport: tr}
+	e.cfg = cfg
 	e.client = awsr53.NewFromConfig(cfg)
 	return e
 }

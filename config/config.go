@@ -55,6 +55,7 @@ type Config struct {
 	ACME     ACME
 	AWS      AWS
 	Route53  Route53
+	DNS      DNS
 	Schedule Schedule
 	// Concurrency bounds how many certificates one pass works on at the same time (1..256).
 	Concurrency int
@@ -162,6 +163,10 @@ type AWS struct {
 	// AssumeRoleARN, when set, is assumed (with ExternalID, if set) for every AWS call.
 	AssumeRoleARN string
 	ExternalID    string
+	// SecretsManager, when its role is set, is assumed (from the credentials above)
+	// for Secrets Manager alone: the certificates and the ACME account may live in
+	// another account than the DNS.
+	SecretsManager Role
 }
 
 // Route53 configures DNS-01 through Route 53.
@@ -218,6 +223,9 @@ type Certificate struct {
 	Profile string
 	// HostedZoneID optionally pins the Route 53 zone ("Z..." without "/hostedzone/").
 	HostedZoneID string
+	// DNS is where the certificate's TXT records go (CNAME following, alias, zones
+	// per name).
+	DNS CertificateDNS
 	// RenewBefore is the effective renew_before (the file-level one when the certificate sets
 	// none); zero means unset.
 	RenewBefore time.Duration

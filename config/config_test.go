@@ -89,7 +89,7 @@ line 23: certificates[0].hooks.on_renew[3].env.A: expected a string, got a mappi
 		{"hook_two_kinds", `line 10: certificates[0].hooks.on_renew[0]: exec and webhook in one entry: a hook entry has exactly one kind (make one entry each)`},
 		{"ip_address", `line 5: certificates[0].domains[0]: "192.0.2.10": is an IP address (192.0.2.10); certificates here are for DNS names only
 line 5: certificates[0].domains[1]: "::1": is an IP address (::1); certificates here are for DNS names only`},
-		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, route53, schedule, concurrency, renew_before, issuance_guard, log, listen, certificates)
+		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, dns, route53, schedule, concurrency, renew_before, issuance_guard, log, listen, certificates)
 line 4: acme.<<: unknown key "<<" (YAML merge keys are not supported; repeat the keys, or alias a whole value with *anchor)
 line 4: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},
 		{"missing_email", `line 2: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},

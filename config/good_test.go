@@ -107,7 +107,6 @@ func TestParseGood(t *testing.T) {
 			c.Warnings = []string{
 				`line 2: acme.email: "ops@example.com": Let's Encrypt refuses contact addresses in reserved domains`,
 				`line 4: schedule.interval: 60d is longer than a third of a 90-day certificate's lifetime (30d): one failed run can leave a certificate to expire before the next run`,
-				`line 6: route53.resolvers: unused while route53.propagation_check is false`,
 				`line 7: listen: "0.0.0.0:9464" is reachable beyond this host; /metrics and /healthz have no authentication`,
 				`line 11: certificates[0].renew_before: 90d is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)`,
 			}

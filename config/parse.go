@@ -525,8 +525,10 @@ func (d *decoder) document(root *yaml.Node) {
 				{"profile", d.str(&c.AWS.Profile)},
 				{"assume_role_arn", d.str(&c.AWS.AssumeRoleARN)},
 				{"external_id", d.str(&c.AWS.ExternalID)},
+				{"secretsmanager", d.role(&c.AWS.SecretsManager)},
 			})
 		}},
+		{"dns", d.dns},
 		{"route53", func(p string, n *yaml.Node) {
 			d.object(n, p, "a mapping", []field{
 				{"insync_timeout", d.duration(&c.Route53.InsyncTimeout, nil)},
@@ -626,6 +628,7 @@ func (d *decoder) certificate(i int, p string, n *yaml.Node) {
 		}},
 		{"profile", d.str(&c.Profile)},
 		{"hosted_zone_id", d.str(&c.HostedZoneID)},
+		{"dns", d.certDNS(c)},
 		{"renew_before", d.duration(&c.RenewBefore, &d.renewSet[i])},
 		{"sinks", func(p string, n *yaml.Node) {
 			d.object(n, p, "a mapping of sinks", []field{

@@ -138,8 +138,9 @@ func (k *checker) check() {
 			k.addf(index("route53.resolvers", i), "%q: write host:port (e.g. 1.1.1.1:53)", r)
 		}
 	}
-	if len(c.Route53.Resolvers) > 0 && !c.Route53.PropagationCheck {
-		k.warnf("route53.resolvers", "unused while route53.propagation_check is false")
+	k.dnsZones()
+	if len(c.Route53.Resolvers) > 0 && !c.Route53.PropagationCheck && !k.followsCNAMEs() {
+		k.warnf("route53.resolvers", "unused while route53.propagation_check is false and no certificate follows CNAMEs")
 	}
 	k.schedule()
 	if c.Concurrency < 1 || c.Concurrency > 256 {
@@ -274,6 +275,7 @@ func (k *checker) aws() {
 	if a.AssumeRoleARN != "" && !roleARNRE.MatchString(a.AssumeRoleARN) {
 		k.addf("aws.assume_role_arn", "%q: write arn:aws:iam::<12-digit account>:role/<name>", a.AssumeRoleARN)
 	}
+	k.checkRole("aws.secretsmanager", a.SecretsManager)
 	switch {
 	case a.ExternalID != "" && a.AssumeRoleARN == "":
 		k.addf("aws.external_id", "only used with aws.assume_role_arn: set that too, or drop this")
@@ -336,6 +338,7 @@ func (k *checker) certificates() {
 				k.addf(p+".hosted_zone_id", "%q: a hosted zone ID is \"Z\" followed by uppercase letters and digits", z)
 			}
 		}
+		k.certDNS(p, cert)
 		k.checkDuration(p+".renew_before", int64(cert.RenewBefore), false)
 		if cert.RenewBefore >= DefaultLifetime && cert.RenewBefore != c.RenewBefore {
 			k.warnf(p+".renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(cert.RenewBefore))

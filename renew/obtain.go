@@ -97,7 +97,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	for _, w := range toOrder {
 		for _, ch := range w.order.Challenges {
 			w.records = append(w.records, len(recs))
-			recs = append(recs, route53.Record{FQDN: ch.FQDN, Value: ch.Value, ZoneID: w.cert.ZoneID})
+			recs = append(recs, w.cert.DNS.Record(ch.FQDN, ch.Value, w.cert.ZoneID))
 		}
 	}
 	if len(recs) > 0 {

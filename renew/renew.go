@@ -73,6 +73,7 @@ type Cert struct {
 	KeyType     string
 	Profile     string
 	ZoneID      string
+	DNS         route53.CertDNS // CNAME following, alias, zones per name (dns: keys)
 	RenewBefore time.Duration
 	Secret      *smsink.Target // nil: no Secrets Manager sink
 	File        *file.Target   // nil: no file sink

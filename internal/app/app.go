@@ -63,6 +63,7 @@ type App struct {
 	AWS     aws.Config
 	SM      *awssm.Client
 	R53     *awsroute53.Client
+	DNS     *route53.Provider // DNS-01 (Resolve: where each record would go, before any order)
 	Secrets *smsink.Sink
 	Files   *file.Sink
 	Runner  *renew.Runner
@@ -149,7 +150,8 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		return nil, err
 	}
 	a.AWS = awsCfg
-	a.SM = awssm.NewFromConfig(awsCfg)
+	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
+	a.SM = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
 	a.R53 = awsroute53.NewFromConfig(awsCfg)
 	roots, err := readRoots(cfg.ACME.CABundle)
 	if err != nil {
@@ -172,11 +174,14 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	r53opts := route53.Options{
 		InsyncTimeout: cfg.Route53.InsyncTimeout,
 		Logger:        log,
+		Zones:         dnsZones(cfg.DNS.Zones, roles, a.R53),
+		Resolvers:     cfg.Route53.Resolvers,
 	}
 	if cfg.Route53.PropagationCheck {
 		r53opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
 	}
 	dns := route53.New(a.R53, r53opts)
+	a.DNS = dns
 
 	a.acmeWrap = opts.ACMETransport
 	hookDeps := hooks.Deps{
@@ -189,7 +194,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 	var certList []renew.Cert
 	for _, c := range cfg.Certificates {
-		rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore}
+		rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore, DNS: certDNS(c)}
 		if rc.Profile == "" {
 			rc.Profile = cfg.ACME.Profile
 		}

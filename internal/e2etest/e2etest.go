@@ -140,7 +140,7 @@ func (e *Env) NoChallengeLeft(t *testing.T) {
 	t.Helper()
 	for zone, id := range e.Info.Zones {
 		for _, rs := range e.SB.Route53().Records(id) {
-			if strings.HasPrefix(rs.Name, "_acme-challenge.") {
+			if rs.Type == "TXT" && strings.HasPrefix(rs.Name, "_acme-challenge.") { // a CNAME there is the operator's delegation
 				t.Errorf("zone %s still holds %s %s %v", zone, rs.Name, rs.Type, rs.Values)
 			}
 		}

@@ -572,3 +572,21 @@ func (p *Provider) lookupCNAME(ctx context.Context, name string) (string, error)
 	}
 	return "", fmt.Errorf("look up CNAME at %s: %w", displayName(name), last)
 }
+
+// CertDNS is one certificate's DNS-01 settings (its dns: keys): what the pass puts
+// in the Records of its challenges.
+type CertDNS struct {
+	NoFollow bool              // dns.follow_cname: false
+	Alias    string            // dns.challenge_alias
+	ZoneIDs  map[string]string // dns.hosted_zone_ids: domain (without "*.") -> zone id
+}
+
+// Record is the record of one challenge of the certificate: fqdn is
+// "_acme-challenge.<domain>"; zoneID is the certificate's hosted_zone_id, which a
+// zone pinned for the domain overrides.
+func (c CertDNS) Record(fqdn, value, zoneID string) Record {
+	if id, ok := c.ZoneIDs[strings.TrimSuffix(strings.TrimPrefix(canonicalName(fqdn), "_acme-challenge."), ".")]; ok {
+		zoneID = id
+	}
+	return Record{FQDN: fqdn, Value: value, ZoneID: zoneID, Alias: c.Alias, NoFollow: c.NoFollow}
+}

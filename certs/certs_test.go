@@ -157,7 +157,7 @@ func TestSecretRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Field names and order are contract 1.
+	// Field names and order are the stored format (docs/secret-format.md).
 	var keys []string
 	dec := json.NewDecoder(bytes.NewReader(data))
 	_, _ = dec.Token()

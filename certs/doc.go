@@ -1,5 +1,5 @@
 // Package certs holds the certificate bundle that every certferry package passes around,
-// and the codec of the stored secret (contract 1 in DESIGN.md).
+// and the codec of the stored secret (docs/secret-format.md).
 //
 // A Bundle carries its private key as a PrivateKeyPEM, a type that prints, logs and
 // marshals as "[REDACTED]" by every route (fmt, encoding/json, encoding.TextMarshaler,

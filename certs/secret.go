@@ -12,7 +12,7 @@ import (
 // MaxSecretSize is the largest SecretString Secrets Manager stores, in bytes.
 const MaxSecretSize = 65536
 
-// secretJSON is contract 1. Field order is the output order.
+// secretJSON is the stored format (docs/secret-format.md). Field order is the output order.
 type secretJSON struct {
 	Cert      string   `json:"cert"`
 	Key       string   `json:"key"`
@@ -34,7 +34,7 @@ func (e *SizeError) Error() string {
 	return fmt.Sprintf("secret is %d bytes, over the Secrets Manager limit of %d bytes", e.Size, e.Limit)
 }
 
-// MarshalSecret returns the stored form of the bundle (contract 1): one JSON object with
+// MarshalSecret returns the stored form of the bundle (docs/secret-format.md): one JSON object with
 // cert, key, chain, domains, not_before, not_after, serial, issuer and ari_id. It fails
 // with a *SizeError when the result exceeds MaxSecretSize.
 func (b *Bundle) MarshalSecret() ([]byte, error) {
@@ -69,7 +69,7 @@ func (b *Bundle) MarshalSecret() ([]byte, error) {
 	return out, nil
 }
 
-// ParseSecret parses a stored secret (contract 1). It is strict about the types of the
+// ParseSecret parses a stored secret (docs/secret-format.md). It is strict about the types of the
 // fields it knows (cert, key, chain, issuer, serial, ari_id strings; domains an array of
 // strings; not_before, not_after RFC 3339 strings) and ignores fields it does not know.
 // cert and key are required and the key must match the certificate. The metadata of the

@@ -1,5 +1,5 @@
-// Package config loads, defaults and validates certferry's YAML configuration (contract 7 of
-// DESIGN.md; config.example.yaml at the repository root documents every key).
+// Package config loads, defaults and validates certferry's YAML configuration
+// (config.example.yaml at the repository root documents every key).
 //
 // Parse takes the file's bytes and an environment lookup function: the package never reads files
 // or the process environment itself (Load is a convenience that reads one named file for cmd/).
@@ -75,7 +75,7 @@ type Config struct {
 	Warnings []string
 }
 
-// ACME configures the ACME client and account (contract 2).
+// ACME configures the ACME client and account (docs/accounts.md).
 type ACME struct {
 	// Directory is the directory URL; Parse resolves the names in Directories.
 	Directory string
@@ -239,7 +239,7 @@ type Sinks struct {
 	File           *FileSink
 }
 
-// SecretsManagerSink stores the certificate as a secret (contract 1).
+// SecretsManagerSink stores the certificate as a secret (docs/secret-format.md).
 type SecretsManagerSink struct {
 	Secret      string // name (or ARN) of the secret; unique across certificates
 	KMSKeyID    string
@@ -310,7 +310,7 @@ func (h Hook) kinds() []string {
 	return k
 }
 
-// Webhook POSTs the renewal as JSON, signed with HMAC-SHA256 of Secret (contract 4).
+// Webhook POSTs the renewal as JSON, signed with HMAC-SHA256 of Secret (docs/hooks.md).
 type Webhook struct {
 	URL string // https; http only to localhost or 127.0.0.1
 	// Secret is the HMAC key. It prints as REDACTED; Reveal it only to sign.

@@ -140,7 +140,7 @@ func TestParseGood(t *testing.T) {
 }
 
 // TestExample checks that the documented example parses as is (only its reserved-domain email
-// may warn), and that it shows the keys of contract 7.
+// may warn), and that it shows every key of config.example.yaml.
 func TestExample(t *testing.T) {
 	t.Parallel()
 	c, err := Load("../config.example.yaml", env(nil))

@@ -29,7 +29,7 @@ import (
 	"github.com/certferry/certferry/sandbox/calls"
 )
 
-// e2eConfig is written from the sandbox's contract-6 line, as a user would.
+// e2eConfig is written from the sandbox's JSON line (docs/sandbox.md), as a user would.
 const e2eConfig = `acme:
   directory: {{dir}}
   email: ops@example.com

@@ -1,5 +1,5 @@
 // Package hooks runs what a certificate's configuration asks for after it was renewed
-// (on_renew) or after it failed (on_failure): contract 4 of DESIGN.md.
+// (on_renew) or after it failed (on_failure): docs/hooks.md.
 //
 // Four kinds: exec (an argv run without a shell, in its own process group, killed as a group
 // on timeout), webhook (an HTTPS POST of the event as JSON, signed with HMAC-SHA256), Auto

@@ -83,7 +83,7 @@ func wantOK(t *testing.T, sum *renew.Summary, name string, action renew.Action, 
 	return r
 }
 
-// secret is the stored secret (contract 1).
+// secret is the stored secret (docs/secret-format.md).
 type secret = e2etest.Secret
 
 // stored reads a version of a secret ("AWSCURRENT", "AWSPREVIOUS") and checks what a

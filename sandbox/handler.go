@@ -102,7 +102,7 @@ func (s *Sandbox) handler() http.Handler {
 //	GET    /_sandbox/calls          call counters (see calls.Registry.Handler)
 //	DELETE /_sandbox/calls          reset counters and faults
 //	POST   /_sandbox/faults         inject faults
-//	GET    /_sandbox/info           the contract-6 JSON
+//	GET    /_sandbox/info           the JSON line certferry-sandbox prints (docs/sandbox.md)
 //	POST   /_sandbox/renewal-info   {"certificate": PEM, "start": RFC 3339, "end": RFC 3339}
 //	                                or {"certificate": PEM, "ari_response": "<verbatim body>"}:
 //	                                set the CA's ARI answer for a certificate it issued

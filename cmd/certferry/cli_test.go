@@ -1,6 +1,6 @@
 package main
 
-// The CLI's wiring, through run(): flags, exit codes (contract 5), output, and whole
+// The CLI's wiring, through run(): flags, exit codes (docs/architecture.md), output, and whole
 // passes against the sandbox. config/ tests the validation rules themselves; here a few
 // bad configurations prove that every command reports them with exit code 2.
 

@@ -16,7 +16,7 @@ import (
 	"syscall"
 )
 
-// Exit codes (contract 5).
+// Exit codes (docs/architecture.md).
 const (
 	exitOK      = 0 // all fine, or nothing due
 	exitFailed  = 1 // a certificate failed

@@ -147,7 +147,7 @@ func (e *Env) NoChallengeLeft(t *testing.T) {
 	}
 }
 
-// Secret is one version of a stored secret (contract 1).
+// Secret is one version of a stored secret (docs/secret-format.md).
 type Secret struct {
 	Cert      string   `json:"cert"`
 	Key       string   `json:"key"`

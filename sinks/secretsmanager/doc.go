@@ -1,7 +1,7 @@
-// Package secretsmanager stores certificate bundles in AWS Secrets Manager (contract 1 in
-// DESIGN.md): one secret per certificate, one new version per renewal, AWSCURRENT on the
-// newest certificate and AWSPREVIOUS on the one before, so a rollback is one
-// update-secret-version-stage.
+// Package secretsmanager stores certificate bundles in AWS Secrets Manager
+// (docs/secret-format.md describes the value, the tags and the versions): one secret per
+// certificate, one new version per renewal, AWSCURRENT on the newest certificate and
+// AWSPREVIOUS on the one before, so a rollback is one update-secret-version-stage.
 //
 // Tags on each secret describe its current certificate (certferry:not-after,
 // certferry:domains-hash, ...), so Inventory reads 100 certificates per ListSecrets call

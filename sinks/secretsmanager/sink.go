@@ -40,7 +40,7 @@ var (
 	ErrNotFound = errors.New("secret not found")
 	// ErrWouldShorten: the stored certificate expires later than the one to store.
 	ErrWouldShorten = errors.New("stored certificate expires later")
-	// ErrCorruptStored: the stored value is not a valid contract 1 secret (not JSON, a
+	// ErrCorruptStored: the stored value is not a valid stored secret (docs/secret-format.md) (not JSON, a
 	// missing field, a key that does not match its certificate).
 	ErrCorruptStored = errors.New("stored value is not a valid certificate secret")
 	// ErrAccessDenied: IAM refused the call.

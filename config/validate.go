@@ -414,12 +414,18 @@ func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string
 			k.addf(p+".dir", "required: the directory for the PEM files (e.g. %q)", "/etc/certferry/"+orDefault(cert.Name, "www"))
 		case !filepath.IsAbs(f.Dir):
 			k.addf(p+".dir", "%q: must be an absolute path", f.Dir)
+		case filepath.Clean(f.Dir) == "/":
+			k.addf(p+".dir", "%q: the root directory; give the certificate a directory of its own (e.g. %q)", f.Dir, "/etc/certferry/"+orDefault(cert.Name, "www"))
 		default:
 			clean := filepath.Clean(f.Dir)
 			if other, dup := dirs[clean]; dup {
 				k.addf(p+".dir", "%q is already the directory of %s", f.Dir, k.at(other))
 			} else {
 				dirs[clean] = p + ".dir"
+			}
+			if why, ok := systemDirs[clean]; ok {
+				k.warnf(p+".dir", "%q is %s: certferry writes cert.pem, chain.pem, fullchain.pem and privkey.pem there; give the certificate a directory of its own (e.g. %q)",
+					f.Dir, why, "/etc/certferry/"+orDefault(cert.Name, "www"))
 			}
 		}
 		if f.Owner != "" && !ownerRE.MatchString(f.Owner) {
@@ -430,6 +436,23 @@ func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string
 		}
 	}
 }
+
+// systemDirs are directories a file sink should not write into, with the reason: files
+// of the system or of other programs live there, or anyone may write there.
+var systemDirs = func() map[string]string {
+	m := map[string]string{}
+	for _, d := range []string{"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
+		"/root", "/run", "/sbin", "/srv", "/sys", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/local/bin",
+		"/usr/local/etc", "/usr/local/sbin", "/usr/sbin", "/usr/share", "/var", "/var/lib", "/var/log", "/var/run",
+		"/etc/ssl", "/etc/ssl/certs", "/etc/ssl/private", "/etc/pki", "/etc/pki/tls", "/etc/pki/tls/certs",
+		"/etc/pki/tls/private", "/etc/nginx", "/etc/apache2", "/etc/httpd", "/etc/haproxy", "/etc/letsencrypt"} {
+		m[d] = "a system directory"
+	}
+	for _, d := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
+		m[d] = "writable by every user (anyone could replace the key)"
+	}
+	return m
+}()
 
 func (k *checker) hook(path string, h Hook) {
 	kinds := h.kinds()

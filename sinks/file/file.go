@@ -93,6 +93,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle) error 
 	if err := ensureDir(target.Dir, uid, gid); err != nil {
 		return err
 	}
+	s.warnIfShared(target.Dir, b.Name)
 	leafLen := len(b.CertPEM) - len(b.ChainPEM)
 	if leafLen <= 0 {
 		return errors.New("bundle has no leaf PEM")
@@ -211,6 +212,26 @@ func writeTemp(dir string, data []byte, mode fs.FileMode, uid, gid int) (path st
 }
 
 // ensureDir creates dir with mode 0700 (owned by uid/gid) when it is missing.
+// warnIfShared warns when users other than the owner may write into dir: they could
+// replace the certificate or the key between two renewals (the sink only checks; the
+// directory's mode is the operator's to choose, and config validation warns about
+// well-known shared directories).
+func (s *Sink) warnIfShared(dir, name string) {
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o022 == 0 {
+		return
+	}
+	who := "its group"
+	switch {
+	case fi.Mode().Perm()&0o022 == 0o022:
+		who = "its group and every other user"
+	case fi.Mode().Perm()&0o002 != 0:
+		who = "every other user"
+	}
+	s.log.Warn("the certificate directory is writable by "+who+", who could replace the certificate or its key: chmod go-w it",
+		zap.String("cert", name), zap.String("dir", dir), zap.String("mode", fi.Mode().Perm().String()))
+}
+
 func ensureDir(dir string, uid, gid int) error {
 	fi, err := os.Stat(dir)
 	if err == nil {

@@ -241,3 +241,38 @@ func TestLoadMissing(t *testing.T) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestStoreWarnsAboutSharedDirectory: a directory others may write into is used, with a
+// warning naming who can write; a private or group-readable one gets none.
+func TestStoreWarnsAboutSharedDirectory(t *testing.T) {
+	t.Parallel()
+	ca := certstest.NewCA(t)
+	b := ca.Bundle(t, "x", certstest.Leaf{})
+	for _, c := range []struct {
+		mode fs.FileMode
+		want string
+	}{
+		{0o700, ""},
+		{0o755, ""},
+		{0o775, "writable by its group,"},
+		{0o757, "writable by every other user,"},
+		{0o777, "writable by its group and every other user,"},
+		{0o1777, "writable by its group and every other user,"},
+	} {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		s, logs := newSink(t)
+		if err := s.Store(context.Background(), file.Target{Dir: dir}, b); err != nil {
+			t.Fatal(err)
+		}
+		warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
+		switch {
+		case c.want == "" && len(warns) != 0:
+			t.Errorf("mode %o: warned %q", c.mode, warns[0].Message)
+		case c.want != "" && (len(warns) != 1 || !strings.Contains(warns[0].Message, c.want) || warns[0].ContextMap()["dir"] != dir):
+			t.Errorf("mode %o: warnings %v, want one containing %q", c.mode, warns, c.want)
+		}
+	}
+}

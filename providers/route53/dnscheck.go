@@ -48,23 +48,20 @@ func (c DNSChecker) Check(ctx context.Context, fqdn string, values []string) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	name := dns.Fqdn(fqdn)
 	var last error
 	for {
-		last = nil
-		for _, s := range servers {
-			got, err := lookupTXT(ctx, s, name)
-			if err != nil {
-				last = fmt.Errorf("%s: %w", s, err)
-				break
-			}
-			if missing := missingValues(values, got); len(missing) > 0 {
-				last = fmt.Errorf("%s does not serve %d of %d value(s) yet", s, len(missing), len(values))
-				break
-			}
-		}
-		if last == nil {
+		err := c.round(ctx, servers, name, values)
+		if err == nil {
 			return nil
+		}
+		// A round the deadline cut short failed with "i/o timeout" or the like, which
+		// says nothing about the record: keep what the last complete round found (say,
+		// "serves 1 of 2 values") so the error tells the operator what is wrong. The
+		// clock, not ctx.Err, tells: the socket's deadline can fire before ctx's timer.
+		if cutShort := ctx.Err() != nil || !time.Now().Before(deadline); last == nil || !cutShort {
+			last = err
 		}
 		t := time.NewTimer(interval)
 		select {
@@ -74,6 +71,20 @@ func (c DNSChecker) Check(ctx context.Context, fqdn string, values []string) err
 		case <-t.C:
 		}
 	}
+}
+
+// round asks every server once; nil means all of them serve every value.
+func (c DNSChecker) round(ctx context.Context, servers []string, name string, values []string) error {
+	for _, s := range servers {
+		got, err := lookupTXT(ctx, s, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		if missing := missingValues(values, got); len(missing) > 0 {
+			return fmt.Errorf("%s does not serve %d of %d value(s) yet", s, len(missing), len(values))
+		}
+	}
+	return nil
 }
 
 // lookupTXT asks server for the TXT strings at name, over UDP with a retry over TCP

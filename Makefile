@@ -69,15 +69,19 @@ bench:
 clean:
 	rm -rf $(BIN)
 
-# The .deb and .rpm of bin/certferry (for this machine's architecture), built by
-# deploy/package: a small program using nfpm as a library, in a module of its own so
+# The .deb and .rpm for Linux on PKG_ARCH (default: this machine's; `make package
+# PKG_ARCH=arm64` for Graviton), with the binary built for it into $(BIN)/linux-PKG_ARCH/,
+# by deploy/package: a small program using nfpm as a library, in a module of its own so
 # nfpm's dependencies stay out of certferry's. The packages' version comes from VERSION
 # (git describe by default; `make package VERSION=v1.2.3`).
-package: build
+PKG_ARCH ?= $(shell $(GO) env GOARCH)
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		-o $(BIN)/linux-$(PKG_ARCH)/certferry ./cmd/certferry
 	@# Only this build's packages in dist/, so `apt install ./dist/certferry_*.deb` picks it.
 	rm -f dist/certferry_*.deb dist/certferry-*.rpm
-	cd deploy/package && $(GO) run . -root $(CURDIR) -bin $(CURDIR)/$(BIN)/certferry -version '$(VERSION)' \
-		-arch $$($(GO) env GOARCH) -out $(CURDIR)/dist
+	cd deploy/package && $(GO) run . -root $(CURDIR) -bin $(CURDIR)/$(BIN)/linux-$(PKG_ARCH)/certferry \
+		-version '$(VERSION)' -arch $(PKG_ARCH) -out $(CURDIR)/dist
 
 # The packaging module's tests (contents, modes, conffiles, maintainer scripts), then the
 # README's "Install on a bastion" steps run as written (install, first renewal against the

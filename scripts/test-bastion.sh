@@ -9,8 +9,10 @@
 # test's own). In the overlay, systemctl is scripts/bastion/systemctl (it records every call
 # and runs the unit's ExecStart= as its User= with its EnvironmentFile=), sudo runs the
 # command, and sudoedit writes the edits prepared below. apt, dpkg and the package's
-# maintainer scripts are the real ones. Skips, saying why, where it cannot run (not root,
-# no overlayfs, not Debian).
+# maintainer scripts are the real ones. Then, where rpm is installed, the .rpm is
+# installed, upgraded and erased with rpm in the same overlay, so its scripts run with
+# rpm's arguments too. Skips, saying why, where it cannot run (not root, no overlayfs, not
+# Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -233,3 +235,37 @@ cmp -s "$root/etc/certferry/config.yaml" "$work/edits/_etc_certferry_config.yaml
 echo "test-bastion: uninstall"
 run_steps uninstall
 echo "test-bastion: systemctl calls: $(calls | tr '\n' ';')"
+
+# The .rpm's maintainer scripts get rpm's arguments (1 install, 2 upgrade, 0 erase), not
+# dpkg's: install, upgrade and erase it too, where rpm is installed (on Debian: --nodeps,
+# shadow-utils is not a Debian package).
+if ! in_root sh -c 'command -v rpm' >/dev/null; then
+	echo "test-bastion: rpm not installed: the .rpm's scripts were not run (apt-get install rpm)"
+	exit 0
+fi
+echo "test-bastion: rpm install, upgrade, erase"
+since=$(calls | wc -l)
+calls_since() { calls | tail -n +$((since + 1)); }
+expect_since() { calls_since | grep -qxF -- "$1" || fail "rpm $2: no 'systemctl $1' (calls: $(calls_since | tr '\n' ';'))"; }
+for v in 9.9.10 9.9.11; do
+	in_root sh -c "cd '$repo/deploy/package' && go run . -root '$repo' -bin '$repo/bin/linux-$(go env GOARCH)/certferry' -version v$v -formats rpm -out /tmp/rpms" >/dev/null
+done
+in_root sh -c "rpm -i --nodeps /tmp/rpms/certferry-9.9.10-1.*.rpm"
+expect_since daemon-reload "-i"
+! calls_since | grep -q try-restart || fail "rpm -i restarted the daemon"
+[ "$(mode_of /etc/certferry/config.yaml)" = "640 root:certferry" ] || fail "rpm -i: config.yaml is $(mode_of /etc/certferry/config.yaml)"
+cp "$work/edits/_etc_certferry_config.yaml" "$root/etc/certferry/config.yaml"
+cp "$work/edits/_etc_default_certferry" "$root/etc/default/certferry"
+in_root systemctl start certferry
+before=$(pid_of_daemon)
+in_root sh -c "rpm -U --nodeps /tmp/rpms/certferry-9.9.11-1.*.rpm"
+expect_since "try-restart certferry.service" "-U"
+[ -n "$(pid_of_daemon)" ] && [ "$(pid_of_daemon)" != "$before" ] || fail "rpm -U did not restart the daemon"
+[[ "$(in_root rpm -q certferry)" == certferry-9.9.11-1.* ]] || fail "after rpm -U: $(in_root rpm -q certferry)"
+cmp -s "$root/etc/certferry/config.yaml" "$work/edits/_etc_certferry_config.yaml" || fail "rpm -U changed the edited config.yaml"
+in_root rpm -e certferry
+expect_since "disable --now certferry.service" "-e"
+[ -z "$(pid_of_daemon)" ] || fail "the daemon still runs after rpm -e"
+[ ! -e "$root/usr/bin/certferry" ] || fail "/usr/bin/certferry left after rpm -e"
+[ -e "$root/etc/certferry/config.yaml.rpmsave" ] || fail "rpm -e did not keep the edited config.yaml (as .rpmsave)"
+echo "test-bastion: systemctl calls (rpm): $(calls_since | tr '\n' ';')"

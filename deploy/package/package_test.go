@@ -77,6 +77,7 @@ func TestPackages(t *testing.T) {
 		"/usr/lib/systemd/system/certferry-reload@.path":    doc(file("deploy/systemd/certferry-reload@.path")),
 		"/usr/lib/systemd/system/certferry-reload@.service": doc(file("deploy/systemd/certferry-reload@.service")),
 		"/etc/certferry":                                    {mode: fs.ModeDir | 0o755, owner: "root", group: "root"},
+		"/usr/share/doc/certferry":                          {mode: fs.ModeDir | 0o755, owner: "root", group: "root"},
 		"/etc/certferry/config.yaml":                        {mode: 0o640, owner: "root", group: "certferry", conf: true, data: example},
 		"/etc/default/certferry":                            {mode: 0o600, owner: "root", group: "root", conf: true, data: file("deploy/package/certferry.default")},
 		"/usr/share/doc/certferry/config.example.yaml":      doc(example),
@@ -148,6 +149,19 @@ func TestPackages(t *testing.T) {
 		}
 	} else {
 		t.Log("dpkg-deb not installed: the .deb was checked with Go only")
+	}
+	// So does rpm, where installed (apt-get install rpm; .ci/run does).
+	if rpm, err := exec.LookPath("rpm"); err == nil {
+		out, err := exec.Command(rpm, "-qp", "--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}\n", paths[1]).CombinedOutput()
+		if want := "certferry 1.2.3+git4.abcdef0-1 x86_64\n"; err != nil || string(out) != want {
+			t.Errorf("rpm -qp: %v\n%s\nwant %s", err, out, want)
+		}
+		out, err = exec.Command(rpm, "-qpc", paths[1]).CombinedOutput()
+		if want := "/etc/certferry/config.yaml\n/etc/default/certferry\n"; err != nil || string(out) != want {
+			t.Errorf("rpm -qpc (configuration files): %v\n%s\nwant\n%s", err, out, want)
+		}
+	} else {
+		t.Log("rpm not installed: the .rpm was checked with Go only")
 	}
 }
 

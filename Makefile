@@ -8,7 +8,7 @@ NORACE_TESTS := ^(TestFaultARIWindowPast|TestFaultAlreadyReplaced|TestE2EAccount
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build build-sandbox demo test test-short vet fuzz bench clean help lambda tools package test-package
+.PHONY: all build build-sandbox demo test test-short vet fuzz bench clean help lambda tools readme-numbers package test-package
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make bench  the benchmarks (not run by make test)"
 	@echo "make lambda dist/certferry-lambda-{arm64,amd64}.zip for AWS Lambda (provided.al2023)"
 	@echo "make package dist/certferry_*.deb and dist/certferry-*.rpm (binary, systemd units, config, user)"
+	@echo "make readme-numbers  builds the Lambda zips and writes their sizes into README.md"
 	@echo "make tools  installs the Lambda Runtime Interface Emulator the tests run the function under"
 
 build:
@@ -103,6 +104,11 @@ lambda:
 		$(GO) run ./cmd/certferry-lambda/internal/zipper -o dist/certferry-lambda-$$arch.zip dist/lambda/$$arch/bootstrap; \
 		echo "dist/certferry-lambda-$$arch.zip $$(wc -c < dist/certferry-lambda-$$arch.zip) bytes"; \
 	done
+
+# The numbers README.md gives that a build produces (the Lambda zips' sizes), measured
+# and written in place by scripts/readme-numbers; without -w it only reports stale ones.
+readme-numbers: lambda
+	$(GO) run ./scripts/readme-numbers -w README.md
 
 # The Lambda Runtime Interface Emulator, which cmd/certferry-lambda's tests run the
 # function under; installed into $(go env GOPATH)/bin unless already there or on PATH.

@@ -81,6 +81,14 @@ func (c *Client) snapshot() (Account, crypto.PrivateKey) {
 	return c.account, c.key
 }
 
+// Holds reports whether a is the account c uses, with the same key and not
+// deactivated: false means the store changed under c (a rollover or deactivation by
+// another process) and c should be opened again.
+func (c *Client) Holds(a *Account) bool {
+	acct, _ := c.snapshot()
+	return a != nil && !a.Deactivated && a.URL == acct.URL && string(a.Key) == string(acct.Key) && a.Directory == acct.Directory
+}
+
 // Info asks the CA for the account (a POST-as-GET of its URL).
 func (c *Client) Info(ctx context.Context) (AccountInfo, error) {
 	acct, key := c.snapshot()

@@ -447,7 +447,7 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "certferry account rollover: %v\n", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stdout, "account %s: key replaced; restart or reload (SIGHUP) daemons on other hosts so they load the new key\n", c.AccountURL())
+		fmt.Fprintf(stdout, "account %s: key replaced; runners elsewhere load the new key from the store\n", c.AccountURL())
 	case "deactivate":
 		if err := c.Deactivate(ctx); err != nil {
 			fmt.Fprintf(stderr, "certferry account deactivate: %v\n", err)

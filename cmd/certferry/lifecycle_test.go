@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/lifecycle"
+	"github.com/certferry/certferry/renew"
 )
 
 // lifecycleConfig has one certificate whose on_renew hook appends a line to
@@ -209,6 +211,17 @@ func TestCLIAccountRolloverThenRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A long-lived process (a daemon) that opened the account before the rollover.
+	clock := time.Now()
+	cfg, err := loadConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := e.AppWith(t, cfg, func() time.Time { return clock }, nil)
+	if sum := e.Pass(t, daemon, renew.Options{Force: true}); sum.Failed() != 0 {
+		t.Fatalf("daemon pass before the rollover: %v", sum.Err())
+	}
+
 	if code, out, errOut := cli(t, "account", "rollover", "--config", e.cfg); code != exitOK || !strings.Contains(out, "key replaced") {
 		t.Fatalf("account rollover: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -223,6 +236,12 @@ func TestCLIAccountRolloverThenRenew(t *testing.T) {
 	e.mustRenew(t, "--force")
 	if e.SB.Calls().Count("acme", "Finalize") != 1 || e.SB.Calls().Count("acme", "NewAccount") != 0 {
 		t.Fatalf("the renewal after the rollover: %s", e.SB.Calls())
+	}
+	// The daemon notices the new key in the store (within a minute) instead of failing
+	// with the old one until restarted.
+	clock = clock.Add(2 * time.Minute)
+	if sum := e.Pass(t, daemon, renew.Options{Force: true}); sum.Failed() != 0 {
+		t.Fatalf("daemon pass after the rollover: %v", sum.Err())
 	}
 	// The old key: the CA refuses it.
 	dir := t.TempDir()

@@ -69,8 +69,10 @@ type App struct {
 	Runner  *renew.Runner
 	roots   *x509.CertPool
 
-	acmeMu     sync.Mutex
-	acmeClient *acme.Client // opened on first use; a failed open is retried next time
+	acmeMu      sync.Mutex
+	acmeClient  *acme.Client // opened on first use; a failed open is retried next time
+	acmeChecked time.Time    // when the store was last compared with acmeClient's account
+	now         func() time.Time
 	version    string
 	acmeWrap   func(http.RoundTripper) http.RoundTripper
 }
@@ -140,7 +142,10 @@ func readRoots(path string) (*x509.CertPool, error) {
 // opts.AWS, when not nil, replaces the AWS configuration the standard chain would build
 // (the demo's sandbox credentials, a test's).
 func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Log: log, version: opts.Version}
+	a := &App{Config: cfg, Log: log, version: opts.Version, now: opts.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	awsOverride := opts.AWS
 	var awsCfg aws.Config
 	var err error
@@ -249,14 +254,28 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 func (a *App) ACME(ctx context.Context) (*acme.Client, error) {
 	a.acmeMu.Lock()
 	defer a.acmeMu.Unlock()
-	if a.acmeClient != nil {
+	if a.acmeClient != nil && a.now().Sub(a.acmeChecked) < accountRecheck {
 		return a.acmeClient, nil
+	}
+	if a.acmeClient != nil {
+		// The account may have changed under a long-lived process: another host rolled
+		// its key over or deactivated it (the CA then refuses the key this client holds).
+		a.acmeChecked = a.now()
+		kid := ""
+		if e := a.Config.ACME.EAB; e != nil {
+			kid = e.KID
+		}
+		stored, err := a.AccountStore().Load(ctx, a.Config.ACME.Directory, kid)
+		if err != nil || a.acmeClient.Holds(stored) {
+			return a.acmeClient, nil // unreadable now: keep what works
+		}
+		a.Log.Info("the stored ACME account changed since it was loaded (key rollover or deactivation elsewhere); loading it again")
 	}
 	c, err := a.openACME(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a.acmeClient = c
+	a.acmeClient, a.acmeChecked = c, a.now()
 	return c, nil
 }
 
@@ -267,6 +286,10 @@ func (a *App) AccountStore() acme.AccountStore {
 	}
 	return acme.NewSecretsManagerStore(a.SM, a.Config.ACME.AccountSecret)
 }
+
+// accountRecheck is how often a long-lived App compares the stored account with the one
+// its ACME client holds (one read of the account store).
+const accountRecheck = time.Minute
 
 // openACME loads (or registers, once) the ACME account and returns the client.
 func (a *App) openACME(ctx context.Context) (*acme.Client, error) {

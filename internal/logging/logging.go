@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,6 +43,7 @@ func AddFlags(fs *flag.FlagSet, defaultLevel string) *Flags {
 	}
 	// Checked as they are parsed, so a bad value is a usage error before anything runs.
 	fs.Func("log-level", "debug, info, warn or error (default: "+def+")", func(v string) error {
+		v = strings.ToLower(v)
 		if _, err := parseLevel(v); err != nil {
 			return err
 		}
@@ -49,6 +51,7 @@ func AddFlags(fs *flag.FlagSet, defaultLevel string) *Flags {
 		return nil
 	})
 	fs.Func("log-format", "auto, json or console (default: the configuration's log.format; auto is console on a terminal, json otherwise)", func(v string) error {
+		v = strings.ToLower(v)
 		if !validFormat(v) {
 			return formatError(v)
 		}

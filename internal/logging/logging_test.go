@@ -50,6 +50,7 @@ func TestFlagsPrecedence(t *testing.T) {
 		{nil, "warn", false, true},
 		{[]string{"--log-level", "debug"}, "warn", true, true},
 		{[]string{"--log-level", "debug"}, "", true, true},
+		{[]string{"--log-level", "DEBUG", "--log-format", "JSON"}, "", true, true},
 	} {
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
 		lf := AddFlags(fs, tc.defaultLevel)

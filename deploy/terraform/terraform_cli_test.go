@@ -105,7 +105,7 @@ func tfEnv(t *testing.T) []string {
 }
 
 // TestTerraformValidate: terraform fmt -check, then init (offline, from the plugin
-// directory, no backend) and validate of the module and of its example.
+// directory, no backend) and validate of the module and of its examples.
 func TestTerraformValidate(t *testing.T) {
 	t.Parallel()
 	bin, plugins := terraformCLI(t)
@@ -113,7 +113,7 @@ func TestTerraformValidate(t *testing.T) {
 	if out := tf(t, bin, root, nil, "fmt", "-check", "-recursive", "-diff", "-no-color"); strings.TrimSpace(out) != "" {
 		t.Errorf("terraform fmt -check lists files to format:\n%s", out)
 	}
-	for _, dir := range []string{root, filepath.Join(root, "examples", "basic")} {
+	for _, dir := range []string{root, filepath.Join(root, "examples", "basic"), filepath.Join(root, "examples", "cross-account")} {
 		tf(t, bin, dir, nil, "init", "-backend=false", "-plugin-dir", plugins, "-input=false", "-no-color")
 		if out := tf(t, bin, dir, nil, "validate", "-no-color"); !strings.Contains(out, "The configuration is valid") {
 			t.Errorf("terraform validate in %s:\n%s", dir, out)

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"crypto/x509"
+	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"os"
 	"strings"
 	"sync"
@@ -222,7 +224,7 @@ func TestWildcardAndApexInDifferentCertificates(t *testing.T) {
 	if err != nil || !roots.AppendCertsFromPEM(pem) {
 		t.Fatalf("issuer roots: %v", err)
 	}
-	rec := &recordingDNS{DNS: route53.New(a.R53, route53.Options{}), sb: sb}
+	rec := &recordingDNS{DNS: route53.New(awsroute53.NewFromConfig(sb.AWSConfig(t.Context())), route53.Options{}), sb: sb}
 	var rcs []renew.Cert
 	for _, c := range a.Config.Certificates {
 		rcs = append(rcs, renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile,
@@ -236,7 +238,7 @@ func TestWildcardAndApexInDifferentCertificates(t *testing.T) {
 			}
 			return c, nil
 		},
-		DNS: rec, Secrets: a.Secrets, Files: a.Files,
+		DNS: rec, Secrets: smsink.New(awssm.NewFromConfig(sb.AWSConfig(t.Context())), nil, smsink.Options{}),
 	})
 	sb.Calls().Reset()
 	ctx, cancel := context.WithTimeout(context.Background(), passTimeout)

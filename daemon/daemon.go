@@ -57,41 +57,6 @@ type Runner interface {
 	Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error)
 }
 
-// Adopter may be implemented by the Runner that Options.Build returns. When a reload
-// replaces the Runner, the daemon calls the new one's Adopt with the old one, between
-// passes, so that what the old one holds only in memory (certificates issued but not
-// stored, backoff and hook progress of certificates without a secret) is not lost. A
-// *renew.Runner needs no wrapper: the daemon calls its Adopt directly.
-type Adopter interface {
-	Adopt(old Runner)
-}
-
-// adopt hands prev's in-memory state to next when next can take it.
-func adopt(next, prev Runner) bool {
-	switch n := next.(type) {
-	case Adopter:
-		n.Adopt(prev)
-		return true
-	case *renew.Runner:
-		if p, ok := prev.(*renew.Runner); ok {
-			n.Adopt(p)
-			return true
-		}
-	}
-	return false
-}
-
-// Validity is a stored certificate's validity period.
-type Validity struct{ NotBefore, NotAfter time.Time }
-
-// ValidityReader may be implemented by the Runner that Options.Build returns: it reads
-// the stored certificates' validity periods, by certificate name. The daemon calls it
-// only when a pass reports a not_after it has not seen yet (at start-up, or after another
-// runner renewed), to know the lifetime for /healthz's emergency check.
-type ValidityReader interface {
-	Validity(ctx context.Context) (map[string]Validity, error)
-}
-
 // Options configure Run. Load and Build are required.
 type Options struct {
 	// ConfigPath is handed to Load at start-up and at every reload.
@@ -144,9 +109,9 @@ type Daemon struct {
 	spec   string
 	rl     reloading
 
-	mu          sync.Mutex // guards the fields below
-	names       []string   // configured certificate names
-	validity    map[string]Validity
+	mu          sync.Mutex               // guards the fields below
+	names       []string                 // configured certificate names
+	certs       map[string]*renew.Result // each certificate as the last pass left it
 	lastPass    time.Time
 	lastSuccess time.Time
 	lastStatus  string
@@ -179,7 +144,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ReloadTimeout = DefaultReloadTimeout
 	}
 	d := &Daemon{opts: opts, log: opts.Logger.Named("daemon"), m: opts.Metrics, notify: notifier{opts.NotifySocket},
-		start: opts.Now(), validity: map[string]Validity{}, rl: reloading{results: make(chan loaded, 1)}}
+		start: opts.Now(), certs: map[string]*renew.Result{}, rl: reloading{results: make(chan loaded, 1)}}
 
 	cfg, err := opts.Load(opts.ConfigPath)
 	if err != nil {
@@ -323,52 +288,25 @@ func (d *Daemon) pass(ctx context.Context) {
 			renewed++
 		}
 	}
+	failing := sum.Failing()
 	next := d.sched.Next(end)
-	status := fmt.Sprintf("last pass %s: %d certificates, %d renewed, %d failed; next pass %s",
-		start.UTC().Format(time.RFC3339), len(sum.Results), renewed, failed, next.UTC().Format(time.RFC3339))
-	d.updateValidity(ctx, sum)
+	status := fmt.Sprintf("last pass %s: %d certificates, %d renewed, %d failed, %d failing; next pass %s",
+		start.UTC().Format(time.RFC3339), len(sum.Results), renewed, failed, failing, next.UTC().Format(time.RFC3339))
 	d.mu.Lock()
+	for _, r := range sum.Results {
+		d.certs[r.Name] = r
+	}
 	d.lastPass, d.lastStatus = end, status
-	if failed == 0 {
+	// A pass that leaves a certificate failing (even one it skipped in backoff) is not
+	// a successful pass.
+	if failing == 0 {
 		d.lastSuccess = end
 	}
 	d.mu.Unlock()
-	if failed > 0 {
-		d.log.Error("pass finished with failures", zap.Int("failed", failed), zap.Int("renewed", renewed))
+	if failing > 0 {
+		d.log.Error("pass finished with certificates failing", zap.Int("failed", failed), zap.Int("failing", failing), zap.Int("renewed", renewed))
 	}
 	d.sendNotify(statusLine(status))
-}
-
-// updateValidity keeps each certificate's validity period for /healthz.
-func (d *Daemon) updateValidity(ctx context.Context, sum *renew.Summary) {
-	d.mu.Lock()
-	lookup := false
-	for _, r := range sum.Results {
-		switch {
-		case r.Bundle != nil && r.Err() == nil && r.Action != renew.ActionFailed:
-			d.validity[r.Name] = Validity{NotBefore: r.Bundle.NotBefore, NotAfter: r.Bundle.NotAfter}
-		case !r.NotAfter.IsZero() && !d.validity[r.Name].NotAfter.Equal(r.NotAfter):
-			d.validity[r.Name] = Validity{NotAfter: r.NotAfter}
-			lookup = true
-		}
-	}
-	d.mu.Unlock()
-	vr, ok := d.runner.(ValidityReader)
-	if !lookup || !ok || ctx.Err() != nil {
-		return
-	}
-	got, err := vr.Validity(ctx)
-	if err != nil {
-		d.log.Warn("could not read the stored certificates' validity; /healthz checks expiry only", zap.Error(err))
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for name, v := range got {
-		if cur, ok := d.validity[name]; ok && cur.NotAfter.Equal(v.NotAfter) {
-			d.validity[name] = v
-		}
-	}
 }
 
 // apply makes cfg current: schedule, Runner, metric series. On error nothing changes.
@@ -395,16 +333,13 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 	for i, c := range cfg.Certificates {
 		names[i] = c.Name
 	}
-	if d.runner != nil && adopt(runner, d.runner) {
-		d.log.Debug("the new runner took over the old one's in-memory state")
-	}
 	d.cfg, d.runner, d.sched, d.spec = cfg, runner, sched, spec
 	d.m.Init(names)
 	d.mu.Lock()
 	d.names = names
-	for n := range d.validity {
+	for n := range d.certs {
 		if !slices.Contains(names, n) {
-			delete(d.validity, n)
+			delete(d.certs, n)
 		}
 	}
 	d.mu.Unlock()
@@ -531,15 +466,31 @@ func (d *Daemon) sendNotify(lines ...string) {
 type Health struct {
 	Status string `json:"status"` // "ok" or "unhealthy"
 	// Reasons say why the daemon is unhealthy, one sentence each.
-	Reasons            []string  `json:"reasons,omitempty"`
-	LastPass           time.Time `json:"last_pass,omitzero"`
-	LastSuccessfulPass time.Time `json:"last_successful_pass,omitzero"`
-	LastPassStatus     string    `json:"last_pass_status,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+	// Failing names the certificates that make it unhealthy.
+	Failing            []FailingCert `json:"failing,omitempty"`
+	LastPass           time.Time     `json:"last_pass,omitzero"`
+	LastSuccessfulPass time.Time     `json:"last_successful_pass,omitzero"`
+	LastPassStatus     string        `json:"last_pass_status,omitempty"`
 }
 
-// Health is the daemon's health at now: unhealthy when a certificate is inside its
-// emergency window (or expired), or when no pass has succeeded for MaxPassAge (counted
-// from the start when none has yet).
+// FailingCert is one certificate that makes /healthz fail.
+type FailingCert struct {
+	Name         string          `json:"name"`
+	Condition    renew.Condition `json:"condition"`
+	Since        time.Time       `json:"since,omitzero"`
+	Attempts     int             `json:"attempts,omitempty"`
+	LastError    string          `json:"last_error,omitempty"`
+	NextAttempt  time.Time       `json:"next_attempt,omitzero"`
+	NotAfter     time.Time       `json:"not_after,omitzero"`
+	RenewalDueAt time.Time       `json:"renewal_due_at,omitzero"`
+}
+
+// Health is the daemon's health at now. Unhealthy when a certificate is expired, or
+// failing past the point where it was due (a certificate that failed a renewal it did
+// not yet need, such as a deliberate early change, does not page), or inside its
+// emergency window; or when no pass has succeeded for MaxPassAge (counted from the start
+// when none has yet).
 func (d *Daemon) Health(now time.Time) Health {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -556,15 +507,26 @@ func (d *Daemon) Health(now time.Time) Health {
 		h.Reasons = append(h.Reasons, fmt.Sprintf("%s, more than %s ago", what, d.opts.MaxPassAge))
 	}
 	for _, n := range d.names {
-		v, ok := d.validity[n]
-		switch {
-		case !ok || v.NotAfter.IsZero():
-		case !now.Before(v.NotAfter):
-			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q expired at %s", n, v.NotAfter.UTC().Format(time.RFC3339)))
-		case !v.NotBefore.IsZero() && scheduler.InEmergency(v.NotBefore, v.NotAfter, now):
-			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q is in its emergency window: %s left of %s, not after %s",
-				n, v.NotAfter.Sub(now).Round(time.Second), v.NotAfter.Sub(v.NotBefore).Round(time.Second), v.NotAfter.UTC().Format(time.RFC3339)))
+		r, ok := d.certs[n]
+		if !ok {
+			continue
 		}
+		fc := FailingCert{Name: n, Condition: r.Condition, Since: r.FailingSince, Attempts: r.Attempts, LastError: r.LastError,
+			NextAttempt: r.NextAttempt, NotAfter: r.NotAfter, RenewalDueAt: r.DueAt}
+		switch {
+		case !r.NotAfter.IsZero() && !now.Before(r.NotAfter):
+			fc.Condition = renew.ConditionExpired
+			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q expired at %s", n, r.NotAfter.UTC().Format(time.RFC3339)))
+		case r.Condition == renew.ConditionFailing && (r.DueAt.IsZero() || !now.Before(r.DueAt)):
+			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q is failing since %s (%d attempt(s)): %s",
+				n, r.FailingSince.UTC().Format(time.RFC3339), r.Attempts, r.LastError))
+		case !r.NotBefore.IsZero() && scheduler.InEmergency(r.NotBefore, r.NotAfter, now):
+			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q is in its emergency window: %s left of %s, not after %s",
+				n, r.NotAfter.Sub(now).Round(time.Second), r.NotAfter.Sub(r.NotBefore).Round(time.Second), r.NotAfter.UTC().Format(time.RFC3339)))
+		default:
+			continue
+		}
+		h.Failing = append(h.Failing, fc)
 	}
 	if len(h.Reasons) > 0 {
 		h.Status = "unhealthy"

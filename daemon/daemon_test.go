@@ -63,18 +63,13 @@ func writeFile(t *testing.T, path, data string) {
 
 // fakeRunner answers passes from a function and counts them.
 type fakeRunner struct {
-	passes   atomic.Int32
-	pass     func(ctx context.Context) (*renew.Summary, error)
-	validity map[string]daemon.Validity
+	passes atomic.Int32
+	pass   func(ctx context.Context) (*renew.Summary, error)
 }
 
 func (f *fakeRunner) Pass(ctx context.Context, _ renew.Options) (*renew.Summary, error) {
 	f.passes.Add(1)
 	return f.pass(ctx)
-}
-
-func (f *fakeRunner) Validity(context.Context) (map[string]daemon.Validity, error) {
-	return f.validity, nil
 }
 
 // clock is a settable clock.
@@ -253,7 +248,8 @@ func (n *notes) has(prefix string) bool {
 func okSummary(name string, notAfter, dueAt time.Time) func(context.Context) (*renew.Summary, error) {
 	return func(context.Context) (*renew.Summary, error) {
 		return &renew.Summary{Started: time.Now(), Results: []*renew.Result{
-			{Name: name, Action: renew.ActionSkip, Reason: scheduler.ReasonNotDue, NotAfter: notAfter, DueAt: dueAt},
+			{Name: name, Action: renew.ActionSkip, Reason: scheduler.ReasonNotDue, NotBefore: notAfter.Add(-90 * 24 * time.Hour),
+				NotAfter: notAfter, DueAt: dueAt, Condition: renew.ConditionReady},
 		}}, nil
 	}
 }
@@ -344,7 +340,7 @@ func TestHealthz(t *testing.T) {
 	nb := clk.Now().Add(-80 * 24 * time.Hour) // 90-day certificate, 10 days left: emergency (< 15 days)
 	na := nb.Add(90 * 24 * time.Hour)
 	var fail atomic.Bool
-	fr := &fakeRunner{validity: map[string]daemon.Validity{"web": {NotBefore: nb, NotAfter: na}}}
+	fr := &fakeRunner{}
 	fr.pass = func(ctx context.Context) (*renew.Summary, error) {
 		if fail.Load() {
 			return nil, errors.New("renew: inventory: boom")
@@ -365,7 +361,6 @@ func TestHealthz(t *testing.T) {
 
 	// Stale passes: the next passes fail to run and 37 h go by.
 	fail.Store(true)
-	fr.validity = nil
 	clk.Add(37 * time.Hour)
 	code, h = r.health(t)
 	if code != 503 || !containsString(h.Reasons, "the last successful pass was at 2026-05-01T12:00:00Z, more than 36h0m0s ago") {
@@ -394,7 +389,7 @@ func TestHealthzFresh(t *testing.T) {
 	cfgPath := filepath.Join(dir, "certferry.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web"))
 	now := time.Now()
-	fr := &fakeRunner{validity: map[string]daemon.Validity{"web": {NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}
+	fr := &fakeRunner{}
 	fr.pass = okSummary("web", now.Add(90*24*time.Hour), now.Add(60*24*time.Hour))
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return fr, nil }})
 	eventually(t, 30*time.Second, "first pass", func() bool { return !r.healthLastPass(t).IsZero() })
@@ -449,53 +444,4 @@ func TestBadConfig(t *testing.T) {
 
 func metricsValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
 	return metricstest.Value(fams, name, labels)
-}
-
-// adoptingRunner records the Runner it was asked to adopt.
-type adoptingRunner struct {
-	fakeRunner
-	mu      sync.Mutex
-	adopted daemon.Runner
-}
-
-func (a *adoptingRunner) Adopt(old daemon.Runner) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.adopted = old
-}
-
-func (a *adoptingRunner) adoptedRunner() daemon.Runner {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.adopted
-}
-
-// TestReloadAdopts: a reload that replaces the Runner hands the old one to the new one's
-// Adopt, so what the old one held in memory (issued, unstored certificates) survives.
-func TestReloadAdopts(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "certferry.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web"))
-	notAfter := time.Now().Add(60 * 24 * time.Hour)
-	built := make(chan *adoptingRunner, 2)
-	reload := make(chan struct{})
-	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload,
-		Build: func(_ context.Context, cfg *config.Config) (daemon.Runner, error) {
-			ar := &adoptingRunner{fakeRunner: fakeRunner{pass: okSummary(cfg.Certificates[0].Name, notAfter, notAfter.Add(-20*24*time.Hour))}}
-			built <- ar
-			return ar, nil
-		}})
-	first := <-built
-	if first.adoptedRunner() != nil {
-		t.Fatal("the first Runner adopted something at start-up")
-	}
-	reload <- struct{}{}
-	second := <-built
-	eventually(t, 30*time.Second, "reload applied", func() bool {
-		return r.value(t, "certferry_config_reloads_total", map[string]string{"result": "success"}) == 1
-	})
-	if got := second.adoptedRunner(); got != daemon.Runner(first) {
-		t.Fatalf("the reloaded Runner adopted %v, want the old one", got)
-	}
 }

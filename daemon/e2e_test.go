@@ -25,6 +25,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/metrics"
+	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
 )
@@ -62,11 +63,13 @@ func startSandbox(t *testing.T, opts sandbox.Options) (*sandbox.Sandbox, string)
 
 // sandboxBuild builds the real Runner (internal/app) on the sandbox's AWS
 // configuration, counting AWS requests in m.
+// Every Runner it builds shares one renew.Memory, as `certferry run` does.
 func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func(context.Context, *config.Config) (daemon.Runner, error) {
+	mem := renew.NewMemory()
 	return func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
 		awsCfg := sb.AWSConfig(ctx)
 		awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
-		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", ACMETransport: m.ACMETransport, OnHook: m.ObserveHook})
+		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", ACMETransport: m.ACMETransport, OnHook: m.ObserveHook, Memory: mem})
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,6 @@ package metrics
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/scheduler"
 )
 
 // Metrics is one set of certferry's metrics. Its methods are safe for concurrent use.
@@ -31,6 +29,9 @@ type Metrics struct {
 
 	expiration   *prometheus.GaugeVec
 	renewal      *prometheus.GaugeVec
+	ready        *prometheus.GaugeVec
+	failures     *prometheus.GaugeVec
+	hookFailures *prometheus.CounterVec
 	renewals     *prometheus.CounterVec
 	hookRuns     *prometheus.CounterVec
 	passDuration prometheus.Histogram
@@ -56,8 +57,20 @@ func New() *Metrics {
 	}, []string{"name"})
 	m.renewal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "certferry_certificate_renewal_timestamp_seconds",
-		Help: "When the stored certificate falls due for renewal, in seconds since the epoch.",
+		Help: "When the stored certificate falls (or fell) due for renewal by the renewal rules, in seconds since the epoch; never a retry time, so a certificate that keeps failing stays overdue.",
 	}, []string{"name"})
+	m.ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certferry_certificate_ready_status",
+		Help: "The certificate's Ready condition, as cert-manager shows it: 1 on the series whose condition (True, False, Unknown) holds. False: failing, expired or never stored.",
+	}, []string{"name", "condition"})
+	m.failures = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certferry_certificate_consecutive_failures",
+		Help: "Consecutive failed attempts to obtain and store the certificate (0 once one succeeds).",
+	}, []string{"name"})
+	m.hookFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certferry_hook_failures_total",
+		Help: "Failed hook runs by certificate and hook kind (exec, webhook, asg_instance_refresh, ecs_redeploy).",
+	}, []string{"name", "hook"})
 	m.renewals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certferry_renewals_total",
 		Help: "Certificates obtained and stored (result=success) or failed (result=failure).",
@@ -73,7 +86,7 @@ func New() *Metrics {
 	})
 	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "certferry_last_successful_pass_timestamp_seconds",
-		Help: "End of the last pass in which no certificate failed, in seconds since the epoch.",
+		Help: "End of the last pass that left no certificate failing or expired (skipped in backoff included), in seconds since the epoch.",
 	})
 	m.passes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certferry_passes_total",
@@ -101,7 +114,7 @@ func New() *Metrics {
 		Help:    "Duration of one AWS API request attempt (each retry is its own), by service and operation.",
 		Buckets: requestBuckets,
 	}, []string{"service", "operation"})
-	m.reg.MustRegister(m.expiration, m.renewal, m.renewals, m.hookRuns, m.passDuration, m.lastSuccess,
+	m.reg.MustRegister(m.expiration, m.renewal, m.ready, m.failures, m.hookFailures, m.renewals, m.hookRuns, m.passDuration, m.lastSuccess,
 		m.passes, m.reloads, m.acme, m.aws, m.acmeDuration, m.awsDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"success", "failure"} {
@@ -132,11 +145,17 @@ func (m *Metrics) Init(names []string) {
 		keep[n] = true
 		m.renewals.WithLabelValues(n, "success")
 		m.renewals.WithLabelValues(n, "failure")
+		if !m.names[n] {
+			m.setReady(n, "Unknown")
+		}
 	}
 	for n := range m.names {
 		if !keep[n] {
 			m.expiration.DeleteLabelValues(n)
 			m.renewal.DeleteLabelValues(n)
+			m.failures.DeleteLabelValues(n)
+			m.ready.DeletePartialMatch(prometheus.Labels{"name": n})
+			m.hookFailures.DeletePartialMatch(prometheus.Labels{"name": n})
 			m.renewals.DeletePartialMatch(prometheus.Labels{"name": n})
 			m.hookRuns.DeletePartialMatch(prometheus.Labels{"name": n})
 		}
@@ -144,35 +163,26 @@ func (m *Metrics) Init(names []string) {
 	m.names = keep
 }
 
-// ObservePass records a finished pass: per certificate its expiry, its renewal time and
-// the outcome of any renewal; the pass's duration; and, when no certificate failed, the
-// time of the last successful pass. A dry-run summary is ignored.
+// ObservePass records a finished pass: per certificate its condition (ready_status),
+// expiry, renewal time, consecutive failures and the outcome of any renewal; the pass's
+// duration; and, when it left no certificate failing or expired, the time of the last
+// successful pass. A plan-only summary is ignored.
 func (m *Metrics) ObservePass(sum *renew.Summary) {
-	if sum == nil || sum.DryRun {
+	if sum == nil || sum.Plan {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range sum.Results {
 		m.names[r.Name] = true
-		notAfter, dueAt := r.NotAfter, r.DueAt
-		if b := r.Bundle; b != nil && !failed(r) {
-			// A new certificate: the decision's due time was the old one's. Until the
-			// next pass reads the stored state, estimate with the lifetime rules.
-			notAfter = b.NotAfter
-			d := scheduler.Decide(scheduler.Input{
-				Want:   scheduler.Want{Name: r.Name, Domains: b.Domains},
-				Stored: scheduler.Stored{Exists: true, Domains: b.Domains, NotBefore: b.NotBefore, NotAfter: b.NotAfter},
-				Now:    b.NotBefore,
-			})
-			dueAt = d.DueAt
+		if !r.NotAfter.IsZero() {
+			m.expiration.WithLabelValues(r.Name).Set(unix(r.NotAfter))
 		}
-		if !notAfter.IsZero() {
-			m.expiration.WithLabelValues(r.Name).Set(unix(notAfter))
+		if !r.DueAt.IsZero() {
+			m.renewal.WithLabelValues(r.Name).Set(unix(r.DueAt))
 		}
-		if !dueAt.IsZero() {
-			m.renewal.WithLabelValues(r.Name).Set(unix(dueAt))
-		}
+		m.setReady(r.Name, r.Ready())
+		m.failures.WithLabelValues(r.Name).Set(float64(r.Attempts))
 		switch {
 		case failed(r):
 			m.renewals.WithLabelValues(r.Name, "failure").Inc()
@@ -181,11 +191,22 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 		}
 	}
 	m.passDuration.Observe(sum.Duration.Seconds())
-	if !slices.ContainsFunc(sum.Results, failed) {
+	if sum.Failing() == 0 {
 		m.passes.WithLabelValues("success").Inc()
 		m.lastSuccess.Set(unix(sum.Started.Add(sum.Duration)))
 	} else {
 		m.passes.WithLabelValues("failure").Inc()
+	}
+}
+
+// setReady sets name's ready_status series: 1 for cond, 0 for the others.
+func (m *Metrics) setReady(name, cond string) {
+	for _, c := range []string{"True", "False", "Unknown"} {
+		v := 0.0
+		if c == cond {
+			v = 1
+		}
+		m.ready.WithLabelValues(name, c).Set(v)
 	}
 }
 
@@ -201,6 +222,8 @@ func (m *Metrics) ObserveHook(name, hook string, err error) {
 	result := "success"
 	if err != nil {
 		result = "failure"
+		kind, _, _ := strings.Cut(hook, ":")
+		m.hookFailures.WithLabelValues(name, kind).Inc()
 	}
 	m.hookRuns.WithLabelValues(name, hook, result).Inc()
 }

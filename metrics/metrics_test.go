@@ -95,7 +95,7 @@ func TestObservePassFailureKeepsLastSuccess(t *testing.T) {
 	m.ObservePass(&renew.Summary{Started: time.Unix(5000, 0), Duration: time.Second, Results: []*renew.Result{
 		failedResult(t, "web"),
 	}})
-	m.ObservePass(&renew.Summary{Started: time.Unix(9000, 0), DryRun: true})
+	m.ObservePass(&renew.Summary{Started: time.Unix(9000, 0), Plan: true})
 	fams := scrape(t, m)
 	if got := value(t, fams, "certferry_last_successful_pass_timestamp_seconds", nil); got != 1001 {
 		t.Errorf("last success = %v, want 1001", got)
@@ -112,7 +112,7 @@ func TestObservePassFailureKeepsLastSuccess(t *testing.T) {
 // unexported: Action says it).
 func failedResult(t *testing.T, name string) *renew.Result {
 	t.Helper()
-	return &renew.Result{Name: name, Action: renew.ActionFailed, Error: "boom"}
+	return &renew.Result{Name: name, Action: renew.ActionFailed, Error: "boom", Condition: renew.ConditionFailing, Attempts: 1}
 }
 
 func TestACMETransport(t *testing.T) {

@@ -10,13 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/hooks"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
-
-// TagHooks records, per secret version, how far the on_renew hooks got:
-// "<version-id> <hooks done> <stored-at RFC 3339>". on_renew hooks run in order and stop
-// at the first failure, so a count is the whole state. A version without the tag (stored
-// before any hook was configured) has nothing pending.
-const TagHooks = "certferry:hooks"
 
 // HookResult is one hook's outcome in the summary.
 type HookResult struct {
@@ -72,18 +67,17 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev ho
 	}
 	r.reportHooks(w, results)
 	st.done = done
-	if w.cert.Secret != nil && r.deps.Secrets != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := r.deps.Secrets.SetState(sctx, w.cert.Secret.Secret, map[string]string{TagHooks: st.String()}); err != nil {
-			r.log.Warn("could not record the hooks' progress; they may run again", zap.String("cert", w.cert.Name), zap.Error(err))
-		}
-	} else {
-		r.mu.Lock()
-		r.memHooks[w.cert.Name] = st
-		r.mu.Unlock()
+	tags := map[string]string{TagHooks: st.String(), TagHookError: ""}
+	herr := hooks.Err(results)
+	if herr != nil {
+		tags[TagHookError] = smsink.SanitizeTagValue(herr.Error())
 	}
-	if err := hooks.Err(results); err != nil {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.state.save(sctx, tags); err != nil {
+		r.log.Warn("could not record the hooks' progress; they may run again", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+	if err := herr; err != nil {
 		w.res.HookError = err.Error()
 		r.log.Error("on_renew hook failed; it runs again on the next pass", zap.String("cert", w.cert.Name),
 			zap.Int("hooks_done", done), zap.Int("hooks", len(hs)), zap.Error(err))
@@ -121,25 +115,4 @@ func (r *Runner) reportHooks(w *work, results []hooks.Result) {
 				zap.String("status", string(res.Status)), zap.Duration("duration", res.Duration))
 		}
 	}
-}
-
-// pendingHooks returns the hook state of a certificate whose stored version still has
-// on_renew hooks to run, and whether there is any.
-func (r *Runner) pendingHooks(w *work, currentVersion string) (hookState, bool) {
-	if len(w.cert.OnRenew) == 0 {
-		return hookState{}, false
-	}
-	var st hookState
-	var ok bool
-	if w.cert.Secret != nil {
-		st, ok = parseHookState(w.tags[TagHooks])
-		if ok && st.version != currentVersion {
-			ok = false
-		}
-	} else {
-		r.mu.Lock()
-		st, ok = r.memHooks[w.cert.Name]
-		r.mu.Unlock()
-	}
-	return st, ok && st.done < len(w.cert.OnRenew)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/hooks"
@@ -164,10 +165,12 @@ certificates:
 	}
 }
 
-// TestE2EFailureHookAndBackoffOfNewCertificate: a certificate that fails before it was
-// ever stored runs its on_failure hooks and backs off: the next pass places no order.
-// The backoff state lives in a secret created without a value.
-func TestE2EFailureHookAndBackoffOfNewCertificate(t *testing.T) {
+// TestE2EBlockedStaysVisible: a certificate whose name is in no hosted zone is stopped
+// before any order, on every pass, and stays failing until it is fixed: each pass
+// reports it failing (with the time it started failing), its on_failure hooks hear of
+// the problem once, no order is ever placed, and no pass "skips" it quietly. A second
+// runner sees the same. Once the zone exists, the next pass issues it and it is ready.
+func TestE2EBlockedStaysVisible(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	script, log, _ := hookScript(t, e.Dir)
@@ -184,33 +187,46 @@ func TestE2EFailureHookAndBackoffOfNewCertificate(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	a := e.AppWith(t, cfg, clock, nil)
-	sum := e.Pass(t, a, renew.Options{})
-	r := result(t, sum, "lost")
-	if r.Action != renew.ActionFailed || len(r.Hooks) != 1 || r.Hooks[0].Status != hooks.StatusOK {
-		t.Fatalf("pass 1: %+v", r)
+	var since time.Time
+	for pass := 1; pass <= 3; pass++ {
+		runner := a
+		if pass == 2 {
+			runner = e.AppWith(t, cfg, clock, nil) // a second runner sees the same
+		}
+		sum := e.Pass(t, runner, renew.Options{})
+		r := result(t, sum, "lost")
+		if r.Condition != renew.ConditionFailing || r.Reason != renew.ReasonPreflight || !strings.Contains(r.LastError, "no hosted zone") ||
+			sum.Failing() != 1 || r.FailingSince.IsZero() {
+			t.Fatalf("pass %d: %+v", pass, r)
+		}
+		if pass == 1 {
+			since = r.FailingSince
+		} else if !r.FailingSince.Equal(since.Truncate(time.Second)) && !r.FailingSince.Equal(since) {
+			t.Errorf("pass %d: failing since %s, want %s", pass, r.FailingSince, since)
+		}
+		now = now.Add(25 * time.Hour) // past any backoff
 	}
 	if got := runs(t, log); len(got) != 1 || !strings.HasPrefix(got[0], "run failure lost") {
-		t.Fatalf("on_failure runs: %q", got)
+		t.Fatalf("on_failure runs: %q, want one for the one problem", got)
 	}
-	orders := e.SB.Calls().Count("acme", "NewOrder")
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Fatalf("%d orders for a certificate that cannot be validated", n)
+	}
+	// The problem is kept in a secret without a value, for every runner to see.
 	desc, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/lost")})
 	if err != nil || len(desc.VersionIdsToStages) != 0 {
 		t.Fatalf("state secret: %v, versions %v", err, desc.VersionIdsToStages)
 	}
 
-	// A second runner (a new process) sees the backoff and orders nothing.
-	b := e.AppWith(t, cfg, clock, nil)
-	sum = e.Pass(t, b, renew.Options{})
-	if r := result(t, sum, "lost"); r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip {
-		t.Fatalf("second runner: %+v", r)
+	// Fixed: the zone is created. The next pass (a minute later: the zone list is
+	// refreshed at most once a minute) issues it.
+	r53 := awsroute53.NewFromConfig(e.AWS)
+	if _, err := r53.CreateHostedZone(t.Context(), &awsroute53.CreateHostedZoneInput{Name: aws.String("example.org"), CallerReference: aws.String("fix")}); err != nil {
+		t.Fatal(err)
 	}
-	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
-		t.Fatalf("backoff ignored: %d new orders", n-orders)
-	}
-	// After the first step (about a minute), it tries again.
 	now = now.Add(2 * time.Minute)
-	sum = e.Pass(t, b, renew.Options{})
-	if r := result(t, sum, "lost"); r.Action != renew.ActionFailed || r.Reason != scheduler.ReasonMissing {
-		t.Fatalf("after the backoff: %+v", r)
+	sum := e.Pass(t, a, renew.Options{})
+	if r := result(t, sum, "lost"); r.Condition != renew.ConditionReady || r.Action != renew.ActionIssue || r.LastError != "" || sum.Failing() != 0 {
+		t.Fatalf("after the fix: %+v", r)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +25,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	// new order.
 	var toOrder []*work
 	for _, w := range due {
-		if b := r.takePending(w.cert); b != nil {
+		if b := r.takeUnstored(w.cert); b != nil {
 			r.log.Info("storing a certificate issued earlier", zap.String("cert", w.cert.Name), zap.Time("not_after", b.NotAfter))
 			w.res.Action = ActionStore
 			r.store(ctx, w, b, opts)
@@ -35,20 +34,6 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		}
 		toOrder = append(toOrder, w)
 	}
-	if len(toOrder) == 0 {
-		return
-	}
-
-	// Preflight: a secret we may not write fails now, before the CA issues anything.
-	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
-		if w.cert.Secret == nil || r.deps.Secrets == nil {
-			return
-		}
-		if err := r.deps.Secrets.Preflight(ctx, *w.cert.Secret); err != nil {
-			r.fail(ctx, w, fmt.Errorf("preflight: %w", err))
-		}
-	})
-	toOrder = r.alive(toOrder)
 	if len(toOrder) == 0 {
 		return
 	}
@@ -72,7 +57,9 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	}
 	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
 		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
-		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged {
+		// "replaces" only to the CA that issued the certificate being replaced, and only
+		// for the same names.
+		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged && w.decision.Reason != scheduler.ReasonCAChanged {
 			req.Replaces = w.ariID
 		}
 		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
@@ -177,20 +164,24 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 			// pass (any runner) finds them pending for this version.
 			state[TagHooks] = hookState{version: smsink.Token(b), storedAt: now}.String()
 		}
-		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile, State: state, Expect: &w.version})
+		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile,
+			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange(), State: state, Expect: &w.version})
 		var lost *smsink.LostRaceError
 		if errors.As(err, &lost) {
 			// Another runner stored an equivalent certificate meanwhile: it is kept, and
 			// that runner tags it and runs the hooks.
 			w.res.VersionID, w.res.Message = lost.Winner.VersionID, err.Error()
-			r.log.Warn("another runner stored this certificate first; keeping its version", zap.String("cert", w.cert.Name), zap.Error(err))
+			w.res.Action, w.res.NotAfter = ActionLostRace, lost.Winner.NotAfter
+			r.log.Warn("another runner stored this certificate first; keeping its version", zap.String("cert", w.cert.Name),
+				zap.String("winner_version", lost.Winner.VersionID), zap.Time("winner_not_after", lost.Winner.NotAfter), zap.Error(err))
 			return
 		}
 		if err != nil {
-			r.keepPending(w.cert, b)
+			r.mem.keep(w.cert.Name, b)
 			r.fail(ctx, w, fmt.Errorf("store: %w", err))
 			return
 		}
+		w.state.written(state)
 		v := saved.VersionID
 		w.res.VersionID, w.res.SecretARN = v, saved.ARN
 		hs.version = v
@@ -198,20 +189,18 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 	}
 	if w.cert.File != nil {
 		if err := r.deps.Files.Store(ctx, *w.cert.File, b); err != nil {
-			r.keepPending(w.cert, b)
+			r.mem.keep(w.cert.Name, b)
 			r.fail(ctx, w, fmt.Errorf("store files: %w", err))
 			return
 		}
 		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
 		if w.cert.Secret == nil {
-			r.recordState(ctx, w, r.clearedState()) // the new certificate's ARI state
+			_ = w.state.save(ctx, r.clearedState()) // memory: cannot fail
 		}
 	}
-	r.mu.Lock()
-	delete(r.memState, w.cert.Name)
-	r.mu.Unlock()
 	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
 	w.res.Bundle = b
+	w.version = hs.version
 	w.hooks = &storedHooks{state: hs, ev: hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
 		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew}}
 	w.res.Duration = r.deps.Now().Sub(w.started)
@@ -239,8 +228,8 @@ func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
 // ariFirstCheck: a fresh certificate's window is weeks away, and this keeps the pass
 // right after a renewal free of ACME requests.
 func (r *Runner) clearedState() map[string]string {
-	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagARIStart: "", TagARIEnd: "",
-		TagARINext: r.deps.Now().Add(ariFirstCheck).UTC().Format(time.RFC3339)}
+	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagFailingSince: "", TagARIStart: "", TagARIEnd: "",
+		TagHooks: "", TagHookError: "", TagARINext: formatTime(r.deps.Now().Add(ariFirstCheck))}
 }
 
 // ariFirstCheck is how long after issuance certferry first asks for ARI.
@@ -253,6 +242,7 @@ func (r *Runner) stopped(w *work, err error) {
 		return
 	}
 	w.res.err = err
+	w.res.stopped = true
 	w.res.Error = err.Error()
 	w.res.Action = ActionFailed
 	w.res.Duration = r.deps.Now().Sub(w.started)
@@ -311,64 +301,38 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	if errors.As(err, &rl) {
 		w.res.RetryAfter = rl.RetryAfter
 	}
-	failures := w.stored.Failures + 1
+	w.res.NewFailure = true
+	failures := w.st.failures + 1
+	now := r.deps.Now()
 	var next time.Time
 	if acme.IsPermanent(err) {
 		// The CA refused for good (CAA, a rejected identifier, ...): retrying in a minute
 		// only spends the CA's patience. Back off straight to the daily cap and say that
 		// a human has to act; on_failure hooks alert them.
-		next = scheduler.NextAttemptPermanent(r.deps.Now(), w.res.RetryAfter, r.deps.Rand())
+		next = scheduler.NextAttemptPermanent(now, w.res.RetryAfter, r.deps.Rand())
 		r.log.Error("certificate refused by the CA; not retryable: it needs a human (fix the CAA records, names or account), next attempt in a day",
 			zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.Int("attempt", failures),
 			zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))
 	} else {
-		next = scheduler.NextAttempt(r.deps.Now(), failures, w.res.RetryAfter, r.deps.Rand())
+		next = scheduler.NextAttempt(now, failures, w.res.RetryAfter, r.deps.Rand())
 		r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
 	}
 	defer r.runFailureHooks(ctx, w, err)
-	if w.cert.Secret == nil || r.deps.Secrets == nil {
-		// No secret to keep the state in: this process remembers it.
-		r.mu.Lock()
-		r.memState[w.cert.Name] = scheduler.Stored{Failures: failures, NextAttempt: next}
-		r.mu.Unlock()
-		return
+	since := w.st.failingSince
+	if since.IsZero() || w.st.failures == 0 {
+		since = now
 	}
 	tags := map[string]string{
-		TagFailures:    fmt.Sprint(failures),
-		TagNextAttempt: next.UTC().Format(time.RFC3339),
-		TagLastError:   tagSafe(err.Error()),
+		TagFailures:     fmt.Sprint(failures),
+		TagNextAttempt:  formatTime(next),
+		TagFailingSince: formatTime(since),
+		TagLastError:    smsink.SanitizeTagValue(err.Error()),
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	// A certificate never stored has no secret yet: one is created, without a value, to
-	// hold the state, so that no runner orders again before the backoff ends.
-	if err := r.deps.Secrets.SetStateOrCreate(sctx, *w.cert.Secret, w.cert.Name, tags); err != nil {
-		r.log.Warn("could not record the backoff state", zap.String("cert", w.cert.Name), zap.Error(err))
-		r.mu.Lock()
-		r.memState[w.cert.Name] = scheduler.Stored{Failures: failures, NextAttempt: next}
-		r.mu.Unlock()
+	if err := w.state.save(sctx, tags); err != nil {
+		r.log.Warn("could not record the backoff state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
 	}
-}
-
-// tagSafe fits an error into a tag value: at most 256 characters of the set AWS allows.
-func tagSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" _.:/=+-@", r):
-			b.WriteRune(r)
-		default:
-			b.WriteByte(' ')
-		}
-		if b.Len() >= 256 {
-			break
-		}
-	}
-	out := b.String()
-	if len(out) > 256 {
-		out = out[:256]
-	}
-	return out
 }
 
 func (r *Runner) alive(ws []*work) []*work {
@@ -411,72 +375,16 @@ func (r *Runner) forEach(ctx context.Context, ws []*work, fn func(context.Contex
 	wg.Wait()
 }
 
-func (r *Runner) hasPending(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.pending[name]
-	return ok
-}
-
-func (r *Runner) keepPending(c Cert, b *certs.Bundle) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending[c.Name] = b
-}
-
-// takePending returns a certificate issued earlier for c, if it still fits the config
-// and has most of its life left.
-func (r *Runner) takePending(c Cert) *certs.Bundle {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, ok := r.pending[c.Name]
-	if !ok {
+// takeUnstored returns a certificate issued earlier for c and not yet stored, if it still
+// fits the configuration and has most of its life left.
+func (r *Runner) takeUnstored(c Cert) *certs.Bundle {
+	b := r.mem.take(c.Name)
+	if b == nil {
 		return nil
 	}
-	delete(r.pending, c.Name)
-	if !sameSet(b.Domains, c.Domains) || b.KeyType != c.KeyType || r.deps.Now().After(b.NotBefore.Add(b.NotAfter.Sub(b.NotBefore)/2)) {
+	if !scheduler.SameNames(b.Domains, c.Domains) || b.KeyType != c.KeyType || r.deps.Now().After(b.NotBefore.Add(b.NotAfter.Sub(b.NotBefore)/2)) {
+		r.log.Info("a certificate issued earlier no longer fits; it is dropped", zap.String("cert", c.Name), zap.String("serial", b.Serial))
 		return nil
 	}
 	return b
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := map[string]bool{}
-	for _, x := range a {
-		m[x] = true
-	}
-	for _, x := range b {
-		if !m[x] {
-			return false
-		}
-	}
-	return true
-}
-
-// Adopt takes over what old remembers in memory for the certificates this Runner still
-// has: certificates issued but not stored, backoff and hook progress of certificates
-// without a secret. The daemon calls it when a reload replaces the Runner, and the
-// Lambda when it rebuilds one, so neither loses an issued certificate.
-func (r *Runner) Adopt(old *Runner) {
-	if old == nil || old == r {
-		return
-	}
-	old.mu.Lock()
-	defer old.mu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.certs {
-		if b, ok := old.pending[c.Name]; ok {
-			r.pending[c.Name] = b
-		}
-		if s, ok := old.memState[c.Name]; ok {
-			r.memState[c.Name] = s
-		}
-		if h, ok := old.memHooks[c.Name]; ok {
-			r.memHooks[c.Name] = h
-		}
-	}
 }

@@ -468,8 +468,8 @@ func TestE2EDryRunWritesNothing(t *testing.T) {
 `)
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Only: []string{"web"}}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	e.SB.Calls().Reset()
-	sum := e.Pass(t, e.App(t, cfg), renew.Options{DryRun: true, Force: true})
-	if !sum.DryRun {
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{Plan: true, Force: true})
+	if !sum.Plan {
 		t.Error("summary: dry_run false")
 	}
 	wantOK(t, sum, "web", renew.ActionPlan, scheduler.ReasonForced)
@@ -566,7 +566,6 @@ func TestE2ESummaryJSON(t *testing.T) {
 	var got struct {
 		Started  time.Time `json:"started"`
 		Duration int64     `json:"duration_ns"`
-		DryRun   bool      `json:"dry_run"`
 		Results  []map[string]any
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
@@ -615,8 +614,9 @@ func TestE2EPartialFailure(t *testing.T) {
 		t.Errorf("summary: %d failed, err %v", sum.Failed(), sum.Err())
 	}
 
-	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 2 {
-		t.Errorf("%d orders, want 2", n)
+	// The certificate that cannot be validated is stopped before any order.
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
+		t.Errorf("%d orders, want 1", n)
 	}
 	e.stored(t, "certferry/web", "AWSCURRENT")
 }

@@ -20,22 +20,23 @@ import (
 type Reason string
 
 const (
-	ReasonMissing         Reason = "missing"           // nothing stored yet
-	ReasonNamesChanged    Reason = "names-changed"     // stored names differ from the config
-	ReasonKeyTypeChanged  Reason = "key-type-changed"  // stored key type differs from the config
-	ReasonProfileChanged  Reason = "profile-changed"   // stored ACME profile differs from the config
-	ReasonExpired         Reason = "expired"           // already past not_after
-	ReasonEmergency       Reason = "emergency"         // very little lifetime left, whatever ARI says
-	ReasonARIWindow       Reason = "ari-window"        // the CA's renewal window (RFC 9773) has started
-	ReasonLifetime        Reason = "lifetime"          // without ARI: less than a third (a half for short-lived) remains
-	ReasonRenewBefore     Reason = "renew-before"      // the config's renew_before says so
-	ReasonInterval        Reason = "interval"          // would fall due before the next scheduled run
-	ReasonForced          Reason = "forced"            // --force
-	ReasonRevoked         Reason = "revoked"           // the stored certificate was revoked (certferry revoke)
-	ReasonNotDue          Reason = "not-due"           // fine as it is
-	ReasonBackoff         Reason = "backoff"           // a recent failure: waiting before the next attempt
-	ReasonIssuanceGuard   Reason = "issuance-guard"    // a certificate was issued too recently
-	ReasonBlockedDecision Reason = "not-due-permanent" // a permanent CA refusal waits for a config change
+	ReasonMissing        Reason = "missing"          // nothing stored yet
+	ReasonNamesChanged   Reason = "names-changed"    // stored names differ from the config
+	ReasonKeyTypeChanged Reason = "key-type-changed" // stored key type differs from the config
+	ReasonProfileChanged Reason = "profile-changed"  // stored ACME profile differs from the config
+	ReasonCAChanged      Reason = "ca-changed"       // the stored certificate comes from another ACME directory
+	ReasonExpired        Reason = "expired"          // already past not_after
+	ReasonEmergency      Reason = "emergency"        // very little lifetime left, whatever ARI says
+	ReasonARIWindow      Reason = "ari-window"       // the CA's renewal window (RFC 9773) has started
+	ReasonLifetime       Reason = "lifetime"         // without ARI: less than a third (a half for short-lived) remains
+	ReasonRenewBefore    Reason = "renew-before"     // the config's renew_before says so
+	ReasonInterval       Reason = "interval"         // would fall due before the next scheduled run
+	ReasonForced         Reason = "forced"           // --force
+	ReasonRevoked        Reason = "revoked"          // the stored certificate was revoked (certferry revoke)
+	ReasonNotDue         Reason = "not-due"          // fine as it is
+	ReasonBackoff        Reason = "backoff"          // a recent failure: waiting before the next attempt
+	ReasonIssuanceGuard  Reason = "issuance-guard"   // a certificate was issued too recently
+	ReasonUnstored       Reason = "unstored"         // issued by an earlier pass, not yet stored: stored without a new order
 )
 
 // Stored is what certferry knows of the stored certificate, from the secret's tags or a
@@ -47,6 +48,9 @@ type Stored struct {
 	Profile   string
 	NotBefore time.Time
 	NotAfter  time.Time
+	// Directory is the ACME directory that issued it ("" when unknown: stored before
+	// certferry recorded it, or by another tool).
+	Directory string
 	// IssuedAt is when certferry last obtained a certificate for this name (its
 	// not_before when nothing better is recorded); the issuance guard counts from it.
 	IssuedAt time.Time
@@ -62,6 +66,7 @@ type Want struct {
 	KeyType     string
 	Profile     string
 	RenewBefore time.Duration // 0: not set
+	Directory   string        // the ACME directory orders go to ("" : not compared)
 }
 
 // Window is an ARI suggested renewal window.
@@ -81,6 +86,35 @@ type Input struct {
 	// Guard is the issuance guard: no second certificate for one name within it.
 	Guard time.Duration
 	Force bool
+	// Revoked, when set, says the stored certificate was revoked (certferry revoke): it is
+	// unusable, so neither the timing rules nor the issuance guard hold it back; backoff
+	// still does.
+	Revoked string
+	// Unstored: a certificate issued earlier (by this process) waits to be stored.
+	// Storing it asks nothing of the CA, so neither backoff nor the issuance guard holds
+	// it back, and --force does not replace it with a new order.
+	Unstored bool
+	// Problem, when set, is a reason found before any request to the CA why an order
+	// would be wasted (the certificate could not be stored, the stored value is
+	// unreadable, ...). It wins over everything: the certificate is blocked, reported as
+	// failing, and no backoff hides it. The caller decides which problems --force lifts.
+	Problem *Problem
+}
+
+// Problem is a reason not to order, found before asking the CA.
+type Problem struct {
+	Reason  Reason
+	Message string
+}
+
+// IsChange reports whether r is a deliberate change of the configuration (names, key
+// type, profile, CA): such a renewal may replace a certificate that lasts longer.
+func (r Reason) IsChange() bool {
+	switch r {
+	case ReasonNamesChanged, ReasonKeyTypeChanged, ReasonProfileChanged, ReasonCAChanged:
+		return true
+	}
+	return false
 }
 
 // Decision is Decide's answer. DueAt is when the certificate falls due by the rules
@@ -89,7 +123,14 @@ type Decision struct {
 	Due     bool
 	Reason  Reason
 	Message string
-	DueAt   time.Time
+	// DueAt is when the certificate falls (or fell) due by the timing rules, whatever
+	// backoff or the guards say: the moment renewal became necessary, never a retry time.
+	DueAt time.Time
+	// NextAttempt is when backoff or the issuance guard lets the next order be placed
+	// (zero when nothing holds the certificate back).
+	NextAttempt time.Time
+	// Blocked: Input.Problem stopped the certificate before any request to the CA.
+	Blocked bool
 }
 
 // shortLived is the lifetime under which a certificate is renewed at half its lifetime
@@ -104,41 +145,51 @@ const shortLived = 10 * 24 * time.Hour
 func Decide(in Input) Decision {
 	now := in.Now
 	s, w := in.Stored, in.Want
-	if in.Force {
-		return Decision{Due: true, Reason: ReasonForced, Message: "forced by --force"}
+	var change Reason
+	var changeMsg string
+	var timing Decision
+	if s.Exists {
+		switch {
+		case !SameNames(s.Domains, w.Domains):
+			change, changeMsg = ReasonNamesChanged, fmt.Sprintf("stored names %v, configured %v", s.Domains, w.Domains)
+		case w.KeyType != "" && s.KeyType != w.KeyType:
+			change, changeMsg = ReasonKeyTypeChanged, fmt.Sprintf("stored key type %q, configured %q", s.KeyType, w.KeyType)
+		case s.Profile != w.Profile:
+			change, changeMsg = ReasonProfileChanged, fmt.Sprintf("stored profile %q, configured %q", s.Profile, w.Profile)
+		case s.Directory != "" && w.Directory != "" && s.Directory != w.Directory:
+			change, changeMsg = ReasonCAChanged, fmt.Sprintf("stored certificate issued by %s, configured directory %s", s.Directory, w.Directory)
+		}
+		timing = decideTiming(in, change, changeMsg, s.NotAfter.Sub(s.NotBefore), s.NotAfter.Sub(now))
+	}
+	switch {
+	case in.Problem != nil:
+		return Decision{Reason: in.Problem.Reason, Message: in.Problem.Message, DueAt: timing.DueAt, Blocked: true}
+	case in.Unstored:
+		return Decision{Due: true, Reason: ReasonUnstored, Message: "a certificate issued earlier is waiting to be stored", DueAt: timing.DueAt}
+	case in.Force:
+		return Decision{Due: true, Reason: ReasonForced, Message: "forced by --force", DueAt: timing.DueAt}
 	}
 	// Backoff after failures: a restarted daemon or another runner sees it in the tags.
 	// It holds for a certificate never stored too, or a name in no hosted zone would
 	// place a new order on every pass.
 	if s.Failures > 0 && now.Before(s.NextAttempt) {
-		return Decision{Reason: ReasonBackoff, DueAt: s.NextAttempt,
+		return Decision{Reason: ReasonBackoff, DueAt: timing.DueAt, NextAttempt: s.NextAttempt,
 			Message: fmt.Sprintf("%d failed attempt(s); next attempt after %s", s.Failures, s.NextAttempt.UTC().Format(time.RFC3339))}
 	}
 	if !s.Exists {
 		return Decision{Due: true, Reason: ReasonMissing, Message: "no certificate stored"}
 	}
-
-	var change Reason
-	var changeMsg string
-	switch {
-	case !sameNames(s.Domains, w.Domains):
-		change, changeMsg = ReasonNamesChanged, fmt.Sprintf("stored names %v, configured %v", s.Domains, w.Domains)
-	case w.KeyType != "" && s.KeyType != w.KeyType:
-		change, changeMsg = ReasonKeyTypeChanged, fmt.Sprintf("stored key type %q, configured %q", s.KeyType, w.KeyType)
-	case s.Profile != w.Profile:
-		change, changeMsg = ReasonProfileChanged, fmt.Sprintf("stored profile %q, configured %q", s.Profile, w.Profile)
+	if in.Revoked != "" {
+		return Decision{Due: true, Reason: ReasonRevoked, Message: in.Revoked, DueAt: now}
 	}
-
-	lifetime := s.NotAfter.Sub(s.NotBefore)
-	remaining := s.NotAfter.Sub(now)
-	d := decideTiming(in, change, changeMsg, lifetime, remaining)
-
+	d := timing
 	// The issuance guard holds even against ARI or a config-change loop: a stale ARI
 	// window once made another client issue five certificates in ten seconds. Only an
 	// expired certificate, or --force, passes it.
+	remaining := s.NotAfter.Sub(now)
 	if d.Due && in.Guard > 0 && !s.IssuedAt.IsZero() && now.Sub(s.IssuedAt) < in.Guard && remaining > 0 {
 		until := s.IssuedAt.Add(in.Guard)
-		return Decision{Reason: ReasonIssuanceGuard, DueAt: until,
+		return Decision{Reason: ReasonIssuanceGuard, DueAt: d.DueAt, NextAttempt: until,
 			Message: fmt.Sprintf("%s; but a certificate was issued at %s and the issuance guard allows the next after %s (use --force to override)",
 				d.Message, s.IssuedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))}
 	}
@@ -148,13 +199,16 @@ func Decide(in Input) Decision {
 // decideTiming applies the configuration-change and timing rules.
 func decideTiming(in Input, change Reason, changeMsg string, lifetime, remaining time.Duration) Decision {
 	now, s := in.Now, in.Stored
+	dueAt, reason, msg := dueTime(in, lifetime)
 	if change != "" {
-		return Decision{Due: true, Reason: change, Message: changeMsg}
+		if now.Before(dueAt) {
+			dueAt = now // a deliberate change is due from the moment it is seen
+		}
+		return Decision{Due: true, Reason: change, Message: changeMsg, DueAt: dueAt}
 	}
 	if remaining <= 0 {
-		return Decision{Due: true, Reason: ReasonExpired, Message: "expired at " + s.NotAfter.UTC().Format(time.RFC3339)}
+		return Decision{Due: true, Reason: ReasonExpired, Message: "expired at " + s.NotAfter.UTC().Format(time.RFC3339), DueAt: dueAt}
 	}
-	dueAt, reason, msg := dueTime(in, lifetime)
 	if !now.Before(dueAt) {
 		return Decision{Due: true, Reason: reason, Message: msg, DueAt: dueAt}
 	}
@@ -173,12 +227,8 @@ func dueTime(in Input, lifetime time.Duration) (time.Time, Reason, string) {
 	s := in.Stored
 	// Emergency: whatever ARI says, a certificate with less than a sixth (a quarter for
 	// short-lived ones) of its lifetime left is renewed (certmagic's lesson).
-	emergencyFrac := 6
-	if lifetime < shortLived {
-		emergencyFrac = 4
-	}
-	at, reason, msg := s.NotAfter.Add(-lifetime/time.Duration(emergencyFrac)), ReasonEmergency,
-		fmt.Sprintf("less than 1/%d of the lifetime left", emergencyFrac)
+	at, reason, msg := EmergencyAt(s.NotBefore, s.NotAfter), ReasonEmergency,
+		fmt.Sprintf("less than 1/%d of the lifetime left", emergencyFraction(lifetime))
 
 	if in.ARI != nil && in.ARI.End.After(in.ARI.Start) {
 		// A point inside the window chosen per certificate, the same on every runner, so
@@ -211,7 +261,8 @@ func fraction(name string, notAfter time.Time) float64 {
 	return float64(binary.BigEndian.Uint64(h[:8])>>11) / float64(1<<53)
 }
 
-func sameNames(a, b []string) bool {
+// SameNames reports whether a and b hold the same names, in any order.
+func SameNames(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}

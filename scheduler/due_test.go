@@ -24,6 +24,8 @@ func TestDecide(t *testing.T) {
 		reason  Reason
 		msgHas  string
 		wantDue time.Time // checked when non-zero
+		// wantNext is the checked Decision.NextAttempt when non-zero.
+		wantNext time.Time
 	}
 	cases := []tc{
 		{name: "nothing stored", in: Input{Want: want, Now: t0}, due: true, reason: ReasonMissing},
@@ -62,18 +64,25 @@ func TestDecide(t *testing.T) {
 		{name: "profile changed", in: Input{Want: Want{Name: "web", Domains: names, KeyType: "ec256", Profile: "shortlived"}, Stored: stored(90 * day), Now: at(3 * day)}, due: true, reason: ReasonProfileChanged},
 
 		// The issuance guard.
-		{name: "guard stops a stale ARI window", in: Input{Want: want, Stored: stored(90 * day), Now: at(time.Hour), Guard: day, ARI: &Window{at(-2 * day), at(-day)}}, reason: ReasonIssuanceGuard, wantDue: at(day)},
+		{name: "guard stops a stale ARI window", in: Input{Want: want, Stored: stored(90 * day), Now: at(time.Hour), Guard: day, ARI: &Window{at(-2 * day), at(-day)}}, reason: ReasonIssuanceGuard, wantNext: at(day)},
 		{name: "guard stops a names-change loop", in: Input{Want: Want{Name: "web", Domains: []string{"example.com"}, KeyType: "ec256"}, Stored: stored(90 * day), Now: at(time.Hour), Guard: day}, reason: ReasonIssuanceGuard, msgHas: "stored names"},
 		{name: "guard does not mask a certificate that is simply not due", in: Input{Want: want, Stored: stored(90 * day), Now: at(time.Hour), Guard: day}, reason: ReasonNotDue, wantDue: at(60 * day)},
 		{name: "guard holds an expired-soon change only until expiry", in: Input{Want: want, Stored: stored(6 * day), Now: at(7 * day), Guard: 30 * day}, due: true, reason: ReasonExpired},
 		{name: "guard over: ARI renews", in: Input{Want: want, Stored: stored(90 * day), Now: at(day), Guard: day, ARI: &Window{at(-2 * day), at(-day)}}, due: true, reason: ReasonARIWindow},
 
 		// Backoff.
-		{name: "backoff holds", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(69 * day)}, reason: ReasonBackoff, wantDue: at(70 * day)},
+		{name: "backoff holds", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(69 * day)}, reason: ReasonBackoff, wantDue: at(60 * day), wantNext: at(70 * day)},
 		{name: "backoff over", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(70 * day)}, due: true, reason: ReasonLifetime},
 
 		{name: "backoff holds a certificate never stored", in: Input{Want: want, Stored: Stored{Failures: 1, NextAttempt: at(time.Minute)}, Now: t0}, reason: ReasonBackoff},
 		{name: "backoff over: never stored is due", in: Input{Want: want, Stored: Stored{Failures: 1, NextAttempt: at(time.Minute)}, Now: at(time.Minute)}, due: true, reason: ReasonMissing},
+
+		// Problems found before the CA, and certificates waiting to be stored.
+		{name: "a problem blocks even --force", in: Input{Want: want, Stored: stored(90 * day), Now: at(80 * day), Force: true, Problem: &Problem{Reason: "too-large", Message: "m"}}, reason: "too-large", wantDue: at(60 * day)},
+		{name: "a problem beats backoff", in: Input{Want: want, Stored: Stored{Failures: 3, NextAttempt: at(day)}, Now: t0, Problem: &Problem{Reason: "foreign-secret", Message: "m"}}, reason: "foreign-secret"},
+		{name: "unstored beats backoff and the guard", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(65 * day), Guard: 100 * day, Unstored: true}, due: true, reason: ReasonUnstored},
+		{name: "unstored beats --force", in: Input{Want: want, Now: t0, Force: true, Unstored: true}, due: true, reason: ReasonUnstored},
+		{name: "a change is due from the moment it is seen", in: Input{Want: Want{Name: "web", Domains: names, KeyType: "rsa2048"}, Stored: stored(90 * day), Now: at(3 * day)}, due: true, reason: ReasonKeyTypeChanged, wantDue: at(3 * day)},
 
 		// Fixed-interval runners (a Lambda on a rate).
 		{name: "90d, 60-day interval, run at day 1: due before next run", in: Input{Want: want, Stored: stored(90 * day), Now: at(day), Interval: 60 * day}, due: true, reason: ReasonInterval},
@@ -95,6 +104,9 @@ func TestDecide(t *testing.T) {
 			}
 			if c.msgHas != "" && !strings.Contains(d.Message, c.msgHas) {
 				t.Errorf("message %q lacks %q", d.Message, c.msgHas)
+			}
+			if !c.wantNext.IsZero() && !d.NextAttempt.Equal(c.wantNext) {
+				t.Errorf("NextAttempt = %s, want %s", d.NextAttempt, c.wantNext)
 			}
 			if !c.wantDue.IsZero() && !d.DueAt.Equal(c.wantDue) {
 				t.Errorf("DueAt = %s, want %s", d.DueAt, c.wantDue)

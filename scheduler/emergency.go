@@ -9,11 +9,16 @@ import "time"
 // earlier chance to renew.
 func EmergencyAt(notBefore, notAfter time.Time) time.Time {
 	lifetime := notAfter.Sub(notBefore)
-	frac := time.Duration(6)
+	return notAfter.Add(-lifetime / time.Duration(emergencyFraction(lifetime)))
+}
+
+// emergencyFraction is the part of its lifetime a certificate has left when it enters
+// its emergency window: 1/6, or 1/4 for short-lived certificates.
+func emergencyFraction(lifetime time.Duration) int {
 	if lifetime < shortLived {
-		frac = 4
+		return 4
 	}
-	return notAfter.Add(-lifetime / frac)
+	return 6
 }
 
 // InEmergency reports whether, at now, the certificate is inside its emergency window

@@ -108,6 +108,11 @@ func newHandler(opts HandlerOptions) *Handler {
 		// TXT cleanup runs after the pass stopped, inside the safety margin.
 		h.appOpts.CleanupTimeout = h.margin * 3 / 4
 	}
+	if h.appOpts.Memory == nil {
+		// One Memory for every App this handler builds: a certificate issued but not
+		// stored survives a configuration change and is stored, not ordered again.
+		h.appOpts.Memory = renew.NewMemory()
+	}
 	if h.appOpts.MinOrderTime == 0 {
 		// An order needs Begin, one Route 53 INSYNC wait, validation and finalize: do not
 		// begin one that the invocation's deadline would cut off.
@@ -175,7 +180,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 
 	if iv := a.Config.Schedule.Interval; iv > 0 {
-		inv, err := a.Secrets.Inventory(passCtx)
+		inv, err := a.Inventory(passCtx)
 		if err != nil {
 			h.drop()
 			err = fmt.Errorf("certferry: inventory for the schedule check: %w", err)
@@ -190,7 +195,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		}
 	}
 
-	sum, err := a.Runner.Pass(passCtx, renew.Options{Force: ev.Force, Only: ev.Only, DryRun: ev.DryRun})
+	sum, err := a.Runner.Pass(passCtx, renew.Options{Force: ev.Force, Only: ev.Only, Plan: ev.DryRun})
 	if err != nil {
 		h.drop()
 		h.log.Error("pass not run", zap.Error(err))
@@ -260,10 +265,6 @@ func (h *Handler) prepare(ctx context.Context) (*app.App, []string, error) {
 	a, err := app.New(h.base, cfg, h.log, h.appOpts)
 	if err != nil {
 		return nil, nil, &ConfigError{err: fmt.Errorf("config: %s: %w", h.src, err)}
-	}
-	if h.app != nil {
-		// What the old Runner issued but could not store is not ordered again.
-		a.Runner.Adopt(h.app.Runner)
 	}
 	h.app, h.digest, h.stale = a, digest, false
 	return a, warnings, nil

@@ -59,3 +59,12 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // variables of certferry's own environment (hooks.PassThrough: AWS region, profile and
 // endpoint settings, TZ, LANG, LC_*), never its credentials.
 func hookEnv() []string { return hooks.PassThroughEnv(os.Environ()) }
+
+// usageWith returns a usage function that prints the synopsis, a description (exit
+// codes, ...) and the flags.
+func usageWith(fs *flag.FlagSet, stderr io.Writer, name, synopsis, text string) func() {
+	return func() {
+		fmt.Fprintf(stderr, "Usage: certferry %s %s\n\n%s\n\nFlags:\n", name, synopsis, text)
+		fs.PrintDefaults()
+	}
+}

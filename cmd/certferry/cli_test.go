@@ -230,13 +230,13 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 		t.Errorf("--log-level debug: no debug line in stderr")
 	}
 	table := summaryRows(t, out)
-	if r := table["web"]; len(r) < 4 || r[1] != "issue" || r[2] != "missing" || r[3] != "ok" {
-		t.Errorf("web row %q, want issue missing ok\n%s", r, out)
+	if r := table["web"]; len(r) < 5 || r[1] != "issue" || r[2] != "missing" || r[3] != "ready" || r[4] != "ok" {
+		t.Errorf("web row %q, want issue missing ready ok\n%s", r, out)
 	}
-	if r := table["lost"]; len(r) < 4 || r[1] != "failed" || !strings.HasPrefix(r[3], "FAILED:") {
-		t.Errorf("lost row %q, want failed FAILED: ...\n%s", r, out)
+	if r := table["lost"]; len(r) < 5 || r[1] != "failed" || r[3] != "failing" || !strings.HasPrefix(r[4], "FAILED:") {
+		t.Errorf("lost row %q, want failed ... failing FAILED: ...\n%s", r, out)
 	}
-	if !strings.Contains(out, "pass: 2 certificate(s), 1 failed") {
+	if !strings.Contains(out, "pass: 2 certificate(s), 1 renewed, 1 failing (1 new), 0 hook failure(s)") {
 		t.Errorf("summary line missing:\n%s", out)
 	}
 	if !strings.Contains(out, "www.example.org") && !strings.Contains(out, "hosted zone") {
@@ -264,63 +264,67 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 		t.Fatalf("--only web: exit %d\n%s\n%s", code, out, errOut)
 	}
 	var sum struct {
-		DryRun  bool `json:"dry_run"`
+		Plan    bool `json:"plan"`
 		Results []struct {
-			Name     string    `json:"name"`
-			Action   string    `json:"action"`
-			Reason   string    `json:"reason"`
-			NotAfter time.Time `json:"not_after"`
-			DueAt    time.Time `json:"due_at"`
+			Name      string    `json:"name"`
+			Action    string    `json:"action"`
+			Reason    string    `json:"reason"`
+			Condition string    `json:"condition"`
+			NotAfter  time.Time `json:"not_after"`
+			DueAt     time.Time `json:"due_at"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
 	if len(sum.Results) != 1 || sum.Results[0].Name != "web" || sum.Results[0].Action != "skip" || sum.Results[0].Reason != "not-due" ||
-		sum.Results[0].NotAfter.IsZero() || !sum.Results[0].DueAt.After(time.Now()) {
+		sum.Results[0].Condition != "ready" || sum.Results[0].NotAfter.IsZero() || !sum.Results[0].DueAt.After(time.Now()) {
 		t.Errorf("--json: %s", out)
 	}
 	if n := e.SB.Calls().Count("acme", "NewOrder") + e.SB.Calls().Count("secretsmanager", "PutSecretValue"); n != 0 {
 		t.Errorf("nothing-due pass made writes: %s", e.SB.Calls())
 	}
 
-	// status --json lists both, with not_after and next_renewal for the stored one.
-	code, out, errOut = cli(t, "status", "--config", e.cfg, "--json")
-	if code != exitOK {
-		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	// The failing certificate keeps every run failing, including runs that do not
+	// attempt it: renew exits 1 again and says it is still failing.
+	code, out, _ = e.renew(t)
+	if r := summaryRows(t, out)["lost"]; code != exitFailed || len(r) < 5 || r[3] != "failing" {
+		t.Errorf("second renew: exit %d, lost row %q\n%s", code, r, out)
 	}
-	var rows []struct {
-		Name        string    `json:"name"`
-		Domains     []string  `json:"domains"`
-		NotAfter    time.Time `json:"not_after"`
-		DaysLeft    *float64  `json:"days_left"`
-		NextRenewal time.Time `json:"next_renewal"`
-		Due         bool      `json:"due"`
-		Reason      string    `json:"reason"`
-		LastError   string    `json:"last_error"`
+
+	// status --output json lists both (schema: docs/status.schema.json), and exits 1
+	// because one is failing.
+	code, out, errOut = cli(t, "status", "--config", e.cfg, "--output", "json")
+	if code != exitFailed {
+		t.Fatalf("status: exit %d, want %d\n%s\n%s", code, exitFailed, out, errOut)
 	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		t.Fatalf("status --json: %v\n%s", err, out)
+	validateStatusSchema(t, []byte(out))
+	var rep StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("status --output json: %v\n%s", err, out)
 	}
-	if len(rows) != 2 {
-		t.Fatalf("status --json: %d rows, want 2\n%s", len(rows), out)
+	if len(rep.Certificates) != 2 || rep.Failing != 1 || rep.Version != StatusVersion {
+		t.Fatalf("status --output json: %s", out)
 	}
-	web, lost := rows[0], rows[1]
-	if web.Name != "web" || web.NotAfter.IsZero() || web.DaysLeft == nil || *web.DaysLeft < 80 || web.Due ||
-		!web.NextRenewal.After(time.Now()) || !web.NextRenewal.Before(web.NotAfter) {
+	web, lost := rep.Certificates[0], rep.Certificates[1]
+	if web.Name != "web" || web.Condition != "ready" || web.Ready != "True" || web.NotAfter == nil || web.DaysLeft == nil || *web.DaysLeft < 80 || web.Due ||
+		web.RenewalDueAt == nil || !web.RenewalDueAt.After(time.Now()) || !web.RenewalDueAt.Before(*web.NotAfter) || web.Serial == "" || web.KeyType != "ec256" {
 		t.Errorf("status web: %+v", web)
 	}
-	// The failed certificate backs off (the state is kept in a secret without a value),
-	// and status shows when it is tried again and why it failed.
-	if lost.Name != "lost" || lost.Due || lost.Reason != "backoff" || !lost.NotAfter.IsZero() ||
-		!lost.NextRenewal.After(time.Now()) || !strings.Contains(lost.LastError, "no hosted zone") {
+	// The failing certificate: its condition, since when, and why.
+	if lost.Name != "lost" || lost.Condition != "failing" || lost.Ready != "False" || lost.NotAfter != nil || lost.FailingSince == nil ||
+		!strings.Contains(lost.LastError, "no hosted zone") {
 		t.Errorf("status lost: %+v", lost)
 	}
 
-	// The table form.
+	// The table forms.
 	code, out, _ = cli(t, "status", "--config", e.cfg)
-	if code != exitOK || !strings.Contains(out, "NEXT RENEWAL") || !strings.Contains(out, "no hosted zone contains") {
+	if code != exitFailed || !strings.Contains(out, "CONDITION") || !strings.Contains(out, "failing") || !strings.Contains(out, "no hosted zone contains") {
 		t.Errorf("status table: exit %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "status", "--config", e.cfg, "--output", "wide")
+	if code != exitFailed || !strings.Contains(out, "SERIAL") || !strings.Contains(out, "secretsmanager:") {
+		t.Errorf("status wide: exit %d\n%s", code, out)
 	}
 }
 
@@ -367,7 +371,7 @@ func TestCLIDryRun(t *testing.T) {
 	if r := table["lost"]; len(r) < 3 || r[1] != "plan" || r[2] != "missing" {
 		t.Errorf("lost row %q\n%s", r, out)
 	}
-	if !strings.Contains(out, "dry run (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
+	if !strings.Contains(out, "plan (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
 		t.Errorf("dry run output lacks the plan's reasons:\n%s", out)
 	}
 	c := e.SB.Calls()

@@ -91,7 +91,7 @@ func configuredSecrets(cfg *config.Config) []string {
 // findStored resolves NAME for revoke and retire: a configured certificate's secret,
 // else a stored certificate by secret (name or ARN) or by certferry:name.
 func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored, configured bool, err error) {
-	inv, err := a.Secrets.Inventory(ctx)
+	inv, err := a.Inventory(ctx)
 	if err != nil {
 		return smsink.Stored{}, false, err
 	}
@@ -171,7 +171,7 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
 	}
-	res, err := lifecycle.Revoke(ctx, ca, a.Secrets, st.Secret, reason, time.Now())
+	res, err := lifecycle.Revoke(ctx, ca, a.Secrets(), st.Secret, reason, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
@@ -298,7 +298,7 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		ca = c
 	}
-	res, err := lifecycle.Retire(ctx, ca, a.Secrets, a.SM, st, lifecycle.RetireOptions{Revoke: *revoke, Reason: reason, DeleteSecret: *del, RecoveryDays: days}, time.Now())
+	res, err := lifecycle.Retire(ctx, ca, a.Secrets(), a.SecretsAPI(), st, lifecycle.RetireOptions{Revoke: *revoke, Reason: reason, DeleteSecret: *del, RecoveryDays: days}, time.Now())
 	if res.Revoked != nil {
 		fmt.Fprintf(stdout, "%s: revoked serial %s (reason %s)\n", st.Secret, res.Revoked.Serial, res.Revoked.Reason)
 	}

@@ -18,12 +18,22 @@ import (
 )
 
 func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--dry-run] [--log-level L] [--log-format F]", stderr)
+	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--plan] [--log-level L] [--log-format F]", stderr)
+	fs.Usage = usageWith(fs, stderr, "renew", "[--config F] [--only NAME]... [--force] [--plan] [--log-level L] [--log-format F]",
+		`One pass: renews what is due, stores it, runs the hooks, removes the DNS-01 records, then exits.
+
+Exit codes:
+  0  every certificate is ready (or merely due and not attempted)
+  1  a certificate is failing or expired: this pass failed it, or an earlier pass did and
+     it waits in backoff, or an on_renew hook failed
+  2  bad configuration or usage
+  3  the pass could not run (no AWS credentials or region, inventory unreadable)`)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	var only stringList
 	fs.Var(&only, "only", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due; overrides backoff and the issuance guard")
-	dryRun := fs.Bool("dry-run", false, "print the plan with reasons; place no order, write nothing")
+	plan := fs.Bool("plan", false, "print what is due and why; place no order, write nothing, run no hook")
+	dryRun := fs.Bool("dry-run", false, "the same as --plan (a real issuance against the staging CA is planned)")
 	logs := logging.AddFlags(fs, "")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -38,7 +48,7 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "certferry renew: %v\n", err)
 		return exitUsage
 	}
-	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, DryRun: *dryRun}, logs, stderr, nil)
+	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, Plan: *plan || *dryRun}, logs, stderr, nil)
 	if sum != nil {
 		if *jsonOut {
 			enc := json.NewEncoder(stdout)
@@ -65,6 +75,9 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs
 	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv()})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
+		if errors.Is(err, app.ErrAWS) {
+			return nil, exitUnknown
+		}
 		return nil, exitUsage
 	}
 	sum, err := a.Runner.Pass(ctx, opts)
@@ -75,7 +88,9 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs
 		}
 		return nil, exitUnknown
 	}
-	if sum.Failed() > 0 || sum.HookFailures() > 0 {
+	// Failing includes certificates this pass skipped in backoff: a failure stays visible
+	// on every run until it is fixed.
+	if sum.Failed() > 0 || sum.Failing() > 0 || sum.HookFailures() > 0 {
 		return sum, exitFailed
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) {
@@ -84,43 +99,60 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs
 	return sum, exitOK
 }
 
-// printSummary prints the pass as a table: name, action, reason, result, not after,
-// duration.
+// printSummary prints the pass as a table: name, action, reason, condition, result, not
+// after, duration; then one line that counts what happened.
 func printSummary(w io.Writer, s *renew.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACTION\tREASON\tRESULT\tNOT AFTER\tDURATION")
+	fmt.Fprintln(tw, "NAME\tACTION\tREASON\tCONDITION\tRESULT\tNOT AFTER\tDURATION")
+	renewed, newFail := 0, 0
 	for _, r := range s.Results {
 		result := "ok"
-		if r.Error != "" {
+		switch {
+		case r.Error != "":
 			result = "FAILED: " + firstLine(r.Error)
-		} else if r.HookError != "" {
+		case r.HookError != "":
 			result = "stored; HOOK FAILED (retried next pass): " + firstLine(r.HookError)
-		} else if r.Action == renew.ActionSkip || r.Action == renew.ActionPlan {
+		case r.Action == renew.ActionLostRace:
+			result = "another runner stored an equivalent certificate first; kept"
+		case r.Condition == renew.ConditionFailing:
+			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), firstLine(r.LastError))
+		case r.Condition == renew.ConditionExpired:
+			result = "EXPIRED"
+		case r.Action == renew.ActionSkip || r.Action == renew.ActionPlan:
 			result = "-"
 		}
-		na := "-"
-		if !r.NotAfter.IsZero() {
-			na = r.NotAfter.UTC().Format("2006-01-02 15:04 MST")
+		switch {
+		case r.NewFailure:
+			newFail++
+		case r.Err() == nil && (r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore):
+			renewed++
 		}
 		dur := "-"
 		if r.Duration > 0 {
 			dur = r.Duration.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Action, r.Reason, result, na, dur)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Action, r.Reason, r.Condition, result, fmtTime(r.NotAfter), dur)
 	}
 	_ = tw.Flush()
-	verb := "pass"
-	if s.DryRun {
-		verb = "dry run (no order placed, nothing written)"
-	}
-	fmt.Fprintf(w, "%s: %d certificate(s), %d failed, %s\n", verb, len(s.Results), s.Failed(), s.Duration.Round(10*time.Millisecond))
-	if s.DryRun {
+	if s.Plan {
+		fmt.Fprintf(w, "plan (no order placed, nothing written): %d certificate(s), %d failing, %s\n", len(s.Results), s.Failing(), s.Duration.Round(10*time.Millisecond))
 		for _, r := range s.Results {
 			if r.Message != "" {
 				fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Message)
 			}
 		}
+		return
 	}
+	fmt.Fprintf(w, "pass: %d certificate(s), %d renewed, %d failing (%d new), %d hook failure(s), %s\n",
+		len(s.Results), renewed, s.Failing(), newFail, s.HookFailures(), s.Duration.Round(10*time.Millisecond))
+}
+
+// fmtTime prints a time in UTC with its date, or "-".
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 MST")
 }
 
 func firstLine(s string) string {

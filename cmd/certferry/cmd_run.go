@@ -17,8 +17,6 @@ import (
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sinks/file"
-	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // cmdRun is the daemon (package daemon): a pass at start-up, then on the schedule;
@@ -49,6 +47,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	defer func() { _ = log.Sync() }()
 
 	m := metrics.New()
+	mem := renew.NewMemory()
 	host, _ := os.Hostname()
 	first := true
 	err = daemon.Run(ctx, daemon.Options{
@@ -61,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 			return loadConfig(path)
 		},
 		Build: func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
-			return buildRunner(ctx, cfg, log, m)
+			return buildRunner(ctx, cfg, log, m, mem)
 		},
 		Logger:           log,
 		Hostname:         host,
@@ -82,66 +81,19 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	return exitOK
 }
 
-// buildRunner builds a pass from cfg with internal/app, counting AWS requests in m.
-func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (daemon.Runner, error) {
+// buildRunner builds a pass from cfg with internal/app, counting AWS requests in m. Every
+// Runner shares mem, so a reload loses no certificate issued but not yet stored.
+func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, mem *renew.Memory) (daemon.Runner, error) {
 	awsCfg, err := app.LoadAWS(ctx, cfg.AWS)
 	if err != nil {
 		return nil, err
 	}
 	awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
-	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version, ACMETransport: m.ACMETransport, OnHook: m.ObserveHook, HookEnv: hookEnv()})
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version, ACMETransport: m.ACMETransport, OnHook: m.ObserveHook, HookEnv: hookEnv(), Memory: mem})
 	if err != nil {
 		return nil, err
 	}
-	return &appRunner{App: a}, nil
-}
-
-// appRunner is an app.App as the daemon's Runner, which also reads the stored
-// certificates' validity periods for /healthz.
-type appRunner struct{ *app.App }
-
-var (
-	_ daemon.Runner         = (*appRunner)(nil)
-	_ daemon.ValidityReader = (*appRunner)(nil)
-	_ daemon.Adopter        = (*appRunner)(nil)
-)
-
-// Adopt hands the in-memory state of the Runner a reload replaces (certificates issued
-// but not stored, backoff and hook progress without a secret) to this one.
-func (a *appRunner) Adopt(old daemon.Runner) {
-	if o, ok := old.(*appRunner); ok {
-		a.Runner.Adopt(o.Runner)
-	}
-}
-
-func (a *appRunner) Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error) {
-	return a.Runner.Pass(ctx, opts)
-}
-
-// Validity reads the validity of every configured certificate: from the Secrets Manager
-// inventory (tags only, one ListSecrets page per 100 secrets), else from its PEM files.
-func (a *appRunner) Validity(ctx context.Context) (map[string]daemon.Validity, error) {
-	out := map[string]daemon.Validity{}
-	var inv map[string]smsink.Stored
-	for _, c := range a.Config.Certificates {
-		switch {
-		case c.Sinks.SecretsManager != nil:
-			if inv == nil {
-				var err error
-				if inv, err = a.Secrets.Inventory(ctx); err != nil {
-					return nil, err
-				}
-			}
-			if s, ok := smsink.Lookup(inv, c.Sinks.SecretsManager.Secret); ok && !s.NotAfter.IsZero() {
-				out[c.Name] = daemon.Validity{NotBefore: s.NotBefore, NotAfter: s.NotAfter}
-			}
-		case c.Sinks.File != nil:
-			if b, err := file.Load(c.Sinks.File.Dir); err == nil {
-				out[c.Name] = daemon.Validity{NotBefore: b.NotBefore, NotAfter: b.NotAfter}
-			}
-		}
-	}
-	return out, nil
+	return a.Runner, nil
 }
 
 // watchdogInterval is half of $WATCHDOG_USEC when it is meant for this process.

@@ -14,15 +14,74 @@ import (
 	"github.com/certferry/certferry/renew"
 )
 
-// cmdStatus prints what is stored and when each certificate renews. It reads the
-// secrets' tags only (one ListSecrets page per 100 certificates) and writes nothing.
+// StatusReport is `status --output json`: its schema is docs/status.schema.json, and
+// StatusVersion changes whenever a field changes meaning or goes away.
+type StatusReport struct {
+	Version      int           `json:"version"`
+	GeneratedAt  time.Time     `json:"generated_at"`
+	Certificates []StatusEntry `json:"certificates"`
+	// Failing counts certificates whose condition is failing or expired (exit 1).
+	Failing int `json:"failing"`
+}
+
+// StatusVersion is the version of StatusReport's schema.
+const StatusVersion = 1
+
+// StatusEntry is one certificate in StatusReport.
+type StatusEntry struct {
+	Name         string          `json:"name"`
+	Domains      []string        `json:"domains"`
+	Condition    renew.Condition `json:"condition"`
+	Ready        string          `json:"ready"`
+	Reason       string          `json:"reason"`
+	Message      string          `json:"message,omitempty"`
+	NotBefore    *time.Time      `json:"not_before,omitempty"`
+	NotAfter     *time.Time      `json:"not_after,omitempty"`
+	DaysLeft     *float64        `json:"days_left,omitempty"`
+	RenewalDueAt *time.Time      `json:"renewal_due_at,omitempty"`
+	Due          bool            `json:"due"`
+	FailingSince *time.Time      `json:"failing_since,omitempty"`
+	Attempts     int             `json:"attempts"`
+	NextAttempt  *time.Time      `json:"next_attempt,omitempty"`
+	LastError    string          `json:"last_error,omitempty"`
+	HooksPending int             `json:"hooks_pending"`
+	Serial       string          `json:"serial,omitempty"`
+	KeyType      string          `json:"key_type,omitempty"`
+	Profile      string          `json:"profile,omitempty"`
+	Sinks        []string        `json:"sinks"`
+	SecretARN    string          `json:"secret_arn,omitempty"`
+}
+
+// cmdStatus prints what is stored, each certificate's condition and when it renews. It
+// reads the secrets' tags only (one ListSecrets page per 100 certificates) and writes
+// nothing. It exits 1 when a certificate is failing or expired, so a cron job or a
+// Nagios-style check can use it.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", "[--config F] [--json] [--log-level L] [--log-format F]", stderr)
+	fs := newFlagSet("status", "[--config F] [--output table|wide|json] [--log-level L] [--log-format F]", stderr)
+	fs.Usage = usageWith(fs, stderr, "status", "[--config F] [--output table|wide|json] [--log-level L] [--log-format F]",
+		`Prints each certificate's condition (ready, due, failing, expired), expiry and next
+renewal, from the stored secrets' tags and files; writes nothing, orders nothing.
+
+Exit codes:
+  0  every certificate is ready or due
+  1  a certificate is failing or expired
+  2  bad configuration or usage
+  3  the status could not be read (no AWS credentials or region, inventory unreadable)`)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
-	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
+	output := fs.String("output", "table", "table, wide (adds names, serial, key type, profile, sinks) or json (schema: docs/status.schema.json)")
+	jsonOut := fs.Bool("json", false, "the same as --output json")
 	logs := logging.AddFlags(fs, "warn")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *jsonOut {
+		*output = "json"
+	}
+	switch *output {
+	case "table", "wide", "json":
+	default:
+		fmt.Fprintf(stderr, "certferry status: --output %q: want table, wide or json\n", *output)
+		return exitUsage
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -39,56 +98,96 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage
 	}
-	sum, err := a.Runner.Pass(ctx, renew.Options{DryRun: true})
+	sum, err := a.Runner.Pass(ctx, renew.Options{Plan: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUnknown
 	}
-	if *jsonOut {
-		type row struct {
-			Name        string    `json:"name"`
-			Domains     []string  `json:"domains"`
-			NotAfter    time.Time `json:"not_after,omitzero"`
-			DaysLeft    *float64  `json:"days_left,omitempty"`
-			NextRenewal time.Time `json:"next_renewal,omitzero"`
-			Due         bool      `json:"due"`
-			Reason      string    `json:"reason"`
-			LastError   string    `json:"last_error,omitempty"`
-		}
-		var rows []row
-		for _, r := range sum.Results {
-			x := row{Name: r.Name, Domains: r.Domains, NotAfter: r.NotAfter, NextRenewal: r.DueAt, Due: r.Action == renew.ActionPlan, Reason: string(r.Reason), LastError: r.LastError}
-			if !r.NotAfter.IsZero() {
-				d := time.Until(r.NotAfter).Hours() / 24
-				x.DaysLeft = &d
-			}
-			rows = append(rows, x)
-		}
+	rep := statusReport(sum, time.Now())
+	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(rows)
-		return exitOK
+		_ = enc.Encode(rep)
+	} else {
+		printStatus(stdout, rep, *output == "wide")
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tNAMES\tNOT AFTER\tDAYS LEFT\tNEXT RENEWAL\tLAST ERROR")
+	if rep.Failing > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// statusReport turns a plan-only pass into the status report.
+func statusReport(sum *renew.Summary, now time.Time) StatusReport {
+	rep := StatusReport{Version: StatusVersion, GeneratedAt: now.UTC(), Certificates: []StatusEntry{}, Failing: sum.Failing()}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
 	for _, r := range sum.Results {
-		na, left, next := "-", "-", "-"
+		e := StatusEntry{Name: r.Name, Domains: r.Domains, Condition: r.Condition, Ready: r.Ready(), Reason: string(r.Reason), Message: r.Message,
+			NotBefore: opt(r.NotBefore), NotAfter: opt(r.NotAfter), RenewalDueAt: opt(r.DueAt), Due: r.Action == renew.ActionPlan,
+			FailingSince: opt(r.FailingSince), Attempts: r.Attempts, NextAttempt: opt(r.NextAttempt), LastError: r.LastError,
+			HooksPending: r.HooksPending, Serial: r.Serial, KeyType: r.KeyType, Profile: r.Profile, Sinks: r.Sinks, SecretARN: r.SecretARN}
+		if e.Sinks == nil {
+			e.Sinks = []string{}
+		}
+		if e.Domains == nil {
+			e.Domains = []string{}
+		}
 		if !r.NotAfter.IsZero() {
-			na = r.NotAfter.UTC().Format("2006-01-02 15:04")
-			left = fmt.Sprintf("%.1f", time.Until(r.NotAfter).Hours()/24)
+			d := r.NotAfter.Sub(now).Hours() / 24
+			e.DaysLeft = &d
+		}
+		rep.Certificates = append(rep.Certificates, e)
+	}
+	return rep
+}
+
+// printStatus prints the report as a table.
+func printStatus(w io.Writer, rep StatusReport, wide bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "NAME\tCONDITION\tNOT AFTER\tDAYS LEFT\tNEXT RENEWAL\tATTEMPTS\tFAILING SINCE\tHOOKS PENDING\tLAST ERROR"
+	if wide {
+		head += "\tNAMES\tSERIAL\tKEY\tPROFILE\tSTORED IN"
+	}
+	fmt.Fprintln(tw, head)
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.Format("2006-01-02 15:04")
+	}
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, e := range rep.Certificates {
+		left, next, attempts := "-", ts(e.RenewalDueAt), "-"
+		if e.DaysLeft != nil {
+			left = fmt.Sprintf("%.1f", *e.DaysLeft)
 		}
 		switch {
-		case r.Action == renew.ActionPlan:
-			next = "now (" + string(r.Reason) + ")"
-		case !r.DueAt.IsZero():
-			next = r.DueAt.UTC().Format("2006-01-02 15:04")
+		case e.Condition == renew.ConditionFailing:
+			next = "retry " + ts(e.NextAttempt)
+			attempts = fmt.Sprint(e.Attempts)
+		case e.Due:
+			next = "now (" + e.Reason + ")"
 		}
-		lastErr := r.LastError
-		if lastErr == "" {
-			lastErr = "-"
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", e.Name, e.Condition, ts(e.NotAfter), left, next, attempts,
+			ts(e.FailingSince), e.HooksPending, dash(firstLine(e.LastError)))
+		if wide {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", strings.Join(e.Domains, ","), dash(e.Serial), dash(e.KeyType), dash(e.Profile), strings.Join(e.Sinks, ","))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, strings.Join(r.Domains, ","), na, left, next, lastErr)
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
-	return exitOK
+	if rep.Failing > 0 {
+		fmt.Fprintf(w, "%d certificate(s) failing or expired\n", rep.Failing)
+	}
 }

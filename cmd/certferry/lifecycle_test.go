@@ -144,7 +144,7 @@ func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 		t.Fatalf("the CA's status: %+v %v", st, err)
 	}
 	out = e.mustRenew(t)
-	if r := summaryRows(t, out)["web"]; len(r) < 4 || r[1] != "renew" || r[2] != "revoked" || r[3] != "ok" {
+	if r := summaryRows(t, out)["web"]; len(r) < 5 || r[1] != "renew" || r[2] != "revoked" || r[3] != "ready" || r[4] != "ok" {
 		t.Fatalf("the pass after revoke: %q\n%s", r, out)
 	}
 	now := e.Stored(t, "certferry/web", "AWSCURRENT")

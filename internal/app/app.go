@@ -54,19 +54,21 @@ type Options struct {
 	// MinOrderTime: with a deadline on the pass, no order begins with less left (0: no
 	// such check).
 	MinOrderTime time.Duration
+	// Memory is what the process remembers between passes (renew.Memory). A process
+	// that builds several Apps (a daemon's reloads, a Lambda's rebuilds) passes the same
+	// one to each, so a certificate issued but not stored survives the rebuild. Nil: a
+	// Memory of this App's own.
+	Memory *renew.Memory
 }
 
-// App holds what was built from the configuration.
+// App holds what was built from the configuration: the Runner, and the clients it needs.
 type App struct {
 	Config  *config.Config
 	Log     *zap.Logger
-	AWS     aws.Config
-	SM      *awssm.Client
-	R53     *awsroute53.Client
-	DNS     *route53.Provider // DNS-01 (Resolve: where each record would go, before any order)
-	Secrets *smsink.Sink
-	Files   *file.Sink
 	Runner  *renew.Runner
+	sm      *awssm.Client
+	secrets *smsink.Sink
+	dns     *route53.Provider
 	roots   *x509.CertPool
 
 	acmeMu      sync.Mutex
@@ -76,6 +78,17 @@ type App struct {
 	version    string
 	acmeWrap   func(http.RoundTripper) http.RoundTripper
 }
+
+// ErrAWS matches the errors of LoadAWS: the AWS configuration cannot be used (no region,
+// a broken profile). The CLI exits 3 for it, not 2: the configuration file is fine.
+var ErrAWS = errors.New("aws configuration unusable")
+
+// awsError is an error of LoadAWS; it matches ErrAWS and prints only its own text.
+type awsError struct{ err error }
+
+func (e awsError) Error() string        { return e.err.Error() }
+func (e awsError) Unwrap() error        { return e.err }
+func (e awsError) Is(target error) bool { return target == ErrAWS }
 
 // LoadAWS builds the AWS configuration: the default credential chain, the configured
 // region, profile, endpoint (LocalStack, moto, the sandbox; AWS_ENDPOINT_URL works too)
@@ -99,11 +112,11 @@ func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws: load configuration: %w", err)
+		return aws.Config{}, awsError{fmt.Errorf("aws: load configuration: %w", err)}
 	}
 	cfg.HTTPClient = awshttp.WrapClient(cfg.HTTPClient)
 	if cfg.Region == "" {
-		return aws.Config{}, errors.New("aws: no region: set aws.region in the configuration or AWS_REGION")
+		return aws.Config{}, awsError{errors.New("aws: no region: set aws.region in the configuration or AWS_REGION")}
 	}
 	if c.AssumeRoleARN != "" {
 		p := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.AssumeRoleARN, func(o *stscreds.AssumeRoleOptions) {
@@ -154,10 +167,9 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	} else if awsCfg, err = LoadAWS(ctx, cfg.AWS); err != nil {
 		return nil, err
 	}
-	a.AWS = awsCfg
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
-	a.SM = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
-	a.R53 = awsroute53.NewFromConfig(awsCfg)
+	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
+	r53 := awsroute53.NewFromConfig(awsCfg)
 	roots, err := readRoots(cfg.ACME.CABundle)
 	if err != nil {
 		return nil, err
@@ -174,19 +186,20 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 	// Each package names its own logger ("secretsmanager", "route53", "acme", ...): pass
 	// the parent, or the names come out doubled.
-	a.Secrets = smsink.New(a.SM, log, smsink.Options{})
-	a.Files = file.New(log)
+	a.secrets = smsink.New(a.sm, log, smsink.Options{})
+	files := file.New(log)
 	r53opts := route53.Options{
 		InsyncTimeout: cfg.Route53.InsyncTimeout,
 		Logger:        log,
-		Zones:         dnsZones(cfg.DNS.Zones, roles, a.R53),
+		Zones:         dnsZones(cfg.DNS.Zones, roles, r53),
 		Resolvers:     cfg.Route53.Resolvers,
+		Now:           opts.Now,
 	}
 	if cfg.Route53.PropagationCheck {
 		r53opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
 	}
-	dns := route53.New(a.R53, r53opts)
-	a.DNS = dns
+	dns := route53.New(r53, r53opts)
+	a.dns = dns
 
 	a.acmeWrap = opts.ACMETransport
 	hookDeps := hooks.Deps{
@@ -229,6 +242,8 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Roots:          verifyRoots,
 		CleanupTimeout: opts.CleanupTimeout,
 		MinOrderTime:   opts.MinOrderTime,
+		Directory:      cfg.ACME.Directory,
+		AccountSecret:  accountSecret(cfg.ACME),
 	}, renew.Deps{
 		ACME: func(ctx context.Context) (renew.ACME, error) {
 			c, err := a.ACME(ctx)
@@ -238,13 +253,37 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 			return c, nil
 		},
 		DNS:     dns,
-		Secrets: a.Secrets,
-		Files:   a.Files,
+		Secrets: a.secrets,
+		Files:   files,
 		Logger:  log,
 		Now:     opts.Now,
 		OnHook:  opts.OnHook,
+		Memory:  opts.Memory,
 	})
 	return a, nil
+}
+
+// accountSecret is the secret that holds the ACME account, "" for a file store.
+func accountSecret(c config.ACME) string {
+	if c.AccountStore.Kind == config.AccountStoreFile {
+		return ""
+	}
+	return c.AccountSecret
+}
+
+// DNS is the DNS-01 provider (Resolve and Targets say where each record would go).
+func (a *App) DNS() *route53.Provider { return a.dns }
+
+// Secrets is the Secrets Manager sink, for the lifecycle commands (revoke, retire).
+func (a *App) Secrets() *smsink.Sink { return a.secrets }
+
+// SecretsAPI is the Secrets Manager client, for what only an operator does (retire
+// --delete-secret).
+func (a *App) SecretsAPI() *awssm.Client { return a.sm }
+
+// Inventory reads what the Secrets Manager sink holds (tags only), by secret name.
+func (a *App) Inventory(ctx context.Context) (map[string]smsink.Stored, error) {
+	return a.secrets.Inventory(ctx)
 }
 
 // ACME returns the ACME client the Runner uses, opening the account (and registering
@@ -284,7 +323,7 @@ func (a *App) AccountStore() acme.AccountStore {
 	if s := a.Config.ACME.AccountStore; s.Kind == config.AccountStoreFile {
 		return acme.NewFileStore(s.Dir)
 	}
-	return acme.NewSecretsManagerStore(a.SM, a.Config.ACME.AccountSecret)
+	return acme.NewSecretsManagerStore(a.sm, a.Config.ACME.AccountSecret)
 }
 
 // accountRecheck is how often a long-lived App compares the stored account with the one

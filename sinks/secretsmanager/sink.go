@@ -151,6 +151,12 @@ type StoreOptions struct {
 	Force bool
 	// Profile is the ACME profile the certificate was ordered with, for the tags.
 	Profile string
+	// Directory is the ACME directory that issued the certificate, for the tags.
+	Directory string
+	// AllowShorter lets a certificate that expires earlier replace the stored one: a
+	// deliberate change (profile, names, key type, CA) asked for it. Unlike Force it keeps
+	// every other guard.
+	AllowShorter bool
 	// State tags are written with the certificate's tags (the scheduler clearing its
 	// backoff state on success), with SetState's rules: keys start with "certferry:",
 	// values are sanitized, an empty value removes the tag.
@@ -176,6 +182,7 @@ type Stored struct {
 	NotAfter         time.Time
 	Serial           string
 	ARIID            string // RFC 9773 identifier, for the next order's "replaces"
+	Directory        string // the ACME directory that issued it ("" when not recorded)
 	VersionID        string // certferry:version, the version the tags describe
 	CurrentVersionID string // the version that holds AWSCURRENT ("" if unknown)
 	// PendingVersionID is a version still labelled StagePending that is not AWSCURRENT: a
@@ -288,18 +295,57 @@ func (s *Sink) getStage(ctx context.Context, secret, stage string) (*certs.Bundl
 	return b, aws.ToString(out.VersionId), nil
 }
 
+// Inspection is what Inspect learnt of a target secret before any order.
+type Inspection struct {
+	Exists   bool
+	ARN      string
+	Deleting bool   // scheduled for deletion (DeletedDate set)
+	HasValue bool   // an AWSCURRENT version exists
+	Name     string // certferry:name, the certificate certferry stored in it ("" when none)
+	Kind     string // certferry:kind ("acme-account" for the ACME account's secret)
+}
+
+// Inspect describes target.Secret, before any order, without reading its value: a
+// missing secret is fine (Store creates it), a refusal is an error matching
+// ErrAccessDenied.
+func (s *Sink) Inspect(ctx context.Context, target Target) (Inspection, error) {
+	out, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
+	if err != nil {
+		err = classify(err)
+		if errors.Is(err, ErrNotFound) {
+			return Inspection{}, nil
+		}
+		return Inspection{}, fmt.Errorf("secretsmanager: inspect %s: %w", target.Secret, err)
+	}
+	tags := tagMap(out.Tags)
+	return Inspection{
+		Exists: true, ARN: aws.ToString(out.ARN), Deleting: out.DeletedDate != nil,
+		HasValue: holder(out.VersionIdsToStages, "AWSCURRENT") != "",
+		Name:     tags[TagName], Kind: tags[TagKind],
+	}, nil
+}
+
 // Preflight checks, before any order, that the sink can reach target.Secret: a missing
 // secret is fine (Store creates it), a refusal is an error matching ErrAccessDenied.
 func (s *Sink) Preflight(ctx context.Context, target Target) error {
-	_, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
-	if err == nil {
-		return nil
+	_, err := s.Inspect(ctx, target)
+	return err
+}
+
+// Retag rewrites the tags that describe the current version from its value b: tags are
+// a cache of the value, repaired when they were found not to match it.
+func (s *Sink) Retag(ctx context.Context, target Target, b *certs.Bundle, version string, opts StoreOptions) error {
+	out, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target.Secret)})
+	if err != nil {
+		return fmt.Errorf("secretsmanager: retag %s: %w", target.Secret, classify(err))
 	}
-	err = classify(err)
-	if errors.Is(err, ErrNotFound) {
-		return nil
+	if holder(out.VersionIdsToStages, "AWSCURRENT") != version {
+		return nil // moved on since it was read: the writer tags it
 	}
-	return fmt.Errorf("secretsmanager: preflight %s: %w", target.Secret, err)
+	if err := s.retag(ctx, target.Secret, tagMap(out.Tags), s.tags(target, b, opts, version), nil); err != nil {
+		return fmt.Errorf("secretsmanager: retag %s: %w", target.Secret, err)
+	}
+	return nil
 }
 
 // SetState tags secret with tags (the scheduler's backoff state). Keys must start with
@@ -353,7 +399,7 @@ func splitState(tags map[string]string) (set map[string]string, remove []string,
 
 func ownTag(k string) bool {
 	switch k {
-	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion, TagARIID:
+	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion, TagARIID, TagDirectory, TagSum:
 		return true
 	}
 	return false
@@ -447,7 +493,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 		}
 	}
 	if current != "" && !opts.Force {
-		if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
+		if err := s.guard(ctx, target.Secret, have, current, b, opts.AllowShorter); err != nil {
 			return "", err
 		}
 	}
@@ -500,7 +546,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 				return "", &LostRaceError{Secret: target.Secret, Winner: won}
 			}
 			if current != "" && !opts.Force {
-				if err := s.guard(ctx, target.Secret, have, current, b); err != nil {
+				if err := s.guard(ctx, target.Secret, have, current, b, opts.AllowShorter); err != nil {
 					// A deliberate refusal, not an interrupted write: the label goes.
 					s.unpendPut(ctx, target.Secret, put)
 					return "", err
@@ -590,23 +636,15 @@ func (s *Sink) lostRace(b *certs.Bundle, secret string, w Winner) {
 
 // guard refuses to replace the current version when it expires later than b, or when
 // its value is not a valid certificate secret.
-func (s *Sink) guard(ctx context.Context, secret string, have map[string]string, current string, b *certs.Bundle) error {
-	var stored time.Time
-	if have[TagVersion] == current {
-		t, err := time.Parse(time.RFC3339, have[TagNotAfter])
-		if err == nil {
-			stored = t
-		}
+func (s *Sink) guard(ctx context.Context, secret string, _ map[string]string, current string, b *certs.Bundle, allowShorter bool) error {
+	// The value itself, never the tags: a hand-edited tag must not let a shorter
+	// certificate replace a longer one, nor block a good one.
+	old, _, err := s.getStage(ctx, secret, "AWSCURRENT")
+	if err != nil {
+		return err // ErrCorruptStored, or the read's own failure
 	}
-	if stored.IsZero() {
-		// The tags do not describe the current value: read it.
-		old, _, err := s.get(ctx, secret)
-		if err != nil {
-			return err // ErrCorruptStored, or the read's own failure
-		}
-		stored = old.NotAfter
-	}
-	if b.NotAfter.Before(stored) {
+	stored := old.NotAfter
+	if !allowShorter && b.NotAfter.Before(stored) {
 		return &WouldShortenError{Stored: stored, New: b.NotAfter}
 	}
 	return nil
@@ -675,7 +713,27 @@ func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version s
 		TagVersion:     version,
 		TagARIID:       SanitizeTagValue(b.ARIID),
 	})
+	if opts.Directory != "" {
+		m[TagDirectory] = SanitizeTagValue(opts.Directory)
+	}
+	m[TagSum] = tagSum(m)
 	return m
+}
+
+// sumTags are the tags TagSum covers.
+var sumTags = []string{TagVersion, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagARIID, TagDirectory}
+
+// TagSumOf is the TagSum value that binds tags (the ones Store writes) to their
+// version; a tool that writes certferry's tags itself must write it too.
+func TagSumOf(tags map[string]string) string { return tagSum(tags) }
+
+// tagSum is the TagSum value of tags: 16 hex digits of SHA-256 over the covered tags.
+func tagSum(tags map[string]string) string {
+	h := sha256.New()
+	for _, k := range sumTags {
+		fmt.Fprintf(h, "%s=%s\n", k, tags[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func storedFromTags(name, arn string, tags map[string]string, stages map[string][]string) Stored {
@@ -691,8 +749,18 @@ func storedFromTags(name, arn string, tags map[string]string, stages map[string]
 	st.Domains, st.DomainsTruncated = DecodeDomains(tags[TagDomains])
 	st.NotAfter, _ = time.Parse(time.RFC3339, tags[TagNotAfter])
 	st.NotBefore, _ = time.Parse(time.RFC3339, tags[TagNotBefore])
-	st.TagsCurrent = st.VersionID != "" && st.VersionID == st.CurrentVersionID && !st.NotAfter.IsZero()
+	st.Directory = tags[TagDirectory]
+	st.TagsCurrent = st.VersionID != "" && st.VersionID == st.CurrentVersionID && !st.NotAfter.IsZero() &&
+		tags[TagSum] == tagSum(tags) && plausible(st.NotBefore, st.NotAfter)
 	return st
+}
+
+// maxLifetime is longer than any publicly trusted certificate may live (398 days).
+const maxLifetime = 400 * 24 * time.Hour
+
+// plausible reports whether a validity period read from tags could be a certificate's.
+func plausible(notBefore, notAfter time.Time) bool {
+	return !notBefore.IsZero() && notAfter.After(notBefore) && notAfter.Sub(notBefore) <= maxLifetime
 }
 
 func holder(stages map[string][]string, stage string) string {

@@ -170,7 +170,10 @@ func TestStoreCreateThenPut(t *testing.T) {
 			t.Errorf("tag %s = %q, want %q", k, tags[k], v)
 		}
 	}
-	if len(tags) != len(want) {
+	if tags["certferry:sum"] != smsink.TagSumOf(tags) {
+		t.Errorf("sum tag %q does not bind the tags", tags["certferry:sum"])
+	}
+	if len(tags) != len(want)+1 {
 		t.Errorf("tags = %v", tags)
 	}
 	if aws.ToString(desc.Description) != "example.com" {
@@ -274,8 +277,10 @@ func TestStoreWouldShorten(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "secretsmanager: put shorten: stored certificate expires ") {
 		t.Errorf("message: %v", err)
 	}
-	if got := e.calls.Count("secretsmanager", "GetSecretValue"); got != 0 {
-		t.Errorf("GetSecretValue calls = %d, want 0 (tags suffice)", got)
+	// The guard reads the stored value, never the tags: a hand-edited tag must not let
+	// a shorter certificate through.
+	if got := e.calls.Count("secretsmanager", "GetSecretValue"); got != 1 {
+		t.Errorf("GetSecretValue calls = %d, want 1", got)
 	}
 	if got := e.calls.Count("secretsmanager", "PutSecretValue"); got != 0 {
 		t.Errorf("PutSecretValue calls = %d", got)
@@ -370,11 +375,11 @@ func TestInventory(t *testing.T) {
 		name := fmt.Sprintf("inv-%03d", i)
 		_, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{
 			Name: aws.String(name), SecretString: aws.String(string(data)), ClientRequestToken: aws.String(smsink.Token(b)),
-			Tags: tagsOf(map[string]string{
+			Tags: tagsOf(withSum(map[string]string{
 				"certferry:name": name, "certferry:domains": "@.example.com example.com",
-				"certferry:not-after": b.NotAfter.Format(time.RFC3339), "certferry:serial": b.Serial,
-				"certferry:version": smsink.Token(b), "certferry:domains-hash": b.DomainsHash(),
-			}),
+				"certferry:not-after": b.NotAfter.Format(time.RFC3339), "certferry:not-before": b.NotBefore.Format(time.RFC3339),
+				"certferry:serial": b.Serial, "certferry:version": smsink.Token(b), "certferry:domains-hash": b.DomainsHash(),
+			})),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -406,6 +411,12 @@ func TestInventory(t *testing.T) {
 		st.Serial != b.Serial || !st.TagsCurrent || st.DomainsHash != b.DomainsHash() {
 		t.Errorf("stored = %+v", st)
 	}
+}
+
+// withSum adds the certferry:sum tag that binds m's tags to their version.
+func withSum(m map[string]string) map[string]string {
+	m["certferry:sum"] = smsink.TagSumOf(m)
+	return m
 }
 
 func tagsOf(m map[string]string) []smTag {
@@ -460,7 +471,7 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("present secret: %v", err)
 	}
 	err := e.sink.Preflight(ctx, smsink.Target{Secret: "denied/x"})
-	if !errors.Is(err, smsink.ErrAccessDenied) || !strings.HasPrefix(err.Error(), "secretsmanager: preflight denied/x: access denied: ") ||
+	if !errors.Is(err, smsink.ErrAccessDenied) || !strings.HasPrefix(err.Error(), "secretsmanager: inspect denied/x: access denied: ") ||
 		!strings.Contains(err.Error(), "not authorized to perform: secretsmanager:DescribeSecret") {
 		t.Fatalf("err = %v", err)
 	}
@@ -504,7 +515,7 @@ func TestSetState(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv, _ = e.sink.Inventory(ctx)
-	if tags := inv["state"].Tags; tags["certferry:failures"] != "0" || tags["certferry:next-attempt"] != "" || len(tags) != 12 {
+	if tags := inv["state"].Tags; tags["certferry:failures"] != "0" || tags["certferry:next-attempt"] != "" || len(tags) != 13 {
 		t.Errorf("tags after store = %v", tags)
 	}
 	if _, err := e.sink.Store(ctx, smsink.Target{Secret: "state"}, e.bundle(t, "state", time.Now().Add(3*day)),

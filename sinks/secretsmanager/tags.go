@@ -18,6 +18,15 @@ const (
 	TagProfile     = "certferry:profile"
 	TagVersion     = "certferry:version"
 	TagARIID       = "certferry:ari-id"
+	// TagKind marks a secret that holds something else than a certificate:
+	// "acme-account" for the ACME account (written by package acme).
+	TagKind = "certferry:kind"
+	// TagDirectory is the ACME directory that issued the certificate.
+	TagDirectory = "certferry:directory"
+	// TagSum binds the tags above to the version they describe: a short hash of the
+	// version id and every value. Tags are a cache of the secret's value, never a second
+	// truth: when the sum does not match (a hand edit, a partial write), the value is read.
+	TagSum = "certferry:sum"
 
 	// TagPrefix starts every tag key the sink owns; SetState keys must use it too.
 	TagPrefix = "certferry:"

@@ -99,7 +99,7 @@ func TestE2ECNAMEIntoAnotherZone(t *testing.T) {
 	cfg := e.Config(t, "certificates:\n"+certYAML("www", "", "www.example.com")+certYAML("apex", "", "example.com", `"*.example.com"`))
 	a := e.App(t, cfg)
 
-	targets, errs := a.DNS.Targets(t.Context(), nil)
+	targets, errs := a.DNS().Targets(t.Context(), nil)
 	if len(targets) != 0 || len(errs) != 0 {
 		t.Fatal("Targets of nothing")
 	}
@@ -151,7 +151,7 @@ func TestE2ECrossAccountRole(t *testing.T) {
 	// Without the role: the zone is known by id, written with the home credentials.
 	cfg := e.Config(t, fmt.Sprintf("dns:\n  zones:\n    - { name: example.org, hosted_zone_id: %s }\ncertificates:\n", org)+certYAML("www", "", "www.example.com"))
 	a := e.App(t, cfg)
-	errs := a.DNS.Resolve(t.Context(), nil)
+	errs := a.DNS().Resolve(t.Context(), nil)
 	if len(errs) != 0 {
 		t.Fatal("Resolve of nothing")
 	}

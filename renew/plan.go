@@ -1,0 +1,319 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/lifecycle"
+	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// Reasons renew adds to the scheduler's.
+const (
+	// ReasonStoredUnreadable: the stored secret could not be read or is not a valid
+	// certificate secret; it is reported and left alone unless --force.
+	ReasonStoredUnreadable scheduler.Reason = "stored-unreadable"
+	// ReasonUnstored: a certificate issued by an earlier pass of this process could not
+	// be stored; it is stored now without a new order.
+	ReasonUnstored = scheduler.ReasonUnstored
+	// ReasonTooLarge: the certificate's secret would exceed Secrets Manager's limit.
+	ReasonTooLarge scheduler.Reason = "too-large"
+	// ReasonPreflight: a check made before any request to the CA failed (a sink that
+	// cannot take the certificate, a name in no hosted zone, ...).
+	ReasonPreflight scheduler.Reason = "preflight"
+)
+
+// plan decides what to do with one certificate, in three steps: gather what is known
+// (the stored certificate, the state kept with it, the CA's ARI window, a certificate
+// waiting to be stored, problems that make an order pointless), decide with
+// scheduler.Decide, then record what was learnt (the ARI window) with the state.
+func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored, opts Options) *work {
+	now := r.deps.Now()
+	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now, plan: opts.Plan}
+	in, ariTags := r.gather(ctx, w, inv, opts)
+	w.decision = scheduler.Decide(in)
+	if len(ariTags) > 0 && !opts.Plan && ctx.Err() == nil {
+		if err := w.state.save(ctx, ariTags); err != nil {
+			r.log.Warn("could not record the ARI state", zap.String("cert", c.Name), zap.Error(err))
+		}
+	}
+	r.applyDecision(ctx, w, opts)
+	return w
+}
+
+// applyDecision copies the decision into the result.
+func (r *Runner) applyDecision(ctx context.Context, w *work, opts Options) {
+	d := w.decision
+	w.res.Reason, w.res.Message, w.res.DueAt = d.Reason, d.Message, d.DueAt
+	switch {
+	case d.Blocked:
+		err := w.blockErr
+		if err == nil {
+			err = errors.New(d.Message)
+		}
+		r.blocked(ctx, w, err, opts)
+	case d.Due:
+		w.res.Action = ActionIssue
+		if w.stored.Exists {
+			w.res.Action = ActionRenew
+		}
+		if opts.Plan {
+			w.res.Action = ActionPlan
+		}
+	}
+	r.log.Info("planned", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.Bool("due", d.Due),
+		zap.String("reason", string(d.Reason)), zap.String("detail", d.Message))
+}
+
+// clearSolved forgets a problem an earlier pass found before ordering (and kept with the
+// state) once the checks pass again.
+func (r *Runner) clearSolved(ctx context.Context, w *work) {
+	if w.res.err != nil || w.decision.Blocked || w.st.failures > 0 || (w.st.lastError == "" && w.st.failingSince.IsZero()) {
+		return
+	}
+	if err := w.state.save(ctx, map[string]string{TagLastError: "", TagFailingSince: ""}); err != nil {
+		r.log.Warn("could not clear a solved problem from the certificate's state", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+	w.st.lastError, w.st.failingSince = "", time.Time{}
+}
+
+// gather builds the scheduler's input for w, choosing where w's state lives. It returns
+// the ARI state to record, if the CA was asked.
+func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stored, opts Options) (scheduler.Input, map[string]string) {
+	c := w.cert
+	now := r.deps.Now()
+	var found smsink.Stored
+	if c.Secret != nil && r.deps.Secrets != nil {
+		found, _ = smsink.Lookup(inv, c.Secret.Secret)
+		w.state = &secretState{secrets: r.deps.Secrets, target: *c.Secret, name: c.Name, found: found.Tags, mem: r.mem}
+		w.res.SecretARN, w.version = found.ARN, found.CurrentVersionID
+		if w.res.SecretARN == "" && strings.HasPrefix(c.Secret.Secret, "arn:") {
+			w.res.SecretARN = c.Secret.Secret
+		}
+	} else {
+		w.state = memoryState{mem: r.mem, name: c.Name}
+		w.version = "files"
+	}
+	w.st = decodeState(w.state.load(), now)
+
+	in := scheduler.Input{
+		Want: scheduler.Want{Name: c.Name, Domains: c.Domains, KeyType: c.KeyType, Profile: c.Profile, RenewBefore: c.RenewBefore,
+			Directory: r.settings.Directory},
+		Now:      now,
+		Interval: r.settings.Interval,
+		Guard:    r.settings.Guard,
+		Force:    opts.Force,
+	}
+	stored, err := r.storedState(ctx, w, found)
+	stored.Failures, stored.NextAttempt = w.st.failures, w.st.nextAttempt
+	w.stored = stored
+	if !stored.NotAfter.IsZero() {
+		w.res.NotAfter, w.res.NotBefore = stored.NotAfter, stored.NotBefore
+	}
+	if err != nil {
+		// An unreadable or corrupt stored secret is reported, never silently
+		// overwritten: --force replaces it, and AWSPREVIOUS then keeps the old value.
+		if !opts.Force {
+			in.Problem = &scheduler.Problem{Reason: ReasonStoredUnreadable, Message: err.Error()}
+			w.blockErr = err
+		} else {
+			r.log.Warn("stored certificate unreadable; --force replaces it", zap.String("cert", c.Name), zap.Error(err))
+		}
+	}
+	in.Stored = stored
+	if found.Serial != "" {
+		if rv, ok := lifecycle.Revoked(found.Tags, found.Serial); ok {
+			in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
+		}
+	}
+	w.foundTags = found.Tags
+	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan {
+		r.adoptInterruptedWrite(ctx, w, found.PendingVersionID)
+	}
+	in.Unstored = r.mem.hasUnstored(c.Name)
+	if in.Problem == nil && !in.Unstored {
+		// A certificate that cannot be stored is never ordered: checked before any
+		// request to the CA, every pass (it costs nothing), until the configuration
+		// changes.
+		if err := checkSecretSize(c); err != nil {
+			in.Problem = &scheduler.Problem{Reason: ReasonTooLarge, Message: err.Error()}
+			w.blockErr = err
+		}
+	}
+	var ariTags map[string]string
+	in.ARI, ariTags = r.ariWindow(ctx, w, opts)
+	return in, ariTags
+}
+
+// adoptInterruptedWrite finishes a write that a runner began but did not promote (it
+// was killed between PutSecretValue and moving AWSCURRENT): the version still labelled
+// pending is checked and, when it is a valid certificate for this configuration that
+// lasts longer than the current one, kept as issued-but-unstored, so this pass promotes
+// it instead of ordering again. Storing it again is idempotent (same request token).
+func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version string) {
+	c := w.cert
+	b, id, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, smsink.StagePending)
+	if err != nil {
+		r.log.Warn("an interrupted write could not be read; it is left alone", zap.String("cert", c.Name), zap.String("version_id", version), zap.Error(err))
+		return
+	}
+	now := r.deps.Now()
+	switch {
+	case id != version:
+		return // promoted or replaced since the inventory
+	case !scheduler.SameNames(b.Domains, c.Domains) || b.KeyType != c.KeyType:
+		r.log.Info("an interrupted write does not match the configuration; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id))
+		return
+	case !b.NotAfter.After(w.stored.NotAfter) || !now.Before(b.NotAfter):
+		return
+	}
+	if w.stored.Exists && w.version != "" {
+		// The stored expiry above may come from tags; promotion must never shorten
+		// AWSCURRENT, so compare with the current value itself.
+		cur, curID, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
+		if err == nil && curID == w.version && !b.NotAfter.After(cur.NotAfter) {
+			r.log.Info("an interrupted write expires no later than the current certificate; it is left alone",
+				zap.String("cert", c.Name), zap.String("version_id", id))
+			return
+		}
+	}
+	if _, revoked := lifecycle.Revoked(w.foundTags, b.Serial); revoked {
+		r.log.Warn("an interrupted write holds a revoked certificate; it is never promoted", zap.String("cert", c.Name), zap.String("version_id", id), zap.String("serial", b.Serial))
+		return
+	}
+	if err := b.Verify(r.settings.Roots, now); err != nil {
+		r.log.Warn("an interrupted write does not verify; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id), zap.Error(err))
+		return
+	}
+	b.Name = c.Name // the stored JSON does not carry the configuration's name
+	r.log.Info("finishing an interrupted write", zap.String("cert", c.Name), zap.String("version_id", id), zap.Time("not_after", b.NotAfter))
+	r.mem.keep(c.Name, b)
+}
+
+// storedState turns what the sinks hold into the scheduler's view. The secret's tags
+// are a cache of its value: they are used only when they describe the current version
+// (TagsCurrent); otherwise the value is read.
+func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (scheduler.Stored, error) {
+	var st scheduler.Stored
+	c := w.cert
+	if c.Secret != nil {
+		if s.CurrentVersionID == "" {
+			// No secret, or one without a value: created to hold the backoff state of a
+			// certificate that has never been stored.
+			return st, nil
+		}
+		if !s.TagsCurrent {
+			b, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
+			switch {
+			case errors.Is(err, smsink.ErrNotFound):
+				return st, nil
+			case err != nil:
+				return st, fmt.Errorf("read stored certificate: %w", err)
+			}
+			st.Exists, st.Domains, st.KeyType, st.Profile = true, b.Domains, b.KeyType, s.Profile
+			st.NotBefore, st.NotAfter, st.IssuedAt = b.NotBefore, b.NotAfter, b.NotBefore
+			st.Directory = s.Directory
+			w.ariID, w.res.Serial = b.ARIID, b.Serial
+			if s.Profile == "" || !s.TagsCurrent {
+				st.Profile = c.Profile // the tags cannot be trusted for it
+			}
+			r.repairTags(ctx, w, b, s)
+			return st, nil
+		}
+		if s.NotAfter.IsZero() {
+			return st, nil
+		}
+		domains := s.Domains
+		if s.DomainsTruncated && s.DomainsHash == certs.HashDomains(c.Domains) {
+			domains = c.Domains
+		}
+		st.Exists, st.Domains, st.KeyType, st.Profile = true, domains, s.KeyType, s.Profile
+		st.NotBefore, st.NotAfter, st.IssuedAt = s.NotBefore, s.NotAfter, s.NotBefore
+		st.Directory = s.Directory
+		w.ariID, w.res.Serial = s.ARIID, s.Serial
+		return st, nil
+	}
+	if c.File != nil && r.deps.Files != nil {
+		b, err := r.deps.Files.Load(c.File.Dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("read stored files: %w", err)
+		}
+		w.ariID, w.res.Serial = b.ARIID, b.Serial
+		return scheduler.Stored{Exists: true, Domains: b.Domains, KeyType: b.KeyType, Profile: c.Profile,
+			NotBefore: b.NotBefore, NotAfter: b.NotAfter, IssuedAt: b.NotBefore}, nil
+	}
+	return st, nil
+}
+
+// ariRetryOnError is how long after a failed ARI check (no ARI, a malformed answer, a
+// server error) the CA is asked again. Meanwhile the lifetime rule decides; an hour keeps
+// a broken ARI endpoint from being asked on every pass of every runner, and is short
+// against the days a renewal window spans.
+const ariRetryOnError = time.Hour
+
+// ariWindow returns the CA's renewal window for a stored certificate, and the ARI state
+// to record when it asked. To keep idle passes free of ACME requests it asks the CA only
+// when the time the CA gave for the next check (kept with the state) has passed.
+func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*scheduler.Window, map[string]string) {
+	if !r.settings.ARI || !w.stored.Exists || w.ariID == "" || opts.Force || w.stored.Directory != "" && w.stored.Directory != r.settings.Directory {
+		return nil, nil
+	}
+	now := r.deps.Now()
+	if !w.st.ariNext.IsZero() && now.Before(w.st.ariNext) {
+		if !w.st.ariStart.IsZero() && !w.st.ariEnd.IsZero() {
+			return &scheduler.Window{Start: w.st.ariStart, End: w.st.ariEnd}, nil
+		}
+		return nil, nil
+	}
+	client, err := r.deps.ACME(ctx)
+	if err != nil {
+		r.log.Warn("ARI unavailable: the lifetime rule applies", zap.String("cert", w.cert.Name), zap.Error(err))
+		return nil, nil
+	}
+	info, err := client.RenewalInfoByID(ctx, w.ariID)
+	if err != nil {
+		// A CA without ARI, or a broken answer (malformed, 500): fall back to the
+		// lifetime rule, and ask again after ariRetryOnError rather than on every pass.
+		retryAt := now.Add(ariRetryOnError)
+		r.log.Warn("ARI check failed: the lifetime rule applies", zap.String("cert", w.cert.Name),
+			zap.Time("ari_retry", retryAt), zap.Error(err))
+		return nil, map[string]string{TagARIStart: "", TagARIEnd: "", TagARINext: formatTime(retryAt)}
+	}
+	retry := info.RetryAfter
+	if retry <= 0 || retry > 24*time.Hour {
+		retry = 6 * time.Hour
+	}
+	r.log.Info("ARI window", zap.String("cert", w.cert.Name), zap.Time("start", info.Start), zap.Time("end", info.End))
+	return &scheduler.Window{Start: info.Start, End: info.End}, map[string]string{
+		TagARIStart: formatTime(info.Start),
+		TagARIEnd:   formatTime(info.End),
+		TagARINext:  formatTime(now.Add(retry)),
+	}
+}
+
+// repairTags rewrites the tags of a certferry secret whose tags were found not to
+// describe its current value (a hand edit, a write interrupted before tagging, a write
+// from outside certferry): tags are a cache, and a cache that is wrong is refreshed
+// rather than read again on every pass. Never for a secret certferry does not own.
+func (r *Runner) repairTags(ctx context.Context, w *work, b *certs.Bundle, s smsink.Stored) {
+	if w.plan || s.Name != w.cert.Name || s.CurrentVersionID == "" {
+		return
+	}
+	b.Name = w.cert.Name
+	r.log.Warn("the secret's tags do not describe its value: they are rewritten from it", zap.String("cert", w.cert.Name),
+		zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", s.CurrentVersionID))
+	if err := r.deps.Secrets.Retag(ctx, *w.cert.Secret, b, s.CurrentVersionID, smsink.StoreOptions{Profile: w.cert.Profile}); err != nil {
+		r.log.Warn("could not rewrite the secret's tags", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}

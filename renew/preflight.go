@@ -1,0 +1,215 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/providers/route53"
+	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// preflight enforces the rule "never order what cannot be stored" before any request
+// to the CA: for every certificate about to be ordered, every name's hosted zone is
+// found, and every sink can take this certificate (the secret is absent, or holds a
+// certificate certferry stored for it, or --force; it is not scheduled for deletion, not
+// the ACME account's secret, and no other configured certificate uses it under another
+// name). A certificate that fails is blocked: reported as failing with the reason, with
+// no order and no backoff entry that would hide it. The checks cost a DescribeSecret and
+// the zone lookups (cached) per due certificate; an idle pass makes none.
+func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options) {
+	var due []*work
+	for _, w := range works {
+		if w.decision.Due && w.res.err == nil {
+			due = append(due, w)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	owners := r.secretOwners(inv)
+	r.forEach(ctx, due, func(ctx context.Context, w *work) {
+		if err := r.checkSinks(ctx, w, owners, opts); err != nil {
+			r.block(ctx, w, err, opts)
+		}
+	})
+	// Zones: one Resolve for the whole pass, so a listing is shared.
+	var recs []route53.Record
+	var owner []*work
+	for _, w := range due {
+		if w.res.err != nil || r.mem.hasUnstored(w.cert.Name) {
+			continue // an issued certificate only needs storing: no DNS
+		}
+		for _, fqdn := range challengeNames(w.cert.Domains) {
+			recs = append(recs, w.cert.DNS.Record(fqdn, "", w.cert.ZoneID))
+			owner = append(owner, w)
+		}
+	}
+	if len(recs) == 0 || r.deps.DNS == nil {
+		return
+	}
+	errs := r.deps.DNS.Resolve(ctx, recs)
+	failed := map[*work][]error{}
+	for i, err := range errs {
+		if err != nil {
+			failed[owner[i]] = append(failed[owner[i]], err)
+		}
+	}
+	for _, w := range due {
+		if errs := failed[w]; len(errs) > 0 {
+			r.block(ctx, w, fmt.Errorf("dns: %w", errors.Join(errs...)), opts)
+		}
+	}
+}
+
+// block stops w before any order: the decision is made again with the problem, so it
+// is Decide that reports it.
+func (r *Runner) block(ctx context.Context, w *work, err error, opts Options) {
+	w.decision = scheduler.Decide(scheduler.Input{
+		Want:    scheduler.Want{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile, Directory: r.settings.Directory},
+		Stored:  w.stored,
+		Now:     r.deps.Now(),
+		Problem: &scheduler.Problem{Reason: ReasonPreflight, Message: "not ordered: " + err.Error()},
+	})
+	w.blockErr = fmt.Errorf("not ordered: %w", err)
+	w.res.Action = ActionSkip
+	r.applyDecision(ctx, w, opts)
+}
+
+// blocked fails w for a problem found before any order. No backoff is recorded (nothing
+// was asked of the CA, and a backoff would hide the problem), but the problem is kept
+// with the certificate's state (last error, failing since), and the on_failure hooks
+// hear of it once per new problem, not on every pass.
+func (r *Runner) blocked(ctx context.Context, w *work, err error, opts Options) {
+	r.failNoState(w, err)
+	if opts.Plan {
+		return
+	}
+	msg := smsink.SanitizeTagValue(err.Error())
+	if msg == w.st.lastError && !w.st.failingSince.IsZero() {
+		return // the same problem as on the last pass: already reported
+	}
+	since := w.st.failingSince
+	if since.IsZero() {
+		since = r.deps.Now()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if serr := w.state.save(sctx, map[string]string{TagLastError: msg, TagFailingSince: formatTime(since)}); serr != nil {
+		r.log.Warn("could not record the problem with the certificate's state", zap.String("cert", w.cert.Name), zap.Error(serr))
+	}
+	w.res.NewFailure = true
+	r.runFailureHooks(ctx, w, err)
+}
+
+// secretOwners maps each secret, by its name in the inventory (a secret configured by
+// ARN is found there too), to the configured certificates that use it.
+func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string {
+	owners := map[string][]string{}
+	for _, c := range r.certs {
+		if c.Secret == nil {
+			continue
+		}
+		key := c.Secret.Secret
+		if s, ok := smsink.Lookup(inv, key); ok {
+			key = s.Secret
+		}
+		owners[key] = append(owners[key], c.Name)
+	}
+	return owners
+}
+
+// checkSinks checks that w's sinks can take a new certificate for it.
+func (r *Runner) checkSinks(ctx context.Context, w *work, owners map[string][]string, opts Options) error {
+	c := w.cert
+	if c.Secret == nil || r.deps.Secrets == nil {
+		return nil
+	}
+	secret := c.Secret.Secret
+	if a := r.settings.AccountSecret; a != "" && (secret == a || sameSecretARN(secret, a) || sameSecretARN(a, secret)) {
+		return fmt.Errorf("sinks.secretsmanager.secret %q is the ACME account's secret (acme.account_secret): name another secret", secret)
+	}
+	key := secret
+	found := false
+	for k, names := range owners {
+		for _, n := range names {
+			if n == c.Name {
+				key, found = k, true
+			}
+		}
+	}
+	if found && len(owners[key]) > 1 {
+		return fmt.Errorf("sinks.secretsmanager.secret %q is also the secret of certificate(s) %s (perhaps named once by name and once by ARN): each certificate needs its own secret",
+			secret, strings.Join(others(owners[key], c.Name), ", "))
+	}
+	in, err := r.deps.Secrets.Inspect(ctx, *c.Secret)
+	if err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	switch {
+	case !in.Exists:
+		return nil
+	case in.Deleting:
+		return fmt.Errorf("sinks.secretsmanager.secret %q is scheduled for deletion: restore it (aws secretsmanager restore-secret --secret-id %s) or name another secret", secret, secret)
+	case in.Kind == "acme-account":
+		return fmt.Errorf("sinks.secretsmanager.secret %q holds an ACME account: name another secret", secret)
+	case opts.Force:
+		return nil
+	case in.Name != "" && in.Name != c.Name:
+		return fmt.Errorf("sinks.secretsmanager.secret %q holds certificate %q, not %q: name another secret, or use --force to take it over", secret, in.Name, c.Name)
+	case in.Name == "" && in.HasValue:
+		// Not tagged by certferry: it may still be a certificate secret whose tags were
+		// lost; anything else is someone else's and is never overwritten.
+		if _, _, err := r.deps.Secrets.Get(ctx, secret); err != nil {
+			return fmt.Errorf("sinks.secretsmanager.secret %q holds something certferry did not write (%w): name another secret, or use --force to replace it (AWSPREVIOUS keeps the old value)", secret, err)
+		}
+	}
+	return nil
+}
+
+// sameSecretARN reports whether arn is a full or partial ARN of the secret named name.
+func sameSecretARN(arn, name string) bool {
+	if !strings.HasPrefix(arn, "arn:") || strings.HasPrefix(name, "arn:") {
+		return false
+	}
+	i := strings.Index(arn, ":secret:")
+	if i < 0 {
+		return false
+	}
+	rest := arn[i+len(":secret:"):]
+	if rest == name {
+		return true
+	}
+	suffix, ok := strings.CutPrefix(rest, name+"-")
+	return ok && len(suffix) == 6
+}
+
+func others(names []string, self string) []string {
+	var out []string
+	for _, n := range names {
+		if n != self {
+			out = append(out, fmt.Sprintf("%q", n))
+		}
+	}
+	return out
+}
+
+// challengeNames returns the distinct _acme-challenge names of domains (a wildcard
+// shares its base name's).
+func challengeNames(domains []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range domains {
+		n := "_acme-challenge." + strings.TrimSuffix(strings.TrimPrefix(d, "*."), ".") + "."
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -3,51 +3,24 @@ package terraform
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/certferry/certferry/internal/docsteps"
 )
 
-// lambdaSteps returns the commands of the README's "Run on AWS Lambda" shell block, one
-// per line, continuation lines joined and comments cut.
+// lambdaSteps returns the commands of the README's "Run on AWS Lambda" shell block.
 func lambdaSteps(t *testing.T) []string {
 	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(readme)
-	i := strings.Index(s, "## Run on AWS Lambda")
-	if i < 0 {
-		t.Fatal(`README.md has no "## Run on AWS Lambda" section`)
-	}
-	s = s[i:]
-	start := strings.Index(s, "```sh\n")
-	if start < 0 {
-		t.Fatal("the Lambda section has no ```sh block")
-	}
-	s = s[start+len("```sh\n"):]
-	s = s[:strings.Index(s, "```")]
-	s = strings.ReplaceAll(s, "\\\n", " ")
-	var steps []string
-	for _, line := range strings.Split(s, "\n") {
-		if j := strings.Index(line, " #"); j >= 0 {
-			line = line[:j]
-		}
-		if line = strings.Join(strings.Fields(line), " "); line != "" {
-			steps = append(steps, line)
-		}
+	steps, err := docsteps.Steps(readme, "## Run on AWS Lambda")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return steps
-}
-
-// flagValue is the value of --name in a command line ("" when absent).
-func flagValue(cmd, name string) string {
-	m := regexp.MustCompile(`--` + regexp.QuoteMeta(name) + `[ =](\S+)`).FindStringSubmatch(cmd)
-	if m == nil {
-		return ""
-	}
-	return strings.Trim(m[1], `'"`)
 }
 
 // TestReadmeLambdaSteps: the README's Lambda steps, read in order, fit the Terraform
@@ -60,13 +33,11 @@ func TestReadmeLambdaSteps(t *testing.T) {
 	t.Parallel()
 	steps := lambdaSteps(t)
 	find := func(prefix string) (int, string) {
-		for i, s := range steps {
-			if strings.HasPrefix(s, prefix) {
-				return i, s
-			}
+		i, s := docsteps.Find(steps, prefix)
+		if i < 0 {
+			t.Fatalf("the Lambda steps have no %q:\n%s", prefix, strings.Join(steps, "\n"))
 		}
-		t.Fatalf("the Lambda steps have no %q:\n%s", prefix, strings.Join(steps, "\n"))
-		return 0, ""
+		return i, s
 	}
 	iMake, _ := find("make lambda")
 	iPut, put := find("aws ssm put-parameter")
@@ -85,7 +56,7 @@ func TestReadmeLambdaSteps(t *testing.T) {
 	body, src := parse(t, filepath.Join(exampleDir, "main.tf"))
 
 	// The parameter: created by the CLI, only referred to by the example.
-	param, region := flagValue(put, "name"), flagValue(put, "region")
+	param, region := docsteps.FlagValue(put, "name"), docsteps.FlagValue(put, "region")
 	if param == "" || region == "" {
 		t.Fatalf("%q: want --name and --region", put)
 	}
@@ -108,7 +79,7 @@ func TestReadmeLambdaSteps(t *testing.T) {
 	if got := str(block(t, body, "provider", "aws").Body, "region"); got != region {
 		t.Errorf("the example's region %q, the README's put-parameter --region %q", got, region)
 	}
-	if got := flagValue(invoke, "region"); got != region {
+	if got := docsteps.FlagValue(invoke, "region"); got != region {
 		t.Errorf("the README's lambda invoke --region %q, want %q", got, region)
 	}
 
@@ -136,7 +107,7 @@ func TestReadmeLambdaSteps(t *testing.T) {
 		vars, _ := parse(t, "variables.tf")
 		fn = str(block(t, vars, "variable", "function_name").Body, "default")
 	}
-	if got := flagValue(invoke, "function-name"); got != fn {
+	if got := docsteps.FlagValue(invoke, "function-name"); got != fn {
 		t.Errorf("the README invokes %q, the example creates %q", got, fn)
 	}
 }

@@ -178,12 +178,9 @@ func TestReadmeLambdaStepsRun(t *testing.T) {
 	env["AWS_ENDPOINT_URL_SSM"] = ssmSrv.URL
 	r := startRIE(t, env)
 	body := r.invoke(t, payload)
-	var dry struct {
-		DryRun bool `json:"dry_run"`
-	}
-	_ = json.Unmarshal(body, &dry)
+	// A dry run plans: nothing ordered, nothing written.
 	s := decodeSummary(t, body)
-	if s.Failed != 0 || !dry.DryRun || len(s.Results) != 1 || s.Results[0].Name != "web" {
+	if s.Failed != 0 || len(s.Results) != 1 || s.Results[0].Name != "web" || s.Results[0].Action != "plan" {
 		t.Errorf("invoke %s: want a dry run planning web, got %s", payload, body)
 	}
 	std.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certferry/certferry/internal/fileread"
 )
 
 // FileStore keeps accounts as JSON files for a single host, one per (directory, EAB key
@@ -121,17 +122,9 @@ func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
 }
 
 func readAccountFile(path string) (storedAccount, error) {
-	f, err := os.Open(path)
+	b, err := fileread.Regular(path, maxAccountDoc) // a FIFO or a huge file is refused unread
 	if err != nil {
 		return storedAccount{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxAccountDoc+1))
-	if err != nil {
-		return storedAccount{}, err
-	}
-	if len(b) > maxAccountDoc {
-		return storedAccount{}, fmt.Errorf("larger than %d bytes", maxAccountDoc)
 	}
 	var st storedAccount
 	if err := json.Unmarshal(b, &st); err != nil {

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/certferry/certferry/internal/fileread"
 	"github.com/certferry/certferry/internal/textcut"
 )
 
@@ -50,65 +49,18 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 // ReadFile reads a configuration file within the bounds Load documents: a regular file of
 // at most MaxFileSize bytes. Its errors name the path.
 func ReadFile(path string) ([]byte, error) {
-	// Stat first so that a FIFO is refused without opening it; the opened file is checked
-	// again below in case path was replaced in between. O_NONBLOCK makes even that
-	// open return at once for a FIFO with no writer.
-	fi, err := os.Stat(path)
-	if err != nil {
+	data, err := fileread.Regular(path, MaxFileSize)
+	var nr *fileread.NotRegularError
+	var tb *fileread.TooBigError
+	switch {
+	case errors.As(err, &nr):
+		return nil, fmt.Errorf("config: load %s: %s; the configuration must be a regular file", path, nr.Kind)
+	case errors.As(err, &tb):
+		return nil, &ValidationError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("file is %s; the limit is %d", tb.Size, MaxFileSize)}}}
+	case err != nil:
 		return nil, fmt.Errorf("config: load: %w", err)
-	}
-	if err := regular(path, fi); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("config: load: %w", err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("config: load: %w", err)
-	}
-	if err := regular(path, fi); err != nil {
-		return nil, err
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, tooBig(path, fmt.Sprintf("%d bytes", fi.Size()))
-	}
-	// The file may grow after the Stat: the limit holds whatever it holds now.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("config: load: read %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, tooBig(path, "more than "+strconv.Itoa(MaxFileSize)+" bytes")
 	}
 	return data, nil
-}
-
-// regular refuses anything but a regular file, naming what path is instead.
-func regular(path string, fi os.FileInfo) error {
-	m := fi.Mode()
-	if m.IsRegular() {
-		return nil
-	}
-	kind := "not a regular file (mode " + m.String() + ")"
-	switch {
-	case m.IsDir():
-		kind = "a directory"
-	case m&os.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case m&os.ModeCharDevice != 0:
-		kind = "a character device"
-	case m&os.ModeDevice != 0:
-		kind = "a block device"
-	case m&os.ModeSocket != 0:
-		kind = "a socket"
-	}
-	return fmt.Errorf("config: load %s: %s; the configuration must be a regular file", path, kind)
-}
-
-func tooBig(path, size string) error {
-	return &ValidationError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("file is %s; the limit is %d", size, MaxFileSize)}}}
 }
 
 // Parse decodes, defaults, normalises and validates a YAML configuration. Unknown keys are errors.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/awshttp"
+	"github.com/certferry/certferry/internal/fileread"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
@@ -75,8 +75,8 @@ type App struct {
 	acmeClient  *acme.Client // opened on first use; a failed open is retried next time
 	acmeChecked time.Time    // when the store was last compared with acmeClient's account
 	now         func() time.Time
-	version    string
-	acmeWrap   func(http.RoundTripper) http.RoundTripper
+	version     string
+	acmeWrap    func(http.RoundTripper) http.RoundTripper
 }
 
 // ErrAWS matches the errors of LoadAWS: the AWS configuration cannot be used (no region,
@@ -130,6 +130,9 @@ func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
 	return cfg, nil
 }
 
+// maxCABundle bounds a CA bundle file: the whole Mozilla root store is about 250 KB.
+const maxCABundle = 4 << 20
+
 // readRoots returns the system roots plus the PEM certificates in path (if any).
 func readRoots(path string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
@@ -139,7 +142,7 @@ func readRoots(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return pool, nil
 	}
-	pem, err := os.ReadFile(path)
+	pem, err := fileread.Regular(path, maxCABundle)
 	if err != nil {
 		return nil, fmt.Errorf("acme.ca_bundle: %w", err)
 	}
@@ -180,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		if verifyRoots, err = readRoots(cfg.ACME.IssuerRoots); err != nil {
 			return nil, fmt.Errorf("acme.issuer_roots: %w", err)
 		}
-		if pem, err := os.ReadFile(cfg.ACME.CABundle); err == nil {
+		if pem, err := fileread.Regular(cfg.ACME.CABundle, maxCABundle); err == nil {
 			verifyRoots.AppendCertsFromPEM(pem)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/internal/fileread"
 )
 
 // File names inside a Target's Dir.
@@ -310,13 +311,13 @@ func Load(dir string) (*certs.Bundle, error) {
 }
 
 func load(dir string) (*certs.Bundle, error) {
-	full, err := os.ReadFile(filepath.Join(dir, FullchainFile))
+	full, err := readPEM(dir, FullchainFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		leaf, lerr := os.ReadFile(filepath.Join(dir, CertFile))
+		leaf, lerr := readPEM(dir, CertFile)
 		if lerr != nil {
 			return nil, lerr
 		}
-		chain, cerr := os.ReadFile(filepath.Join(dir, ChainFile))
+		chain, cerr := readPEM(dir, ChainFile)
 		if cerr != nil && !errors.Is(cerr, fs.ErrNotExist) {
 			return nil, cerr
 		}
@@ -325,11 +326,21 @@ func load(dir string) (*certs.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	key, err := readPEM(dir, KeyFile)
 	if err != nil {
 		return nil, err
 	}
 	return certs.NewBundle("", nil, full, certs.NewPrivateKeyPEM(key), "")
+}
+
+// maxPEMFile bounds each file Load reads: a chain with its key is a few KB.
+const maxPEMFile = 1 << 20
+
+// readPEM reads one of the sink's files, refusing anything but a regular file of at
+// most maxPEMFile bytes: someone who can write the directory must not be able to stall a
+// pass with a FIFO named privkey.pem, or exhaust its memory.
+func readPEM(dir, name string) ([]byte, error) {
+	return fileread.Regular(filepath.Join(dir, name), maxPEMFile)
 }
 
 // Load reads the certificate stored in dir; it is Load as a method, so that the Sink

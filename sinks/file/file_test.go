@@ -276,3 +276,32 @@ func TestStoreWarnsAboutSharedDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesFIFO: a FIFO planted as privkey.pem fails Load at once instead of
+// blocking it (and the pass with it).
+func TestLoadRefusesFIFO(t *testing.T) {
+	t.Parallel()
+	ca := certstest.NewCA(t)
+	dir := t.TempDir()
+	s, _ := newSink(t)
+	if err := s.Store(context.Background(), file.Target{Dir: dir}, ca.Bundle(t, "x", certstest.Leaf{})); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, file.KeyFile)
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := file.Load(dir); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "privkey.pem: a named pipe (FIFO), not a regular file") {
+			t.Errorf("Load = %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Load blocked on a FIFO")
+	}
+}

@@ -80,7 +80,8 @@ type Deps struct {
 
 	// BaseEnv is the environment every exec hook starts from, before the CERTFERRY_*
 	// variables ("KEY=value"). Nil means DefaultBaseEnv. The daemon's own environment is
-	// never inherited (it may hold AWS credentials); cmd may add HOME, LANG or a proxy here.
+	// never inherited (it may hold AWS credentials): cmd passes PassThroughEnv of it, the
+	// fixed PATH plus an allowlist (AWS region/profile/endpoint settings, TZ, LANG, LC_*).
 	BaseEnv []string
 
 	// RetryBase is the first webhook retry delay, doubled per attempt (default 1s).

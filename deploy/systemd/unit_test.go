@@ -87,6 +87,12 @@ func TestUnitDirectives(t *testing.T) {
 			}
 		}
 	}
+	// The trigger file must be one the sandboxed daemon can write: under its StateDirectory.
+	state := regexp.MustCompile(`(?m)^StateDirectory=(\S+)$`).FindStringSubmatch(readUnit(t, "certferry.service"))
+	watched := regexp.MustCompile(`(?m)^PathChanged=(\S+)$`).FindStringSubmatch(readUnit(t, "certferry-reload@.path"))
+	if state == nil || watched == nil || filepath.Dir(watched[1]) != "/var/lib/"+state[1] {
+		t.Errorf("certferry-reload@.path watches %v, which is not in the daemon's StateDirectory %v", watched, state)
+	}
 	// The exit code the unit refuses to restart on is the CLI's "bad configuration or
 	// usage" (cmd/certferry exitUsage); a config error must end with it, not a restart.
 	daemon := readUnit(t, "certferry.service")

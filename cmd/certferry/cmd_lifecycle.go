@@ -161,7 +161,7 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: --renew: %q is not a configured certificate (configured: %s)\n", name, strings.Join(certNames(a.Config), ", "))
 		return exitUsage
 	}
-	st, _, err := findStored(ctx, a, name)
+	st, configured, err := findStored(ctx, a, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
@@ -182,7 +182,11 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "%s: serial %s (%s, not after %s) %s, reason %s; recorded on secret %s\n",
 		name, res.Serial, strings.Join(res.Domains, ","), res.NotAfter.UTC().Format(time.RFC3339), how, res.Reason, st.Secret)
-	if !*renewNow {
+	switch {
+	case !configured:
+		fmt.Fprintf(stdout, "%s is in no configured certificate: nothing replaces it (`certferry retire %s` winds it down)\n", st.Secret, st.Secret)
+		return exitOK
+	case !*renewNow:
 		fmt.Fprintf(stdout, "the next pass replaces it (run `certferry renew --only %s` to replace it now)\n", name)
 		return exitOK
 	}
@@ -301,6 +305,8 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	res, err := lifecycle.Retire(ctx, ca, a.Secrets(), a.SecretsAPI(), st, lifecycle.RetireOptions{Revoke: *revoke, Reason: reason, DeleteSecret: *del, RecoveryDays: days}, time.Now())
 	if res.Revoked != nil {
 		fmt.Fprintf(stdout, "%s: revoked serial %s (reason %s)\n", st.Secret, res.Revoked.Serial, res.Revoked.Reason)
+	} else if rv, ok := lifecycle.Revoked(st.Tags, st.Serial); ok && *revoke {
+		fmt.Fprintf(stdout, "%s: serial %s was already revoked (%s, %s)\n", st.Secret, rv.Serial, rv.Reason, rv.At.Format(time.RFC3339))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry retire: %v\n", err)

@@ -60,6 +60,9 @@ type Options struct {
 	// Zones and PrivateZones are AccountID's; its credentials get AccessDenied on
 	// these accounts' zones, as on AWS.
 	Accounts []Account
+	// CNAMEs are created at start (name -> target), each in the longest zone of any
+	// account that holds its name: the operator's delegation of _acme-challenge names.
+	CNAMEs map[string]string
 
 	InsyncAfter  time.Duration // a Route 53 change is PENDING this long, then INSYNC (0: at once)
 	Route53Rate  float64       // Route 53 requests per second before Throttling (0: unlimited)
@@ -193,6 +196,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 			ai.Zones = append(ai.Zones, fqdn(z))
 		}
 		accounts = append(accounts, ai)
+	}
+	if err := s.createCNAMEs(opts.CNAMEs, zones); err != nil {
+		return nil, err
 	}
 
 	var err error

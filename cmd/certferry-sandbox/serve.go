@@ -55,6 +55,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		opts.PrivateZones = append(opts.PrivateZones, v)
 		return nil
 	})
+	accountFlags(fs, &opts)
 	fs.DurationVar(&opts.InsyncAfter, "insync-after", 0, "delay before a Route 53 change turns INSYNC (AWS: about a minute)")
 	fs.Float64Var(&opts.Route53Rate, "route53-rate", 0, "Route 53 requests per second before Throttling; 0 is unlimited (AWS: 10)")
 	fs.IntVar(&opts.Route53Burst, "route53-burst", 0, "Route 53 burst size with --route53-rate (AWS: 50)")

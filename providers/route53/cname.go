@@ -108,6 +108,9 @@ func (p *Provider) probe(ctx context.Context, zoneID, name string) error {
 	})
 }
 
+// errNothingWritten marks a record CleanUp skips: its Present wrote nothing.
+var errNothingWritten = errors.New("nothing written")
+
 // opResolve is Resolve's operation: targets only, no write.
 const opResolve op = -1
 
@@ -157,6 +160,9 @@ func chainString(chain []string) string {
 type targetCache struct {
 	mu sync.Mutex
 	m  map[targetKey]cachedTarget
+	// unwritten: records whose Present failed to resolve a target, so wrote nothing;
+	// their CleanUp has nothing to remove (and must not report a record left behind).
+	unwritten map[targetKey]time.Time
 }
 
 type cachedTarget struct {
@@ -164,7 +170,30 @@ type cachedTarget struct {
 	at time.Time
 }
 
-func newTargetCache() *targetCache { return &targetCache{m: map[targetKey]cachedTarget{}} }
+func newTargetCache() *targetCache {
+	return &targetCache{m: map[targetKey]cachedTarget{}, unwritten: map[targetKey]time.Time{}}
+}
+
+// markUnwritten notes that Present wrote nothing for k.
+func (c *targetCache) markUnwritten(k targetKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, at := range c.unwritten {
+		if now.Sub(at) > targetKeep {
+			delete(c.unwritten, k)
+		}
+	}
+	c.unwritten[k] = now
+}
+
+// takeUnwritten reports (and forgets) whether Present wrote nothing for k.
+func (c *targetCache) takeUnwritten(k targetKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.unwritten[k]
+	delete(c.unwritten, k)
+	return ok
+}
 
 func (c *targetCache) get(k targetKey, now time.Time, maxAge time.Duration) (Target, bool) {
 	c.mu.Lock()
@@ -185,6 +214,7 @@ func (c *targetCache) put(k targetKey, t Target, now time.Time) {
 		}
 	}
 	c.m[k] = cachedTarget{t: t, at: now}
+	delete(c.unwritten, k)
 }
 
 func (c *targetCache) drop(k targetKey) {
@@ -215,6 +245,10 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 			out[i] = Record{FQDN: t.FQDN, Value: r.Value, ZoneID: t.ZoneID}
 			continue
 		}
+		if o == opCleanUp && p.cache.takeUnwritten(k) {
+			errs[i] = errNothingWritten
+			continue
+		}
 		if todo[k] == nil {
 			keys = append(keys, k)
 		}
@@ -231,6 +265,9 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 				// The cause names the record's name or its chain (find zone for X,
 				// CNAME loop: X -> Y -> X, read CNAME at X).
 				errs[i] = fmt.Errorf("route53: %w", w.err)
+				if o == opPresent {
+					p.cache.markUnwritten(w.key, now)
+				}
 				continue
 			}
 			out[i] = Record{FQDN: w.target.FQDN, Value: recs[i].Value, ZoneID: w.target.ZoneID}

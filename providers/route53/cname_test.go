@@ -129,6 +129,15 @@ func TestCNAMELoopAndLongChain(t *testing.T) {
 	if n := e.count("ChangeResourceRecordSets"); n != 1 {
 		t.Errorf("%d changes, want 1 (the good record only)", n)
 	}
+	// What Present could not place, it did not write: nothing to remove, no error.
+	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
+	if n := e.count("ChangeResourceRecordSets"); n != 2 {
+		t.Errorf("%d changes after cleanup, want 2", n)
+	}
+	// Without a Present before, CleanUp resolves and reports the loop.
+	if errs := p.CleanUp(t.Context(), recs[:1]); !errors.Is(errs[0], route53.ErrCNAMELoop) {
+		t.Errorf("cleanup without present: %v", errs[0])
+	}
 }
 
 // TestAliasAndNoFollow: an alias sends the TXT to _acme-challenge.<alias> without a

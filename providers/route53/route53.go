@@ -252,6 +252,9 @@ func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 	}
 	if o == opCleanUp {
 		for i, r := range recs {
+			if errs[i] == errNothingWritten {
+				errs[i] = nil // Present failed before writing it: nothing to remove
+			}
 			if errs[i] == nil && r.FQDN != "" {
 				p.cache.drop(keyOf(r)) // removed: the next Present resolves afresh
 			}

@@ -165,6 +165,9 @@ func TestE2ECrossAccountRole(t *testing.T) {
 	if n := e.SB.Route53().Changes(org); n != 0 {
 		t.Fatalf("example.org got %d changes without the role", n)
 	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders without the role, want none (the preflight finds it)", n)
+	}
 
 	// With the role, found by name through it (its account's ListHostedZones).
 	cfg = e.Config(t, fmt.Sprintf("dns:\n  zones:\n    - { name: example.org, assume_role_arn: %q, external_id: %s }\ncertificates:\n",
@@ -227,4 +230,24 @@ func TestE2EHundredDelegated(t *testing.T) {
 		t.Errorf("example.com got %d changes, want 0", n)
 	}
 	t.Logf("calls: %s", e.SB.Calls())
+}
+
+// TestE2ECNAMELoopBeforeOrder: a CNAME loop fails the certificate before any order,
+// with an error naming the chain; the other certificate of the pass is issued.
+func TestE2ECNAMELoopBeforeOrder(t *testing.T) {
+	t.Parallel()
+	e := start(t, sandbox.Options{Zones: []string{"example.com", "example.org"}})
+	cname(t, e, "example.com.", "_acme-challenge.loop.example.com", "a.example.org")
+	cname(t, e, "example.org.", "a.example.org", "b.example.org")
+	cname(t, e, "example.org.", "b.example.org", "a.example.org")
+	cfg := e.Config(t, "certificates:\n"+certYAML("loop", "", "loop.example.com")+certYAML("www", "", "www.example.com"))
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
+	wantIssued(t, sum, "www")
+	r := result(t, sum, "loop")
+	if want := "CNAME loop: _acme-challenge.loop.example.com -> a.example.org -> b.example.org -> a.example.org"; !strings.Contains(r.Error, want) {
+		t.Errorf("loop: %q, want it to say %q", r.Error, want)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
+		t.Errorf("%d orders, want 1 (not the loop's)", n)
+	}
 }

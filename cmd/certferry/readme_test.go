@@ -23,9 +23,9 @@ func docFiles(t *testing.T) []string {
 }
 
 // codeOf returns the code of a Markdown document: the lines of its fenced blocks and
-// its inline code spans, each as one string.
-func codeOf(doc string) []string {
-	var out []string
+// its inline code spans, each as one string, with the text before a span on its line.
+func codeOf(doc string) []code {
+	var out []code
 	inBlock := false
 	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
@@ -33,14 +33,25 @@ func codeOf(doc string) []string {
 			continue
 		}
 		if inBlock {
-			out = append(out, line)
+			out = append(out, code{text: line})
 			continue
 		}
-		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
-			out = append(out, m[1])
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatchIndex(line, -1) {
+			out = append(out, code{text: line[m[2]:m[3]], before: line[:m[0]]})
 		}
 	}
 	return out
+}
+
+type code struct{ text, before string }
+
+// otherTool matches text ending with another program's possessive ("acme.sh's "): the
+// flag quoted next is that program's.
+var otherTool = regexp.MustCompile(`([A-Za-z0-9._-]+)'s $`)
+
+func (c code) otherTools() bool {
+	m := otherTool.FindStringSubmatch(c.before)
+	return m != nil && m[1] != "certferry"
 }
 
 // invocationRE is "certferry COMMAND" and what follows up to a shell separator or an
@@ -94,7 +105,8 @@ func TestDocsFlagsExist(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, code := range codeOf(string(doc)) {
+		for _, c := range codeOf(string(doc)) {
+			code := c.text
 			for _, m := range invocationRE.FindAllStringSubmatch(code, -1) {
 				cmd, rest := m[1], m[2]
 				h, ok := help[cmd]
@@ -119,7 +131,7 @@ func TestDocsFlagsExist(t *testing.T) {
 			}
 			// docs/sandbox.md quotes the flags of the certferry-sandbox binary, which
 			// its own package checks.
-			if strings.HasPrefix(code, "--") && filepath.Base(f) != "sandbox.md" {
+			if strings.HasPrefix(code, "--") && filepath.Base(f) != "sandbox.md" && !c.otherTools() {
 				flag := flagRE.FindStringSubmatch(code)[1]
 				checked++
 				found := false
@@ -149,7 +161,11 @@ func TestDocsFlagsCheckerCatches(t *testing.T) {
 	if !hasFlag(help["renew"], "dry-run") || hasFlag(help["renew"], "dry") || hasFlag(help["run"], "dry-run") {
 		t.Error("hasFlag does not tell flags apart")
 	}
-	m := invocationRE.FindAllStringSubmatch(codeOf("run `certferry renew [--config F] [--only NAME]...` and\n```sh\nsudo certferry run --unhealthy-after 36h # x --no\n```\n")[0]+"\n", -1)
+	codes := codeOf("run `certferry renew [--config F] [--only NAME]...` and acme.sh's `--x`\n```sh\nsudo certferry run --unhealthy-after 36h # x --no\n```\n")
+	if len(codes) != 3 || codes[0].otherTools() || !codes[1].otherTools() {
+		t.Errorf("codes = %q", codes)
+	}
+	m := invocationRE.FindAllStringSubmatch(codes[0].text+"\n", -1)
 	if len(m) != 1 || m[0][1] != "renew" || len(flagRE.FindAllString(m[0][2], -1)) != 2 {
 		t.Errorf("invocations = %q", m)
 	}

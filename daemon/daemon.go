@@ -4,9 +4,9 @@
 //
 // Concurrency rules: passes run one at a time on the loop goroutine, which alone owns
 // the configuration and the Runner; a reload is applied by that goroutine between
-// passes, never in the middle of one. A reload's file read runs on a goroutine of its
-// own (one at a time) and is bounded by Options.ReloadTimeout, so a slow or stuck read
-// never delays a scheduled pass or a stop. The health state that /healthz reads is
+// passes, never in the middle of one. A reload's file read and Build run on a goroutine
+// of their own (one at a time) bounded by Options.ReloadTimeout, so a slow or stuck
+// reload never delays a scheduled pass or a stop. The health state that /healthz reads is
 // guarded by Daemon.mu.
 //
 // The package reads no environment variable and parses no flag: cmd passes the
@@ -63,7 +63,8 @@ type Options struct {
 	ConfigPath string
 	// Load reads and validates the configuration.
 	Load func(path string) (*config.Config, error)
-	// Build makes the Runner for a configuration (for example with internal/app).
+	// Build makes the Runner for a configuration (for example with internal/app). On a
+	// reload it runs while the current Runner may be in a pass.
 	Build func(ctx context.Context, cfg *config.Config) (Runner, error)
 	// Listen overrides the configuration's listen address (tests: "127.0.0.1:0").
 	Listen string
@@ -218,10 +219,10 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 			return nil
 		case <-hup:
 			t.Stop()
-			d.startReload()
+			d.startReload(ctx)
 		case <-d.opts.Reload:
 			t.Stop()
-			d.startReload()
+			d.startReload(ctx)
 		case r := <-d.rl.results:
 			t.Stop()
 			d.loadReturned(ctx, r)
@@ -311,18 +312,43 @@ func (d *Daemon) pass(ctx context.Context) {
 
 // apply makes cfg current: schedule, Runner, metric series. On error nothing changes.
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
+	p, err := d.prepare(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	d.commit(p)
+	return nil
+}
+
+// prepared is a configuration made ready to apply: its schedule and its Runner.
+type prepared struct {
+	cfg    *config.Config
+	sched  *scheduler.Schedule
+	spec   string
+	runner Runner
+}
+
+// prepare parses cfg's schedule and builds its Runner. It reads only d.opts, so a
+// reload runs it off the loop, while the old Runner may be in a pass.
+func (d *Daemon) prepare(ctx context.Context, cfg *config.Config) (*prepared, error) {
 	spec := cfg.Schedule.Cron
 	if spec == "" {
 		spec = scheduler.DefaultSpec(d.opts.Hostname + cfg.ACME.Email)
 	}
 	sched, err := scheduler.ParseSchedule(spec, cfg.Schedule.Jitter, d.opts.Rand)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	runner, err := d.opts.Build(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &prepared{cfg: cfg, sched: sched, spec: spec, runner: runner}, nil
+}
+
+// commit makes a prepared configuration current; on the loop goroutine only.
+func (d *Daemon) commit(p *prepared) {
+	cfg, runner, sched, spec := p.cfg, p.runner, p.sched, p.spec
 	if d.cfg != nil && d.opts.Listen == "" && cfg.Listen != d.cfg.Listen {
 		d.log.Warn("listen changed: restart certferry to apply it", zap.String("listen", cfg.Listen))
 	}
@@ -343,33 +369,33 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	d.mu.Unlock()
-	return nil
 }
 
 // reloading is the state of the reload in progress, owned by the loop goroutine. At most
-// one Load runs at a time, even one abandoned after ReloadTimeout, so a file that never
-// answers costs one goroutine, not one per SIGHUP.
+// one reload goroutine (Load, then prepare) runs at a time, even one abandoned after
+// ReloadTimeout, so a file that never answers costs one goroutine, not one per SIGHUP.
 type reloading struct {
-	results  chan loaded      // the Load's answer; buffered, so a Load never blocks on it
-	running  bool             // a Load goroutine has not returned yet
+	results  chan loaded      // the reload goroutine's answer; buffered, so it never blocks on it
+	running  bool             // a reload goroutine has not returned yet
 	deadline <-chan time.Time // fires at the ReloadTimeout of the Load waited for; nil: none waited for
 	timer    *time.Timer
 	again    bool // a reload was asked for while a Load was running
 }
 
 type loaded struct {
-	cfg *config.Config
+	p   *prepared
 	err error
 }
 
-// startReload starts reading the configuration again. The Load runs on its own
-// goroutine; the loop applies its answer (loadReturned) or gives up on it at
-// ReloadTimeout (loadTimedOut), and runs scheduled passes meanwhile.
-func (d *Daemon) startReload() {
+// startReload starts reading the configuration again. The Load and the new Runner's
+// Build run on a goroutine of their own under ReloadTimeout; the loop commits their
+// answer (loadReturned) or gives up on it at ReloadTimeout (loadTimedOut), and runs
+// scheduled passes meanwhile.
+func (d *Daemon) startReload(ctx context.Context) {
 	if d.rl.running {
 		d.rl.again = true
 		if d.rl.deadline == nil {
-			d.log.Error("reload postponed: the previous reload's read of the configuration has not returned",
+			d.log.Error("reload postponed: the previous reload (reading the configuration, building its runner) has not returned",
 				zap.String("config", d.opts.ConfigPath))
 		} else {
 			d.log.Info("reload already in progress: reloading again after it", zap.String("config", d.opts.ConfigPath))
@@ -381,10 +407,19 @@ func (d *Daemon) startReload() {
 	d.rl.running, d.rl.again = true, false
 	d.rl.timer = time.NewTimer(d.opts.ReloadTimeout)
 	d.rl.deadline = d.rl.timer.C
-	load, path, results := d.opts.Load, d.opts.ConfigPath, d.rl.results
+	results := d.rl.results
 	go func() {
-		cfg, err := load(path)
-		results <- loaded{cfg, err}
+		pctx, cancel := context.WithTimeout(ctx, d.opts.ReloadTimeout)
+		defer cancel()
+		var p *prepared
+		cfg, err := d.opts.Load(d.opts.ConfigPath)
+		if err == nil {
+			err = pctx.Err() // a reload abandoned during its Load builds nothing
+		}
+		if err == nil {
+			p, err = d.prepare(pctx, cfg)
+		}
+		results <- loaded{p, err}
 	}()
 }
 
@@ -398,10 +433,15 @@ func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
 	} else {
 		d.rl.timer.Stop()
 		d.rl.deadline = nil
-		d.reload(ctx, r)
+		if r.err == nil {
+			d.commit(r.p)
+			d.reported(nil, r.p.cfg)
+		} else {
+			d.reported(r.err, nil)
+		}
 	}
 	if d.rl.again {
-		d.startReload()
+		d.startReload(ctx)
 	}
 }
 
@@ -409,19 +449,7 @@ func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
 // stays, and the Load's goroutine is left to return on its own.
 func (d *Daemon) loadTimedOut() {
 	d.rl.deadline = nil
-	d.reported(fmt.Errorf("daemon: reload: reading %s took longer than %s", d.opts.ConfigPath, d.opts.ReloadTimeout), nil)
-}
-
-// reload applies a loaded configuration; on any error the old one stays. Build is
-// bounded by ReloadTimeout too.
-func (d *Daemon) reload(ctx context.Context, r loaded) {
-	cfg, err := r.cfg, r.err
-	if err == nil {
-		actx, cancel := context.WithTimeout(ctx, d.opts.ReloadTimeout)
-		err = d.apply(actx, cfg)
-		cancel()
-	}
-	d.reported(err, cfg)
+	d.reported(fmt.Errorf("daemon: reload: loading %s took longer than %s", d.opts.ConfigPath, d.opts.ReloadTimeout), nil)
 }
 
 // reported counts a reload's outcome, logs it and tells systemd.

@@ -129,3 +129,32 @@ func TestStopDuringStuckRead(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestReloadStuckBuild: a reload whose Build hangs (credentials that never come) fails at
+// ReloadTimeout, with its context cancelled, while the scheduled passes go on.
+func TestReloadStuckBuild(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, everySecond("web"))
+	runner := &fakeRunner{pass: okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))}
+	var builds atomic.Int32
+	cancelled := make(chan struct{})
+	reload := make(chan struct{})
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, ReloadTimeout: 100 * time.Millisecond,
+		Build: func(ctx context.Context, _ *config.Config) (daemon.Runner, error) {
+			if builds.Add(1) == 2 {
+				<-ctx.Done()
+				close(cancelled)
+				return nil, ctx.Err()
+			}
+			return runner, nil
+		}})
+	reload <- struct{}{}
+	eventually(t, 30*time.Second, "the stuck reload failed", func() bool { return r.reloads(t, "failure") == 1 })
+	<-cancelled
+	before := runner.passes.Load()
+	eventually(t, 30*time.Second, "two scheduled passes after it", func() bool { return runner.passes.Load() >= before+2 })
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

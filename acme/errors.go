@@ -157,11 +157,14 @@ type RateLimitedError struct {
 	problem *ProblemError
 }
 
+// Error carries no "acme:" prefix: the error is always returned wrapped in the
+// operation that met it ("acme: begin order web: new order: rate limited, ..."), which
+// names the package once.
 func (e *RateLimitedError) Error() string {
 	if e.RetryAfter > 0 {
-		return fmt.Sprintf("acme: rate limited, retry after %s: %s", e.RetryAfter, e.Detail)
+		return fmt.Sprintf("rate limited, retry after %s: %s", e.RetryAfter, e.Detail)
 	}
-	return "acme: rate limited: " + e.Detail
+	return "rate limited: " + e.Detail
 }
 
 func (e *RateLimitedError) Unwrap() error { return e.problem }

@@ -66,7 +66,7 @@ func TestBeginRateLimited(t *testing.T) {
 			if acme.IsPermanent(err) {
 				t.Error("a rate limit is not permanent")
 			}
-			if !strings.HasPrefix(err.Error(), "acme: begin order rl: new order: acme: rate limited") {
+			if !strings.HasPrefix(err.Error(), "acme: begin order rl: new order: rate limited") {
 				t.Errorf("message %q", err)
 			}
 			// The client is still usable: the next order goes through.

@@ -89,8 +89,8 @@ func TestClassify(t *testing.T) {
 			"acme problem compound (HTTP 403): detail; caa for x.example.com: CAA forbids", ErrCAA, true, -1},
 		{"server error", pd(ProblemServerInternal, 500), "acme problem serverInternal (HTTP 500): detail", nil, false, -1},
 		{"rate limited, lego kept Retry-After", &legoacme.RateLimitedError{ProblemDetails: pd(ProblemRateLimited, 429), RetryAfter: "Fri, 01 May 2026 12:05:00 GMT"},
-			"acme: rate limited, retry after 5m0s: detail", nil, false, 5 * time.Minute},
-		{"rate limited, header from the transport", pd(ProblemRateLimited, 503), "acme: rate limited, retry after 42s: detail", nil, false, 42 * time.Second},
+			"rate limited, retry after 5m0s: detail", nil, false, 5 * time.Minute},
+		{"rate limited, header from the transport", pd(ProblemRateLimited, 503), "rate limited, retry after 42s: detail", nil, false, 42 * time.Second},
 	} {
 		err := classify(tc.err, headers, now)
 		if err.Error() != tc.wantMsg {

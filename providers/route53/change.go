@@ -91,37 +91,11 @@ func (p *Provider) readSet(ctx context.Context, zoneID, fqdn string, log *zap.Lo
 // listZone reads every TXT set of the zone, keyed by canonical name.
 // A set that cannot be merged into gets an error instead.
 func (p *Provider) listZone(ctx context.Context, zoneID string, log *zap.Logger) (map[string]*rrset, map[string]error, error) {
-	sets, bad := map[string]*rrset{}, map[string]error{}
-	in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), MaxItems: aws.Int32(listPageSize)}
-	for {
-		var out *route53.ListResourceRecordSetsOutput
-		err := p.retry(ctx, log, func() error {
-			var err error
-			out, err = p.api.ListResourceRecordSets(ctx, in)
-			return err
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list record sets: %w", err)
-		}
-		for _, s := range out.ResourceRecordSets {
-			if s.Type != types.RRTypeTxt {
-				continue
-			}
-			name := canonicalName(deref(s.Name))
-			set, err := toRRSet(s)
-			if err != nil {
-				bad[name] = err
-				continue
-			}
-			sets[name] = set
-		}
-		if !out.IsTruncated || out.NextRecordName == nil {
-			return sets, bad, nil
-		}
-		in.StartRecordName = out.NextRecordName
-		in.StartRecordType = out.NextRecordType
-		in.StartRecordIdentifier = out.NextRecordIdentifier
+	s := newZoneSnap()
+	if err := p.listSnap(ctx, zoneID, s, log); err != nil {
+		return nil, nil, fmt.Errorf("list record sets: %w", err)
 	}
+	return s.txt, s.bad, nil
 }
 
 // toRRSet keeps what a compare-and-swap needs of a set. Sets with a routing policy

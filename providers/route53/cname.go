@@ -435,6 +435,7 @@ func (r *resolution) noZone(w *walk, err error) error {
 type zoneSnap struct {
 	listed bool                // the whole zone was listed: every name is known
 	cname  map[string]string   // name -> CNAME target
+	alias  map[string]bool     // names holding an alias record of type CNAME
 	txt    map[string]*rrset   // name -> TXT set (nil: known to have none)
 	bad    map[string]error    // name -> a TXT set that cannot be merged into
 	known  map[string]bool     // names whose TXT set is known
@@ -442,7 +443,7 @@ type zoneSnap struct {
 }
 
 func newZoneSnap() *zoneSnap {
-	return &zoneSnap{cname: map[string]string{}, txt: map[string]*rrset{}, bad: map[string]error{},
+	return &zoneSnap{cname: map[string]string{}, alias: map[string]bool{}, txt: map[string]*rrset{}, bad: map[string]error{},
 		known: map[string]bool{}, read: map[string]struct{}{}}
 }
 
@@ -493,6 +494,10 @@ func (p *Provider) readCNAMEs(ctx context.Context, zoneID string, s *zoneSnap, w
 				}
 			}
 		}
+		if s.alias[w.name] {
+			w.done, w.err = true, fmt.Errorf("%s is an alias record of type CNAME: not supported; point a plain CNAME at the zone certferry writes", displayName(w.name))
+			continue
+		}
 		w.cname = s.cname[w.name]
 	}
 }
@@ -516,7 +521,8 @@ func (p *Provider) readName(ctx context.Context, zoneID, name string, s *zoneSna
 		s.known[name] = true // nothing at the name
 		return nil
 	}
-	return s.add(out.ResourceRecordSets[0])
+	s.add(out.ResourceRecordSets[0])
+	return nil
 }
 
 // listSnap lists every record set of the zone into the snapshot.
@@ -533,9 +539,7 @@ func (p *Provider) listSnap(ctx context.Context, zoneID string, s *zoneSnap, log
 			return err
 		}
 		for _, rs := range out.ResourceRecordSets {
-			if err := s.add(rs); err != nil {
-				return err
-			}
+			s.add(rs)
 		}
 		if !out.IsTruncated || out.NextRecordName == nil {
 			s.listed = true
@@ -546,12 +550,13 @@ func (p *Provider) listSnap(ctx context.Context, zoneID string, s *zoneSnap, log
 }
 
 // add notes one record set read from the zone.
-func (s *zoneSnap) add(rs types.ResourceRecordSet) error {
+func (s *zoneSnap) add(rs types.ResourceRecordSet) {
 	name := canonicalName(deref(rs.Name))
 	switch rs.Type {
 	case types.RRTypeCname:
 		if rs.AliasTarget != nil || len(rs.ResourceRecords) == 0 {
-			return fmt.Errorf("%s is an alias record of type CNAME: not supported; point a plain CNAME at the zone certferry writes", displayName(name))
+			s.alias[name] = true
+			return
 		}
 		s.cname[name] = deref(rs.ResourceRecords[0].Value)
 	case types.RRTypeTxt:
@@ -563,7 +568,6 @@ func (s *zoneSnap) add(rs types.ResourceRecordSet) error {
 		}
 		s.known[name] = true
 	}
-	return nil
 }
 
 // lookupCNAME asks the resolvers for a CNAME at name: its target, or "" when the

@@ -274,3 +274,38 @@ func TestZoneAccessDenied(t *testing.T) {
 		t.Errorf("%d ListHostedZones with a pinned zone", n)
 	}
 }
+
+// TestConfiguredZoneByName: a dns.zones entry found by name picks the zone of that
+// name and kind (private or public); two of them are an error naming both; a role the
+// zone refuses is named in the error.
+func TestConfiguredZoneByName(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	pub := e.zone(t, "example.org", false)
+	priv := e.zone(t, "example.org", true)
+	dup1 := e.zone(t, "example.net", false)
+	dup2 := e.zone(t, "example.net", false)
+	p := e.provider(t, route53.Options{Zones: []route53.Zone{
+		{Name: "example.org", Private: true},
+		{Name: "example.net"},
+	}})
+	targets, errs := p.Targets(t.Context(), []route53.Record{
+		{FQDN: "_acme-challenge.www.example.org", NoFollow: true},
+		{FQDN: "_acme-challenge.www.example.net"},
+	})
+	if errs[0] != nil || targets[0].ZoneID != priv {
+		t.Errorf("private entry: %+v, %v; want zone %s (not the public %s)", targets[0], errs[0], priv, pub)
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), dup1) || !strings.Contains(errs[1].Error(), dup2) {
+		t.Errorf("duplicate zones: %v, want both ids", errs[1])
+	}
+
+	const role = "arn:aws:iam::210987654321:role/wrong"
+	e.reg.FailNext("route53", "ListResourceRecordSets", 1, calls.Fault{Code: "AccessDenied", Status: 403, Message: "not authorized"})
+	q := e.provider(t, route53.Options{Zones: []route53.Zone{{Name: "example.org", ID: pub, API: e.client, Role: role}}})
+	errs = q.Resolve(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.org"}})
+	var ae *route53.ZoneAccessError
+	if !errors.As(errs[0], &ae) || ae.Role != role || !strings.Contains(errs[0].Error(), "refused role "+role) || !strings.Contains(errs[0].Error(), "(example.org)") {
+		t.Errorf("refused role: %v", errs[0])
+	}
+}

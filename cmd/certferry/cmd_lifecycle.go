@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/certferry/certferry/acme"
@@ -474,4 +475,66 @@ func confirm(stderr io.Writer, question string) bool {
 	fmt.Fprint(stderr, question)
 	line, _ := bufio.NewReader(io.LimitReader(os.Stdin, 64)).ReadString('\n')
 	return strings.TrimSpace(line) == "yes"
+}
+
+// statusOrphans lists the certificates certferry stored that the configuration no
+// longer names (nil when no certificate uses Secrets Manager: there is no inventory to
+// read, and status must not need AWS for a file-only configuration).
+func statusOrphans(ctx context.Context, a *app.App) ([]StatusOrphan, error) {
+	out := []StatusOrphan{}
+	configured := configuredSecrets(a.Config)
+	if len(configured) == 0 {
+		return out, nil
+	}
+	inv, err := a.Inventory(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, st := range lifecycle.Orphans(inv, configured) {
+		o := StatusOrphan{Name: st.Name, Secret: st.Secret, SecretARN: st.ARN, Domains: st.Domains, Serial: st.Serial}
+		if o.Domains == nil {
+			o.Domains = []string{}
+		}
+		if !st.NotAfter.IsZero() {
+			t := st.NotAfter.UTC()
+			o.NotAfter = &t
+		}
+		if rv, ok := lifecycle.Revoked(st.Tags, st.Serial); ok {
+			o.Revoked = rv.Reason + " " + rv.At.UTC().Format(time.RFC3339)
+		}
+		if t, err := time.Parse(time.RFC3339, st.Tags[lifecycle.TagRetired]); err == nil {
+			t = t.UTC()
+			o.RetiredAt = &t
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// printOrphans prints the orphans after the status table.
+func printOrphans(w io.Writer, orphans []StatusOrphan) {
+	if len(orphans) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\norphaned: %d certificate(s) stored by certferry that the configuration no longer names (`certferry retire SECRET` winds one down):\n", len(orphans))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECRET\tNAME\tNOT AFTER\tSTATE")
+	for _, o := range orphans {
+		na := "-"
+		if o.NotAfter != nil {
+			na = o.NotAfter.Format("2006-01-02 15:04")
+		}
+		var state []string
+		if o.Revoked != "" {
+			state = append(state, "revoked "+o.Revoked)
+		}
+		if o.RetiredAt != nil {
+			state = append(state, "retired "+o.RetiredAt.Format(time.RFC3339))
+		}
+		if len(state) == 0 {
+			state = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Secret, o.Name, na, strings.Join(state, ", "))
+	}
+	_ = tw.Flush()
 }

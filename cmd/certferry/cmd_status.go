@@ -22,6 +22,21 @@ type StatusReport struct {
 	Certificates []StatusEntry `json:"certificates"`
 	// Failing counts certificates whose condition is failing or expired (exit 1).
 	Failing int `json:"failing"`
+	// Orphans are certificates certferry stored that the configuration no longer names;
+	// they never change the exit code (`certferry retire` winds one down).
+	Orphans []StatusOrphan `json:"orphans"`
+}
+
+// StatusOrphan is one orphaned certificate in StatusReport.
+type StatusOrphan struct {
+	Name      string     `json:"name"` // its certferry:name tag
+	Secret    string     `json:"secret"`
+	SecretARN string     `json:"secret_arn,omitempty"`
+	Domains   []string   `json:"domains"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+	Serial    string     `json:"serial,omitempty"`
+	Revoked   string     `json:"revoked,omitempty"`    // "<reason> <time>" when certferry revoked it
+	RetiredAt *time.Time `json:"retired_at,omitempty"` // when `certferry retire` wound it down
 }
 
 // StatusVersion is the version of StatusReport's schema.
@@ -104,6 +119,10 @@ Exit codes:
 		return exitUnknown
 	}
 	rep := statusReport(sum, time.Now())
+	if rep.Orphans, err = statusOrphans(ctx, a); err != nil {
+		// The certificates' status stands without them.
+		fmt.Fprintf(stderr, "certferry status: orphans not listed: %v\n", err)
+	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -190,4 +209,5 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 	if rep.Failing > 0 {
 		fmt.Fprintf(w, "%d certificate(s) failing or expired\n", rep.Failing)
 	}
+	printOrphans(w, rep.Orphans)
 }

@@ -345,6 +345,14 @@ func TestCLIRetireOrphans(t *testing.T) {
 	api := e.Stored(t, "certferry/api", "AWSCURRENT")
 	// The configuration drops api and old: they are orphans.
 	e.cfg = e.WriteConfig(t, lifecycleConfig)
+	if o := e.orphans(t); len(o) != 2 || o[0].Secret != "certferry/api" || o[0].Name != "api" || o[0].Serial != api.Serial ||
+		o[0].NotAfter == nil || o[0].Revoked != "" || o[1].Secret != "certferry/old" {
+		t.Fatalf("orphans: %+v", o)
+	}
+	code, out, errOut := cli(t, "status", "--config", e.cfg)
+	if code != exitOK || !strings.Contains(out, "orphaned: 2 certificate(s)") || !strings.Contains(out, "certferry/old") {
+		t.Fatalf("status table: exit %d\n%s\n%s", code, out, errOut)
+	}
 
 	// Bad usage first, touching nothing.
 	for _, args := range [][]string{
@@ -364,7 +372,7 @@ func TestCLIRetireOrphans(t *testing.T) {
 	}
 
 	// Without deletion, revoking: the secret stays, tagged.
-	code, out, errOut := cli(t, "retire", "api", "--revoke", "--config", e.cfg)
+	code, out, errOut = cli(t, "retire", "api", "--revoke", "--config", e.cfg)
 	if code != exitOK || !strings.Contains(out, "the secret is kept") {
 		t.Fatalf("retire api: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -390,8 +398,31 @@ func TestCLIRetireOrphans(t *testing.T) {
 	if days := d.DeletedDate.Sub(*d.LastChangedDate).Hours() / 24; days < 6.9 || days > 7.1 {
 		t.Errorf("deletion in %.1f days, want 7", days)
 	}
+	// Listed as retired and revoked; a secret scheduled for deletion is no orphan.
+	if o := e.orphans(t); len(o) != 1 || o[0].Secret != "certferry/api" || !strings.HasPrefix(o[0].Revoked, "cessationOfOperation ") || o[0].RetiredAt == nil {
+		t.Fatalf("orphans after retire: %+v", o)
+	}
 	// The configured certificate is untouched.
 	if e.VersionCount(t, "certferry/web") == 0 {
 		t.Error("web's secret is gone")
 	}
+}
+
+// orphans runs `status --output json`, checks it against the schema, and returns its
+// orphans.
+func (e *cliEnv) orphans(t *testing.T) []StatusOrphan {
+	t.Helper()
+	code, out, errOut := cli(t, "status", "--config", e.cfg, "--output", "json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	validateStatusSchema(t, []byte(out))
+	var rep StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Orphans == nil {
+		t.Fatalf("status --output json has no orphans array:\n%s", out)
+	}
+	return rep.Orphans
 }

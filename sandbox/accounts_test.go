@@ -94,3 +94,25 @@ func TestAccountsAndAssumeRole(t *testing.T) {
 		t.Errorf("GetCallerIdentity = %v, %v", id, err)
 	}
 }
+
+// TestStartCNAMEs: Options.CNAMEs land in the zone holding each name, whichever account
+// owns it; a name in no zone, or at an apex, fails the start.
+func TestStartCNAMEs(t *testing.T) {
+	t.Parallel()
+	sb := start(t, sandbox.Options{Zones: []string{"example.org"}, Accounts: []sandbox.Account{{ID: "210987654321", Zones: []string{"example.com"}}},
+		CNAMEs: map[string]string{"_acme-challenge.www.example.com": "_acme-challenge.www.example.com.example.org"}})
+	found := false
+	for _, rs := range sb.Route53().Records(sb.Info().Zones["example.com."]) {
+		if rs.Type == "CNAME" && rs.Name == "_acme-challenge.www.example.com." && rs.Values[0] == "_acme-challenge.www.example.com.example.org." {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the CNAME is not in example.com")
+	}
+	for _, bad := range []map[string]string{{"www.example.net": "x.example.org"}, {"example.org": "x.example.org"}} {
+		if _, err := sandbox.Start(t.Context(), sandbox.Options{Zones: []string{"example.org"}, CNAMEs: bad}); err == nil {
+			t.Errorf("Start accepted CNAMEs %v", bad)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func TestServe(t *testing.T) {
 			{[]string{"demo", "--insync-after", "-1s"}, 2, "--insync-after must not be negative"},
 			{[]string{"demo", "--log-level", "loud"}, 2, `log level "loud"`},
 			{[]string{"--zone", ""}, 2, "empty zone name"},
+			{[]string{"--account-zone", "example.org"}, 2, `"example.org": write <12-digit account>:<zone>`},
+			{[]string{"--external-id", "21098765432:x"}, 2, `"21098765432:x": write <12-digit account>:<external id>`},
+			{[]string{"--cname", "_acme-challenge.www.example.com"}, 2, `write NAME=TARGET`},
 			{[]string{"serve", "extra"}, 2, `certferry-sandbox serve: unexpected argument "extra"`},
 			{[]string{"extra"}, 2, `certferry-sandbox: unknown command "extra"`},
 		}

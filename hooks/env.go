@@ -8,7 +8,7 @@ import (
 	"github.com/certferry/certferry/config"
 )
 
-// PassThrough names the variables of certferry's own environment that exec hooks receive
+// passThrough names the variables of certferry's own environment that exec hooks receive
 // (PassThroughEnv); a name ending in "*" is a prefix. They configure where and how a hook's
 // own tools reach AWS (region, profile, config files, endpoint, CA bundle) and its locale
 // and time zone, and never hold a credential: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -16,7 +16,7 @@ import (
 // DefaultBaseEnv PATH, so a hook behaves the same under systemd, in a Lambda and from a
 // shell. Anything else a hook needs goes in its `env:` map in the configuration. The list
 // is documented in README.md ("Hooks' environment") and config.example.yaml.
-var PassThrough = []string{
+var passThrough = []string{
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
 	"AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_*", "AWS_CA_BUNDLE",
 	"TZ", "LANG", "LC_*",
@@ -24,7 +24,9 @@ var PassThrough = []string{
 
 // PassThroughEnv returns the base environment of exec hooks for a process whose
 // environment is environ ("KEY=value", as os.Environ returns): DefaultBaseEnv followed by
-// the PassThrough variables environ sets, in environ's order. cmd passes the result as
+// the variables environ sets among: AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE,
+// AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_*,
+// AWS_CA_BUNDLE, TZ, LANG and LC_* (in environ's order). cmd passes the result as
 // Deps.BaseEnv; this package never reads the process environment itself.
 func PassThroughEnv(environ []string) []string {
 	env := slices.Clone(DefaultBaseEnv)
@@ -38,7 +40,7 @@ func PassThroughEnv(environ []string) []string {
 }
 
 func passed(name string) bool {
-	for _, p := range PassThrough {
+	for _, p := range passThrough {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			// A bare prefix ("LC_", "AWS_ENDPOINT_URL_") is not a variable of its own.
 			if strings.HasPrefix(name, prefix) && len(name) > len(prefix) {

@@ -65,10 +65,11 @@ func newExec(h config.Hook, d Deps) (*Exec, error) {
 func (e *Exec) Name() string { return e.name }
 
 // Env returns the environment the hook runs with for ev: the base environment with the
-// hook's env map applied (its values replace the base's), then CERTFERRY_NAME, CERTFERRY_DOMAINS (comma-joined), CERTFERRY_SECRET_ARN,
-// CERTFERRY_VERSION_ID, CERTFERRY_NOT_AFTER (RFC 3339, UTC), CERTFERRY_EVENT ("renew" or
-// "failure") and, for failures, CERTFERRY_ERROR. config reserves the CERTFERRY_* names, so
-// every name appears once.
+// hook's env map applied (its values replace the base's), then CERTFERRY_NAME,
+// CERTFERRY_DOMAINS (comma-joined), CERTFERRY_SECRET_ARN, CERTFERRY_VERSION_ID,
+// CERTFERRY_NOT_AFTER (RFC 3339, UTC), CERTFERRY_EVENT ("renew" or "failure") and, for
+// failures, CERTFERRY_ERROR. config reserves the CERTFERRY_* names, so every name appears
+// once.
 func (e *Exec) Env(ev Event) []string {
 	env := append([]string(nil), e.baseEnv...)
 	env = append(env,

@@ -56,7 +56,7 @@ func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // hookEnv is the base environment of exec hooks: a fixed PATH plus the allowlisted
-// variables of certferry's own environment (hooks.PassThrough: AWS region, profile and
+// variables of certferry's own environment (hooks.PassThroughEnv: AWS region, profile and
 // endpoint settings, TZ, LANG, LC_*), never its credentials.
 func hookEnv() []string { return hooks.PassThroughEnv(os.Environ()) }
 

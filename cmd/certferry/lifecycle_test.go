@@ -301,8 +301,10 @@ func TestCLIDirectorySwitchBothWays(t *testing.T) {
 	}
 	dirA := e.Info.ACMEDirectory
 	dirB := strings.Replace(dirA, "127.0.0.1", "localhost", 1)
-	cfgA := e.cfg
+	// No issuance guard: the switches follow each other within seconds.
+	cfgA := writeFile(t, e.Dir, "a.yaml", "issuance_guard: 0s\n"+readFile(t, e.cfg))
 	cfgB := writeFile(t, e.Dir, "b.yaml", strings.Replace(readFile(t, cfgA), dirA, dirB, 1))
+	e.cfg = cfgA
 
 	e.mustRenew(t)
 	for i, step := range []struct {
@@ -311,9 +313,19 @@ func TestCLIDirectorySwitchBothWays(t *testing.T) {
 	}{{cfgB, 1}, {cfgA, 0}, {cfgB, 0}} {
 		e.SB.Calls().Reset()
 		e.cfg = step.cfg
-		e.mustRenew(t, "--force")
+		// No --force: the change of CA makes the certificate due.
+		out := e.mustRenew(t)
+		if r := rowOf(t, out, "web"); r["ACTION"] != "renew" || r["REASON"] != "ca-changed" || r["RESULT"] != "ok" {
+			t.Errorf("step %d: %q\n%s", i, r, out)
+		}
 		if n := e.SB.Calls().Count("acme", "NewAccount"); n != step.registration {
 			t.Errorf("step %d: %d registrations, want %d", i, n, step.registration)
+		}
+		// And the next pass on the same CA orders nothing.
+		e.SB.Calls().Reset()
+		e.mustRenew(t)
+		if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+			t.Errorf("step %d: the pass after the switch ordered %d times", i, n)
 		}
 	}
 	list, err := acme.NewSecretsManagerStore(e.SM, "certferry/acme-account").List(t.Context())
@@ -425,4 +437,24 @@ func (e *cliEnv) orphans(t *testing.T) []StatusOrphan {
 		t.Fatalf("status --output json has no orphans array:\n%s", out)
 	}
 	return rep.Orphans
+}
+
+// rowOf returns a certificate's row of the summary table by column name.
+func rowOf(t *testing.T, out, name string) map[string]string {
+	t.Helper()
+	// Column names may hold one space ("NOT AFTER"): split the header like the rows.
+	var cols []string
+	for _, f := range strings.Split(strings.SplitN(out, "\n", 2)[0], "  ") {
+		if f = strings.TrimSpace(f); f != "" {
+			cols = append(cols, f)
+		}
+	}
+	r := summaryRows(t, out)[name]
+	m := map[string]string{}
+	for i, c := range cols {
+		if i < len(r) {
+			m[c] = r[i]
+		}
+	}
+	return m
 }

@@ -123,8 +123,9 @@ install -m 0755 scripts/bastion/systemctl "$root/usr/bin/systemctl"
 install -m 0755 scripts/bastion/sudo "$root/usr/local/bin/sudo"
 install -m 0755 scripts/bastion/sudoedit "$root/usr/local/bin/sudoedit"
 mkdir -p "$root/run/systemd/system" # the maintainer scripts' test for a running systemd
-rm -f "$root/var/log/fake-systemctl.log"
-getent passwd certferry >/dev/null && skip "this machine has a certferry user already"
+# A fresh bastion: whatever this machine has of certferry (a package, its user, its files)
+# is removed in the overlay only.
+in_root_clean=(sh -c 'dpkg --purge certferry; userdel certferry; groupdel certferry; rm -rf /etc/certferry /etc/default/certferry /var/lib/certferry /var/log/certferry.service.log; true')
 
 goenv=(GOFLAGS="${GOFLAGS:-}" GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOPROXY=off GOTOOLCHAIN=local) # no network in there
 # in_root CMD: CMD in the overlay, with a clean environment (VERSION only when the test sets it:
@@ -216,6 +217,9 @@ after() {
 		;;
 	esac
 }
+
+in_root "${in_root_clean[@]}" >/dev/null 2>&1
+rm -f "$root/var/log/fake-systemctl.log"
 
 echo "test-bastion: install (README: Install on a bastion)"
 run_steps install

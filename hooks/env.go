@@ -15,7 +15,7 @@ import (
 // AWS_SESSION_TOKEN and everything else stay out. PATH is not passed: hooks get the fixed
 // DefaultBaseEnv PATH, so a hook behaves the same under systemd, in a Lambda and from a
 // shell. Anything else a hook needs goes in its `env:` map in the configuration. The list
-// is documented in README.md ("Hooks' environment") and config.example.yaml.
+// is documented in docs/hooks.md, README.md and config.example.yaml.
 var passThrough = []string{
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
 	"AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_*", "AWS_CA_BUNDLE",

@@ -251,3 +251,21 @@ func TestE2ECNAMELoopBeforeOrder(t *testing.T) {
 		t.Errorf("%d orders, want 1 (not the loop's)", n)
 	}
 }
+
+// TestE2ESecretsManagerRole: aws.secretsmanager's role is assumed (once) for Secrets
+// Manager, while Route 53 keeps certferry's own credentials.
+func TestE2ESecretsManagerRole(t *testing.T) {
+	t.Parallel()
+	acct := sandbox.Account{ID: otherAccount, Role: "certferry-secrets", ExternalID: externalID}
+	e := start(t, sandbox.Options{Zones: []string{"example.com"}, Accounts: []sandbox.Account{acct}})
+	e.Base = strings.Replace(e.Base, "  endpoint_url: {{endpoint}}\n",
+		fmt.Sprintf("  endpoint_url: {{endpoint}}\n  secretsmanager: { assume_role_arn: %q, external_id: %s }\n", acct.RoleARN(), externalID), 1)
+	cfg := e.Config(t, "certificates:\n"+certYAML("www", "", "www.example.com"))
+	e.SB.Calls().Reset()
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
+	wantIssued(t, sum, "www")
+	if n := e.SB.Calls().Count("sts", "AssumeRole"); n != 1 {
+		t.Errorf("%d AssumeRole, want 1", n)
+	}
+	e.Stored(t, "certferry/www", "AWSCURRENT")
+}

@@ -310,10 +310,12 @@ func (h Hook) kinds() []string {
 	return k
 }
 
-// Webhook POSTs the renewal as JSON, signed with HMAC-SHA256 of Secret (docs/hooks.md).
+// Webhook POSTs the renewal as JSON, signed by the Standard Webhooks scheme with Secret
+// (docs/webhooks.md).
 type Webhook struct {
 	URL string // https; http only to localhost or 127.0.0.1
-	// Secret is the HMAC key. It prints as REDACTED; Reveal it only to sign.
+	// Secret is "whsec_<base64 key>" or the raw key (WebhookKey). It prints as REDACTED;
+	// Reveal it only to sign.
 	Secret Secret
 }
 

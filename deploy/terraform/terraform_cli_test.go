@@ -155,19 +155,20 @@ func (s *stsStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // which the plan calls, and the services of the module's resources, which it must not.
 var planServices = []string{"sts", "iam", "lambda", "logs", "cloudwatch", "scheduler", "sns", "ssm", "route53", "secretsmanager", "kms", "autoscaling", "ecs"}
 
-// TestTerraformPlanExample: terraform plan of the example, with the AWS provider pointed
-// at a loopback STS stand-in (an override file in the copy; the example itself is
-// untouched), and a zip where `make lambda` puts it. The plan creates the function with
-// CERTFERRY_CONFIG=ssm:/certferry/config, grants ssm:GetParameter on that parameter in
-// the stand-in's account, and creates no SSM parameter (the README's steps create it
-// with the AWS CLI: both would fail with ParameterAlreadyExists).
-func TestTerraformPlanExample(t *testing.T) {
-	t.Parallel()
-	bin, plugins := terraformCLI(t)
-	tmp := t.TempDir()
-	root := copyTree(t, tmp)
-	example := filepath.Join(root, "examples", "basic")
+// plannedChanges are the resource changes of a plan, by address: each one's actions and
+// planned values.
+type plannedChanges map[string]struct {
+	Mode, Type string
+	Actions    []string
+	After      map[string]any
+}
 
+// plan runs terraform init and plan in dir with the AWS provider pointed at a loopback
+// STS stand-in (an override file beside the configuration, which is itself untouched)
+// and returns the planned changes. It fails the test when the plan asked AWS anything
+// but GetCallerIdentity.
+func plan(t *testing.T, bin, plugins, dir string) plannedChanges {
+	t.Helper()
 	sts := &stsStandIn{}
 	srv := httptest.NewServer(sts)
 	defer srv.Close()
@@ -186,21 +187,12 @@ func TestTerraformPlanExample(t *testing.T) {
 ` + endpoints.String() + `  }
 }
 `
-	if err := os.WriteFile(filepath.Join(example, "plan_test_override.tf"), []byte(override), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "plan_test_override.tf"), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The zip the example names (make lambda's output); its content does not matter to
-	// a plan, only its hash.
-	if err := os.MkdirAll(filepath.Join(tmp, "dist"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "dist", "certferry-lambda-arm64.zip"), []byte("PK\x05\x06"+strings.Repeat("\x00", 18)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	tf(t, bin, example, nil, "init", "-backend=false", "-plugin-dir", plugins, "-input=false", "-no-color")
-	tf(t, bin, example, nil, "plan", "-input=false", "-no-color", "-lock=false", "-refresh=true", "-out=plan.bin")
-	out := tf(t, bin, example, nil, "show", "-json", "plan.bin")
+	tf(t, bin, dir, nil, "init", "-backend=false", "-plugin-dir", plugins, "-input=false", "-no-color")
+	tf(t, bin, dir, nil, "plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin")
+	out := tf(t, bin, dir, nil, "show", "-json", "plan.bin")
 
 	sts.mu.Lock()
 	if len(sts.unexpected) > 0 {
@@ -211,7 +203,7 @@ func TestTerraformPlanExample(t *testing.T) {
 	}
 	sts.mu.Unlock()
 
-	var plan struct {
+	var p struct {
 		ResourceChanges []struct {
 			Address string `json:"address"`
 			Mode    string `json:"mode"`
@@ -222,14 +214,16 @@ func TestTerraformPlanExample(t *testing.T) {
 			} `json:"change"`
 		} `json:"resource_changes"`
 	}
-	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatalf("terraform show -json: %v\n%.2000s", err, out)
 	}
-	byAddr := map[string]map[string]any{}
-	for _, rc := range plan.ResourceChanges {
-		if rc.Type == "aws_ssm_parameter" {
-			t.Errorf("the example creates the SSM parameter %s, which the README's steps create with the AWS CLI", rc.Address)
-		}
+	changes := plannedChanges{}
+	for _, rc := range p.ResourceChanges {
+		changes[rc.Address] = struct {
+			Mode, Type string
+			Actions    []string
+			After      map[string]any
+		}{rc.Mode, rc.Type, rc.Change.Actions, rc.Change.After}
 		want := "create"
 		if rc.Mode == "data" {
 			want = "read" // a policy document naming a resource still to be created
@@ -237,32 +231,130 @@ func TestTerraformPlanExample(t *testing.T) {
 		if len(rc.Change.Actions) != 1 || rc.Change.Actions[0] != want {
 			t.Errorf("%s: actions %v, want %s", rc.Address, rc.Change.Actions, want)
 		}
-		byAddr[rc.Address] = rc.Change.After
+	}
+	return changes
+}
+
+// functionPolicy is the role's policy document as planned: it is read at apply time (it
+// names the log group, still to be created), but its statements already hold the
+// account's ARNs.
+func (c plannedChanges) functionPolicy(t *testing.T) string {
+	t.Helper()
+	doc, err := json.Marshal(c["module.certferry.data.aws_iam_policy_document.function"].After)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
+}
+
+// writeZip puts a zip where `make lambda` does, under root; a plan reads only its hash.
+func writeZip(t *testing.T, root string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(root, "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "dist", "certferry-lambda-arm64.zip"), []byte("PK\x05\x06"+strings.Repeat("\x00", 18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTerraformPlanExample: terraform plan of the example against the stand-in, with a
+// zip where `make lambda` puts it. The plan creates the function with
+// CERTFERRY_CONFIG=ssm:/certferry/config, grants ssm:GetParameter on that parameter in
+// the stand-in's account, and creates no SSM parameter (the README's steps create it
+// with the AWS CLI: both would fail with ParameterAlreadyExists).
+func TestTerraformPlanExample(t *testing.T) {
+	t.Parallel()
+	bin, plugins := terraformCLI(t)
+	tmp := t.TempDir()
+	root := copyTree(t, tmp)
+	writeZip(t, tmp)
+	changes := plan(t, bin, plugins, filepath.Join(root, "examples", "basic"))
+
+	for addr, c := range changes {
+		if c.Type == "aws_ssm_parameter" {
+			t.Errorf("the example creates the SSM parameter %s, which the README's steps create with the AWS CLI", addr)
+		}
 	}
 	for _, want := range []string{
 		"module.certferry.aws_lambda_function.this", "module.certferry.aws_scheduler_schedule.this",
 		"module.certferry.aws_iam_role.function", "module.certferry.aws_iam_role_policy.function",
 		"module.certferry.aws_cloudwatch_metric_alarm.errors", "module.certferry.aws_cloudwatch_log_group.this",
 	} {
-		if _, ok := byAddr[want]; !ok {
+		if _, ok := changes[want]; !ok {
 			t.Errorf("the plan does not create %s", want)
 		}
 	}
-	fn := byAddr["module.certferry.aws_lambda_function.this"]
+	fn := changes["module.certferry.aws_lambda_function.this"].After
 	if env := fmt.Sprint(fn["environment"]); !strings.Contains(env, "CERTFERRY_CONFIG:ssm:/certferry/config") {
 		t.Errorf("function environment = %s, want CERTFERRY_CONFIG=ssm:/certferry/config", env)
 	}
-	// The role's policy document is read at apply time (it names the log group, still to
-	// be created); its statements as planned already hold the account's ARNs.
-	doc, err := json.Marshal(byAddr["module.certferry.data.aws_iam_policy_document.function"])
-	if err != nil {
+	policy := changes.functionPolicy(t)
+	for _, want := range []string{
+		"arn:aws:ssm:us-east-2:" + testAccount + ":parameter/certferry/config",
+		"arn:aws:secretsmanager:us-east-2:" + testAccount + ":secret:",
+		"arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ",
+	} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("the role's policy does not name %s:\n%s", want, policy)
+		}
+	}
+}
+
+// TestTerraformPlanAllOptions: a plan of the module with every optional input set (a KMS
+// key, Auto Scaling groups, ECS services, a Secrets Manager configuration source, x86_64),
+// so the conditional statements are evaluated with values, not only type-checked.
+func TestTerraformPlanAllOptions(t *testing.T) {
+	t.Parallel()
+	bin, plugins := terraformCLI(t)
+	tmp := t.TempDir()
+	root := copyTree(t, tmp)
+	dir := filepath.Join(tmp, "all")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	policy := string(doc)
-	if wantARN := "arn:aws:ssm:us-east-2:" + testAccount + ":parameter/certferry/config"; !strings.Contains(policy, wantARN) {
-		t.Errorf("the role's policy does not grant %s:\n%s", wantARN, policy)
+	writeZip(t, tmp)
+	mainTF := `provider "aws" {
+  region = "eu-west-1"
+}
+
+module "certferry" {
+  source = "` + root + `"
+
+  function_name       = "certferry-all"
+  filename            = "${path.root}/../dist/certferry-lambda-arm64.zip"
+  architecture        = "x86_64"
+  certferry_config    = "secretsmanager:certferry/config"
+  hosted_zone_ids     = ["Z0123456789ABCDEFGHIJ", "ZABCDEFGHIJ0123456789"]
+  secret_prefix       = "certferry/"
+  secret_tag_keys     = ["team"]
+  kms_key_arn         = "arn:aws:kms:eu-west-1:` + testAccount + `:key/00000000-0000-4000-8000-000000000000"
+  asg_names           = ["web-asg"]
+  ecs_services        = [{ cluster = "prod", service = "web" }]
+  schedule_expression = "rate(12 hours)"
+  tags                = { team = "platform" }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(mainTF), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(policy, "arn:aws:secretsmanager:us-east-2:"+testAccount+":secret:") {
-		t.Errorf("the role's policy names no secret in the stand-in's account:\n%s", policy)
+	changes := plan(t, bin, plugins, dir)
+	policy := changes.functionPolicy(t)
+	for _, want := range []string{
+		"arn:aws:kms:eu-west-1:" + testAccount + ":key/",
+		"arn:aws:autoscaling:eu-west-1:" + testAccount + ":autoScalingGroup:*:autoScalingGroupName/web-asg",
+		"arn:aws:ecs:eu-west-1:" + testAccount + ":service/prod/web",
+		"arn:aws:secretsmanager:eu-west-1:" + testAccount + ":secret:certferry/",
+		"arn:aws:route53:::hostedzone/ZABCDEFGHIJ0123456789",
+	} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("the role's policy does not name %s:\n%s", want, policy)
+		}
+	}
+	if strings.Contains(policy, ":parameter/") {
+		t.Errorf("a secretsmanager: configuration source still grants an SSM parameter:\n%s", policy)
+	}
+	if fn := changes["module.certferry.aws_lambda_function.this"].After; fmt.Sprint(fn["architectures"]) != "[x86_64]" {
+		t.Errorf("architectures = %v", fn["architectures"])
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/daemon"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/metrics/metricstest"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox/acmesim"
@@ -180,19 +181,8 @@ func (r *running) value(t *testing.T, name string, labels map[string]string) flo
 	return v
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		<-tick.C
-	}
-}
+// eventually is the harness's (internal/e2etest).
+var eventually = e2etest.Eventually
 
 // notes collects sd_notify datagrams on a test socket.
 type notes struct {

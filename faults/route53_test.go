@@ -11,6 +11,7 @@ import (
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
@@ -46,7 +47,7 @@ func TestRoute53ThrottledMidPass(t *testing.T) {
 	wg.Go(func() {
 		// Cleanup: once the record is published, the next change (the DELETE) and the
 		// reads before it are throttled too.
-		eventually(t, time.Minute, "record published", func() bool { _, _, _, ok := e.challengeRecord(zone); return ok })
+		e2etest.Eventually(t, e.PassBound(), "record published", func() bool { _, _, _, ok := e.challengeRecord(zone); return ok })
 		c.FailNext("route53", "ListResourceRecordSets", 4, throttle)
 		c.FailNext("route53", "ChangeResourceRecordSets", 2, prior)
 		c.FailNext("route53", "ChangeResourceRecordSets", 2, throttle)
@@ -69,31 +70,14 @@ func TestRoute53ThrottledMidPass(t *testing.T) {
 	}
 }
 
-// clock is the AWS stand-ins' clock: real time, until frozen.
-type clock struct {
-	mu     sync.Mutex
-	frozen time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.frozen.IsZero() {
-		return c.frozen
-	}
-	return time.Now()
-}
-
-func (c *clock) freeze() { c.mu.Lock(); c.frozen = time.Now(); c.mu.Unlock() }
-
 // Scenario 2: a change that never reaches INSYNC (the stand-ins' clock stops) fails the
 // certificate with a timeout naming the change after route53.insync_timeout; the
 // authorizations are deactivated, the record removed, and the certificate of the
 // previous pass stays AWSCURRENT.
 func TestRoute53NeverInsync(t *testing.T) {
 	t.Parallel()
-	clk := &clock{}
-	e := newEnv(t, sandbox.Options{Now: clk.now})
+	clk := &e2etest.Clock{} // the AWS stand-ins' clock: real time, until frozen
+	e := newEnv(t, sandbox.Options{Now: clk.Now})
 	// Pass 1 waits for INSYNC with the default timeout (minutes): a short one would race
 	// the GetChange polling on a loaded machine. Pass 2's 2 s is the quantity under test.
 	const insyncTimeout = 2 * time.Second
@@ -103,7 +87,7 @@ func TestRoute53NeverInsync(t *testing.T) {
 	}
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 
-	clk.freeze()
+	clk.Freeze()
 	authz := e.SB.Calls().Count("acme", "Authorization")
 	start := time.Now()
 	sum := e.Pass(t, e.App(t, e.Config(t, "route53:\n  insync_timeout: "+insyncTimeout.String()+"\n"+webCert)), renew.Options{Force: true})
@@ -142,7 +126,7 @@ func TestRoute53RecordGoneBeforeCleanup(t *testing.T) {
 	var wg sync.WaitGroup
 	var delErr error
 	wg.Go(func() {
-		eventually(t, time.Minute, "finalize", func() bool { return c.Count("acme", "Finalize") > 0 })
+		e2etest.Eventually(t, e.PassBound(), "finalize", func() bool { return c.Count("acme", "Finalize") > 0 })
 		name, values, ttl, ok := e.challengeRecord(zone)
 		if !ok {
 			delErr = errors.New("no record to delete")

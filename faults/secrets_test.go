@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
@@ -34,7 +35,7 @@ func webWithFailureHook(script string) string {
 func TestSecretPutFailsAfterIssue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.Dir)
+	script, hookLog, _ := e2etest.HookScript(t, e.Dir)
 	a := e.App(t, e.Config(t, webWithFailureHook(script)))
 	// The ACME account secret is created first, so that the faults hit the certificate's.
 	if _, err := a.ACME(t.Context()); err != nil {
@@ -46,7 +47,7 @@ func TestSecretPutFailsAfterIssue(t *testing.T) {
 	if r.Action != renew.ActionFailed || sum.Failed() != 1 || !strings.Contains(sum.Err().Error(), "certferry/web") {
 		t.Fatalf("pass 1: %+v; summary error %v", r, sum.Err())
 	}
-	if got := lines(t, hookLog); !slices.Equal(got, []string{"failure_web"}) {
+	if got := e2etest.HookRuns(t, hookLog); len(got) != 1 || !strings.HasPrefix(got[0], "run failure web ") {
 		t.Errorf("on_failure runs: %q", got)
 	}
 	orders := e.orders()
@@ -73,7 +74,7 @@ func TestSecretPutFailsAfterIssue(t *testing.T) {
 func TestSecretPutEncryptionFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.Dir)
+	script, hookLog, _ := e2etest.HookScript(t, e.Dir)
 	a := e.App(t, e.Config(t, webWithFailureHook(script)))
 	e.Pass(t, a, renew.Options{})
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
@@ -85,7 +86,7 @@ func TestSecretPutEncryptionFailure(t *testing.T) {
 	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 		t.Fatalf("AWSCURRENT moved after a failed write")
 	}
-	if got := lines(t, hookLog); len(got) != 1 {
+	if got := e2etest.HookRuns(t, hookLog); len(got) != 1 {
 		t.Errorf("on_failure runs: %q", got)
 	}
 	orders := e.orders()
@@ -223,7 +224,7 @@ func TestTwoRunnersRace(t *testing.T) {
 func TestSecretVersionQuota(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, hookLog, _ := hookScript(t, e.Dir)
+	script, hookLog, _ := e2etest.HookScript(t, e.Dir)
 	a := e.App(t, e.Config(t, webWithFailureHook(script)))
 	e.Pass(t, a, renew.Options{})
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
@@ -240,7 +241,7 @@ func TestSecretVersionQuota(t *testing.T) {
 	if n := e.SB.Calls().Count("secretsmanager", "PutSecretValue") - puts; n != 9 {
 		t.Errorf("%d PutSecretValue attempts, want 9", n)
 	}
-	if got := lines(t, hookLog); len(got) != 1 || !strings.Contains(e.logs.String(), `"level":"error","ts"`) {
+	if got := e2etest.HookRuns(t, hookLog); len(got) != 1 || !strings.Contains(e.logs.String(), `"level":"error","ts"`) {
 		t.Errorf("no alert: on_failure runs %q", got)
 	}
 	if vs := e.versions(t, "certferry/web"); len(vs) != 1 || e.Stored(t, "certferry/web", "AWSCURRENT").Serial != old.Serial {

@@ -100,7 +100,7 @@ certificates:
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
 		t.Fatalf("the second runner ordered %d new certificate(s)", n-orders)
 	}
-	e.stored(t, "certferry/web", "AWSCURRENT") // a valid pair
+	e.Stored(t, "certferry/web", "AWSCURRENT") // a valid pair
 	cur, prev := e.stageVersion(t, "certferry/web", "AWSCURRENT"), e.stageVersion(t, "certferry/web", "AWSPREVIOUS")
 	if cur != r.VersionID || cur == v1 || prev != v1 || e.VersionCount(t, "certferry/web") != 2 {
 		t.Fatalf("versions: current %s previous %s (v1 %s), %d versions", cur, prev, v1, e.VersionCount(t, "certferry/web"))
@@ -149,7 +149,7 @@ func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 	if r := result(t, sum, "web"); r.Error != "" || r.VersionID == "" {
 		t.Fatalf("result after a stop at issuance: %+v", r)
 	}
-	e.stored(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 	e.NoChallengeLeft(t)
 }
 

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,47 +15,11 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/hooks"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/scheduler"
 )
-
-// hookScript writes an exec hook that appends its CERTFERRY_* environment to log, and
-// exits 1 while the file fail exists.
-func hookScript(t *testing.T, dir string) (script, log, fail string) {
-	t.Helper()
-	script = filepath.Join(dir, "hook.sh")
-	log = filepath.Join(dir, "hook.log")
-	fail = filepath.Join(dir, "hook.fail")
-	body := "#!/bin/sh\n" +
-		"echo \"run $CERTFERRY_EVENT $CERTFERRY_NAME $CERTFERRY_VERSION_ID $CERTFERRY_DOMAINS $CERTFERRY_SECRET_ARN\" >> " + log + "\n" +
-		"env | grep -c 'PRIVATE KEY' >> " + log + "\n" +
-		"if [ -e " + fail + " ]; then echo 'redeploy failed' >&2; exit 1; fi\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return script, log, fail
-}
-
-func runs(t *testing.T, log string) []string {
-	t.Helper()
-	b, err := os.ReadFile(log)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if strings.HasPrefix(l, "run ") {
-			out = append(out, l)
-		} else if l != "0" {
-			t.Fatalf("a hook's environment held key material: %q", l)
-		}
-	}
-	return out
-}
 
 // TestE2EHooks: on_renew hooks run once per new secret version, only after the secret
 // was stored, in order; a failing hook makes the pass fail, is retried on the next pass
@@ -65,7 +28,7 @@ func runs(t *testing.T, log string) []string {
 func TestE2EHooks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, log, fail := hookScript(t, e.Dir)
+	script, log, fail := e2etest.HookScript(t, e.Dir)
 
 	var mu sync.Mutex
 	var bodies []string
@@ -110,7 +73,7 @@ certificates:
 	// Pass 1: issued, stored, both hooks run once.
 	sum := e.Pass(t, a, renew.Options{})
 	r := wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
-	if got := runs(t, log); len(got) != 1 || !strings.Contains(got[0], "run renew web "+r.VersionID+" www.example.com arn:aws:secretsmanager:") {
+	if got := e2etest.HookRuns(t, log); len(got) != 1 || !strings.Contains(got[0], "run renew web "+r.VersionID+" www.example.com arn:aws:secretsmanager:") {
 		t.Fatalf("exec hook runs after pass 1: %q", got)
 	}
 	if len(bodies) != 1 || len(r.Hooks) != 2 || r.Hooks[0].Status != hooks.StatusOK || r.Hooks[1].Status != hooks.StatusOK {
@@ -119,8 +82,8 @@ certificates:
 
 	// Pass 2: nothing due, no hook runs again.
 	sum = e.Pass(t, a, renew.Options{})
-	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(res.Hooks) != 0 || len(runs(t, log)) != 1 {
-		t.Fatalf("pass 2: %+v, exec runs %d", res, len(runs(t, log)))
+	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(res.Hooks) != 0 || len(e2etest.HookRuns(t, log)) != 1 {
+		t.Fatalf("pass 2: %+v, exec runs %d", res, len(e2etest.HookRuns(t, log)))
 	}
 
 	// Pass 3: forced renewal while the exec hook fails: the secret moves on, the hook
@@ -152,7 +115,7 @@ certificates:
 	if r5.Action != renew.ActionHooks || r5.HookError != "" || len(bodies) != 2 || !strings.Contains(bodies[1], r3.VersionID) {
 		t.Fatalf("pass 5: %+v, webhook bodies %d", r5, len(bodies))
 	}
-	if got := runs(t, log); len(got) != 4 || !strings.Contains(got[3], r3.VersionID) {
+	if got := e2etest.HookRuns(t, log); len(got) != 4 || !strings.Contains(got[3], r3.VersionID) {
 		t.Fatalf("exec runs: %q", got)
 	}
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != orders {
@@ -160,7 +123,7 @@ certificates:
 	}
 	// Pass 6: all done.
 	sum = e.Pass(t, a, renew.Options{})
-	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(runs(t, log)) != 4 {
+	if res := result(t, sum, "web"); res.Action != renew.ActionSkip || len(e2etest.HookRuns(t, log)) != 4 {
 		t.Fatalf("pass 6: %+v", res)
 	}
 }
@@ -173,7 +136,7 @@ certificates:
 func TestE2EBlockedStaysVisible(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	script, log, _ := hookScript(t, e.Dir)
+	script, log, _ := e2etest.HookScript(t, e.Dir)
 	cfg := e.Config(t, `certificates:
   - name: lost
     domains: [www.example.org]
@@ -206,7 +169,7 @@ func TestE2EBlockedStaysVisible(t *testing.T) {
 		}
 		now = now.Add(25 * time.Hour) // past any backoff
 	}
-	if got := runs(t, log); len(got) != 1 || !strings.HasPrefix(got[0], "run failure lost") {
+	if got := e2etest.HookRuns(t, log); len(got) != 1 || !strings.HasPrefix(got[0], "run failure lost") {
 		t.Fatalf("on_failure runs: %q, want one for the one problem", got)
 	}
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {

@@ -6,9 +6,7 @@ package renew_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,58 +60,11 @@ route53:
 concurrency: 4
 `
 
-// result returns the pass's result for name.
-func result(t *testing.T, sum *renew.Summary, name string) *renew.Result {
-	t.Helper()
-	for _, r := range sum.Results {
-		if r.Name == name {
-			return r
-		}
-	}
-	t.Fatalf("no result for %q in %+v", name, sum.Results)
-	return nil
-}
-
-func wantOK(t *testing.T, sum *renew.Summary, name string, action renew.Action, reason scheduler.Reason) *renew.Result {
-	t.Helper()
-	r := result(t, sum, name)
-	if r.Err() != nil || r.Action != action || r.Reason != reason {
-		t.Fatalf("%s: got action %q reason %q error %v; want action %q reason %q, no error", name, r.Action, r.Reason, r.Err(), action, reason)
-	}
-	return r
-}
-
-// secret is the stored secret (docs/secret-format.md).
-type secret = e2etest.Secret
-
-// stored reads a version of a secret ("AWSCURRENT", "AWSPREVIOUS") and checks what a
-// server relies on: cert and key load as a pair, and the chain verifies to the sandbox's
-// issuer roots for every stored name.
-func (e *env) stored(t *testing.T, name, stage string) *secret {
-	t.Helper()
-	s := e.Stored(t, name, stage)
-	if !x509.NewCertPool().AppendCertsFromPEM([]byte(s.Chain)) {
-		t.Fatalf("secret %s: chain holds no certificate", name)
-	}
-	if n := strings.Count(s.Cert, "BEGIN CERTIFICATE"); n != 1+strings.Count(s.Chain, "BEGIN CERTIFICATE") {
-		t.Errorf("secret %s: cert holds %d certificates, want the leaf and the chain", name, n)
-	}
-	for _, d := range s.Domains {
-		if _, err := s.Leaf.Verify(x509.VerifyOptions{Roots: s.Roots, Intermediates: s.Intermediates, DNSName: d}); err != nil {
-			t.Errorf("secret %s: verify for %s: %v", name, d, err)
-		}
-	}
-	if got := fmt.Sprintf("%x", s.Leaf.SerialNumber); !strings.EqualFold(strings.TrimLeft(s.Serial, "0"), got) {
-		t.Errorf("secret %s: serial %q, leaf has %s", name, s.Serial, got)
-	}
-	if s.ARIID == "" {
-		t.Errorf("secret %s: no ari_id", name)
-	}
-	if block, _ := pem.Decode([]byte(s.Key)); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
-		t.Errorf("secret %s: key is not a PEM private key", name)
-	}
-	return s
-}
+// result and wantOK are the harness's (internal/e2etest).
+var (
+	result = e2etest.Result
+	wantOK = e2etest.WantOK
+)
 
 // idleCalls asserts that a pass made no ACME order and wrote nothing: zero NewOrder,
 // zero PutSecretValue and CreateSecret, exactly one ListSecrets.
@@ -166,7 +117,7 @@ func TestE2EIssue(t *testing.T) {
 			if r.VersionID == "" || r.NotAfter.IsZero() {
 				t.Errorf("result: version %q not_after %v", r.VersionID, r.NotAfter)
 			}
-			s := e.stored(t, "certferry/c", "AWSCURRENT")
+			s := e.Stored(t, "certferry/c", "AWSCURRENT")
 			if !slices.Equal(s.Domains, tc.domains) {
 				t.Errorf("stored domains %v, want %v", s.Domains, tc.domains)
 			}
@@ -225,7 +176,7 @@ func TestE2EForceKeepsPrevious(t *testing.T) {
       secretsmanager: { secret: certferry/web }
 `)
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-	first := e.stored(t, "certferry/web", "AWSCURRENT")
+	first := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 	e.SB.Calls().Reset()
 	r := wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
@@ -233,8 +184,8 @@ func TestE2EForceKeepsPrevious(t *testing.T) {
 	if c.Count("acme", "NewOrder") != 1 || c.Count("secretsmanager", "PutSecretValue") != 1 || c.Count("secretsmanager", "CreateSecret") != 0 {
 		t.Errorf("forced pass: want one NewOrder and one PutSecretValue, got %s", c)
 	}
-	cur := e.stored(t, "certferry/web", "AWSCURRENT")
-	prev := e.stored(t, "certferry/web", "AWSPREVIOUS")
+	cur := e.Stored(t, "certferry/web", "AWSCURRENT")
+	prev := e.Stored(t, "certferry/web", "AWSPREVIOUS")
 	if cur.Serial == first.Serial {
 		t.Errorf("AWSCURRENT still holds serial %s after --force", cur.Serial)
 	}
@@ -278,11 +229,11 @@ certificates:
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
 			wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(before, tc.guard))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-			first := e.stored(t, "certferry/web", "AWSCURRENT")
+			first := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 			e.SB.Calls().Reset()
 			r := wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(tc.after, tc.guard))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
-			s := e.stored(t, "certferry/web", "AWSCURRENT")
+			s := e.Stored(t, "certferry/web", "AWSCURRENT")
 			if !slices.Equal(s.Domains, tc.wantNames) {
 				t.Errorf("stored names %v, want %v", s.Domains, tc.wantNames)
 			}
@@ -426,7 +377,7 @@ func TestE2ERoute53Throttling(t *testing.T) {
 	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
 	e.SB.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-	e.stored(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 }
 
 func TestE2ERoute53RateLimit(t *testing.T) {
@@ -510,7 +461,7 @@ func TestE2EFileSink(t *testing.T) {
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
 	wantOK(t, sum, "filesonly", renew.ActionIssue, scheduler.ReasonMissing)
-	s := e.stored(t, "certferry/web", "AWSCURRENT")
+	s := e.Stored(t, "certferry/web", "AWSCURRENT")
 	for _, dir := range []string{filepath.Join(e.Dir, "files"), filepath.Join(e.Dir, "files-only")} {
 		for name, mode := range map[string]os.FileMode{"privkey.pem": 0o600, "cert.pem": 0o644, "chain.pem": 0o644, "fullchain.pem": 0o644} {
 			fi, err := os.Stat(filepath.Join(dir, name))
@@ -618,5 +569,5 @@ func TestE2EPartialFailure(t *testing.T) {
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
-	e.stored(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 }

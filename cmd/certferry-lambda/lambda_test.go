@@ -4,7 +4,6 @@ package main
 // Emulator (make tools installs it), against a sandbox started in the test process.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/sandbox"
 )
 
@@ -73,22 +73,7 @@ func rieBinary(t *testing.T) string {
 }
 
 // syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = e2etest.LogBuffer
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

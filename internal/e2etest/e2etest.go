@@ -11,7 +11,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/scheduler"
 )
 
 // Env is one sandbox and what a test needs to reach it.
@@ -36,7 +39,8 @@ type Env struct {
 	Info sandbox.Info
 	AWS  aws.Config // the sandbox's; App builds every app on it
 	SM   *awssm.Client
-	Dir  string // the test's directory: the CA under ca/, {{files}} is files/
+	Dir  string          // the test's directory: the CA under ca/, {{files}} is files/
+	Opts sandbox.Options // what the sandbox was started with (PassBound derives waits from it)
 
 	// Base is the pass-wide YAML that Config puts before its extra keys.
 	Base string
@@ -60,7 +64,7 @@ func Start(t *testing.T, opts sandbox.Options) *Env {
 		t.Fatalf("sandbox.Start: %v", err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	e := &Env{SB: sb, Info: sb.Info(), Dir: dir}
+	e := &Env{SB: sb, Info: sb.Info(), Dir: dir, Opts: opts}
 	e.AWS = sb.AWSConfig(t.Context())
 	e.SM = awssm.NewFromConfig(e.AWS)
 	return e
@@ -166,8 +170,9 @@ type Secret struct {
 }
 
 // Stored reads a version of a secret ("AWSCURRENT", "AWSPREVIOUS") and checks what a
-// server relies on: cert and key load as a pair (tls.X509KeyPair), and the leaf's chain
-// verifies to the sandbox's issuer roots.
+// server relies on: cert and key load as a pair (tls.X509KeyPair), cert is the leaf and
+// the chain, the chain verifies to the sandbox's issuer roots for every stored name, and
+// the metadata (serial, ari_id) matches the certificate.
 func (e *Env) Stored(t *testing.T, name, stage string) *Secret {
 	t.Helper()
 	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stage)})
@@ -191,11 +196,53 @@ func (e *Env) Stored(t *testing.T, name, stage string) *Secret {
 	if err != nil || !s.Roots.AppendCertsFromPEM(rootsPEM) {
 		t.Fatalf("issuer roots %s: %v", e.Info.IssuerRoots, err)
 	}
-	s.Intermediates.AppendCertsFromPEM([]byte(s.Chain))
+	if !s.Intermediates.AppendCertsFromPEM([]byte(s.Chain)) {
+		t.Fatalf("secret %s %s: chain holds no certificate", name, stage)
+	}
 	if _, err := s.Leaf.Verify(x509.VerifyOptions{Roots: s.Roots, Intermediates: s.Intermediates}); err != nil {
 		t.Fatalf("secret %s %s: chain: %v", name, stage, err)
 	}
+	if n := strings.Count(s.Cert, "BEGIN CERTIFICATE"); n != 1+strings.Count(s.Chain, "BEGIN CERTIFICATE") {
+		t.Errorf("secret %s %s: cert holds %d certificates, want the leaf and the chain", name, stage, n)
+	}
+	for _, d := range s.Domains {
+		if _, err := s.Leaf.Verify(x509.VerifyOptions{Roots: s.Roots, Intermediates: s.Intermediates, DNSName: d}); err != nil {
+			t.Errorf("secret %s %s: verify for %s: %v", name, stage, d, err)
+		}
+	}
+	if got := fmt.Sprintf("%x", s.Leaf.SerialNumber); !strings.EqualFold(strings.TrimLeft(s.Serial, "0"), got) {
+		t.Errorf("secret %s %s: serial %q, leaf has %s", name, stage, s.Serial, got)
+	}
+	if s.ARIID == "" {
+		t.Errorf("secret %s %s: no ari_id", name, stage)
+	}
+	if block, _ := pem.Decode([]byte(s.Key)); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
+		t.Errorf("secret %s %s: key is not a PEM private key", name, stage)
+	}
 	return &s
+}
+
+// Result returns the pass's result for name.
+func Result(t *testing.T, sum *renew.Summary, name string) *renew.Result {
+	t.Helper()
+	for _, r := range sum.Results {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no result for %q in %+v", name, sum.Results)
+	return nil
+}
+
+// WantOK returns the pass's result for name, and fails the test unless it succeeded
+// with action and reason.
+func WantOK(t *testing.T, sum *renew.Summary, name string, action renew.Action, reason scheduler.Reason) *renew.Result {
+	t.Helper()
+	r := Result(t, sum, name)
+	if r.Err() != nil || r.Action != action || r.Reason != reason {
+		t.Fatalf("%s: got action %q reason %q error %v; want action %q reason %q, no error", name, r.Action, r.Reason, r.Err(), action, reason)
+	}
+	return r
 }
 
 // VersionCount returns how many versions a secret has (DescribeSecret's

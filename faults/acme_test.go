@@ -1,6 +1,6 @@
-package renew_test
+package faults_test
 
-// Issue 7: what the CA can do wrong, and what certferry must do about it. Every test
+// What the CA can do wrong, and what certferry must do about it. Every test
 // injects one fault, checks the behaviour, and checks that nothing was lost: AWSCURRENT
 // holds a valid certificate whose key matches (e.stored), no _acme-challenge record is
 // left (e.pass), no issued certificate is thrown away, the CA is not hammered (counts of
@@ -19,6 +19,9 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/acmesim"
@@ -26,7 +29,40 @@ import (
 	"github.com/certferry/certferry/scheduler"
 )
 
-const webCert = `issuance_guard: %s
+// newACMEEnv is newEnv for the ACME scenarios, whose certificates set their own
+// issuance guard (acmeCert): the pass-wide configuration leaves it out.
+func newACMEEnv(t *testing.T, opts sandbox.Options) *env {
+	t.Helper()
+	e := newEnv(t, opts)
+	e.Base = strings.Replace(configYAML, "issuance_guard: 0s\n", "", 1)
+	return e
+}
+
+// loggedApp builds an app with the pass clock now (nil: the real clock) that logs at
+// debug level into the returned buffer, checked for key material when the test ends.
+func (e *env) loggedApp(t *testing.T, cfg *config.Config, now func() time.Time) (*app.App, *e2etest.LogBuffer) {
+	t.Helper()
+	buf, log := e2etest.DebugLog(t)
+	t.Cleanup(func() {
+		if buf.String() == "" {
+			t.Errorf("no log output captured")
+		}
+	})
+	return e.AppWith(t, cfg, now, log), buf
+}
+
+// tagTime parses a time tag.
+func tagTime(t *testing.T, tags map[string]string, k string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, tags[k])
+	if err != nil {
+		t.Fatalf("tag %s = %q: %v", k, tags[k], err)
+	}
+	return v
+}
+
+// acmeCert is the certificate of the ACME scenarios, with its issuance guard and profile.
+const acmeCert = `issuance_guard: %s
 certificates:
   - name: web
     domains: [www.example.com]
@@ -40,22 +76,24 @@ certificates:
 // ten attempts, is exhausted by such a storm); the pass succeeds with one certificate.
 func TestFaultBadNonceStorm(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{NonceRejectPercent: 90})
-	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+	e := newACMEEnv(t, sandbox.Options{NonceRejectPercent: 90})
+	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")), nil)
 	start := time.Now()
 	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	took := time.Since(start)
-	e.stored(t, "certferry/web", "AWSCURRENT")
+	e.Stored(t, "certferry/web", "AWSCURRENT")
 	if n := e.VersionCount(t, "certferry/web"); n != 1 {
 		t.Errorf("%d secret versions, want 1", n)
 	}
-	retried := len(logs.lines("signed again with the nonce it sent"))
+	retried := len(logs.Lines("signed again with the nonce it sent"))
 	if retried == 0 {
 		t.Errorf("no badNonce retry logged: is the storm on? calls: %s", e.SB.Calls())
 	}
 	t.Logf("90%% badNonce: pass took %s, %d requests signed again", took, retried)
-	if took > 30*time.Second {
-		t.Errorf("the pass took %s under the storm, want well under lego's 20 s per request", took)
+	// lego alone sleeps up to 20 s per rejected request, minutes for this storm; a pass
+	// that signs again at once takes what any pass against this sandbox takes.
+	if took > e.PassBound() {
+		t.Errorf("the pass took %s under the storm, more than a pass's bound %s: is the request signed again at once?", took, e.PassBound())
 	}
 }
 
@@ -74,11 +112,11 @@ func TestFaultRateLimited(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Options{})
-			clk := newClock(time.Now().Truncate(time.Second))
-			a, _ := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
+			e := newACMEEnv(t, sandbox.Options{})
+			clk := e2etest.NewClock(time.Now().Truncate(time.Second))
+			a, _ := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")), clk.Now)
 			e.SB.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "rateLimited", Status: 429,
-				Message: "too many certificates", RetryAfter: tc.retryAfter(clk.now())})
+				Message: "too many certificates", RetryAfter: tc.retryAfter(clk.Now())})
 
 			r := result(t, e.Pass(t, a, renew.Options{}), "web")
 			var rl *acme.RateLimitedError
@@ -88,24 +126,24 @@ func TestFaultRateLimited(t *testing.T) {
 			if rl.RetryAfter < tc.want-2*time.Second || rl.RetryAfter > tc.want {
 				t.Errorf("RetryAfter %s, want about %s", rl.RetryAfter, tc.want)
 			}
-			next := tagTime(t, e.tags(t, "certferry/web"), renew.TagNextAttempt)
-			if earliest := clk.now().Add(tc.want - 2*time.Second); next.Before(earliest) {
+			next := tagTime(t, e.Tags(t, "certferry/web"), renew.TagNextAttempt)
+			if earliest := clk.Now().Add(tc.want - 2*time.Second); next.Before(earliest) {
 				t.Fatalf("next attempt %s, before Retry-After (%s)", next, earliest)
 			}
 			orders := e.SB.Calls().Count("acme", "NewOrder")
 
-			clk.set(next.Add(-time.Minute))
+			clk.Set(next.Add(-time.Minute))
 			r = result(t, e.Pass(t, a, renew.Options{}), "web")
 			if r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip || e.SB.Calls().Count("acme", "NewOrder") != orders {
 				t.Fatalf("a minute before Retry-After ends: %q %q, %d new orders", r.Action, r.Reason, e.SB.Calls().Count("acme", "NewOrder")-orders)
 			}
-			clk.set(next.Add(time.Second))
+			clk.Set(next.Add(time.Second))
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 1 {
 				t.Errorf("after Retry-After: %d orders, want 1", n)
 			}
-			e.stored(t, "certferry/web", "AWSCURRENT")
-			if tags := e.tags(t, "certferry/web"); tags[renew.TagFailures] != "" || tags[renew.TagNextAttempt] != "" {
+			e.Stored(t, "certferry/web", "AWSCURRENT")
+			if tags := e.Tags(t, "certferry/web"); tags[renew.TagFailures] != "" || tags[renew.TagNextAttempt] != "" {
 				t.Errorf("backoff tags left after success: %v", tags)
 			}
 		})
@@ -118,12 +156,12 @@ func TestFaultRateLimited(t *testing.T) {
 // most once a day.
 func TestFaultValidationBackoff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{})
+	e := newACMEEnv(t, sandbox.Options{})
 	zoneID, err := e.SB.Route53().CreateZone("dark.example", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, hookLog, _ := hookScript(t, e.Dir)
+	script, hookLog, _ := e2etest.HookScript(t, e.Dir)
 	cfg := e.Config(t, `certificates:
   - name: dark
     domains: [www.dark.example]
@@ -136,12 +174,12 @@ func TestFaultValidationBackoff(t *testing.T) {
         - exec: [`+script+`]
 `)
 	t0 := time.Now().Truncate(time.Second)
-	clk := newClock(t0)
-	a, _ := e.loggedApp(t, cfg, clk.now)
+	clk := e2etest.NewClock(t0)
+	a, _ := e.loggedApp(t, cfg, clk.Now)
 
 	var attempts []time.Time
 	end := t0.Add(4 * 24 * time.Hour)
-	for clk.now().Before(end) {
+	for clk.Now().Before(end) {
 		before := e.SB.Calls().Count("acme", "NewOrder")
 		r := result(t, e.Pass(t, a, renew.Options{}), "dark")
 		for _, rs := range e.SB.Route53().Records(zoneID) {
@@ -152,21 +190,21 @@ func TestFaultValidationBackoff(t *testing.T) {
 		switch n := e.SB.Calls().Count("acme", "NewOrder") - before; {
 		case n == 1:
 			if r.Action != renew.ActionFailed || !strings.Contains(r.Error, "unauthorized") {
-				t.Fatalf("attempt at +%s: %q %v, want a failed validation", clk.now().Sub(t0), r.Action, r.Err())
+				t.Fatalf("attempt at +%s: %q %v, want a failed validation", clk.Now().Sub(t0), r.Action, r.Err())
 			}
-			attempts = append(attempts, clk.now())
+			attempts = append(attempts, clk.Now())
 		case n > 1:
 			t.Fatalf("one pass placed %d orders", n)
 		default:
 			if r.Reason != scheduler.ReasonBackoff {
-				t.Fatalf("pass at +%s: reason %q, want backoff", clk.now().Sub(t0), r.Reason)
+				t.Fatalf("pass at +%s: reason %q, want backoff", clk.Now().Sub(t0), r.Reason)
 			}
 		}
 		step := time.Minute
 		if len(attempts) >= 4 {
 			step = 20 * time.Minute
 		}
-		clk.add(step)
+		clk.Add(step)
 	}
 	if len(attempts) < 6 {
 		t.Fatalf("%d attempts in 4 simulated days: %v", len(attempts), attempts)
@@ -191,7 +229,7 @@ func TestFaultValidationBackoff(t *testing.T) {
 			t.Errorf("day %d after the daily cap began: %d attempts", d, n)
 		}
 	}
-	if got := runs(t, hookLog); len(got) != len(attempts) {
+	if got := e2etest.HookRuns(t, hookLog); len(got) != len(attempts) {
 		t.Errorf("on_failure ran %d times for %d failed attempts", len(got), len(attempts))
 	}
 	t.Logf("attempts at: %v", attempts)
@@ -206,17 +244,17 @@ func TestFaultARIWindowPast(t *testing.T) {
 	for _, guard := range []string{"24h", "0s"} {
 		t.Run("guard-"+guard, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Options{})
+			e := newACMEEnv(t, sandbox.Options{})
 			t0 := time.Now()
-			clk := newClock(t0)
-			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, guard, "default")), clk.now)
+			clk := e2etest.NewClock(t0)
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, guard, "default")), clk.Now)
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-			old := e.stored(t, "certferry/web", "AWSCURRENT")
+			old := e.Stored(t, "certferry/web", "AWSCURRENT")
 			if err := e.SB.CA().SetRenewalInfo(t.Context(), []byte(old.Cert), t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			// renew asks ARI only once certferry:ari-next (6 h after issuance) has passed.
-			clk.set(tagTime(t, e.tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
+			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
 			orders := e.SB.Calls().Count("acme", "NewOrder")
 			sum := e.Pass(t, a, renew.Options{})
 			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
@@ -227,7 +265,7 @@ func TestFaultARIWindowPast(t *testing.T) {
 				if !strings.Contains(r.Message, "ARI window") || e.SB.Calls().Count("acme", "NewOrder") != orders {
 					t.Errorf("guarded: message %q, %d orders", r.Message, e.SB.Calls().Count("acme", "NewOrder")-orders)
 				}
-				if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
+				if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 					t.Errorf("AWSCURRENT changed under the guard")
 				}
 				return
@@ -236,11 +274,11 @@ func TestFaultARIWindowPast(t *testing.T) {
 			if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 1 {
 				t.Errorf("%d orders, want 1", n)
 			}
-			if got := logs.lines(`"msg":"ordering"`, `"replaces":"`+old.ARIID+`"`); len(got) != 1 {
-				t.Errorf("no order with replaces %s logged: %q", old.ARIID, logs.lines(`"msg":"ordering"`))
+			if got := logs.Lines(`"msg":"ordering"`, `"replaces":"`+old.ARIID+`"`); len(got) != 1 {
+				t.Errorf("no order with replaces %s logged: %q", old.ARIID, logs.Lines(`"msg":"ordering"`))
 			}
-			cur := e.stored(t, "certferry/web", "AWSCURRENT")
-			prev := e.stored(t, "certferry/web", "AWSPREVIOUS")
+			cur := e.Stored(t, "certferry/web", "AWSCURRENT")
+			prev := e.Stored(t, "certferry/web", "AWSPREVIOUS")
 			if cur.Serial == old.Serial || prev.Serial != old.Serial || prev.Key != old.Key {
 				t.Errorf("AWSCURRENT %s, AWSPREVIOUS %s; want a new one and the old %s", cur.Serial, prev.Serial, old.Serial)
 			}
@@ -279,15 +317,15 @@ func TestFaultARIBroken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Options{})
-			clk := newClock(time.Now())
-			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), clk.now)
+			e := newACMEEnv(t, sandbox.Options{})
+			clk := e2etest.NewClock(time.Now())
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")), clk.Now)
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-			old := e.stored(t, "certferry/web", "AWSCURRENT")
+			old := e.Stored(t, "certferry/web", "AWSCURRENT")
 			if err := tc.fault(e, old.Cert); err != nil {
 				t.Fatal(err)
 			}
-			clk.set(tagTime(t, e.tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
+			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
 			r := wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
 			if !strings.Contains(r.Message, "lifetime") {
 				t.Errorf("message %q: want the lifetime rule", r.Message)
@@ -295,21 +333,21 @@ func TestFaultARIBroken(t *testing.T) {
 			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 				t.Fatalf("%d RenewalInfo requests, want 1", n)
 			}
-			if len(logs.lines("ARI check failed")) != 1 {
+			if len(logs.Lines("ARI check failed")) != 1 {
 				t.Errorf("the failed ARI check was not logged once")
 			}
-			next := tagTime(t, e.tags(t, "certferry/web"), renew.TagARINext)
-			if d := next.Sub(clk.now()); d < time.Hour-time.Second || d > time.Hour+time.Second {
+			next := tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext)
+			if d := next.Sub(clk.Now()); d < time.Hour-time.Second || d > time.Hour+time.Second {
 				t.Errorf("ari-next moved %s ahead, want 1h", d)
 			}
 			// Half an hour later: not asked again.
-			clk.add(30 * time.Minute)
+			clk.Add(30 * time.Minute)
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
 			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
 				t.Errorf("asked ARI again before the hour was up: %d requests", n)
 			}
 			// After the hour: asked again.
-			clk.add(31 * time.Minute)
+			clk.Add(31 * time.Minute)
 			e.Pass(t, a, renew.Options{})
 			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 2 {
 				t.Errorf("after the hour: %d RenewalInfo requests, want 2", n)
@@ -317,7 +355,7 @@ func TestFaultARIBroken(t *testing.T) {
 			if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
 				t.Errorf("%d orders, want only the first issuance", n)
 			}
-			if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
+			if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial {
 				t.Errorf("AWSCURRENT changed")
 			}
 		})
@@ -329,10 +367,10 @@ func TestFaultARIBroken(t *testing.T) {
 func TestFaultAlreadyReplaced(t *testing.T) {
 	skipPebbleReplacesRace(t)
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{})
-	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+	e := newACMEEnv(t, sandbox.Options{})
+	a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")), nil)
 	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-	old := e.stored(t, "certferry/web", "AWSCURRENT")
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 	e.SB.Calls().Reset()
 	e.SB.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "alreadyReplaced", Status: 409, Message: "already has a replacement order"})
 	wantOK(t, e.Pass(t, a, renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
@@ -340,13 +378,13 @@ func TestFaultAlreadyReplaced(t *testing.T) {
 	if c.Count("acme", "NewOrder") != 2 || c.Count("acme", "Finalize") != 1 || c.Count("secretsmanager", "PutSecretValue") != 1 {
 		t.Errorf("want 2 NewOrder (refused, then without replaces), 1 Finalize, 1 PutSecretValue; got %s", c)
 	}
-	if len(logs.lines("alreadyReplaced")) == 0 {
+	if len(logs.Lines("alreadyReplaced")) == 0 {
 		t.Errorf("the refused replaces was not logged")
 	}
-	if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == old.Serial {
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == old.Serial {
 		t.Errorf("not renewed")
 	}
-	if prev := e.stored(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
+	if prev := e.Stored(t, "certferry/web", "AWSPREVIOUS"); prev.Serial != old.Serial {
 		t.Errorf("AWSPREVIOUS %s, want %s", prev.Serial, old.Serial)
 	}
 	if n := e.VersionCount(t, "certferry/web"); n != 2 {
@@ -360,13 +398,13 @@ func TestFaultAlreadyReplaced(t *testing.T) {
 // relative to the stored certificate: at each step, its NotBefore plus its simulated age.
 func TestFaultShortLived(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, fmt.Sprintf(webCert, "1m", acmesim.ProfileShortLived))
+	e := newACMEEnv(t, sandbox.Options{})
+	cfg := e.Config(t, fmt.Sprintf(acmeCert, "1m", acmesim.ProfileShortLived))
 	cfg.ACME.ARI = false // the lifetime rule alone: renewed at half the lifetime
-	clk := newClock(time.Now())
-	a, _ := e.loggedApp(t, cfg, clk.now)
+	clk := e2etest.NewClock(time.Now())
+	a, _ := e.loggedApp(t, cfg, clk.Now)
 	wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-	cur := e.stored(t, "certferry/web", "AWSCURRENT")
+	cur := e.Stored(t, "certferry/web", "AWSCURRENT")
 	life := cur.Leaf.NotAfter.Sub(cur.Leaf.NotBefore)
 	if life > 7*24*time.Hour || life < 6*24*time.Hour {
 		t.Fatalf("lifetime %s, want the 160 h profile", life)
@@ -376,7 +414,7 @@ func TestFaultShortLived(t *testing.T) {
 	renewals := 0
 	for sim := time.Duration(0); sim < 21*24*time.Hour; sim += step {
 		age += step
-		clk.set(cur.Leaf.NotBefore.Add(age))
+		clk.Set(cur.Leaf.NotBefore.Add(age))
 		r := result(t, e.Pass(t, a, renew.Options{}), "web")
 		if r.Err() != nil {
 			t.Fatalf("age %s: %v", age, r.Err())
@@ -385,7 +423,7 @@ func TestFaultShortLived(t *testing.T) {
 		if renewed := r.Action == renew.ActionRenew; renewed != half {
 			t.Fatalf("age %s of %s: action %q reason %q; want a renewal exactly once half the life is gone", age, life, r.Action, r.Reason)
 		}
-		s := e.stored(t, "certferry/web", "AWSCURRENT")
+		s := e.Stored(t, "certferry/web", "AWSCURRENT")
 		if r.Action == renew.ActionRenew {
 			if r.Reason != scheduler.ReasonLifetime || s.Serial == cur.Serial {
 				t.Fatalf("age %s: renewed for %q, serial %s (was %s)", age, r.Reason, s.Serial, cur.Serial)
@@ -394,7 +432,7 @@ func TestFaultShortLived(t *testing.T) {
 			cur, age = s, 0
 			continue
 		}
-		if !cur.Leaf.NotAfter.After(clk.now()) {
+		if !cur.Leaf.NotAfter.After(clk.Now()) {
 			t.Fatalf("at simulated age %s the stored certificate has expired", age)
 		}
 	}
@@ -410,15 +448,15 @@ func TestFaultCAA(t *testing.T) {
 	for _, op := range []string{"NewOrder", "Finalize"} {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sandbox.Options{})
-			script, hookLog, _ := hookScript(t, e.Dir)
-			clk := newClock(time.Now())
-			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")+`    hooks:
+			e := newACMEEnv(t, sandbox.Options{})
+			script, hookLog, _ := e2etest.HookScript(t, e.Dir)
+			clk := e2etest.NewClock(time.Now())
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")+`    hooks:
       on_failure:
         - exec: [`+script+`]
-`), clk.now)
+`), clk.Now)
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
-			old := e.stored(t, "certferry/web", "AWSCURRENT")
+			old := e.Stored(t, "certferry/web", "AWSCURRENT")
 			versions := e.VersionCount(t, "certferry/web")
 			e.SB.Calls().FailNext("acme", op, 1, calls.Fault{Code: "caa", Status: 403, Message: "CAA record for example.com prevents issuance"})
 
@@ -426,24 +464,24 @@ func TestFaultCAA(t *testing.T) {
 			if r.Action != renew.ActionFailed || !errors.Is(r.Err(), acme.ErrCAA) || !acme.IsPermanent(r.Err()) {
 				t.Fatalf("action %q error %v, want a permanent CAA failure", r.Action, r.Err())
 			}
-			tags := e.tags(t, "certferry/web")
-			if next := tagTime(t, tags, renew.TagNextAttempt); next.Before(clk.now().Add(scheduler.MaxBackoff)) {
-				t.Errorf("next attempt %s after a CAA refusal, want at least a day", next.Sub(clk.now()))
+			tags := e.Tags(t, "certferry/web")
+			if next := tagTime(t, tags, renew.TagNextAttempt); next.Before(clk.Now().Add(scheduler.MaxBackoff)) {
+				t.Errorf("next attempt %s after a CAA refusal, want at least a day", next.Sub(clk.Now()))
 			}
-			if got := runs(t, hookLog); len(got) != 1 || !strings.HasPrefix(got[0], "run failure web") {
+			if got := e2etest.HookRuns(t, hookLog); len(got) != 1 || !strings.HasPrefix(got[0], "run failure web") {
 				t.Errorf("on_failure runs: %q", got)
 			}
-			if got := logs.lines(`"level":"error"`, "needs a human"); len(got) != 1 {
+			if got := logs.Lines(`"level":"error"`, "needs a human"); len(got) != 1 {
 				t.Errorf("error lines saying a human is needed: %q", got)
 			}
-			if cur := e.stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial || e.VersionCount(t, "certferry/web") != versions {
+			if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != old.Serial || e.VersionCount(t, "certferry/web") != versions {
 				t.Errorf("the stored certificate changed")
 			}
 			// A day minus a minute later, a pass with a changed config (due at once)
 			// still waits.
 			orders := e.SB.Calls().Count("acme", "NewOrder")
-			clk.add(scheduler.MaxBackoff - time.Minute)
-			b, _ := e.loggedApp(t, e.Config(t, strings.Replace(fmt.Sprintf(webCert, "0s", "default"), "[www.example.com]", "[www.example.com, example.com]", 1)), clk.now)
+			clk.Add(scheduler.MaxBackoff - time.Minute)
+			b, _ := e.loggedApp(t, e.Config(t, strings.Replace(fmt.Sprintf(acmeCert, "0s", "default"), "[www.example.com]", "[www.example.com, example.com]", 1)), clk.Now)
 			if r := result(t, e.Pass(t, b, renew.Options{}), "web"); r.Reason != scheduler.ReasonBackoff || e.SB.Calls().Count("acme", "NewOrder") != orders {
 				t.Errorf("a day later: reason %q, %d orders", r.Reason, e.SB.Calls().Count("acme", "NewOrder")-orders)
 			}
@@ -456,7 +494,7 @@ func TestFaultCAA(t *testing.T) {
 // and its secret is within the estimate.
 func TestFaultSecretTooLarge(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{})
+	e := newACMEEnv(t, sandbox.Options{})
 	var big, fits []string
 	long := strings.Repeat("b", 61)
 	for i := range 100 {
@@ -490,7 +528,7 @@ func TestFaultSecretTooLarge(t *testing.T) {
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
 		t.Errorf("%d orders, want 1 (fits only)", n)
 	}
-	e.stored(t, "certferry/fits", "AWSCURRENT")
+	e.Stored(t, "certferry/fits", "AWSCURRENT")
 	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/fits")})
 	if err != nil {
 		t.Fatal(err)
@@ -505,7 +543,7 @@ func TestFaultSecretTooLarge(t *testing.T) {
 // 10. AccessDenied on the secret is found by the preflight, before any order.
 func TestFaultSecretAccessDenied(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sandbox.Options{})
+	e := newACMEEnv(t, sandbox.Options{})
 	e.SB.SecretsManager().DenyAccess("certferry/x")
 	a, _ := e.loggedApp(t, e.Config(t, `certificates:
   - name: x
@@ -528,22 +566,25 @@ func TestFaultSecretAccessDenied(t *testing.T) {
 // writes no secret version, and deactivates the pending authorizations it leaves.
 func TestFaultCancelMidOrder(t *testing.T) {
 	t.Parallel()
+	// The pass is cancelled while it waits on something that lasts at least stuck; it must
+	// return well before the wait would have ended on its own.
+	const stuck = time.Minute
 	for _, tc := range []struct {
 		name  string
 		opts  sandbox.Options
 		fault func(c *calls.Registry)
 		wait  func(c *calls.Registry) bool // the pass is where the test cancels it
 	}{
-		{"insync-pending", sandbox.Options{InsyncAfter: 10 * time.Minute}, func(*calls.Registry) {},
+		{"insync-pending", sandbox.Options{InsyncAfter: 10 * stuck}, func(*calls.Registry) {},
 			func(c *calls.Registry) bool { return c.Count("route53", "GetChange") >= 1 }},
 		{"finalize-hangs", sandbox.Options{}, func(c *calls.Registry) {
-			c.FailNext("acme", "Finalize", 1, calls.Fault{Hang: time.Minute})
+			c.FailNext("acme", "Finalize", 1, calls.Fault{Hang: stuck})
 		}, func(c *calls.Registry) bool { return c.Count("acme", "Finalize") >= 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tc.opts)
-			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(webCert, "24h", "default")), nil)
+			e := newACMEEnv(t, tc.opts)
+			a, logs := e.loggedApp(t, e.Config(t, fmt.Sprintf(acmeCert, "24h", "default")), nil)
 			tc.fault(e.SB.Calls())
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -556,7 +597,9 @@ func TestFaultCancelMidOrder(t *testing.T) {
 				s, err := a.Runner.Pass(ctx, renew.Options{})
 				done <- out{s, err}
 			}()
-			deadline := time.Now().Add(30 * time.Second)
+			// Reaching the fault takes less than a whole pass without Route 53's wait.
+			reach := e2etest.PassBound(sandbox.Options{})
+			deadline := time.Now().Add(reach)
 			for !tc.wait(e.SB.Calls()) {
 				if time.Now().After(deadline) {
 					t.Fatalf("the pass never reached the fault: %s", e.SB.Calls())
@@ -572,11 +615,11 @@ func TestFaultCancelMidOrder(t *testing.T) {
 			var o out
 			select {
 			case o = <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("the pass did not return within 15 s of the cancellation")
+			case <-time.After(stuck):
+				t.Fatalf("the pass did not return within %s of the cancellation: it waited out the fault", stuck)
 			}
 			took := time.Since(cancelled)
-			if took > 5*time.Second {
+			if took > stuck/2 {
 				t.Errorf("the pass took %s to return after the cancellation", took)
 			}
 			if o.err != nil {
@@ -592,8 +635,8 @@ func TestFaultCancelMidOrder(t *testing.T) {
 			}
 			if tc.name == "insync-pending" {
 				// One authorization read by Begin, one deactivation.
-				if n := e.SB.Calls().Count("acme", "Authorization"); n != 2 || len(logs.lines("deactivated pending authorizations")) != 1 {
-					t.Errorf("authorizations: %d requests (want 2: read, deactivate), deactivation logged %d times", n, len(logs.lines("deactivated pending authorizations")))
+				if n := e.SB.Calls().Count("acme", "Authorization"); n != 2 || len(logs.Lines("deactivated pending authorizations")) != 1 {
+					t.Errorf("authorizations: %d requests (want 2: read, deactivate), deactivation logged %d times", n, len(logs.Lines("deactivated pending authorizations")))
 				}
 			}
 			t.Logf("returned %s after the cancellation; calls: %s", took, e.SB.Calls())

@@ -36,7 +36,7 @@ func TestRevocationTag(t *testing.T) {
 			t.Errorf("Revoked(%q) = %v, want %v", serial, ok, want)
 		}
 	}
-	for _, bad := range []string{"", "0a1b", "0a1b keyCompromise", "0a1b keyCompromise yesterday", "a b c d"} {
+	for _, bad := range []string{"", "0a1b", "0a1b keyCompromise", "0a1b keyCompromise yesterday", "a b c d", "xyz keyCompromise 2026-12-01T08:00:00Z", "0a1b keyCompromise 0000-01-01T00:00:00+01:00"} {
 		if _, ok := lifecycle.ParseRevocation(bad); ok {
 			t.Errorf("ParseRevocation(%q) accepted", bad)
 		}

@@ -29,8 +29,11 @@ func ParseRevocation(v string) (r Revocation, ok bool) {
 	if len(f) != 3 || f[0] == "" {
 		return Revocation{}, false
 	}
+	if strings.Trim(strings.ToLower(f[0]), "0123456789abcdef") != "" {
+		return Revocation{}, false // a serial is hex
+	}
 	at, err := time.Parse(time.RFC3339, f[2])
-	if err != nil {
+	if err != nil || at.UTC().Year() < 1970 || at.UTC().Year() > 9999 {
 		return Revocation{}, false
 	}
 	return Revocation{Serial: strings.ToLower(f[0]), Reason: f[1], At: at}, true

@@ -650,7 +650,11 @@ func TestBeginRejectsBadRequests(t *testing.T) {
 func TestNewNonceBoundedAtConcurrency50(t *testing.T) {
 	t.Parallel()
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	c, cnt := newClient(t, ca, clientOpts{})
+	// The account registered by an earlier client, as on every pass but the first: the
+	// new client fetches nothing until the orders begin, all at once.
+	store := acme.NewFileStore(t.TempDir())
+	newClient(t, ca, clientOpts{store: store})
+	c, cnt := newClient(t, ca, clientOpts{store: store})
 	before := cnt.count("HEAD /nonce-plz")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -677,6 +681,9 @@ func TestNewNonceBoundedAtConcurrency50(t *testing.T) {
 	}
 	if n := cnt.count("POST /order-plz"); n != 50 {
 		t.Errorf("newOrder %d, want 50", n)
+	}
+	if n := cnt.count("GET /dir"); n != 1 {
+		t.Errorf("directory fetched %d times by 50 concurrent orders, want once", n)
 	}
 	t.Logf("newNonce asked %d times for %d newOrder", got, cnt.count("POST /order-plz"))
 }

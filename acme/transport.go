@@ -47,6 +47,7 @@ type sharedTransport struct {
 	handedOut      []time.Time       // nonces given to lego and not yet seen on a request, oldest first
 	signedInFlight int               // signed requests sent and not yet answered
 	nonceChanged   chan struct{}     // closed when a nonce may have become available
+	dirFetch       chan struct{}     // held while the directory is fetched
 	key            crypto.PrivateKey // the account key, for badNonce retries; nil until known
 }
 
@@ -73,7 +74,7 @@ func newSharedTransport(base http.RoundTripper, limits RateLimits, rps float64, 
 		base = http.DefaultTransport
 	}
 	s := &sharedTransport{base: base, dirURL: dirURL, log: log, now: now, limiters: newLimiters(limits),
-		nonceCap: limits.list()[epNewNonce].Burst, nonceChanged: make(chan struct{})}
+		nonceCap: limits.list()[epNewNonce].Burst, nonceChanged: make(chan struct{}), dirFetch: make(chan struct{}, 1)}
 	if rps > 0 {
 		s.overall = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
 	}
@@ -199,6 +200,20 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
 	if isDir {
+		if resp := c.s.cachedDirectory(req); resp != nil {
+			done()
+			return resp, nil
+		}
+		// One fetch at a time: the Cores of concurrent calls that find no directory wait
+		// for the first fetch and take its cached copy (50 orders begun at once made 50
+		// fetches, and the directory's bucket held the last of them back).
+		select {
+		case c.s.dirFetch <- struct{}{}:
+			defer func() { <-c.s.dirFetch }()
+		case <-c.ctx.Done():
+			done()
+			return nil, c.fail(c.ctx.Err())
+		}
 		if resp := c.s.cachedDirectory(req); resp != nil {
 			done()
 			return resp, nil

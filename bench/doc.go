@@ -1,5 +1,5 @@
-// Package bench holds certferry's end-to-end benchmarks (issue 6) and the call-count
-// tests that keep a pass batched. Everything runs against the local sandbox (Pebble,
+// Package bench holds certferry's end-to-end benchmarks and the call-count tests that
+// keep a pass batched and its nonce fetches bounded. Everything runs against the local sandbox (Pebble,
 // Route 53, Secrets Manager and DNS on loopback); nothing here talks to AWS or a real CA.
 //
 //   - go test ./bench/ runs the call-count tests (fast, part of make test): one
@@ -9,8 +9,10 @@
 //   - go test -run '^$' -bench . ./bench/ runs the benchmarks (make bench, not part of
 //     make test): N = 1, 10, 100 certificates, one certificate with 50 names and an idle
 //     pass over 1000 stored certificates, each as a `certferry renew` subprocess so its
-//     peak RSS can be read; and the same N issued the way a lego user does it today, one
-//     `lego run` per certificate.
+//     peak RSS can be read; the same N issued the way lego and certbot users do it, one
+//     `lego run` or `certbot certonly --dns-route53` per certificate; the idle RSS of
+//     `certferry run`; and the Lambda function's cold start under the Runtime Interface
+//     Emulator.
 //
 // The benchmarks read these environment variables (scripts/bench.sh sets them):
 //
@@ -21,6 +23,8 @@
 //	                          ./bench/benchtable turns into the report table
 //	CERTFERRY_BENCH_LEGO_MAX  the longest lego loop to run for real (default 15m); a longer
 //	                          one is extrapolated from the N = 10 loop and marked estimated
+//	CERTFERRY_BENCH_CERTBOT   the certbot command (default: certbot on PATH; skipped without)
+//	CERTFERRY_BENCH_CERTBOT_MAX  the same bound for the certbot loop (default 15m)
 //
 // The package never logs or prints key material.
 package bench

@@ -178,3 +178,31 @@ line 8: certificates[0].domains: expected a list of names, got "www.example.org"
 		})
 	}
 }
+
+// TestLengthBounds: the 512-byte bounds of secret names and role names, checked apart
+// from their patterns.
+func TestLengthBounds(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 512)
+	arn := "arn:aws:secretsmanager:us-east-2:123456789012:secret:"
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{long, true}, {long + "a", false}, {"", false}, {"certs/web", true}, {"certs web", false},
+		{arn + long, true}, {arn + long + "a", false}, {arn, false},
+	} {
+		if got := validSecret(tc.s); got != tc.want {
+			t.Errorf("validSecret(%d bytes %.20q) = %v, want %v", len(tc.s), tc.s, got, tc.want)
+		}
+	}
+	role := "arn:aws:iam::123456789012:role/"
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{{role + long, true}, {role + long + "a", false}, {role, false}, {role + "path/certferry", true}} {
+		if got := matchBounded(roleARNRE, tc.s, 512); got != tc.want {
+			t.Errorf("role ARN of %d bytes: %v, want %v", len(tc.s), got, tc.want)
+		}
+	}
+}

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: issue 6's benchmarks (make bench). Builds the certferry binary and,
-# when it is not cached, lego v4.35.2; runs the benchmarks of ./bench against the local
-# sandbox (Route 53: INSYNC after 5 s, 10 requests/s, burst 50); prints the table and
-# whether each target is met. Not part of `make test`. Needs only Go.
+# scripts/bench.sh: the benchmarks (make bench). Builds the certferry binary and, when it
+# is not cached, lego v4.35.2; runs the benchmarks of ./bench against the local sandbox
+# (Route 53: INSYNC after 5 s, 10 requests/s, burst 50): certferry at N = 1, 10, 100, the
+# same N as a lego loop and a certbot loop, the daemon's idle RSS and the Lambda
+# function's cold start; prints one table with the ratios and whether each target is met.
+# Not part of `make test`. Needs Go; certbot (Debian: apt-get install certbot
+# python3-certbot-dns-route53) and aws-lambda-rie (make tools) are used when present,
+# their rows skipped otherwise.
 #
 # Environment:
 #   GO                        go command (default: go)
@@ -12,6 +16,8 @@
 #   CERTFERRY_BENCH_NO_LEGO   set to 1 to skip lego (no build, no loop)
 #   CERTFERRY_BENCH_LEGO_MAX  longest lego loop run for real (default 15m); longer ones are
 #                             extrapolated from N=10 and marked "est."
+#   CERTFERRY_BENCH_CERTBOT   certbot command (default: certbot on PATH; its rows skip without it)
+#   CERTFERRY_BENCH_CERTBOT_MAX  the same bound for the certbot loop (default 15m)
 #   CERTFERRY_BENCH_OUT       where the JSON lines go (default: a temporary file)
 set -euo pipefail
 
@@ -44,6 +50,11 @@ else
 		mv "$CERTFERRY_BENCH_LEGO.tmp" "$CERTFERRY_BENCH_LEGO"
 	fi
 	"$CERTFERRY_BENCH_LEGO" --version
+fi
+if command -v "${CERTFERRY_BENCH_CERTBOT:-certbot}" >/dev/null; then
+	"${CERTFERRY_BENCH_CERTBOT:-certbot}" --version
+else
+	echo "== certbot not found: its rows are skipped (apt-get install certbot python3-certbot-dns-route53)"
 fi
 
 export CERTFERRY_BENCH_OUT=${CERTFERRY_BENCH_OUT:-$work/results.jsonl}

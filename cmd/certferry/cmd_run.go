@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -93,7 +94,17 @@ func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *me
 	if err != nil {
 		return nil, err
 	}
-	return a.Runner, nil
+	return idleRunner{a.Runner}, nil
+}
+
+// idleRunner hands a pass's garbage back to the system as soon as the pass is over: the
+// daemon idles for hours between passes, and the runtime's background scavenger would
+// keep about 4 MB of it resident meanwhile (measured by make bench).
+type idleRunner struct{ *renew.Runner }
+
+func (r idleRunner) Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error) {
+	defer debug.FreeOSMemory()
+	return r.Runner.Pass(ctx, opts)
 }
 
 // watchdogInterval is half of $WATCHDOG_USEC when it is meant for this process.

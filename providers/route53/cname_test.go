@@ -309,3 +309,21 @@ func TestConfiguredZoneByName(t *testing.T) {
 		t.Errorf("refused role: %v", errs[0])
 	}
 }
+
+// TestConfiguredZoneByIDOnly: an entry with only an id gives its client to records
+// pinned to that zone.
+func TestConfiguredZoneByIDOnly(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	org := e.zone(t, "example.org", false)
+	role := &countingAPI{API: e.client}
+	p := e.provider(t, route53.Options{Zones: []route53.Zone{{ID: "/hostedzone/" + org, API: role}}})
+	recs := []route53.Record{{FQDN: "_acme-challenge.www.example.org", Value: "v", ZoneID: org}}
+	e.reg.Reset()
+	noErrors(t, "present", p.Present(t.Context(), recs))
+	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
+	if got, total := role.n.Load(), e.reg.ServiceTotal("route53"); got != int64(total) || e.count("ListHostedZones") != 0 {
+		t.Errorf("role client made %d of %d calls (%d ListHostedZones)", got, total, e.count("ListHostedZones"))
+	}
+	e.noChallenges(t, org)
+}

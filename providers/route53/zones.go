@@ -161,27 +161,15 @@ func (p *Provider) zoneByID(id string) (zone, bool) {
 }
 
 // FindZone returns the hosted zone that holds fqdn: the id without "/hostedzone/"
-// and the zone's name (lower case, with the trailing dot). The zones are listed
-// through the API once per Provider, so discovery works where DNS does not reach
-// the public name servers (inside a VPC). A name no listed zone contains lists them
-// again, at most once a minute, so that a zone created later is found without a
-// restart. Only public zones are considered unless Options.PrivateZones is set.
+// and the zone's name (lower case, with the trailing dot). A zone of Options.Zones
+// that contains the name wins (see findZone). Otherwise the zones are listed through
+// the API once per Provider, so discovery works where DNS does not reach the public
+// name servers (inside a VPC); a name no listed zone contains lists them again, at
+// most once a minute, so that a zone created later is found without a restart. Only
+// public zones are considered unless Options.PrivateZones is set.
 func (p *Provider) FindZone(ctx context.Context, fqdn string) (zoneID, zoneName string, err error) {
 	name := canonicalName(fqdn)
-	zs, err := p.zones(ctx, time.Time{})
-	if err != nil {
-		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
-	}
-	z, err := matchZone(zs, name, p.opts.PrivateZones)
-	if errors.Is(err, ErrNoZone) {
-		zs, ok, lerr := p.relist(ctx, name)
-		if lerr != nil {
-			return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), lerr)
-		}
-		if ok {
-			z, err = matchZone(zs, name, p.opts.PrivateZones)
-		}
-	}
+	z, err := p.findZone(ctx, name, &findState{})
 	if err != nil {
 		return "", "", fmt.Errorf("route53: find zone for %s: %w", displayName(name), err)
 	}

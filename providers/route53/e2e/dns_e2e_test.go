@@ -58,33 +58,14 @@ func certYAML(name string, extra string, domains ...string) string {
 `, name, strings.Join(domains, ", "), extra, name)
 }
 
+// wantIssued fails the test unless every named certificate was issued.
 func wantIssued(t *testing.T, sum *renew.Summary, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		found := false
-		for _, r := range sum.Results {
-			if r.Name == n {
-				found = true
-				if r.Action != renew.ActionIssue || r.Error != "" {
-					t.Errorf("%s: action %q error %q, want issued", n, r.Action, r.Error)
-				}
-			}
-		}
-		if !found {
-			t.Errorf("%s: no result", n)
+		if r := e2etest.Result(t, sum, n); r.Action != renew.ActionIssue || r.Error != "" {
+			t.Errorf("%s: action %q error %q, want issued", n, r.Action, r.Error)
 		}
 	}
-}
-
-func result(t *testing.T, sum *renew.Summary, name string) *renew.Result {
-	t.Helper()
-	for _, r := range sum.Results {
-		if r.Name == name {
-			return r
-		}
-	}
-	t.Fatalf("%s: no result", name)
-	return nil
 }
 
 // TestE2ECNAMEIntoAnotherZone: www.example.com's _acme-challenge is a CNAME into
@@ -156,7 +137,7 @@ func TestE2ECrossAccountRole(t *testing.T) {
 		t.Fatal("Resolve of nothing")
 	}
 	sum := e.Pass(t, a, renew.Options{})
-	r := result(t, sum, "www")
+	r := e2etest.Result(t, sum, "www")
 	for _, want := range []string{"AccessDenied", org, "example.org", "dns.zones", "assume_role_arn"} {
 		if !strings.Contains(r.Error, want) {
 			t.Errorf("error %q does not say %q", r.Error, want)
@@ -243,7 +224,7 @@ func TestE2ECNAMELoopBeforeOrder(t *testing.T) {
 	cfg := e.Config(t, "certificates:\n"+certYAML("loop", "", "loop.example.com")+certYAML("www", "", "www.example.com"))
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantIssued(t, sum, "www")
-	r := result(t, sum, "loop")
+	r := e2etest.Result(t, sum, "loop")
 	if want := "CNAME loop: _acme-challenge.loop.example.com -> a.example.org -> b.example.org -> a.example.org"; !strings.Contains(r.Error, want) {
 		t.Errorf("loop: %q, want it to say %q", r.Error, want)
 	}

@@ -231,7 +231,9 @@ func TestReloadKeepsUnstored(t *testing.T) {
 	reload := make(chan struct{})
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log, Reload: reload})
 	eventually(t, 2*time.Minute, "an order", func() bool { return sb.Calls().Count("acme", "NewOrder") >= 1 })
-	sb.Calls().FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
+	// The journal of the DNS-01 records created the secret (without a value) before the
+	// records were published: the certificate's first write is a PutSecretValue.
+	sb.Calls().FailNext("secretsmanager", "PutSecretValue", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
 	failure := map[string]string{"name": "web", "result": "failure"}
 	eventually(t, 2*time.Minute, "the failed store", func() bool { return r.value(t, "certferry_renewals_total", failure) >= 1 })
 	if n := sb.Calls().Count("acme", "NewOrder"); n != 1 {

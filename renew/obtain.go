@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,7 +93,27 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		// may be cancelled (SIGTERM, Lambda deadline) and the records must still go.
 		// Deferred after the hooks' defer, it runs before them: records are removed as
 		// soon as every order is complete, not after hooks that may take long.
-		defer r.cleanup(ctx, recs)
+		//
+		// Each certificate's order is journaled first, so that a runner killed before
+		// this cleanup leaves nothing a later pass cannot find (see journal.go).
+		published := slices.Clone(toOrder)
+		var jmu sync.Mutex
+		journals := map[*work]string{}
+		r.forEach(ctx, published, func(ctx context.Context, w *work) {
+			if k := r.journal(ctx, w); k != "" {
+				jmu.Lock()
+				journals[w] = k
+				jmu.Unlock()
+			}
+		})
+		defer func() {
+			errs := r.cleanup(ctx, recs)
+			for _, w := range published {
+				if !slices.ContainsFunc(w.records, func(i int) bool { return errs[i] != nil }) {
+					r.unjournal(ctx, w, journals[w])
+				}
+			}
+		}()
 		r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(toOrder)))
 		errs := r.deps.DNS.Present(ctx, recs)
 		for _, w := range toOrder {
@@ -268,10 +289,13 @@ func (r *Runner) abandon(ctx context.Context, client ACME, w *work) {
 	}
 }
 
-func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) {
+func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) []error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
 	defer cancel()
 	errs := r.deps.DNS.CleanUp(cctx, recs)
+	if len(errs) != len(recs) {
+		errs = make([]error, len(recs)) // a provider that reports nothing per record
+	}
 	n := 0
 	for i, err := range errs {
 		if err != nil {
@@ -280,6 +304,7 @@ func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) {
 		}
 	}
 	r.log.Info("removed DNS-01 records", zap.Int("records", len(recs)-n), zap.Int("failed", n))
+	return errs
 }
 
 // fail records a certificate's failure and its backoff state with the secret.

@@ -36,6 +36,8 @@ type ACME interface {
 	Complete(ctx context.Context, o *acme.Order) (*acme.Certificate, error)
 	Abandon(ctx context.Context, o *acme.Order) error
 	RenewalInfoByID(ctx context.Context, certID string) (*acme.RenewalInfo, error)
+	// OrderRecords reads back an order placed earlier (the challenge journal's sweep).
+	OrderRecords(ctx context.Context, orderURL string) ([]acme.OrderRecord, error)
 }
 
 // DNS publishes and removes DNS-01 records in batches.
@@ -91,6 +93,10 @@ type Settings struct {
 	// CleanupTimeout bounds TXT cleanup after the pass's context ended (a Lambda sets it
 	// inside its safety margin).
 	CleanupTimeout time.Duration
+	// InsyncTimeout is the DNS provider's bound on one INSYNC wait: with OrderTimeout and
+	// CleanupTimeout it says how long a runner may need its DNS-01 records (the
+	// challenge journal's needed-until time).
+	InsyncTimeout time.Duration
 	// OrderTimeout bounds completing one order (validation, finalize, download), so an
 	// order the CA leaves "processing" cannot hold a pass forever. Default 20m.
 	OrderTimeout time.Duration
@@ -269,6 +275,9 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 	if s.OrderTimeout <= 0 {
 		s.OrderTimeout = 20 * time.Minute
 	}
+	if s.InsyncTimeout <= 0 {
+		s.InsyncTimeout = 10 * time.Minute
+	}
 	if d.Logger == nil {
 		d.Logger = zap.NewNop()
 	}
@@ -339,6 +348,7 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 		sum.Results = append(sum.Results, w.res)
 	}
 	if !opts.Plan {
+		r.sweep(ctx, works)
 		r.preflight(ctx, works, inv, opts)
 		for _, w := range works {
 			r.clearSolved(ctx, w)

@@ -350,7 +350,7 @@ func TestHandlerKeepsUnstored(t *testing.T) {
 			defer cancel()
 
 			// The ACME account is stored in Secrets Manager too: the certificate's store
-			// (a CreateSecret) is made to fail once an order exists, the account stored
+			// is made to fail once an order exists, the account stored
 			// by then; the finalize is held to leave the time. Three failures beat the
 			// SDK's three attempts.
 			c := sb.Calls()
@@ -367,7 +367,9 @@ func TestHandlerKeepsUnstored(t *testing.T) {
 					case <-tick.C:
 					}
 				}
-				c.FailNext("secretsmanager", "CreateSecret", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
+				// The journal of the DNS-01 records created the secret (without a value)
+				// after the order: the certificate's first write is a PutSecretValue.
+				c.FailNext("secretsmanager", "PutSecretValue", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
 			}()
 			_, err := h.Invoke(ctx, []byte(`{}`))
 			<-injected

@@ -246,6 +246,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		CleanupTimeout: opts.CleanupTimeout,
 		MinOrderTime:   opts.MinOrderTime,
 		Directory:      cfg.ACME.Directory,
+		InsyncTimeout:  cfg.Route53.InsyncTimeout,
 		AccountSecret:  accountSecret(cfg.ACME),
 	}, renew.Deps{
 		ACME: func(ctx context.Context) (renew.ACME, error) {

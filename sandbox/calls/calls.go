@@ -33,6 +33,8 @@ type Fault struct {
 	// negative Hang (HangForever) holds it until the client gives up. A client that gives
 	// up first gets nothing written back.
 	Hang time.Duration `json:"hang,omitempty"`
+	// pass marks a queued entry that lets one call through (FailAfter).
+	pass bool
 }
 
 // HangForever as a Fault's Hang holds the request until the client's context ends (its
@@ -131,9 +133,21 @@ func (r *Registry) Record(service, op string) (Fault, bool) {
 		} else {
 			r.faults[k] = q[1:]
 		}
+		if f.pass {
+			return Fault{}, false
+		}
 		return f, true
 	}
 	return Fault{}, false
+}
+
+// FailAfter lets the next skip calls of op on service through, then makes the n calls
+// after them answer with f: for a fault meant for a later call of an operation the
+// code makes several times (a certificate's store after the tag write that journals
+// its DNS-01 records).
+func (r *Registry) FailAfter(service, op string, skip, n int, f Fault) {
+	r.FailNext(service, op, skip, Fault{pass: true})
+	r.FailNext(service, op, n, f)
 }
 
 // FailNext makes the next n calls of op on service answer with f.

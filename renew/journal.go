@@ -1,0 +1,176 @@
+package renew
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/providers/route53"
+)
+
+// The challenge journal: before a pass publishes a certificate's DNS-01 records it
+// writes, with the certificate's state, the order they belong to and until when a runner
+// may still need them: "<needed-until RFC 3339> <order URL>". A normal pass removes the
+// entry with its records. A runner killed in between (kill -9, a crash, a Lambda frozen
+// for good) leaves the entry behind, and a later pass of any runner sweeps it: it reads
+// the order back from the CA (the TXT values follow from the challenges' tokens and the
+// account key, so nothing secret is journaled) and removes
+//
+//   - at once, the records whose authorization is no longer pending (validated,
+//     invalid, deactivated or expired: no runner needs them any more);
+//   - after the needed-until time, every record of the order (the runner that wrote it
+//     would have given up by then: it is the pass's INSYNC and order timeouts).
+//
+// So a record a live concurrent runner still needs is never removed, and no stale value
+// outlives the needed-until time by more than one pass. See docs/architecture.md.
+const TagChallenges = "certferry:challenges"
+
+// journalSlots is how many journaled orders one certificate can have at once (a pass
+// whose earlier entries are still within their time adds one more).
+const journalSlots = 4
+
+// journalEntry is one journaled order.
+type journalEntry struct {
+	tag   string
+	until time.Time
+	order string
+}
+
+func journalTag(i int) string {
+	if i == 0 {
+		return TagChallenges
+	}
+	return fmt.Sprintf("%s-%d", TagChallenges, i+1)
+}
+
+// journalEntries reads the journal from state tags.
+func journalEntries(tags map[string]string) []journalEntry {
+	var out []journalEntry
+	for i := range journalSlots {
+		k := journalTag(i)
+		until, order, ok := strings.Cut(tags[k], " ")
+		if !ok {
+			continue
+		}
+		e := journalEntry{tag: k, until: parseTime(until), order: order}
+		if e.until.IsZero() || !strings.HasPrefix(order, "https://") {
+			e.until = time.Time{} // unreadable: removed without touching DNS
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// journal records w's order before its records are published. It returns the tag used,
+// "" when none could be (every slot in use, an order URL a tag cannot hold): the pass
+// goes on, and a crash before cleanup would then leave records for an operator.
+func (r *Runner) journal(ctx context.Context, w *work) string {
+	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
+		return ""
+	}
+	if !tagSafeURL(w.order.URL) {
+		r.log.Warn("the order URL cannot be kept in a tag; its DNS-01 records are not journaled", zap.String("cert", w.cert.Name), zap.String("order", w.order.URL))
+		return ""
+	}
+	tags := w.state.load()
+	for i := range journalSlots {
+		k := journalTag(i)
+		if tags[k] != "" {
+			continue
+		}
+		until := r.deps.Now().Add(r.settings.InsyncTimeout + r.settings.OrderTimeout + r.settings.CleanupTimeout)
+		if err := w.state.save(ctx, map[string]string{k: formatTime(until) + " " + w.order.URL}); err != nil {
+			r.log.Warn("could not journal the DNS-01 records", zap.String("cert", w.cert.Name), zap.Error(err))
+			return ""
+		}
+		return k
+	}
+	r.log.Warn("every journal slot is in use; this order's DNS-01 records are not journaled", zap.String("cert", w.cert.Name))
+	return ""
+}
+
+// unjournal removes w's journal entry once its records are gone.
+func (r *Runner) unjournal(ctx context.Context, w *work, tag string) {
+	if tag == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.state.save(sctx, map[string]string{tag: ""}); err != nil {
+		r.log.Warn("could not clear the DNS-01 journal; a later pass clears it", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}
+
+// sweep removes the records that journaled orders of earlier passes left behind and no
+// runner needs any more (see TagChallenges), and clears their entries.
+func (r *Runner) sweep(ctx context.Context, works []*work) {
+	now := r.deps.Now()
+	for _, w := range works {
+		if w.plan {
+			return
+		}
+		for _, e := range journalEntries(w.state.load()) {
+			expired := !now.Before(e.until)
+			if e.until.IsZero() {
+				r.unjournal(ctx, w, e.tag)
+				continue
+			}
+			client, err := r.deps.ACME(ctx)
+			if err != nil {
+				r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
+				return
+			}
+			recs, err := client.OrderRecords(ctx, e.order)
+			if err != nil {
+				if expired {
+					r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
+						zap.String("cert", w.cert.Name), zap.String("order", e.order), zap.Error(err))
+					r.unjournal(ctx, w, e.tag)
+				}
+				continue
+			}
+			var rm []route53.Record
+			done := true
+			for _, rec := range recs {
+				if rec.Pending && !expired {
+					done = false // a live runner may still need it
+					continue
+				}
+				rm = append(rm, w.cert.DNS.Record(rec.FQDN, rec.Value, w.cert.ZoneID))
+			}
+			if len(rm) > 0 {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
+				errs := r.deps.DNS.CleanUp(cctx, rm)
+				cancel()
+				for i, err := range errs {
+					if err != nil {
+						done = false
+						r.log.Warn("could not remove a DNS-01 record an earlier run left", zap.String("cert", w.cert.Name),
+							zap.String("fqdn", rm[i].FQDN), zap.Error(err))
+					}
+				}
+				r.log.Info("removed DNS-01 records an earlier run left behind", zap.String("cert", w.cert.Name),
+					zap.String("order", e.order), zap.Int("records", len(rm)))
+			}
+			if done {
+				r.unjournal(ctx, w, e.tag)
+			}
+		}
+	}
+}
+
+// tagSafeURL reports whether u fits a tag value unchanged, with room for the time.
+func tagSafeURL(u string) bool {
+	if len(u) > 256-len("2006-01-02T15:04:05Z ") {
+		return false
+	}
+	for _, c := range u {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.:/=+-@", c)) {
+			return false
+		}
+	}
+	return true
+}

@@ -198,6 +198,7 @@ func TestSecretsManagerRoundTrip(t *testing.T) {
 // SDK client, then GetChange until INSYNC.
 type route53Provider struct {
 	ctx    context.Context
+	insync time.Duration // the sandbox's InsyncAfter: GetChange polls give up after 100 times it
 	client *route53.Client
 	zoneID string
 }
@@ -219,7 +220,7 @@ func (p *route53Provider) change(action r53types.ChangeAction, domain, keyAuth s
 	if err != nil {
 		return fmt.Errorf("route53 %s %s: %w", action, info.EffectiveFQDN, err)
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, 100*p.insync)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -268,9 +269,10 @@ func (u *user) GetPrivateKey() crypto.PrivateKey        { return u.key }
 // It is the only test in this package that sets lego's (global) recursive nameservers.
 func TestIssueEndToEnd(t *testing.T) {
 	t.Parallel()
+	const insync = 300 * time.Millisecond
 	sb := start(t, sandbox.Options{
 		Zones:        []string{"example.com"},
-		InsyncAfter:  300 * time.Millisecond,
+		InsyncAfter:  insync,
 		CertValidity: 30 * 24 * time.Hour,
 	})
 	ctx := t.Context()
@@ -289,7 +291,7 @@ func TestIssueEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("lego.NewClient: %v", err)
 	}
-	provider := &route53Provider{ctx: ctx, client: route53.NewFromConfig(sb.AWSConfig(ctx)), zoneID: info.Zones["example.com."]}
+	provider := &route53Provider{ctx: ctx, insync: insync, client: route53.NewFromConfig(sb.AWSConfig(ctx)), zoneID: info.Zones["example.com."]}
 	if err := client.Challenge.SetDNS01Provider(provider,
 		dns01.AddRecursiveNameservers([]string{info.DNS}),
 		dns01.DisableAuthoritativeNssPropagationRequirement(),

@@ -129,7 +129,9 @@ func (e *Env) AppWith(t *testing.T, cfg *config.Config, now func() time.Time, lo
 // record is left in any zone.
 func (e *Env) Pass(t *testing.T, a *app.App, opts renew.Options) *renew.Summary {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	// A safety net, twice the bound of a pass against this sandbox: a wedged pass fails
+	// here with its own error instead of at go test's timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*e.PassBound())
 	defer cancel()
 	sum, err := a.Runner.Pass(ctx, opts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -36,25 +37,77 @@ const EnvSafetyMargin = "CERTFERRY_SAFETY_MARGIN"
 const EnvMinOrderTime = "CERTFERRY_MIN_ORDER_TIME"
 
 // Response is what an invocation that ran a pass returns (and logs): the pass summary,
-// the number of failed certificates, and the configuration's warnings.
+// the number of certificates that failed in this pass, the number failing or expired
+// (those that failed earlier and wait in backoff included), and the configuration's
+// warnings.
 type Response struct {
 	*renew.Summary
 	Failed   int      `json:"failed"`
+	Failing  int      `json:"failing"`
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// PassFailedError is returned when at least one certificate failed, after the summary
-// was logged, so the function's Errors metric (and its alarm) sees the failure. Lambda
-// reports it with errorType "PassFailedError".
+// PassFailedError is returned while any certificate is failing or expired, on every
+// invocation until it is fixed (not only on the one whose attempt failed: the next ones
+// skip it in backoff), after the summary and the metrics were logged, so the function's
+// Errors metric and its alarm stay up. Lambda reports it with errorType
+// "PassFailedError".
 type PassFailedError struct {
-	Failed, Total int
+	Failed, Total int // Failed counts the certificates named: see passFailed
 	Names         []string
 	Details       []string
 }
 
 func (e *PassFailedError) Error() string {
-	return fmt.Sprintf("certferry: %d of %d certificate(s) failed: %s (%s)", e.Failed, e.Total,
+	return fmt.Sprintf("certferry: %d of %d certificate(s) failing: %s (%s)", e.Failed, e.Total,
 		strings.Join(e.Names, ", "), strings.Join(e.Details, "; "))
+}
+
+// passFailed lists the certificates that are failing or expired, failed in this pass
+// (one cut off by the deadline included) or had a hook fail, as `certferry renew` counts
+// them for its exit code; nil when there are none.
+func passFailed(sum *renew.Summary) *PassFailedError {
+	pf := &PassFailedError{Total: len(sum.Results)}
+	for _, r := range sum.Results {
+		failing := r.Condition == renew.ConditionFailing || r.Condition == renew.ConditionExpired
+		if r.Err() == nil && r.HookError == "" && !failing {
+			continue
+		}
+		pf.Failed++
+		pf.Names = append(pf.Names, r.Name)
+		pf.Details = append(pf.Details, r.Name+": "+failureDetail(r))
+	}
+	if pf.Failed == 0 {
+		return nil
+	}
+	return pf
+}
+
+// failureDetail says why r is failing: this pass's error, or the recorded one with the
+// attempts so far and when the next is allowed.
+func failureDetail(r *renew.Result) string {
+	msg := r.Error
+	if msg == "" {
+		msg = r.LastError
+	}
+	if msg == "" && r.HookError != "" {
+		msg = "hook failed: " + r.HookError
+	}
+	if r.Condition == renew.ConditionExpired {
+		msg = strings.TrimSuffix("expired "+r.NotAfter.UTC().Format(time.RFC3339)+"; "+msg, "; ")
+	}
+	if msg == "" {
+		msg = string(r.Condition)
+	}
+	msg = truncate(msg, 300)
+	if r.Attempts > 0 {
+		msg += fmt.Sprintf(" [%d failed attempt(s)", r.Attempts)
+		if !r.NextAttempt.IsZero() {
+			msg += ", next at " + r.NextAttempt.UTC().Format(time.RFC3339)
+		}
+		msg += "]"
+	}
+	return msg
 }
 
 // Handler runs one pass per invocation. It keeps the built App (and with it the
@@ -67,6 +120,7 @@ type Handler struct {
 	level   zap.AtomicLevel
 	src     source
 	margin  time.Duration
+	metrics io.Writer // EMF lines (stdout on Lambda)
 	clients clients
 	appOpts app.Options
 	// base is the context the App's lazily opened ACME account lives under: it must
@@ -89,6 +143,9 @@ type HandlerOptions struct {
 	App app.Options
 	// Clients fetch the configuration; zero uses the default AWS credential chain.
 	Clients clients
+	// Metrics receives the CloudWatch EMF lines of every pass (main: os.Stdout, which
+	// Lambda sends to the log group); nil discards them.
+	Metrics io.Writer
 }
 
 // DefaultMinOrderTime is the least time left before the pass's deadline for an order to
@@ -97,7 +154,10 @@ const DefaultMinOrderTime = 2 * time.Minute
 
 func newHandler(opts HandlerOptions) *Handler {
 	h := &Handler{log: opts.Logger, level: opts.Level, src: opts.Source, margin: opts.Margin, appOpts: opts.App,
-		clients: opts.Clients, base: context.Background()}
+		clients: opts.Clients, metrics: opts.Metrics, base: context.Background()}
+	if h.metrics == nil {
+		h.metrics = io.Discard
+	}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -201,24 +261,23 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		h.log.Error("pass not run", zap.Error(err))
 		return nil, err
 	}
-	resp := Response{Summary: sum, Failed: sum.Failed(), Warnings: warnings}
+	resp := Response{Summary: sum, Failed: sum.Failed(), Failing: sum.Failing(), Warnings: warnings}
 	out, err := json.Marshal(resp)
 	if err != nil {
 		return nil, fmt.Errorf("certferry: encode summary: %w", err)
 	}
-	// The summary is logged before any error is returned: a failed invocation's response
-	// is dropped by Lambda, the log line is not.
-	h.log.Info("pass summary", zap.Int("failed", resp.Failed), zap.Reflect("summary", json.RawMessage(out)))
-	if resp.Failed > 0 {
+	// The summary and the metrics are logged before any error is returned: a failed
+	// invocation's response is dropped by Lambda, the log lines are not.
+	h.log.Info("pass summary", zap.Int("failed", resp.Failed), zap.Int("failing", resp.Failing), zap.Reflect("summary", json.RawMessage(out)))
+	if !ev.DryRun {
+		// A dry run changes nothing and is not a measurement of the stored state.
+		if err := writeEMF(h.metrics, sum, sum.Started.Add(sum.Duration)); err != nil {
+			h.log.Error("metrics not written", zap.Error(err))
+		}
+	}
+	if pf := passFailed(sum); pf != nil {
 		// The App is kept: its Runner holds the certificates issued but not stored, and
 		// the App caches only a successfully opened ACME account.
-		pf := &PassFailedError{Failed: resp.Failed, Total: len(sum.Results)}
-		for _, r := range sum.Results {
-			if r.Err() != nil {
-				pf.Names = append(pf.Names, r.Name)
-				pf.Details = append(pf.Details, r.Name+": "+truncate(r.Error, 300))
-			}
-		}
 		return nil, pf
 	}
 	return out, nil

@@ -366,3 +366,117 @@ func TestRIEDeadline(t *testing.T) {
 		t.Error("the summary must be logged before the error is returned")
 	}
 }
+
+// lostCertificate is a certificate whose name is in no hosted zone of the sandbox (until
+// the test creates example.net).
+const lostCertificate = `  - name: lost
+    domains: [www.example.net]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/lost }
+`
+
+// emfWait bounds the wait for the emulator to pass on the lines the function printed
+// before it answered (a pipe away; the emulator's own start-up bound is 30 s).
+const emfWait = 30 * time.Second
+
+// waitEMF waits until the function's output holds n pass lines and returns every EMF
+// line of the last pass.
+func (r *rie) waitEMF(t *testing.T, n int) (map[string]emfLine, emfLine) {
+	t.Helper()
+	deadline := time.Now().Add(emfWait)
+	for {
+		lines := parseEMF(t, r.out.String())
+		var passes []int
+		for i, l := range lines {
+			if _, ok := l.Root[EMFDimension]; !ok {
+				passes = append(passes, i)
+			}
+		}
+		if len(passes) >= n {
+			if len(passes) > n {
+				t.Fatalf("want %d pass EMF lines, got %d", n, len(passes))
+			}
+			start := 0
+			if n > 1 {
+				start = passes[n-2] + 1
+			}
+			certs, pass := emfByCertificate(t, lines[start:passes[n-1]+1])
+			return certs, pass[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no EMF line for pass %d after %s", n, emfWait)
+		}
+		time.Sleep(20 * time.Millisecond) // output crossing a pipe: no event to wait on
+	}
+}
+
+// TestRIEFailingCertificate: a certificate whose name is in no hosted zone fails on the
+// first invocation and is skipped in backoff on the next ones; every invocation must fail
+// (so the Errors alarm stays up) and print the EMF lines saying so. Once the zone exists,
+// a forced run issues it and every signal returns to ready.
+func TestRIEFailingCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bootstrap and runs it under the emulator")
+	}
+	sb := startSandbox(t, 0)
+	info := sb.Info()
+	r := startRIE(t, rieEnv(info, sandboxConfig(info, "")+lostCertificate, "120"))
+
+	for pass := 1; pass <= 3; pass++ {
+		var e invokeError
+		if err := json.Unmarshal(r.invoke(t, `{}`), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.ErrorType != "PassFailedError" || !strings.Contains(e.ErrorMessage, "1 of 2 certificate(s) failing: lost (lost: ") ||
+			!strings.Contains(e.ErrorMessage, "www.example.net") {
+			t.Errorf("pass %d: want a PassFailedError naming lost and its name, got %s %q", pass, e.ErrorType, e.ErrorMessage)
+		}
+		certs, p := r.waitEMF(t, pass)
+		if p.num(t, MetricFailing) != 1 || p.num(t, MetricCertificates) != 2 {
+			t.Errorf("pass %d: pass metrics %v, want Failing 1 of 2", pass, p.Root)
+		}
+		web, lost := certs["web"], certs["lost"]
+		if web.Root == nil || lost.Root == nil {
+			t.Fatalf("pass %d: want EMF lines for web and lost, got %v", pass, certs)
+		}
+		if web.num(t, MetricReady) != 1 || web.num(t, MetricDaysLeft) < 1 || web.Root["Condition"] != "ready" {
+			t.Errorf("pass %d: web %v, want ready with days left", pass, web.Root)
+		}
+		if lost.num(t, MetricReady) != 0 || lost.Root["Condition"] != "failing" {
+			t.Errorf("pass %d: lost %v, want Ready 0, failing", pass, lost.Root)
+		}
+		if _, ok := lost.Root[MetricDaysLeft]; ok {
+			t.Errorf("pass %d: lost was never stored, yet has DaysLeft: %v", pass, lost.Root)
+		}
+		if time.Since(p.Timestamp) > 5*time.Minute || time.Until(p.Timestamp) > time.Minute {
+			t.Errorf("pass %d: EMF timestamp %s is not the pass's time", pass, p.Timestamp)
+		}
+	}
+
+	// The zone appears. A warm function lists the zones again at most once a minute, so
+	// the next scheduled run is a new execution environment here; the run is forced, as
+	// an operator would, in case backoff holds lost.
+	if _, err := sb.Route53().CreateZone("example.net", false); err != nil {
+		t.Fatal(err)
+	}
+	r = startRIE(t, rieEnv(info, sandboxConfig(info, "")+lostCertificate, "120"))
+	s := decodeSummary(t, r.invoke(t, `{"force": true, "only": ["lost"]}`))
+	if len(s.Results) != 1 || s.Results[0].Action != "issue" {
+		t.Fatalf("forced run: want lost issued, got %+v", s)
+	}
+	r.waitEMF(t, 1)
+	s = decodeSummary(t, r.invoke(t, `{}`))
+	if s.Failed != 0 {
+		t.Fatalf("after the fix: %+v", s)
+	}
+	certs, p := r.waitEMF(t, 2)
+	if p.num(t, MetricFailing) != 0 {
+		t.Errorf("after the fix: Failing %v, want 0", p.Root[MetricFailing])
+	}
+	for _, name := range []string{"web", "lost"} {
+		if l := certs[name]; l.Root == nil || l.num(t, MetricReady) != 1 || l.num(t, MetricDaysLeft) < 1 {
+			t.Errorf("after the fix: %s %v, want ready with days left", name, l.Root)
+		}
+	}
+}

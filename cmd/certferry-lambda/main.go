@@ -5,8 +5,10 @@
 // Configuration: CERTFERRY_CONFIG (see EnvConfig) names an SSM parameter, a Secrets
 // Manager secret, a file, or holds the YAML itself; unset, certferry.yaml next to the
 // bootstrap is read. The event is {"force": bool, "only": [names], "dry_run": bool}.
-// A pass in which a certificate failed logs the summary, then returns an error naming
-// the failed certificates, so the function's Errors metric counts it.
+// Every pass logs its summary and prints CloudWatch Embedded Metric Format lines to
+// stdout (per certificate: expiry, days left, ready; per pass: the failing count). While
+// any certificate is failing or expired, every invocation then returns an error naming
+// them, so the function's Errors metric counts each run until it is fixed.
 //
 // Nothing is kept on the local disk: the ACME account and the certificates live in
 // Secrets Manager, and configurations that ask for files are refused. The pass stops
@@ -50,6 +52,7 @@ func main() {
 		return
 	}
 	opts.Logger, opts.Level = logger, level
+	opts.Metrics = os.Stdout // CloudWatch EMF lines; the logs go to stderr
 	opts.App.Version = version
 	opts.App.HookEnv = hooks.PassThroughEnv(os.Environ()) // the runtime's AWS_REGION, TZ, ...; never its credentials
 	logger.Info("certferry-lambda starting", zap.Stringer("config", opts.Source), zap.Duration("safety_margin", opts.Margin))

@@ -120,7 +120,7 @@ variable "log_retention_days" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic the Errors alarm notifies (alarm and OK), or null for an alarm without actions."
+  description = "SNS topic every alarm (Errors, and those in alarms.tf) notifies on ALARM and on OK, or null for alarms without actions."
   type        = string
   default     = null
 }

@@ -22,9 +22,18 @@ module "certferry" {
   certferry_config    = "ssm:/certferry/config"
   hosted_zone_ids     = ["Z0123456789ABCDEFGHIJ"]
   schedule_expression = "rate(1 day)"
+  # Every alarm (the function's Errors; certificates expiring, failing; no pass) notifies
+  # this topic. The certificates here get 90 days: alarm with 7 days left (1 for 6-day
+  # certificates), and after 36 hours without a pass (the schedule runs daily).
   alarm_sns_topic_arn = aws_sns_topic.certferry_alerts.arn
+  expiry_alarm_days   = 7
+  no_pass_alarm_hours = 36
 }
 
 output "function_arn" {
   value = module.certferry.function_arn
+}
+
+output "alarm_arns" {
+  value = [module.certferry.alarm_arn, module.certferry.expiry_alarm_arn, module.certferry.failing_alarm_arn, module.certferry.no_pass_alarm_arn]
 }

@@ -8,7 +8,10 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +142,49 @@ func TestAlertsDocumentedAndTested(t *testing.T) {
 	for _, w := range want {
 		if !slices.Contains(names, w) {
 			t.Errorf("alert %s is missing (the README's Monitoring section lists it)", w)
+		}
+	}
+}
+
+// TestAlertsReadExportedMetrics: every certferry_ series an alert reads is one the
+// metrics package registers (an alert on a renamed metric never fires), and the README
+// lists every alert.
+func TestAlertsReadExportedMetrics(t *testing.T) {
+	t.Parallel()
+	var rules ruleFile
+	decode(t, "alerts.yaml", &rules)
+	files, err := filepath.Glob("../../metrics/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("metrics package sources: %v", err)
+	}
+	var code strings.Builder
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code.Write(b)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := regexp.MustCompile(`certferry_[a-z_]+`)
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			seen := map[string]bool{}
+			for _, name := range series.FindAllString(r.Expr, -1) {
+				if !seen[name] && !strings.Contains(code.String(), `Name: "`+name+`"`) {
+					t.Errorf("%s reads %s, which the metrics package does not register", r.Alert, name)
+				}
+				seen[name] = true
+			}
+			if !bytes.Contains(readme, []byte("`"+r.Alert+"`")) {
+				t.Errorf("README.md does not list the alert %s", r.Alert)
+			}
 		}
 	}
 }

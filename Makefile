@@ -53,7 +53,8 @@ test-short:
 FUZZ_TARGETS := \
 	./config:FuzzParse \
 	./config:FuzzNormalizeDomain \
-	./certs:FuzzParseSecret
+	./certs:FuzzParseSecret \
+	./internal/retryafter:FuzzParse
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -62,7 +63,7 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
 	done
 
-# The benchmarks of ./bench against the sandbox, the lego loop next to them, and a table
+# The benchmarks of ./bench against the sandbox, the lego and certbot loops next to them, and a table
 # with the targets (scripts/bench.sh; builds lego v4.35.2 into ~/.cache once).
 bench:
 	GO=$(GO) ./scripts/bench.sh

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/certferry/certferry/internal/retryafter"
 )
 
 // RenewalInfo is the CA's suggested renewal window for a certificate (RFC 9773).
@@ -108,7 +110,7 @@ func (c *Client) RenewalInfoByID(ctx context.Context, id string) (*RenewalInfo, 
 	return &RenewalInfo{
 		Start:          w.Start,
 		End:            w.End,
-		RetryAfter:     parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+		RetryAfter:     retryafter.Parse(resp.Header.Get("Retry-After"), c.now()),
 		ExplanationURL: ri.ExplanationURL,
 	}, nil
 }
@@ -124,7 +126,7 @@ func httpProblem(resp *http.Response, body []byte, now time.Time) error {
 	}
 	pe := &ProblemError{Type: p.Type, Detail: p.Detail, Status: resp.StatusCode}
 	if p.Type == ProblemRateLimited {
-		return &RateLimitedError{RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now), Detail: p.Detail, problem: pe}
+		return &RateLimitedError{RetryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), now), Detail: p.Detail, problem: pe}
 	}
 	return pe
 }

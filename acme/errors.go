@@ -3,12 +3,12 @@ package acme
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
+
+	"github.com/certferry/certferry/internal/retryafter"
 )
 
 // ACME problem types (RFC 8555 §6.7, RFC 9773 §7.4) that callers tell apart.
@@ -225,25 +225,5 @@ func classify(err error, retryAfter func(url string) string, now time.Time) erro
 	if ra == "" && retryAfter != nil {
 		ra = retryAfter(pd.URL)
 	}
-	return &RateLimitedError{RetryAfter: parseRetryAfter(ra, now), Detail: pd.Detail, problem: pe}
-}
-
-// parseRetryAfter parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds or an
-// HTTP date. Invalid or past values give zero.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, int64(365*24*3600))) * time.Second
-	}
-	t, err := http.ParseTime(v)
-	if err != nil || !t.After(now) {
-		return 0
-	}
-	return t.Sub(now)
+	return &RateLimitedError{RetryAfter: retryafter.Parse(ra, now), Detail: pd.Detail, problem: pe}
 }

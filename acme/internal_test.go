@@ -34,31 +34,6 @@ func TestTXTValueMatchesLego(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"120", 2 * time.Minute},
-		{" 7 ", 7 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"Fri, 01 May 2026 12:00:30 GMT", 30 * time.Second},
-		{"Friday, 01-May-26 12:01:00 GMT", time.Minute}, // RFC 850
-		{"Fri May  1 12:00:10 2026", 10 * time.Second},  // asctime
-		{"Fri, 01 May 2026 11:00:00 GMT", 0},            // past
-		{"soon", 0},
-		{"99999999999", 365 * 24 * time.Hour}, // capped
-	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/internal/logfield"
+	"github.com/certferry/certferry/internal/retryafter"
 	"github.com/certferry/certferry/internal/waitlog"
 )
 
@@ -498,7 +499,7 @@ func (c *Client) poll(ctx context.Context, ct *callTransport, url string, log *z
 // pollWait is the pause before the next check: delay, or the CA's Retry-After when
 // that is longer, capped at c.maxRetryAfter.
 func (c *Client) pollWait(delay time.Duration, retryAfter string) time.Duration {
-	if ra := parseRetryAfter(retryAfter, c.now()); ra > delay {
+	if ra := retryafter.Parse(retryAfter, c.now()); ra > delay {
 		return min(ra, c.maxRetryAfter)
 	}
 	return delay

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/retryafter"
 )
 
 // Webhook headers. A delivery is signed by the Standard Webhooks scheme
@@ -253,7 +254,7 @@ func (w *Webhook) attempt(ctx context.Context, body []byte, sig, delivery, kind 
 	}
 	se := &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(strings.ToValidUTF8(string(snippet), "?"))}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return retryAfter(resp.Header.Get("Retry-After"), w.now()), se
+		return retryafter.Parse(resp.Header.Get("Retry-After"), w.now()), se
 	}
 	return 0, &PermanentError{se}
 }
@@ -268,24 +269,6 @@ func (w *Webhook) backoff(attempt int) time.Duration {
 		}
 	}
 	return d
-}
-
-// retryAfter parses a Retry-After value (seconds or an HTTP date); 0 if absent or invalid.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
 }
 
 // randomID is a delivery's ID, "msg_" and 32 hex digits (the form Standard Webhooks'

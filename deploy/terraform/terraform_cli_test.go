@@ -32,6 +32,9 @@ const pluginDirEnv = "CERTFERRY_TF_PLUGIN_DIR"
 // hashicorp/aws, or skips the test saying what is missing.
 func terraformCLI(t *testing.T) (bin, pluginDir string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the Terraform CLI checks take a while; make test runs them")
+	}
 	bin, err := exec.LookPath("terraform")
 	if err != nil {
 		t.Skip("terraform is not installed: the Terraform CLI checks are skipped (the hclwrite checks still run)")

@@ -259,6 +259,7 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 	}
 	res := &resolution{p: p, snaps: map[string]*zoneSnap{}}
 	walks := res.run(ctx, keys)
+	delegated := 0
 	for _, w := range walks {
 		for _, i := range todo[w.key] {
 			if w.err != nil {
@@ -274,11 +275,15 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 		}
 		if w.err == nil {
 			if len(w.target.Chain) > 1 {
-				p.log.Info("DNS-01 record delegated", zap.String("fqdn", displayName(w.key.fqdn)),
+				delegated++
+				p.log.Debug("DNS-01 record delegated", zap.String("fqdn", displayName(w.key.fqdn)),
 					zap.String("target", displayName(w.target.FQDN)), zap.String("chain", chainString(w.target.Chain)))
 			}
 			p.cache.put(w.key, w.target, now)
 		}
+	}
+	if delegated > 0 {
+		p.log.Info("DNS-01 names delegated by CNAME: writing at the chains' ends", zap.Int("names", delegated), zap.Int("resolved", len(walks)))
 	}
 	return out, res.snaps
 }

@@ -251,3 +251,77 @@ func TestReloadKeepsUnstored(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestFailingStaysVisible: a certificate whose name is in no hosted zone makes the
+// daemon unhealthy (503 naming it) with ready_status False, on every pass, while a
+// healthy certificate beside it stays ready; no pass counts as successful. Once the zone
+// exists, the next pass issues it and every signal returns to ready, 200 and a
+// successful pass.
+func TestFailingStaysVisible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sandbox test")
+	}
+	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
+	cfgPath := e.WriteConfig(t, e2eConfig+`  - name: lost
+    domains: [www.example.org]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/lost }
+`)
+	m := metrics.New()
+	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1))
+	// The passes' clock: moved on by two minutes once the zone exists, so the provider
+	// lists the zones again (it does at most once a minute).
+	var mu sync.Mutex
+	skew := time.Duration(0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(skew) }
+	mem := renew.NewMemory()
+	build := func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
+		awsCfg := e.SB.AWSConfig(ctx)
+		awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
+		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", Memory: mem, Now: now})
+		if err != nil {
+			return nil, err
+		}
+		return a.Runner, nil
+	}
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: build, Metrics: m, Logger: log})
+	passes := func() float64 { return r.value(t, "certferry_passes_total", map[string]string{"result": "failure"}) }
+	eventually(t, 2*time.Minute, "three passes", func() bool { return passes() >= 3 })
+	code, h := r.health(t)
+	if code != http.StatusServiceUnavailable || len(h.Failing) != 1 || h.Failing[0].Name != "lost" || h.Failing[0].Condition != renew.ConditionFailing ||
+		!strings.Contains(h.Failing[0].LastError, "no hosted zone") || h.Failing[0].Since.IsZero() || !h.LastSuccessfulPass.IsZero() {
+		t.Fatalf("/healthz = %d %+v", code, h)
+	}
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "lost", "condition": "False"}); v != 1 {
+		t.Errorf("ready_status{lost,False} = %v", v)
+	}
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "True"}); v != 1 {
+		t.Errorf("ready_status{web,True} = %v", v)
+	}
+	if v := r.value(t, "certferry_passes_total", map[string]string{"result": "success"}); v != 0 {
+		t.Errorf("%v successful passes while a certificate fails", v)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 1 {
+		t.Errorf("%d orders, want 1 (web; never one for lost)", n)
+	}
+
+	// Fixed.
+	if _, err := awsroute53.NewFromConfig(e.AWS).CreateHostedZone(t.Context(), &awsroute53.CreateHostedZoneInput{
+		Name: aws.String("example.org"), CallerReference: aws.String("fix")}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	skew = 2 * time.Minute
+	mu.Unlock()
+	eventually(t, 2*time.Minute, "healthy again", func() bool { code, _ := r.health(t); return code == http.StatusOK })
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "lost", "condition": "True"}); v != 1 {
+		t.Errorf("ready_status{lost,True} = %v after the fix", v)
+	}
+	if v := r.value(t, "certferry_passes_total", map[string]string{"result": "success"}); v < 1 {
+		t.Errorf("no successful pass after the fix")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

@@ -313,7 +313,9 @@ func (r *Runner) repairTags(ctx context.Context, w *work, b *certs.Bundle, s sms
 	b.Name = w.cert.Name
 	r.log.Warn("the secret's tags do not describe its value: they are rewritten from it", zap.String("cert", w.cert.Name),
 		zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", s.CurrentVersionID))
-	if err := r.deps.Secrets.Retag(ctx, *w.cert.Secret, b, s.CurrentVersionID, smsink.StoreOptions{Profile: w.cert.Profile}); err != nil {
+	// The profile and directory are not in the value: the configured profile, and the
+	// directory the tags name (a CA change is still seen; a wrong one costs one renewal).
+	if err := r.deps.Secrets.Retag(ctx, *w.cert.Secret, b, s.CurrentVersionID, smsink.StoreOptions{Profile: w.cert.Profile, Directory: s.Directory}); err != nil {
 		r.log.Warn("could not rewrite the secret's tags", zap.String("cert", w.cert.Name), zap.Error(err))
 	}
 }

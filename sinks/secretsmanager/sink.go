@@ -342,7 +342,11 @@ func (s *Sink) Retag(ctx context.Context, target Target, b *certs.Bundle, versio
 	if holder(out.VersionIdsToStages, "AWSCURRENT") != version {
 		return nil // moved on since it was read: the writer tags it
 	}
-	if err := s.retag(ctx, target.Secret, tagMap(out.Tags), s.tags(target, b, opts, version), nil); err != nil {
+	var unset []string
+	if opts.Directory == "" {
+		unset = append(unset, TagDirectory) // not known: not claimed
+	}
+	if err := s.retag(ctx, target.Secret, tagMap(out.Tags), s.tags(target, b, opts, version), unset); err != nil {
 		return fmt.Errorf("secretsmanager: retag %s: %w", target.Secret, err)
 	}
 	return nil

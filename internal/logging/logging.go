@@ -120,7 +120,12 @@ func New(w io.Writer, level, format string) (*zap.Logger, error) {
 	case "json":
 		enc = zapcore.NewJSONEncoder(ec)
 	case "console":
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		// Colours only for a person at a terminal: a console log piped to a file or less
+		// would carry escape codes.
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(w) {
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:

@@ -31,6 +31,9 @@ func TestTimeFieldsCarryTheDate(t *testing.T) {
 		if !strings.Contains(buf.String(), "2027-03-01T03:46:24.000Z") {
 			t.Errorf("%s: %q lacks the dated UTC time", format, buf.String())
 		}
+		if strings.Contains(buf.String(), "\x1b[") {
+			t.Errorf("%s: colour escapes in a log that goes to no terminal: %q", format, buf.String())
+		}
 		if !entryTime.MatchString(buf.String()) {
 			t.Errorf("%s: the entry's time has no date: %q", format, buf.String())
 		}

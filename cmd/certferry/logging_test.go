@@ -53,10 +53,19 @@ func TestEveryCommandHasLogFlags(t *testing.T) {
 // dated matches a time written with its date (TimeLayout, UTC).
 var dated = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
 
+// packagePrefixes are the prefixes certferry's packages put on their errors; each may
+// appear once in an error chain, wherever the layers put it.
+var packagePrefixes = []string{"acme", "route53", "secretsmanager", "file", "hooks", "config", "renew", "daemon", "certs"}
+
 func hasDoubledPrefix(s string) bool {
 	for _, m := range regexp.MustCompile(`\b([a-z0-9][a-z0-9_ ]*?): `).FindAllStringSubmatchIndex(s, -1) {
 		w := s[m[2]:m[3]]
 		if strings.HasPrefix(s[m[1]:], w+": ") {
+			return true
+		}
+	}
+	for _, p := range packagePrefixes {
+		if len(regexp.MustCompile(`(?:^|: )`+p+`: `).FindAllStringIndex(s, -1)) > 1 {
 			return true
 		}
 	}
@@ -147,11 +156,14 @@ func TestCLILogLines(t *testing.T) {
 
 func TestHasDoubledPrefix(t *testing.T) {
 	for s, want := range map[string]bool{
-		"acme: acme: new client: x":                        true,
-		"acme: new client: x":                              false,
-		"dns: route53: upsert _acme-challenge.example.com": false,
-		"store: secretsmanager: put certferry/web: x":      false,
-		"order: order: x":                                  true,
+		"acme: acme: new client: x":                           true,
+		"acme: new client: x":                                 false,
+		"dns: route53: upsert _acme-challenge.example.com":    false,
+		"store: secretsmanager: put certferry/web: x":         false,
+		"order: order: x":                                     true,
+		"acme: begin order rl: new order: acme: rate limited": true,
+		"finalize: acme: complete order web: x":               false,
+		"hooks: webhook:https://h: answered 500: acme: x":     false,
 	} {
 		if got := hasDoubledPrefix(s); got != want {
 			t.Errorf("hasDoubledPrefix(%q) = %v, want %v", s, got, want)

@@ -365,9 +365,6 @@ var indirect = map[string]string{
 // whoever runs certferry.
 var notShipped = map[string]string{
 	"sts:AssumeRole": "aws.assume_role_arn: the caller's own policy allows assuming the role it names",
-	// An operator's command (certferry retire --delete-secret), never a pass: the
-	// runner's policies must not grant it; an operator's policy may.
-	"secretsmanager:DeleteSecret": "retire --delete-secret, run by an operator with their own credentials",
 }
 
 // noResourceLevel lists the actions AWS documents as not supporting resource-level

@@ -46,10 +46,12 @@ type emfMetadata struct {
 	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
 }
 
-// writeEMF writes the pass's metric lines to w: one per certificate, then one for the
-// pass. at is the time the values are for (the end of the pass). Each line goes out in
-// one Write so concurrent log lines cannot split it.
-func writeEMF(w io.Writer, sum *renew.Summary, at time.Time) error {
+// writeEMF writes the pass's metric lines to w: one per certificate, then, when the pass
+// covered every configured certificate (whole), one for the pass: a pass limited to
+// some names must not report the others' failures as gone. at is the time the values
+// are for (the end of the pass). Each line goes out in one Write so concurrent log lines
+// cannot split it.
+func writeEMF(w io.Writer, sum *renew.Summary, at time.Time, whole bool) error {
 	ts := at.UnixMilli()
 	for _, r := range sum.Results {
 		line := map[string]any{EMFDimension: r.Name, "Condition": string(r.Condition)}
@@ -73,6 +75,9 @@ func writeEMF(w io.Writer, sum *renew.Summary, at time.Time) error {
 		if err := writeLine(w, line); err != nil {
 			return err
 		}
+	}
+	if !whole {
+		return nil
 	}
 	return writeLine(w, map[string]any{
 		MetricFailing:      sum.Failing(),

@@ -143,7 +143,7 @@ func TestWriteEMF(t *testing.T) {
 	sum := &renew.Summary{Started: at.Add(-time.Minute), Duration: time.Minute, Results: []*renew.Result{web, due, lost, old}}
 
 	var buf bytes.Buffer
-	if err := writeEMF(&buf, sum, at); err != nil {
+	if err := writeEMF(&buf, sum, at, true); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(buf.String(), "\n"); n != 5 {
@@ -210,12 +210,28 @@ func certsNotAfter(sum *renew.Summary, name string) time.Time {
 func TestWriteEMFEmptyPass(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	if err := writeEMF(&buf, &renew.Summary{}, time.Unix(1700000000, 0)); err != nil {
+	if err := writeEMF(&buf, &renew.Summary{}, time.Unix(1700000000, 0), true); err != nil {
 		t.Fatal(err)
 	}
 	certs, passes := emfByCertificate(t, parseEMF(t, buf.String()))
 	if len(certs) != 0 || len(passes) != 1 || passes[0].num(t, MetricFailing) != 0 {
 		t.Errorf("got %s", buf.String())
+	}
+}
+
+// TestWriteEMFPartialPass: a pass limited to some certificates ("only") reports those,
+// and no pass-wide Failing count that would clear the alarm of a failing one left out.
+func TestWriteEMFPartialPass(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1700000000, 0)
+	var buf bytes.Buffer
+	sum := &renew.Summary{Results: []*renew.Result{result("web", renew.ConditionReady, at.Add(24*time.Hour))}}
+	if err := writeEMF(&buf, sum, at, false); err != nil {
+		t.Fatal(err)
+	}
+	certs, passes := emfByCertificate(t, parseEMF(t, buf.String()))
+	if len(certs) != 1 || len(passes) != 0 {
+		t.Errorf("want web's line and no pass line, got %s", buf.String())
 	}
 }
 

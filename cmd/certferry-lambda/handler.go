@@ -269,11 +269,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	// The summary and the metrics are logged before any error is returned: a failed
 	// invocation's response is dropped by Lambda, the log lines are not.
 	h.log.Info("pass summary", zap.Int("failed", resp.Failed), zap.Int("failing", resp.Failing), zap.Reflect("summary", json.RawMessage(out)))
-	if !ev.DryRun {
-		// A dry run changes nothing and is not a measurement of the stored state.
-		if err := writeEMF(h.metrics, sum, sum.Started.Add(sum.Duration)); err != nil {
-			h.log.Error("metrics not written", zap.Error(err))
-		}
+	// A dry run measures the stored state as well as any pass (so the first invocation
+	// after a deployment clears the no-pass alarm); a pass limited by "only" says nothing
+	// of the others, so it publishes no pass-wide count.
+	if err := writeEMF(h.metrics, sum, sum.Started.Add(sum.Duration), len(ev.Only) == 0); err != nil {
+		h.log.Error("metrics not written", zap.Error(err))
 	}
 	if pf := passFailed(sum); pf != nil {
 		// The App is kept: its Runner holds the certificates issued but not stored, and

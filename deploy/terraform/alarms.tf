@@ -70,7 +70,7 @@ resource "aws_cloudwatch_metric_alarm" "failing" {
 # Every pass publishes Certificates; none for no_pass_alarm_hours hours means no pass ran
 # (missing data counts as breaching here, and every hour of the window must be empty).
 # It is therefore in ALARM from creation until the first pass: invoke the function once
-# after deploying (a dry run publishes no metrics).
+# after deploying (a dry run will do; a run limited by "only" will not).
 resource "aws_cloudwatch_metric_alarm" "no_pass" {
   alarm_name          = "${var.function_name}-no-pass"
   alarm_description   = "No ${var.function_name} pass has completed for ${var.no_pass_alarm_hours} hours: the schedule is not invoking the function, or every run is refused before its pass (bad configuration or schedule, unreadable inventory: see the Errors alarm and the function's logs)."

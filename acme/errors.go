@@ -53,8 +53,9 @@ var (
 )
 
 // ErrNoRenewalInfo is returned by RenewalInfo when the CA offers no ARI (its directory
-// has no renewalInfo) or has none for this certificate (404).
-var ErrNoRenewalInfo = errors.New("acme: no renewal information (ARI)")
+// has no renewalInfo) or has none for this certificate (404). It is always wrapped by the
+// call ("acme: renewal info ID: ..."), so its text names no package.
+var ErrNoRenewalInfo = errors.New("no renewal information (ARI)")
 
 var problemSentinels = map[string]error{
 	ProblemCAA:                ErrCAA,

@@ -72,6 +72,7 @@ func (p *Provider) Targets(ctx context.Context, recs []Record) ([]Target, []erro
 	errs := make([]error, len(recs))
 	out := make([]Target, len(recs))
 	mapped, snaps := p.mapTargets(ctx, recs, errs, opResolve)
+	p.cache.keepSnaps(snaps, p.opts.Now())
 	// A target whose zone no read touched (an alias, follow_cname off) is read once
 	// now, so that a zone the credentials cannot reach fails before the order.
 	probed := map[string]error{}
@@ -163,6 +164,43 @@ type targetCache struct {
 	// unwritten: records whose Present failed to resolve a target, so wrote nothing;
 	// their CleanUp has nothing to remove (and must not report a record left behind).
 	unwritten map[targetKey]time.Time
+	// snaps: what Resolve read of each zone, for the Present that follows it (so the
+	// preflight costs no read twice). Taken once; never used by CleanUp, which must
+	// see Present's own writes.
+	snaps map[string]keptSnap
+}
+
+type keptSnap struct {
+	s  *zoneSnap
+	at time.Time
+}
+
+// snapFresh bounds how old a Resolve's reads may be for Present to use them: orders
+// begin in between. Anything that moved since is caught by the compare-and-swap.
+const snapFresh = 2 * time.Minute
+
+func (c *targetCache) keepSnaps(snaps map[string]*zoneSnap, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, k := range c.snaps {
+		if now.Sub(k.at) > snapFresh {
+			delete(c.snaps, id)
+		}
+	}
+	for id, s := range snaps {
+		c.snaps[id] = keptSnap{s: s, at: now}
+	}
+}
+
+func (c *targetCache) takeSnap(zoneID string, now time.Time) *zoneSnap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.snaps[zoneID]
+	delete(c.snaps, zoneID)
+	if !ok || now.Sub(k.at) > snapFresh {
+		return nil
+	}
+	return k.s
 }
 
 type cachedTarget struct {
@@ -171,7 +209,7 @@ type cachedTarget struct {
 }
 
 func newTargetCache() *targetCache {
-	return &targetCache{m: map[targetKey]cachedTarget{}, unwritten: map[targetKey]time.Time{}}
+	return &targetCache{m: map[targetKey]cachedTarget{}, unwritten: map[targetKey]time.Time{}, snaps: map[string]keptSnap{}}
 }
 
 // markUnwritten notes that Present wrote nothing for k.

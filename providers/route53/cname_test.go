@@ -327,3 +327,31 @@ func TestConfiguredZoneByIDOnly(t *testing.T) {
 	}
 	e.noChallenges(t, org)
 }
+
+// TestPresentReusesResolveReads: the preflight's Resolve reads each name once; the
+// Present that follows writes from those reads (no second read), and its
+// compare-and-swap still catches a set that moved in between.
+func TestPresentReusesResolveReads(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	org := e.zone(t, "example.org", false)
+	p := e.provider(t, route53.Options{Zones: []route53.Zone{{Name: "example.org", ID: org}}}) // size unknown: reads per name
+	recs := []route53.Record{{FQDN: "_acme-challenge.a.example.org", Value: "a"}, {FQDN: "_acme-challenge.b.example.org", Value: "b"}}
+	noErrors(t, "resolve", p.Resolve(t.Context(), recs))
+	if n := e.count("ListResourceRecordSets"); n != 2 {
+		t.Fatalf("resolve: %d reads, want 2", n)
+	}
+	e.putTXT(t, org, "_acme-challenge.b.example.org.", 60, "another-runner") // moves after the read
+	noErrors(t, "present", p.Present(t.Context(), recs))
+	if got := e.txt(t, org)["_acme-challenge.b.example.org."]; !slices.Equal(got, []string{"another-runner", "b"}) {
+		t.Errorf("b holds %q, want both values", got)
+	}
+	// 2 by Resolve, none by Present's first try, 1 to re-read b after its lost swap.
+	if n := e.count("ListResourceRecordSets"); n > 3 {
+		t.Errorf("%d reads in all, want at most 3", n)
+	}
+	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
+	if got := e.txt(t, org)["_acme-challenge.b.example.org."]; !slices.Equal(got, []string{"another-runner"}) {
+		t.Errorf("after cleanup b holds %q", got)
+	}
+}

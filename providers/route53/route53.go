@@ -234,6 +234,9 @@ func (p *Provider) run(ctx context.Context, recs []Record, o op) []error {
 	groups := p.group(ctx, targets, errs, o)
 	for _, g := range groups {
 		g.snap = snap[g.id]
+		if g.snap == nil && o == opPresent {
+			g.snap = p.cache.takeSnap(g.id, p.opts.Now()) // what the preflight's Resolve read
+		}
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/certferry/certferry/internal/textcut"
 )
@@ -56,6 +57,9 @@ type Account struct {
 	// key is stored before the CA is asked to switch, so that a crash between the two
 	// leaves both keys in the store and New finds whichever the CA knows.
 	NextKey PrivateKeyPEM
+	// NextKeyAt is when NextKey was stored: a rollover that began long ago and left the
+	// CA with the old key was interrupted, not under way.
+	NextKeyAt time.Time
 	// Deactivated: the CA was asked to deactivate the account (Client.Deactivate). New
 	// never uses a deactivated account; it registers a new key in its place.
 	Deactivated bool
@@ -71,11 +75,17 @@ type Account struct {
 // leaves the other pairs' accounts as they were, also when two runners write accounts
 // of different pairs at once. List returns every stored account.
 //
+// UpdateIf is Update made conditional, atomically: check is given the stored account of
+// the pair (nil when none) and the write happens only when it returns nil; its error is
+// returned otherwise. Key rollover relies on it so that two rollovers never overwrite
+// each other's keys.
+//
 // Implementations must be safe for concurrent use.
 type AccountStore interface {
 	Load(ctx context.Context, directory, kid string) (*Account, error)
 	Create(ctx context.Context, a *Account) error
 	Update(ctx context.Context, a *Account) error
+	UpdateIf(ctx context.Context, a *Account, check func(stored *Account) error) error
 	List(ctx context.Context) ([]*Account, error)
 }
 
@@ -92,13 +102,18 @@ type storedAccount struct {
 	URL         string  `json:"url,omitempty"`
 	KeyPEM      string  `json:"key_pem"`
 	NextKeyPEM  string  `json:"next_key_pem,omitempty"`
+	NextKeyAt   string  `json:"next_key_at,omitempty"`
 	Deactivated bool    `json:"deactivated,omitempty"`
 }
 
 func toStored(a *Account) storedAccount {
 	kid := a.KID
-	return storedAccount{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key),
+	st := storedAccount{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key),
 		NextKeyPEM: string(a.NextKey), Deactivated: a.Deactivated}
+	if len(a.NextKey) > 0 && !a.NextKeyAt.IsZero() {
+		st.NextKeyAt = a.NextKeyAt.UTC().Format(time.RFC3339)
+	}
+	return st
 }
 
 // legacy reports that s was written before accounts were keyed by EAB key id.
@@ -141,8 +156,10 @@ func fromStored(s storedAccount, kid, where string) (*Account, error) {
 	if !s.legacy() {
 		kid = *s.KID
 	}
-	return &Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: PrivateKeyPEM(s.KeyPEM),
-		NextKey: PrivateKeyPEM(s.NextKeyPEM), Deactivated: s.Deactivated}, nil
+	a := &Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: PrivateKeyPEM(s.KeyPEM),
+		NextKey: PrivateKeyPEM(s.NextKeyPEM), Deactivated: s.Deactivated}
+	a.NextKeyAt, _ = time.Parse(time.RFC3339, s.NextKeyAt)
+	return a, nil
 }
 
 func checkAccount(a *Account) error {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/acme/api"
@@ -164,31 +165,66 @@ func (c *Client) Deactivate(ctx context.Context) error {
 // leaves an account that New can use: it tries the stored key, and when the CA refuses
 // it, the next key, which it then promotes. Only when the CA refused the change itself
 // is the next key dropped.
+//
+// Every store write is conditional (AccountStore.UpdateIf) on what this rollover
+// expects, so two rollovers started at once (on two hosts) never overwrite each other's
+// keys: the second finds the first's NextKey and stops, unless that one is older than
+// rolloverStale and the CA still has the stored key (an interrupted rollover).
 func (c *Client) Rollover(ctx context.Context) error {
 	acct, oldKey := c.snapshot()
 	if acct.URL == "" {
 		return errors.New("acme: rollover: the account is not registered")
 	}
-	if len(acct.NextKey) > 0 {
-		// An earlier rollover did not finish: settle which key the CA has first.
+	stored, err := c.store.Load(ctx, acct.Directory, acct.KID)
+	if err != nil {
+		return fmt.Errorf("acme: rollover: %w", err)
+	}
+	if len(stored.NextKey) > 0 {
+		// An earlier rollover left its next key: settle which key the CA has first.
+		c.mu.Lock()
+		c.account.NextKey, c.account.NextKeyAt = stored.NextKey, stored.NextKeyAt
+		c.mu.Unlock()
 		if err := c.finishRollover(ctx); err != nil {
 			return fmt.Errorf("acme: rollover: %w", err)
 		}
 		acct, oldKey = c.snapshot()
+		if len(acct.NextKey) > 0 { // the CA still has the stored key
+			if since := c.now().Sub(stored.NextKeyAt); since < rolloverStale {
+				return fmt.Errorf("acme: rollover: another rollover stored its new key %s ago and may still be under way; try again after %s",
+					since.Round(time.Second), stored.NextKeyAt.Add(rolloverStale).UTC().Format(time.RFC3339))
+			}
+			c.log.Info("dropping the next key of an interrupted rollover (the CA never switched to it)", zap.Time("stored_at", stored.NextKeyAt))
+		}
+	} else if string(stored.Key) != string(acct.Key) {
+		return errors.New("acme: rollover: the stored account changed since it was loaded (a rollover elsewhere?); run again")
 	}
+	prevNext := acct.NextKey
 	newKey, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)
 	if err != nil {
 		return fmt.Errorf("acme: rollover: generate the new key: %w", err)
 	}
-	acct.NextKey = PrivateKeyPEM(certcrypto.PEMEncode(newKey))
-	if err := c.store.Update(ctx, &acct); err != nil {
+	newPEM := PrivateKeyPEM(certcrypto.PEMEncode(newKey))
+	next := acct
+	next.NextKey, next.NextKeyAt = newPEM, c.now()
+	if err := c.store.UpdateIf(ctx, &next, func(cur *Account) error {
+		if cur == nil || string(cur.Key) != string(acct.Key) || string(cur.NextKey) != string(prevNext) {
+			return errors.New("the stored account changed meanwhile (another rollover?); run again")
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("acme: rollover: store the new key: %w", err)
 	}
 	if err := c.keyChange(ctx, acct.URL, oldKey, newKey); err != nil {
 		if pe, ok := errors.AsType[*ProblemError](err); ok && pe.Status >= 400 && pe.Status < 500 && pe.Type != ProblemBadNonce {
-			// Refused: the CA still has the old key; the next key goes.
-			acct.NextKey = nil
-			if uerr := c.store.Update(ctx, &acct); uerr != nil {
+			// Refused: the CA still has the old key; our next key goes, if still ours.
+			back := acct
+			back.NextKey, back.NextKeyAt = nil, time.Time{}
+			if uerr := c.store.UpdateIf(ctx, &back, func(cur *Account) error {
+				if cur == nil || string(cur.Key) != string(acct.Key) || string(cur.NextKey) != string(newPEM) {
+					return errors.New("the stored account changed meanwhile")
+				}
+				return nil
+			}); uerr != nil {
 				err = errors.Join(err, fmt.Errorf("drop the refused key from the store: %w", uerr))
 			}
 		}
@@ -201,10 +237,27 @@ func (c *Client) Rollover(ctx context.Context) error {
 	return nil
 }
 
-// promote makes key the account's key, in the store and in c.
-func (c *Client) promote(ctx context.Context, acct Account, key crypto.PrivateKey) error {
-	acct.Key, acct.NextKey = PrivateKeyPEM(certcrypto.PEMEncode(key)), nil
-	if err := c.store.Update(ctx, &acct); err != nil {
+// rolloverStale is how long a stored next key is taken for a rollover under way, while
+// the CA still has the current key; after it, for one that was interrupted.
+const rolloverStale = 10 * time.Minute
+
+// promote makes key the account's key in the store and in c. old is the account as it
+// was before the rollover; the store is written only if it still holds old's key with
+// key as the next key (or already holds key: another process promoted it).
+func (c *Client) promote(ctx context.Context, old Account, key crypto.PrivateKey) error {
+	keyPEM := PrivateKeyPEM(certcrypto.PEMEncode(key))
+	acct := old
+	acct.Key, acct.NextKey, acct.NextKeyAt = keyPEM, nil, time.Time{}
+	err := c.store.UpdateIf(ctx, &acct, func(cur *Account) error {
+		switch {
+		case cur != nil && string(cur.Key) == string(keyPEM):
+			return errAlreadyPromoted
+		case cur == nil || string(cur.Key) != string(old.Key):
+			return errors.New("the stored account changed meanwhile")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errAlreadyPromoted) {
 		return fmt.Errorf("store the new key: %w", err)
 	}
 	c.mu.Lock()
@@ -213,6 +266,8 @@ func (c *Client) promote(ctx context.Context, acct Account, key crypto.PrivateKe
 	c.transport.setAccountKey(key)
 	return nil
 }
+
+var errAlreadyPromoted = errors.New("already promoted")
 
 // finishRollover settles an interrupted rollover: when the CA still accepts the stored
 // key, it is kept (the NextKey stays: a rollover may be under way in another process,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,4 +249,58 @@ func TestAccountInfoUpdateEmailDeactivate(t *testing.T) {
 		t.Fatalf("after deactivation: %d registrations, URL %s (old %s)", cnt.count("POST /sign-me-up"), fresh.AccountURL(), c.AccountURL())
 	}
 	issue(t, fresh, acme.OrderRequest{Name: "z", Domains: []string{"z.example.com"}, KeyType: "ec256"})
+}
+
+// Two rollovers at once (two hosts): one lands, the other stops without touching the
+// store, and the stored key is the one the CA has.
+func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
+	ca := startCA(t, acmesim.Options{AlwaysValid: true})
+	store, _ := newSMStore(t, "certferry/acme-account")
+	c1, _ := newClient(t, ca, clientOpts{store: store})
+	c2, _ := newClient(t, ca, clientOpts{store: store})
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, c := range []*acme.Client{c1, c2} {
+		wg.Go(func() { errs[i] = c.Rollover(t.Context()) })
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("rollovers: %v / %v; want exactly one to land", errs[0], errs[1])
+	}
+	t.Logf("the other rollover: %v", errors.Join(errs...))
+	fresh, _ := newClient(t, ca, clientOpts{store: store})
+	issue(t, fresh, acme.OrderRequest{Name: "after", Domains: []string{"after.example.com"}, KeyType: "ec256"})
+	if got, _ := store.Load(t.Context(), ca.DirectoryURL(), ""); len(got.NextKey) != 0 {
+		t.Error("a next key is left in the store")
+	}
+}
+
+// A next key left by a rollover that is recent (perhaps under way) stops a new
+// rollover; one left long ago while the CA kept the stored key is dropped.
+func TestRolloverAfterAnInterruptedOne(t *testing.T) {
+	ca := startCA(t, acmesim.Options{AlwaysValid: true})
+	store := acme.NewFileStore(t.TempDir())
+	c, _ := newClient(t, ca, clientOpts{store: store})
+	stored, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
+	k, _ := certcrypto.GeneratePrivateKey(certcrypto.EC256)
+	pending := *stored
+	pending.NextKey, pending.NextKeyAt = acme.PrivateKeyPEM(certcrypto.PEMEncode(k)), time.Now()
+	if err := store.Update(t.Context(), &pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rollover(t.Context()); err == nil || !strings.Contains(err.Error(), "may still be under way") {
+		t.Fatalf("rollover beside a recent one: %v", err)
+	}
+	pending.NextKeyAt = time.Now().Add(-time.Hour)
+	if err := store.Update(t.Context(), &pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rollover(t.Context()); err != nil {
+		t.Fatalf("rollover after a stale one: %v", err)
+	}
+	got, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
+	if string(got.Key) == string(stored.Key) || len(got.NextKey) != 0 {
+		t.Fatal("the rollover did not land")
+	}
+	issue(t, c, acme.OrderRequest{Name: "x", Domains: []string{"x.example.com"}, KeyType: "ec256"})
 }

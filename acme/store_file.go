@@ -215,6 +215,68 @@ func (s *FileStore) Update(ctx context.Context, a *Account) error {
 	return nil
 }
 
+// UpdateIf implements AccountStore. The read, the check and the write happen under a
+// lock file (dir/<account file>.lock, created exclusively), so two processes on the
+// host never interleave them; a lock older than lockStale is taken to be left by a
+// killed process and broken.
+func (s *FileStore) UpdateIf(ctx context.Context, a *Account, check func(*Account) error) error {
+	if err := s.check(ctx, a); err != nil {
+		return fmt.Errorf("acme: file store: update: %w", err)
+	}
+	path := s.Path(a.Directory, a.KID)
+	unlock, err := s.lock(ctx, path+".lock")
+	if err != nil {
+		return fmt.Errorf("acme: file store: update %s: %w", path, err)
+	}
+	defer unlock()
+	cur, err := s.Load(ctx, a.Directory, a.KID)
+	switch {
+	case errors.Is(err, ErrNoAccount):
+		cur = nil
+	case err != nil:
+		return err
+	}
+	if err := check(cur); err != nil {
+		return err
+	}
+	return s.Update(ctx, a)
+}
+
+// lockStale is how old a lock file must be before it is broken.
+const lockStale = time.Minute
+
+// lock creates name exclusively, waiting (polling every lockPoll) while another process
+// holds it, and returns the function that removes it.
+func (s *FileStore) lock(ctx context.Context, name string) (func(), error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, err
+	}
+	for {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_ = f.Close()
+			return func() { _ = os.Remove(name) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if fi, serr := os.Stat(name); serr == nil && time.Since(fi.ModTime()) > lockStale {
+			_ = os.Remove(name) // left by a killed process
+			continue
+		}
+		t := time.NewTimer(lockPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("wait for the lock %s: %w", name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// lockPoll is how often a waiting UpdateIf looks at the lock again.
+const lockPoll = 20 * time.Millisecond
+
 func (s *FileStore) check(ctx context.Context, a *Account) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -194,6 +194,41 @@ func (s *SecretsManagerStore) Update(ctx context.Context, a *Account) error {
 	return nil
 }
 
+// UpdateIf implements AccountStore: the check runs inside the compare-and-swap, on the
+// value the write is derived from.
+func (s *SecretsManagerStore) UpdateIf(ctx context.Context, a *Account, check func(*Account) error) error {
+	if err := checkAccount(a); err != nil {
+		return fmt.Errorf("acme: secrets manager store: update %s: %w", s.name, err)
+	}
+	var refused error
+	err := s.write(ctx, func(list []storedAccount) ([]storedAccount, error) {
+		var cur *Account
+		i := find(list, a.Directory, a.KID)
+		if i >= 0 {
+			c, err := fromStored(list[i], a.KID, "secrets manager store: secret "+s.name)
+			if err != nil {
+				return nil, err
+			}
+			cur = c
+		}
+		if refused = check(cur); refused != nil {
+			return nil, refused
+		}
+		if i >= 0 {
+			list[i] = toStored(a)
+			return list, nil
+		}
+		return append(list, toStored(a)), nil
+	})
+	if refused != nil && errors.Is(err, refused) {
+		return refused
+	}
+	if err != nil {
+		return fmt.Errorf("acme: secrets manager store: update %s: %w", s.name, err)
+	}
+	return nil
+}
+
 // write applies change to the current accounts and stores the result with a
 // compare-and-swap, deriving it again from the new current value when another writer
 // won (see SecretsManagerStore).

@@ -442,3 +442,48 @@ func TestFileStoreMigratesOldFiles(t *testing.T) {
 		t.Fatalf("Load after the write: %+v %v", got, err)
 	}
 }
+
+// UpdateIf writes only when its check passes, atomically: of several writers
+// conditioned on the same stored key, exactly one lands.
+func TestStoreUpdateIfIsAtomic(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, s acme.AccountStore) {
+		ctx := t.Context()
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k0")}); err != nil {
+			t.Fatal(err)
+		}
+		refused := errors.New("refused")
+		if err := s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("x")}, func(cur *acme.Account) error { return refused }); !errors.Is(err, refused) {
+			t.Fatalf("refused UpdateIf: %v", err)
+		}
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM(fmt.Sprintf("k%d", i+1))}, func(cur *acme.Account) error {
+					if cur == nil || string(cur.Key) != "k0" {
+						return refused
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("two conditional writes landed: %d and %d", won, i)
+			case err == nil:
+				won = i
+			case !errors.Is(err, refused):
+				t.Fatalf("writer %d: %v", i, err)
+			}
+		}
+		got, err := s.Load(ctx, testDir, "")
+		if won < 0 || err != nil || string(got.Key) != fmt.Sprintf("k%d", won+1) {
+			t.Fatalf("winner %d, stored %+v %v", won, got, err)
+		}
+	})
+}

@@ -5,6 +5,13 @@
 // where AWS's limits demand) and waits for each change to be INSYNC with one
 // GetChange loop per change; CleanUp takes them all back in one change per zone.
 //
+// Each record first goes to its target (cname.go, docs/dns.md): the end of the CNAME
+// chain at its name (read through the API in zones the provider knows, through DNS
+// elsewhere), or its alias; the zones above are the targets' zones, so delegated
+// names of many certificates still share one change per zone. Resolve finds the
+// targets without writing, for the check before any order. Each zone is read and
+// written through its own client (Options.Zones: a role in the zone's account).
+//
 // What it must never do: overwrite or delete TXT values it was not given. Values at
 // the same name written by another tool or another runner are read, kept and written
 // back, with a compare-and-swap (DELETE of the exact set read, CREATE of the new one,
@@ -15,8 +22,9 @@
 // top of whatever retryer the caller configured on the client, which it leaves
 // alone: the total is bounded by the product of the two.
 //
-// A Provider is safe for concurrent use. It keeps only the hosted-zone list, read
-// once through the API.
+// A Provider is safe for concurrent use. It keeps the hosted-zone list, read once
+// through the API, and, in memory, where each record's TXT went (so CleanUp removes
+// it there) for at most a day.
 package route53
 
 import (

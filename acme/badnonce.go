@@ -24,10 +24,11 @@ import (
 // third of the time after spending ~15 s, and a pass of ten POSTs practically never
 // completes. RFC 8555 §6.5 says the client should retry at once with the nonce that
 // came with the badNonce answer; that costs one round trip and no sleep. Each retry is
-// one more request to the CA, so it still goes through the account's rate limiter, and
+// one more request to the CA, so it still goes through its endpoint's token bucket, and
 // the bound keeps a CA that rejects every nonce from being asked without end: after it,
 // the answer goes to lego, whose own (slow) retries remain the outer bound. With 16 the
 // chance that a 90 % storm gets one request past both bounds is about 0.17^10.
+// TestBadNonceStormResigned fails with lego's retry alone (it gives the order up).
 const maxBadNonceRetries = 16
 
 // resignJWS returns the flattened JWS body signed again by key with nonce in its

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,11 +44,17 @@ type sharedTransport struct {
 	dirHeader      http.Header
 	dirAt          time.Time
 	dir            directoryURLs
-	nonces         []pooledNonce     // oldest first
-	handedOut      []time.Time       // nonces given to lego and not yet seen on a request, oldest first
-	signedInFlight int               // signed requests sent and not yet answered
-	nonceChanged   chan struct{}     // closed when a nonce may have become available
-	dirFetch       chan struct{}     // held while the directory is fetched
+	nonces         []pooledNonce // oldest first
+	handedOut      []time.Time   // nonces given to lego and not yet seen on a request, oldest first
+	signedInFlight int           // signed requests sent and not yet answered
+	nonceChanged   chan struct{} // closed when a nonce may have become available
+	dirFetch       chan struct{} // held while the directory is fetched
+
+	// badNonceToLego counts the badNonce answers left to lego's own retry (with its
+	// sleeps); noResign leaves them all to it (tests: what lego alone would do).
+	badNonceToLego atomic.Int64
+	badNonces      atomic.Int64 // badNonce answers in all
+	noResign       bool
 	key            crypto.PrivateKey // the account key, for badNonce retries; nil until known
 }
 
@@ -272,14 +279,16 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		resp.Header.Del(badNonceHeader)
-		if jws == nil || attempt >= maxBadNonceRetries {
+		if jws == nil || attempt >= maxBadNonceRetries || c.s.noResign {
 			c.s.pushNonce(nonce)
+			c.s.badNonceToLego.Add(1)
 			return resp, nil
 		}
 		again, serr := resignJWS(jws, key, nonce)
 		if serr != nil {
 			c.log.Debug("cannot sign the request again after badNonce; lego retries", zap.Error(serr))
 			c.s.pushNonce(nonce) // lego's own retry path takes it from the pool
+			c.s.badNonceToLego.Add(1)
 			return resp, nil
 		}
 		_ = resp.Body.Close()
@@ -354,6 +363,9 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 			c.problems[url] = append(c.problems[url], p.Type)
 			c.mu.Unlock()
 			badNonce = p.Type == ProblemBadNonce
+			if badNonce {
+				c.s.badNonces.Add(1)
+			}
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	case isDir && resp.StatusCode == http.StatusOK:

@@ -217,6 +217,10 @@ func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log
 // applies quickly is seen without a pause), then every PollInterval (with jitter) for
 // the first minute, then doubling up to 15s, until the deadline. A wait that lasts is
 // reported at info level (internal/waitlog).
+//
+// Not the SDK's ResourceRecordSetsChangedWaiter: its pauses double (with jitter) from
+// the first one, so a change already INSYNC can go unseen for several PollIntervals in
+// the first minute (TestInsyncPollingNotTheSDKWaiter), and it reports no progress.
 func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time, log *zap.Logger) error {
 	log = log.With(zap.String("change_id", id))
 	wctx, cancel := context.WithDeadline(ctx, deadline)
@@ -290,6 +294,12 @@ func retryable(err error) bool {
 // been tried MaxAttempts times, or ctx is done. Delays start at RetryDelay and
 // double with jitter up to 20s. On giving up it returns the last error (joined
 // with ctx's, if that is why).
+//
+// Beside the client's own retryer, not instead of it: the client is the caller's (its
+// retryer serves every call of the account's SDK configuration), and its standard
+// retryer gives up after three Throttling answers, which Route 53's per-account rate,
+// shared with every other tool of the account, produces in a row
+// (TestThrottlingStreakOutlastsTheSDKRetryer).
 func (p *Provider) retry(ctx context.Context, log *zap.Logger, fn func() error) error {
 	delay := p.opts.RetryDelay
 	for attempt := 1; ; attempt++ {

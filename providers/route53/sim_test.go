@@ -21,6 +21,7 @@ import (
 	awsr53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/waiter"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -951,4 +952,64 @@ func TestInsyncWaitProgress(t *testing.T) {
 	if f["change_id"] == "" || f["status"] != "PENDING" || f["deadline"] == nil || f["waited"] == nil || reports[0].Level != zap.InfoLevel {
 		t.Errorf("report fields %v", f)
 	}
+}
+
+// TestThrottlingStreakOutlastsTheSDKRetryer is why the provider keeps its own retry loop
+// beside the SDK's retryer: a streak of Throttling answers (Route 53's 10 requests/s are
+// per account, shared with every other tool of the account) makes the client's standard
+// retryer, as internal/app configures it (3 attempts), give up on the change, while the
+// provider, with MaxAttempts rounds of those attempts and a backoff up to 20 s, bounded
+// by the context, gets it written.
+func TestThrottlingStreakOutlastsTheSDKRetryer(t *testing.T) {
+	t.Parallel()
+	throttle := calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"}
+	e := newSim(t, r53sim.Options{}, 3)
+	zid := e.zone(t, "example.com", false)
+
+	// The SDK's retryer alone: three Throttling answers in a row are the end of it.
+	e.reg.FailNext("route53", "ChangeResourceRecordSets", 3, throttle)
+	_, err := e.client.ChangeResourceRecordSets(t.Context(), &awsr53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zid),
+		ChangeBatch: &types.ChangeBatch{Changes: []types.Change{{Action: types.ChangeActionUpsert, ResourceRecordSet: &types.ResourceRecordSet{
+			Name: aws.String("_acme-challenge.sdk.example.com"), Type: types.RRTypeTxt, TTL: aws.Int64(60),
+			ResourceRecords: []types.ResourceRecord{{Value: aws.String(`"v"`)}}}}}},
+	})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "Throttling" {
+		t.Fatalf("the SDK's retryer alone: %v, want it to give up with Throttling", err)
+	}
+
+	// The provider, on the same client.
+	e.reg.FailNext("route53", "ChangeResourceRecordSets", 5, throttle)
+	before := e.count("ChangeResourceRecordSets")
+	p := e.provider(t, route53.Options{})
+	noErrors(t, "present", p.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.example.com", Value: "v", ZoneID: zid}}))
+	if got := e.count("ChangeResourceRecordSets") - before; got != 6 {
+		t.Errorf("%d ChangeResourceRecordSets, want 6 (5 throttled, then written)", got)
+	}
+}
+
+// TestInsyncPollingNotTheSDKWaiter is why waitInsync polls GetChange itself rather than
+// through the SDK's ResourceRecordSetsChangedWaiter: the waiter's pauses grow from the
+// start (a random pause between MinDelay and MinDelay doubled per attempt, smithy-go's
+// waiter.ComputeDelay), so with MinDelay at PollInterval it can leave a change that is
+// already INSYNC unseen for several PollIntervals within the first minute, the largest
+// cost of a pass after Route 53's own delay. waitInsync pauses at most PollInterval for
+// the first minute (TestInsyncWaitProgress).
+func TestInsyncPollingNotTheSDKWaiter(t *testing.T) {
+	t.Parallel()
+	const pollInterval, maxPoll = 2 * time.Second, 15 * time.Second
+	var longest, elapsed time.Duration
+	for attempt := int64(1); elapsed < time.Minute; attempt++ {
+		d, err := waiter.ComputeDelay(attempt, pollInterval, maxPoll, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		longest = max(longest, d)
+		elapsed += d
+	}
+	if longest <= 2*pollInterval {
+		t.Errorf("the SDK waiter's longest pause in the first minute is %s: no longer than 2 x PollInterval, so it would serve", longest)
+	}
+	t.Logf("the SDK waiter's longest pause in the first minute: %s (waitInsync: at most %s)", longest, pollInterval)
 }

@@ -86,7 +86,7 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev ho
 
 // runFailureHooks tells the on_failure hooks that a certificate failed.
 func (r *Runner) runFailureHooks(ctx context.Context, w *work, err error) {
-	if len(w.cert.OnFailure) == 0 {
+	if len(w.cert.OnFailure) == 0 || w.dry {
 		return
 	}
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)

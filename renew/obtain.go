@@ -2,6 +2,8 @@ package renew
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,7 +62,8 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
 		// "replaces" only to the CA that issued the certificate being replaced, and only
 		// for the same names.
-		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged && w.decision.Reason != scheduler.ReasonCAChanged {
+		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged && w.decision.Reason != scheduler.ReasonCAChanged &&
+			!opts.DryRun && (w.stored.Directory == "" || w.stored.Directory == r.settings.Directory) {
 			req.Replaces = w.ariID
 		}
 		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
@@ -159,13 +162,50 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		if at.Before(b.NotBefore) && b.NotBefore.Sub(at) <= maxClockSkew {
 			at = b.NotBefore
 		}
-		if err := b.Verify(r.settings.Roots, at); err != nil {
+		if err := b.Verify(r.verifyRoots(b), at); err != nil {
 			r.fail(ctx, w, fmt.Errorf("verify issued certificate: %w", err))
+			return
+		}
+		if opts.DryRun {
+			r.dryRunDone(w, b)
 			return
 		}
 		r.log.Info("issued", zap.String("cert", w.cert.Name), zap.Strings("domains", b.Domains), zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
 		r.store(ctx, w, b, opts)
 	})
+}
+
+// verifyRoots are the roots an issued bundle is verified against: the configured ones,
+// or (Settings.TrustChainTop) the chain's own topmost certificate.
+func (r *Runner) verifyRoots(b *certs.Bundle) *x509.CertPool {
+	if !r.settings.TrustChainTop {
+		return r.settings.Roots
+	}
+	pool := x509.NewCertPool()
+	var top *x509.Certificate
+	for rest := b.ChainPEM; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			top = c
+		}
+	}
+	if top != nil {
+		pool.AddCert(top)
+	}
+	return pool
+}
+
+// dryRunDone reports a certificate a dry run obtained and verified; it is dropped.
+func (r *Runner) dryRunDone(w *work, b *certs.Bundle) {
+	w.res.Action = ActionDryRun
+	w.res.Message = fmt.Sprintf("dry run: issued by %s and verified (serial %s, expires %s); not stored", r.settings.Directory,
+		b.Serial, b.NotAfter.UTC().Format(time.RFC3339))
+	w.res.Duration = r.deps.Now().Sub(w.started)
+	r.log.Info("dry run: certificate issued and verified; not stored", zap.String("cert", w.cert.Name), zap.String("directory", r.settings.Directory),
+		zap.String("serial", b.Serial), zap.Time("not_after", b.NotAfter))
 }
 
 // maxClockSkew is how far ahead of this runner's clock an issued certificate's

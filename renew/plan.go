@@ -37,9 +37,13 @@ const (
 // scheduler.Decide, then record what was learnt (the ARI window) with the state.
 func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored, opts Options) *work {
 	now := r.deps.Now()
-	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now, plan: opts.Plan}
+	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now,
+		plan: opts.Plan || opts.DryRun, dry: opts.DryRun}
 	in, ariTags := r.gather(ctx, w, inv, opts)
 	w.decision = scheduler.Decide(in)
+	if opts.DryRun && !opts.Force && w.decision.Reason == scheduler.ReasonForced {
+		w.decision.Message = "a dry run tries every certificate"
+	}
 	if len(ariTags) > 0 && !opts.Plan && ctx.Err() == nil {
 		if err := w.state.save(ctx, ariTags); err != nil {
 			r.log.Warn("could not record the ARI state", zap.String("cert", c.Name), zap.Error(err))
@@ -102,6 +106,9 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		w.state = memoryState{mem: r.mem, name: c.Name}
 		w.version = "files"
 	}
+	if opts.DryRun {
+		w.state = memoryState{mem: r.mem, name: c.Name} // the dry run's own Memory
+	}
 	w.st = decodeState(w.state.load(), now)
 
 	in := scheduler.Input{
@@ -110,7 +117,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		Now:      now,
 		Interval: r.settings.Interval,
 		Guard:    r.settings.Guard,
-		Force:    opts.Force,
+		Force:    opts.Force || opts.DryRun, // a dry run tries every certificate
 	}
 	stored, err := r.storedState(ctx, w, found)
 	stored.Failures, stored.NextAttempt = w.st.failures, w.st.nextAttempt
@@ -135,7 +142,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		}
 	}
 	w.foundTags = found.Tags
-	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan {
+	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan && !opts.DryRun {
 		r.adoptInterruptedWrite(ctx, w, found.PendingVersionID)
 	}
 	in.Unstored = r.mem.hasUnstored(c.Name)
@@ -266,7 +273,7 @@ const ariRetryOnError = time.Hour
 // to record when it asked. To keep idle passes free of ACME requests it asks the CA only
 // when the time the CA gave for the next check (kept with the state) has passed.
 func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*scheduler.Window, map[string]string) {
-	if !r.settings.ARI || !w.stored.Exists || w.ariID == "" || opts.Force || w.stored.Directory != "" && w.stored.Directory != r.settings.Directory {
+	if !r.settings.ARI || !w.stored.Exists || w.ariID == "" || opts.Force || opts.DryRun || w.stored.Directory != "" && w.stored.Directory != r.settings.Directory {
 		return nil, nil
 	}
 	now := r.deps.Now()

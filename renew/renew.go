@@ -111,6 +111,11 @@ type Settings struct {
 	// AccountSecret is the secret that holds the ACME account (empty: a file store): no
 	// certificate may be stored in it.
 	AccountSecret string
+	// TrustChainTop verifies an issued chain up to its own topmost certificate instead of
+	// Roots: set for a dry run against another CA than the configured one (Let's
+	// Encrypt's staging CA), whose roots no trust store holds. The leaf's signature,
+	// names, dates and usage are still checked.
+	TrustChainTop bool
 }
 
 // Deps are the pass's collaborators. ACME is opened lazily: a pass with nothing due
@@ -138,17 +143,26 @@ type Options struct {
 	// Plan decides and reports what is due and why, and does nothing else: no order, no
 	// write, no hook (renew --plan, status).
 	Plan bool
+	// DryRun treats every selected certificate as due and runs the real thing up to
+	// storing: the preflight, an order from the Runner's directory (the dry-run CA, see
+	// docs/architecture.md), TXT records published and removed, the chain verified; then
+	// the certificate is thrown away. Nothing is stored, no hook runs, and no state
+	// (backoff, ARI, failures) is written: the pass keeps it in a Memory of its own.
+	DryRun bool
 }
 
 // Action is what a pass did with one certificate.
 type Action string
 
 const (
-	ActionSkip   Action = "skip"
-	ActionRenew  Action = "renew"
-	ActionIssue  Action = "issue"
-	ActionStore  Action = "store" // an issued, not yet stored certificate was stored
-	ActionPlan   Action = "plan"  // --plan: would renew or issue
+	ActionSkip  Action = "skip"
+	ActionRenew Action = "renew"
+	ActionIssue Action = "issue"
+	ActionStore Action = "store" // an issued, not yet stored certificate was stored
+	ActionPlan  Action = "plan"  // --plan: would renew or issue
+	// ActionDryRun: --dry-run issued a certificate from the dry-run CA, verified it, and
+	// threw it away.
+	ActionDryRun Action = "dry-run"
 	ActionFailed Action = "failed"
 	ActionHooks  Action = "hooks" // only on_renew hooks left over from an earlier pass ran
 	// ActionLostRace: another runner stored an equivalent certificate while this one was
@@ -217,6 +231,7 @@ type Summary struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 	Plan     bool          `json:"plan"`
+	DryRun   bool          `json:"dry_run,omitempty"`
 	Results  []*Result     `json:"results"`
 }
 
@@ -308,7 +323,8 @@ type work struct {
 	started   time.Time
 	version   string            // the stored AWSCURRENT version id, "" when unknown
 	hooks     *storedHooks      // on_renew hooks readied by store, run after cleanup
-	plan      bool              // Options.Plan: write nothing
+	plan      bool              // Options.Plan or DryRun: write nothing
+	dry       bool              // Options.DryRun: no hook either
 	blockErr  error             // the problem behind a Blocked decision
 	foundTags map[string]string // the secret's tags as the inventory read them
 }
@@ -329,13 +345,21 @@ func (w *work) pendingHookCount() int {
 // selection, inventory unreadable); per-certificate failures are in the Summary, and
 // every Result carries the certificate's Condition.
 func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
+	if opts.DryRun {
+		// What a dry run learns or fails stays in a Memory of its own, dropped with it.
+		dry := *r
+		dry.mem = NewMemory()
+		dry.deps.Memory = dry.mem
+		r, opts.Plan = &dry, false
+	}
 	start := r.deps.Now()
-	sum := &Summary{Started: start, Plan: opts.Plan}
+	sum := &Summary{Started: start, Plan: opts.Plan, DryRun: opts.DryRun}
 	selected, err := r.selectCerts(opts.Only)
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info("pass starting", zap.Int("certificates", len(selected)), zap.Bool("plan", opts.Plan), zap.Bool("force", opts.Force))
+	r.log.Info("pass starting", zap.Int("certificates", len(selected)), zap.Bool("plan", opts.Plan), zap.Bool("dry_run", opts.DryRun),
+		zap.Bool("force", opts.Force))
 
 	inv, err := r.inventory(ctx, selected)
 	if err != nil {
@@ -364,7 +388,9 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 		if len(due) > 0 {
 			r.obtain(ctx, due, opts)
 		}
-		r.retryHooks(ctx, works)
+		if !opts.DryRun {
+			r.retryHooks(ctx, works)
+		}
 	}
 	now := r.deps.Now()
 	for _, w := range works {

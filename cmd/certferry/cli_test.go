@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
@@ -350,9 +353,9 @@ func summaryRows(t *testing.T, out string) map[string][]string {
 	return rows
 }
 
-// TestCLIDryRun: --dry-run makes no write call and no ACME order, and prints the plan
-// with reasons.
-func TestCLIDryRun(t *testing.T) {
+// TestCLIPlan: --plan makes no write call and no ACME order, and prints the plan with
+// reasons.
+func TestCLIPlan(t *testing.T) {
 	t.Parallel()
 	e := newCLIEnv(t, sandboxConfig)
 	code, out, errOut := e.renew(t, "--only", "web")
@@ -360,9 +363,9 @@ func TestCLIDryRun(t *testing.T) {
 		t.Fatalf("renew --only web: exit %d\n%s\n%s", code, out, errOut)
 	}
 	e.SB.Calls().Reset()
-	code, out, errOut = e.renew(t, "--dry-run", "--log-level", "debug")
+	code, out, errOut = e.renew(t, "--plan", "--log-level", "debug")
 	if code != exitOK {
-		t.Fatalf("--dry-run: exit %d\n%s\n%s", code, out, errOut)
+		t.Fatalf("--plan: exit %d\n%s\n%s", code, out, errOut)
 	}
 	table := summaryRows(t, out)
 	if r := table["web"]; len(r) < 3 || r[1] != "skip" || r[2] != "not-due" {
@@ -372,19 +375,105 @@ func TestCLIDryRun(t *testing.T) {
 		t.Errorf("lost row %q\n%s", r, out)
 	}
 	if !strings.Contains(out, "plan (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
-		t.Errorf("dry run output lacks the plan's reasons:\n%s", out)
+		t.Errorf("plan output lacks the plan's reasons:\n%s", out)
 	}
 	c := e.SB.Calls()
 	for k, n := range c.Counts() {
 		op := k[strings.IndexByte(k, '.')+1:]
 		for _, w := range []string{"Create", "Put", "Tag", "Untag", "Change", "Update", "Delete", "NewOrder", "NewAccount", "Finalize"} {
 			if n > 0 && strings.HasPrefix(op, w) {
-				t.Errorf("dry run made %d %s call(s)", n, k)
+				t.Errorf("plan made %d %s call(s)", n, k)
 			}
 		}
 	}
 	if c.Count("secretsmanager", "ListSecrets") != 1 {
-		t.Errorf("dry run: %s", c)
+		t.Errorf("plan: %s", c)
+	}
+}
+
+// secretWrites counts the calls that would change a secret (its value or its tags).
+func secretWrites(c *calls.Registry) int {
+	n := 0
+	for _, op := range []string{"PutSecretValue", "CreateSecret", "TagResource", "UntagResource", "UpdateSecretVersionStage", "UpdateSecret", "DeleteSecret"} {
+		n += c.Count("secretsmanager", op)
+	}
+	return n
+}
+
+// TestCLIDryRun: --dry-run orders every selected certificate from the dry-run CA (here
+// the sandbox's CA itself), publishes and removes its records, verifies the chain, and
+// stores nothing: no secret write or tag, no file, no hook, whether a certificate is
+// stored already (and not due) or not yet. A certificate that cannot be validated (a
+// name in no hosted zone) fails before any order, naming the name, and the exit code
+// is 1.
+func TestCLIDryRun(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A dry run before anything was stored: the certificate is issued and dropped. The
+	// one write it may make is the account registration (the account secret).
+	code, out, errOut := e.renew(t, "--dry-run")
+	if r := rowOf(t, out, "web"); code != exitOK || r["ACTION"] != "dry-run" || r["RESULT"] != "issued and verified; not stored" {
+		t.Fatalf("first dry run: exit %d, row %q\n%s\n%s", code, r, out, errOut)
+	}
+	if !strings.Contains(out, "dry run (nothing stored, no hook run): 1 certificate(s), 1 issued and verified, 0 failed") {
+		t.Errorf("dry run summary line:\n%s", out)
+	}
+	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
+		t.Errorf("the dry run created the certificate's secret")
+	}
+	// A real pass stores it (exactly once: the dry run left no state behind).
+	out = e.mustRenew(t)
+	if r := rowOf(t, out, "web"); r["ACTION"] != "issue" || e.hookRuns(t) != 1 {
+		t.Fatalf("renew after the dry run: %q, %d hook runs\n%s", r, e.hookRuns(t), out)
+	}
+	stored := e.Stored(t, "certferry/web", "AWSCURRENT")
+
+	// A dry run of a stored, not due certificate: still ordered, still nothing written.
+	e.SB.Calls().Reset()
+	code, out, errOut = e.renew(t, "--dry-run")
+	if r := rowOf(t, out, "web"); code != exitOK || r["ACTION"] != "dry-run" || r["REASON"] != "forced" {
+		t.Fatalf("dry run: exit %d, row %q\n%s\n%s", code, r, out, errOut)
+	}
+	c := e.SB.Calls()
+	if c.Count("acme", "NewOrder") < 1 || c.Count("acme", "Finalize") < 1 {
+		t.Errorf("the dry run did not order: %s", c)
+	}
+	if n := secretWrites(c); n != 0 || c.Count("acme", "NewAccount") != 0 {
+		t.Errorf("the dry run wrote %d time(s) to Secrets Manager: %s", n, c)
+	}
+	if e.hookRuns(t) != 1 {
+		t.Errorf("the dry run ran the on_renew hook")
+	}
+	if s := e.Stored(t, "certferry/web", "AWSCURRENT"); s.Serial != stored.Serial {
+		t.Errorf("the stored certificate changed: %s, was %s", s.Serial, stored.Serial)
+	}
+	// And the next real pass has nothing to do.
+	e.SB.Calls().Reset()
+	if r := rowOf(t, e.mustRenew(t), "web"); r["ACTION"] != "skip" || e.SB.Calls().Count("acme", "NewOrder") != 0 {
+		t.Errorf("the pass after the dry run: %q", r)
+	}
+
+	// --plan and --dry-run together, and --dry-run-directory alone, are usage errors.
+	for _, args := range [][]string{{"--plan", "--dry-run"}, {"--dry-run-directory", "https://ca.example/dir"}, {"--dry-run", "--dry-run-directory", "http://ca.example/dir"}} {
+		if code, _, errOut := e.renew(t, args...); code != exitUsage {
+			t.Errorf("renew %q: exit %d, want %d (%s)", args, code, exitUsage, errOut)
+		}
+	}
+
+	// A certificate with a name in no hosted zone: refused before any order.
+	bad := newCLIEnv(t, sandboxConfig)
+	code, out, errOut = bad.renew(t, "--dry-run", "--only", "lost")
+	if code != exitFailed || !strings.Contains(out, "www.example.org") {
+		t.Errorf("bad dry run: exit %d, want %d naming www.example.org\n%s\n%s", code, exitFailed, out, errOut)
+	}
+	if r := rowOf(t, out, "lost"); r["ACTION"] != "failed" || r["REASON"] != "preflight" {
+		t.Errorf("bad dry run row %q\n%s", r, out)
+	}
+	if c := bad.SB.Calls(); c.Count("acme", "NewOrder") != 0 || secretWrites(c) != 0 {
+		t.Errorf("bad dry run: %s", c)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,9 +19,17 @@ import (
 )
 
 func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--plan] [--log-level L] [--log-format F]", stderr)
-	fs.Usage = usageWith(fs, stderr, "renew", "[--config F] [--only NAME]... [--force] [--plan] [--log-level L] [--log-format F]",
+	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--log-level L] [--log-format F]", stderr)
+	fs.Usage = usageWith(fs, stderr, "renew", "[--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--log-level L] [--log-format F]",
 		`One pass: renews what is due, stores it, runs the hooks, removes the DNS-01 records, then exits.
+
+--plan prints what is due and why, and does nothing else: no order, no write, no hook.
+--dry-run rehearses a renewal of every selected certificate without storing anything:
+the same checks as a real pass (zones, secrets), then a real order from the dry-run CA
+(Let's Encrypt's staging CA for Let's Encrypt; any other directory itself, or
+--dry-run-directory), its DNS-01 records published and removed, the chain verified, and
+the certificate thrown away: no secret or file written, no tag, no hook. The dry-run CA's
+account is registered once in the account store if it has none.
 
 Exit codes:
   0  every certificate is ready (or merely due and not attempted)
@@ -33,7 +42,8 @@ Exit codes:
 	fs.Var(&only, "only", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due; overrides backoff and the issuance guard")
 	plan := fs.Bool("plan", false, "print what is due and why; place no order, write nothing, run no hook")
-	dryRun := fs.Bool("dry-run", false, "the same as --plan (a real issuance against the staging CA is planned)")
+	dryRun := fs.Bool("dry-run", false, "rehearse: order every selected certificate from the dry-run CA, verify it, store nothing, run no hook")
+	dryRunDir := fs.String("dry-run-directory", "", "the ACME directory --dry-run orders from (a URL, or letsencrypt-staging; default: Let's Encrypt's staging CA for Let's Encrypt, otherwise acme.directory)")
 	logs := logging.AddFlags(fs, "")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -43,12 +53,27 @@ Exit codes:
 		fmt.Fprintf(stderr, "certferry renew: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
+	if *plan && *dryRun {
+		fmt.Fprintln(stderr, "certferry renew: --plan and --dry-run exclude each other: --plan orders nothing, --dry-run orders from the dry-run CA")
+		return exitUsage
+	}
+	if *dryRunDir != "" && !*dryRun {
+		fmt.Fprintln(stderr, "certferry renew: --dry-run-directory needs --dry-run")
+		return exitUsage
+	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry renew: %v\n", err)
 		return exitUsage
 	}
-	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, Plan: *plan || *dryRun}, logs, stderr, nil)
+	dir := ""
+	if *dryRun {
+		if dir, err = dryRunDirectory(*dryRunDir, cfg.ACME.Directory); err != nil {
+			fmt.Fprintf(stderr, "certferry renew: %v\n", err)
+			return exitUsage
+		}
+	}
+	sum, code := renewOnce(ctx, cfg, renew.Options{Force: *force, Only: only, Plan: *plan, DryRun: *dryRun}, dir, logs, stderr, nil)
 	if sum != nil {
 		if *jsonOut {
 			enc := json.NewEncoder(stdout)
@@ -61,8 +86,24 @@ Exit codes:
 	return code
 }
 
-// renewOnce runs one pass with cfg and returns its summary and exit code.
-func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs *logging.Flags, stderr io.Writer, awsOverride *aws.Config) (*renew.Summary, int) {
+// dryRunDirectory is the directory --dry-run orders from: flag (a URL or a directory
+// name such as letsencrypt-staging), or the staging counterpart of configured.
+func dryRunDirectory(flag, configured string) (string, error) {
+	if flag == "" {
+		return app.DryRunDirectory(configured), nil
+	}
+	if u, ok := config.Directories[flag]; ok {
+		return u, nil
+	}
+	if u, err := url.Parse(flag); err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("--dry-run-directory %q: write letsencrypt-staging or an https:// URL", flag)
+	}
+	return flag, nil
+}
+
+// renewOnce runs one pass with cfg and returns its summary and exit code. dryRunDir is
+// the directory a dry run orders from ("" for any other pass).
+func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, dryRunDir string, logs *logging.Flags, stderr io.Writer, awsOverride *aws.Config) (*renew.Summary, int) {
 	log, err := logs.Logger(stderr, &cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
@@ -72,7 +113,7 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, logs
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv()})
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv(), DryRunDirectory: dryRunDir})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		if errors.Is(err, app.ErrAWS) {
@@ -118,6 +159,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), firstLine(r.LastError))
 		case r.Condition == renew.ConditionExpired:
 			result = "EXPIRED"
+		case r.Action == renew.ActionDryRun:
+			result = "issued and verified; not stored"
 		case r.Action == renew.ActionSkip || r.Action == renew.ActionPlan:
 			result = "-"
 		}
@@ -134,6 +177,22 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Action, r.Reason, r.Condition, result, fmtTime(r.NotAfter), dur)
 	}
 	_ = tw.Flush()
+	if s.DryRun {
+		tried := 0
+		for _, r := range s.Results {
+			if r.Action == renew.ActionDryRun {
+				tried++
+			}
+		}
+		fmt.Fprintf(w, "dry run (nothing stored, no hook run): %d certificate(s), %d issued and verified, %d failed, %s\n",
+			len(s.Results), tried, s.Failed(), s.Duration.Round(10*time.Millisecond))
+		for _, r := range s.Results {
+			if r.Message != "" && r.Err() == nil {
+				fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Message)
+			}
+		}
+		return
+	}
 	if s.Plan {
 		fmt.Fprintf(w, "plan (no order placed, nothing written): %d certificate(s), %d failing, %s\n", len(s.Results), s.Failing(), s.Duration.Round(10*time.Millisecond))
 		for _, r := range s.Results {

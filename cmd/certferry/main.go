@@ -32,7 +32,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `certferry: Let's Encrypt certificates through Route 53 DNS-01, stored in AWS Secrets Manager.
 
 Usage:
-  certferry renew    [--config F] [--only NAME]... [--force] [--dry-run]   one pass, then exit
+  certferry renew    [--config F] [--only NAME]... [--force] [--plan | --dry-run]
+                                                                           one pass, then exit
   certferry run      [--config F]                                          the daemon (scheduled passes)
   certferry status   [--config F] [--json]                                 what is stored, and when it renews
   certferry validate [--config F]                                          check the configuration; touches nothing

@@ -59,6 +59,9 @@ type Options struct {
 	// one to each, so a certificate issued but not stored survives the rebuild. Nil: a
 	// Memory of this App's own.
 	Memory *renew.Memory
+	// DryRunDirectory, when set, is the ACME directory the Runner orders from instead of
+	// acme.directory (renew --dry-run; see DryRunDirectory), with that CA's own account.
+	DryRunDirectory string
 }
 
 // App holds what was built from the configuration: the Runner, and the clients it needs.
@@ -77,6 +80,17 @@ type App struct {
 	now         func() time.Time
 	version     string
 	acmeWrap    func(http.RoundTripper) http.RoundTripper
+	directory   string // the directory the Runner orders from
+}
+
+// DryRunDirectory is the CA a dry run of a configuration ordering from directory uses:
+// Let's Encrypt's staging CA for Let's Encrypt, the directory itself otherwise (a
+// private or test CA has no staging counterpart that certferry could know).
+func DryRunDirectory(directory string) string {
+	if directory == config.LetsEncryptURL {
+		return config.LetsEncryptStagingURL
+	}
+	return directory
 }
 
 // ErrAWS matches the errors of LoadAWS: the AWS configuration cannot be used (no region,
@@ -133,8 +147,9 @@ func LoadAWS(ctx context.Context, c config.AWS) (aws.Config, error) {
 // maxCABundle bounds a CA bundle file: the whole Mozilla root store is about 250 KB.
 const maxCABundle = 4 << 20
 
-// readRoots returns the system roots plus the PEM certificates in path (if any).
-func readRoots(path string) (*x509.CertPool, error) {
+// readRoots returns the system roots plus the PEM certificates in path (if any); field
+// names the configuration key in errors.
+func readRoots(field, path string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -144,10 +159,10 @@ func readRoots(path string) (*x509.CertPool, error) {
 	}
 	pem, err := fileread.Regular(path, maxCABundle)
 	if err != nil {
-		return nil, fmt.Errorf("acme.ca_bundle: %w", err)
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("acme.ca_bundle: %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", field, path)
 	}
 	return pool, nil
 }
@@ -158,7 +173,10 @@ func readRoots(path string) (*x509.CertPool, error) {
 // opts.AWS, when not nil, replaces the AWS configuration the standard chain would build
 // (the demo's sandbox credentials, a test's).
 func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Log: log, version: opts.Version, now: opts.Now}
+	a := &App{Config: cfg, Log: log, version: opts.Version, now: opts.Now, directory: cfg.ACME.Directory}
+	if opts.DryRunDirectory != "" {
+		a.directory = opts.DryRunDirectory
+	}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -173,15 +191,15 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
 	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
 	r53 := awsroute53.NewFromConfig(awsCfg)
-	roots, err := readRoots(cfg.ACME.CABundle)
+	roots, err := readRoots("acme.ca_bundle", cfg.ACME.CABundle)
 	if err != nil {
 		return nil, err
 	}
 	a.roots = roots
 	verifyRoots := roots
 	if cfg.ACME.IssuerRoots != "" {
-		if verifyRoots, err = readRoots(cfg.ACME.IssuerRoots); err != nil {
-			return nil, fmt.Errorf("acme.issuer_roots: %w", err)
+		if verifyRoots, err = readRoots("acme.issuer_roots", cfg.ACME.IssuerRoots); err != nil {
+			return nil, err
 		}
 		if pem, err := fileread.Regular(cfg.ACME.CABundle, maxCABundle); err == nil {
 			verifyRoots.AppendCertsFromPEM(pem)
@@ -245,9 +263,11 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Roots:          verifyRoots,
 		CleanupTimeout: opts.CleanupTimeout,
 		MinOrderTime:   opts.MinOrderTime,
-		Directory:      cfg.ACME.Directory,
+		Directory:      a.directory,
 		InsyncTimeout:  cfg.Route53.InsyncTimeout,
 		AccountSecret:  accountSecret(cfg.ACME),
+		// Another CA's roots (Let's Encrypt's staging roots) are in no trust store.
+		TrustChainTop: a.directory != cfg.ACME.Directory,
 	}, renew.Deps{
 		ACME: func(ctx context.Context) (renew.ACME, error) {
 			c, err := a.ACME(ctx)
@@ -308,7 +328,7 @@ func (a *App) ACME(ctx context.Context) (*acme.Client, error) {
 		if e := a.Config.ACME.EAB; e != nil {
 			kid = e.KID
 		}
-		stored, err := a.AccountStore().Load(ctx, a.Config.ACME.Directory, kid)
+		stored, err := a.AccountStore().Load(ctx, a.directory, kid)
 		if err != nil || a.acmeClient.Holds(stored) {
 			return a.acmeClient, nil // unreadable now: keep what works
 		}
@@ -353,7 +373,7 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 		eab = &acme.EAB{KID: cfg.EAB.KID, HMACKey: cfg.EAB.HMACKey.Reveal()}
 	}
 	return acme.New(ctx, acme.Config{
-		DirectoryURL:      cfg.Directory,
+		DirectoryURL:      a.directory,
 		Email:             cfg.Email,
 		HTTPClient:        &http.Client{Transport: tr},
 		UserAgent:         "certferry/" + a.version,

@@ -262,7 +262,9 @@ func (p *Provider) listZoneNamed(ctx context.Context, api API, name string, priv
 		if private {
 			kind = "private"
 		}
-		return "", fmt.Errorf("no %s hosted zone is named %s: %w", kind, displayName(name), ErrNoZone)
+		// Not ErrNoZone: the operator named this zone, so its absence is an error, never a
+		// reason to look for a CNAME in DNS instead.
+		return "", fmt.Errorf("these credentials see no %s hosted zone named %s", kind, displayName(name))
 	case 1:
 		return ids[0], nil
 	}

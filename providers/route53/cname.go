@@ -464,12 +464,17 @@ func (r *resolution) step(ctx context.Context, active []*walk) {
 	}
 }
 
-// noZone says which name of the chain no zone holds.
+// noZone says which name of the chain no zone holds, and, when no zone certferry can
+// list holds it, how to reach a zone of another account.
 func (r *resolution) noZone(w *walk, err error) error {
-	if len(w.chain) > 1 {
-		return fmt.Errorf("find zone for %s (through %s): %w", displayName(w.name), chainString(w.chain), err)
+	hint := ""
+	if errors.Is(err, ErrNoZone) {
+		hint = " (a zone in another AWS account: add it to dns.zones with the assume_role_arn of a role there)"
 	}
-	return fmt.Errorf("find zone for %s: %w", displayName(w.name), err)
+	if len(w.chain) > 1 {
+		return fmt.Errorf("find zone for %s (through %s): %w%s", displayName(w.name), chainString(w.chain), err, hint)
+	}
+	return fmt.Errorf("find zone for %s: %w%s", displayName(w.name), err, hint)
 }
 
 // zoneSnap is what resolving read of one zone during one call: the CNAMEs, and the

@@ -355,3 +355,17 @@ func TestPresentReusesResolveReads(t *testing.T) {
 		t.Errorf("after cleanup b holds %q", got)
 	}
 }
+
+// TestConfiguredZoneMissing: a dns.zones entry whose zone the credentials do not see
+// is an error naming it, not a reason to look elsewhere.
+func TestConfiguredZoneMissing(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	e.zone(t, "example.com", false)
+	p := e.provider(t, route53.Options{Zones: []route53.Zone{{Name: "example.org", Role: "arn:aws:iam::210987654321:role/dns", API: e.client}}})
+	errs := p.Resolve(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.org"}})
+	want := "route53: find zone for _acme-challenge.www.example.org: dns.zones example.org: find the hosted zone through role arn:aws:iam::210987654321:role/dns: these credentials see no public hosted zone named example.org"
+	if errs[0] == nil || errs[0].Error() != want {
+		t.Errorf("err = %v\nwant %s", errs[0], want)
+	}
+}

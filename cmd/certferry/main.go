@@ -46,6 +46,7 @@ Every command but version also takes --log-level (debug, info, warn, error) and
 --log-format (auto, json, console).
 
 Exit codes: 0 all fine or nothing due, 1 a certificate failed, 2 bad configuration or usage.
+revoke, retire and account: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
 Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
 ./certferry.yaml, or $CERTFERRY_CONFIG when set.
 `

@@ -95,6 +95,16 @@ func RoleAccount(arn string) (string, bool) {
 
 const maxBody = 64 << 10
 
+// faultStatuses are the HTTP statuses STS answers its error codes with (the fault
+// injection's default for a code; 400 otherwise).
+var faultStatuses = map[string]int{
+	"AccessDenied":            http.StatusForbidden,
+	"InvalidClientTokenId":    http.StatusForbidden,
+	"RegionDisabledException": http.StatusForbidden,
+	"InternalFailure":         http.StatusInternalServerError,
+	"ServiceUnavailable":      http.StatusServiceUnavailable,
+}
+
 // ServeHTTP answers STS Query requests (form-encoded POST, or GET with a query).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := wire.RequestID()
@@ -105,16 +115,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op := r.Form.Get("Action")
 	if f, ok := s.calls.Record("sts", op); ok {
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadRequest
+		if !f.Hold(r) {
+			return // the client gave up: a hung endpoint answers nothing
 		}
-		msg := f.Message
-		if msg == "" {
-			msg = f.Code
+		if f.Code != "" {
+			f.SetRetryAfter(w.Header())
+			writeError(w, reqID, f.StatusFor(faultStatuses), f.Code, f.Text())
+			return
 		}
-		writeError(w, reqID, status, f.Code, msg)
-		return
 	}
 	caller := s.def
 	if a, ok := s.AccountOf(wire.AccessKeyID(r)); ok {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
 )
 
 // ConfigError is a configuration the Lambda cannot run: unreadable, invalid, or asking
@@ -15,20 +15,10 @@ type ConfigError struct{ err error }
 func (e *ConfigError) Error() string { return e.err.Error() }
 func (e *ConfigError) Unwrap() error { return e.err }
 
-// lambdaProblems lists what a valid configuration asks for that a Lambda cannot keep:
-// nothing under /tmp survives, so the ACME account must live in Secrets Manager and
-// certificates cannot be kept (nor inventoried) as files.
+// lambdaProblems lists what a valid configuration asks for that a Lambda cannot keep
+// (app.LambdaProblems; `certferry validate --lambda` reports the same).
 func lambdaProblems(cfg *config.Config) error {
-	var errs []error
-	if cfg.ACME.AccountStore.Kind == config.AccountStoreFile {
-		errs = append(errs, fmt.Errorf("acme.account_store: %q keeps the ACME account on the Lambda's local disk, which does not survive the invocation (every cold start would register a new account): use account_store: secretsmanager", cfg.ACME.AccountStore.String()))
-	}
-	for i, c := range cfg.Certificates {
-		if c.Sinks.File != nil {
-			errs = append(errs, fmt.Errorf("certificates[%d].sinks.file (%s): a Lambda's disk does not survive the invocation; store the certificate in Secrets Manager only (sinks.secretsmanager)", i, c.Name))
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(app.LambdaProblems(cfg)...)
 }
 
 // ScheduleError refuses a pass whose schedule cannot keep a stored certificate valid.

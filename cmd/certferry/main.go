@@ -36,7 +36,7 @@ Usage:
                                                                            one pass, then exit
   certferry run      [--config F]                                          the daemon (scheduled passes)
   certferry status   [--config F] [--json]                                 what is stored, and when it renews
-  certferry validate [--config F]                                          check the configuration; touches nothing
+  certferry validate [--config F] [--lambda] [--online]                   check the configuration (--online: the CA, zones, secrets)
   certferry revoke   NAME [--reason R] [--renew]                           revoke the stored certificate; --renew replaces it
   certferry retire   NAME [--revoke] [--delete-secret [--recovery-window 30d]]  wind down a stored certificate
   certferry account  show | update --email E | rollover | deactivate       the ACME account of the configured CA

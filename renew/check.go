@@ -1,0 +1,72 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/certferry/certferry/providers/route53"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// ErrCheckIncomplete matches the error of Check when the checks could not run (the
+// secrets' inventory was unreadable: no credentials, AWS unreachable).
+var ErrCheckIncomplete = errors.New("checks incomplete")
+
+type checkIncomplete struct{ err error }
+
+func (e checkIncomplete) Error() string        { return e.err.Error() }
+func (e checkIncomplete) Unwrap() error        { return e.err }
+func (e checkIncomplete) Is(target error) bool { return target == ErrCheckIncomplete }
+
+// Check runs the preflight's checks on every certificate, due or not, and orders
+// nothing (validate --online): every name's hosted zone is found, and every secret is
+// readable and can take the certificate (the same rules as the preflight's, with
+// opts.Force lifting the same one). It writes nothing and makes no ACME request. The
+// problems found are returned one per certificate and check, each naming the
+// certificate; err (matching ErrCheckIncomplete) is set when the checks could not run.
+func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err error) {
+	selected, err := r.selectCerts(opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := r.inventory(ctx, selected)
+	if err != nil {
+		return nil, checkIncomplete{err}
+	}
+	owners := r.secretOwners(inv)
+	for _, c := range selected {
+		w := &work{cert: c}
+		if err := r.checkSinks(ctx, w, owners, opts); err != nil {
+			problems = append(problems, fmt.Errorf("certificate %s: %w", c.Name, err))
+			continue
+		}
+		if c.Secret == nil || r.deps.Secrets == nil {
+			continue
+		}
+		if s, ok := smsink.Lookup(inv, c.Secret.Secret); ok && s.CurrentVersionID != "" && s.Name == c.Name {
+			// The preflight reads a value only when the tags cannot tell; a renewal reads
+			// it whenever its tags are stale, so check that it can.
+			if _, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret); err != nil && !errors.Is(err, smsink.ErrNotFound) {
+				problems = append(problems, fmt.Errorf("certificate %s: sinks.secretsmanager.secret %q cannot be read: %w", c.Name, c.Secret.Secret, err))
+			}
+		}
+	}
+	if r.deps.DNS == nil {
+		return problems, nil
+	}
+	var recs []route53.Record
+	var owner []string
+	for _, c := range selected {
+		for _, fqdn := range challengeNames(c.Domains) {
+			recs = append(recs, c.DNS.Record(fqdn, "", c.ZoneID))
+			owner = append(owner, c.Name)
+		}
+	}
+	for i, err := range r.deps.DNS.Resolve(ctx, recs) {
+		if err != nil {
+			problems = append(problems, fmt.Errorf("certificate %s: dns: %w", owner[i], err))
+		}
+	}
+	return problems, nil
+}

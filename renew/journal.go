@@ -51,10 +51,11 @@ func journalEntries(tags map[string]string) []journalEntry {
 	var out []journalEntry
 	for i := range journalSlots {
 		k := journalTag(i)
-		until, order, ok := strings.Cut(tags[k], " ")
+		v, ok := tags[k]
 		if !ok {
 			continue
 		}
+		until, order, _ := strings.Cut(v, " ")
 		e := journalEntry{tag: k, until: parseTime(until), order: order}
 		if e.until.IsZero() || !strings.HasPrefix(order, "https://") {
 			e.until = time.Time{} // unreadable: removed without touching DNS

@@ -35,7 +35,7 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	owners := r.secretOwners(inv)
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
 		if err := r.checkSinks(ctx, w, owners, opts); err != nil {
-			r.block(ctx, w, err, opts)
+			r.block(ctx, w, sinkProblem{err}, opts)
 		}
 	})
 	// Zones: one Resolve for the whole pass, so a listing is shared.
@@ -90,6 +90,12 @@ func (r *Runner) blocked(ctx context.Context, w *work, err error, opts Options) 
 	if opts.Plan {
 		return
 	}
+	if errors.As(err, new(sinkProblem)) {
+		// The secret is not this certificate's to write (someone else's, another
+		// certificate's, being deleted): the problem is remembered by this process only.
+		w.state = memoryState{mem: r.mem, name: w.cert.Name}
+		w.st = decodeState(w.state.load(), r.deps.Now())
+	}
 	msg := smsink.SanitizeTagValue(err.Error())
 	if msg == w.st.lastError && !w.st.failingSince.IsZero() {
 		return // the same problem as on the last pass: already reported
@@ -106,6 +112,12 @@ func (r *Runner) blocked(ctx context.Context, w *work, err error, opts Options) 
 	w.res.NewFailure = true
 	r.runFailureHooks(ctx, w, err)
 }
+
+// sinkProblem is a preflight refusal of the certificate's secret itself: nothing is
+// written to that secret, state included.
+type sinkProblem struct{ error }
+
+func (p sinkProblem) Unwrap() error { return p.error }
 
 // secretOwners maps each secret, by its name in the inventory (a secret configured by
 // ARN is found there too), to the configured certificates that use it.

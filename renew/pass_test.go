@@ -1,0 +1,500 @@
+package renew
+
+// Fast tests of the pass with hand-written fakes of the CA, DNS and the secret store:
+// the logic of planning, state, conditions, preflight and the challenge journal, with
+// no network and no Pebble. The end-to-end tests (*_e2e_test.go) cover the wire.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/certs/certstest"
+	"github.com/certferry/certferry/providers/route53"
+	"github.com/certferry/certferry/scheduler"
+	"github.com/certferry/certferry/sinks/file"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// fakeCA issues real certificates from a throwaway CA.
+type fakeCA struct {
+	t  *testing.T
+	ca *certstest.CA
+	mu sync.Mutex
+	// begins counts orders; failComplete fails the next Complete calls.
+	begins       int
+	failComplete int
+	orders       map[string][]acme.OrderRecord // order URL -> its records (OrderRecords)
+	now          func() time.Time
+}
+
+func (f *fakeCA) Begin(_ context.Context, req acme.OrderRequest) (*acme.Order, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.begins++
+	o := &acme.Order{Request: req, URL: fmt.Sprintf("https://ca.test/order/%d", f.begins)}
+	for i, d := range req.Domains {
+		o.Challenges = append(o.Challenges, acme.Challenge{Domain: d,
+			FQDN: "_acme-challenge." + strings.TrimPrefix(d, "*.") + ".", Value: fmt.Sprintf("v%d-%d", f.begins, i)})
+	}
+	return o, nil
+}
+
+func (f *fakeCA) Complete(_ context.Context, o *acme.Order) (*acme.Certificate, error) {
+	f.mu.Lock()
+	if f.failComplete > 0 {
+		f.failComplete--
+		f.mu.Unlock()
+		return nil, errors.New("acme: complete order: injected failure")
+	}
+	f.mu.Unlock()
+	nb := f.now().Add(-time.Minute)
+	full, key := f.ca.Issue(f.t, certstest.Leaf{Domains: o.Request.Domains, NotBefore: nb, NotAfter: nb.Add(90 * 24 * time.Hour), KeyType: o.Request.KeyType})
+	return &acme.Certificate{Domains: o.Request.Domains, FullchainPEM: full, Key: acme.PrivateKeyPEM(key)}, nil
+}
+
+func (f *fakeCA) Abandon(context.Context, *acme.Order) error { return nil }
+
+func (f *fakeCA) RenewalInfoByID(context.Context, string) (*acme.RenewalInfo, error) {
+	return nil, errors.New("no ARI here")
+}
+
+func (f *fakeCA) OrderRecords(_ context.Context, u string) ([]acme.OrderRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	recs, ok := f.orders[u]
+	if !ok {
+		return nil, errors.New("no such order")
+	}
+	return recs, nil
+}
+
+// fakeDNS keeps published values per name; names under a suffix in noZone have no zone.
+type fakeDNS struct {
+	mu       sync.Mutex
+	noZone   []string
+	values   map[string]map[string]bool // fqdn -> values
+	presents int
+}
+
+func (d *fakeDNS) Resolve(_ context.Context, recs []route53.Record) []error {
+	errs := make([]error, len(recs))
+	for i, r := range recs {
+		for _, z := range d.noZone {
+			if strings.HasSuffix(r.FQDN, z) {
+				errs[i] = fmt.Errorf("route53: find zone for %s: no hosted zone contains the name", strings.TrimSuffix(r.FQDN, "."))
+			}
+		}
+	}
+	return errs
+}
+
+func (d *fakeDNS) Present(_ context.Context, recs []route53.Record) []error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.presents++
+	for _, r := range recs {
+		if d.values[r.FQDN] == nil {
+			d.values[r.FQDN] = map[string]bool{}
+		}
+		d.values[r.FQDN][r.Value] = true
+	}
+	return make([]error, len(recs))
+}
+
+func (d *fakeDNS) CleanUp(_ context.Context, recs []route53.Record) []error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range recs {
+		delete(d.values[r.FQDN], r.Value)
+	}
+	return make([]error, len(recs))
+}
+
+func (d *fakeDNS) left() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, v := range d.values {
+		n += len(v)
+	}
+	return n
+}
+
+// fakeSecret is one secret of fakeSecrets.
+type fakeSecret struct {
+	arn     string
+	bundle  *certs.Bundle // nil: no value
+	foreign bool          // holds something certferry did not write
+	tags    map[string]string
+}
+
+// fakeSecrets is the Secrets Manager sink, in memory.
+type fakeSecrets struct {
+	mu       sync.Mutex
+	secrets  map[string]*fakeSecret
+	failSave int
+	saves    int
+}
+
+func (s *fakeSecrets) Inventory(context.Context) (map[string]smsink.Stored, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]smsink.Stored{}
+	for name, sec := range s.secrets {
+		if sec.tags[smsink.TagName] == "" {
+			continue
+		}
+		st := smsink.Stored{Name: sec.tags[smsink.TagName], Secret: name, ARN: sec.arn, Tags: maps.Clone(sec.tags)}
+		if b := sec.bundle; b != nil {
+			st.CurrentVersionID, st.VersionID, st.TagsCurrent = smsink.Token(b), smsink.Token(b), true
+			st.Domains, st.KeyType, st.NotBefore, st.NotAfter, st.Serial = b.Domains, b.KeyType, b.NotBefore, b.NotAfter, b.Serial
+			st.Profile, st.Directory = sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory]
+		}
+		out[name] = st
+	}
+	return out, nil
+}
+
+func (s *fakeSecrets) Inspect(_ context.Context, t smsink.Target) (smsink.Inspection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, ok := s.secrets[t.Secret]
+	if !ok {
+		return smsink.Inspection{}, nil
+	}
+	return smsink.Inspection{Exists: true, ARN: sec.arn, HasValue: sec.bundle != nil || sec.foreign, Name: sec.tags[smsink.TagName]}, nil
+}
+
+func (s *fakeSecrets) Retag(context.Context, smsink.Target, *certs.Bundle, string, smsink.StoreOptions) error {
+	return nil
+}
+
+func (s *fakeSecrets) Save(_ context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saves++
+	if s.failSave > 0 {
+		s.failSave--
+		return smsink.Saved{}, errors.New("secretsmanager: put: injected failure")
+	}
+	sec := s.secret(t.Secret)
+	sec.bundle = b
+	sec.tags[smsink.TagName], sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory] = b.Name, opts.Profile, opts.Directory
+	merge(sec.tags, opts.State)
+	return smsink.Saved{VersionID: smsink.Token(b), ARN: sec.arn}, nil
+}
+
+func (s *fakeSecrets) Get(_ context.Context, name string) (*certs.Bundle, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, ok := s.secrets[name]
+	switch {
+	case !ok:
+		return nil, "", smsink.ErrNotFound
+	case sec.foreign:
+		return nil, "", fmt.Errorf("%w: not JSON", smsink.ErrCorruptStored)
+	case sec.bundle == nil:
+		return nil, "", smsink.ErrNotFound
+	}
+	return sec.bundle, smsink.Token(sec.bundle), nil
+}
+
+func (s *fakeSecrets) GetStage(ctx context.Context, name, _ string) (*certs.Bundle, string, error) {
+	return s.Get(ctx, name)
+}
+
+func (s *fakeSecrets) SetStateOrCreate(_ context.Context, t smsink.Target, name string, tags map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.secrets[t.Secret]; !ok {
+		s.secret(t.Secret).tags[smsink.TagName] = name // created to hold the state
+	}
+	merge(s.secrets[t.Secret].tags, tags)
+	return nil
+}
+
+// secret returns the named secret, creating it without a value.
+func (s *fakeSecrets) secret(name string) *fakeSecret {
+	sec, ok := s.secrets[name]
+	if !ok {
+		sec = &fakeSecret{arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf", tags: map[string]string{}}
+		s.secrets[name] = sec
+	}
+	return sec
+}
+
+func (s *fakeSecrets) tags(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec, ok := s.secrets[name]; ok {
+		return maps.Clone(sec.tags)
+	}
+	return nil
+}
+
+func merge(dst, src map[string]string) {
+	for k, v := range src {
+		if v == "" {
+			delete(dst, k)
+		} else {
+			dst[k] = v
+		}
+	}
+}
+
+// fakeFiles is the file sink, in memory.
+type fakeFiles struct {
+	mu    sync.Mutex
+	files map[string]*certs.Bundle
+}
+
+func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[t.Dir] = b
+	return nil
+}
+
+func (f *fakeFiles) Load(dir string) (*certs.Bundle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.files[dir]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("load %s: %w", dir, errNotExist)
+}
+
+var errNotExist = fs.ErrNotExist
+
+// world is one set of fakes and a clock; runner builds Runners on them that share one
+// Memory, as the runners of one process do.
+type world struct {
+	t       *testing.T
+	ca      *fakeCA
+	dns     *fakeDNS
+	secrets *fakeSecrets
+	files   *fakeFiles
+	mem     *Memory
+	now     time.Time
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t, dns: &fakeDNS{values: map[string]map[string]bool{}}, secrets: &fakeSecrets{secrets: map[string]*fakeSecret{}},
+		files: &fakeFiles{files: map[string]*certs.Bundle{}}, mem: NewMemory(), now: time.Now()}
+	w.ca = &fakeCA{t: t, ca: certstest.NewCA(t), orders: map[string][]acme.OrderRecord{}, now: func() time.Time { return w.now }}
+	return w
+}
+
+func (w *world) runner(cs ...Cert) *Runner {
+	return New(cs, Settings{Concurrency: 4, Guard: 24 * time.Hour, Roots: w.ca.ca.Roots, Directory: "https://ca.test/dir", AccountSecret: "certferry/acme-account"}, Deps{
+		ACME:    func(context.Context) (ACME, error) { return w.ca, nil },
+		DNS:     w.dns,
+		Secrets: w.secrets,
+		Files:   w.files,
+		Now:     func() time.Time { return w.now },
+		Rand:    func() float64 { return 0 },
+		Memory:  w.mem,
+	})
+}
+
+func (w *world) pass(r *Runner, opts Options) *Summary {
+	w.t.Helper()
+	sum, err := r.Pass(w.t.Context(), opts)
+	if err != nil {
+		w.t.Fatalf("pass: %v", err)
+	}
+	return sum
+}
+
+func only(t *testing.T, sum *Summary) *Result {
+	t.Helper()
+	if len(sum.Results) != 1 {
+		t.Fatalf("%d results", len(sum.Results))
+	}
+	return sum.Results[0]
+}
+
+func webCert() Cert {
+	return Cert{Name: "web", Domains: []string{"www.example.com", "example.com"}, KeyType: "ec256", Secret: &smsink.Target{Secret: "certferry/web"}}
+}
+
+func TestPassIssuesAndIsReady(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(webCert())
+	res := only(t, w.pass(r, Options{}))
+	if res.Action != ActionIssue || res.Condition != ConditionReady || res.Err() != nil || res.Serial == "" || res.DueAt.IsZero() {
+		t.Fatalf("first pass: %+v", res)
+	}
+	if w.dns.left() != 0 {
+		t.Errorf("%d DNS-01 values left", w.dns.left())
+	}
+	for k := range w.secrets.tags("certferry/web") {
+		if strings.HasPrefix(k, TagChallenges) {
+			t.Errorf("journal entry %s left after a clean pass", k)
+		}
+	}
+	res = only(t, w.pass(r, Options{}))
+	if res.Action != ActionSkip || res.Reason != scheduler.ReasonNotDue || res.Condition != ConditionReady || w.ca.begins != 1 {
+		t.Fatalf("second pass: %+v, %d orders", res, w.ca.begins)
+	}
+}
+
+// A failed store keeps the issued certificate in the shared Memory: the next pass (of a
+// new Runner, as after a reload) stores it without a new order, and the certificate is
+// failing until then, with its attempt counted and its backoff recorded.
+func TestPassStoreFailureThenStored(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.secrets.failSave = 1
+	res := only(t, w.pass(w.runner(webCert()), Options{}))
+	if res.Condition != ConditionFailing || !res.NewFailure || res.Attempts != 1 || res.NextAttempt.IsZero() || !strings.Contains(res.LastError, "injected") {
+		t.Fatalf("failed store: %+v", res)
+	}
+	if tags := w.secrets.tags("certferry/web"); tags[TagFailures] != "1" || tags[TagFailingSince] == "" {
+		t.Errorf("backoff not recorded: %v", tags)
+	}
+	w.now = w.now.Add(time.Second) // still in backoff: storing asks nothing of the CA
+	res = only(t, w.pass(w.runner(webCert()), Options{}))
+	if res.Action != ActionStore || res.Reason != ReasonUnstored || res.Condition != ConditionReady || w.ca.begins != 1 {
+		t.Fatalf("second pass: %+v, %d orders", res, w.ca.begins)
+	}
+	if tags := w.secrets.tags("certferry/web"); tags[TagFailures] != "" || tags[TagLastError] != "" {
+		t.Errorf("backoff not cleared: %v", tags)
+	}
+}
+
+// A certificate waiting in backoff is failing on every pass that skips it, not "ok".
+func TestPassBackoffStaysFailing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ca.failComplete = 1
+	r := w.runner(webCert())
+	if res := only(t, w.pass(r, Options{})); res.Condition != ConditionFailing || !res.NewFailure {
+		t.Fatalf("first pass: %+v", res)
+	}
+	sum := w.pass(r, Options{})
+	res := only(t, sum)
+	if res.Reason != scheduler.ReasonBackoff || res.Condition != ConditionFailing || res.NewFailure || res.Attempts != 1 || sum.Failing() != 1 || sum.Failed() != 0 {
+		t.Fatalf("skipped in backoff: %+v", res)
+	}
+	w.now = w.now.Add(2 * time.Minute)
+	if res := only(t, w.pass(r, Options{})); res.Condition != ConditionReady || res.Attempts != 0 {
+		t.Fatalf("after the backoff: %+v", res)
+	}
+}
+
+// Preflight: a secret holding something certferry did not write, the account's secret,
+// and one secret named twice (by name and by ARN) are each refused before any order,
+// with no backoff recorded.
+func TestPassPreflightRefusals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		setup func(w *world) []Cert
+		want  string
+	}{
+		{"foreign secret", func(w *world) []Cert {
+			w.secrets.secret("certferry/web").foreign = true
+			return []Cert{webCert()}
+		}, "holds something certferry did not write"},
+		{"account secret", func(w *world) []Cert {
+			c := webCert()
+			c.Secret.Secret = "certferry/acme-account"
+			return []Cert{c}
+		}, "is the ACME account's secret"},
+		{"one secret twice", func(w *world) []Cert {
+			w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{"certferry:x": "1"})
+			other := webCert()
+			other.Name, other.Domains = "api", []string{"api.example.com"}
+			other.Secret = &smsink.Target{Secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:certferry/web"}
+			return []Cert{webCert(), other}
+		}, "is also the secret of certificate"},
+		{"name in no zone", func(w *world) []Cert {
+			w.dns.noZone = []string{"example.com."}
+			return []Cert{webCert()}
+		}, "no hosted zone contains"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			cs := c.setup(w)
+			r := w.runner(cs...)
+			for range 3 {
+				sum := w.pass(r, Options{})
+				res := sum.Results[len(sum.Results)-1]
+				if res.Condition != ConditionFailing || res.Reason != ReasonPreflight || !strings.Contains(res.LastError, c.want) || sum.Failing() == 0 {
+					t.Fatalf("%+v", res)
+				}
+				w.now = w.now.Add(25 * time.Hour)
+			}
+			if w.ca.begins != 0 {
+				t.Errorf("%d orders placed", w.ca.begins)
+			}
+			for _, cert := range cs {
+				if tags := w.secrets.tags(cert.Secret.Secret); tags[TagFailures] != "" {
+					t.Errorf("a backoff hides the problem: %v", tags)
+				}
+			}
+		})
+	}
+}
+
+// The journal's sweep: entries of dead runs are removed with their records when nobody
+// can need them (authorization no longer pending, or the needed-until time past), and
+// kept while a live runner might.
+func TestPassSweepsJournal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(webCert())
+	w.pass(r, Options{}) // stored, nothing due afterwards
+	publish := func(order, value string, pending bool) {
+		w.ca.orders[order] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: value}, Pending: pending}}
+		w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: value}})
+	}
+	publish("https://ca.test/order/dead-valid", "a", false)
+	publish("https://ca.test/order/live", "b", true)
+	publish("https://ca.test/order/dead-late", "c", true)
+	future, past := formatTime(w.now.Add(time.Hour)), formatTime(w.now.Add(-time.Minute))
+	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
+		journalTag(0): future + " https://ca.test/order/dead-valid",
+		journalTag(1): future + " https://ca.test/order/live",
+		journalTag(2): past + " https://ca.test/order/dead-late",
+		journalTag(3): "garbage",
+	})
+	w.pass(r, Options{})
+	vals := w.dns.values["_acme-challenge.www.example.com."]
+	if vals["a"] || vals["c"] || !vals["b"] || len(vals) != 1 {
+		t.Fatalf("values left: %v; want only the live runner's b", vals)
+	}
+	tags := w.secrets.tags("certferry/web")
+	if tags[journalTag(0)] != "" || tags[journalTag(2)] != "" || tags[journalTag(3)] != "" || tags[journalTag(1)] == "" {
+		t.Fatalf("journal after the sweep: %v", tags)
+	}
+}
+
+// A file-only certificate keeps its state in Memory: a second Runner of the process
+// (a reload) sees the first one's backoff.
+func TestPassFileOnlyStateInMemory(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ca.failComplete = 1
+	c := Cert{Name: "files", Domains: []string{"www.example.com"}, KeyType: "ec256", File: &file.Target{Dir: "/x"}}
+	if res := only(t, w.pass(w.runner(c), Options{})); res.Condition != ConditionFailing {
+		t.Fatalf("first pass: %+v", res)
+	}
+	res := only(t, w.pass(w.runner(c), Options{}))
+	if res.Reason != scheduler.ReasonBackoff || res.Condition != ConditionFailing || w.ca.begins != 1 {
+		t.Fatalf("a new Runner forgot the backoff: %+v", res)
+	}
+}

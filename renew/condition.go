@@ -51,7 +51,7 @@ func conditionOf(w *work, now time.Time) Condition {
 		// An earlier attempt failed and none has succeeded since (a certificate waiting
 		// in backoff is failing, not "due": it needs attention).
 		return ConditionFailing
-	case res.Bundle == nil && !w.st.failingSince.IsZero() && w.st.lastError != "":
+	case res.Bundle == nil && (w.st.blocked > 0 || !w.st.failingSince.IsZero() && w.st.lastError != ""):
 		// The last pass stopped it before ordering (a problem it recorded), and no pass
 		// has found the problem gone since.
 		return ConditionFailing

@@ -44,7 +44,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	client, err := r.deps.ACME(ctx)
 	if err != nil {
 		for _, w := range toOrder {
-			r.fail(ctx, w, fmt.Errorf("acme: %w", err))
+			r.fail(ctx, w, err) // already "acme: <operation>: ..."
 		}
 		return
 	}
@@ -289,7 +289,7 @@ func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
 // ariFirstCheck: a fresh certificate's window is weeks away, and this keeps the pass
 // right after a renewal free of ACME requests.
 func (r *Runner) clearedState() map[string]string {
-	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagFailingSince: "", TagARIStart: "", TagARIEnd: "",
+	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagFailingSince: "", TagBlocked: "", TagARIStart: "", TagARIEnd: "",
 		TagHooks: "", TagHookError: "", TagARINext: formatTime(r.deps.Now().Add(ariFirstCheck))}
 }
 

@@ -430,11 +430,12 @@ func TestPassPreflightRefusals(t *testing.T) {
 			w := newWorld(t)
 			cs := c.setup(w)
 			r := w.runner(cs...)
-			for range 3 {
+			for pass := 1; pass <= 3; pass++ {
 				sum := w.pass(r, Options{})
 				res := sum.Results[len(sum.Results)-1]
-				if res.Condition != ConditionFailing || res.Reason != ReasonPreflight || !strings.Contains(res.LastError, c.want) || sum.Failing() == 0 {
-					t.Fatalf("%+v", res)
+				if res.Condition != ConditionFailing || res.Reason != ReasonPreflight || !strings.Contains(res.LastError, c.want) || sum.Failing() == 0 ||
+					res.Attempts != pass {
+					t.Fatalf("pass %d: %+v", pass, res)
 				}
 				w.now = w.now.Add(25 * time.Hour)
 			}

@@ -80,13 +80,13 @@ func (r *Runner) applyDecision(ctx context.Context, w *work, opts Options) {
 // clearSolved forgets a problem an earlier pass found before ordering (and kept with the
 // state) once the checks pass again.
 func (r *Runner) clearSolved(ctx context.Context, w *work) {
-	if w.res.err != nil || w.decision.Blocked || w.st.failures > 0 || (w.st.lastError == "" && w.st.failingSince.IsZero()) {
+	if w.res.err != nil || w.decision.Blocked || w.st.failures > 0 || (w.st.lastError == "" && w.st.failingSince.IsZero() && w.st.blocked == 0) {
 		return
 	}
-	if err := w.state.save(ctx, map[string]string{TagLastError: "", TagFailingSince: ""}); err != nil {
+	if err := w.state.save(ctx, map[string]string{TagLastError: "", TagFailingSince: "", TagBlocked: ""}); err != nil {
 		r.log.Warn("could not clear a solved problem from the certificate's state", zap.String("cert", w.cert.Name), zap.Error(err))
 	}
-	w.st.lastError, w.st.failingSince = "", time.Time{}
+	w.st.lastError, w.st.failingSince, w.st.blocked = "", time.Time{}, 0
 }
 
 // gather builds the scheduler's input for w, choosing where w's state lives. It returns

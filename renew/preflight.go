@@ -97,17 +97,21 @@ func (r *Runner) blocked(ctx context.Context, w *work, err error, opts Options) 
 		w.st = decodeState(w.state.load(), r.deps.Now())
 	}
 	msg := smsink.SanitizeTagValue(err.Error())
-	if msg == w.st.lastError && !w.st.failingSince.IsZero() {
-		return // the same problem as on the last pass: already reported
-	}
+	same := msg == w.st.lastError && !w.st.failingSince.IsZero()
 	since := w.st.failingSince
 	if since.IsZero() {
 		since = r.deps.Now()
 	}
+	// Counted on every pass (a stopped pass is an attempt that failed), but with no
+	// backoff: the next pass checks again, and asks the CA nothing until it passes.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if serr := w.state.save(sctx, map[string]string{TagLastError: msg, TagFailingSince: formatTime(since)}); serr != nil {
+	if serr := w.state.save(sctx, map[string]string{TagLastError: msg, TagFailingSince: formatTime(since),
+		TagBlocked: fmt.Sprint(w.st.blocked + 1)}); serr != nil {
 		r.log.Warn("could not record the problem with the certificate's state", zap.String("cert", w.cert.Name), zap.Error(serr))
+	}
+	if same {
+		return // the same problem as on the last pass: already reported to the hooks
 	}
 	w.res.NewFailure = true
 	r.runFailureHooks(ctx, w, err)

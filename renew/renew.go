@@ -459,7 +459,7 @@ func (r *Runner) finish(w *work, now time.Time) {
 		}
 	}
 	if res.Condition == ConditionFailing {
-		res.Attempts = w.st.failures
+		res.Attempts = w.st.failures + w.st.blocked
 		res.FailingSince = w.st.failingSince
 		if res.FailingSince.IsZero() && res.err != nil {
 			res.FailingSince = w.started // a problem found before ordering: no state kept

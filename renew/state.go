@@ -18,6 +18,7 @@ const (
 	TagNextAttempt  = "certferry:next-attempt"  // RFC 3339: when backoff lets the next order be placed
 	TagFailingSince = "certferry:failing-since" // RFC 3339: the first failure of the current run of failures
 	TagLastError    = "certferry:last-error"    // the last failure, cut to a tag value
+	TagBlocked      = "certferry:blocked"       // passes a problem found before ordering stopped it (no backoff)
 	TagARINext      = "certferry:ari-next"      // RFC 3339: when to ask the CA for ARI again
 	TagARIStart     = "certferry:ari-start"     // RFC 3339: the cached ARI window
 	TagARIEnd       = "certferry:ari-end"
@@ -124,6 +125,7 @@ func (s *secretState) written(tags map[string]string) {
 // certState is the decoded state of one certificate.
 type certState struct {
 	failures     int
+	blocked      int
 	nextAttempt  time.Time
 	failingSince time.Time
 	lastError    string
@@ -144,6 +146,8 @@ func decodeState(tags map[string]string, now time.Time) certState {
 	if s.failures < 0 {
 		s.failures = 0
 	}
+	s.blocked, _ = strconv.Atoi(tags[TagBlocked])
+	s.blocked = max(s.blocked, 0)
 	s.nextAttempt = parseTime(tags[TagNextAttempt])
 	if limit := now.Add(maxPlausibleWait); s.nextAttempt.After(limit) {
 		s.nextAttempt = limit

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/certferry/certferry/internal/logfield"
 )
 
 // Reason says why a certificate is, or is not, due. Values are stable: they appear in
@@ -219,7 +221,7 @@ func decideTiming(in Input, change Reason, changeMsg string, lifetime, remaining
 			Message: fmt.Sprintf("falls due at %s (%s), before the next run at %s", dueAt.UTC().Format(time.RFC3339), reason, now.Add(in.Interval).UTC().Format(time.RFC3339))}
 	}
 	return Decision{Reason: ReasonNotDue, DueAt: dueAt,
-		Message: fmt.Sprintf("%s left; due at %s (%s)", remaining.Round(time.Minute), dueAt.UTC().Format(time.RFC3339), reason)}
+		Message: fmt.Sprintf("%s left; due at %s (%s)", logfield.Days(remaining), dueAt.UTC().Format(time.RFC3339), reason)}
 }
 
 // dueTime is the earliest moment any timing rule makes the certificate due.

@@ -45,7 +45,9 @@ Usage:
 Every command but version also takes --log-level (debug, info, warn, error) and
 --log-format (auto, json, console).
 
-Exit codes: 0 all fine or nothing due, 1 a certificate failed, 2 bad configuration or usage.
+Exit codes: 0 all fine or nothing due; 1 a certificate is failing or expired (this pass or
+an earlier one); 2 bad configuration or usage; 3 could not run (no AWS region or
+credentials, inventory unreadable, listen address in use).
 revoke, retire and account: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
 Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
 ./certferry.yaml, or $CERTFERRY_CONFIG when set.

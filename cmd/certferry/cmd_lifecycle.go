@@ -167,10 +167,13 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
 	}
-	ca, err := a.ACME(ctx)
+	ca, err := a.ACMEFor(ctx, st.Directory) // the CA that issued it
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
+	}
+	if st.Directory != "" && st.Directory != a.Config.ACME.Directory {
+		fmt.Fprintf(stderr, "certferry revoke: %s was issued by %s, not the configured directory: revoking it there\n", st.Secret, st.Directory)
 	}
 	res, err := lifecycle.Revoke(ctx, ca, a.Secrets(), st.Secret, reason, time.Now())
 	if err != nil {
@@ -296,7 +299,7 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	var ca lifecycle.CA
 	if *revoke {
-		c, err := a.ACME(ctx)
+		c, err := a.ACMEFor(ctx, st.Directory) // the CA that issued it
 		if err != nil {
 			fmt.Fprintf(stderr, "certferry retire: %v\n", err)
 			return exitFailed

@@ -339,6 +339,23 @@ func TestCLIDirectorySwitchBothWays(t *testing.T) {
 	if err != nil || len(list) != 2 {
 		t.Fatalf("accounts stored: %d (%v), want 2", len(list), err)
 	}
+
+	// The certificate stored now comes from B. With the configuration back on A, revoke
+	// goes to B with B's account (A's account did not order it: the CA would refuse).
+	fromB := e.Stored(t, "certferry/web", "AWSCURRENT")
+	e.cfg = cfgA
+	code, out, errOut := cli(t, "revoke", "web", "--config", e.cfg, "--reason", "superseded")
+	if code != exitOK || !strings.Contains(errOut, "was issued by "+dirB) {
+		t.Fatalf("revoke of B's certificate under A: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if st, err := e.SB.CA().CertStatus(t.Context(), fromB.Serial); err != nil || !st.Revoked() {
+		t.Fatalf("B's certificate at the CA: %+v %v", st, err)
+	}
+	e.SB.Calls().Reset()
+	e.mustRenew(t)
+	if n := e.SB.Calls().Count("acme", "NewAccount"); n != 0 {
+		t.Errorf("%d registrations after the revoke", n)
+	}
 }
 
 // retire of an orphan, with and without deleting its secret.

@@ -354,8 +354,29 @@ func (a *App) AccountStore() acme.AccountStore {
 // its ACME client holds (one read of the account store).
 const accountRecheck = time.Minute
 
+// ACMEFor returns an ACME client for directory: the Runner's (ACME) when it is the
+// configured directory or empty, otherwise a client of its own with that CA's account,
+// from the store or registered now. Revocation uses it: a certificate is revoked at the
+// CA that issued it, which after a change of acme.directory is not the configured one.
+// The binding (EAB) of the configuration belongs to the configured CA and is not sent.
+func (a *App) ACMEFor(ctx context.Context, directory string) (*acme.Client, error) {
+	if directory == "" || directory == a.directory {
+		return a.ACME(ctx)
+	}
+	return a.openACMEAt(ctx, directory, nil)
+}
+
 // openACME loads (or registers, once) the ACME account and returns the client.
 func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
+	var eab *acme.EAB
+	if e := a.Config.ACME.EAB; e != nil {
+		eab = &acme.EAB{KID: e.KID, HMACKey: e.HMACKey.Reveal()}
+	}
+	return a.openACMEAt(ctx, a.directory, eab)
+}
+
+// openACMEAt opens the account of directory (with eab, when the CA wants one).
+func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (*acme.Client, error) {
 	cfg := a.Config.ACME
 	store := a.AccountStore()
 	base := http.DefaultTransport.(*http.Transport).Clone()
@@ -368,12 +389,8 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	if a.acmeWrap != nil {
 		tr = a.acmeWrap(tr)
 	}
-	var eab *acme.EAB
-	if cfg.EAB != nil {
-		eab = &acme.EAB{KID: cfg.EAB.KID, HMACKey: cfg.EAB.HMACKey.Reveal()}
-	}
 	return acme.New(ctx, acme.Config{
-		DirectoryURL:      a.directory,
+		DirectoryURL:      directory,
 		Email:             cfg.Email,
 		HTTPClient:        &http.Client{Transport: tr},
 		UserAgent:         "certferry/" + a.version,

@@ -201,6 +201,10 @@ func TestTwoRunnersRace(t *testing.T) {
 		}
 		if strings.Contains(r.Message, "lost the race") {
 			lost++
+			// Reported as such, and the certificate is ready: the winner's is kept.
+			if r.Action != renew.ActionLostRace || r.Condition != renew.ConditionReady || r.NotAfter.IsZero() {
+				t.Errorf("the loser's result: %+v", r)
+			}
 		}
 	}
 	cur := e.Stored(t, "certferry/web", "AWSCURRENT")

@@ -57,6 +57,8 @@ func conditionOf(w *work, now time.Time) Condition {
 		return ConditionFailing
 	case res.HookError != "" || (w.st.hookError != "" && w.hooksPending()):
 		return ConditionFailing
+	case res.Action == ActionLostRace:
+		return ConditionReady // another runner stored an equivalent certificate
 	case w.decision.Due || res.stopped || res.NotAfter.IsZero():
 		if res.Bundle != nil {
 			return ConditionReady // renewed in this pass

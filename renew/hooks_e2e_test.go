@@ -149,12 +149,13 @@ func TestE2EBlockedStaysVisible(t *testing.T) {
 `)
 	now := time.Now()
 	clock := func() time.Time { return now }
-	a := e.AppWith(t, cfg, clock, nil)
+	logs, logger := e2etest.DebugLog(t)
+	a := e.AppWith(t, cfg, clock, logger)
 	var since time.Time
 	for pass := 1; pass <= 3; pass++ {
 		runner := a
 		if pass == 2 {
-			runner = e.AppWith(t, cfg, clock, nil) // a second runner sees the same
+			runner = e.AppWith(t, cfg, clock, logger) // a second runner sees the same
 		}
 		sum := e.Pass(t, runner, renew.Options{})
 		r := result(t, sum, "lost")
@@ -174,6 +175,10 @@ func TestE2EBlockedStaysVisible(t *testing.T) {
 	}
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
 		t.Fatalf("%d orders for a certificate that cannot be validated", n)
+	}
+	// Nothing was published, so nothing was "left behind".
+	if l := logs.Lines("left behind"); len(l) != 0 || len(logs.Lines("not ordered", "www.example.org")) == 0 {
+		t.Errorf("log: %q; want no \"left behind\" line, and the refusal naming the name", l)
 	}
 	// The problem is kept in a secret without a value, for every runner to see.
 	desc, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/lost")})

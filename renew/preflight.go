@@ -137,6 +137,17 @@ func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string 
 		}
 		owners[key] = append(owners[key], c.Name)
 	}
+	// A secret the inventory does not list (not yet written by certferry: made by
+	// Terraform, say) may still be named once by name and once by ARN.
+	for arn, names := range owners {
+		for name := range owners {
+			if sameSecretARN(arn, name) {
+				owners[name] = append(owners[name], names...)
+				delete(owners, arn)
+				break
+			}
+		}
+	}
 	return owners
 }
 

@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/sandbox"
 )
@@ -41,20 +44,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	var opts sandbox.Options
-	fs.Func("zone", "public hosted zone to create and serve over DNS (repeatable)", func(v string) error {
-		if v == "" {
-			return errors.New("empty zone name")
-		}
-		opts.Zones = append(opts.Zones, v)
-		return nil
-	})
-	fs.Func("private-zone", "private hosted zone to create, API only (repeatable)", func(v string) error {
-		if v == "" {
-			return errors.New("empty zone name")
-		}
-		opts.PrivateZones = append(opts.PrivateZones, v)
-		return nil
-	})
+	fs.Func("zone", "public hosted zone to create and serve over DNS (repeatable)", zoneFlag(&opts.Zones))
+	fs.Func("private-zone", "private hosted zone to create, API only (repeatable)", zoneFlag(&opts.PrivateZones))
 	accountFlags(fs, &opts)
 	fs.DurationVar(&opts.InsyncAfter, "insync-after", 0, "delay before a Route 53 change turns INSYNC (AWS: about a minute)")
 	fs.Float64Var(&opts.Route53Rate, "route53-rate", 0, "Route 53 requests per second before Throttling; 0 is unlimited (AWS: 10)")
@@ -127,4 +118,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func serveUsageError(stderr io.Writer, msg string) int {
 	fmt.Fprintf(stderr, "certferry-sandbox: %s\n", msg)
 	return exitUsage
+}
+
+// zoneFlag appends a zone name to zones: a valid DNS name (config's rules, so the
+// sandbox never holds a zone certferry's configuration could not name), no wildcard, no
+// repeat.
+func zoneFlag(zones *[]string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return errors.New("empty zone name")
+		}
+		name, err := config.NormalizeDomain(strings.TrimSuffix(v, ".")) // Route 53 writes the final dot
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(name, "*") {
+			return fmt.Errorf("%q: a zone cannot be a wildcard", v)
+		}
+		if slices.Contains(*zones, name) {
+			return fmt.Errorf("%q: zone given twice", v)
+		}
+		*zones = append(*zones, name)
+		return nil
+	}
 }

@@ -124,8 +124,9 @@ func (c *Client) UpdateEmail(ctx context.Context, email string) error {
 	if _, err := core.Accounts.Update(acct.URL, legoacme.Account{Contact: contact}); err != nil {
 		return fmt.Errorf("acme: update account %s: %w", acct.URL, ct.classify(err))
 	}
+	want := acct
 	acct.Email = email
-	if err := c.store.Update(ctx, &acct); err != nil {
+	if err := c.store.UpdateIf(ctx, &acct, unchanged(want)); err != nil {
 		return fmt.Errorf("acme: update account %s: the CA has the new contact, the store does not: %w", acct.URL, err)
 	}
 	c.mu.Lock()
@@ -133,6 +134,17 @@ func (c *Client) UpdateEmail(ctx context.Context, email string) error {
 	c.mu.Unlock()
 	c.log.Info("updated the ACME account's contact", zap.String("account", acct.URL), zap.String("email", email))
 	return nil
+}
+
+// unchanged is an UpdateIf check: the stored account still has want's keys, so a write
+// derived from want loses nothing (a rollover's next key stored meanwhile, say).
+func unchanged(want Account) func(*Account) error {
+	return func(cur *Account) error {
+		if cur == nil || string(cur.Key) != string(want.Key) || string(cur.NextKey) != string(want.NextKey) {
+			return errors.New("the stored account changed since it was loaded (a key rollover?); run again")
+		}
+		return nil
+	}
 }
 
 // Deactivate deactivates the account at the CA (RFC 8555 §7.3.6: permanent, the CA
@@ -147,8 +159,9 @@ func (c *Client) Deactivate(ctx context.Context) error {
 	if err := core.Accounts.Deactivate(acct.URL); err != nil {
 		return fmt.Errorf("acme: deactivate account %s: %w", acct.URL, ct.classify(err))
 	}
+	want := acct
 	acct.Deactivated = true
-	if err := c.store.Update(ctx, &acct); err != nil {
+	if err := c.store.UpdateIf(ctx, &acct, unchanged(want)); err != nil {
 		return fmt.Errorf("acme: deactivate account %s: deactivated at the CA, not marked in the store: %w", acct.URL, err)
 	}
 	c.mu.Lock()

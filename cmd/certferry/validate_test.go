@@ -182,6 +182,12 @@ func TestCLIValidateOnline(t *testing.T) {
 	if code, _, errOut := validate(noAWS); code != exitUnknown || !strings.Contains(errOut, noAWS+": not checked: renew: inventory: ") {
 		t.Errorf("AWS down: exit %d\n%s", code, errOut)
 	}
+	// The same with only a file sink: the zone lookups get no answer.
+	fileOnly := strings.Replace(strings.Replace(lifecycleConfig, "{{endpoint}}", "http://127.0.0.1:1", 1),
+		"secretsmanager: { secret: certferry/web }", "file: { dir: {{files}} }", 1)
+	if code, _, errOut := validate(e.WriteConfig(t, fileOnly)); code != exitUnknown || !strings.Contains(errOut, "not checked: certificate web: dns: ") {
+		t.Errorf("AWS down, file sink only: exit %d\n%s", code, errOut)
+	}
 
 	// A name in no zone, and a secret that holds another program's value.
 	lost := e.WriteConfig(t, sandboxConfig)

@@ -9,11 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
@@ -154,7 +157,22 @@ func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
 	if err != nil {
 		unreachable = append(unreachable, err)
 	}
-	return append(problems, p...), unreachable
+	for _, err := range p {
+		if notAnswered(err) {
+			unreachable = append(unreachable, err)
+		} else {
+			problems = append(problems, err)
+		}
+	}
+	return problems, unreachable
+}
+
+// notAnswered reports whether err is a request that got no answer (a connection
+// refused, a timeout, no credentials to sign it): not a finding about the configuration.
+func notAnswered(err error) bool {
+	var send *smithyhttp.RequestSendError
+	var op *net.OpError
+	return errors.As(err, &send) || errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // checkDirectory fetches the CA's directory. The error is set when the CA could not be

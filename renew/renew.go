@@ -144,10 +144,11 @@ type Options struct {
 	// write, no hook (renew --plan, status).
 	Plan bool
 	// DryRun treats every selected certificate as due and runs the real thing up to
-	// storing: the preflight, an order from the Runner's directory (the dry-run CA, see
-	// docs/architecture.md), TXT records published and removed, the chain verified; then
-	// the certificate is thrown away. Nothing is stored, no hook runs, and no state
-	// (backoff, ARI, failures) is written: the pass keeps it in a Memory of its own.
+	// storing: the preflight, an order from the Runner's directory (the dry-run CA: see
+	// README.md, "validate, --plan and --dry-run"), TXT records published and removed,
+	// the chain verified; then the certificate is thrown away. Nothing is stored, no
+	// hook runs, and no state (backoff, ARI, failures) is written: the pass keeps it in
+	// a Memory of its own.
 	DryRun bool
 }
 

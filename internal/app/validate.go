@@ -25,7 +25,7 @@ import (
 
 // Checks of "certferry validate" beyond what config.Load checks: what a configuration
 // that parses can still get wrong. Offline reads only local files and the environment;
-// Online (App.Check) asks the CA and AWS. See docs/architecture.md, "validate, --plan and
+// Online (App.Online) asks the CA and AWS. See README.md, "validate, --plan and
 // --dry-run".
 
 // letsEncryptNameLimits are the names per certificate Let's Encrypt accepts by profile;

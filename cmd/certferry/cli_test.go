@@ -490,3 +490,26 @@ func TestCLIThrottled(t *testing.T) {
 		t.Errorf("ChangeResourceRecordSets: %d calls; want the 2 throttled ones retried (%s)", n, fmt.Sprint(e.SB.Calls()))
 	}
 }
+
+// TestCLIDryRunOtherCA: the issued chain is verified in a dry run: against the
+// configured roots when the dry run orders from the configured CA (here none are
+// configured for the sandbox's issuer, so it fails, naming the verification), and up to
+// the chain's own top certificate when it orders from another CA (--dry-run-directory,
+// the same sandbox CA under another URL: Let's Encrypt's staging CA in production,
+// whose roots no trust store holds).
+func TestCLIDryRunOtherCA(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, strings.Replace(lifecycleConfig, "  issuer_roots: {{issuer}}\n", "", 1))
+	code, out, errOut := e.renew(t, "--dry-run")
+	if r := rowOf(t, out, "web"); code != exitFailed || r["ACTION"] != "failed" || !strings.Contains(r["RESULT"], "verify issued certificate") {
+		t.Fatalf("dry run, no issuer roots: exit %d, row %q\n%s\n%s", code, r, out, errOut)
+	}
+	other := strings.Replace(e.Info.ACMEDirectory, "127.0.0.1", "localhost", 1)
+	code, out, errOut = e.renew(t, "--dry-run", "--dry-run-directory", other)
+	if r := rowOf(t, out, "web"); code != exitOK || r["ACTION"] != "dry-run" || !strings.Contains(out, "issued by "+other) {
+		t.Fatalf("dry run on %s: exit %d, row %q\n%s\n%s", other, code, r, out, errOut)
+	}
+	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
+		t.Errorf("a dry run created the certificate's secret")
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -192,7 +193,13 @@ func (k *checker) certDNS(p string, cert *Certificate) {
 		return
 	}
 	out := make(map[string]string, len(cert.DNS.HostedZoneIDs))
-	for name, id := range cert.DNS.HostedZoneIDs {
+	names := make([]string, 0, len(cert.DNS.HostedZoneIDs))
+	for name := range cert.DNS.HostedZoneIDs {
+		names = append(names, name)
+	}
+	sort.Strings(names) // problems in a stable order
+	for _, name := range names {
+		id := cert.DNS.HostedZoneIDs[name]
 		path := p + ".dns.hosted_zone_ids." + name
 		n, err := NormalizeDomain(name)
 		if err != nil {
@@ -209,6 +216,10 @@ func (k *checker) certDNS(p string, cert *Certificate) {
 		}
 		if !found {
 			k.addf(path, "%q is not one of the certificate's domains", name)
+		}
+		if prev, dup := out[n]; dup && prev != id {
+			// A wildcard validates at its base name: one record, one zone.
+			k.addf(path, "%q names another zone (%s) than the other name of _acme-challenge.%s (%s)", name, id, n, prev)
 		}
 		out[n] = id
 	}

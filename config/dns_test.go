@@ -91,6 +91,8 @@ func TestDNSKeysBad(t *testing.T) {
 			"line 4: aws.secretsmanager.external_id: only used with assume_role_arn: set that too, or drop this"},
 		{"pin of another name", dnsCert + "    dns: { hosted_zone_ids: { api.example.org: Z1 } }\n",
 			`line 8: certificates[0].dns.hosted_zone_ids.api.example.org: "api.example.org" is not one of the certificate's domains`},
+		{"wildcard and base pinned apart", strings.Replace(dnsCert, "www.example.org, ", "example.org, ", 1) + "    dns: { hosted_zone_ids: { \"*.example.org\": Z1, example.org: Z2 } }\n",
+			`line 8: certificates[0].dns.hosted_zone_ids.example.org: "example.org" names another zone (Z2) than the other name of _acme-challenge.example.org (Z1)`},
 		{"alias wildcard", dnsCert + "    dns: { challenge_alias: \"*.example.net\" }\n",
 			`line 8: certificates[0].dns.challenge_alias: "*.example.net": an alias has no wildcard`},
 		{"unknown key", dnsCert + "    dns: { follow_cnames: false }\n",

@@ -54,7 +54,9 @@ FUZZ_TARGETS := \
 	./config:FuzzParse \
 	./config:FuzzNormalizeDomain \
 	./certs:FuzzParseSecret \
-	./internal/retryafter:FuzzParse
+	./internal/retryafter:FuzzParse \
+	./acme:FuzzParseAccounts \
+	./lifecycle:FuzzParseRevocation
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -66,7 +66,7 @@ func TestCLIPreflightRefusesBeforeOrdering(t *testing.T) {
 			Results []struct {
 				Name, Reason, Condition string
 				LastError               string `json:"last_error"`
-				Attempts                int
+				NextAttempt             string `json:"next_attempt"`
 			}
 		}
 		if err := json.Unmarshal([]byte(out), &sum); err != nil {
@@ -78,7 +78,7 @@ func TestCLIPreflightRefusesBeforeOrdering(t *testing.T) {
 				continue
 			}
 			// Failing, for the reason, with no backoff that would hide it.
-			if r.Reason != "preflight" || r.Condition != "failing" || r.Attempts != 0 || !strings.Contains(r.LastError, msg) {
+			if r.Reason != "preflight" || r.Condition != "failing" || r.NextAttempt != "" || !strings.Contains(r.LastError, msg) {
 				t.Errorf("pass %d: %s: %+v; want failing for %q", pass, r.Name, r, msg)
 			}
 		}

@@ -72,41 +72,47 @@ func (p *Provider) Targets(ctx context.Context, recs []Record) ([]Target, []erro
 	errs := make([]error, len(recs))
 	out := make([]Target, len(recs))
 	mapped, snaps := p.mapTargets(ctx, recs, errs, opResolve)
-	p.cache.keepSnaps(snaps, p.opts.Now())
-	// A target whose zone no read touched (an alias, follow_cname off) is read once
-	// now, so that a zone the credentials cannot reach fails before the order.
-	probed := map[string]error{}
+	if snaps == nil {
+		snaps = map[string]*zoneSnap{}
+	}
+	// A target whose zone no read touched (an alias, follow_cname off, a target found
+	// earlier) is read now: a zone the credentials cannot reach, or a CNAME where the
+	// TXT would go, fails before the order; and the write reuses the read.
+	fresh := map[string]bool{}
+	read := map[[2]string]error{}
 	for i, r := range mapped {
 		if errs[i] != nil || r.FQDN == "" {
 			continue
 		}
-		if _, read := snaps[r.ZoneID]; !read {
-			if _, done := probed[r.ZoneID]; !done {
-				probed[r.ZoneID] = p.probe(ctx, r.ZoneID, r.FQDN)
+		name := canonicalName(r.FQDN)
+		if snaps[r.ZoneID] == nil {
+			snaps[r.ZoneID], fresh[r.ZoneID] = newZoneSnap(), true
+		}
+		if fresh[r.ZoneID] {
+			k := [2]string{r.ZoneID, name}
+			if _, done := read[k]; !done {
+				s := snaps[r.ZoneID]
+				err := p.readName(ctx, r.ZoneID, name, s, p.log.With(zap.String("zone", r.ZoneID)))
+				if err == nil && s.cname[name] != "" {
+					err = fmt.Errorf("%s is a CNAME (to %s): Route 53 refuses a TXT beside it; follow it (dns.follow_cname) or point the alias at its end",
+						displayName(name), displayName(canonicalName(s.cname[name])))
+				}
+				read[k] = err
 			}
-			if err := probed[r.ZoneID]; err != nil {
-				errs[i] = fmt.Errorf("route53: resolve %s: %w", targetName(recs[i].FQDN, canonicalName(r.FQDN)), err)
+			if err := read[k]; err != nil {
+				errs[i] = fmt.Errorf("route53: resolve %s: %w", targetName(recs[i].FQDN, name), err)
 				continue
 			}
 		}
-		t, _ := p.cache.get(keyOf(recs[i]), p.opts.Now(), targetKeep)
-		out[i] = t
+		out[i], _ = p.cache.get(keyOf(recs[i]), p.opts.Now(), targetKeep)
 	}
+	p.cache.keepSnaps(snaps, p.opts.Now())
 	for i := range recs {
 		if recs[i].FQDN == "" && errs[i] == nil {
 			errs[i] = fmt.Errorf("route53: resolve record %d: empty name", i)
 		}
 	}
 	return out, errs
-}
-
-// probe reads one record set of the zone: an error means the zone cannot be read.
-func (p *Provider) probe(ctx context.Context, zoneID, name string) error {
-	in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(name), MaxItems: aws.Int32(1)}
-	return p.retry(ctx, p.log, func() error {
-		_, err := p.api.ListResourceRecordSets(ctx, in)
-		return err
-	})
 }
 
 // errNothingWritten marks a record CleanUp skips: its Present wrote nothing.

@@ -161,7 +161,15 @@ func TestAliasAndNoFollow(t *testing.T) {
 	noErrors(t, "cleanup", p.CleanUp(t.Context(), recs))
 	e.noChallenges(t, com, org)
 
-	errs := p.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com", Value: "c", NoFollow: true}})
+	noFollow := []route53.Record{{FQDN: "_acme-challenge.www.example.com", Value: "c", NoFollow: true}}
+	before := e.count("ChangeResourceRecordSets")
+	if errs := p.Resolve(t.Context(), noFollow); errs[0] == nil || !strings.Contains(errs[0].Error(), "is a CNAME (to _acme-challenge.example.org)") {
+		t.Errorf("resolve no-follow beside a CNAME: %v", errs[0])
+	}
+	if n := e.count("ChangeResourceRecordSets"); n != before {
+		t.Error("Resolve wrote")
+	}
+	errs := p.Present(t.Context(), noFollow)
 	if errs[0] == nil || !strings.Contains(errs[0].Error(), "CNAME") {
 		t.Errorf("no-follow beside a CNAME: %v, want Route 53's refusal", errs[0])
 	}

@@ -233,6 +233,7 @@ func (s *SecretsManagerStore) UpdateIf(ctx context.Context, a *Account, check fu
 // compare-and-swap, deriving it again from the new current value when another writer
 // won (see SecretsManagerStore).
 func (s *SecretsManagerStore) write(ctx context.Context, change func([]storedAccount) ([]storedAccount, error)) error {
+	emptySecret := false
 	for attempt := 1; ; attempt++ {
 		list, prev, raw, found, err := s.readRaw(ctx)
 		if err != nil {
@@ -251,6 +252,14 @@ func (s *SecretsManagerStore) write(ctx context.Context, change func([]storedAcc
 		}
 		sum := sha256.Sum256(append([]byte(prev+"\n"), body...))
 		token := hex.EncodeToString(sum[:16]) // Secrets Manager wants 32 to 64 characters
+		if !found && emptySecret {
+			// The secret exists without a value (made by hand, or by infrastructure code):
+			// the first value becomes AWSCURRENT by itself; there is nothing to swap.
+			_, err = s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+				SecretId: aws.String(s.name), SecretString: aws.String(string(body)), ClientRequestToken: aws.String(token),
+			})
+			return err
+		}
 		if !found {
 			_, err = s.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 				Name:               aws.String(s.name),
@@ -265,7 +274,10 @@ func (s *SecretsManagerStore) write(ctx context.Context, change func([]storedAcc
 			if _, ok := errors.AsType[*smtypes.ResourceExistsException](err); !ok || attempt >= maxStoreCAS {
 				return err
 			}
-			continue // another runner created it first: merge into theirs
+			// Another runner created it first (merge into theirs), or it exists without
+			// a value (found again empty, it gets its first value).
+			emptySecret = true
+			continue
 		}
 		put, err := s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 			SecretId:           aws.String(s.name),

@@ -487,3 +487,27 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 		}
 	})
 }
+
+// A secret created without a value (by hand, or by infrastructure code) takes the first
+// account.
+func TestSecretsManagerStoreIntoAnEmptySecret(t *testing.T) {
+	t.Parallel()
+	s, client := newSMStore(t, "acct")
+	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(t.Context(), testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("Load of an empty secret: %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err != nil {
+		t.Fatalf("Create into an empty secret: %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("k2")}); err != nil {
+		t.Fatal(err)
+	}
+	for dir, key := range map[string]string{testDir: "k", testDir2: "k2"} {
+		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key) != key {
+			t.Errorf("%s: %+v %v", dir, got, err)
+		}
+	}
+}

@@ -189,6 +189,16 @@ func TestCLIValidateOnline(t *testing.T) {
 		t.Errorf("AWS down, file sink only: exit %d\n%s", code, errOut)
 	}
 
+	// An account secret that holds something else.
+	if _, err := e.SM.CreateSecret(t.Context(), &awssm.CreateSecretInput{Name: aws.String("certferry/other-account"),
+		SecretString: aws.String("not an account")}); err != nil {
+		t.Fatal(err)
+	}
+	badAccount := e.WriteConfig(t, strings.Replace(lifecycleConfig, "aws:\n", "  account_secret: certferry/other-account\naws:\n", 1))
+	if code, _, errOut := validate(badAccount); code != exitUsage || !strings.Contains(errOut, badAccount+": acme.account_store: acme: secrets manager store: list certferry/other-account: ") {
+		t.Errorf("bad account secret: exit %d\n%s", code, errOut)
+	}
+
 	// A name in no zone, and a secret that holds another program's value.
 	lost := e.WriteConfig(t, sandboxConfig)
 	if _, err := e.SM.CreateSecret(t.Context(), &awssm.CreateSecretInput{Name: aws.String("certferry/web"),

@@ -143,8 +143,8 @@ const directoryTimeout = 30 * time.Second
 
 // Online runs the checks that need the CA and AWS, and orders and writes nothing: the
 // CA's directory answers (and offers every configured profile, when it lists its
-// profiles), every name's hosted zone is found, and every secret is readable and can
-// take its certificate (renew.Runner.Check). problems are the configuration's;
+// profiles), every name's hosted zone is found, every secret is readable and can take
+// its certificate (renew.Runner.Check), and the account store is readable. problems are the configuration's;
 // unreachable are the checks that could not run (the CA or AWS did not answer, no
 // credentials).
 func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
@@ -156,6 +156,10 @@ func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
 	p, err := a.Runner.Check(ctx, renew.Options{})
 	if err != nil {
 		unreachable = append(unreachable, err)
+	}
+	// The ACME accounts: readable, and each one parses (none yet is fine).
+	if _, err := a.AccountStore().List(ctx); err != nil {
+		p = append(p, fmt.Errorf("acme.account_store: %w", err))
 	}
 	for _, err := range p {
 		if notAnswered(err) {

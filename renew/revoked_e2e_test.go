@@ -1,0 +1,65 @@
+package renew_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/certferry/certferry/lifecycle"
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/sandbox/calls"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// TestE2ERevokedPendingVersionIsNeverPromoted: a write interrupted before its promotion
+// leaves a pending version, which the next runner would finish; when that certificate
+// was revoked (certferry:revoked names its serial), it is left alone, and the current
+// certificate stays.
+func TestE2ERevokedPendingVersionIsNeverPromoted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, `issuance_guard: 0s
+certificates:
+  - name: web
+    domains: [www.example.com]
+    profile: default
+    sinks:
+      secretsmanager: { secret: certferry/web }
+`)
+	first := e.App(t, cfg)
+	v1 := wantOK(t, e.Pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
+	e.SB.Calls().FailNext("secretsmanager", "UpdateSecretVersionStage", 20, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "injected"})
+	e.Pass(t, first, renew.Options{Force: true})
+	e.SB.Calls().Reset()
+
+	pending, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web"), VersionStage: aws.String(smsink.StagePending)})
+	if err != nil {
+		t.Fatalf("no pending version: %v", err)
+	}
+	var b struct{ Serial string }
+	if err := json.Unmarshal([]byte(aws.ToString(pending.SecretString)), &b); err != nil || b.Serial == "" {
+		t.Fatal(err)
+	}
+	rv := lifecycle.Revocation{Serial: b.Serial, Reason: "keyCompromise", At: time.Now()}
+	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"),
+		Tags: []smtypes.Tag{{Key: aws.String(lifecycle.TagRevoked), Value: aws.String(rv.TagValue())}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	second := e.App(t, cfg)
+	r := result(t, e.Pass(t, second, renew.Options{}), "web")
+	if r.Action == renew.ActionStore || r.Error != "" {
+		t.Fatalf("the revoked pending certificate was promoted or the pass failed: %+v", r)
+	}
+	if cur := e.stageVersion(t, "certferry/web", "AWSCURRENT"); cur != v1 {
+		t.Fatalf("AWSCURRENT moved to %s (the revoked pending version?)", cur)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders: the current certificate is not due", n)
+	}
+}

@@ -34,7 +34,8 @@ account is registered once in the account store if it has none.
 Exit codes:
   0  every certificate is ready (or merely due and not attempted)
   1  a certificate is failing or expired: this pass failed it, or an earlier pass did and
-     it waits in backoff, or an on_renew hook failed
+     it waits in backoff, or an on_renew hook failed (--dry-run: a certificate failed
+     the rehearsal)
   2  bad configuration or usage
   3  the pass could not run (no AWS credentials or region, inventory unreadable)`)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
@@ -129,9 +130,13 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, dryR
 		}
 		return nil, exitUnknown
 	}
+	// A dry run's exit code says whether the rehearsal worked, whatever is stored.
+	if opts.DryRun && sum.Failed() > 0 {
+		return sum, exitFailed
+	}
 	// Failing includes certificates this pass skipped in backoff: a failure stays visible
 	// on every run until it is fixed.
-	if sum.Failed() > 0 || sum.Failing() > 0 || sum.HookFailures() > 0 {
+	if !opts.DryRun && (sum.Failed() > 0 || sum.Failing() > 0 || sum.HookFailures() > 0) {
 		return sum, exitFailed
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) {

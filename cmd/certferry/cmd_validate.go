@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 )
+
+// onlineTimeout bounds validate --online as a whole.
+const onlineTimeout = 2 * time.Minute
 
 const validateSynopsis = "[--config F] [--lambda] [--online] [--log-level L] [--log-format F]"
 
@@ -39,8 +43,8 @@ ACME account's, not shared with another certificate by name and ARN).
 Exit codes:
   0  no problem found
   2  a problem in the configuration (each printed with its field)
-  3  --online only: the checks could not finish (the CA or AWS did not answer, no
-     credentials); nothing wrong was found in what could be checked`)
+  3  --online only: the checks could not finish (the CA or AWS did not answer within
+     2 minutes, no credentials); nothing wrong was found in what could be checked`)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	lambda := fs.Bool("lambda", false, "also check what the Lambda refuses (file account store, file sinks)")
 	online := fs.Bool("online", false, "also check the CA's directory, every hosted zone and every secret (reads only)")
@@ -86,7 +90,11 @@ Exit codes:
 		}
 		return exitUsage
 	}
-	problems, unreachable := a.Online(ctx)
+	// A CA or an AWS endpoint that accepts connections and never answers must not hold
+	// validate forever: whatever is not checked by then is reported as such (exit 3).
+	octx, cancel := context.WithTimeout(ctx, onlineTimeout)
+	defer cancel()
+	problems, unreachable := a.Online(octx)
 	printProblems(stderr, *cfgPath, problems)
 	for _, err := range unreachable {
 		fmt.Fprintf(stderr, "%s: not checked: %v\n", *cfgPath, err)

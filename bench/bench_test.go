@@ -1,6 +1,6 @@
 package bench
 
-// The benchmarks of issue 6. Each scenario runs `certferry renew` as a subprocess (so
+// The benchmarks (make bench, scripts/bench.sh). Each scenario runs `certferry renew` as a subprocess (so
 // its peak RSS can be read from rusage) against a sandbox in this process, with Route
 // 53 as it behaves since July 2026: changes INSYNC after 5 s, 10 requests/s with a
 // burst of 50. The sandbox counts every call, so each result carries Route 53, Secrets

@@ -11,9 +11,9 @@ import (
 )
 
 // outsideRefs are ways of pointing at documents that are not in the repository: design
-// notes kept elsewhere, numbered "contracts" of them, a sibling directory. What the code
-// relies on is written down in docs/ instead.
-var outsideRefs = regexp.MustCompile(`(?i)\b(design|style|tools)\.md\b|\.\./shared\b|\bcontracts?[ -]\d`)
+// notes kept elsewhere, numbered "contracts" of them, a sibling directory, the numbered
+// issues of a tracker. What the code relies on is written down in docs/ instead.
+var outsideRefs = regexp.MustCompile(`(?i)\b(design|style|tools)\.md\b|\.\./shared\b|\bcontracts?[ -]\d|\bissues? #?\d`)
 
 // docsRef is a reference to a page of docs/.
 var docsRef = regexp.MustCompile(`\bdocs/[A-Za-z0-9_-]+\.md\b`)

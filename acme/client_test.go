@@ -503,16 +503,15 @@ func TestCompleteStopsOnCancel(t *testing.T) {
 		t.Fatal("no challenge request reached the CA")
 	}
 	cancel()
-	cancelled := time.Now()
+	// The stalled request never ends by itself: Complete returns because it gave it up.
+	// What it does after the cancel (deactivating the authorizations) is bounded by its
+	// cleanup timeout.
 	select {
 	case err := <-errc:
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Complete: got %v, want context.Canceled", err)
 		}
-		if d := time.Since(cancelled); d > 2*time.Second {
-			t.Errorf("Complete returned %s after the cancel", d)
-		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * acme.CleanupTimeout):
 		t.Fatal("Complete did not return after the cancel")
 	}
 	// Both authorizations were pending: both deactivated, despite the cancelled ctx.

@@ -77,7 +77,7 @@ type Cert struct {
 	Secret      *smsink.Target // nil: no Secrets Manager sink
 	File        *file.Target   // nil: no file sink
 	// OnRenew run in order once every sink stored a new certificate; OnFailure when it
-	// failed (contract 4).
+	// failed (docs/hooks.md).
 	OnRenew   []hooks.Hook
 	OnFailure []hooks.Hook
 }

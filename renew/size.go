@@ -6,7 +6,7 @@ import (
 	"github.com/certferry/certferry/certs"
 )
 
-// EstimateSecretSize is an upper bound, in bytes, of the SecretString (contract 1) that a
+// EstimateSecretSize is an upper bound, in bytes, of the SecretString (docs/secret-format.md) that a
 // certificate for domains with a key of keyType will make. A pass refuses to order a
 // certificate whose estimate exceeds certs.MaxSecretSize: Secrets Manager would refuse
 // to store it, and the CA's certificate would be issued for nothing.

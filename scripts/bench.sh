@@ -64,6 +64,6 @@ status=0
 $GO test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -timeout 90m ./bench/ | tee "$work/bench.txt" || status=$?
 
 echo
-echo "== results (tuned rows are checked against the targets; defaults are for comparison)"
+echo "== results (the targets apply to certferry with its default settings)"
 $GO run ./bench/benchtable "$CERTFERRY_BENCH_OUT" || status=$((status ? status : $?))
 exit "$status"

@@ -179,7 +179,15 @@ type lineLog struct {
 	total   int
 	dropped int
 	lastLn  string
+	inKey   bool // inside a PEM private key block: its lines are withheld
 }
+
+// keyMarker is what every PEM private key's BEGIN and END lines hold (PKCS #1, PKCS #8,
+// SEC 1, encrypted, OpenSSH); redactedKeyLine is logged in their place.
+const (
+	keyMarker       = "PRIVATE KEY"
+	redactedKeyLine = "[REDACTED: the hook printed private key material]"
+)
 
 func (l *lineLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -209,6 +217,20 @@ func (l *lineLog) emit() {
 		line = string(l.buf[:maxLineBytes]) + "...(cut)"
 	}
 	l.buf = l.buf[:0]
+	// A hook that prints key material (cat privkey.pem, an aws CLI call that reads the
+	// secret) must not put it in certferry's log: a PEM private key block is withheld from
+	// its BEGIN line to its END line, and any other line naming a private key (a secret's
+	// JSON, with its newlines escaped) is replaced whole.
+	switch {
+	case l.inKey:
+		if strings.Contains(line, "-----END") && strings.Contains(line, keyMarker) {
+			l.inKey = false
+		}
+		return
+	case strings.Contains(line, keyMarker):
+		l.inKey = strings.Contains(line, "-----BEGIN") && !strings.Contains(line, "-----END")
+		line = redactedKeyLine
+	}
 	l.log.Info("hook output", zap.String("stream", l.stream), zap.String("line", line))
 	if strings.TrimSpace(line) != "" {
 		l.lastLn = line

@@ -18,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -95,6 +96,7 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle) error 
 		return err
 	}
 	s.warnIfShared(target.Dir, b.Name)
+	s.removeStale(target.Dir)
 	leafLen := len(b.CertPEM) - len(b.ChainPEM)
 	if leafLen <= 0 {
 		return errors.New("bundle has no leaf PEM")
@@ -150,6 +152,42 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle) error 
 	return syncDir(target.Dir)
 }
 
+// tempPattern names the sink's temporary files (os.CreateTemp's pattern); a backup of a
+// previous file is the temporary file's name with ".old" appended.
+const tempPattern = ".certferry-*.tmp"
+
+// staleAfter is the age past which a temporary file is left over from a Store that never
+// finished (a kill -9, a power cut). A Store takes milliseconds, so a concurrent Store's
+// files are never that old.
+const staleAfter = 10 * time.Minute
+
+// removeStale deletes what an interrupted Store left behind: staged files (the new key
+// among them) and backups (hard links to the previous key). Otherwise each crash would
+// leave one more copy of a key in the directory, and no later Store would remove it.
+func (s *Sink) removeStale(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return // the Store that follows reports what is wrong with dir
+	}
+	for _, e := range ents {
+		tmp, _ := filepath.Match(tempPattern, e.Name()) // the patterns are well formed
+		old, _ := filepath.Match(tempPattern+".old", e.Name())
+		if !tmp && !old || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < staleAfter {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if err := os.Remove(name); err != nil {
+			s.log.Warn("cannot remove a file left by an interrupted store", zap.String("path", name), zap.Error(err))
+			continue
+		}
+		s.log.Info("removed a file left by an interrupted store", zap.String("path", name))
+	}
+}
+
 // rollback puts back the files replaced so far.
 func rollback(ps []*pending) {
 	for _, p := range ps {
@@ -182,7 +220,7 @@ func cleanup(ps []*pending) {
 // writeTemp writes data to a new temporary file in dir with the final mode and owner,
 // synced to disk, and returns its path.
 func writeTemp(dir string, data []byte, mode fs.FileMode, uid, gid int) (path string, err error) {
-	f, err := os.CreateTemp(dir, ".certferry-*.tmp") // mode 0600
+	f, err := os.CreateTemp(dir, tempPattern) // mode 0600
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certferry/certferry/internal/testwait"
 )
 
 // TestAliasBomb: aliases that expand to a huge document fail fast instead of eating the CPU.
@@ -22,7 +24,9 @@ func TestAliasBomb(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "too many YAML nodes") {
 		t.Errorf("got %.200v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// The error proves the node budget; the time catches a parse that expands the bomb
+	// anyway: parsing a document within the budget is a step of work.
+	if d := time.Since(start); d > testwait.For(0) {
 		t.Errorf("took %v", d)
 	}
 }

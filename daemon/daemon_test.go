@@ -112,9 +112,9 @@ func start(t *testing.T, opts daemon.Options) *running {
 	case err := <-r.done:
 		cancel()
 		t.Fatalf("Run returned before serving: %v", err)
-	case <-time.After(time.Minute):
+	case <-time.After(step):
 		cancel()
-		t.Fatal("daemon not ready within a minute")
+		t.Fatalf("daemon not ready within %s", step)
 	}
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -130,13 +130,13 @@ func (r *running) stop(t *testing.T) error {
 			close(r.done)
 		}
 		return err
-	case <-time.After(3 * time.Minute):
-		t.Fatal("Run did not return within 3 minutes of the cancel")
+	case <-time.After(stopBound):
+		t.Fatalf("Run did not return within %s of the cancel", stopBound)
 		return nil
 	}
 }
 
-var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: step}
 
 func get(t *testing.T, url string) (int, []byte) {
 	t.Helper()
@@ -266,7 +266,7 @@ func TestLifecycle(t *testing.T) {
 		NotifySocket:     n.addr,
 		WatchdogInterval: 10 * time.Millisecond,
 	})
-	eventually(t, 30*time.Second, "READY, STATUS and WATCHDOG", func() bool {
+	eventually(t, step, "READY, STATUS and WATCHDOG", func() bool {
 		return n.has("READY=1") && n.has("STATUS=last pass ") && n.has("WATCHDOG=1")
 	})
 	if code, h := r.health(t); code != 200 || h.Status != "ok" {
@@ -281,7 +281,7 @@ func TestLifecycle(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "failed reload counted", func() bool {
+	eventually(t, step, "failed reload counted", func() bool {
 		return r.value(t, "certferry_config_reloads_total", map[string]string{"result": "failure"}) == 1
 	})
 	if builds.Load() != 1 {
@@ -299,7 +299,7 @@ func TestLifecycle(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "reload applied", func() bool {
+	eventually(t, step, "reload applied", func() bool {
 		return r.value(t, "certferry_config_reloads_total", map[string]string{"result": "success"}) == 1
 	})
 	if _, ok := names.Load("api"); !ok || !n.has("RELOADING=1") {
@@ -316,7 +316,7 @@ func TestLifecycle(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	eventually(t, 10*time.Second, "STOPPING=1", func() bool { return n.has("STOPPING=1") })
+	eventually(t, step, "STOPPING=1", func() bool { return n.has("STOPPING=1") })
 }
 
 // TestHealthz: 503 with reasons when a certificate is in its emergency window and when
@@ -343,7 +343,7 @@ func TestHealthz(t *testing.T) {
 		Now:        clk.Now,
 		MaxPassAge: 36 * time.Hour,
 	})
-	eventually(t, 30*time.Second, "first pass", func() bool { return fr.passes.Load() >= 1 && !r.healthLastPass(t).IsZero() })
+	eventually(t, step, "first pass", func() bool { return fr.passes.Load() >= 1 && !r.healthLastPass(t).IsZero() })
 	code, h := r.health(t)
 	if code != 503 || h.Status != "unhealthy" || len(h.Reasons) != 1 || !strings.Contains(h.Reasons[0], `certificate "web" is in its emergency window`) {
 		t.Fatalf("/healthz = %d %+v", code, h)
@@ -382,7 +382,7 @@ func TestHealthzFresh(t *testing.T) {
 	fr := &fakeRunner{}
 	fr.pass = okSummary("web", now.Add(90*24*time.Hour), now.Add(60*24*time.Hour))
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return fr, nil }})
-	eventually(t, 30*time.Second, "first pass", func() bool { return !r.healthLastPass(t).IsZero() })
+	eventually(t, step, "first pass", func() bool { return !r.healthLastPass(t).IsZero() })
 	if code, h := r.health(t); code != 200 || h.LastSuccessfulPass.IsZero() {
 		t.Fatalf("/healthz = %d %+v", code, h)
 	}

@@ -81,7 +81,8 @@ func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func
 // daemon issues, then renews before the first certificate expires, with no one acting;
 // /metrics and /healthz say so.
 func TestRenewsBeforeExpiry(t *testing.T) {
-	sb, cfgPath := startSandbox(t, sandbox.Options{CertValidity: 12 * time.Second})
+	opts := sandbox.Options{CertValidity: 12 * time.Second}
+	sb, cfgPath := startSandbox(t, opts)
 	// An on_renew webhook: it must fire exactly once per new secret version, signed.
 	var mu sync.Mutex
 	perVersion := map[string]int{}
@@ -113,12 +114,13 @@ func TestRenewsBeforeExpiry(t *testing.T) {
 
 	web := map[string]string{"name": "web"}
 	success := map[string]string{"name": "web", "result": "success"}
-	eventually(t, 2*time.Minute, "first issuance", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
+	eventually(t, sandboxPasses(opts, 1), "first issuance", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
 	firstNotAfter := time.Unix(0, int64(r.value(t, "certferry_certificate_expiration_timestamp_seconds", web)*1e9))
 	if left := time.Until(firstNotAfter); left <= 0 || left > 13*time.Second {
 		t.Fatalf("first certificate has %s left, want (0, 12s]", left)
 	}
-	eventually(t, 2*time.Minute, "renewal", func() bool { return r.value(t, "certferry_renewals_total", success) >= 2 })
+	// Due before it expires: within its validity, then one pass.
+	eventually(t, opts.CertValidity+sandboxPasses(opts, 1), "renewal", func() bool { return r.value(t, "certferry_renewals_total", success) >= 2 })
 	if now := time.Now(); !now.Before(firstNotAfter) {
 		t.Fatalf("renewed at %s, after the first certificate expired at %s", now, firstNotAfter)
 	}
@@ -192,12 +194,12 @@ func TestStopMidPassCleansUp(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 2*time.Minute, "TXT record published", func() bool { return challenges() > 0 })
+	eventually(t, beforeFirstWait, "TXT record published", func() bool { return challenges() > 0 })
 	start := time.Now()
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if d := time.Since(start); d > time.Minute {
+	if d := time.Since(start); d > beforeFirstWait {
 		t.Errorf("stop took %s", d)
 	}
 	if n := challenges(); n != 0 {
@@ -214,7 +216,8 @@ func TestStopMidPassCleansUp(t *testing.T) {
 // the Runner's memory; a SIGHUP (here the Reload channel) that rebuilds the Runner hands
 // it over, so the next pass stores it without ordering again.
 func TestReloadKeepsUnstored(t *testing.T) {
-	sb, cfgPath := startSandbox(t, sandbox.Options{})
+	opts := sandbox.Options{}
+	sb, cfgPath := startSandbox(t, opts)
 	hourly, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -225,17 +228,18 @@ func TestReloadKeepsUnstored(t *testing.T) {
 	// to fail only once an order exists (the account is stored by then); the finalize
 	// is held for two seconds to leave the time. Three failures beat the SDK's three
 	// attempts: the store fails, the certificate stays in the Runner's memory.
-	sb.Calls().FailNext("acme", "Finalize", 1, calls.Fault{Hang: 2 * time.Second})
+	const finalizeHang = 2 * time.Second
+	sb.Calls().FailNext("acme", "Finalize", 1, calls.Fault{Hang: finalizeHang})
 	m := metrics.New()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 	reload := make(chan struct{})
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: sandboxBuild(sb, m, log), Metrics: m, Logger: log, Reload: reload})
-	eventually(t, 2*time.Minute, "an order", func() bool { return sb.Calls().Count("acme", "NewOrder") >= 1 })
+	eventually(t, sandboxPasses(opts, 1), "an order", func() bool { return sb.Calls().Count("acme", "NewOrder") >= 1 })
 	// The journal of the DNS-01 records created the secret (without a value) before the
 	// records were published: the certificate's first write is a PutSecretValue.
 	sb.Calls().FailNext("secretsmanager", "PutSecretValue", 3, calls.Fault{Code: "InternalServiceError", Message: "injected", Status: http.StatusInternalServerError})
 	failure := map[string]string{"name": "web", "result": "failure"}
-	eventually(t, 2*time.Minute, "the failed store", func() bool { return r.value(t, "certferry_renewals_total", failure) >= 1 })
+	eventually(t, finalizeHang+sandboxPasses(opts, 1), "the failed store", func() bool { return r.value(t, "certferry_renewals_total", failure) >= 1 })
 	if n := sb.Calls().Count("acme", "NewOrder"); n != 1 {
 		t.Fatalf("%d orders before the reload, want 1", n)
 	}
@@ -243,7 +247,7 @@ func TestReloadKeepsUnstored(t *testing.T) {
 	writeFile(t, cfgPath, string(hourly)) // a pass every second from now on
 	reload <- struct{}{}
 	success := map[string]string{"name": "web", "result": "success"}
-	eventually(t, 2*time.Minute, "the certificate stored after the reload", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
+	eventually(t, step+sandboxPasses(opts, 1), "the certificate stored after the reload", func() bool { return r.value(t, "certferry_renewals_total", success) >= 1 })
 	if n := sb.Calls().Count("acme", "NewOrder"); n != 1 {
 		t.Errorf("%d orders, want 1: the reload lost the issued certificate", n)
 	}
@@ -287,7 +291,7 @@ func TestFailingStaysVisible(t *testing.T) {
 	}
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: build, Metrics: m, Logger: log})
 	passes := func() float64 { return r.value(t, "certferry_passes_total", map[string]string{"result": "failure"}) }
-	eventually(t, 2*time.Minute, "three passes", func() bool { return passes() >= 3 })
+	eventually(t, sandboxPasses(e.Opts, 3), "three passes", func() bool { return passes() >= 3 })
 	code, h := r.health(t)
 	if code != http.StatusServiceUnavailable || len(h.Failing) != 1 || h.Failing[0].Name != "lost" || h.Failing[0].Condition != renew.ConditionFailing ||
 		!strings.Contains(h.Failing[0].LastError, "no hosted zone") || h.Failing[0].Since.IsZero() || !h.LastSuccessfulPass.IsZero() {
@@ -314,7 +318,7 @@ func TestFailingStaysVisible(t *testing.T) {
 	mu.Lock()
 	skew = 2 * time.Minute
 	mu.Unlock()
-	eventually(t, 2*time.Minute, "healthy again", func() bool { code, _ := r.health(t); return code == http.StatusOK })
+	eventually(t, sandboxPasses(e.Opts, 1), "healthy again", func() bool { code, _ := r.health(t); return code == http.StatusOK })
 	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "lost", "condition": "True"}); v != 1 {
 		t.Errorf("ready_status{lost,True} = %v after the fix", v)
 	}

@@ -21,6 +21,9 @@ func everySecond(name string) string {
 	return strings.Replace(fmt.Sprintf(fakeConfig, name, name), `"@every 1h"`, `"@every 1s"`, 1)
 }
 
+// reloadTimeout is the ReloadTimeout of the tests whose reload gets stuck.
+const reloadTimeout = 100 * time.Millisecond
+
 func (r *running) reloads(t *testing.T, result string) float64 {
 	t.Helper()
 	return r.value(t, "certferry_config_reloads_total", map[string]string{"result": result})
@@ -44,12 +47,12 @@ func TestReloadFIFO(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	reload <- struct{}{}
-	eventually(t, 30*time.Second, "failed reload counted", func() bool { return r.reloads(t, "failure") == 1 })
+	eventually(t, step, "failed reload counted", func() bool { return r.reloads(t, "failure") == 1 })
 	if !n.has("STATUS=reload failed, old configuration kept: config: load " + cfgPath + ": a named pipe (FIFO)") {
 		t.Errorf("no STATUS naming the FIFO")
 	}
 	before := runner.passes.Load()
-	eventually(t, 30*time.Second, "two more scheduled passes", func() bool { return runner.passes.Load() >= before+2 })
+	eventually(t, fakePasses(2), "two more scheduled passes", func() bool { return runner.passes.Load() >= before+2 })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -76,7 +79,7 @@ func TestReloadStuckRead(t *testing.T) {
 	t.Cleanup(unblock)
 	reload := make(chan struct{})
 	var builds atomic.Int32
-	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, ReloadTimeout: 100 * time.Millisecond,
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, ReloadTimeout: reloadTimeout,
 		Load: func(path string) (*config.Config, error) {
 			if loads.Add(1) == 2 {
 				<-release
@@ -86,15 +89,15 @@ func TestReloadStuckRead(t *testing.T) {
 		Build: func(context.Context, *config.Config) (daemon.Runner, error) { builds.Add(1); return runner, nil }})
 
 	reload <- struct{}{}
-	eventually(t, 30*time.Second, "the stuck reload timed out", func() bool { return r.reloads(t, "failure") == 1 })
+	eventually(t, reloadFails(reloadTimeout), "the stuck reload timed out", func() bool { return r.reloads(t, "failure") == 1 })
 	before := runner.passes.Load()
-	eventually(t, 30*time.Second, "two scheduled passes during the stuck read", func() bool { return runner.passes.Load() >= before+2 })
+	eventually(t, fakePasses(2), "two scheduled passes during the stuck read", func() bool { return runner.passes.Load() >= before+2 })
 	reload <- struct{}{} // waits for the stuck read: no second goroutine
 	if n := loads.Load(); n != 2 {
 		t.Fatalf("Load called %d times while one was stuck, want 2", n)
 	}
 	unblock()
-	eventually(t, 30*time.Second, "the waiting reload applied", func() bool { return r.reloads(t, "success") == 1 })
+	eventually(t, step, "the waiting reload applied", func() bool { return r.reloads(t, "success") == 1 })
 	if loads.Load() != 3 || builds.Load() != 2 || r.reloads(t, "failure") != 1 {
 		t.Errorf("loads %d, builds %d, failures %v: want 3, 2 and 1 (the late result dropped)", loads.Load(), builds.Load(), r.reloads(t, "failure"))
 	}
@@ -140,7 +143,7 @@ func TestReloadStuckBuild(t *testing.T) {
 	var builds atomic.Int32
 	cancelled := make(chan struct{})
 	reload := make(chan struct{})
-	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, ReloadTimeout: 100 * time.Millisecond,
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, ReloadTimeout: reloadTimeout,
 		Build: func(ctx context.Context, _ *config.Config) (daemon.Runner, error) {
 			if builds.Add(1) == 2 {
 				<-ctx.Done()
@@ -150,10 +153,10 @@ func TestReloadStuckBuild(t *testing.T) {
 			return runner, nil
 		}})
 	reload <- struct{}{}
-	eventually(t, 30*time.Second, "the stuck reload failed", func() bool { return r.reloads(t, "failure") == 1 })
+	eventually(t, reloadFails(reloadTimeout), "the stuck reload failed", func() bool { return r.reloads(t, "failure") == 1 })
 	<-cancelled
 	before := runner.passes.Load()
-	eventually(t, 30*time.Second, "two scheduled passes after it", func() bool { return runner.passes.Load() >= before+2 })
+	eventually(t, fakePasses(2), "two scheduled passes after it", func() bool { return runner.passes.Load() >= before+2 })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

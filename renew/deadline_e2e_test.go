@@ -31,12 +31,13 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
     sinks:
       secretsmanager: { secret: certferry/web }
 `)
+	const minOrder = time.Minute
 	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		app.Options{AWS: &e.AWS, Version: "test", MinOrderTime: time.Minute})
+		app.Options{AWS: &e.AWS, Version: "test", MinOrderTime: minOrder})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), minOrder/2) // closer than MinOrderTime
 	defer cancel()
 	sum, err := a.Runner.Pass(ctx, renew.Options{})
 	if err != nil {

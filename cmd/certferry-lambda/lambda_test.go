@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/sandbox"
 )
 
@@ -86,9 +88,14 @@ func freeAddr(t *testing.T) string {
 }
 
 type rie struct {
-	url string
-	out *syncBuffer
+	url     string
+	out     *syncBuffer
+	timeout time.Duration // the function's (AWS_LAMBDA_FUNCTION_TIMEOUT): the emulator ends an invocation there
 }
+
+// rieStep bounds the emulator's own work: its start-up (a local process and its
+// listener) and its hand-offs around an invocation, a step of work (internal/testwait).
+var rieStep = testwait.For(0)
 
 // startRIE runs the bootstrap under the emulator with env and returns its invoke URL.
 func startRIE(t *testing.T, env map[string]string) *rie {
@@ -117,7 +124,11 @@ func startRIE(t *testing.T, env map[string]string) *rie {
 			t.Logf("emulator and function output:\n%s", out)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	secs, err := strconv.Atoi(env["AWS_LAMBDA_FUNCTION_TIMEOUT"])
+	if err != nil {
+		t.Fatalf("AWS_LAMBDA_FUNCTION_TIMEOUT: %v", err)
+	}
+	deadline := time.Now().Add(rieStep)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -125,18 +136,19 @@ func startRIE(t *testing.T, env map[string]string) *rie {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("emulator not listening on %s after 30s:\n%s", addr, out)
+			t.Fatalf("emulator not listening on %s after %s:\n%s", addr, rieStep, out)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a port that is not open yet; no event to wait on
 	}
-	return &rie{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: out}
+	return &rie{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: out, timeout: time.Duration(secs) * time.Second}
 }
 
 // invoke posts one event. A handler error still answers HTTP 200, with errorMessage and
 // errorType in the body, so callers assert on the body.
 func (r *rie) invoke(t *testing.T, event string) []byte {
 	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	// The emulator ends the invocation at the function's timeout, then answers.
+	client := &http.Client{Timeout: r.timeout + rieStep, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Post(r.url, "application/json", strings.NewReader(event))
 	if err != nil {
 		t.Fatalf("invoke %s: %v", event, err)
@@ -377,8 +389,8 @@ const lostCertificate = `  - name: lost
 `
 
 // emfWait bounds the wait for the emulator to pass on the lines the function printed
-// before it answered (a pipe away; the emulator's own start-up bound is 30 s).
-const emfWait = 30 * time.Second
+// before it answered: a pipe away, the emulator's own work.
+var emfWait = rieStep
 
 // waitEMF waits until the function's output holds n pass lines and returns every EMF
 // line of the last pass.

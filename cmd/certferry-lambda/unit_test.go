@@ -22,6 +22,8 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -314,7 +316,7 @@ func TestHandlerRefusesInterval(t *testing.T) {
 	awsCfg := sb.AWSConfig(t.Context())
 	h := newHandler(HandlerOptions{Logger: zap.NewNop(), Level: zap.NewAtomicLevel(), Source: source{kind: sourceInline, ref: yaml},
 		App: app.Options{AWS: &awsCfg, MinOrderTime: 10 * time.Second}})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*e2etest.PassBound(sandbox.Options{})) // two passes
 	defer cancel()
 
 	out, err := h.Invoke(ctx, []byte(`{}`))
@@ -346,7 +348,7 @@ func TestHandlerKeepsUnstored(t *testing.T) {
 			awsCfg := sb.AWSConfig(t.Context())
 			h := newHandler(HandlerOptions{Logger: zap.NewNop(), Level: zap.NewAtomicLevel(), Source: source{kind: sourceInline, ref: yaml},
 				App: app.Options{AWS: &awsCfg, MinOrderTime: 10 * time.Second}})
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*e2etest.PassBound(sandbox.Options{})) // two passes
 			defer cancel()
 
 			// The ACME account is stored in Secrets Manager too: the certificate's store

@@ -15,15 +15,16 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/sandbox"
 )
 
 // PassBound is a generous bound on one pass of a few certificates against this sandbox,
 // derived from its settings, for a test that waits on something a pass does: each pass
 // waits for Route 53 twice (publish, clean up) and for Pebble's one-second Retry-After on
-// authorizations and orders, plus its optional validation sleep. The factor covers a
-// loaded machine running the suite with the race detector; a test that needs more
-// states why.
+// authorizations and orders, plus its optional validation sleep; testwait.Factor
+// covers a loaded machine running the suite with the race detector. A test that needs
+// more states why.
 func (e *Env) PassBound() time.Duration { return PassBound(e.Opts) }
 
 // PassBound is Env.PassBound for a sandbox started with opts.
@@ -32,11 +33,12 @@ func PassBound(opts sandbox.Options) time.Duration {
 	if opts.ValidationSleep {
 		one += 5 * time.Second
 	}
-	return 30 * one
+	return testwait.Factor * one
 }
 
 // Eventually polls cond every 10 ms until it holds, and fails the test when it still
-// does not after within (derive it from what is awaited: PassBound, a hook's timeout).
+// does not after within (derive it from what is awaited: PassBound, testwait.For of a
+// hook's timeout or a schedule's period).
 func Eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

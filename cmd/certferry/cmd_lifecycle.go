@@ -89,6 +89,23 @@ func configuredSecrets(cfg *config.Config) []string {
 	return out
 }
 
+// notCertificate says why a secret of the inventory is not a certificate ("" when it is
+// one): it is tagged certferry:kind (an ACME account store: this configuration's or
+// another's), or it is the configured acme.account_secret. A hand-added certferry:name
+// tag puts such a secret in the inventory; revoke, retire (--delete-secret above all)
+// and the orphan list must still never take it for a certificate.
+func notCertificate(cfg *config.Config, inv map[string]smsink.Stored, st smsink.Stored) string {
+	if k := st.Tags[smsink.TagKind]; k != "" {
+		return fmt.Sprintf("it is tagged %s=%s, not a certificate", smsink.TagKind, k)
+	}
+	if cfg.ACME.AccountStore.Kind == config.AccountStoreSecretsManager {
+		if acct, ok := smsink.Lookup(inv, cfg.ACME.AccountSecret); ok && acct.Secret == st.Secret {
+			return "it is acme.account_secret, the ACME account's store"
+		}
+	}
+	return ""
+}
+
 // findStored resolves NAME for revoke and retire: a configured certificate's secret,
 // else a stored certificate by secret (name or ARN) or by certferry:name.
 func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored, configured bool, err error) {
@@ -96,6 +113,13 @@ func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored,
 	if err != nil {
 		return smsink.Stored{}, false, err
 	}
+	defer func() {
+		if err == nil {
+			if why := notCertificate(a.Config, inv, st); why != "" {
+				st, err = smsink.Stored{}, fmt.Errorf("%q: secret %s is left alone: %s", name, st.Secret, why)
+			}
+		}
+	}()
 	if c, ok := configuredCert(a.Config, name); ok {
 		if c.Sinks.SecretsManager == nil {
 			return smsink.Stored{}, true, fmt.Errorf("certificate %q has no secretsmanager sink: revoke and retire work on the certificate stored there", name)
@@ -494,6 +518,9 @@ func statusOrphans(ctx context.Context, a *app.App) ([]StatusOrphan, error) {
 		return out, err
 	}
 	for _, st := range lifecycle.Orphans(inv, configured) {
+		if notCertificate(a.Config, inv, st) != "" {
+			continue
+		}
 		o := StatusOrphan{Name: st.Name, Secret: st.Secret, SecretARN: st.ARN, Domains: st.Domains, Serial: st.Serial}
 		if o.Domains == nil {
 			o.Domains = []string{}

@@ -31,7 +31,7 @@ import (
 )
 
 // e2eConfig is written from the sandbox's JSON line (docs/sandbox.md), as a user would.
-const e2eConfig = `acme:
+var e2eConfig = `acme:
   directory: {{dir}}
   email: ops@example.com
   ca_bundle: {{ca}}
@@ -41,13 +41,7 @@ aws:
   endpoint_url: {{endpoint}}
 schedule: "@every 1s"
 issuance_guard: 1s
-certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`
+` + e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"))
 
 // startSandbox starts a sandbox and writes a configuration for it. The sandbox tests
 // are not parallel: Pebble reads its knobs from the process environment.
@@ -266,12 +260,7 @@ func TestFailingStaysVisible(t *testing.T) {
 		t.Skip("sandbox test")
 	}
 	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
-	cfgPath := e.WriteConfig(t, e2eConfig+`  - name: lost
-    domains: [www.example.org]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/lost }
-`)
+	cfgPath := e.WriteConfig(t, e2eConfig+e2etest.CertYAML("lost", "www.example.org"))
 	m := metrics.New()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1))
 	// The passes' clock: moved on by two minutes once the zone exists, so the provider

@@ -167,17 +167,11 @@ func TestFaultValidationBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, hookLog, _ := e2etest.HookScript(t, e.Dir)
-	cfg := e.Config(t, `certificates:
-  - name: dark
-    domains: [www.dark.example]
-    profile: default
-    hosted_zone_id: `+zoneID+`
-    sinks:
-      secretsmanager: { secret: certferry/dark }
+	cfg := e.Config(t, e2etest.CertsYAML(e2etest.CertYAML("dark", "www.dark.example")+`    hosted_zone_id: `+zoneID+`
     hooks:
       on_failure:
         - exec: [`+script+`]
-`)
+`))
 	t0 := time.Now().Truncate(time.Second)
 	clk := e2etest.NewClock(t0)
 	a, _ := e.loggedApp(t, cfg, clk.Now)
@@ -508,20 +502,8 @@ func TestFaultSecretTooLarge(t *testing.T) {
 	for i := range 20 {
 		fits = append(fits, fmt.Sprintf("f%02d%s.example.com", i, strings.Repeat("c", 50)))
 	}
-	a, _ := e.loggedApp(t, e.Config(t, `certificates:
-  - name: big
-    domains: [`+strings.Join(big, ", ")+`]
-    key_type: rsa4096
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/big }
-  - name: fits
-    domains: [`+strings.Join(fits, ", ")+`]
-    key_type: rsa4096
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/fits }
-`), nil)
+	const rsa4096 = "    key_type: rsa4096\n"
+	a, _ := e.loggedApp(t, e.Config(t, e2etest.CertsYAML(e2etest.CertYAML("big", big...)+rsa4096, e2etest.CertYAML("fits", fits...)+rsa4096)), nil)
 	sum := e.Pass(t, a, renew.Options{})
 	r := result(t, sum, "big")
 	est := renew.EstimateSecretSize(big, "rsa4096")
@@ -550,13 +532,7 @@ func TestFaultSecretAccessDenied(t *testing.T) {
 	t.Parallel()
 	e := newACMEEnv(t, sandbox.Options{})
 	e.SB.SecretsManager().DenyAccess("certferry/x")
-	a, _ := e.loggedApp(t, e.Config(t, `certificates:
-  - name: x
-    domains: [x.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/x }
-`), nil)
+	a, _ := e.loggedApp(t, e.Config(t, e2etest.CertsYAML(e2etest.CertYAML("x", "x.example.com"))), nil)
 	r := result(t, e.Pass(t, a, renew.Options{}), "x")
 	if r.Action != renew.ActionFailed || !strings.Contains(r.Error, "preflight") || !strings.Contains(r.Error, "AccessDenied") {
 		t.Fatalf("action %q error %q, want a preflight AccessDenied", r.Action, r.Error)

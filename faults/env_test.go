@@ -74,13 +74,8 @@ concurrency: 4
 issuance_guard: 0s
 `
 
-const webCert = `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`
+// webCert is the certificate most scenarios run: web, for www.example.com.
+var webCert = e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"))
 
 // result and wantOK are the harness's (internal/e2etest).
 var (

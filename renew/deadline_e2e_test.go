@@ -24,13 +24,7 @@ import (
 func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")))
 	const minOrder = time.Minute
 	a, err := app.New(t.Context(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		app.Options{AWS: &e.AWS, Version: "test", MinOrderTime: minOrder})
@@ -68,14 +62,7 @@ func TestE2EDeadlineTooShortForAnOrder(t *testing.T) {
 func TestE2EInterruptedWriteFinishedByAnotherRunner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `issuance_guard: 0s
-certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, "issuance_guard: 0s\n"+certsYAML(certYAML("web", "www.example.com")))
 	first := e.App(t, cfg)
 	v1 := wantOK(t, e.Pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
 
@@ -124,13 +111,7 @@ func (e *env) stageVersion(t *testing.T, name, stage string) string {
 func TestE2EStopAfterIssuanceStillStores(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel), zaptest.WrapOptions(zap.Hooks(func(en zapcore.Entry) error {

@@ -56,18 +56,11 @@ func TestE2EHooks(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	cfg := e.Config(t, `issuance_guard: 0s
-certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-    hooks:
+	cfg := e.Config(t, "issuance_guard: 0s\n"+certsYAML(certYAML("web", "www.example.com")+`    hooks:
       on_renew:
         - exec: [`+script+`]
         - webhook: { url: `+hook.URL+`/deploy, secret: s3cret }
-`)
+`))
 	a := e.App(t, cfg)
 
 	// Pass 1: issued, stored, both hooks run once.
@@ -137,16 +130,10 @@ func TestE2EBlockedStaysVisible(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	script, log, _ := e2etest.HookScript(t, e.Dir)
-	cfg := e.Config(t, `certificates:
-  - name: lost
-    domains: [www.example.org]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/lost }
-    hooks:
+	cfg := e.Config(t, certsYAML(certYAML("lost", "www.example.org")+`    hooks:
       on_failure:
         - exec: [`+script+`]
-`)
+`))
 	now := time.Now()
 	clock := func() time.Time { return now }
 	logs, logger := e2etest.DebugLog(t)

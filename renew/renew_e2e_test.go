@@ -7,7 +7,6 @@ package renew_test
 import (
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,6 +63,9 @@ concurrency: 4
 var (
 	result = e2etest.Result
 	wantOK = e2etest.WantOK
+	// certYAML and certsYAML write the certificates list (only what differs is spelled out).
+	certYAML  = e2etest.CertYAML
+	certsYAML = e2etest.CertsYAML
 )
 
 // idleCalls asserts that a pass made no ACME order and wrote nothing: zero NewOrder,
@@ -98,14 +100,7 @@ func TestE2EIssue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			cfg := e.Config(t, fmt.Sprintf(`certificates:
-  - name: c
-    domains: ["%s"]
-    key_type: %s
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/c }
-`, strings.Join(tc.domains, `", "`), tc.keyType))
+			cfg := e.Config(t, certsYAML(certYAML("c", tc.domains...)+"    key_type: "+tc.keyType+"\n"))
 			a := e.App(t, cfg)
 
 			// Watch the zones during the pass: the most values any one TXT name held.
@@ -168,13 +163,7 @@ func (e *env) watchTXT(most map[string]int) (stop func()) {
 func TestE2EForceKeepsPrevious(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")))
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	first := e.Stored(t, "certferry/web", "AWSCURRENT")
 
@@ -199,40 +188,37 @@ func TestE2EForceKeepsPrevious(t *testing.T) {
 
 func TestE2EChangeReissues(t *testing.T) {
 	t.Parallel()
-	const before = `issuance_guard: %s
-certificates:
-  - name: web
-    domains: [www.example.com]
-    key_type: ec256
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`
+	// cfg is a configuration of web: the issuance guard, its key type and names; the first
+	// pass runs with an ec256 key for www.example.com, the second with the case's.
+	cfg := func(guard, keyType string, names ...string) string {
+		return "issuance_guard: " + guard + "\n" + certsYAML(certYAML("web", names...)+"    key_type: "+keyType+"\n")
+	}
 	for _, tc := range []struct {
 		name       string
 		guard      string
-		after      string
+		keyType    string
+		names      []string
 		wantAction renew.Action
 		wantReason scheduler.Reason
 		wantNames  []string
 		wantKey    string
 	}{
-		{"key-type", "0s", strings.Replace(before, "key_type: ec256", "key_type: rsa2048", 1),
+		{"key-type", "0s", "rsa2048", []string{"www.example.com"},
 			renew.ActionRenew, scheduler.ReasonKeyTypeChanged, []string{"www.example.com"}, "RSA"},
-		{"names", "0s", strings.Replace(before, "[www.example.com]", "[www.example.com, example.com]", 1),
+		{"names", "0s", "ec256", []string{"www.example.com", "example.com"},
 			renew.ActionRenew, scheduler.ReasonNamesChanged, []string{"www.example.com", "example.com"}, "EC"},
 		// With the 24 h guard (the default), a names change right after issuance waits.
-		{"names-guarded", "24h", strings.Replace(before, "[www.example.com]", "[www.example.com, example.com]", 1),
+		{"names-guarded", "24h", "ec256", []string{"www.example.com", "example.com"},
 			renew.ActionSkip, scheduler.ReasonIssuanceGuard, []string{"www.example.com"}, "EC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, sandbox.Options{})
-			wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(before, tc.guard))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+			wantOK(t, e.Pass(t, e.App(t, e.Config(t, cfg(tc.guard, "ec256", "www.example.com"))), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			first := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 			e.SB.Calls().Reset()
-			r := wantOK(t, e.Pass(t, e.App(t, e.Config(t, fmt.Sprintf(tc.after, tc.guard))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
+			r := wantOK(t, e.Pass(t, e.App(t, e.Config(t, cfg(tc.guard, tc.keyType, tc.names...))), renew.Options{}), "web", tc.wantAction, tc.wantReason)
 			s := e.Stored(t, "certferry/web", "AWSCURRENT")
 			if !slices.Equal(s.Domains, tc.wantNames) {
 				t.Errorf("stored names %v, want %v", s.Domains, tc.wantNames)
@@ -261,22 +247,11 @@ certificates:
 // separate runners and by two runners whose first passes run at the same time.
 func TestE2EAccountOnce(t *testing.T) {
 	t.Parallel()
-	certsYAML := `certificates:
-  - name: a
-    domains: [a.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/a }
-  - name: b
-    domains: [b.example.net]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/b }
-`
+	list := certsYAML(certYAML("a", "a.example.com"), certYAML("b", "b.example.net"))
 	t.Run("sequential", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, sandbox.Options{})
-		cfg := e.Config(t, certsYAML)
+		cfg := e.Config(t, list)
 		a1 := e.App(t, cfg)
 		e.Pass(t, a1, renew.Options{Only: []string{"a"}})
 		if n := e.SB.Calls().Count("acme", "NewAccount"); n != 1 {
@@ -297,7 +272,7 @@ func TestE2EAccountOnce(t *testing.T) {
 		}
 		t.Parallel()
 		e := newEnv(t, sandbox.Options{})
-		cfg := e.Config(t, certsYAML)
+		cfg := e.Config(t, list)
 		a1, a2 := e.App(t, cfg), e.App(t, cfg)
 		var wg sync.WaitGroup
 		sums := make([]*renew.Summary, 2)
@@ -365,13 +340,7 @@ func (e *env) sameAccount(t *testing.T, apps ...*app.App) {
 func TestE2ERoute53Throttling(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com, example.net]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com", "example.net")))
 	// The publish of the first zone and, after the retry, more: the SDK's retryer and
 	// the provider must absorb them.
 	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
@@ -385,18 +354,7 @@ func TestE2ERoute53RateLimit(t *testing.T) {
 	// A bucket of 3 requests at 5/s: the pass's zone lookups, changes and INSYNC polls
 	// run into Throttling and must wait it out.
 	e := newEnv(t, sandbox.Options{Route53Rate: 5, Route53Burst: 3})
-	cfg := e.Config(t, `certificates:
-  - name: a
-    domains: [a.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/a }
-  - name: b
-    domains: [b.example.net]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/b }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("a", "a.example.com"), certYAML("b", "b.example.net")))
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "a", renew.ActionIssue, scheduler.ReasonMissing)
 	wantOK(t, sum, "b", renew.ActionIssue, scheduler.ReasonMissing)
@@ -405,18 +363,7 @@ func TestE2ERoute53RateLimit(t *testing.T) {
 func TestE2EDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-  - name: api
-    domains: [api.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/api }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com"), certYAML("api", "api.example.com")))
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Only: []string{"web"}}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 	e.SB.Calls().Reset()
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{Plan: true, Force: true})
@@ -444,20 +391,14 @@ func noWrites(t *testing.T, c *calls.Registry) {
 func TestE2EFileSink(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-      file: { dir: {{files}} }
-  - name: filesonly
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")+`      file: { dir: {{files}} }
+`, `  - name: filesonly
     domains: [files.example.net]
     key_type: rsa2048
     profile: default
     sinks:
       file: { dir: {{files}}-only }
-`)
+`))
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
 	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)
 	wantOK(t, sum, "filesonly", renew.ActionIssue, scheduler.ReasonMissing)
@@ -497,13 +438,7 @@ func TestE2EFileSink(t *testing.T) {
 func TestE2ESummaryJSON(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")))
 	e.Pass(t, e.App(t, cfg), renew.Options{})
 	// The renewal's result names the secret it wrote.
 	sum := e.Pass(t, e.App(t, cfg), renew.Options{Force: true})
@@ -542,18 +477,7 @@ func TestE2ESummaryJSON(t *testing.T) {
 func TestE2EPartialFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-  - name: lost
-    domains: [www.example.org]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/lost }
-`)
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com"), certYAML("lost", "www.example.org")))
 	a := e.App(t, cfg)
 	sum := e.Pass(t, a, renew.Options{})
 	wantOK(t, sum, "web", renew.ActionIssue, scheduler.ReasonMissing)

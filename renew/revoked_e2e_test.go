@@ -23,14 +23,7 @@ import (
 func TestE2ERevokedPendingVersionIsNeverPromoted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	cfg := e.Config(t, `issuance_guard: 0s
-certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`)
+	cfg := e.Config(t, "issuance_guard: 0s\n"+certsYAML(certYAML("web", "www.example.com")))
 	first := e.App(t, cfg)
 	v1 := wantOK(t, e.Pass(t, first, renew.Options{}), "web", renew.ActionIssue, "missing").VersionID
 	e.SB.Calls().FailNext("secretsmanager", "UpdateSecretVersionStage", 20, calls.Fault{Code: "InternalServiceError", Status: 500, Message: "injected"})

@@ -217,13 +217,8 @@ aws:
   endpoint_url: %s
 route53:
   insync_timeout: 2m
-%scertificates:
-  - name: web
-    domains: [www.example.com, example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`, info.ACMEDirectory, info.ACMECABundle, info.IssuerRoots, info.Region, info.AWSEndpoint, extra)
+%s`, info.ACMEDirectory, info.ACMECABundle, info.IssuerRoots, info.Region, info.AWSEndpoint, extra) +
+		e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com", "example.com"))
 }
 
 func rieEnv(info sandbox.Info, cfg, timeout string) map[string]string {
@@ -381,12 +376,7 @@ func TestRIEDeadline(t *testing.T) {
 
 // lostCertificate is a certificate whose name is in no hosted zone of the sandbox (until
 // the test creates example.net).
-const lostCertificate = `  - name: lost
-    domains: [www.example.net]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/lost }
-`
+var lostCertificate = e2etest.CertYAML("lost", "www.example.net")
 
 // emfWait bounds the wait for the emulator to pass on the lines the function printed
 // before it answered: a pipe away, the emulator's own work.

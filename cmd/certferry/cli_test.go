@@ -164,9 +164,8 @@ func TestCLIUsage(t *testing.T) {
 	}
 }
 
-// sandboxConfig is a configuration for a running sandbox: two certificates, "web" in a
-// hosted zone and "lost" in none (it always fails).
-const sandboxConfig = `acme:
+// sandboxBase is the pass-wide part of the configurations for a running sandbox.
+const sandboxBase = `acme:
   directory: {{dir}}
   email: cli@example.com
   ca_bundle: {{ca}}
@@ -178,20 +177,13 @@ route53:
   insync_timeout: 30s
 log:
   format: json
-certificates:
-  - name: web
-    domains: [www.example.com, example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-      file: { dir: {{files}} }
-  - name: lost
-    domains: [www.example.org]
-    key_type: rsa2048
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/lost }
 `
+
+// sandboxConfig is a configuration for a running sandbox: two certificates, "web" in a
+// hosted zone (with a file sink too) and "lost" in none (it always fails).
+var sandboxConfig = sandboxBase + e2etest.CertsYAML(
+	e2etest.CertYAML("web", "www.example.com", "example.com")+"      file: { dir: {{files}} }\n",
+	e2etest.CertYAML("lost", "www.example.org")+"    key_type: rsa2048\n")
 
 type cliEnv struct {
 	*e2etest.Env
@@ -480,7 +472,7 @@ func TestCLIDryRun(t *testing.T) {
 // TestCLIThrottled: a pass whose Route 53 changes are throttled still succeeds.
 func TestCLIThrottled(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, strings.Replace(sandboxConfig, "domains: [www.example.org]", "domains: [www.example.net]", 1))
+	e := newCLIEnv(t, strings.Replace(sandboxConfig, `domains: ["www.example.org"]`, `domains: ["www.example.net"]`, 1))
 	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 2, calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"})
 	code, out, errOut := e.renew(t)
 	if code != exitOK {

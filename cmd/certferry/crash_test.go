@@ -48,7 +48,7 @@ func certferryBinary(t *testing.T) string {
 	return builtBin
 }
 
-const crashConfig = `acme:
+var crashConfig = `acme:
   directory: {{dir}}
   email: crash@example.com
   ca_bundle: {{ca}}
@@ -58,13 +58,7 @@ aws:
   endpoint_url: {{endpoint}}
 route53:
   insync_timeout: 1m
-certificates:
-  - name: web
-    domains: [www.example.com, example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-`
+` + e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com", "example.com"))
 
 // TestCrashMatrix: the real `certferry renew --force` process is killed with SIGKILL at
 // each step of a pass (the sandbox holds the call that follows the step until the

@@ -15,34 +15,17 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/renew"
 )
 
 // lifecycleConfig has one certificate whose on_renew hook appends a line to
 // {{files}}/hooks.log per run.
-const lifecycleConfig = `acme:
-  directory: {{dir}}
-  email: cli@example.com
-  ca_bundle: {{ca}}
-  issuer_roots: {{issuer}}
-aws:
-  region: {{region}}
-  endpoint_url: {{endpoint}}
-route53:
-  insync_timeout: 30s
-log:
-  format: json
-certificates:
-  - name: web
-    domains: [www.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/web }
-    hooks:
+var lifecycleConfig = sandboxBase + e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com")+`    hooks:
       on_renew:
         - exec: ["/bin/sh", "-c", "echo $CERTFERRY_VERSION_ID >> {{files}}/hooks.log"]
-`
+`)
 
 func (e *cliEnv) hookRuns(t *testing.T) int {
 	t.Helper()
@@ -361,18 +344,7 @@ func TestCLIDirectorySwitchBothWays(t *testing.T) {
 // retire of an orphan, with and without deleting its secret.
 func TestCLIRetireOrphans(t *testing.T) {
 	t.Parallel()
-	two := strings.Replace(lifecycleConfig, "certificates:\n", `certificates:
-  - name: api
-    domains: [api.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/api }
-  - name: old
-    domains: [old.example.com]
-    profile: default
-    sinks:
-      secretsmanager: { secret: certferry/old }
-`, 1)
+	two := strings.Replace(lifecycleConfig, "certificates:\n", e2etest.CertsYAML(e2etest.CertYAML("api", "api.example.com"), e2etest.CertYAML("old", "old.example.com")), 1)
 	e := newCLIEnv(t, two)
 	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 // Not parallel: it changes the process's environment and working directory.
 func TestNoKeyOnDisk(t *testing.T) {
 	// Both certificates issue: "lost" moves to a served zone.
-	yaml := strings.Replace(sandboxConfig, "domains: [www.example.org]", "domains: [api.example.net]", 1)
+	yaml := strings.Replace(sandboxConfig, `domains: ["www.example.org"]`, `domains: ["api.example.net"]`, 1)
 	e := newCLIEnv(t, yaml)
 	scratch := t.TempDir()
 	t.Setenv("TMPDIR", scratch)

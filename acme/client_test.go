@@ -121,7 +121,7 @@ func newClient(t *testing.T, ca *acmesim.CA, o clientOpts) (*acme.Client, *count
 // issue runs Begin and Complete; with AlwaysValid nothing needs presenting.
 func issue(t *testing.T, c *acme.Client, req acme.OrderRequest) (*acme.Order, *acme.Certificate) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), orderBound)
 	defer cancel()
 	o, err := c.Begin(ctx, req)
 	if err != nil {
@@ -499,7 +499,7 @@ func TestCompleteStopsOnCancel(t *testing.T) {
 	go func() { _, err := c.Complete(ctx, o); errc <- err }()
 	select {
 	case <-st.seen: // a challenge answer is in flight and stalled
-	case <-time.After(10 * time.Second):
+	case <-time.After(step):
 		t.Fatal("no challenge request reached the CA")
 	}
 	cancel()
@@ -655,7 +655,8 @@ func TestNewNonceBoundedAtConcurrency50(t *testing.T) {
 	newClient(t, ca, clientOpts{store: store})
 	c, cnt := newClient(t, ca, clientOpts{store: store})
 	before := cnt.count("HEAD /nonce-plz")
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	// Begun and abandoned, the orders wait on no Retry-After: one order's bound.
+	ctx, cancel := context.WithTimeout(t.Context(), orderBound)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, 50)

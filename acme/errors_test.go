@@ -95,7 +95,7 @@ func TestCompleteInvalidAuthorization(t *testing.T) {
 	t.Parallel()
 	ca := startCA(t, acmesim.Options{DNSResolver: "127.0.0.1:1"})
 	c, _ := newClient(t, ca, clientOpts{})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), orderBound)
 	defer cancel()
 	o, err := c.Begin(ctx, acme.OrderRequest{Name: "bad", Domains: []string{"bad.example.com"}})
 	if err != nil {

@@ -164,7 +164,7 @@ func TestRolloverThenTheOldKeyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale, _ := newClient(t, ca, clientOpts{store: oldStore})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), orderBound)
 	defer cancel()
 	_, err = stale.Begin(ctx, acme.OrderRequest{Name: "stale", Domains: []string{"stale.example.com"}, KeyType: "ec256"})
 	var pe *acme.ProblemError

@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/sandbox"
 )
 
@@ -20,7 +20,7 @@ import (
 //
 // Not parallel: it sets environment variables.
 func TestLoadAWSWithCABundle(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), testwait.For(0)) // local listeners and Pebble: a step
 	defer cancel()
 	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: filepath.Join(t.TempDir(), "ca")})
 	if err != nil {

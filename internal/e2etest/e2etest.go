@@ -28,6 +28,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/scheduler"
@@ -57,7 +58,7 @@ func Start(t *testing.T, opts sandbox.Options) *Env {
 	if opts.Dir == "" {
 		opts.Dir = filepath.Join(dir, "ca")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), testwait.For(0)) // local listeners and Pebble: a step
 	defer cancel()
 	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {

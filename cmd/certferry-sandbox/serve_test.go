@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/miekg/dns"
 
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/sandbox"
 )
 
@@ -146,7 +147,7 @@ func TestServe(t *testing.T) {
 
 		m := new(dns.Msg)
 		m.SetQuestion("_acme-challenge.example.com.", dns.TypeTXT)
-		r, _, err := (&dns.Client{Net: "tcp", Timeout: 5 * time.Second}).ExchangeContext(ctx, m, info.DNS)
+		r, _, err := (&dns.Client{Net: "tcp", Timeout: testwait.For(0)}).ExchangeContext(ctx, m, info.DNS)
 		if err != nil {
 			t.Fatalf("DNS over TCP: %v", err)
 		}

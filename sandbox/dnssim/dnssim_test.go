@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
 
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/sandbox/calls"
 	"github.com/certferry/certferry/sandbox/r53sim"
 )
@@ -66,7 +67,7 @@ func query(t *testing.T, addr, network, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+	c := &dns.Client{Net: network, Timeout: testwait.For(0)} // a local query: a step
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
 		t.Fatalf("%s query %s %s: %v", network, name, dns.TypeToString[qtype], err)
@@ -259,7 +260,7 @@ func TestLargeAnswerTruncatedOverUDP(t *testing.T) {
 	s := start(t, src)
 	m := new(dns.Msg)
 	m.SetQuestion("big.example.com.", dns.TypeTXT)
-	r, _, err := (&dns.Client{Net: "udp", Timeout: 5 * time.Second}).Exchange(m, s.Addr())
+	r, _, err := (&dns.Client{Net: "udp", Timeout: testwait.For(0)}).Exchange(m, s.Addr())
 	if err != nil {
 		t.Fatalf("udp: %v", err)
 	}

@@ -3,7 +3,6 @@ package hooks_test
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
@@ -68,7 +67,7 @@ func TestExecEnvMap(t *testing.T) {
 	base := []string{"PATH=/usr/bin:/bin", "AWS_REGION=eu-west-3", "TZ=UTC"}
 	h := config.Hook{
 		Exec:    []string{"/usr/bin/env"},
-		Timeout: 10 * time.Second,
+		Timeout: quick,
 		Env:     map[string]config.Secret{"TOKEN": "t0ken", "AWS_REGION": "us-east-1", "A_FIRST": "", "PATH": "/opt/bin:/usr/bin"},
 	}
 	log, logs := observed()
@@ -97,7 +96,7 @@ func TestExecEnvMap(t *testing.T) {
 		t.Errorf("base environment modified: %q", base)
 	}
 	// Another hook with the same deps and no env map gets the base unchanged.
-	plain := one(t, config.Hook{Exec: []string{"/usr/bin/env"}, Timeout: 10 * time.Second}, hooks.Deps{BaseEnv: base})
+	plain := one(t, config.Hook{Exec: []string{"/usr/bin/env"}, Timeout: quick}, hooks.Deps{BaseEnv: base})
 	if got := plain.(*hooks.Exec).Env(event)[:3]; !slices.Equal(got, base) {
 		t.Errorf("hook without env: %q", got)
 	}

@@ -50,6 +50,10 @@ func outputLines(logs *observer.ObservedLogs, stream string) []string {
 	return out
 }
 
+// quick is the timeout of a hook that must finish: a local process, or a local HTTP
+// server answering at once, is a step of work (internal/testwait).
+var quick = testwait.For(0)
+
 func one(t *testing.T, h config.Hook, deps hooks.Deps) hooks.Hook {
 	t.Helper()
 	hs, err := hooks.FromConfig([]config.Hook{h}, deps)
@@ -105,7 +109,7 @@ func TestExecEnvironment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log, logs := observed()
-			h := one(t, config.Hook{Exec: []string{"/usr/bin/env"}, Timeout: 10 * time.Second}, hooks.Deps{Logger: log, BaseEnv: tc.base})
+			h := one(t, config.Hook{Exec: []string{"/usr/bin/env"}, Timeout: quick}, hooks.Deps{Logger: log, BaseEnv: tc.base})
 			if err := h.Run(t.Context(), tc.ev); err != nil {
 				t.Fatalf("Run: %v", err)
 			}

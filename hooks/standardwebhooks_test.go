@@ -135,7 +135,7 @@ func TestWebhookStandardDelivery(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			h := one(t, config.Hook{Webhook: &config.Webhook{URL: srv.URL, Secret: config.Secret(tc.secret)}, Timeout: 5 * time.Second},
+			h := one(t, config.Hook{Webhook: &config.Webhook{URL: srv.URL, Secret: config.Secret(tc.secret)}, Timeout: quick},
 				hooks.Deps{HTTPClient: srv.Client(), RetryBase: time.Millisecond, MaxRetryAfter: 5 * time.Millisecond, Now: now})
 			if err := h.Run(t.Context(), event); err != nil {
 				t.Fatalf("Run: %v (a receiver's verification failed?)", err)

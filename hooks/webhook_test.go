@@ -63,7 +63,7 @@ func (rc *receiver) calls() int {
 
 func (rc *receiver) hook(t *testing.T, path string) hooks.Hook {
 	t.Helper()
-	return one(t, config.Hook{Webhook: &config.Webhook{URL: rc.srv.URL + path, Secret: webhookSecret}, Timeout: 5 * time.Second},
+	return one(t, config.Hook{Webhook: &config.Webhook{URL: rc.srv.URL + path, Secret: webhookSecret}, Timeout: quick},
 		hooks.Deps{
 			HTTPClient:    rc.srv.Client(),
 			RetryBase:     time.Millisecond,

@@ -35,9 +35,12 @@ func sandboxPasses(opts sandbox.Options, n int) time.Duration {
 }
 
 // beforeFirstWait bounds what a pass does before its first Route 53 wait (the order, the
-// TXT record published), and the clean-up of a stopped pass (deletes, no INSYNC wait):
-// a pass against a sandbox whose changes are INSYNC at once.
+// TXT record published): a pass against a sandbox whose changes are INSYNC at once.
 var beforeFirstWait = sandboxPasses(sandbox.Options{}, 1)
+
+// stopCleanup bounds the clean-up of a stopped pass (record deletes, no INSYNC wait):
+// less than a whole pass against a sandbox whose changes are INSYNC at once.
+var stopCleanup = e2etest.PassBound(sandbox.Options{})
 
 // stopBound bounds the wait for Run to return after its context ends: by contract
 // within its StopTimeout (TestStopBound checks it; the longest here is the default)

@@ -193,7 +193,7 @@ func TestStopMidPassCleansUp(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if d := time.Since(start); d > beforeFirstWait {
+	if d := time.Since(start); d > stopCleanup {
 		t.Errorf("stop took %s", d)
 	}
 	if n := challenges(); n != 0 {

@@ -70,6 +70,40 @@ type pending struct {
 	placed bool
 }
 
+// Preflight checks, before any order, what Store would refuse for reasons no order can
+// change: an owner or group that does not resolve, a Dir that exists and is not a
+// directory (or a path under a file). A missing Dir is fine: Store creates it. Nothing is
+// written.
+func (s *Sink) Preflight(target Target) error {
+	if err := preflight(target); err != nil {
+		return fmt.Errorf("file: %s: %w", target.Dir, err)
+	}
+	return nil
+}
+
+func preflight(target Target) error {
+	if target.Dir == "" {
+		return errors.New("no directory")
+	}
+	if _, _, err := lookupOwner(target.Owner, target.Group); err != nil {
+		return err
+	}
+	// The nearest existing ancestor must be a directory.
+	for dir := filepath.Clean(target.Dir); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("%s is not a directory", dir)
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		case filepath.Dir(dir) == dir:
+			return err
+		}
+	}
+}
+
 // Store writes b into target.Dir. On error the previous files are left as they were
 // and no temporary file remains.
 func (s *Sink) Store(ctx context.Context, target Target, b *certs.Bundle) error {

@@ -251,8 +251,10 @@ func TestAccountInfoUpdateEmailDeactivate(t *testing.T) {
 	issue(t, fresh, acme.OrderRequest{Name: "z", Domains: []string{"z.example.com"}, KeyType: "ec256"})
 }
 
-// Two rollovers at once (two hosts): one lands, the other stops without touching the
-// store, and the stored key is the one the CA has.
+// Two rollovers at once (two hosts): at least one lands; when they overlap the other
+// stops without touching the store (when the scheduler runs them one after the other,
+// the second rolls the key the first stored, which is as good); either way the stored
+// key is the one the CA has and no next key is left.
 func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
 	store, _ := newSMStore(t, "certferry/acme-account")
@@ -264,8 +266,8 @@ func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
 		wg.Go(func() { errs[i] = c.Rollover(t.Context()) })
 	}
 	wg.Wait()
-	if (errs[0] == nil) == (errs[1] == nil) {
-		t.Fatalf("rollovers: %v / %v; want exactly one to land", errs[0], errs[1])
+	if errs[0] != nil && errs[1] != nil {
+		t.Fatalf("rollovers: %v / %v; want at least one to land", errs[0], errs[1])
 	}
 	t.Logf("the other rollover: %v", errors.Join(errs...))
 	fresh, _ := newClient(t, ca, clientOpts{store: store})

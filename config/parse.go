@@ -120,6 +120,21 @@ func (c *Config) Validate() error {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// unquotedWildcardRE finds a plain (unquoted) scalar starting with "*.": in a sequence
+// entry, a flow collection or after a key. YAML reads "*" there as an alias, and the
+// parser's own message ("did not find expected alphabetic or numeric character") does
+// not say that the wildcard needs quotes.
+var unquotedWildcardRE = regexp.MustCompile(`(^\s*-\s+|[\[{,:]\s*)\*\.`)
+
+// wildcardHint explains a YAML error on a line holding an unquoted wildcard name.
+func wildcardHint(data []byte, line int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) || !unquotedWildcardRE.Match(lines[line-1]) {
+		return ""
+	}
+	return ` (a wildcard name must be quoted: "*.example.com"; unquoted, YAML reads "*" as an alias)`
+}
+
 // parseYAML returns the root node of the single document in data (nil for an empty file).
 func parseYAML(data []byte) (*yaml.Node, *Problem) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -132,7 +147,7 @@ func parseYAML(data []byte) (*yaml.Node, *Problem) {
 		msg := err.Error()
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return nil, &Problem{Line: line, Msg: "invalid YAML: " + m[2]}
+			return nil, &Problem{Line: line, Msg: "invalid YAML: " + m[2] + wildcardHint(data, line)}
 		}
 		return nil, &Problem{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 	}

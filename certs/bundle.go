@@ -48,6 +48,9 @@ type Bundle struct {
 func NewBundle(name string, domains []string, fullchainPEM []byte, key PrivateKeyPEM, ariID string) (*Bundle, error) {
 	b, err := newBundle(name, domains, fullchainPEM, nil, key, ariID)
 	if err != nil {
+		if name == "" { // read back from files: the caller's error names the directory
+			return nil, fmt.Errorf("certs: new bundle: %w", err)
+		}
 		return nil, fmt.Errorf("certs: new bundle %q: %w", name, err)
 	}
 	return b, nil

@@ -55,7 +55,8 @@ type RevokeResult struct {
 // Revoke revokes the certificate that secret currently holds and records the
 // revocation on the secret (TagRevoked), so that the next pass replaces it and nothing
 // promotes it again. keyCompromise is signed with the certificate's own key (RFC 8555
-// §7.6), any other reason with the account's. A CA that answers that the certificate is
+// §7.6), any other reason with the account's, and with the certificate's key when the CA
+// answers that the account did not order the certificate. A CA that answers that the certificate is
 // already revoked counts as success, so a revoke interrupted before its tag can be run
 // again.
 func Revoke(ctx context.Context, ca CA, secrets Secrets, secret string, reason acme.RevocationReason, now time.Time) (RevokeResult, error) {
@@ -73,6 +74,14 @@ func Revoke(ctx context.Context, ca CA, secrets Secrets, secret string, reason a
 		err = ca.RevokeWithCertKey(ctx, b.Leaf.Raw, key, reason)
 	} else {
 		err = ca.Revoke(ctx, b.Leaf.Raw, reason)
+		// The account did not order this certificate (an account deactivated since, another
+		// account store, another runner's account): RFC 8555 §7.6 lets the certificate's
+		// own key sign a revocation for any reason, and the key is at hand.
+		if pe, ok := errors.AsType[*acme.ProblemError](err); ok && pe.Type == acme.ProblemUnauthorized {
+			if key, kerr := b.Key.Signer(); kerr == nil {
+				err = ca.RevokeWithCertKey(ctx, b.Leaf.Raw, key, reason)
+			}
+		}
 	}
 	if err != nil {
 		if pe, ok := errors.AsType[*acme.ProblemError](err); !ok || pe.Type != acme.ProblemAlreadyRevoked {

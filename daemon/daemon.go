@@ -225,7 +225,14 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 			d.startReload(ctx)
 		case r := <-d.rl.results:
 			t.Stop()
-			d.loadReturned(ctx, r)
+			if d.loadReturned(ctx, r) {
+				// A reload that adds certificates runs a pass at once: a new certificate
+				// must not wait for the next scheduled pass (up to half a day).
+				d.log.Info("the reload added certificates: running a pass now")
+				if err := d.runPass(ctx); err != nil {
+					return err
+				}
+			}
 		case <-d.rl.deadline:
 			t.Stop()
 			d.loadTimedOut()
@@ -347,7 +354,8 @@ func (d *Daemon) prepare(ctx context.Context, cfg *config.Config) (*prepared, er
 }
 
 // commit makes a prepared configuration current; on the loop goroutine only.
-func (d *Daemon) commit(p *prepared) {
+// It reports whether p configures certificates the running configuration did not.
+func (d *Daemon) commit(p *prepared) (added bool) {
 	cfg, runner, sched, spec := p.cfg, p.runner, p.sched, p.spec
 	if d.cfg != nil && d.opts.Listen == "" && cfg.Listen != d.cfg.Listen {
 		d.log.Warn("listen changed: restart certferry to apply it", zap.String("listen", cfg.Listen))
@@ -362,6 +370,11 @@ func (d *Daemon) commit(p *prepared) {
 	d.cfg, d.runner, d.sched, d.spec = cfg, runner, sched, spec
 	d.m.Init(names)
 	d.mu.Lock()
+	for _, n := range names {
+		if d.names != nil && !slices.Contains(d.names, n) {
+			added = true
+		}
+	}
 	d.names = names
 	for n := range d.certs {
 		if !slices.Contains(names, n) {
@@ -369,6 +382,7 @@ func (d *Daemon) commit(p *prepared) {
 		}
 	}
 	d.mu.Unlock()
+	return added
 }
 
 // reloading is the state of the reload in progress, owned by the loop goroutine. At most
@@ -425,7 +439,8 @@ func (d *Daemon) startReload(ctx context.Context) {
 
 // loadReturned takes a Load's answer: applied when it was waited for, dropped when it
 // came after its ReloadTimeout. A reload asked for meanwhile starts now.
-func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
+// It reports whether the new configuration added certificates.
+func (d *Daemon) loadReturned(ctx context.Context, r loaded) (added bool) {
 	d.rl.running = false
 	if d.rl.deadline == nil {
 		d.log.Warn("the configuration read abandoned at its timeout returned; its result is dropped",
@@ -434,7 +449,7 @@ func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
 		d.rl.timer.Stop()
 		d.rl.deadline = nil
 		if r.err == nil {
-			d.commit(r.p)
+			added = d.commit(r.p)
 			d.reported(nil, r.p.cfg)
 		} else {
 			d.reported(r.err, nil)
@@ -443,6 +458,7 @@ func (d *Daemon) loadReturned(ctx context.Context, r loaded) {
 	if d.rl.again {
 		d.startReload(ctx)
 	}
+	return added
 }
 
 // loadTimedOut fails the reload whose Load overran ReloadTimeout; the old configuration

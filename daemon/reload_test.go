@@ -161,3 +161,31 @@ func TestReloadStuckBuild(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestReloadAddingACertificateRunsAPass: a SIGHUP that adds a certificate runs a pass at
+// once, not at the next scheduled time (an hour away here); one that adds none waits.
+func TestReloadAddingACertificateRunsAPass(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web"))
+	runner := &fakeRunner{pass: okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))}
+	reload := make(chan struct{})
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload,
+		Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	reload <- struct{}{} // the same certificates
+	eventually(t, step, "reload applied", func() bool { return r.reloads(t, "success") == 1 })
+	if n := runner.passes.Load(); n != 1 {
+		t.Fatalf("a reload that adds nothing ran a pass (%d passes)", n)
+	}
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+`  - name: api
+    domains: [api.example.com]
+    sinks:
+      secretsmanager: { secret: certferry/api }
+`)
+	reload <- struct{}{}
+	eventually(t, step, "a pass for the added certificate", func() bool { return runner.passes.Load() == 2 })
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

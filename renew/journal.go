@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,7 +83,7 @@ func (r *Runner) journal(ctx context.Context, w *work) string {
 		if tags[k] != "" {
 			continue
 		}
-		until := r.deps.Now().Add(r.settings.InsyncTimeout + r.settings.OrderTimeout + r.settings.CleanupTimeout)
+		until := r.deps.Now().Add(r.lease())
 		if err := w.state.save(ctx, map[string]string{k: formatTime(until) + " " + w.order.URL}); err != nil {
 			r.log.Warn("could not journal the DNS-01 records", zap.String("cert", w.cert.Name), zap.Error(err))
 			return ""
@@ -114,8 +115,14 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 			return
 		}
 		for _, e := range journalEntries(w.state.load()) {
-			expired := !now.Before(e.until)
-			if e.until.IsZero() {
+			// A time further ahead than any runner writes (a skewed clock, a hand edit)
+			// counts as past: it would keep a slot, and its records, for good.
+			expired := !now.Before(e.until) || e.until.After(now.Add(2*r.lease()))
+			if e.until.IsZero() || !sameHost(e.order, r.settings.Directory) {
+				// Unreadable, or an order at another host than the CA's: never fetched
+				// (a signed request goes only to the configured CA).
+				r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
+					zap.String("cert", w.cert.Name), zap.String("entry", e.order))
 				r.unjournal(ctx, w, e.tag)
 				continue
 			}
@@ -161,6 +168,18 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 			}
 		}
 	}
+}
+
+// lease is how long a runner may need the records it published.
+func (r *Runner) lease() time.Duration {
+	return r.settings.InsyncTimeout + r.settings.OrderTimeout + r.settings.CleanupTimeout
+}
+
+// sameHost reports whether the URLs a and b name the same host (and port).
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
 }
 
 // tagSafeURL reports whether u fits a tag value unchanged, with room for the time.

@@ -315,7 +315,39 @@ func (r *Runner) failNoState(w *work, err error) {
 	w.res.err = err
 	w.res.Error = err.Error()
 	w.res.Action = ActionFailed
+	if w.plan {
+		// A plan (status, --plan) reports it; it changes nothing, so it is no error log.
+		r.log.Info("certificate would be refused", zap.String("cert", w.cert.Name), zap.Error(err))
+		return
+	}
 	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Error(err))
+}
+
+// syncFiles writes the secret's current certificate into the file sink of every
+// certificate whose files are behind it (missing, older, edited by hand, or a store that
+// failed after the secret's write), without a new order. The on_renew hooks that wait
+// for that version run after it (retryHooks), never before the files hold it.
+func (r *Runner) syncFiles(ctx context.Context, works []*work) {
+	for _, w := range works {
+		if !w.filesBehind || w.decision.Due || w.res.err != nil || w.plan {
+			continue
+		}
+		b, _, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
+		if err == nil {
+			err = b.Verify(r.settings.Roots, r.deps.Now())
+		}
+		if err == nil {
+			b.Name = w.cert.Name
+			err = r.deps.Files.Store(ctx, *w.cert.File, b)
+		}
+		if err != nil {
+			r.fail(ctx, w, fmt.Errorf("store files from the secret: %w", err))
+			continue
+		}
+		w.res.Action, w.res.Message = ActionStore, "the files were behind the secret; written from it"
+		r.log.Info("files brought up to date from the secret", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir),
+			zap.String("serial", b.Serial))
+	}
 }
 
 func (r *Runner) abandon(ctx context.Context, client ACME, w *work) {

@@ -264,6 +264,8 @@ func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) err
 	return nil
 }
 
+func (f *fakeFiles) Preflight(file.Target) error { return nil }
+
 func (f *fakeFiles) Load(dir string) (*certs.Bundle, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -497,5 +499,71 @@ func TestPassFileOnlyStateInMemory(t *testing.T) {
 	res := only(t, w.pass(w.runner(c), Options{}))
 	if res.Reason != scheduler.ReasonBackoff || res.Condition != ConditionFailing || w.ca.begins != 1 {
 		t.Fatalf("a new Runner forgot the backoff: %+v", res)
+	}
+}
+
+// A certificate with a secret and files whose files fall behind the secret (deleted,
+// or a store that failed after the secret's write) gets them written from the secret
+// on the next pass, with no new order.
+func TestPassFilesBehindTheSecret(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c := webCert()
+	c.File = &file.Target{Dir: "/files/web"}
+	r := w.runner(c)
+	w.pass(r, Options{})
+	w.files.mu.Lock()
+	delete(w.files.files, "/files/web")
+	w.files.mu.Unlock()
+	res := only(t, w.pass(w.runner(c), Options{}))
+	if res.Action != ActionStore || res.Condition != ConditionReady || w.ca.begins != 1 {
+		t.Fatalf("files behind: %+v, %d orders", res, w.ca.begins)
+	}
+	if b, err := w.files.Load("/files/web"); err != nil || b.Serial != res.Serial {
+		t.Fatalf("files not rewritten: %v", err)
+	}
+	if res := only(t, w.pass(r, Options{})); res.Action != ActionSkip {
+		t.Fatalf("third pass: %+v", res)
+	}
+}
+
+// A failed attempt whose cause went away (a forced renewal that failed) is forgotten
+// once its backoff is over and nothing is due: the certificate is ready again.
+func TestPassFailureForgottenWhenNothingIsDue(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(webCert())
+	w.pass(r, Options{})
+	w.now = w.now.Add(25 * time.Hour) // past the issuance guard
+	w.ca.failComplete = 1
+	if res := only(t, w.pass(r, Options{Force: true})); res.Condition != ConditionFailing {
+		t.Fatalf("forced renewal: %+v", res)
+	}
+	w.now = w.now.Add(2 * time.Minute) // past the first backoff step
+	res := only(t, w.pass(r, Options{}))
+	if res.Condition != ConditionReady || res.Attempts != 0 || w.secrets.tags("certferry/web")[TagFailures] != "" {
+		t.Fatalf("after the backoff: %+v", res)
+	}
+}
+
+// Journal entries that cannot be trusted: a needed-until time far in the future counts
+// as past, and an order at another host than the CA's is never fetched.
+func TestPassJournalUntrusted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(webCert())
+	w.pass(r, Options{})
+	w.ca.orders["https://ca.test/order/far"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "f"}, Pending: true}}
+	w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: "f"}})
+	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
+		journalTag(0): "2099-01-01T00:00:00Z https://ca.test/order/far",
+		journalTag(1): formatTime(w.now.Add(time.Hour)) + " https://elsewhere.test/order/x",
+	})
+	w.pass(r, Options{})
+	if vals := w.dns.values["_acme-challenge.www.example.com."]; len(vals) != 0 {
+		t.Errorf("values left: %v", vals)
+	}
+	if tags := w.secrets.tags("certferry/web"); tags[journalTag(0)] != "" || tags[journalTag(1)] != "" {
+		t.Errorf("journal after the sweep: %v", tags)
 	}
 }

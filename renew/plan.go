@@ -79,14 +79,31 @@ func (r *Runner) applyDecision(ctx context.Context, w *work, opts Options) {
 
 // clearSolved forgets a problem an earlier pass found before ordering (and kept with the
 // state) once the checks pass again.
+//
+// A failed attempt is forgotten the same way once its backoff is over and nothing is
+// due any more (a deliberate change that failed and was reverted, a forced renewal that
+// failed): what failed is no longer asked for, so nothing is failing.
 func (r *Runner) clearSolved(ctx context.Context, w *work) {
-	if w.res.err != nil || w.decision.Blocked || w.st.failures > 0 || (w.st.lastError == "" && w.st.failingSince.IsZero() && w.st.blocked == 0) {
+	if w.res.err != nil || w.decision.Blocked || w.plan {
 		return
 	}
-	if err := w.state.save(ctx, map[string]string{TagLastError: "", TagFailingSince: "", TagBlocked: ""}); err != nil {
+	solvedFailure := w.st.failures > 0 && !w.decision.Due && w.decision.Reason == scheduler.ReasonNotDue
+	if w.st.failures > 0 && !solvedFailure || (!solvedFailure && w.st.lastError == "" && w.st.failingSince.IsZero() && w.st.blocked == 0) {
+		return
+	}
+	tags := map[string]string{TagLastError: "", TagFailingSince: "", TagBlocked: ""}
+	if solvedFailure {
+		tags[TagFailures], tags[TagNextAttempt] = "", ""
+		r.log.Info("an earlier failure is over: nothing is due any more", zap.String("cert", w.cert.Name), zap.Int("attempts", w.st.failures))
+	}
+	if err := w.state.save(ctx, tags); err != nil {
 		r.log.Warn("could not clear a solved problem from the certificate's state", zap.String("cert", w.cert.Name), zap.Error(err))
+		return
 	}
 	w.st.lastError, w.st.failingSince, w.st.blocked = "", time.Time{}, 0
+	if solvedFailure {
+		w.st.failures, w.st.nextAttempt = 0, time.Time{}
+	}
 }
 
 // gather builds the scheduler's input for w, choosing where w's state lives. It returns
@@ -136,6 +153,11 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		}
 	}
 	in.Stored = stored
+	if c.Secret != nil && c.File != nil && r.deps.Files != nil && stored.Exists && w.res.Serial != "" && !opts.DryRun {
+		if b, err := r.deps.Files.Load(c.File.Dir); err != nil || b.Serial != w.res.Serial {
+			w.filesBehind = true
+		}
+	}
 	if found.Serial != "" {
 		if rv, ok := lifecycle.Revoked(found.Tags, found.Serial); ok {
 			in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"

@@ -154,6 +154,11 @@ func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string 
 // checkSinks checks that w's sinks can take a new certificate for it.
 func (r *Runner) checkSinks(ctx context.Context, w *work, owners map[string][]string, opts Options) error {
 	c := w.cert
+	if c.File != nil && r.deps.Files != nil {
+		if err := r.deps.Files.Preflight(*c.File); err != nil {
+			return fmt.Errorf("sinks.file: %w", err)
+		}
+	}
 	if c.Secret == nil || r.deps.Secrets == nil {
 		return nil
 	}

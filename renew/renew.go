@@ -63,6 +63,9 @@ type SecretStore interface {
 type FileStore interface {
 	Store(ctx context.Context, t file.Target, b *certs.Bundle) error
 	Load(dir string) (*certs.Bundle, error)
+	// Preflight finds, writing nothing, what would make Store fail whatever the
+	// certificate (an owner that does not resolve, a directory path through a file).
+	Preflight(t file.Target) error
 }
 
 // Cert is one configured certificate, as the pass needs it.
@@ -311,23 +314,27 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 
 // work is one certificate's state during a pass.
 type work struct {
-	cert      Cert
-	res       *Result
-	state     stateStore // where this certificate's state lives (chosen once, in plan)
-	st        certState  // the decoded state
-	stored    scheduler.Stored
-	ariID     string
-	issuer    string // the directory that issued the stored certificate, when known
-	decision  scheduler.Decision
-	order     *acme.Order
-	records   []int // indexes into the pass's record list
-	started   time.Time
-	version   string            // the stored AWSCURRENT version id, "" when unknown
-	hooks     *storedHooks      // on_renew hooks readied by store, run after cleanup
-	plan      bool              // Options.Plan or DryRun: write nothing
-	dry       bool              // Options.DryRun: no hook either
-	blockErr  error             // the problem behind a Blocked decision
-	foundTags map[string]string // the secret's tags as the inventory read them
+	cert     Cert
+	res      *Result
+	state    stateStore // where this certificate's state lives (chosen once, in plan)
+	st       certState  // the decoded state
+	stored   scheduler.Stored
+	ariID    string
+	issuer   string // the directory that issued the stored certificate, when known
+	decision scheduler.Decision
+	order    *acme.Order
+	records  []int // indexes into the pass's record list
+	started  time.Time
+	version  string       // the stored AWSCURRENT version id, "" when unknown
+	hooks    *storedHooks // on_renew hooks readied by store, run after cleanup
+	plan     bool         // Options.Plan or DryRun: write nothing
+	dry      bool         // Options.DryRun: no hook either
+	blockErr error        // the problem behind a Blocked decision
+	// filesBehind: the certificate has a secret and a file sink, and the files do not
+	// hold the secret's current certificate (missing, older, edited, a store that
+	// failed after the secret's write): the pass writes them from the secret.
+	filesBehind bool
+	foundTags   map[string]string // the secret's tags as the inventory read them
 }
 
 // hooksPending reports whether on_renew hooks of the stored version are still to run.
@@ -374,10 +381,14 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	if !opts.Plan {
 		r.sweep(ctx, works)
-		r.preflight(ctx, works, inv, opts)
+	}
+	// The preflight reads only: a plan (status, --plan) shows what it would refuse.
+	r.preflight(ctx, works, inv, opts)
+	if !opts.Plan {
 		for _, w := range works {
 			r.clearSolved(ctx, w)
 		}
+		r.syncFiles(ctx, works)
 	}
 	var due []*work
 	for _, w := range works {
@@ -499,7 +510,7 @@ func (r *Runner) inventory(ctx context.Context, selected []Cert) (map[string]sms
 	}
 	inv, err := r.deps.Secrets.Inventory(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("renew: inventory: %w", err)
+		return nil, fmt.Errorf("renew: %w", err) // "secretsmanager: inventory: ..."
 	}
 	return inv, nil
 }

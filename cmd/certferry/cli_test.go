@@ -346,7 +346,7 @@ func summaryRows(t *testing.T, out string) map[string][]string {
 }
 
 // TestCLIPlan: --plan makes no write call and no ACME order, and prints the plan with
-// reasons.
+// reasons, the preflight's refusals included (exit 1: a certificate would fail).
 func TestCLIPlan(t *testing.T) {
 	t.Parallel()
 	e := newCLIEnv(t, sandboxConfig)
@@ -356,17 +356,17 @@ func TestCLIPlan(t *testing.T) {
 	}
 	e.SB.Calls().Reset()
 	code, out, errOut = e.renew(t, "--plan", "--log-level", "debug")
-	if code != exitOK {
-		t.Fatalf("--plan: exit %d\n%s\n%s", code, out, errOut)
+	if code != exitFailed {
+		t.Fatalf("--plan: exit %d, want %d (lost would be refused)\n%s\n%s", code, exitFailed, out, errOut)
 	}
 	table := summaryRows(t, out)
 	if r := table["web"]; len(r) < 3 || r[1] != "skip" || r[2] != "not-due" {
 		t.Errorf("web row %q\n%s", r, out)
 	}
-	if r := table["lost"]; len(r) < 3 || r[1] != "plan" || r[2] != "missing" {
+	if r := table["lost"]; len(r) < 4 || r[1] != "failed" || r[2] != "preflight" || r[3] != "failing" {
 		t.Errorf("lost row %q\n%s", r, out)
 	}
-	if !strings.Contains(out, "plan (no order placed, nothing written)") || !strings.Contains(out, "lost: no certificate stored") {
+	if !strings.Contains(out, "plan (no order placed, nothing written)") || !strings.Contains(out, "lost: not ordered: dns: ") {
 		t.Errorf("plan output lacks the plan's reasons:\n%s", out)
 	}
 	c := e.SB.Calls()

@@ -179,7 +179,7 @@ func TestCLIValidateOnline(t *testing.T) {
 
 	// AWS does not answer: exit 3.
 	noAWS := e.WriteConfig(t, strings.Replace(lifecycleConfig, "{{endpoint}}", "http://127.0.0.1:1", 1))
-	if code, _, errOut := validate(noAWS); code != exitUnknown || !strings.Contains(errOut, noAWS+": not checked: renew: inventory: ") {
+	if code, _, errOut := validate(noAWS); code != exitUnknown || !strings.Contains(errOut, noAWS+": not checked: renew: secretsmanager: inventory: ") {
 		t.Errorf("AWS down: exit %d\n%s", code, errOut)
 	}
 	// The same with only a file sink: the zone lookups get no answer.

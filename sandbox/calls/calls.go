@@ -141,6 +141,13 @@ func (r *Registry) Record(service, op string) (Fault, bool) {
 	return Fault{}, false
 }
 
+// DropFaults drops every fault still queued, keeping the counters.
+func (r *Registry) DropFaults() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults = map[string][]Fault{}
+}
+
 // FailAfter lets the next skip calls of op on service through, then makes the n calls
 // after them answer with f: for a fault meant for a later call of an operation the
 // code makes several times (a certificate's store after the tag write that journals

@@ -201,15 +201,17 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 	case !scheduler.SameNames(b.Domains, c.Domains) || b.KeyType != c.KeyType:
 		r.log.Info("an interrupted write does not match the configuration; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id))
 		return
-	case !b.NotAfter.After(w.stored.NotAfter) || !now.Before(b.NotAfter):
+	case b.NotAfter.Before(w.stored.NotAfter) || !now.Before(b.NotAfter):
+		// Promotion never shortens AWSCURRENT. An equal expiry (two certificates issued
+		// within the same second) is as good and is finished like any other.
 		return
 	}
 	if w.stored.Exists && w.version != "" {
 		// The stored expiry above may come from tags; promotion must never shorten
 		// AWSCURRENT, so compare with the current value itself.
 		cur, curID, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
-		if err == nil && curID == w.version && !b.NotAfter.After(cur.NotAfter) {
-			r.log.Info("an interrupted write expires no later than the current certificate; it is left alone",
+		if err == nil && curID == w.version && b.NotAfter.Before(cur.NotAfter) {
+			r.log.Info("an interrupted write expires earlier than the current certificate; it is left alone",
 				zap.String("cert", c.Name), zap.String("version_id", id))
 			return
 		}

@@ -42,7 +42,7 @@ test: tools vet
 	$(GO) test -race -count=1 -parallel 8 -timeout 20m $(PKGS)
 	$(MAKE) test-package
 	@# Tests that drive Pebble into its own data races skip under -race; run them plainly.
-	$(GO) test -count=1 -timeout 10m -run '$(NORACE_TESTS)' ./renew ./acme ./faults
+	$(GO) test -count=1 -timeout 10m -run '$(NORACE_TESTS)' ./renew ./acme ./internal/faults
 	$(MAKE) fuzz
 
 test-short:
@@ -75,7 +75,7 @@ fuzz:
 		else cat $$log; fi; \
 	done
 
-# The benchmarks of ./bench against the sandbox, the lego and certbot loops next to them, and a table
+# The benchmarks of ./internal/bench against the sandbox, the lego and certbot loops next to them, and a table
 # with the targets (scripts/bench.sh; builds lego v4.35.2 into ~/.cache once).
 bench:
 	GO=$(GO) ./scripts/bench.sh

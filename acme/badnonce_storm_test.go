@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 )
 
 // TestBadNonceStormResigned is why the transport signs a request again itself after

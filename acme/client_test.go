@@ -25,7 +25,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 )
 
 func TestMain(m *testing.M) {

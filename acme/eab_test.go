@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 )
 
 // The EAB options reach Pebble as arguments, not through the environment, so these tests

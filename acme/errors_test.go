@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 )
 
 // answerOnce answers the first POST to path with a problem document, then lets

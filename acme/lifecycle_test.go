@@ -14,7 +14,7 @@ import (
 	"github.com/go-acme/lego/v4/certcrypto"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/sandbox/acmesim"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 )
 
 // newClientAt is newClient for another directory URL of the same CA.

@@ -18,8 +18,8 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/sandbox/calls"
-	"github.com/certferry/certferry/sandbox/smsim"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/smsim"
 )
 
 const (

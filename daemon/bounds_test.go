@@ -5,8 +5,8 @@ import (
 
 	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
-	"github.com/certferry/certferry/sandbox"
 )
 
 // The bounds of the waits in these tests, each derived from the setting it waits on

@@ -23,9 +23,9 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/metrics/metricstest"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox/acmesim"
 	"github.com/certferry/certferry/scheduler"
 )
 

@@ -24,10 +24,10 @@ import (
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/calls"
 )
 
 // e2eConfig is written from the sandbox's JSON line (docs/sandbox.md), as a user would.

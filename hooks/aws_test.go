@@ -17,9 +17,9 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/awshttp"
-	"github.com/certferry/certferry/sandbox/asgsim"
-	"github.com/certferry/certferry/sandbox/calls"
-	"github.com/certferry/certferry/sandbox/ecssim"
+	"github.com/certferry/certferry/internal/sandbox/asgsim"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/ecssim"
 )
 
 // clock is a settable clock; with step set, every reading advances it by step.

@@ -16,8 +16,8 @@ import (
 
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/scheduler"
 )
 

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/acmesim"
 	"github.com/certferry/certferry/scheduler"
 )
 

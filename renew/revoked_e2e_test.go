@@ -9,10 +9,10 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: the benchmarks (make bench). Builds the certferry binary and, when it
-# is not cached, lego v4.35.2; runs the benchmarks of ./bench against the local sandbox
+# is not cached, lego v4.35.2; runs the benchmarks of ./internal/bench against the local sandbox
 # (Route 53: INSYNC after 5 s, 10 requests/s, burst 50): certferry at N = 1, 10, 100, the
 # same N as a lego loop and a certbot loop, the daemon's idle RSS and the Lambda
 # function's cold start; prints one table with the ratios and whether each target is met.
@@ -61,9 +61,9 @@ export CERTFERRY_BENCH_OUT=${CERTFERRY_BENCH_OUT:-$work/results.jsonl}
 : >"$CERTFERRY_BENCH_OUT"
 echo "== running the benchmarks (-bench '$BENCH'); raw results in $CERTFERRY_BENCH_OUT"
 status=0
-$GO test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -timeout 90m ./bench/ | tee "$work/bench.txt" || status=$?
+$GO test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -timeout 90m ./internal/bench/ | tee "$work/bench.txt" || status=$?
 
 echo
 echo "== results (the targets apply to certferry with its default settings)"
-$GO run ./bench/benchtable "$CERTFERRY_BENCH_OUT" || status=$((status ? status : $?))
+$GO run ./internal/bench/benchtable "$CERTFERRY_BENCH_OUT" || status=$((status ? status : $?))
 exit "$status"

@@ -5,7 +5,7 @@
 # many busy loops as cores to the same CORES CPUs (default 2, like a small CI runner),
 # so every test runs with half the CPU it would get alone, and reports the time.
 #
-# Usage: scripts/test-under-load.sh [make arguments...]     e.g. PKGS=./faults
+# Usage: scripts/test-under-load.sh [make arguments...]     e.g. PKGS=./internal/faults
 #
 # Environment:
 #   CORES   CPUs to run on (default 2; needs taskset, from util-linux, to pin)

@@ -28,8 +28,8 @@ import (
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
-	"github.com/certferry/certferry/sandbox"
 )
 
 var buildDir string

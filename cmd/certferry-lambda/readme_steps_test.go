@@ -21,7 +21,7 @@ import (
 
 	"github.com/certferry/certferry/internal/awshttp"
 	"github.com/certferry/certferry/internal/docsteps"
-	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/internal/sandbox"
 )
 
 // ssmStandIn serves the two SSM calls of the README's Lambda steps over the AWS JSON 1.1

@@ -23,8 +23,8 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 

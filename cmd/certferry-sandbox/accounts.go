@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/internal/sandbox"
 )
 
 // accountFlags adds the flags of the sandbox's other AWS accounts and CNAMEs:

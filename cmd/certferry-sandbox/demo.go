@@ -22,9 +22,9 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/acmesim"
 )
 
 // demoConfig is the configuration the demo writes, as a user would, from the sandbox's

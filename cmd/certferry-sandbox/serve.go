@@ -15,7 +15,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/logging"
-	"github.com/certferry/certferry/sandbox"
+	"github.com/certferry/certferry/internal/sandbox"
 )
 
 const serveUsage = `Usage: certferry-sandbox [serve] [flags]

@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/miekg/dns"
 
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
-	"github.com/certferry/certferry/sandbox"
 )
 
 // insyncAfter is the PENDING time of the served sandbox's Route 53 changes.

@@ -18,8 +18,8 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/internal/e2etest"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 )
 
 // TestMain gives the AWS SDK's default credential chain the sandbox's static keys and

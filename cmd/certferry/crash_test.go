@@ -16,9 +16,9 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
-	"github.com/certferry/certferry/sandbox/calls"
 )
 
 var (

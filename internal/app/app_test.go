@@ -10,8 +10,8 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
-	"github.com/certferry/certferry/sandbox"
 )
 
 // TestLoadAWSWithCABundle: with AWS_CA_BUNDLE set (common on corporate hosts) the SDK

@@ -28,9 +28,9 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/renew"
-	"github.com/certferry/certferry/sandbox"
 	"github.com/certferry/certferry/scheduler"
 )
 

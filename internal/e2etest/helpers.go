@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
-	"github.com/certferry/certferry/sandbox"
 )
 
 // PassBound is a generous bound on one pass of a few certificates against this sandbox,

@@ -16,10 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/dnssim"
+	"github.com/certferry/certferry/internal/sandbox/r53sim"
 	"github.com/certferry/certferry/providers/route53"
-	"github.com/certferry/certferry/sandbox/calls"
-	"github.com/certferry/certferry/sandbox/dnssim"
-	"github.com/certferry/certferry/sandbox/r53sim"
 )
 
 // putCNAME writes a CNAME, as the operator delegating _acme-challenge would.

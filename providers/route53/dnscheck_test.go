@@ -11,9 +11,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/certferry/certferry/internal/sandbox/dnssim"
+	"github.com/certferry/certferry/internal/sandbox/r53sim"
 	"github.com/certferry/certferry/providers/route53"
-	"github.com/certferry/certferry/sandbox/dnssim"
-	"github.com/certferry/certferry/sandbox/r53sim"
 )
 
 // TestDNSChecker: with propagation_check, Present returns once the sandbox's

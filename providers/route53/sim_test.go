@@ -27,9 +27,9 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/r53sim"
 	"github.com/certferry/certferry/providers/route53"
-	"github.com/certferry/certferry/sandbox/calls"
-	"github.com/certferry/certferry/sandbox/r53sim"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

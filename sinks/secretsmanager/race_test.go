@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/certs"
-	"github.com/certferry/certferry/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 

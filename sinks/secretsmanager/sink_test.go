@@ -20,8 +20,8 @@ import (
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
 	"github.com/certferry/certferry/internal/awshttp"
-	"github.com/certferry/certferry/sandbox/calls"
-	"github.com/certferry/certferry/sandbox/smsim"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/smsim"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 

@@ -56,6 +56,7 @@ test-short:
 FUZZ_TARGETS := \
 	./config:FuzzParse \
 	./config:FuzzNormalizeDomain \
+	./config:FuzzParseLimit \
 	./certs:FuzzParseSecret \
 	./internal/retryafter:FuzzParse \
 	./acme:FuzzParseAccounts \

@@ -104,6 +104,10 @@ type ACME struct {
 	Profile string
 	// ARI enables ACME Renewal Information (RFC 9773) windows.
 	ARI bool
+	// Limits are the CA's limits on new orders and certificates (acme.limits); Parse
+	// fills in LetsEncryptLimits for the Let's Encrypt directories where the file sets
+	// none. Zero fields: no limit known.
+	Limits Limits
 }
 
 // RateLimit is a token bucket: PerSecond on average, Burst at once. Zero: unset.

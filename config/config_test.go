@@ -54,6 +54,10 @@ line 10: certificates[0].domains[4]: "localhost": a single-label name cannot get
 		{"bad_zone_and_tags", `line 6: certificates[0].hosted_zone_id: "z123abc": a hosted zone ID is "Z" followed by uppercase letters and digits
 line 10: certificates[0].sinks.secretsmanager.tags.aws:owner: "aws:owner": the aws: and certferry: prefixes are reserved
 line 11: certificates[0].sinks.file.owner: "Web Server": write a user name or a numeric uid`},
+		{"bad_limits", `line 4: acme.limits.new_orders: "300": write N/DURATION (e.g. 50/168h or 300/3h), or none
+line 5: acme.limits.per_registered_domain: "0/168h": the count must be between 1 and 1000000
+line 6: acme.limits.duplicates: "5/0s": the window must be more than 0 and at most 366d
+line 7: acme.limits.per_domain: unknown key "per_domain" (known keys: new_orders, per_registered_domain, duplicates)`},
 		{"bad_rate_limits", `line 3: acme.requests_per_second: 0: must be more than 0
 line 5: acme.rate_limits.new_nonce.per_second: 0: must be more than 0 and at most 1000000
 line 6: acme.rate_limits.new_order.burst: required with per_second (give both, or leave new_order out for the default)

@@ -15,6 +15,7 @@ import (
 func base(email string, certs ...Certificate) *Config {
 	c := defaults()
 	c.ACME.Directory = LetsEncryptURL
+	c.ACME.Limits = LetsEncryptLimits
 	c.ACME.Email = email
 	c.Certificates = certs
 	return c
@@ -47,6 +48,7 @@ func TestParseGood(t *testing.T) {
 				MaxRetryAfter:     30 * time.Second,
 				Profile:           "tlsserver",
 				ARI:               false,
+				Limits:            Limits{NewOrders: Limit{N: 30, Window: time.Minute}, PerRegisteredDomain: LetsEncryptLimits.PerRegisteredDomain},
 			},
 			AWS: AWS{Region: "eu-west-3", EndpointURL: "http://127.0.0.1:4566", Profile: "certs",
 				AssumeRoleARN: "arn:aws:iam::123456789012:role/certferry", ExternalID: "certferry-ext"},

@@ -565,7 +565,30 @@ func (d *decoder) acme(p string, n *yaml.Node) {
 		{"max_retry_after", d.duration(&a.MaxRetryAfter, nil)},
 		{"profile", d.str(&a.Profile)},
 		{"ari", d.boolean(&a.ARI)},
+		{"limits", func(p string, n *yaml.Node) {
+			var fields []field
+			for i, l := range a.Limits.Fields() {
+				fields = append(fields, field{LimitKeys[i], d.limit(l)})
+			}
+			d.object(n, p, "a mapping of limits ("+strings.Join(LimitKeys, ", ")+")", fields)
+		}},
 	})
+}
+
+// limit decodes "N/DURATION" or "none".
+func (d *decoder) limit(dst *Limit) func(string, *yaml.Node) {
+	return func(p string, n *yaml.Node) {
+		v, ok := d.scalar(n, p, "N/DURATION")
+		if !ok {
+			return
+		}
+		l, err := ParseLimit(v)
+		if err != nil {
+			d.problem(p, d.line(n), "%s", err.Error())
+			return
+		}
+		*dst = l
+	}
 }
 
 func (d *decoder) schedule(p string, n *yaml.Node) {

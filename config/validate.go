@@ -256,6 +256,28 @@ func (k *checker) acme() {
 	if a.Profile != "" && !profileRE.MatchString(a.Profile) {
 		k.addf("acme.profile", "%q: %s", a.Profile, profileRule)
 	}
+	k.limits()
+}
+
+// limits fills in Let's Encrypt's limits where the file names a Let's Encrypt directory
+// and sets none (Parse only), and checks each limit is in range.
+func (k *checker) limits() {
+	a := &k.c.ACME
+	le := a.Directory == LetsEncryptURL || a.Directory == LetsEncryptStagingURL
+	defaults := LetsEncryptLimits
+	def := defaults.Fields()
+	for i, l := range a.Limits.Fields() {
+		path := "acme.limits." + LimitKeys[i]
+		if _, set := k.lines[path]; k.fix && le && !set {
+			*l = *def[i]
+		}
+		if l.IsZero() {
+			continue
+		}
+		if l.N < 1 || l.N > MaxLimitN || l.Window <= 0 || l.Window > MaxLimitWindow {
+			k.addf(path, "%d/%s: the count must be between 1 and %d and the window more than 0 and at most 366d", l.N, formatDuration(l.Window), MaxLimitN)
+		}
+	}
 }
 
 const (

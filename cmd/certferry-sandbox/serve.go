@@ -16,6 +16,7 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/limitsim"
 )
 
 const serveUsage = `Usage: certferry-sandbox [serve] [flags]
@@ -55,6 +56,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
 	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
 	fs.BoolVar(&opts.RandomProfile, "random-profile", false, `give orders that name no ACME profile a random one, as Pebble itself does (default: "default")`)
+	limitFlag(fs, "limit-new-orders", "new orders per account", "300/3h", &opts.Limits.NewOrders)
+	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
+	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
 	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
 	logs := logging.AddFlags(fs, "info")
@@ -141,4 +145,17 @@ func zoneFlag(zones *[]string) func(string) error {
 		*zones = append(*zones, name)
 		return nil
 	}
+}
+
+// limitFlag adds a --limit-* flag: N/DURATION (config's acme.limits form), the CA
+// answering rateLimited beyond N in any DURATION.
+func limitFlag(fs *flag.FlagSet, name, what, le string, dst *limitsim.Limit) {
+	fs.Func(name, "the CA allows at most N "+what+" in any DURATION (`N/DURATION`; Let's Encrypt: "+le+"), then answers rateLimited with Retry-After; ARI replacements are exempt (default: none)", func(v string) error {
+		l, err := config.ParseLimit(v)
+		if err != nil {
+			return err
+		}
+		*dst = limitsim.Limit{N: l.N, Window: l.Window}
+		return nil
+	})
 }

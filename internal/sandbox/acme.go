@@ -1,12 +1,18 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/limitsim"
 )
 
 // acmeOps names Pebble's endpoints by the ACME resource they serve (RFC 8555, RFC 9773),
@@ -53,7 +59,11 @@ var acmeStatuses = map[string]int{
 // lock and the authorizations' locks in opposite orders, and many concurrent new orders
 // (32 at once, a few hundred authorizations) once deadlocked it. A real CA needs no such
 // care; serialising one cheap endpoint costs the sandbox nothing.
-func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
+//
+// With limits set (a Limiter), a new order over one of them is answered rateLimited
+// (429) with a Retry-After of when the window frees and Let's Encrypt's problem text,
+// and counted as acme.RateLimited; an order Pebble accepts is counted against them.
+func countACME(reg *calls.Registry, limits *limitsim.Limiter) func(http.Handler) http.Handler {
 	var newOrder sync.Mutex
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +82,10 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 				if op == "NewOrder" {
 					newOrder.Lock()
 					defer newOrder.Unlock()
+					if limits != nil {
+						limitNewOrder(reg, limits, next, w, r)
+						return
+					}
 				}
 				next.ServeHTTP(w, r)
 				return
@@ -92,4 +106,89 @@ func countACME(reg *calls.Registry) func(http.Handler) http.Handler {
 			})
 		})
 	}
+}
+
+// maxOrderBody bounds the new-order request the limits read.
+const maxOrderBody = 1 << 20
+
+// limitNewOrder answers a new order over a limit as the CA does, or passes it to Pebble
+// and counts it when Pebble accepts it (201). The caller serialises new orders, so the
+// check and the count see no other order in between.
+func limitNewOrder(reg *calls.Registry, limits *limitsim.Limiter, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxOrderBody))
+	if err != nil {
+		http.Error(w, "read request", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	o, ok := parseNewOrder(body)
+	if !ok {
+		next.ServeHTTP(w, r) // Pebble answers the malformed request
+		return
+	}
+	if refusal := limits.Check(o); refusal != nil {
+		reg.Record("acme", "RateLimited")
+		secs := int64(math.Ceil(refusal.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"type":   "urn:ietf:params:acme:error:rateLimited",
+			"detail": refusal.Detail,
+			"status": http.StatusTooManyRequests,
+		})
+		return
+	}
+	rec := &statusWriter{ResponseWriter: w}
+	next.ServeHTTP(rec, r)
+	if rec.status == http.StatusCreated {
+		limits.Count(o)
+	}
+}
+
+// parseNewOrder reads the account (the JWS kid) and the order's names and replaces from
+// a new-order request; the signature is Pebble's to check.
+func parseNewOrder(body []byte) (limitsim.Order, bool) {
+	var jws struct{ Protected, Payload string }
+	if json.Unmarshal(body, &jws) != nil {
+		return limitsim.Order{}, false
+	}
+	prot, err1 := base64.RawURLEncoding.DecodeString(jws.Protected)
+	payload, err2 := base64.RawURLEncoding.DecodeString(jws.Payload)
+	if err1 != nil || err2 != nil {
+		return limitsim.Order{}, false
+	}
+	var h struct{ Kid string }
+	var p struct {
+		Identifiers []struct{ Value string }
+		Replaces    string
+	}
+	if json.Unmarshal(prot, &h) != nil || json.Unmarshal(payload, &p) != nil || len(p.Identifiers) == 0 {
+		return limitsim.Order{}, false
+	}
+	o := limitsim.Order{Account: h.Kid, Replaces: p.Replaces != ""}
+	for _, id := range p.Identifiers {
+		o.Names = append(o.Names, id.Value)
+	}
+	return o, true
+}
+
+// statusWriter remembers the status Pebble answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/sandbox/dnssim"
 	"github.com/certferry/certferry/internal/sandbox/ecssim"
+	"github.com/certferry/certferry/internal/sandbox/limitsim"
 	"github.com/certferry/certferry/internal/sandbox/r53sim"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
 	"github.com/certferry/certferry/internal/sandbox/stssim"
@@ -76,6 +77,11 @@ type Options struct {
 
 	EABKeys    map[string]string // External Account Binding key ID -> HMAC key (base64url) the CA knows
 	RequireEAB bool              // the CA refuses new accounts without an external account binding
+
+	// Limits are issuance limits the CA enforces, as Let's Encrypt does (limitsim): new
+	// orders per account, certificates per registered domain, per exact set of names.
+	// Zero: none (Pebble has none).
+	Limits limitsim.Limits
 
 	Dir string           // where the CA writes its PEM files, created if missing (empty: a temp dir removed by Close)
 	Now func() time.Time // clock of the AWS stand-ins (Pebble always uses the real clock)
@@ -201,6 +207,10 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 
+	var limiter *limitsim.Limiter
+	if opts.Limits.Any() {
+		limiter = limitsim.New(opts.Limits, time.Now) // Pebble's clock: the real one
+	}
 	var err error
 	if s.dns, err = dnssim.Start(ctx, "127.0.0.1:0", s.r53); err != nil {
 		return nil, fmt.Errorf("sandbox: start DNS: %w", err)
@@ -215,7 +225,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		RandomProfile:      opts.RandomProfile,
 		EABKeys:            opts.EABKeys,
 		RequireEAB:         opts.RequireEAB,
-		Middleware:         countACME(s.calls),
+		Middleware:         countACME(s.calls, limiter),
 		Logger:             opts.Logger,
 	}); err != nil {
 		return nil, fmt.Errorf("sandbox: start CA: %w", err)

@@ -59,7 +59,7 @@ FUZZ_TARGETS := \
 	./config:FuzzParseLimit \
 	./certs:FuzzParseSecret \
 	./internal/retryafter:FuzzParse \
-	./acme:FuzzParseAccounts \
+	./sinks/secretsmanager:FuzzParseAccounts \
 	./lifecycle:FuzzParseRevocation
 
 fuzz:

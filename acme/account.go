@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/certferry/certferry/internal/textcut"
 )
 
 // ErrNoAccount is returned by AccountStore.Load when nothing is stored for the pair.
@@ -88,91 +86,3 @@ type AccountStore interface {
 	UpdateIf(ctx context.Context, a *Account, check func(stored *Account) error) error
 	List(ctx context.Context) ([]*Account, error)
 }
-
-// storedAccount is the JSON form of an Account in every store.
-//
-// KID is a pointer so that the form older certferry versions wrote (one account, no
-// "kid" field: it was keyed by directory and email) is told apart from an account
-// stored without a binding (kid ""): such a legacy account belongs to its directory
-// whatever binding is configured, and takes the configured key id at its next write.
-type storedAccount struct {
-	Directory   string  `json:"directory"`
-	KID         *string `json:"kid,omitempty"`
-	Email       string  `json:"email"`
-	URL         string  `json:"url,omitempty"`
-	KeyPEM      string  `json:"key_pem"`
-	NextKeyPEM  string  `json:"next_key_pem,omitempty"`
-	NextKeyAt   string  `json:"next_key_at,omitempty"`
-	Deactivated bool    `json:"deactivated,omitempty"`
-}
-
-func toStored(a *Account) storedAccount {
-	kid := a.KID
-	st := storedAccount{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key),
-		NextKeyPEM: string(a.NextKey), Deactivated: a.Deactivated}
-	if len(a.NextKey) > 0 && !a.NextKeyAt.IsZero() {
-		st.NextKeyAt = a.NextKeyAt.UTC().Format(time.RFC3339)
-	}
-	return st
-}
-
-// legacy reports that s was written before accounts were keyed by EAB key id.
-func (s storedAccount) legacy() bool { return s.KID == nil }
-
-// matches reports whether s is the account of (directory, kid); exact says it is not
-// only a legacy account of that directory.
-func (s storedAccount) matches(directory, kid string) (ok, exact bool) {
-	if s.Directory != directory {
-		return false, false
-	}
-	if s.legacy() {
-		return true, false
-	}
-	return *s.KID == kid, *s.KID == kid
-}
-
-// find returns the index of the account of (directory, kid) in list, preferring an
-// exact match to a legacy one; -1 when none.
-func find(list []storedAccount, directory, kid string) int {
-	legacy := -1
-	for i, s := range list {
-		ok, exact := s.matches(directory, kid)
-		if exact {
-			return i
-		}
-		if ok && legacy < 0 {
-			legacy = i
-		}
-	}
-	return legacy
-}
-
-// fromStored converts s, the account found for kid; where names the store and object,
-// for the error.
-func fromStored(s storedAccount, kid, where string) (*Account, error) {
-	if s.KeyPEM == "" {
-		return nil, fmt.Errorf("acme: %s: account of directory %q has no key_pem", where, textcut.Cut(s.Directory))
-	}
-	if !s.legacy() {
-		kid = *s.KID
-	}
-	a := &Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: PrivateKeyPEM(s.KeyPEM),
-		NextKey: PrivateKeyPEM(s.NextKeyPEM), Deactivated: s.Deactivated}
-	a.NextKeyAt, _ = time.Parse(time.RFC3339, s.NextKeyAt)
-	return a, nil
-}
-
-func checkAccount(a *Account) error {
-	switch {
-	case a == nil:
-		return errors.New("acme: nil account")
-	case a.Directory == "":
-		return errors.New("acme: account has no directory")
-	case len(a.Key) == 0:
-		return errors.New("acme: account has no key")
-	}
-	return nil
-}
-
-// maxAccountDoc bounds what a store reads (a secret value is at most 64 KiB anyway).
-const maxAccountDoc = 1 << 20

@@ -25,7 +25,7 @@ func TestBadNonceStormResigned(t *testing.T) {
 	t.Cleanup(func() { _ = ca.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	c, err := New(ctx, Config{DirectoryURL: ca.DirectoryURL(), Email: "ops@example.com", HTTPClient: ca.HTTPClient(), Store: NewFileStore(t.TempDir())})
+	c, err := New(ctx, Config{DirectoryURL: ca.DirectoryURL(), Email: "ops@example.com", HTTPClient: ca.HTTPClient(), Store: newMemStore()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

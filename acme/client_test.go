@@ -26,6 +26,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
+	"github.com/certferry/certferry/sinks/file"
 )
 
 func TestMain(m *testing.M) {
@@ -101,7 +102,7 @@ func newClient(t *testing.T, ca *acmesim.CA, o clientOpts) (*acme.Client, *count
 	cnt := &counter{base: hc.Transport, counts: map[string]int{}, payloads: map[string][]string{}}
 	hc.Transport = cnt
 	if o.store == nil {
-		o.store = acme.NewFileStore(t.TempDir())
+		o.store = file.NewAccountStore(t.TempDir())
 	}
 	c, err := acme.New(t.Context(), acme.Config{
 		DirectoryURL:      ca.DirectoryURL(),
@@ -375,7 +376,7 @@ func TestRenewalInfoAndReplaces(t *testing.T) {
 func TestAccountRegisteredOnce(t *testing.T) {
 	t.Parallel()
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	c1, cnt1 := newClient(t, ca, clientOpts{store: store})
 	c2, cnt2 := newClient(t, ca, clientOpts{store: store})
 	if c1.AccountURL() == "" || c1.AccountURL() != c2.AccountURL() {
@@ -396,7 +397,7 @@ func TestAccountConcurrentNewAgreeOnOne(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			ca := startCA(t, acmesim.Options{AlwaysValid: true})
-			var store acme.AccountStore = acme.NewFileStore(t.TempDir())
+			var store acme.AccountStore = file.NewAccountStore(t.TempDir())
 			if kind == "secretsmanager" {
 				store, _ = newSMStore(t, "certferry/acme")
 			}
@@ -612,9 +613,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		cfg  acme.Config
 		want string
 	}{
-		{acme.Config{Store: acme.NewFileStore(t.TempDir())}, "acme: new client: DirectoryURL is empty"},
+		{acme.Config{Store: file.NewAccountStore(t.TempDir())}, "acme: new client: DirectoryURL is empty"},
 		{acme.Config{DirectoryURL: "https://ca.example/dir"}, "acme: new client: Store is nil"},
-		{acme.Config{DirectoryURL: "https://ca.example/dir", Store: acme.NewFileStore(t.TempDir()), RequestsPerSecond: -1}, "acme: new client: RequestsPerSecond must not be negative, got -1"},
+		{acme.Config{DirectoryURL: "https://ca.example/dir", Store: file.NewAccountStore(t.TempDir()), RequestsPerSecond: -1}, "acme: new client: RequestsPerSecond must not be negative, got -1"},
 	} {
 		if _, err := acme.New(t.Context(), tc.cfg); err == nil || err.Error() != tc.want {
 			t.Errorf("got %v, want %s", err, tc.want)
@@ -651,7 +652,7 @@ func TestNewNonceBoundedAtConcurrency50(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
 	// The account registered by an earlier client, as on every pass but the first: the
 	// new client fetches nothing until the orders begin, all at once.
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	newClient(t, ca, clientOpts{store: store})
 	c, cnt := newClient(t, ca, clientOpts{store: store})
 	before := cnt.count("HEAD /nonce-plz")
@@ -699,7 +700,7 @@ func TestPacedPerEndpoint(t *testing.T) {
 	cnt := &counter{base: hc.Transport, counts: map[string]int{}, payloads: map[string][]string{}}
 	hc.Transport = cnt
 	limits := acme.RateLimits{NewOrder: acme.RateLimit{PerSecond: 0.001, Burst: 2}}
-	c, err := acme.New(t.Context(), acme.Config{DirectoryURL: ca.DirectoryURL(), HTTPClient: hc, Store: acme.NewFileStore(t.TempDir()), RateLimits: limits})
+	c, err := acme.New(t.Context(), acme.Config{DirectoryURL: ca.DirectoryURL(), HTTPClient: hc, Store: file.NewAccountStore(t.TempDir()), RateLimits: limits})
 	if err != nil {
 		t.Fatalf("acme.New: %v", err)
 	}
@@ -726,7 +727,7 @@ func TestNewRejectsBadRateLimits(t *testing.T) {
 		{acme.RateLimits{NewOrder: acme.RateLimit{PerSecond: -1, Burst: 1}}, "new_order: PerSecond"},
 		{acme.RateLimits{Other: acme.RateLimit{PerSecond: 5}}, "other: Burst"},
 	} {
-		_, err := acme.New(t.Context(), acme.Config{DirectoryURL: "https://ca.invalid/dir", Store: acme.NewFileStore(t.TempDir()), RateLimits: tc.limits})
+		_, err := acme.New(t.Context(), acme.Config{DirectoryURL: "https://ca.invalid/dir", Store: file.NewAccountStore(t.TempDir()), RateLimits: tc.limits})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to contain %q", tc.limits, err, tc.want)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
+	"github.com/certferry/certferry/sinks/file"
 )
 
 // The EAB options reach Pebble as arguments, not through the environment, so these tests
@@ -45,7 +46,7 @@ func newEABClient(t *testing.T, ca *acmesim.CA, eab *acme.EAB) (*acme.Client, er
 		HTTPClient:   ca.HTTPClient(),
 		UserAgent:    "certferry-test",
 		EAB:          eab,
-		Store:        acme.NewFileStore(dir),
+		Store:        file.NewAccountStore(dir),
 		Logger:       zap.New(core),
 	})
 	enc := zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig())
@@ -215,7 +216,7 @@ func TestEABRequiredUnannounced(t *testing.T) {
 	_, err := acme.New(t.Context(), acme.Config{
 		DirectoryURL: ca.DirectoryURL(),
 		HTTPClient:   hc,
-		Store:        acme.NewFileStore(t.TempDir()),
+		Store:        file.NewAccountStore(t.TempDir()),
 	})
 	const want = "acme: register account: the CA requires an external account binding (EAB) and none is configured: acme problem externalAccountRequired (HTTP 403)"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {

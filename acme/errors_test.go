@@ -12,6 +12,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
+	"github.com/certferry/certferry/sinks/file"
 )
 
 // answerOnce answers the first POST to path with a problem document, then lets
@@ -115,7 +116,7 @@ func TestCompleteInvalidAuthorization(t *testing.T) {
 func TestRequestsPerSecond(t *testing.T) {
 	t.Parallel()
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	newClient(t, ca, clientOpts{store: store}) // registers the account
 	// A second runner with a tiny budget: New needs no request (the URL is stored), the
 	// first request of Begin spends the only token, the next one waits.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
+	"github.com/certferry/certferry/sinks/file"
 )
 
 // newClientAt is newClient for another directory URL of the same CA.
@@ -58,7 +59,7 @@ func TestAccountPerDirectorySwitchBothWays(t *testing.T) {
 	dirB := strings.Replace(dirA, "127.0.0.1", "localhost", 1)
 	smStore, _ := newSMStore(t, "certferry/acme-account")
 	for name, store := range map[string]acme.AccountStore{
-		"file":           acme.NewFileStore(filepath.Join(t.TempDir(), "accounts")),
+		"file":           file.NewAccountStore(filepath.Join(t.TempDir(), "accounts")),
 		"secretsmanager": smStore,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -133,7 +134,7 @@ func TestParseRevocationReason(t *testing.T) {
 // new key from the store and orders with it.
 func TestRolloverThenTheOldKeyIsRefused(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	c, _ := newClient(t, ca, clientOpts{store: store})
 	before, err := store.Load(t.Context(), ca.DirectoryURL(), "")
 	if err != nil {
@@ -159,7 +160,7 @@ func TestRolloverThenTheOldKeyIsRefused(t *testing.T) {
 		t.Fatalf("the fresh runner registered (%d) or has another account %s", cnt.count("POST /sign-me-up"), fresh.AccountURL())
 	}
 	// A runner with the old key is refused.
-	oldStore := acme.NewFileStore(t.TempDir())
+	oldStore := file.NewAccountStore(t.TempDir())
 	if err := oldStore.Create(t.Context(), before); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestRolloverThenTheOldKeyIsRefused(t *testing.T) {
 // promotes it. Interrupted before the CA switched: the stored key is used.
 func TestInterruptedRolloverLeavesAUsableAccount(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	c, _ := newClient(t, ca, clientOpts{store: store})
 	before, err := store.Load(t.Context(), ca.DirectoryURL(), "")
 	if err != nil {
@@ -219,7 +220,7 @@ func TestInterruptedRolloverLeavesAUsableAccount(t *testing.T) {
 
 func TestAccountInfoUpdateEmailDeactivate(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	c, _ := newClient(t, ca, clientOpts{store: store})
 	info, err := c.Info(t.Context())
 	if err != nil {
@@ -281,7 +282,7 @@ func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
 // rollover; one left long ago while the CA kept the stored key is dropped.
 func TestRolloverAfterAnInterruptedOne(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store := acme.NewFileStore(t.TempDir())
+	store := file.NewAccountStore(t.TempDir())
 	c, _ := newClient(t, ca, clientOpts{store: store})
 	stored, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
 	k, _ := certcrypto.GeneratePrivateKey(certcrypto.EC256)

@@ -18,6 +18,8 @@ import (
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/sinks/file"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // lifecycleConfig has one certificate whose on_renew hook appends a line to
@@ -196,7 +198,7 @@ func TestCLIAccountRolloverThenRenew(t *testing.T) {
 	if before.Status != "valid" || before.URL == "" || before.Contact[0] != "mailto:cli@example.com" {
 		t.Fatalf("account before: %+v", before)
 	}
-	oldAccount, err := acme.NewSecretsManagerStore(e.SM, "certferry/acme-account").Load(t.Context(), e.Info.ACMEDirectory, "")
+	oldAccount, err := smsink.NewAccountStore(e.SM, "certferry/acme-account").Load(t.Context(), e.Info.ACMEDirectory, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,7 @@ func TestCLIAccountRolloverThenRenew(t *testing.T) {
 	}
 	// The old key: the CA refuses it.
 	dir := t.TempDir()
-	oldStore := acme.NewFileStore(dir)
+	oldStore := file.NewAccountStore(dir)
 	if err := oldStore.Create(t.Context(), oldAccount); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +320,7 @@ func TestCLIDirectorySwitchBothWays(t *testing.T) {
 			t.Errorf("step %d: the pass after the switch ordered %d times", i, n)
 		}
 	}
-	list, err := acme.NewSecretsManagerStore(e.SM, "certferry/acme-account").List(t.Context())
+	list, err := smsink.NewAccountStore(e.SM, "certferry/acme-account").List(t.Context())
 	if err != nil || len(list) != 2 {
 		t.Fatalf("accounts stored: %d (%v), want 2", len(list), err)
 	}

@@ -78,7 +78,7 @@ func TestCLIValidateChecks(t *testing.T) {
 		{"account-store-not-a-directory", map[string]string{"acme": "  account_store: file:" + notDir + "\n"}, false,
 			[]string{"acme.account_store: " + notDir + " is not a directory"}},
 		{"account-store-bad-account", map[string]string{"acme": "  account_store: file:" + accounts + "\n"}, false,
-			[]string{"acme.account_store: acme: file store: list " + badAccount + ": "}},
+			[]string{"acme.account_store: file: account store: list " + badAccount + ": "}},
 		{"account-store-absent", map[string]string{"acme": "  account_store: file:" + filepath.Join(dir, "new") + "\n"}, false, nil},
 		{"hook-missing", map[string]string{"hooks": "    hooks:\n      on_renew:\n        - exec: [" + filepath.Join(dir, "nohook") + "]\n"}, false,
 			[]string{fmt.Sprintf("certificates[0].hooks.on_renew[0].exec[0] (web): %q does not exist", filepath.Join(dir, "nohook"))}},
@@ -195,7 +195,7 @@ func TestCLIValidateOnline(t *testing.T) {
 		t.Fatal(err)
 	}
 	badAccount := e.WriteConfig(t, strings.Replace(lifecycleConfig, "aws:\n", "  account_secret: certferry/other-account\naws:\n", 1))
-	if code, _, errOut := validate(badAccount); code != exitUsage || !strings.Contains(errOut, badAccount+": acme.account_store: acme: secrets manager store: list certferry/other-account: ") {
+	if code, _, errOut := validate(badAccount); code != exitUsage || !strings.Contains(errOut, badAccount+": acme.account_store: secretsmanager: account store: list certferry/other-account: ") {
 		t.Errorf("bad account secret: exit %d\n%s", code, errOut)
 	}
 

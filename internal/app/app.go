@@ -345,9 +345,9 @@ func (a *App) ACME(ctx context.Context) (*acme.Client, error) {
 // AccountStore is where the configuration keeps the ACME accounts.
 func (a *App) AccountStore() acme.AccountStore {
 	if s := a.Config.ACME.AccountStore; s.Kind == config.AccountStoreFile {
-		return acme.NewFileStore(s.Dir)
+		return file.NewAccountStore(s.Dir)
 	}
-	return acme.NewSecretsManagerStore(a.sm, a.Config.ACME.AccountSecret)
+	return smsink.NewAccountStore(a.sm, a.Config.ACME.AccountSecret)
 }
 
 // accountRecheck is how often a long-lived App compares the stored account with the one

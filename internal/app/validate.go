@@ -18,9 +18,9 @@ import (
 
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/sinks/file"
 )
 
 // Checks of "certferry validate" beyond what config.Load checks: what a configuration
@@ -95,7 +95,7 @@ func checkAccountDir(ctx context.Context, dir string) []error {
 	case !fi.IsDir():
 		return []error{fmt.Errorf("acme.account_store: %s is not a directory", dir)}
 	}
-	if _, err := acme.NewFileStore(dir).List(ctx); err != nil {
+	if _, err := file.NewAccountStore(dir).List(ctx); err != nil {
 		return []error{fmt.Errorf("acme.account_store: %w", err)}
 	}
 	return nil

@@ -517,17 +517,11 @@ func (s *Sink) store(ctx context.Context, target Target, b *certs.Bundle, opts S
 	id := aws.ToString(put.VersionId)
 	if !slices.Contains(put.VersionStages, "AWSCURRENT") {
 		for attempt := 1; ; attempt++ {
-			in := &sm.UpdateSecretVersionStageInput{
-				SecretId: aws.String(target.Secret), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(id),
-			}
-			if current != "" {
-				in.RemoveFromVersionId = aws.String(current)
-			}
-			_, err := s.api.UpdateSecretVersionStage(ctx, in)
+			err := swapCurrent(ctx, s.api, target.Secret, id, current)
 			if err == nil {
 				break
 			}
-			if !isCode(err, "InvalidParameterException") {
+			if !errors.Is(err, errSwapLost) {
 				// Perhaps interrupted: the label stays for a later pass to finish the write.
 				return "", fmt.Errorf("move AWSCURRENT to %s: %w", id, classify(err))
 			}

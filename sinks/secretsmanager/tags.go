@@ -19,7 +19,7 @@ const (
 	TagVersion     = "certferry:version"
 	TagARIID       = "certferry:ari-id"
 	// TagKind marks a secret that holds something else than a certificate:
-	// "acme-account" for the ACME account (written by package acme).
+	// KindAccount for the ACME account secret (AccountStore).
 	TagKind = "certferry:kind"
 	// TagDirectory is the ACME directory that issued the certificate.
 	TagDirectory = "certferry:directory"

@@ -1,4 +1,4 @@
-package acme
+package file
 
 import (
 	"cmp"
@@ -17,10 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/internal/accountstore"
 	"github.com/certferry/certferry/internal/fileread"
 )
 
-// FileStore keeps accounts as JSON files for a single host, one per (directory, EAB key
+// AccountStore keeps accounts as JSON files for a single host, one per (directory, EAB key
 // id): dir/account-<first 16 hex digits of sha256(directory NUL kid)>.json, mode 0600,
 // in a directory created with mode 0700.
 //
@@ -33,17 +35,17 @@ import (
 // Files older versions wrote (dir/<16 hex digits>.json, keyed by directory and email)
 // are still read: Load falls back to one whose directory matches, and the next write
 // of that account goes to the new name. The old file is left in place.
-type FileStore struct {
+type AccountStore struct {
 	dir string
 }
 
-var _ AccountStore = (*FileStore)(nil)
+var _ acme.AccountStore = (*AccountStore)(nil)
 
-// NewFileStore returns a store that keeps accounts under dir.
-func NewFileStore(dir string) *FileStore { return &FileStore{dir: dir} }
+// NewAccountStore returns a store that keeps accounts under dir.
+func NewAccountStore(dir string) *AccountStore { return &AccountStore{dir: dir} }
 
 // Path returns the file that holds the account of (directory, kid).
-func (s *FileStore) Path(directory, kid string) string {
+func (s *AccountStore) Path(directory, kid string) string {
 	sum := sha256.Sum256([]byte(directory + "\x00" + kid))
 	return filepath.Join(s.dir, "account-"+hex.EncodeToString(sum[:])[:16]+".json")
 }
@@ -51,10 +53,10 @@ func (s *FileStore) Path(directory, kid string) string {
 // legacyName matches the files older versions wrote.
 var legacyName = regexp.MustCompile(`^[0-9a-f]{16}\.json$`)
 
-// Load implements AccountStore.
-func (s *FileStore) Load(ctx context.Context, directory, kid string) (*Account, error) {
+// Load implements acme.AccountStore.
+func (s *AccountStore) Load(ctx context.Context, directory, kid string) (*acme.Account, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("acme: file store: load: %w", err)
+		return nil, fmt.Errorf("file: account store: load: %w", err)
 	}
 	path := s.Path(directory, kid)
 	st, err := readAccountFile(path)
@@ -62,30 +64,30 @@ func (s *FileStore) Load(ctx context.Context, directory, kid string) (*Account, 
 		return s.loadLegacy(directory, kid)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+		return nil, fmt.Errorf("file: account store: load %s: %w", path, err)
 	}
-	if ok, _ := st.matches(directory, kid); !ok {
-		return nil, fmt.Errorf("acme: file store: %s holds the account of directory %q, not %q", path, st.Directory, directory)
+	if ok, _ := st.Matches(directory, kid); !ok {
+		return nil, fmt.Errorf("file: account store: %s holds the account of directory %q, not %q", path, st.Directory, directory)
 	}
-	return fromStored(st, kid, "file store: "+path)
+	return st.Account(kid, "file: account store: "+path)
 }
 
 // loadLegacy finds an account file of an older version for directory: the registered
 // one most recently written when there are several (an older version made one per
 // email).
-func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
+func (s *AccountStore) loadLegacy(directory, kid string) (*acme.Account, error) {
 	type cand struct {
 		path string
-		st   storedAccount
+		st   accountstore.Stored
 		mod  time.Time
 	}
 	var found []cand
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoAccount
+		return nil, acme.ErrNoAccount
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acme: file store: load: %w", err)
+		return nil, fmt.Errorf("file: account store: load: %w", err)
 	}
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !legacyName.MatchString(e.Name()) {
@@ -94,7 +96,7 @@ func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
 		path := filepath.Join(s.dir, e.Name())
 		st, err := readAccountFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+			return nil, fmt.Errorf("file: account store: load %s: %w", path, err)
 		}
 		st.KID = nil
 		if st.Directory != directory {
@@ -102,12 +104,12 @@ func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
 		}
 		info, err := e.Info()
 		if err != nil {
-			return nil, fmt.Errorf("acme: file store: load %s: %w", path, err)
+			return nil, fmt.Errorf("file: account store: load %s: %w", path, err)
 		}
 		found = append(found, cand{path, st, info.ModTime()})
 	}
 	if len(found) == 0 {
-		return nil, ErrNoAccount
+		return nil, acme.ErrNoAccount
 	}
 	best := slices.MaxFunc(found, func(a, b cand) int {
 		if (a.st.URL != "") != (b.st.URL != "") {
@@ -118,34 +120,34 @@ func (s *FileStore) loadLegacy(directory, kid string) (*Account, error) {
 		}
 		return cmp.Or(a.mod.Compare(b.mod), strings.Compare(b.path, a.path))
 	})
-	return fromStored(best.st, kid, "file store: "+best.path)
+	return best.st.Account(kid, "file: account store: "+best.path)
 }
 
-func readAccountFile(path string) (storedAccount, error) {
-	b, err := fileread.Regular(path, maxAccountDoc) // a FIFO or a huge file is refused unread
+func readAccountFile(path string) (accountstore.Stored, error) {
+	b, err := fileread.Regular(path, accountstore.MaxSize) // a FIFO or a huge file is refused unread
 	if err != nil {
-		return storedAccount{}, err
+		return accountstore.Stored{}, err
 	}
-	var st storedAccount
+	var st accountstore.Stored
 	if err := json.Unmarshal(b, &st); err != nil {
-		return storedAccount{}, err
+		return accountstore.Stored{}, err
 	}
 	return st, nil
 }
 
-// List implements AccountStore: every account file, the older versions' included.
-func (s *FileStore) List(ctx context.Context) ([]*Account, error) {
+// List implements acme.AccountStore: every account file, the older versions' included.
+func (s *AccountStore) List(ctx context.Context) ([]*acme.Account, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("acme: file store: list: %w", err)
+		return nil, fmt.Errorf("file: account store: list: %w", err)
 	}
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acme: file store: list: %w", err)
+		return nil, fmt.Errorf("file: account store: list: %w", err)
 	}
-	var out []*Account
+	var out []*acme.Account
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") ||
@@ -155,9 +157,9 @@ func (s *FileStore) List(ctx context.Context) ([]*Account, error) {
 		path := filepath.Join(s.dir, name)
 		st, err := readAccountFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("acme: file store: list %s: %w", path, err)
+			return nil, fmt.Errorf("file: account store: list %s: %w", path, err)
 		}
-		a, err := fromStored(st, "", "file store: "+path)
+		a, err := st.Account("", "file: account store: "+path)
 		if err != nil {
 			return nil, err
 		}
@@ -166,15 +168,15 @@ func (s *FileStore) List(ctx context.Context) ([]*Account, error) {
 	return out, nil
 }
 
-// Create implements AccountStore.
-func (s *FileStore) Create(ctx context.Context, a *Account) error {
+// Create implements acme.AccountStore.
+func (s *AccountStore) Create(ctx context.Context, a *acme.Account) error {
 	if err := s.check(ctx, a); err != nil {
-		return fmt.Errorf("acme: file store: create: %w", err)
+		return fmt.Errorf("file: account store: create: %w", err)
 	}
 	path := s.Path(a.Directory, a.KID)
 	tmp, err := s.writeTemp(a)
 	if err != nil {
-		return fmt.Errorf("acme: file store: create %s: %w", path, err)
+		return fmt.Errorf("file: account store: create %s: %w", path, err)
 	}
 	defer os.Remove(tmp)
 	for attempt := 0; ; attempt++ {
@@ -183,55 +185,55 @@ func (s *FileStore) Create(ctx context.Context, a *Account) error {
 			return nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("acme: file store: create %s: %w", path, err)
+			return fmt.Errorf("file: account store: create %s: %w", path, err)
 		}
 		// A deactivated account makes room: it is moved aside (kept, never deleted),
 		// and of two racing creators only one rename finds it.
 		old, rerr := readAccountFile(path)
 		if rerr != nil || !old.Deactivated || attempt > 0 {
-			return ErrAccountExists
+			return acme.ErrAccountExists
 		}
 		aside := path + ".deactivated-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 		if err := os.Rename(path, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("acme: file store: create %s: move the deactivated account aside: %w", path, err)
+			return fmt.Errorf("file: account store: create %s: move the deactivated account aside: %w", path, err)
 		}
 	}
 }
 
-// Update implements AccountStore.
-func (s *FileStore) Update(ctx context.Context, a *Account) error {
+// Update implements acme.AccountStore.
+func (s *AccountStore) Update(ctx context.Context, a *acme.Account) error {
 	if err := s.check(ctx, a); err != nil {
-		return fmt.Errorf("acme: file store: update: %w", err)
+		return fmt.Errorf("file: account store: update: %w", err)
 	}
 	path := s.Path(a.Directory, a.KID)
 	tmp, err := s.writeTemp(a)
 	if err != nil {
-		return fmt.Errorf("acme: file store: update %s: %w", path, err)
+		return fmt.Errorf("file: account store: update %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("acme: file store: update %s: %w", path, err)
+		return fmt.Errorf("file: account store: update %s: %w", path, err)
 	}
 	return nil
 }
 
-// UpdateIf implements AccountStore. The read, the check and the write happen under a
+// UpdateIf implements acme.AccountStore. The read, the check and the write happen under a
 // lock file (dir/<account file>.lock, created exclusively), so two processes on the
 // host never interleave them; a lock older than lockStale is taken to be left by a
 // killed process and broken.
-func (s *FileStore) UpdateIf(ctx context.Context, a *Account, check func(*Account) error) error {
+func (s *AccountStore) UpdateIf(ctx context.Context, a *acme.Account, check func(*acme.Account) error) error {
 	if err := s.check(ctx, a); err != nil {
-		return fmt.Errorf("acme: file store: update: %w", err)
+		return fmt.Errorf("file: account store: update: %w", err)
 	}
 	path := s.Path(a.Directory, a.KID)
 	unlock, err := s.lock(ctx, path+".lock")
 	if err != nil {
-		return fmt.Errorf("acme: file store: update %s: %w", path, err)
+		return fmt.Errorf("file: account store: update %s: %w", path, err)
 	}
 	defer unlock()
 	cur, err := s.Load(ctx, a.Directory, a.KID)
 	switch {
-	case errors.Is(err, ErrNoAccount):
+	case errors.Is(err, acme.ErrNoAccount):
 		cur = nil
 	case err != nil:
 		return err
@@ -247,7 +249,7 @@ const lockStale = time.Minute
 
 // lock creates name exclusively, waiting (polling every lockPoll) while another process
 // holds it, and returns the function that removes it.
-func (s *FileStore) lock(ctx context.Context, name string) (func(), error) {
+func (s *AccountStore) lock(ctx context.Context, name string) (func(), error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -277,19 +279,19 @@ func (s *FileStore) lock(ctx context.Context, name string) (func(), error) {
 // lockPoll is how often a waiting UpdateIf looks at the lock again.
 const lockPoll = 20 * time.Millisecond
 
-func (s *FileStore) check(ctx context.Context, a *Account) error {
+func (s *AccountStore) check(ctx context.Context, a *acme.Account) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return checkAccount(a)
+	return accountstore.Check(a)
 }
 
 // writeTemp writes a's JSON to a new 0600 file in s.dir, synced, and returns its name.
-func (s *FileStore) writeTemp(a *Account) (string, error) {
+func (s *AccountStore) writeTemp(a *acme.Account) (string, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(toStored(a))
+	b, err := json.Marshal(accountstore.ToStored(a))
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package acme
+package secretsmanager
 
 import (
 	"encoding/json"

@@ -1,13 +1,11 @@
-package acme_test
+package accountstore_test
+
+// The contract every acme.AccountStore keeps (its doc comment), run against both stores.
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +18,8 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
+	"github.com/certferry/certferry/sinks/file"
+	"github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 const (
@@ -29,7 +29,7 @@ const (
 	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
 )
 
-func newSMStore(t *testing.T, name string) (*acme.SecretsManagerStore, *sm.Client) {
+func newSMStore(t *testing.T, name string) (*secretsmanager.AccountStore, *sm.Client) {
 	t.Helper()
 	srv := httptest.NewServer(smsim.New(smsim.Options{Calls: calls.New()}))
 	t.Cleanup(srv.Close)
@@ -39,14 +39,14 @@ func newSMStore(t *testing.T, name string) (*acme.SecretsManagerStore, *sm.Clien
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
 		HTTPClient:   srv.Client(),
 	})
-	return acme.NewSecretsManagerStore(client, name), client
+	return secretsmanager.NewAccountStore(client, name), client
 }
 
 // stores runs f against a fresh store of each kind.
 func stores(t *testing.T, f func(t *testing.T, s acme.AccountStore)) {
 	t.Run("file", func(t *testing.T) {
 		t.Parallel()
-		f(t, acme.NewFileStore(filepath.Join(t.TempDir(), "accounts")))
+		f(t, file.NewAccountStore(filepath.Join(t.TempDir(), "accounts")))
 	})
 	t.Run("secretsmanager", func(t *testing.T) {
 		t.Parallel()
@@ -236,213 +236,6 @@ func TestStoreRejectsBadAccounts(t *testing.T) {
 	})
 }
 
-func TestFileStoreFiles(t *testing.T) {
-	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "accounts")
-	s := acme.NewFileStore(dir)
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
-	if err := s.Create(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
-	a.URL = "https://ca.example/acct/1"
-	if err := s.Update(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
-	path := s.Path(testDir, "")
-	if filepath.Dir(path) != dir || len(filepath.Base(path)) != len("account-0123456789abcdef.json") {
-		t.Fatalf("path %s: want %s/account-<16 hex>.json", path, dir)
-	}
-	for p, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, path: 0o600} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode() != want {
-			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 {
-		t.Errorf("dir holds %d entries, want only the account (no temporary files)", len(entries))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]string
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"directory": testDir, "kid": "", "email": testEmail, "url": a.URL, "key_pem": testKey}
-	for k, v := range want {
-		if got, ok := doc[k]; !ok || got != v {
-			t.Errorf("%s: got %q, want %q", k, doc[k], v)
-		}
-	}
-}
-
-func TestSecretsManagerStoreSecret(t *testing.T) {
-	t.Parallel()
-	s, client := newSMStore(t, "acct")
-	ctx := t.Context()
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
-	if err := s.Create(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	a.URL = "https://ca.example/acct/1"
-	for range 2 { // the derived ClientRequestToken makes a repeated Update a no-op
-		if err := s.Update(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := client.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: aws.String("acct")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Versions) != 2 {
-		t.Errorf("versions: got %d, want 2 (create + one update)", len(out.Versions))
-	}
-	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("acct")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct{ Accounts []map[string]string }
-	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Accounts) != 1 {
-		t.Fatalf("secret: %d accounts, want 1", len(doc.Accounts))
-	}
-	d := doc.Accounts[0]
-	if d["url"] != a.URL || d["key_pem"] != testKey || d["directory"] != testDir || d["email"] != testEmail || d["kid"] != "" {
-		t.Errorf("secret: %v", d)
-	}
-}
-
-func TestPrivateKeyPEMNeverPrints(t *testing.T) {
-	t.Parallel()
-	k := acme.PrivateKeyPEM(testKey)
-	a := acme.Account{Directory: testDir, Key: k}
-	j, err := json.Marshal(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{
-		k.String(), fmt.Sprint(k), fmt.Sprintf("%s %v %x %q %#v %+v", k, k, k, k, k, k),
-		fmt.Sprintf("%v %+v %#v", a, a, a), string(j),
-	} {
-		if strings.Contains(s, "PRIVATE") || strings.Contains(s, "MHcC") {
-			t.Errorf("key material printed: %s", s)
-		}
-	}
-}
-
-// The single-account secret older versions wrote keeps working, and the next write
-// converts it to the list form without losing it.
-func TestSecretsManagerStoreMigratesTheSingleAccountForm(t *testing.T) {
-	t.Parallel()
-	s, client := newSMStore(t, "certferry/acme-account")
-	ctx := t.Context()
-	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
-	if _, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("certferry/acme-account"), SecretString: aws.String(legacy)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, kid := range []string{"", "kid-1"} { // it was keyed by directory (and email) only
-		got, err := s.Load(ctx, testDir, kid)
-		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key) != testKey || got.KID != kid || got.Email != testEmail {
-			t.Fatalf("Load of the old form (kid %q): %+v %v", kid, got, err)
-		}
-	}
-	if _, err := s.Load(ctx, testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
-		t.Fatalf("Load of another directory: got %v, want ErrNoAccount (not an error naming the other account)", err)
-	}
-	// Another CA's account is added beside it: the secret is converted.
-	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("key-2")}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("certferry/acme-account")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Accounts []struct {
-			Directory string
-			KID       *string
-		}
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil || len(doc.Accounts) != 2 {
-		t.Fatalf("converted secret: %s (%v)", aws.ToString(v.SecretString), err)
-	}
-	if doc.Accounts[0].Directory != testDir || doc.Accounts[0].KID != nil {
-		t.Errorf("the old account after conversion: %+v, want its directory and no kid yet", doc.Accounts[0])
-	}
-	got, err := s.Load(ctx, testDir, "kid-1")
-	if err != nil || string(got.Key) != testKey {
-		t.Fatalf("Load of the old account after conversion: %+v %v", got, err)
-	}
-	// Its own next write records the binding's key id.
-	if err := s.Update(ctx, got); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(ctx, testDir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
-		t.Errorf("after its write the old account belongs to kid-1 only; kid-2 got %v", err)
-	}
-	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key) != "key-2" {
-		t.Errorf("the other account: %+v %v", got, err)
-	}
-}
-
-func TestSecretsManagerStoreRefusesAForeignSecret(t *testing.T) {
-	t.Parallel()
-	s, client := newSMStore(t, "acct")
-	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct"), SecretString: aws.String(`{"password":"x"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Load(t.Context(), testDir, "")
-	if err == nil || !strings.Contains(err.Error(), "not an account secret") {
-		t.Fatalf("got %v", err)
-	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err == nil {
-		t.Fatal("Create into a foreign secret succeeded")
-	}
-}
-
-// Account files older versions wrote (one per directory and email) keep working; the
-// next write goes to the new name and the old file stays.
-func TestFileStoreMigratesOldFiles(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	sum := sha256.Sum256([]byte(testDir + "|" + testEmail))
-	old := filepath.Join(dir, hex.EncodeToString(sum[:])[:16]+".json")
-	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
-	if err := os.WriteFile(old, []byte(legacy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := acme.NewFileStore(dir)
-	got, err := s.Load(t.Context(), testDir, "kid-1")
-	if err != nil || got.URL != "https://ca.example/acct/1" || got.KID != "kid-1" {
-		t.Fatalf("Load of the old file: %+v %v", got, err)
-	}
-	if _, err := s.Load(t.Context(), testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
-		t.Fatalf("another directory: got %v, want ErrNoAccount", err)
-	}
-	if err := s.Update(t.Context(), got); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(s.Path(testDir, "kid-1")); err != nil {
-		t.Fatalf("the write did not go to the new name: %v", err)
-	}
-	if b, err := os.ReadFile(old); err != nil || string(b) != legacy {
-		t.Fatalf("the old file was changed: %v", err)
-	}
-	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key) != testKey {
-		t.Fatalf("Load after the write: %+v %v", got, err)
-	}
-}
-
 // UpdateIf writes only when its check passes, atomically: of several writers
 // conditioned on the same stored key, exactly one lands.
 func TestStoreUpdateIfIsAtomic(t *testing.T) {
@@ -486,28 +279,4 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 			t.Fatalf("winner %d, stored %+v %v", won, got, err)
 		}
 	})
-}
-
-// A secret created without a value (by hand, or by infrastructure code) takes the first
-// account.
-func TestSecretsManagerStoreIntoAnEmptySecret(t *testing.T) {
-	t.Parallel()
-	s, client := newSMStore(t, "acct")
-	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(t.Context(), testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
-		t.Fatalf("Load of an empty secret: %v", err)
-	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err != nil {
-		t.Fatalf("Create into an empty secret: %v", err)
-	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("k2")}); err != nil {
-		t.Fatal(err)
-	}
-	for dir, key := range map[string]string{testDir: "k", testDir2: "k2"} {
-		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key) != key {
-			t.Errorf("%s: %+v %v", dir, got, err)
-		}
-	}
 }

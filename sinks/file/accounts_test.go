@@ -1,0 +1,103 @@
+package file_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/sinks/file"
+)
+
+const (
+	testDir   = "https://ca.example/dir"
+	testDir2  = "https://other-ca.example/directory"
+	testEmail = "ops@example.com"
+	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
+)
+
+func TestAccountStoreFiles(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "accounts")
+	s := file.NewAccountStore(dir)
+	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
+	if err := s.Create(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	a.URL = "https://ca.example/acct/1"
+	if err := s.Update(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	path := s.Path(testDir, "")
+	if filepath.Dir(path) != dir || len(filepath.Base(path)) != len("account-0123456789abcdef.json") {
+		t.Fatalf("path %s: want %s/account-<16 hex>.json", path, dir)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("dir holds %d entries, want only the account (no temporary files)", len(entries))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]string
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"directory": testDir, "kid": "", "email": testEmail, "url": a.URL, "key_pem": testKey}
+	for k, v := range want {
+		if got, ok := doc[k]; !ok || got != v {
+			t.Errorf("%s: got %q, want %q", k, doc[k], v)
+		}
+	}
+}
+
+// Account files older versions wrote (one per directory and email) keep working; the
+// next write goes to the new name and the old file stays.
+func TestAccountStoreMigratesOldFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte(testDir + "|" + testEmail))
+	old := filepath.Join(dir, hex.EncodeToString(sum[:])[:16]+".json")
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	if err := os.WriteFile(old, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := file.NewAccountStore(dir)
+	got, err := s.Load(t.Context(), testDir, "kid-1")
+	if err != nil || got.URL != "https://ca.example/acct/1" || got.KID != "kid-1" {
+		t.Fatalf("Load of the old file: %+v %v", got, err)
+	}
+	if _, err := s.Load(t.Context(), testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("another directory: got %v, want ErrNoAccount", err)
+	}
+	if err := s.Update(t.Context(), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.Path(testDir, "kid-1")); err != nil {
+		t.Fatalf("the write did not go to the new name: %v", err)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != legacy {
+		t.Fatalf("the old file was changed: %v", err)
+	}
+	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key) != testKey {
+		t.Fatalf("Load after the write: %+v %v", got, err)
+	}
+}

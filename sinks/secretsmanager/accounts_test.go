@@ -1,0 +1,171 @@
+package secretsmanager_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/smsim"
+	"github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+const (
+	testDir   = "https://ca.example/dir"
+	testDir2  = "https://other-ca.example/directory"
+	testEmail = "ops@example.com"
+	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
+)
+
+func newAccountStore(t *testing.T, name string) (*secretsmanager.AccountStore, *sm.Client) {
+	t.Helper()
+	srv := httptest.NewServer(smsim.New(smsim.Options{Calls: calls.New()}))
+	t.Cleanup(srv.Close)
+	client := sm.New(sm.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
+		HTTPClient:   srv.Client(),
+	})
+	return secretsmanager.NewAccountStore(client, name), client
+}
+
+func TestAccountStoreSecret(t *testing.T) {
+	t.Parallel()
+	s, client := newAccountStore(t, "acct")
+	ctx := t.Context()
+	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
+	if err := s.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	a.URL = "https://ca.example/acct/1"
+	for range 2 { // the derived ClientRequestToken makes a repeated Update a no-op
+		if err := s.Update(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: aws.String("acct")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Versions) != 2 {
+		t.Errorf("versions: got %d, want 2 (create + one update)", len(out.Versions))
+	}
+	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("acct")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Accounts []map[string]string }
+	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Accounts) != 1 {
+		t.Fatalf("secret: %d accounts, want 1", len(doc.Accounts))
+	}
+	d := doc.Accounts[0]
+	if d["url"] != a.URL || d["key_pem"] != testKey || d["directory"] != testDir || d["email"] != testEmail || d["kid"] != "" {
+		t.Errorf("secret: %v", d)
+	}
+}
+
+// The single-account secret older versions wrote keeps working, and the next write
+// converts it to the list form without losing it.
+func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
+	t.Parallel()
+	s, client := newAccountStore(t, "certferry/acme-account")
+	ctx := t.Context()
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	if _, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("certferry/acme-account"), SecretString: aws.String(legacy)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"", "kid-1"} { // it was keyed by directory (and email) only
+		got, err := s.Load(ctx, testDir, kid)
+		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key) != testKey || got.KID != kid || got.Email != testEmail {
+			t.Fatalf("Load of the old form (kid %q): %+v %v", kid, got, err)
+		}
+	}
+	if _, err := s.Load(ctx, testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("Load of another directory: got %v, want ErrNoAccount (not an error naming the other account)", err)
+	}
+	// Another CA's account is added beside it: the secret is converted.
+	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("key-2")}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("certferry/acme-account")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Accounts []struct {
+			Directory string
+			KID       *string
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil || len(doc.Accounts) != 2 {
+		t.Fatalf("converted secret: %s (%v)", aws.ToString(v.SecretString), err)
+	}
+	if doc.Accounts[0].Directory != testDir || doc.Accounts[0].KID != nil {
+		t.Errorf("the old account after conversion: %+v, want its directory and no kid yet", doc.Accounts[0])
+	}
+	got, err := s.Load(ctx, testDir, "kid-1")
+	if err != nil || string(got.Key) != testKey {
+		t.Fatalf("Load of the old account after conversion: %+v %v", got, err)
+	}
+	// Its own next write records the binding's key id.
+	if err := s.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, testDir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
+		t.Errorf("after its write the old account belongs to kid-1 only; kid-2 got %v", err)
+	}
+	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key) != "key-2" {
+		t.Errorf("the other account: %+v %v", got, err)
+	}
+}
+
+func TestAccountStoreRefusesAForeignSecret(t *testing.T) {
+	t.Parallel()
+	s, client := newAccountStore(t, "acct")
+	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct"), SecretString: aws.String(`{"password":"x"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Load(t.Context(), testDir, "")
+	if err == nil || !strings.Contains(err.Error(), "not an account secret") {
+		t.Fatalf("got %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err == nil {
+		t.Fatal("Create into a foreign secret succeeded")
+	}
+}
+
+// A secret created without a value (by hand, or by infrastructure code) takes the first
+// account.
+func TestAccountStoreIntoAnEmptySecret(t *testing.T) {
+	t.Parallel()
+	s, client := newAccountStore(t, "acct")
+	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(t.Context(), testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
+		t.Fatalf("Load of an empty secret: %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err != nil {
+		t.Fatalf("Create into an empty secret: %v", err)
+	}
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("k2")}); err != nil {
+		t.Fatal(err)
+	}
+	for dir, key := range map[string]string{testDir: "k", testDir2: "k2"} {
+		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key) != key {
+			t.Errorf("%s: %+v %v", dir, got, err)
+		}
+	}
+}

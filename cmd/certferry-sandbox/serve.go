@@ -16,18 +16,20 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/limitsim"
 )
 
 const serveUsage = `Usage: certferry-sandbox [serve] [flags]
 
 Serves, on 127.0.0.1 only, Pebble (an ACME test CA), one AWS endpoint answering Route 53,
-Secrets Manager, Auto Scaling and ECS, and an authoritative DNS server for the public
+Secrets Manager, DynamoDB, Auto Scaling and ECS, and an authoritative DNS server for the public
 hosted zones, which Pebble asks to validate DNS-01. Prints one JSON line on stdout
 (docs/sandbox.md describes it):
 
   {"acme_directory": ..., "acme_ca_bundle": ..., "issuer_roots": ..., "aws_endpoint": ...,
-   "region": "us-east-1", "dns": "127.0.0.1:PORT", "zones": {"example.com.": "ZONEID"}}
+   "region": "us-east-1", "dns": "127.0.0.1:PORT", "zones": {"example.com.": "ZONEID"},
+   "lease_table": "certferry-leases"}
 
 then serves until SIGINT or SIGTERM. Any AWS credentials work. The sandbox's own
 endpoints are under <aws_endpoint>/_sandbox/ (calls, faults, info, renewal-info).
@@ -59,6 +61,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	limitFlag(fs, "limit-new-orders", "new orders per account", "300/3h", &opts.Limits.NewOrders)
 	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
 	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
+	fs.StringVar(&opts.LeaseTable, "lease-table", sandbox.DefaultLeaseTable, `DynamoDB table created for certferry's leases (coordination.dynamodb_table); "" creates none`)
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
 	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
 	logs := logging.AddFlags(fs, "info")
@@ -78,6 +81,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return serveUsageError(stderr, "--authz-reuse must be 0-100")
 	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
 		return serveUsageError(stderr, "--cert-validity must be 0 or at least 1s")
+	}
+	opts.NoLeaseTable = opts.LeaseTable == ""
+	if !opts.NoLeaseTable {
+		if err := ddbsim.CheckTableName(opts.LeaseTable); err != nil {
+			return serveUsageError(stderr, "--lease-table: "+err.Error())
+		}
 	}
 	log, err := logs.Logger(stderr, nil)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -69,6 +70,7 @@ func TestServe(t *testing.T) {
 			{[]string{"--account-zone", "example.org"}, 2, `"example.org": write <12-digit account>:<zone>`},
 			{[]string{"--external-id", "21098765432:x"}, 2, `"21098765432:x": write <12-digit account>:<external id>`},
 			{[]string{"--cname", "_acme-challenge.www.example.com"}, 2, `write NAME=TARGET`},
+			{[]string{"--lease-table", "a b"}, 2, "--lease-table: 1 validation error"},
 			{[]string{"serve", "extra"}, 2, `certferry-sandbox serve: unexpected argument "extra"`},
 			{[]string{"extra"}, 2, `certferry-sandbox: unknown command "extra"`},
 		}
@@ -118,7 +120,7 @@ func TestServe(t *testing.T) {
 			t.Fatalf("decode %q: %v", line, err)
 		}
 		zoneID := info.Zones["example.com."]
-		if zoneID == "" || info.Region != "us-east-1" {
+		if zoneID == "" || info.Region != "us-east-1" || info.LeaseTable != "certferry-leases" {
 			t.Fatalf("info = %+v", info)
 		}
 
@@ -164,6 +166,12 @@ func TestServe(t *testing.T) {
 		got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("cli")})
 		if err != nil || aws.ToString(got.SecretString) != "v1" {
 			t.Fatalf("GetSecretValue = %v, %v", got, err)
+		}
+
+		// The lease table named in the line answers DynamoDB.
+		ddb := dynamodb.NewFromConfig(cfg)
+		if _, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(info.LeaseTable)}); err != nil {
+			t.Errorf("DescribeTable %s: %v", info.LeaseTable, err)
 		}
 
 		// The ACME directory answers over HTTPS trusted through acme_ca_bundle.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -34,6 +36,10 @@ func TestAWSFaultsEveryService(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(cfg)
 	asg := autoscaling.NewFromConfig(cfg)
 	ecsc := ecs.NewFromConfig(cfg)
+	ddb := dynamodb.NewFromConfig(cfg)
+	if got := sb.Info().LeaseTable; got != sandbox.DefaultLeaseTable {
+		t.Fatalf("Info().LeaseTable = %q, want %q", got, sandbox.DefaultLeaseTable)
+	}
 
 	for _, svc := range []struct {
 		service, op string
@@ -50,6 +56,12 @@ func TestAWSFaultsEveryService(t *testing.T) {
 			return err
 		}, map[string]int{"ThrottlingException": 400, "ResourceNotFoundException": 400, "AccessDeniedException": 400,
 			"LimitExceededException": 400, "InternalServiceError": 500, "ServiceUnavailable": 503}},
+		{"dynamodb", "GetItem", func(ctx context.Context) error {
+			_, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(sandbox.DefaultLeaseTable),
+				Key: map[string]ddbtypes.AttributeValue{sandbox.LeaseKey: &ddbtypes.AttributeValueMemberS{Value: "www"}}})
+			return err
+		}, map[string]int{"ThrottlingException": 400, "ProvisionedThroughputExceededException": 400, "ResourceNotFoundException": 400,
+			"InternalServerError": 500, "ServiceUnavailable": 503}},
 		{"autoscaling", "DescribeInstanceRefreshes", func(ctx context.Context) error {
 			_, err := asg.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{AutoScalingGroupName: aws.String("web")})
 			return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certferry/certferry/internal/sandbox/asgsim"
+	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/ecssim"
 	"github.com/certferry/certferry/internal/sandbox/stssim"
 )
@@ -73,6 +74,7 @@ func (s *Sandbox) routes() []route {
 		{"sandbox", pathPrefix("/_sandbox/"), s.controlHandler()},
 		{"route53", pathPrefix("/2013-04-01/"), s.r53},
 		{"secretsmanager", targetPrefix("secretsmanager."), s.sm},
+		{"dynamodb", targetPrefix(ddbsim.TargetPrefix), s.ddb},
 		{"ecs", targetPrefix(ecssim.TargetPrefix), s.ecs},
 		{"autoscaling", queryVersion(asgsim.Version), s.asg},
 		{"sts", queryVersion(stssim.Version), s.sts},

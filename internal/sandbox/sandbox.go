@@ -1,6 +1,6 @@
 // Package sandbox wires the local stand-ins into one running sandbox (docs/sandbox.md):
 // Pebble in-process (acmesim), one AWS endpoint answering Route 53 (r53sim), Secrets
-// Manager (smsim), Auto Scaling instance refreshes (asgsim) and ECS service updates
+// Manager (smsim), DynamoDB (ddbsim), Auto Scaling instance refreshes (asgsim) and ECS service updates
 // (ecssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
 // state, which Pebble asks to validate DNS-01. cmd/certferry-sandbox serves it; no
 // production binary links it.
@@ -18,6 +18,7 @@ package sandbox
 import (
 	"github.com/certferry/certferry/internal/awshttp"
 
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/internal/sandbox/asgsim"
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/dnssim"
 	"github.com/certferry/certferry/internal/sandbox/ecssim"
 	"github.com/certferry/certferry/internal/sandbox/limitsim"
@@ -82,12 +84,23 @@ type Options struct {
 	// orders per account, certificates per registered domain, per exact set of names.
 	// Zero: none (Pebble has none).
 	Limits limitsim.Limits
+	// LeaseTable is the DynamoDB table created at start for certferry's per-certificate
+	// leases (hash key "key", a string); empty: DefaultLeaseTable. NoLeaseTable creates
+	// none.
+	LeaseTable   string
+	NoLeaseTable bool
 
 	Dir string           // where the CA writes its PEM files, created if missing (empty: a temp dir removed by Close)
 	Now func() time.Time // clock of the AWS stand-ins (Pebble always uses the real clock)
 
 	Logger *log.Logger // Pebble's log; nil discards it
 }
+
+// DefaultLeaseTable is the lease table a sandbox creates unless told otherwise.
+const DefaultLeaseTable = "certferry-leases"
+
+// LeaseKey is the hash key of the lease table, as deploy/terraform creates it.
+const LeaseKey = "key"
 
 // Account is another AWS account of the sandbox.
 type Account struct {
@@ -126,6 +139,8 @@ type Info struct {
 	Zones         map[string]string `json:"zones"` // public zone apex (FQDN, lowercase) -> hosted zone ID, every account's
 	// Accounts are the other accounts (Options.Accounts): their roles and zones.
 	Accounts []AccountInfo `json:"accounts,omitempty"`
+	// LeaseTable is the DynamoDB table created for leases (coordination.dynamodb_table).
+	LeaseTable string `json:"lease_table,omitempty"`
 }
 
 // Sandbox is a running sandbox. Its methods are safe for concurrent use.
@@ -134,6 +149,7 @@ type Sandbox struct {
 	r53   *r53sim.Service
 	sts   *stssim.Service
 	sm    *smsim.Service
+	ddb   *ddbsim.Service
 	asg   *asgsim.Service
 	ecs   *ecssim.Service
 	dns   *dnssim.Server
@@ -174,6 +190,14 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		AccountOf:      s.sts.AccountOf,
 	})
 	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	s.ddb = ddbsim.New(ddbsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	leaseTable := ""
+	if !opts.NoLeaseTable {
+		leaseTable = cmp.Or(opts.LeaseTable, DefaultLeaseTable)
+		if err := s.ddb.CreateTable(leaseTable, LeaseKey); err != nil {
+			return nil, fmt.Errorf("sandbox: start: %w", err)
+		}
+	}
 	s.asg = asgsim.New(asgsim.Options{Calls: s.calls, Now: opts.Now})
 	s.ecs = ecssim.New(ecssim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
 
@@ -245,6 +269,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		DNS:           s.dns.Addr(),
 		Zones:         zones,
 		Accounts:      accounts,
+		LeaseTable:    leaseTable,
 	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -282,6 +307,9 @@ func (s *Sandbox) STS() *stssim.Service { return s.sts }
 
 // SecretsManager is the Secrets Manager stand-in.
 func (s *Sandbox) SecretsManager() *smsim.Service { return s.sm }
+
+// DynamoDB is the DynamoDB stand-in (the lease table is Info().LeaseTable).
+func (s *Sandbox) DynamoDB() *ddbsim.Service { return s.ddb }
 
 // AutoScaling is the Auto Scaling stand-in (instance refreshes; groups are created with
 // CreateGroup).

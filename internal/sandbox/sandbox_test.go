@@ -91,7 +91,7 @@ func TestInfoJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"acme_ca_bundle", "acme_directory", "aws_endpoint", "dns", "issuer_roots", "region", "zones"}
+	want := []string{"acme_ca_bundle", "acme_directory", "aws_endpoint", "dns", "issuer_roots", "lease_table", "region", "zones"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("keys = %v, want %v", keys, want)
 	}
@@ -127,7 +127,7 @@ func TestUnknownService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	req.Header.Set("X-Amz-Target", "AmazonSQS.ListQueues")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ FUZZ_TARGETS := \
 	./certs:FuzzParseSecret \
 	./internal/retryafter:FuzzParse \
 	./sinks/secretsmanager:FuzzParseAccounts \
+	./acme:FuzzParsePersistValue \
 	./lifecycle:FuzzParseRevocation
 
 fuzz:

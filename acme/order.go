@@ -62,6 +62,12 @@ type OrderRequest struct {
 	KeyType  string   // ec256 (the default when empty) | ec384 | rsa2048 | rsa3072 | rsa4096
 	Profile  string   // ACME profile (draft-ietf-acme-profiles); empty: the CA's choice
 	Replaces string   // ARI certificate ID of the certificate being renewed (RFC 9773 §5); may be empty
+	// Challenge is ChallengeDNS01 (the default when empty) or ChallengeDNSPersist01:
+	// then every authorization that offers dns-persist-01 is answered with it (its
+	// record must be in place, naming PersistIssuer and the account), and those that
+	// offer none fall back to dns-01 (Order.Fallback).
+	Challenge     string
+	PersistIssuer string // the issuer domain name the dns-persist-01 records name (Client.PersistIssuer)
 }
 
 // Challenge is one TXT record to present for a dns-01 challenge.
@@ -82,6 +88,10 @@ type Order struct {
 	// certificate was issued to another account) to Request.Replaces and the order was
 	// placed again without it.
 	ReplacesRefused bool
+	// Fallback lists the names whose authorization offered no dns-persist-01 although
+	// Request.Challenge asked for it: they are answered with dns-01, their records are
+	// in Challenges.
+	Fallback []string
 
 	finalizeURL string
 	authzs      []orderAuthz
@@ -92,8 +102,9 @@ type orderAuthz struct {
 	url          string
 	domain       string // as in Challenge.Domain
 	status       string // as fetched by Begin
-	challengeURL string // dns-01; empty when valid
+	challengeURL string // dns-01 or dns-persist-01; empty when valid
 	challengeSt  string
+	persist      bool // answered with dns-persist-01: no record to present
 	challenge    Challenge
 }
 
@@ -119,12 +130,17 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 	if len(req.Domains) == 0 {
 		return nil, fmt.Errorf("acme: begin order %s: no domains", req.Name)
 	}
+	persist, err := persistRequested(req)
+	if err != nil {
+		return nil, fmt.Errorf("acme: begin order %s: %w", req.Name, err)
+	}
 	log := c.log.With(zap.String("cert", req.Name), zap.Strings("domains", req.Domains))
 
 	core, ct, err := c.newCore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acme: begin order %s: %w", req.Name, err)
 	}
+	ct.keepBodies = persist
 	if req.Replaces != "" && core.GetDirectory().RenewalInfo == "" {
 		log.Debug("the CA offers no ARI; ordering without replaces")
 	}
@@ -156,7 +172,7 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 	for i, u := range ext.Authorizations {
 		wg.Go(func() {
 			o.authzs[i].url = u
-			errs[i] = c.readAuthz(core, ct, &o.authzs[i])
+			errs[i] = c.readAuthz(core, ct, req, &o.authzs[i])
 		})
 	}
 	wg.Wait()
@@ -171,16 +187,20 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 		return domainIndex(req.Domains, a.domain) - domainIndex(req.Domains, b.domain)
 	})
 	for _, a := range o.authzs {
-		if a.status == legoacme.StatusPending {
+		if a.status == legoacme.StatusPending && !a.persist {
 			o.Challenges = append(o.Challenges, a.challenge)
+			if persist {
+				o.Fallback = append(o.Fallback, a.domain)
+			}
 		}
 	}
 	log.Debug("order placed", zap.String("order", o.URL), zap.Int("challenges", len(o.Challenges)))
 	return o, nil
 }
 
-// readAuthz fetches a's authorization and fills in its status and dns-01 challenge.
-func (c *Client) readAuthz(core *api.Core, ct *callTransport, a *orderAuthz) error {
+// readAuthz fetches a's authorization and fills in its status and the challenge to
+// answer: dns-persist-01 when req asks for it and the CA offers it, dns-01 otherwise.
+func (c *Client) readAuthz(core *api.Core, ct *callTransport, req OrderRequest, a *orderAuthz) error {
 	authz, err := core.Authorizations.Get(a.url)
 	if err != nil {
 		return fmt.Errorf("get authorization %s: %w", a.url, ct.classify(err))
@@ -196,6 +216,11 @@ func (c *Client) readAuthz(core *api.Core, ct *callTransport, a *orderAuthz) err
 	case legoacme.StatusPending:
 	default:
 		return fmt.Errorf("authorization for %s is %s", a.domain, authz.Status)
+	}
+	if req.Challenge == ChallengeDNSPersist01 {
+		if ok, err := choosePersist(ct.keptBody(a.url), a, req.PersistIssuer, c.AccountURL()); ok || err != nil {
+			return err
+		}
 	}
 	for _, ch := range authz.Challenges {
 		if ch.Type == "dns-01" {
@@ -379,7 +404,7 @@ func (c *Client) validate(ctx context.Context, o *Order, log *zap.Logger) error 
 	return errors.Join(errs...)
 }
 
-// validateOne answers a's dns-01 challenge and polls a until it is valid or invalid. It
+// validateOne answers a's challenge and polls a until it is valid or invalid. It
 // returns the last status seen.
 func (c *Client) validateOne(ctx context.Context, core *api.Core, ct *callTransport, a orderAuthz, log *zap.Logger) (string, error) {
 	if a.challengeSt == legoacme.StatusPending {
@@ -388,7 +413,11 @@ func (c *Client) validateOne(ctx context.Context, core *api.Core, ct *callTransp
 		}
 	}
 	status := a.status
-	err := c.poll(ctx, ct, a.url, log.With(zap.String("domain", a.domain)), "waiting for the CA to validate the dns-01 challenge", func() (bool, error) {
+	kind := ChallengeDNS01
+	if a.persist {
+		kind = ChallengeDNSPersist01
+	}
+	err := c.poll(ctx, ct, a.url, log.With(zap.String("domain", a.domain)), "waiting for the CA to validate the "+kind+" challenge", func() (bool, error) {
 		authz, err := core.Authorizations.Get(a.url)
 		if err != nil {
 			return false, ct.classify(err)

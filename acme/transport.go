@@ -168,6 +168,10 @@ type callTransport struct {
 	retryAfter map[string]string   // URL -> Retry-After of its latest response
 	problems   map[string][]string // URL -> problem types answered, in order
 	failure    error               // the first error this transport made itself (context, limiter)
+	// keepBodies, set before the call's first request, keeps every successful answer's
+	// body by URL (bodies; persist.go): what lego's wire types drop.
+	keepBodies bool
+	bodies     map[string][]byte
 }
 
 // fail records err as the call's failure (the first one wins) and returns it. lego and
@@ -189,7 +193,7 @@ func (c *callTransport) transportFailure() error {
 }
 
 func (s *sharedTransport) call(ctx context.Context, log *zap.Logger) *callTransport {
-	return &callTransport{s: s, ctx: ctx, log: log, retryAfter: map[string]string{}, problems: map[string][]string{}}
+	return &callTransport{s: s, ctx: ctx, log: log, retryAfter: map[string]string{}, problems: map[string][]string{}, bodies: map[string][]byte{}}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -377,6 +381,12 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 		}
 		c.s.storeDirectory(resp.Header, body)
 		resp.Body = io.NopCloser(bytes.NewReader(body))
+	case c.keepBodies && resp.StatusCode < http.StatusMultipleChoices:
+		err := c.keepBody(url, resp)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
 	default:
 		resp.Body = &cancelOnDone{ReadCloser: resp.Body, cancel: cancel}
 	}

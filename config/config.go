@@ -65,7 +65,11 @@ type Config struct {
 	// IssuanceGuard: never more than one new certificate per name within this window unless
 	// forced. Zero disables the guard.
 	IssuanceGuard time.Duration
-	Log           Log
+	// Challenge is the file-level default of Certificate.Challenge; empty means ChallengeDNS01.
+	Challenge string
+	// PersistUntil is the file-level default of Certificate.PersistUntil; zero means unset.
+	PersistUntil time.Duration
+	Log          Log
 	// Listen is the daemon's host:port for /metrics and /healthz.
 	Listen       string
 	Certificates []Certificate
@@ -213,6 +217,19 @@ const (
 	KeyRSA4096 KeyType = "rsa4096"
 )
 
+// Challenge types (Certificate.Challenge).
+const (
+	ChallengeDNS01        = "dns-01"
+	ChallengeDNSPersist01 = "dns-persist-01"
+)
+
+// Challenges lists the valid challenge types.
+var Challenges = []string{ChallengeDNS01, ChallengeDNSPersist01}
+
+// MinPersistUntil is the shortest persist_until: a record must outlive the pass that
+// writes it and the renewals it serves.
+const MinPersistUntil = 24 * time.Hour
+
 // KeyTypes lists the valid key types in the order the documentation gives them.
 var KeyTypes = []KeyType{KeyEC256, KeyEC384, KeyRSA2048, KeyRSA3072, KeyRSA4096}
 
@@ -233,8 +250,16 @@ type Certificate struct {
 	// RenewBefore is the effective renew_before (the file-level one when the certificate sets
 	// none); zero means unset.
 	RenewBefore time.Duration
-	Sinks       Sinks
-	Hooks       Hooks
+	// Challenge is how the CA validates the names: ChallengeDNS01 (a TXT record per order)
+	// or ChallengeDNSPersist01 (one standing record per name, experimental; docs/dns.md).
+	// The file-level challenge when the certificate sets none; empty means ChallengeDNS01.
+	Challenge string
+	// PersistUntil, with dns-persist-01, bounds the records: they carry persistUntil = now +
+	// PersistUntil when written and are rewritten once less than a third of it remains.
+	// Zero: records without persistUntil. The file-level one when the certificate sets none.
+	PersistUntil time.Duration
+	Sinks        Sinks
+	Hooks        Hooks
 }
 
 // Sinks are where a certificate is stored; at least one is set.

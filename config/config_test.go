@@ -66,6 +66,9 @@ line 7: acme.rate_limits.other.per_second: required with burst (give both, or le
 line 8: acme.rate_limits.renewal_info.burst: 0: must be between 1 and 1000000
 line 9: acme.rate_limits.new_orders: unknown key "new_orders" (did you mean "new_order"?)
 line 10: acme.max_retry_after: must be more than 0`},
+		{"challenge", `line 3: challenge: "dns-02": write dns-01 or dns-persist-01
+line 4: persist_until: 1h: must be at least 1d (the records must outlive the renewals they serve)
+line 8: certificates[0].challenge: "http-01": write dns-01 or dns-persist-01`},
 		{"concurrency_range", `line 3: concurrency: 0: must be between 1 and 256`},
 		{"duplicate_dir", `line 11: certificates[1].sinks.file.dir: "/etc/certs/web/" is already the directory of certificates[0].sinks.file.dir (line 7)`},
 		{"duplicate_domain", `line 5: certificates[0].domains[2]: "WWW.Example.ORG" is the same name as domains[0] "www.example.org" (both are "www.example.org")`},
@@ -93,7 +96,7 @@ line 23: certificates[0].hooks.on_renew[3].env.A: expected a string, got a mappi
 		{"hook_two_kinds", `line 10: certificates[0].hooks.on_renew[0]: exec and webhook in one entry: a hook entry has exactly one kind (make one entry each)`},
 		{"ip_address", `line 5: certificates[0].domains[0]: "192.0.2.10": is an IP address (192.0.2.10); certificates here are for DNS names only
 line 5: certificates[0].domains[1]: "::1": is an IP address (::1); certificates here are for DNS names only`},
-		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, dns, route53, schedule, concurrency, renew_before, issuance_guard, log, listen, certificates)
+		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, dns, route53, schedule, concurrency, renew_before, issuance_guard, challenge, persist_until, log, listen, certificates)
 line 4: acme.<<: unknown key "<<" (YAML merge keys are not supported; repeat the keys, or alias a whole value with *anchor)
 line 4: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},
 		{"missing_email", `line 2: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},

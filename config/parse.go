@@ -175,7 +175,8 @@ type decoder struct {
 	probs    []Problem
 	budget   int
 
-	renewSet []bool // per certificate: renew_before given explicitly
+	renewSet   []bool // per certificate: renew_before given explicitly
+	persistSet []bool // per certificate: persist_until given explicitly
 }
 
 func (d *decoder) problem(path string, line int, format string, args ...any) {
@@ -507,6 +508,8 @@ func (d *decoder) document(root *yaml.Node) {
 		{"concurrency", d.integer(&c.Concurrency)},
 		{"renew_before", d.duration(&c.RenewBefore, nil)},
 		{"issuance_guard", d.duration(&c.IssuanceGuard, nil)},
+		{"challenge", d.str(&c.Challenge)},
+		{"persist_until", d.duration(&c.PersistUntil, nil)},
 		{"log", func(p string, n *yaml.Node) {
 			d.object(n, p, "a mapping", []field{
 				{"level", d.str(&c.Log.Level)},
@@ -607,6 +610,7 @@ func (d *decoder) schedule(p string, n *yaml.Node) {
 func (d *decoder) certificate(i int, p string, n *yaml.Node) {
 	d.c.Certificates = append(d.c.Certificates, Certificate{KeyType: DefaultKeyType})
 	d.renewSet = append(d.renewSet, false)
+	d.persistSet = append(d.persistSet, false)
 	c := &d.c.Certificates[i]
 	d.object(n, p, "a mapping (one certificate)", []field{
 		{"name", d.str(&c.Name)},
@@ -620,6 +624,8 @@ func (d *decoder) certificate(i int, p string, n *yaml.Node) {
 		{"hosted_zone_id", d.str(&c.HostedZoneID)},
 		{"dns", d.certDNS(c)},
 		{"renew_before", d.duration(&c.RenewBefore, &d.renewSet[i])},
+		{"challenge", d.str(&c.Challenge)},
+		{"persist_until", d.duration(&c.PersistUntil, &d.persistSet[i])},
 		{"sinks", func(p string, n *yaml.Node) {
 			d.object(n, p, "a mapping of sinks", []field{
 				{"secretsmanager", func(p string, n *yaml.Node) {
@@ -777,7 +783,8 @@ func (d *decoder) hooks(p string, n *yaml.Node) []Hook {
 	return hooks
 }
 
-// inherit copies the file-level renew_before and acme.profile into certificates that set none.
+// inherit copies the file-level renew_before, acme.profile, challenge and persist_until into
+// certificates that set none.
 func (d *decoder) inherit() {
 	for i := range d.c.Certificates {
 		c := &d.c.Certificates[i]
@@ -786,6 +793,12 @@ func (d *decoder) inherit() {
 		}
 		if c.Profile == "" {
 			c.Profile = d.c.ACME.Profile
+		}
+		if c.Challenge == "" {
+			c.Challenge = d.c.Challenge
+		}
+		if !d.persistSet[i] {
+			c.PersistUntil = d.c.PersistUntil
 		}
 	}
 }

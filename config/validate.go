@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/certferry/certferry/internal/textcut"
 	"github.com/certferry/certferry/scheduler"
@@ -153,6 +154,7 @@ func (k *checker) check() {
 		k.warnf("renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(c.RenewBefore))
 	}
 	k.checkDuration("issuance_guard", int64(c.IssuanceGuard), false)
+	k.challenge("", c.Challenge, c.PersistUntil, [2]bool{})
 	if !oneOf(c.Log.Level, logLevels) {
 		k.addf("log.level", "%q: write %s", c.Log.Level, orList(logLevels))
 	}
@@ -363,6 +365,7 @@ func (k *checker) certificates() {
 			}
 		}
 		k.certDNS(p, cert)
+		k.challenge(p+".", cert.Challenge, cert.PersistUntil, [2]bool{cert.Challenge == c.Challenge, cert.PersistUntil == c.PersistUntil})
 		k.checkDuration(p+".renew_before", int64(cert.RenewBefore), false)
 		if cert.RenewBefore >= DefaultLifetime && cert.RenewBefore != c.RenewBefore {
 			k.warnf(p+".renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(cert.RenewBefore))
@@ -667,4 +670,22 @@ func isLoopback(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// challenge checks a challenge and persist_until pair, at the top level (prefix "") or
+// of one certificate (prefix "certificates[i]."); a certificate's values inherited from
+// the top level (inherited) were checked there.
+func (k *checker) challenge(prefix, challenge string, persistUntil time.Duration, inherited [2]bool) {
+	if !inherited[0] && challenge != "" && !oneOf(challenge, Challenges) {
+		k.addf(prefix+"challenge", "%q: write %s", challenge, orList(Challenges))
+	}
+	switch {
+	case persistUntil == 0:
+	case persistUntil < MinPersistUntil:
+		if !inherited[1] {
+			k.addf(prefix+"persist_until", "%s: must be at least %s (the records must outlive the renewals they serve)", formatDuration(persistUntil), formatDuration(MinPersistUntil))
+		}
+	case challenge != ChallengeDNSPersist01 && prefix != "" && !inherited[1]:
+		k.warnf(prefix+"persist_until", "unused: the certificate's challenge is dns-01")
+	}
 }

@@ -62,6 +62,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
 	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
 	fs.StringVar(&opts.LeaseTable, "lease-table", sandbox.DefaultLeaseTable, `DynamoDB table created for certferry's leases (coordination.dynamodb_table); "" creates none`)
+	fs.StringVar(&opts.PersistIssuer, "persist-issuer", "", `issuer domain name of Pebble's dns-persist-01 challenges and CAA identities (default "pebble.letsencrypt.org")`)
+	fs.BoolVar(&opts.NoDNSPersist, "no-dns-persist", false, "offer no dns-persist-01 challenge, as Let's Encrypt production today")
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
 	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
 	logs := logging.AddFlags(fs, "info")

@@ -76,6 +76,11 @@ type Options struct {
 	AuthzReusePercent  int           // how often Pebble reuses a valid authorization (0-100)
 	CertValidity       time.Duration // validity of Pebble's "default" profile (0: 90 days)
 	RandomProfile      bool          // orders naming no ACME profile get a random one (Pebble's own behaviour), not "default"
+	// PersistIssuer is the issuer domain name of Pebble's dns-persist-01 challenges
+	// (acmesim.DefaultPersistIssuer when empty); NoDNSPersist hides those challenges,
+	// as a CA that does not offer the method.
+	PersistIssuer string
+	NoDNSPersist  bool
 
 	EABKeys    map[string]string // External Account Binding key ID -> HMAC key (base64url) the CA knows
 	RequireEAB bool              // the CA refuses new accounts without an external account binding
@@ -137,6 +142,9 @@ type Info struct {
 	Region        string            `json:"region"`
 	DNS           string            `json:"dns"`
 	Zones         map[string]string `json:"zones"` // public zone apex (FQDN, lowercase) -> hosted zone ID, every account's
+	// PersistIssuer is the issuer domain name Pebble's dns-persist-01 challenges name;
+	// empty when the CA offers no dns-persist-01 (Options.NoDNSPersist).
+	PersistIssuer string `json:"persist_issuer,omitempty"`
 	// Accounts are the other accounts (Options.Accounts): their roles and zones.
 	Accounts []AccountInfo `json:"accounts,omitempty"`
 	// LeaseTable is the DynamoDB table created for leases (coordination.dynamodb_table).
@@ -247,6 +255,8 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		AuthzReusePercent:  opts.AuthzReusePercent,
 		CertValidity:       opts.CertValidity,
 		RandomProfile:      opts.RandomProfile,
+		PersistIssuer:      opts.PersistIssuer,
+		NoDNSPersist:       opts.NoDNSPersist,
 		EABKeys:            opts.EABKeys,
 		RequireEAB:         opts.RequireEAB,
 		Middleware:         countACME(s.calls, limiter),
@@ -270,6 +280,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		Zones:         zones,
 		Accounts:      accounts,
 		LeaseTable:    leaseTable,
+	}
+	if !opts.NoDNSPersist {
+		s.info.PersistIssuer = s.ca.PersistIssuer()
 	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()

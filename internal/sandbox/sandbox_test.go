@@ -91,11 +91,14 @@ func TestInfoJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"acme_ca_bundle", "acme_directory", "aws_endpoint", "dns", "issuer_roots", "lease_table", "region", "zones"}
+	want := []string{"acme_ca_bundle", "acme_directory", "aws_endpoint", "dns", "issuer_roots", "lease_table", "persist_issuer", "region", "zones"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("keys = %v, want %v", keys, want)
 	}
 	info := sb.Info()
+	if info.PersistIssuer != acmesim.DefaultPersistIssuer {
+		t.Errorf("persist_issuer = %q, want %q", info.PersistIssuer, acmesim.DefaultPersistIssuer)
+	}
 	if len(info.Zones) != 2 || info.Zones["example.com."] == "" || info.Zones["b.example.org."] == "" {
 		t.Errorf("zones = %v, want example.com. and b.example.org.", info.Zones)
 	}

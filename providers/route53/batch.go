@@ -50,11 +50,12 @@ func sameSet(a, b *rrset) bool {
 // move it to the wanted state. A unit's changes are never split across batches:
 // its DELETE and CREATE must be in one atomic change to act as a compare-and-swap.
 type unit struct {
-	fqdn    string   // canonical
-	idx     []int    // indices of the caller's records
-	values  []string // our raw values, deduplicated, in first-seen order
-	old     *rrset   // current set, nil when there is none
-	want    []string // wire values after the change; empty means no set
+	fqdn    string        // canonical
+	idx     []int         // indices of the caller's records
+	values  []string      // our raw values, deduplicated, in first-seen order
+	persist []persistWant // dns-persist-01 records at the name (persist.go)
+	old     *rrset        // current set, nil when there is none
+	want    []string      // wire values after the change; empty means no set
 	changes []types.Change
 	cas     int   // compare-and-swap retries so far
 	err     error // cause, wrapped with the op and name when reported
@@ -72,18 +73,24 @@ type unit struct {
 // about the same.
 func (u *unit) plan(o op, ttl int64) {
 	u.changes, u.want = nil, nil
+	var stored []string
+	if u.old != nil {
+		stored = u.old.values
+	}
 	switch o {
 	case opPresent:
-		if u.old == nil {
-			for _, v := range u.values {
-				u.want = append(u.want, encodeTXT(v))
-			}
-			u.changes = []types.Change{txtChange(types.ChangeActionCreate, u.fqdn, ttl, u.want)}
+		base, replaced, err := u.persistPresent(stored)
+		if err != nil {
+			u.err = err
 			return
 		}
-		merged, added := mergeValues(u.old.values, u.values)
+		merged, added := mergeValues(base, u.values)
 		u.want = merged
-		if !added {
+		if !added && !replaced {
+			return
+		}
+		if u.old == nil {
+			u.changes = []types.Change{txtChange(types.ChangeActionCreate, u.fqdn, ttl, u.want)}
 			return
 		}
 		// The existing TTL is kept: the set may carry someone else's values.
@@ -96,8 +103,9 @@ func (u *unit) plan(o op, ttl int64) {
 			return
 		}
 		rest, removed := removeValues(u.old.values, u.values)
+		rest, removedPersist := u.persistCleanUp(rest)
 		u.want = rest
-		if !removed {
+		if !removed && !removedPersist {
 			return
 		}
 		u.changes = []types.Change{txtChange(types.ChangeActionDelete, u.fqdn, u.old.ttl, u.old.values)}

@@ -286,7 +286,7 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 		}
 		k := keyOf(r)
 		if t, ok := p.cache.get(k, now, maxAge); ok {
-			out[i] = Record{FQDN: t.FQDN, Value: r.Value, ZoneID: t.ZoneID}
+			out[i] = Record{FQDN: t.FQDN, Value: r.Value, ZoneID: t.ZoneID, Persist: r.Persist}
 			continue
 		}
 		if o == opCleanUp && p.cache.takeUnwritten(k) {
@@ -315,7 +315,7 @@ func (p *Provider) mapTargets(ctx context.Context, recs []Record, errs []error, 
 				}
 				continue
 			}
-			out[i] = Record{FQDN: w.target.FQDN, Value: recs[i].Value, ZoneID: w.target.ZoneID}
+			out[i] = Record{FQDN: w.target.FQDN, Value: recs[i].Value, ZoneID: w.target.ZoneID, Persist: recs[i].Persist}
 		}
 		if w.err == nil {
 			if len(w.target.Chain) > 1 {

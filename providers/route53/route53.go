@@ -145,6 +145,11 @@ type Record struct {
 	// the TXT goes to FQDN itself. By default a CNAME at FQDN is followed to the end
 	// of its chain and the TXT goes there (see Resolve).
 	NoFollow bool
+	// Persist, when set, makes the record a dns-persist-01 record (persist.go):
+	// Present writes Value only when no value at the name is current, replacing the
+	// record's own stale values; CleanUp removes the record's own values (not only
+	// Value). Alias does not apply to it.
+	Persist Persist
 }
 
 // Provider presents and cleans up DNS-01 records in Route 53.
@@ -337,7 +342,9 @@ func (p *Provider) group(ctx context.Context, recs []Record, errs []error, o op)
 			g.units = append(g.units, u)
 		}
 		u.idx = append(u.idx, i)
-		if !slices.Contains(u.values, r.Value) {
+		if r.Persist != nil {
+			u.persist = append(u.persist, persistWant{value: r.Value, p: r.Persist})
+		} else if !slices.Contains(u.values, r.Value) {
 			u.values = append(u.values, r.Value)
 		}
 	}

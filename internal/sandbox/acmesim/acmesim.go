@@ -109,6 +109,12 @@ type Options struct {
 	// binding (Pebble's externalAccountRequired problem) and announce
 	// meta.externalAccountRequired in its directory.
 	RequireEAB bool
+	// PersistIssuer is the issuer domain name of the CA's dns-persist-01 challenges
+	// and of its directory's meta.caaIdentities (DefaultPersistIssuer when empty).
+	PersistIssuer string
+	// NoDNSPersist hides the dns-persist-01 challenges from every authorization, as a
+	// CA that does not offer the method answers.
+	NoDNSPersist bool
 	// Middleware, when set, wraps the ACME handler (for fault-injecting tests).
 	Middleware func(http.Handler) http.Handler
 	// Logger receives Pebble's log; nil discards it.
@@ -123,8 +129,10 @@ type CA struct {
 	tls       *tlsIdentity
 	issuerPEM []byte
 
-	acmeSrv *http.Server
-	mgmtSrv *http.Server
+	acmeSrv       *http.Server
+	mgmtSrv       *http.Server
+	persistIssuer string
+
 	acmeURL string // https://127.0.0.1:PORT
 	mgmtURL string // https://127.0.0.1:PORT (management interface)
 
@@ -156,7 +164,7 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 		logger = log.New(io.Discard, "", 0)
 	}
 
-	c := &CA{dir: opts.Dir}
+	c := &CA{dir: opts.Dir, persistIssuer: persistIssuer(opts)}
 	if c.dir != "" {
 		if err := os.MkdirAll(c.dir, 0o755); err != nil {
 			return nil, fmt.Errorf("acmesim: create dir: %w", err)
@@ -208,6 +216,9 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	if defaultProfile != "" {
 		acmeHandler = withDefaultProfile(db, defaultProfile, acmeHandler)
 	}
+	if opts.NoDNSPersist {
+		acmeHandler = withoutPersist(acmeHandler)
+	}
 	if opts.Middleware != nil {
 		acmeHandler = opts.Middleware(acmeHandler)
 	}
@@ -237,6 +248,8 @@ func validate(opts *Options) error {
 		return fmt.Errorf("acmesim: ValidationSleepMax must not be negative, got %d", opts.ValidationSleepMax)
 	case opts.CertValidity < 0:
 		return fmt.Errorf("acmesim: CertValidity must not be negative, got %s", opts.CertValidity)
+	case opts.PersistIssuer != "" && !validIssuerName(opts.PersistIssuer):
+		return fmt.Errorf("acmesim: PersistIssuer %q is not a lowercase domain name", opts.PersistIssuer)
 	}
 	for kid, key := range opts.EABKeys {
 		// Never quote the key: it is a secret.
@@ -305,7 +318,8 @@ func newPebble(logger *log.Logger, db *pebbledb.MemoryStore, pca *pebbleca.CAImp
 	va := pebbleva.New(logger, 5002, 5001, false, opts.DNSResolver, db)
 	// Retry-After of 1 s on processing authorizations and orders: clients poll quickly
 	// (lego waits 5 s without one) and still exercise Retry-After parsing.
-	wfe := pebblewfe.New(logger, db, va, pca, []string{"pebble.letsencrypt.org"}, false, opts.RequireEAB, 1, 1)
+	// The CAA identities are also the issuer domain names of dns-persist-01 challenges.
+	wfe := pebblewfe.New(logger, db, va, pca, []string{persistIssuer(opts)}, false, opts.RequireEAB, 1, 1)
 	return &wfe
 }
 
@@ -363,6 +377,9 @@ func (c *CA) serve(ctx context.Context, h http.Handler) (*http.Server, string, e
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	return srv, "https://" + ln.Addr().String(), nil
 }
+
+// PersistIssuer is the issuer domain name the CA's dns-persist-01 challenges name.
+func (c *CA) PersistIssuer() string { return c.persistIssuer }
 
 // DirectoryURL is the ACME directory, https://127.0.0.1:PORT/dir.
 func (c *CA) DirectoryURL() string { return c.acmeURL + pebblewfe.DirectoryPath }

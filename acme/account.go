@@ -3,8 +3,7 @@ package acme
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
+	"github.com/certferry/certferry/certs"
 	"time"
 )
 
@@ -14,29 +13,6 @@ var ErrNoAccount = errors.New("acme: no account stored")
 // ErrAccountExists is returned by AccountStore.Create when an account is already stored
 // for the pair.
 var ErrAccountExists = errors.New("acme: account already stored")
-
-// redacted is what every printed form of a private key shows.
-const redacted = "[REDACTED]"
-
-// PrivateKeyPEM is a PEM-encoded private key. Every printed form of it (String, %v, %s,
-// %x, %q, %#v, MarshalJSON, MarshalText) is "[REDACTED]": code that needs the bytes
-// must convert explicitly, []byte(k).
-type PrivateKeyPEM []byte
-
-// String implements fmt.Stringer.
-func (PrivateKeyPEM) String() string { return redacted }
-
-// GoString implements fmt.GoStringer.
-func (PrivateKeyPEM) GoString() string { return redacted }
-
-// Format implements fmt.Formatter, for every verb.
-func (PrivateKeyPEM) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
-
-// MarshalJSON implements json.Marshaler.
-func (PrivateKeyPEM) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText implements encoding.TextMarshaler.
-func (PrivateKeyPEM) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Account is an ACME account: the key that signs every request and, once the CA has
 // registered it, its URL (the JWS "kid").
@@ -50,11 +26,11 @@ type Account struct {
 	KID       string // the external account binding's key id; "" without one
 	Email     string // contact address; may be empty
 	URL       string // account URL; empty until registered
-	Key       PrivateKeyPEM
+	Key       certs.PrivateKeyPEM
 	// NextKey is set only while a key rollover is under way (Client.Rollover): the new
 	// key is stored before the CA is asked to switch, so that a crash between the two
 	// leaves both keys in the store and New finds whichever the CA knows.
-	NextKey PrivateKeyPEM
+	NextKey certs.PrivateKeyPEM
 	// NextKeyAt is when NextKey was stored: a rollover that began long ago and left the
 	// CA with the old key was interrupted, not under way.
 	NextKeyAt time.Time

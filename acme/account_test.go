@@ -12,6 +12,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
 	"github.com/certferry/certferry/sinks/secretsmanager"
@@ -37,9 +38,9 @@ func newSMStore(t *testing.T, name string) (*secretsmanager.AccountStore, *sm.Cl
 	return secretsmanager.NewAccountStore(client, name), client
 }
 
-func TestPrivateKeyPEMNeverPrints(t *testing.T) {
+func TestAccountNeverPrintsItsKey(t *testing.T) {
 	t.Parallel()
-	k := acme.PrivateKeyPEM(testKey)
+	k := certs.NewPrivateKeyPEM([]byte(testKey))
 	a := acme.Account{Directory: testDir, Key: k}
 	j, err := json.Marshal(a)
 	if err != nil {

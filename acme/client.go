@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/certferry/certferry/certs"
 	"io"
 	stdlog "log"
 	"net/http"
@@ -32,7 +33,7 @@ type EAB struct {
 }
 
 // String keeps the HMAC key out of logs.
-func (e EAB) String() string { return "EAB{KID:" + e.KID + ", HMACKey:" + redacted + "}" }
+func (e EAB) String() string { return "EAB{KID:" + e.KID + ", HMACKey:" + certs.Redacted + "}" }
 
 // validate checks e before anything is stored or sent; a nil e is valid. The key is
 // never quoted.
@@ -158,13 +159,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := certcrypto.ParsePEMPrivateKey(acct.Key)
+	key, err := certcrypto.ParsePEMPrivateKey(acct.Key.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("acme: new client: parse the stored account key: %w", err)
 	}
 	c.account, c.key = *acct, key
 	c.transport.setAccountKey(key)
-	if c.account.URL != "" && len(c.account.NextKey) > 0 {
+	if c.account.URL != "" && !c.account.NextKey.IsZero() {
 		if err := c.finishRollover(ctx); err != nil {
 			return nil, fmt.Errorf("acme: new client: %w", err)
 		}
@@ -203,7 +204,7 @@ func loadOrCreate(ctx context.Context, store AccountStore, dir, kid, email strin
 	if err != nil {
 		return nil, fmt.Errorf("acme: new client: generate account key: %w", err)
 	}
-	acct = &Account{Directory: dir, KID: kid, Email: email, Key: PrivateKeyPEM(certcrypto.PEMEncode(key))}
+	acct = &Account{Directory: dir, KID: kid, Email: email, Key: certs.NewPrivateKeyPEM(certcrypto.PEMEncode(key))}
 	err = store.Create(ctx, acct)
 	switch {
 	case err == nil:
@@ -301,7 +302,7 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		}
 		wait *= 2
 		// Check again: the runner that won the race may have stored the URL by now.
-		if a, lerr := store.Load(ctx, c.account.Directory, c.account.KID); lerr == nil && a.URL != "" && string(a.Key) == string(c.account.Key) {
+		if a, lerr := store.Load(ctx, c.account.Directory, c.account.KID); lerr == nil && a.URL != "" && a.Key.Equal(c.account.Key) {
 			c.account.URL = a.URL
 			c.log.Info("another runner registered the ACME account", zap.String("account", a.URL))
 			return true, nil

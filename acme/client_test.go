@@ -212,7 +212,7 @@ func TestIssue(t *testing.T) {
 			if !tc.checkPK(leaf.PublicKey) {
 				t.Errorf("public key %T is not the requested %q", leaf.PublicKey, tc.keyType)
 			}
-			b, _ := pem.Decode(cert.Key)
+			b, _ := pem.Decode(cert.Key.Bytes())
 			if b == nil || !strings.HasSuffix(b.Type, "PRIVATE KEY") {
 				t.Fatalf("Key is not a PEM private key")
 			}
@@ -593,7 +593,7 @@ func TestNoKeyMaterialInLogs(t *testing.T) {
 		t.Fatal("no log entries: the test would prove nothing")
 	}
 	enc := zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig())
-	keyBody := string(cert.Key)[40:80]
+	keyBody := string(cert.Key.Bytes())[40:80]
 	for _, e := range logs.All() {
 		buf, err := enc.EncodeEntry(e.Entry, e.Context)
 		if err != nil {

@@ -59,7 +59,7 @@
 // # Secrets
 //
 // Private keys (the account key and every certificate key) are generated in memory,
-// travel as [PrivateKeyPEM], whose String, Format and MarshalJSON print "[REDACTED]",
+// travel as certs.PrivateKeyPEM, which prints "[REDACTED]" by every route (fmt, JSON, zap),
 // and are never logged. Certificate keys are never written anywhere by this package;
 // the account key is written only to the [AccountStore].
 package acme

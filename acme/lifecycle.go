@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/certferry/certferry/certs"
 	"io"
 	"net/http"
 	"strings"
@@ -87,7 +88,7 @@ func (c *Client) snapshot() (Account, crypto.PrivateKey) {
 // another process) and c should be opened again.
 func (c *Client) Holds(a *Account) bool {
 	acct, _ := c.snapshot()
-	return a != nil && !a.Deactivated && a.URL == acct.URL && string(a.Key) == string(acct.Key) && a.Directory == acct.Directory
+	return a != nil && !a.Deactivated && a.URL == acct.URL && a.Key.Equal(acct.Key) && a.Directory == acct.Directory
 }
 
 // Info asks the CA for the account (a POST-as-GET of its URL).
@@ -140,7 +141,7 @@ func (c *Client) UpdateEmail(ctx context.Context, email string) error {
 // derived from want loses nothing (a rollover's next key stored meanwhile, say).
 func unchanged(want Account) func(*Account) error {
 	return func(cur *Account) error {
-		if cur == nil || string(cur.Key) != string(want.Key) || string(cur.NextKey) != string(want.NextKey) {
+		if cur == nil || !cur.Key.Equal(want.Key) || !cur.NextKey.Equal(want.NextKey) {
 			return errors.New("the stored account changed since it was loaded (a key rollover?); run again")
 		}
 		return nil
@@ -192,7 +193,7 @@ func (c *Client) Rollover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("acme: rollover: %w", err)
 	}
-	if len(stored.NextKey) > 0 {
+	if !stored.NextKey.IsZero() {
 		// An earlier rollover left its next key: settle which key the CA has first.
 		c.mu.Lock()
 		c.account.NextKey, c.account.NextKeyAt = stored.NextKey, stored.NextKeyAt
@@ -201,14 +202,14 @@ func (c *Client) Rollover(ctx context.Context) error {
 			return fmt.Errorf("acme: rollover: %w", err)
 		}
 		acct, oldKey = c.snapshot()
-		if len(acct.NextKey) > 0 { // the CA still has the stored key
+		if !acct.NextKey.IsZero() { // the CA still has the stored key
 			if since := c.now().Sub(stored.NextKeyAt); since < rolloverStale {
 				return fmt.Errorf("acme: rollover: another rollover stored its new key %s ago and may still be under way; try again after %s",
 					since.Round(time.Second), stored.NextKeyAt.Add(rolloverStale).UTC().Format(time.RFC3339))
 			}
 			c.log.Info("dropping the next key of an interrupted rollover (the CA never switched to it)", zap.Time("stored_at", stored.NextKeyAt))
 		}
-	} else if string(stored.Key) != string(acct.Key) {
+	} else if !stored.Key.Equal(acct.Key) {
 		return errors.New("acme: rollover: the stored account changed since it was loaded (a rollover elsewhere?); run again")
 	}
 	prevNext := acct.NextKey
@@ -216,11 +217,11 @@ func (c *Client) Rollover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("acme: rollover: generate the new key: %w", err)
 	}
-	newPEM := PrivateKeyPEM(certcrypto.PEMEncode(newKey))
+	newPEM := certs.NewPrivateKeyPEM(certcrypto.PEMEncode(newKey))
 	next := acct
 	next.NextKey, next.NextKeyAt = newPEM, c.now()
 	if err := c.store.UpdateIf(ctx, &next, func(cur *Account) error {
-		if cur == nil || string(cur.Key) != string(acct.Key) || string(cur.NextKey) != string(prevNext) {
+		if cur == nil || !cur.Key.Equal(acct.Key) || !cur.NextKey.Equal(prevNext) {
 			return errors.New("the stored account changed meanwhile (another rollover?); run again")
 		}
 		return nil
@@ -231,9 +232,9 @@ func (c *Client) Rollover(ctx context.Context) error {
 		if pe, ok := errors.AsType[*ProblemError](err); ok && pe.Status >= 400 && pe.Status < 500 && pe.Type != ProblemBadNonce {
 			// Refused: the CA still has the old key; our next key goes, if still ours.
 			back := acct
-			back.NextKey, back.NextKeyAt = nil, time.Time{}
+			back.NextKey, back.NextKeyAt = certs.PrivateKeyPEM{}, time.Time{}
 			if uerr := c.store.UpdateIf(ctx, &back, func(cur *Account) error {
-				if cur == nil || string(cur.Key) != string(acct.Key) || string(cur.NextKey) != string(newPEM) {
+				if cur == nil || !cur.Key.Equal(acct.Key) || !cur.NextKey.Equal(newPEM) {
 					return errors.New("the stored account changed meanwhile")
 				}
 				return nil
@@ -258,14 +259,14 @@ const rolloverStale = 10 * time.Minute
 // was before the rollover; the store is written only if it still holds old's key with
 // key as the next key (or already holds key: another process promoted it).
 func (c *Client) promote(ctx context.Context, old Account, key crypto.PrivateKey) error {
-	keyPEM := PrivateKeyPEM(certcrypto.PEMEncode(key))
+	keyPEM := certs.NewPrivateKeyPEM(certcrypto.PEMEncode(key))
 	acct := old
-	acct.Key, acct.NextKey, acct.NextKeyAt = keyPEM, nil, time.Time{}
+	acct.Key, acct.NextKey, acct.NextKeyAt = keyPEM, certs.PrivateKeyPEM{}, time.Time{}
 	err := c.store.UpdateIf(ctx, &acct, func(cur *Account) error {
 		switch {
-		case cur != nil && string(cur.Key) == string(keyPEM):
+		case cur != nil && cur.Key.Equal(keyPEM):
 			return errAlreadyPromoted
-		case cur == nil || string(cur.Key) != string(old.Key):
+		case cur == nil || !cur.Key.Equal(old.Key):
 			return errors.New("the stored account changed meanwhile")
 		}
 		return nil
@@ -295,7 +296,7 @@ func (c *Client) finishRollover(ctx context.Context) error {
 	if pe, ok := errors.AsType[*ProblemError](errOld); !ok || pe.Status < 400 || pe.Status >= 500 {
 		return fmt.Errorf("check the account key: %w", errOld)
 	}
-	next, err := certcrypto.ParsePEMPrivateKey(acct.NextKey)
+	next, err := certcrypto.ParsePEMPrivateKey(acct.NextKey.Bytes())
 	if err != nil {
 		return fmt.Errorf("parse the stored next account key: %w", err)
 	}

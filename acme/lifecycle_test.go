@@ -14,6 +14,7 @@ import (
 	"github.com/go-acme/lego/v4/certcrypto"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/sinks/file"
 )
@@ -96,7 +97,7 @@ func TestRevokeWithTheAccountAndWithTheCertificateKey(t *testing.T) {
 
 	_, cert2 := issue(t, c, acme.OrderRequest{Name: "two", Domains: []string{"two.example.com"}, KeyType: "rsa2048"})
 	leaf2 := leafOf(t, cert2)
-	key, err := certcrypto.ParsePEMPrivateKey(cert2.Key)
+	key, err := certcrypto.ParsePEMPrivateKey(cert2.Key.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,9 +148,9 @@ func TestRolloverThenTheOldKeyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(after.Key) == string(before.Key) || len(after.NextKey) != 0 || after.URL != before.URL {
+	if after.Key.Equal(before.Key) || !after.NextKey.IsZero() || after.URL != before.URL {
 		t.Fatalf("store after rollover: same key %v, next key left %v, URL %s (was %s)",
-			string(after.Key) == string(before.Key), len(after.NextKey) != 0, after.URL, before.URL)
+			after.Key.Equal(before.Key), !after.NextKey.IsZero(), after.URL, before.URL)
 	}
 	// The same client goes on with the new key.
 	issue(t, c, acme.OrderRequest{Name: "same", Domains: []string{"same.example.com"}, KeyType: "ec256"})
@@ -199,7 +200,7 @@ func TestInterruptedRolloverLeavesAUsableAccount(t *testing.T) {
 	fresh, _ := newClient(t, ca, clientOpts{store: store})
 	issue(t, fresh, acme.OrderRequest{Name: "x", Domains: []string{"x.example.com"}, KeyType: "ec256"})
 	got, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
-	if string(got.Key) != string(after.Key) || len(got.NextKey) != 0 {
+	if !got.Key.Equal(after.Key) || !got.NextKey.IsZero() {
 		t.Fatalf("the new key was not promoted")
 	}
 
@@ -207,13 +208,13 @@ func TestInterruptedRolloverLeavesAUsableAccount(t *testing.T) {
 	// next key stays for whichever process may be rolling over.
 	k, _ := certcrypto.GeneratePrivateKey(certcrypto.EC256)
 	pending := *got
-	pending.NextKey = acme.PrivateKeyPEM(certcrypto.PEMEncode(k))
+	pending.NextKey = certs.NewPrivateKeyPEM(certcrypto.PEMEncode(k))
 	if err := store.Update(t.Context(), &pending); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := newClient(t, ca, clientOpts{store: store})
 	issue(t, again, acme.OrderRequest{Name: "y", Domains: []string{"y.example.com"}, KeyType: "ec256"})
-	if got, _ := store.Load(t.Context(), ca.DirectoryURL(), ""); string(got.Key) != string(after.Key) {
+	if got, _ := store.Load(t.Context(), ca.DirectoryURL(), ""); !got.Key.Equal(after.Key) {
 		t.Fatal("the stored key was replaced though the CA never had the next one")
 	}
 }
@@ -273,7 +274,7 @@ func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
 	t.Logf("the other rollover: %v", errors.Join(errs...))
 	fresh, _ := newClient(t, ca, clientOpts{store: store})
 	issue(t, fresh, acme.OrderRequest{Name: "after", Domains: []string{"after.example.com"}, KeyType: "ec256"})
-	if got, _ := store.Load(t.Context(), ca.DirectoryURL(), ""); len(got.NextKey) != 0 {
+	if got, _ := store.Load(t.Context(), ca.DirectoryURL(), ""); !got.NextKey.IsZero() {
 		t.Error("a next key is left in the store")
 	}
 }
@@ -287,7 +288,7 @@ func TestRolloverAfterAnInterruptedOne(t *testing.T) {
 	stored, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
 	k, _ := certcrypto.GeneratePrivateKey(certcrypto.EC256)
 	pending := *stored
-	pending.NextKey, pending.NextKeyAt = acme.PrivateKeyPEM(certcrypto.PEMEncode(k)), time.Now()
+	pending.NextKey, pending.NextKeyAt = certs.NewPrivateKeyPEM(certcrypto.PEMEncode(k)), time.Now()
 	if err := store.Update(t.Context(), &pending); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestRolloverAfterAnInterruptedOne(t *testing.T) {
 		t.Fatalf("rollover after a stale one: %v", err)
 	}
 	got, _ := store.Load(t.Context(), ca.DirectoryURL(), "")
-	if string(got.Key) == string(stored.Key) || len(got.NextKey) != 0 {
+	if got.Key.Equal(stored.Key) || !got.NextKey.IsZero() {
 		t.Fatal("the rollover did not land")
 	}
 	issue(t, c, acme.OrderRequest{Name: "x", Domains: []string{"x.example.com"}, KeyType: "ec256"})

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/certferry/certferry/certs"
 	"slices"
 	"strings"
 	"sync"
@@ -111,10 +112,10 @@ type orderAuthz struct {
 // Certificate is an issued certificate and its new private key.
 type Certificate struct {
 	Domains      []string
-	FullchainPEM []byte        // leaf, then the intermediates
-	Key          PrivateKeyPEM // the certificate's key; never written anywhere by this package
-	URL          string        // the certificate's URL at the CA
-	ARIID        string        // its ARI certificate ID, for the next renewal's Replaces
+	FullchainPEM []byte              // leaf, then the intermediates
+	Key          certs.PrivateKeyPEM // the certificate's key; never written anywhere by this package
+	URL          string              // the certificate's URL at the CA
+	ARIID        string              // its ARI certificate ID, for the next renewal's Replaces
 	NotBefore    time.Time
 	NotAfter     time.Time
 }
@@ -594,7 +595,7 @@ func newCertificate(domains []string, chain []byte, key crypto.PrivateKey, url s
 	return &Certificate{
 		Domains:      slices.Clone(domains),
 		FullchainPEM: chain,
-		Key:          PrivateKeyPEM(certcrypto.PEMEncode(key)),
+		Key:          certs.NewPrivateKeyPEM(certcrypto.PEMEncode(key)),
 		URL:          url,
 		ARIID:        ariID,
 		NotBefore:    leaf.NotBefore,

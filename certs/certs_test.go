@@ -432,3 +432,17 @@ func TestParseSecretHugeValues(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivateKeyPEMEqual(t *testing.T) {
+	t.Parallel()
+	a, b, c := certs.NewPrivateKeyPEM([]byte("one")), certs.NewPrivateKeyPEM([]byte("one")), certs.NewPrivateKeyPEM([]byte("two"))
+	var zero certs.PrivateKeyPEM
+	for _, tc := range []struct {
+		x, y certs.PrivateKeyPEM
+		want bool
+	}{{a, b, true}, {a, c, false}, {a, zero, false}, {zero, zero, true}, {zero, certs.NewPrivateKeyPEM(nil), true}} {
+		if got := tc.x.Equal(tc.y); got != tc.want {
+			t.Errorf("%d-byte key Equal %d-byte key = %v, want %v", tc.x.Len(), tc.y.Len(), got, tc.want)
+		}
+	}
+}

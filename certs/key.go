@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -57,6 +58,11 @@ func (k PrivateKeyPEM) Len() int {
 		return 0
 	}
 	return len(k.get())
+}
+
+// Equal reports whether k and o hold the same PEM.
+func (k PrivateKeyPEM) Equal(o PrivateKeyPEM) bool {
+	return bytes.Equal(k.Bytes(), o.Bytes())
 }
 
 // Signer parses the key.

@@ -150,7 +150,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		// would cost the CA a duplicate on the next run.
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
 		defer cancel()
-		b, err := certs.NewBundle(w.cert.Name, w.cert.Domains, c.FullchainPEM, certs.NewPrivateKeyPEM(c.Key), c.ARIID)
+		b, err := certs.NewBundle(w.cert.Name, w.cert.Domains, c.FullchainPEM, c.Key, c.ARIID)
 		if err != nil {
 			r.fail(ctx, w, err)
 			return

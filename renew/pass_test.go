@@ -58,7 +58,7 @@ func (f *fakeCA) Complete(_ context.Context, o *acme.Order) (*acme.Certificate, 
 	f.mu.Unlock()
 	nb := f.now().Add(-time.Minute)
 	full, key := f.ca.Issue(f.t, certstest.Leaf{Domains: o.Request.Domains, NotBefore: nb, NotAfter: nb.Add(90 * 24 * time.Hour), KeyType: o.Request.KeyType})
-	return &acme.Certificate{Domains: o.Request.Domains, FullchainPEM: full, Key: acme.PrivateKeyPEM(key)}, nil
+	return &acme.Certificate{Domains: o.Request.Domains, FullchainPEM: full, Key: certs.NewPrivateKeyPEM([]byte(key))}, nil
 }
 
 func (f *fakeCA) Abandon(context.Context, *acme.Order) error { return nil }

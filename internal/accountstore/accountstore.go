@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/textcut"
 )
 
@@ -36,9 +37,9 @@ type Stored struct {
 // ToStored is the stored form of a.
 func ToStored(a *acme.Account) Stored {
 	kid := a.KID
-	st := Stored{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key),
-		NextKeyPEM: string(a.NextKey), Deactivated: a.Deactivated}
-	if len(a.NextKey) > 0 && !a.NextKeyAt.IsZero() {
+	st := Stored{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key.Bytes()),
+		NextKeyPEM: string(a.NextKey.Bytes()), Deactivated: a.Deactivated}
+	if !a.NextKey.IsZero() && !a.NextKeyAt.IsZero() {
 		st.NextKeyAt = a.NextKeyAt.UTC().Format(time.RFC3339)
 	}
 	return st
@@ -84,8 +85,8 @@ func (s Stored) Account(kid, where string) (*acme.Account, error) {
 	if !s.Legacy() {
 		kid = *s.KID
 	}
-	a := &acme.Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: acme.PrivateKeyPEM(s.KeyPEM),
-		NextKey: acme.PrivateKeyPEM(s.NextKeyPEM), Deactivated: s.Deactivated}
+	a := &acme.Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: certs.NewPrivateKeyPEM([]byte(s.KeyPEM)),
+		NextKey: certs.NewPrivateKeyPEM([]byte(s.NextKeyPEM)), Deactivated: s.Deactivated}
 	a.NextKeyAt, _ = time.Parse(time.RFC3339, s.NextKeyAt)
 	return a, nil
 }
@@ -97,7 +98,7 @@ func Check(a *acme.Account) error {
 		return errors.New("nil account")
 	case a.Directory == "":
 		return errors.New("account has no directory")
-	case len(a.Key) == 0:
+	case a.Key.IsZero():
 		return errors.New("account has no key")
 	}
 	return nil

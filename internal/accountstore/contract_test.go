@@ -16,6 +16,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
 	"github.com/certferry/certferry/sinks/file"
@@ -62,7 +63,7 @@ func TestStoreContract(t *testing.T) {
 		if _, err := s.Load(ctx, testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
 			t.Fatalf("Load of nothing: got %v, want ErrNoAccount", err)
 		}
-		a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
+		a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
 		if err := s.Create(ctx, a); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
@@ -70,10 +71,10 @@ func TestStoreContract(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		if got.Directory != testDir || got.Email != testEmail || got.URL != "" || string(got.Key) != testKey {
-			t.Fatalf("Load after Create: got %+v / %q", got, []byte(got.Key))
+		if got.Directory != testDir || got.Email != testEmail || got.URL != "" || string(got.Key.Bytes()) != testKey {
+			t.Fatalf("Load after Create: got %+v / %q", got, got.Key.Bytes())
 		}
-		other := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM("other")}
+		other := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte("other"))}
 		if err := s.Create(ctx, other); !errors.Is(err, acme.ErrAccountExists) {
 			t.Fatalf("second Create: got %v, want ErrAccountExists", err)
 		}
@@ -85,8 +86,8 @@ func TestStoreContract(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load after Update: %v", err)
 		}
-		if got.URL != a.URL || string(got.Key) != testKey {
-			t.Fatalf("Load after Update: got URL %q key %q", got.URL, []byte(got.Key))
+		if got.URL != a.URL || string(got.Key.Bytes()) != testKey {
+			t.Fatalf("Load after Update: got URL %q key %q", got.URL, got.Key.Bytes())
 		}
 	})
 }
@@ -99,7 +100,7 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.Create(t.Context(), &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(fmt.Sprintf("key-%d", i))})
+				errs[i] = s.Create(t.Context(), &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))})
 			})
 		}
 		wg.Wait()
@@ -122,8 +123,8 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := fmt.Sprintf("key-%d", winner); string(got.Key) != want {
-			t.Fatalf("stored key %q, want the winner's %q", []byte(got.Key), want)
+		if want := fmt.Sprintf("key-%d", winner); string(got.Key.Bytes()) != want {
+			t.Fatalf("stored key %q, want the winner's %q", got.Key.Bytes(), want)
 		}
 	})
 }
@@ -134,13 +135,13 @@ func TestStoreKeepsOneAccountPerDirectoryAndKID(t *testing.T) {
 		ctx := t.Context()
 		pairs := []struct{ dir, kid string }{{testDir, ""}, {testDir2, ""}, {testDir, "kid-1"}, {testDir, "kid-2"}}
 		for i, p := range pairs {
-			a := &acme.Account{Directory: p.dir, KID: p.kid, Email: testEmail, Key: acme.PrivateKeyPEM(fmt.Sprintf("key-%d", i))}
+			a := &acme.Account{Directory: p.dir, KID: p.kid, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))}
 			if err := s.Create(ctx, a); err != nil {
 				t.Fatalf("Create %v: %v", p, err)
 			}
 		}
 		// Updating one leaves the others alone.
-		if err := s.Update(ctx, &acme.Account{Directory: testDir2, Email: "new@example.com", URL: "https://other-ca.example/acct/9", Key: acme.PrivateKeyPEM("key-1")}); err != nil {
+		if err := s.Update(ctx, &acme.Account{Directory: testDir2, Email: "new@example.com", URL: "https://other-ca.example/acct/9", Key: certs.NewPrivateKeyPEM([]byte("key-1"))}); err != nil {
 			t.Fatal(err)
 		}
 		for i, p := range pairs {
@@ -148,8 +149,8 @@ func TestStoreKeepsOneAccountPerDirectoryAndKID(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load %v: %v", p, err)
 			}
-			if string(got.Key) != fmt.Sprintf("key-%d", i) || got.Directory != p.dir || got.KID != p.kid {
-				t.Errorf("Load %v: got %s %q key %q", p, got.Directory, got.KID, []byte(got.Key))
+			if string(got.Key.Bytes()) != fmt.Sprintf("key-%d", i) || got.Directory != p.dir || got.KID != p.kid {
+				t.Errorf("Load %v: got %s %q key %q", p, got.Directory, got.KID, got.Key.Bytes())
 			}
 		}
 		if _, err := s.Load(ctx, testDir, "kid-3"); !errors.Is(err, acme.ErrNoAccount) {
@@ -172,7 +173,7 @@ func TestStoreConcurrentCreatesOfDifferentPairsAllLand(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.Create(t.Context(), &acme.Account{Directory: fmt.Sprintf("https://ca%d.example/dir", i), Key: acme.PrivateKeyPEM(fmt.Sprintf("key-%d", i))})
+				errs[i] = s.Create(t.Context(), &acme.Account{Directory: fmt.Sprintf("https://ca%d.example/dir", i), Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))})
 			})
 		}
 		wg.Wait()
@@ -183,7 +184,7 @@ func TestStoreConcurrentCreatesOfDifferentPairsAllLand(t *testing.T) {
 		}
 		for i := range n {
 			got, err := s.Load(t.Context(), fmt.Sprintf("https://ca%d.example/dir", i), "")
-			if err != nil || string(got.Key) != fmt.Sprintf("key-%d", i) {
+			if err != nil || string(got.Key.Bytes()) != fmt.Sprintf("key-%d", i) {
 				t.Errorf("account %d lost: %v", i, err)
 			}
 		}
@@ -194,7 +195,7 @@ func TestStoreCreateReplacesOnlyADeactivatedAccount(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		a := &acme.Account{Directory: testDir, URL: "https://ca.example/acct/1", Key: acme.PrivateKeyPEM("old")}
+		a := &acme.Account{Directory: testDir, URL: "https://ca.example/acct/1", Key: certs.NewPrivateKeyPEM([]byte("old"))}
 		if err := s.Create(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -202,14 +203,14 @@ func TestStoreCreateReplacesOnlyADeactivatedAccount(t *testing.T) {
 		if err := s.Update(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("new")}); err != nil {
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("new"))}); err != nil {
 			t.Fatalf("Create over a deactivated account: %v", err)
 		}
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("third")}); !errors.Is(err, acme.ErrAccountExists) {
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("third"))}); !errors.Is(err, acme.ErrAccountExists) {
 			t.Fatalf("Create over a live account: got %v, want ErrAccountExists", err)
 		}
 		got, err := s.Load(ctx, testDir, "")
-		if err != nil || string(got.Key) != "new" || got.Deactivated {
+		if err != nil || string(got.Key.Bytes()) != "new" || got.Deactivated {
 			t.Fatalf("Load: %+v %v", got, err)
 		}
 	})
@@ -223,7 +224,7 @@ func TestStoreRejectsBadAccounts(t *testing.T) {
 			want string
 		}{
 			{nil, "nil account"},
-			{&acme.Account{Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}, "account has no directory"},
+			{&acme.Account{Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}, "account has no directory"},
 			{&acme.Account{Directory: testDir, Email: testEmail}, "account has no key"},
 		} {
 			if err := s.Create(t.Context(), tc.a); err == nil || !strings.HasSuffix(err.Error(), tc.want) {
@@ -242,11 +243,11 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k0")}); err != nil {
+		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k0"))}); err != nil {
 			t.Fatal(err)
 		}
 		refused := errors.New("refused")
-		if err := s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("x")}, func(cur *acme.Account) error { return refused }); !errors.Is(err, refused) {
+		if err := s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("x"))}, func(cur *acme.Account) error { return refused }); !errors.Is(err, refused) {
 			t.Fatalf("refused UpdateIf: %v", err)
 		}
 		const n = 6
@@ -254,8 +255,8 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM(fmt.Sprintf("k%d", i+1))}, func(cur *acme.Account) error {
-					if cur == nil || string(cur.Key) != "k0" {
+				errs[i] = s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("k%d", i+1)))}, func(cur *acme.Account) error {
+					if cur == nil || string(cur.Key.Bytes()) != "k0" {
 						return refused
 					}
 					return nil
@@ -275,7 +276,7 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 			}
 		}
 		got, err := s.Load(ctx, testDir, "")
-		if won < 0 || err != nil || string(got.Key) != fmt.Sprintf("k%d", won+1) {
+		if won < 0 || err != nil || string(got.Key.Bytes()) != fmt.Sprintf("k%d", won+1) {
 			t.Fatalf("winner %d, stored %+v %v", won, got, err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/sinks/file"
 )
 
@@ -25,7 +26,7 @@ func TestAccountStoreFiles(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "accounts")
 	s := file.NewAccountStore(dir)
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
+	a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
 	if err := s.Create(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestAccountStoreMigratesOldFiles(t *testing.T) {
 	if b, err := os.ReadFile(old); err != nil || string(b) != legacy {
 		t.Fatalf("the old file was changed: %v", err)
 	}
-	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key) != testKey {
+	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key.Bytes()) != testKey {
 		t.Fatalf("Load after the write: %+v %v", got, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
 	"github.com/certferry/certferry/sinks/secretsmanager"
@@ -42,7 +43,7 @@ func TestAccountStoreSecret(t *testing.T) {
 	t.Parallel()
 	s, client := newAccountStore(t, "acct")
 	ctx := t.Context()
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: acme.PrivateKeyPEM(testKey)}
+	a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
 	if err := s.Create(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 	}
 	for _, kid := range []string{"", "kid-1"} { // it was keyed by directory (and email) only
 		got, err := s.Load(ctx, testDir, kid)
-		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key) != testKey || got.KID != kid || got.Email != testEmail {
+		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key.Bytes()) != testKey || got.KID != kid || got.Email != testEmail {
 			t.Fatalf("Load of the old form (kid %q): %+v %v", kid, got, err)
 		}
 	}
@@ -96,7 +97,7 @@ func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 		t.Fatalf("Load of another directory: got %v, want ErrNoAccount (not an error naming the other account)", err)
 	}
 	// Another CA's account is added beside it: the secret is converted.
-	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("key-2")}); err != nil {
+	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: certs.NewPrivateKeyPEM([]byte("key-2"))}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("certferry/acme-account")})
@@ -116,7 +117,7 @@ func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 		t.Errorf("the old account after conversion: %+v, want its directory and no kid yet", doc.Accounts[0])
 	}
 	got, err := s.Load(ctx, testDir, "kid-1")
-	if err != nil || string(got.Key) != testKey {
+	if err != nil || string(got.Key.Bytes()) != testKey {
 		t.Fatalf("Load of the old account after conversion: %+v %v", got, err)
 	}
 	// Its own next write records the binding's key id.
@@ -126,7 +127,7 @@ func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 	if _, err := s.Load(ctx, testDir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
 		t.Errorf("after its write the old account belongs to kid-1 only; kid-2 got %v", err)
 	}
-	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key) != "key-2" {
+	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key.Bytes()) != "key-2" {
 		t.Errorf("the other account: %+v %v", got, err)
 	}
 }
@@ -141,7 +142,7 @@ func TestAccountStoreRefusesAForeignSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not an account secret") {
 		t.Fatalf("got %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err == nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err == nil {
 		t.Fatal("Create into a foreign secret succeeded")
 	}
 }
@@ -157,14 +158,14 @@ func TestAccountStoreIntoAnEmptySecret(t *testing.T) {
 	if _, err := s.Load(t.Context(), testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
 		t.Fatalf("Load of an empty secret: %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: acme.PrivateKeyPEM("k")}); err != nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err != nil {
 		t.Fatalf("Create into an empty secret: %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: acme.PrivateKeyPEM("k2")}); err != nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: certs.NewPrivateKeyPEM([]byte("k2"))}); err != nil {
 		t.Fatal(err)
 	}
 	for dir, key := range map[string]string{testDir: "k", testDir2: "k2"} {
-		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key) != key {
+		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key.Bytes()) != key {
 			t.Errorf("%s: %+v %v", dir, got, err)
 		}
 	}

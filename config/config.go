@@ -22,9 +22,14 @@ const (
 	DefaultConcurrency   = 50
 	DefaultIssuanceGuard = 24 * time.Hour
 	DefaultListen        = "127.0.0.1:9464"
-	DefaultLogLevel      = "info"
-	DefaultLogFormat     = "auto"
-	DefaultKeyType       = KeyEC256
+	DefaultHealthRefresh = time.Minute
+	DefaultLeaseDuration = 2 * time.Minute
+	// MinLeaseDuration keeps a lease longer than the heartbeat's round trips: a lease is
+	// renewed every third of its duration, and its expiry is kept in whole seconds.
+	MinLeaseDuration = 3 * time.Second
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "auto"
+	DefaultKeyType   = KeyEC256
 
 	DefaultExecTimeout    = 5 * time.Minute  // exec hooks
 	DefaultWebhookTimeout = 30 * time.Second // webhook hooks
@@ -71,12 +76,27 @@ type Config struct {
 	PersistUntil time.Duration
 	Log          Log
 	// Listen is the daemon's host:port for /metrics and /healthz.
-	Listen       string
+	Listen string
+	// HealthRefresh is how often the daemon re-reads every certificate's condition from
+	// the secrets' tags between passes, so that what another runner did shows (1s..24h).
+	HealthRefresh time.Duration
+	// Coordination is the per-certificate lease that several runners share; nil without
+	// the key: each runner behaves as if it were alone.
+	Coordination *Coordination
 	Certificates []Certificate
 
 	// Warnings are soft problems that do not stop the configuration from loading, each prefixed
 	// with its line and field path. Parse fills them; cmd prints them.
 	Warnings []string
+}
+
+// Coordination configures the per-certificate lease in DynamoDB (docs/coordination.md).
+type Coordination struct {
+	// DynamoDBTable is the lease table: a string hash key named "key"; TTL on "expires".
+	DynamoDBTable string
+	// LeaseDuration is how long a lease lasts unless renewed; a runner renews it every
+	// third of it while it works, and another runner takes over a lease that has expired.
+	LeaseDuration time.Duration
 }
 
 // ACME configures the ACME client and account (docs/accounts.md).
@@ -385,5 +405,6 @@ func defaults() *Config {
 		IssuanceGuard: DefaultIssuanceGuard,
 		Log:           Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Listen:        DefaultListen,
+		HealthRefresh: DefaultHealthRefresh,
 	}
 }

@@ -96,9 +96,14 @@ line 23: certificates[0].hooks.on_renew[3].env.A: expected a string, got a mappi
 		{"hook_two_kinds", `line 10: certificates[0].hooks.on_renew[0]: exec and webhook in one entry: a hook entry has exactly one kind (make one entry each)`},
 		{"ip_address", `line 5: certificates[0].domains[0]: "192.0.2.10": is an IP address (192.0.2.10); certificates here are for DNS names only
 line 5: certificates[0].domains[1]: "::1": is an IP address (::1); certificates here are for DNS names only`},
-		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, dns, route53, schedule, concurrency, renew_before, issuance_guard, challenge, persist_until, log, listen, certificates)
+		{"merge_key", `line 1: defaults: unknown key "defaults" (known keys: acme, aws, dns, route53, schedule, concurrency, renew_before, issuance_guard, challenge, persist_until, log, listen, health_refresh, coordination, certificates)
 line 4: acme.<<: unknown key "<<" (YAML merge keys are not supported; repeat the keys, or alias a whole value with *anchor)
 line 4: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},
+		{"bad_coordination", `line 3: health_refresh: 0s: must be between 1s and 1d
+line 5: coordination.dynamodb_table: "no spaces": a DynamoDB table name is 3-255 of a-z, A-Z, 0-9, '_', '-' and '.'
+line 6: coordination.lease_duration: 1s: must be between 3s and 1h`},
+		{"coordination_no_table", `line 4: coordination.dynamodb_table: required: the DynamoDB table of the leases (e.g. certferry-leases)
+line 4: coordination.lease_duration: 2h: must be between 3s and 1h`},
 		{"missing_email", `line 2: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},
 		{"missing_sink", `line 4: certificates[0].sinks: at least one sink is required (secretsmanager or file)`},
 		{"multiple_documents", `line 3: the file holds more than one YAML document ("---"); keep one`},

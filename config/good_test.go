@@ -59,6 +59,8 @@ func TestParseGood(t *testing.T) {
 			IssuanceGuard: 0,
 			Log:           Log{Level: "debug", Format: "json"},
 			Listen:        "127.0.0.1:0",
+			HealthRefresh: 30 * time.Second,
+			Coordination:  &Coordination{DynamoDBTable: "certferry-leases", LeaseDuration: 90 * time.Second},
 			Certificates: []Certificate{
 				{
 					Name: "web", Domains: []string{"example.org", "www.example.org"}, KeyType: KeyRSA3072,

@@ -517,6 +517,17 @@ func (d *decoder) document(root *yaml.Node) {
 			})
 		}},
 		{"listen", d.str(&c.Listen)},
+		{"health_refresh", d.duration(&c.HealthRefresh, nil)},
+		{"coordination", func(p string, n *yaml.Node) {
+			co := Coordination{LeaseDuration: DefaultLeaseDuration}
+			d.object(n, p, "a mapping with dynamodb_table and lease_duration", []field{
+				{"dynamodb_table", d.str(&co.DynamoDBTable)},
+				{"lease_duration", d.duration(&co.LeaseDuration, nil)},
+			})
+			if !isNull(d.node(n)) {
+				c.Coordination = &co
+			}
+		}},
 		{"certificates", func(p string, n *yaml.Node) {
 			d.list(n, p, "a list of certificates", d.certificate)
 		}},

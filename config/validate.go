@@ -166,7 +166,31 @@ func (k *checker) check() {
 	} else if host, _, _ := net.SplitHostPort(c.Listen); !isLoopback(host) {
 		k.warnf("listen", "%q is reachable beyond this host; /metrics and /healthz have no authentication", c.Listen)
 	}
+	k.checkDurationRange("health_refresh", c.HealthRefresh, time.Second, 24*time.Hour)
+	k.coordination()
 	k.certificates()
+}
+
+func (k *checker) checkDurationRange(path string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		k.addf(path, "%s: must be between %s and %s", formatDuration(d), formatDuration(lo), formatDuration(hi))
+	}
+}
+
+// coordination checks the lease settings: a table name DynamoDB accepts, and a lease
+// long enough to be renewed in time.
+func (k *checker) coordination() {
+	co := k.c.Coordination
+	if co == nil {
+		return
+	}
+	switch t := co.DynamoDBTable; {
+	case t == "":
+		k.addf("coordination.dynamodb_table", "required: the DynamoDB table of the leases (e.g. certferry-leases)")
+	case len(t) < 3 || len(t) > 255 || strings.Trim(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "":
+		k.addf("coordination.dynamodb_table", "%q: a DynamoDB table name is 3-255 of a-z, A-Z, 0-9, '_', '-' and '.'", t)
+	}
+	k.checkDurationRange("coordination.lease_duration", co.LeaseDuration, MinLeaseDuration, time.Hour)
 }
 
 func (k *checker) checkDuration(path string, d int64, positive bool) {

@@ -1,0 +1,139 @@
+package lease_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/testwait"
+	"github.com/certferry/certferry/lease"
+)
+
+func startSandbox(t *testing.T) (*sandbox.Sandbox, *dynamodb.Client) {
+	t.Helper()
+	sb, err := sandbox.Start(t.Context(), sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	return sb, dynamodb.NewFromConfig(sb.AWSConfig(t.Context()))
+}
+
+func manager(t *testing.T, db lease.Client, table, holder string, d time.Duration) *lease.Manager {
+	t.Helper()
+	m, err := lease.New(lease.Options{Client: db, Table: table, Duration: d, Holder: holder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestSandboxOneHolderPerKey: three runners race for twelve keys through the real SDK
+// and the sandbox's DynamoDB; each key goes to exactly one of them, each take is one
+// UpdateItem, and the others learn who holds it.
+func TestSandboxOneHolderPerKey(t *testing.T) {
+	t.Parallel()
+	sb, db := startSandbox(t)
+	table := sb.Info().LeaseTable
+	var mu sync.Mutex
+	won := map[string][]string{}
+	var wg sync.WaitGroup
+	for r := range 3 {
+		m := manager(t, db, table, fmt.Sprintf("runner-%d", r), time.Minute)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 12 {
+				key := fmt.Sprintf("cert-%02d", k)
+				_, err := m.Take(t.Context(), key)
+				var held *lease.HeldError
+				switch {
+				case err == nil:
+					mu.Lock()
+					won[key] = append(won[key], m.Holder())
+					mu.Unlock()
+				case errors.As(err, &held):
+					if held.Holder == "" || held.Holder == m.Holder() || time.Until(held.Until) <= 0 {
+						t.Errorf("%s: refusal %+v", key, held)
+					}
+				default:
+					t.Errorf("%s: %v", key, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(won) != 12 {
+		t.Errorf("%d keys taken, want 12", len(won))
+	}
+	for k, h := range won {
+		if len(h) != 1 {
+			t.Errorf("%s taken by %v, want one runner", k, h)
+		}
+	}
+	if got := sb.Calls().Count("dynamodb", "UpdateItem"); got != 36 {
+		t.Errorf("dynamodb.UpdateItem = %d, want 36 (one per take)", got)
+	}
+	if got := sb.DynamoDB().Items(table); got != 12 {
+		t.Errorf("items = %d, want 12", got)
+	}
+}
+
+// TestSandboxTakeoverAfterExpiry: a holder that stops renewing (as one killed would)
+// loses its lease once it expires; the next runner takes it with a higher generation,
+// and the first one's late renewal and release are refused.
+func TestSandboxTakeoverAfterExpiry(t *testing.T) {
+	t.Parallel()
+	sb, db := startSandbox(t)
+	table := sb.Info().LeaseTable
+	const d = time.Second
+	a := manager(t, db, table, "a", d)
+	b := manager(t, db, table, "b", d)
+	la, err := a.Take(t.Context(), "www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held *lease.HeldError
+	if _, err := b.Take(t.Context(), "www"); !errors.As(err, &held) || held.Holder != "a" {
+		t.Fatalf("take of a's live lease: %v", err)
+	}
+	// The expiry is in whole seconds: the lease is free once the clock passes it.
+	deadline := time.Now().Add(testwait.For(d))
+	var lb *lease.Lease
+	for lb == nil {
+		var err error
+		if lb, err = b.Take(t.Context(), "www"); err != nil && !errors.As(err, &held) {
+			t.Fatal(err)
+		}
+		if lb == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the expired lease was not taken over")
+			}
+			select {
+			case <-time.After(time.Until(held.Until.Add(time.Second))):
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}
+	if lb.Generation() != la.Generation()+1 {
+		t.Errorf("generation %d after takeover of %d", lb.Generation(), la.Generation())
+	}
+	if err := la.Renew(t.Context()); !errors.Is(err, lease.ErrLost) {
+		t.Errorf("late renewal: %v, want ErrLost", err)
+	}
+	if err := la.Release(t.Context()); !errors.Is(err, lease.ErrLost) {
+		t.Errorf("late release: %v, want ErrLost", err)
+	}
+	if err := lb.Release(t.Context()); err != nil {
+		t.Errorf("release: %v", err)
+	}
+	if got := sb.DynamoDB().Items(table); got != 0 {
+		t.Errorf("items after release = %d", got)
+	}
+}

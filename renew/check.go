@@ -36,8 +36,7 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 	}
 	owners := r.secretOwners(inv)
 	for _, c := range selected {
-		w := &work{cert: c}
-		if err := r.checkSinks(ctx, w, owners, opts); err != nil {
+		if err := r.checkSinks(ctx, c, owners, opts); err != nil {
 			problems = append(problems, fmt.Errorf("certificate %s: %w", c.Name, err))
 			continue
 		}

@@ -38,28 +38,29 @@ func (r *Result) Ready() string {
 	return "Unknown"
 }
 
-// conditionOf computes w's condition at now, after the pass did what it did. st is the
-// state as the pass leaves it.
+// conditionOf computes w's condition at now, after the pass did what it did, from the
+// state as the pass leaves it (report calls it, once).
 func conditionOf(w *work, now time.Time) Condition {
-	res := w.res
+	res, st := w.res, w.state.now
+	stopped := w.outcome == outcomeStopped
 	switch {
 	case !res.NotAfter.IsZero() && !now.Before(res.NotAfter):
 		return ConditionExpired
-	case res.err != nil && !res.stopped:
+	case w.err != nil && !stopped:
 		return ConditionFailing
-	case w.st.failures > 0:
+	case st.failures > 0:
 		// An earlier attempt failed and none has succeeded since (a certificate waiting
 		// in backoff is failing, not "due": it needs attention).
 		return ConditionFailing
-	case res.Bundle == nil && (w.st.blocked > 0 || !w.st.failingSince.IsZero() && w.st.lastError != ""):
+	case res.Bundle == nil && (st.blocked > 0 || !st.failingSince.IsZero() && st.lastError != ""):
 		// The last pass stopped it before ordering (a problem it recorded), and no pass
 		// has found the problem gone since.
 		return ConditionFailing
-	case res.HookError != "" || (w.st.hookError != "" && w.hooksPending()):
+	case res.HookError != "" || (st.hookError != "" && w.hooksPending()):
 		return ConditionFailing
 	case res.Action == ActionLostRace:
 		return ConditionReady // another runner stored an equivalent certificate
-	case w.decision.Due || res.stopped || res.NotAfter.IsZero():
+	case w.decision.Due || stopped || res.NotAfter.IsZero():
 		if res.Bundle != nil {
 			return ConditionReady // renewed in this pass
 		}

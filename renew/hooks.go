@@ -72,11 +72,7 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev ho
 	if herr != nil {
 		tags[TagHookError] = smsink.SanitizeTagValue(herr.Error())
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := w.state.save(sctx, tags); err != nil {
-		r.log.Warn("could not record the hooks' progress; they may run again", zap.String("cert", w.cert.Name), zap.Error(err))
-	}
+	w.state.set(tags) // written at the end of the pass
 	if err := herr; err != nil {
 		w.res.HookError = err.Error()
 		r.log.Error("on_renew hook failed; it runs again on the next pass", zap.String("cert", w.cert.Name),
@@ -92,7 +88,7 @@ func (r *Runner) runFailureHooks(ctx context.Context, w *work, err error) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
 	ev := hooks.Event{Name: w.cert.Name, Domains: w.cert.Domains, SecretARN: w.res.SecretARN,
-		NotAfter: w.stored.NotAfter, Error: err.Error(), Kind: hooks.KindFailure}
+		NotAfter: w.in.Stored.NotAfter, Error: err.Error(), Kind: hooks.KindFailure}
 	results := hooks.RunAll(hctx, w.cert.OnFailure, ev, nil)
 	r.reportHooks(w, results)
 	if herr := hooks.Err(results); herr != nil {

@@ -66,43 +66,41 @@ func journalEntries(tags map[string]string) []journalEntry {
 	return out
 }
 
-// journal records w's order before its records are published. It returns the tag used,
-// "" when none could be (every slot in use, an order URL a tag cannot hold): the pass
-// goes on, and a crash before cleanup would then leave records for an operator.
-func (r *Runner) journal(ctx context.Context, w *work) string {
+// journal records w's order before its records are published, in a state write made
+// at once (it carries the state changes the pass made so far). w.journal is the tag
+// used, "" when none could be (every slot in use, an order URL a tag cannot hold, a
+// write refused): the pass goes on, and a crash before the clean-up would then leave
+// records for an operator.
+func (r *Runner) journal(ctx context.Context, w *work) {
 	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
-		return ""
+		return
 	}
 	if !tagSafeURL(w.order.URL) {
 		r.log.Warn("the order URL cannot be kept in a tag; its DNS-01 records are not journaled", zap.String("cert", w.cert.Name), zap.String("order", w.order.URL))
-		return ""
+		return
 	}
-	tags := w.state.load()
+	tags := w.state.tags()
 	for i := range journalSlots {
 		k := journalTag(i)
 		if tags[k] != "" {
 			continue
 		}
 		until := r.deps.Now().Add(r.lease())
-		if err := w.state.save(ctx, map[string]string{k: formatTime(until) + " " + w.order.URL}); err != nil {
+		if err := w.state.flush(ctx, map[string]string{k: formatTime(until) + " " + w.order.URL}); err != nil {
 			r.log.Warn("could not journal the DNS-01 records", zap.String("cert", w.cert.Name), zap.Error(err))
-			return ""
+			return
 		}
-		return k
-	}
-	r.log.Warn("every journal slot is in use; this order's DNS-01 records are not journaled", zap.String("cert", w.cert.Name))
-	return ""
-}
-
-// unjournal removes w's journal entry once its records are gone.
-func (r *Runner) unjournal(ctx context.Context, w *work, tag string) {
-	if tag == "" {
+		w.journal = k
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := w.state.save(sctx, map[string]string{tag: ""}); err != nil {
-		r.log.Warn("could not clear the DNS-01 journal; a later pass clears it", zap.String("cert", w.cert.Name), zap.Error(err))
+	r.log.Warn("every journal slot is in use; this order's DNS-01 records are not journaled", zap.String("cert", w.cert.Name))
+}
+
+// unjournal clears a journal entry once its records are gone (written at the end of
+// the pass).
+func (r *Runner) unjournal(w *work, tag string) {
+	if tag != "" {
+		w.state.set(map[string]string{tag: ""})
 	}
 }
 
@@ -114,7 +112,7 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 		if w.plan {
 			return
 		}
-		for _, e := range journalEntries(w.state.load()) {
+		for _, e := range journalEntries(w.state.tags()) {
 			// A time further ahead than any runner writes (a skewed clock, a hand edit)
 			// counts as past: it would keep a slot, and its records, for good.
 			expired := !now.Before(e.until) || e.until.After(now.Add(2*r.lease()))
@@ -123,7 +121,7 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 				// (a signed request goes only to the configured CA).
 				r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
 					zap.String("cert", w.cert.Name), zap.String("entry", e.order))
-				r.unjournal(ctx, w, e.tag)
+				r.unjournal(w, e.tag)
 				continue
 			}
 			client, err := r.deps.ACME(ctx)
@@ -136,7 +134,7 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 				if expired {
 					r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
 						zap.String("cert", w.cert.Name), zap.String("order", e.order), zap.Error(err))
-					r.unjournal(ctx, w, e.tag)
+					r.unjournal(w, e.tag)
 				}
 				continue
 			}
@@ -164,7 +162,7 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 					zap.String("order", e.order), zap.Int("records", len(rm)))
 			}
 			if done {
-				r.unjournal(ctx, w, e.tag)
+				r.unjournal(w, e.tag)
 			}
 		}
 	}

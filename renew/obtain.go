@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -20,50 +21,82 @@ import (
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
-// obtain gets and stores every due certificate. The steps are pass-wide so that DNS work
-// is shared: begin every order, publish every TXT record in one change per zone and wait
-// for INSYNC once, complete every order, store, then remove every record.
+// obtain gets and stores every due certificate, in phases that run one after the other
+// over every due certificate at once, so that DNS work is shared:
+//
+//  1. order: begin every order (unless the pass's deadline leaves too little time);
+//  2. publish: journal every order, then publish every TXT record in one change per
+//     zone and wait for INSYNC once;
+//  3. complete: complete every order and verify each chain;
+//  4. store: write each issued certificate to its sinks;
+//  5. clean up: remove every record published in 2, and the journal entries;
+//  6. hooks: run the on_renew hooks of what was stored.
+//
+// A certificate issued by an earlier pass but not stored joins at 4, without a new
+// order. Every phase after 2 runs whatever happened before it: 4 and 5 under a fresh
+// context (an issued certificate is stored, and the records go, even when the pass is
+// stopped); the records are removed before the hooks run, which may take long.
 func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
-	// A certificate issued on an earlier pass but not stored is stored now, without a
-	// new order.
+	toOrder := r.takeUnstored(due)
+	var client ACME
+	if len(toOrder) > 0 {
+		client = r.begin(ctx, toOrder, opts)
+	}
+	recs := r.publish(ctx, client, toOrder)
+	r.complete(ctx, client, toOrder, opts)
+	fresh, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
+	defer cancel()
+	r.forEach(fresh, due, func(ctx context.Context, w *work) {
+		if w.alive() && w.issued != nil {
+			r.store(ctx, w, w.issued, opts)
+		}
+	})
+	r.cleanUp(ctx, toOrder, recs)
+	for _, w := range due {
+		r.runStoredHooks(ctx, w)
+	}
+}
+
+// takeUnstored readies for the store phase every certificate issued by an earlier pass
+// and not stored, and returns the others, to be ordered.
+func (r *Runner) takeUnstored(due []*work) []*work {
 	var toOrder []*work
 	for _, w := range due {
-		if b := r.takeUnstored(w.cert); b != nil {
+		if b := r.unstored(w.cert); b != nil {
 			r.log.Info("storing a certificate issued earlier", zap.String("cert", w.cert.Name), zap.Time("not_after", b.NotAfter))
-			w.res.Action = ActionStore
-			r.store(ctx, w, b, opts)
-			r.runStoredHooks(ctx, w)
+			w.res.Action, w.issued = ActionStore, b
 			continue
 		}
 		toOrder = append(toOrder, w)
 	}
-	if len(toOrder) == 0 {
-		return
-	}
+	return toOrder
+}
 
+// begin is the order phase: it opens the ACME client and begins every order, unless
+// the pass's deadline (a Lambda's) leaves too little time to finish one: an order begun
+// and abandoned costs the CA and proves nothing. It returns nil when nothing was ordered.
+func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 	client, err := r.deps.ACME(ctx)
 	if err != nil {
-		for _, w := range toOrder {
+		for _, w := range ws {
 			r.fail(ctx, w, err) // already "acme: <operation>: ..."
 		}
-		return
+		return nil
 	}
-
-	// 1. Begin every order, unless the pass's deadline (a Lambda's) leaves too little time
-	// to finish one: an order begun and abandoned costs the CA and proves nothing.
 	if dl, ok := ctx.Deadline(); ok && r.settings.MinOrderTime > 0 && time.Until(dl) < r.settings.MinOrderTime {
-		for _, w := range toOrder {
-			r.stopped(w, fmt.Errorf("not started: %s left before the deadline, an order needs %s; it is due on the next run",
+		for _, w := range ws {
+			r.stop(w, fmt.Errorf("not started: %s left before the deadline, an order needs %s; it is due on the next run",
 				time.Until(dl).Round(time.Second), r.settings.MinOrderTime))
 		}
-		return
+		return nil
 	}
-	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
+	r.forEach(ctx, ws, func(ctx context.Context, w *work) {
 		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
 		// "replaces" only to the CA that issued the certificate being replaced, and only
 		// for the same names.
-		if w.stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged && w.decision.Reason != scheduler.ReasonCAChanged &&
-			!opts.DryRun && (w.stored.Directory == "" || w.stored.Directory == r.settings.Directory) {
+		stored := w.in.Stored
+		if stored.Exists && w.decision.Reason != scheduler.ReasonNamesChanged && w.decision.Reason != scheduler.ReasonCAChanged &&
+			!opts.DryRun && (stored.Directory == "" || stored.Directory == r.settings.Directory) {
 			req.Replaces = w.ariID
 		}
 		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
@@ -74,68 +107,57 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 		}
 		w.order = o
 	})
-	toOrder = r.alive(toOrder)
+	return client
+}
 
-	// The on_renew hooks of what this pass stored run last (see the cleanup below).
-	defer func() {
-		for _, w := range toOrder {
-			r.runStoredHooks(ctx, w)
-		}
-	}()
-
-	// 2. Publish every TXT record of the pass at once.
+// publish is the publish phase: each order is journaled (so that a runner killed before
+// the clean-up leaves nothing a later pass cannot find; see journal.go), then every TXT
+// record of the pass is published at once and waited for. It returns the records, for
+// the clean-up, which removes them whatever happens next.
+func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []route53.Record {
 	var recs []route53.Record
-	for _, w := range toOrder {
+	var published []*work
+	for _, w := range ws {
+		if !w.alive() || w.order == nil {
+			continue
+		}
+		published = append(published, w)
 		for _, ch := range w.order.Challenges {
 			w.records = append(w.records, len(recs))
 			recs = append(recs, w.cert.DNS.Record(ch.FQDN, ch.Value, w.cert.ZoneID))
 		}
 	}
-	if len(recs) > 0 {
-		// Cleanup runs whatever happens next, under a fresh context: the pass's context
-		// may be cancelled (SIGTERM, Lambda deadline) and the records must still go.
-		// Deferred after the hooks' defer, it runs before them: records are removed as
-		// soon as every order is complete, not after hooks that may take long.
-		//
-		// Each certificate's order is journaled first, so that a runner killed before
-		// this cleanup leaves nothing a later pass cannot find (see journal.go).
-		published := slices.Clone(toOrder)
-		var jmu sync.Mutex
-		journals := map[*work]string{}
-		r.forEach(ctx, published, func(ctx context.Context, w *work) {
-			if k := r.journal(ctx, w); k != "" {
-				jmu.Lock()
-				journals[w] = k
-				jmu.Unlock()
-			}
-		})
-		defer func() {
-			errs := r.cleanup(ctx, recs)
-			for _, w := range published {
-				if !slices.ContainsFunc(w.records, func(i int) bool { return errs[i] != nil }) {
-					r.unjournal(ctx, w, journals[w])
-				}
-			}
-		}()
-		r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(toOrder)))
-		errs := r.deps.DNS.Present(ctx, recs)
-		for _, w := range toOrder {
-			var failed []error
-			for _, i := range w.records {
-				if i < len(errs) && errs[i] != nil {
-					failed = append(failed, errs[i])
-				}
-			}
-			if len(failed) > 0 {
-				r.abandon(ctx, client, w)
-				r.fail(ctx, w, fmt.Errorf("dns: %w", errors.Join(failed...)))
+	if len(recs) == 0 {
+		return nil
+	}
+	r.forEach(ctx, published, func(ctx context.Context, w *work) { r.journal(ctx, w) })
+	r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(published)))
+	errs := r.deps.DNS.Present(ctx, recs)
+	for _, w := range published {
+		var failed []error
+		for _, i := range w.records {
+			if i < len(errs) && errs[i] != nil {
+				failed = append(failed, errs[i])
 			}
 		}
-		toOrder = r.alive(toOrder)
+		if len(failed) > 0 && w.alive() {
+			r.abandon(ctx, client, w)
+			r.fail(ctx, w, fmt.Errorf("dns: %w", errors.Join(failed...)))
+		}
 	}
+	return recs
+}
 
-	// 3. Complete every order and store it.
-	r.forEach(ctx, toOrder, func(ctx context.Context, w *work) {
+// complete is the complete phase: every published order is completed (validation,
+// finalize, download) and its chain and key verified. A dry run stops there.
+func (r *Runner) complete(ctx context.Context, client ACME, ws []*work, opts Options) {
+	var live []*work
+	for _, w := range ws {
+		if w.alive() && w.order != nil {
+			live = append(live, w)
+		}
+	}
+	r.forEach(ctx, live, func(ctx context.Context, w *work) {
 		// An order stuck at the CA (an authorization or order left "processing") must not
 		// hold the daemon's pass forever.
 		octx, cancel := context.WithTimeout(ctx, r.settings.OrderTimeout)
@@ -145,11 +167,6 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 			r.fail(ctx, w, fmt.Errorf("finalize: %w", err))
 			return
 		}
-		// Issued: from here the certificate is stored even if the pass is being stopped
-		// (SIGTERM, a Lambda deadline), under a fresh, bounded context; thrown away, it
-		// would cost the CA a duplicate on the next run.
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
-		defer cancel()
 		b, err := certs.NewBundle(w.cert.Name, w.cert.Domains, c.FullchainPEM, c.Key, c.ARIID)
 		if err != nil {
 			r.fail(ctx, w, err)
@@ -171,8 +188,23 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 			return
 		}
 		r.log.Info("issued", zap.String("cert", w.cert.Name), zap.Strings("domains", b.Domains), zap.Time("not_after", b.NotAfter), zap.String("serial", b.Serial))
-		r.store(ctx, w, b, opts)
+		w.issued = b
 	})
+}
+
+// cleanUp is the clean-up phase: every record publish published is removed, under a
+// fresh context (the pass's may be cancelled: SIGTERM, a Lambda's deadline), and the
+// journal entry of every order whose records are all gone is cleared.
+func (r *Runner) cleanUp(ctx context.Context, ws []*work, recs []route53.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	errs := r.removeRecords(ctx, recs)
+	for _, w := range ws {
+		if len(w.records) > 0 && !slices.ContainsFunc(w.records, func(i int) bool { return errs[i] != nil }) {
+			r.unjournal(w, w.journal)
+		}
+	}
 }
 
 // verifyRoots are the roots an issued bundle is verified against: the configured ones,
@@ -219,7 +251,9 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 	now := r.deps.Now()
 	hs := hookState{version: "files", storedAt: now}
 	if w.cert.Secret != nil {
-		state := r.clearedState()
+		pending := w.state.take()
+		state := maps.Clone(pending)
+		maps.Copy(state, r.clearedState())
 		if len(w.cert.OnRenew) > 0 {
 			// Recorded with the write: if this runner dies before the hooks ran, the next
 			// pass (any runner) finds them pending for this version.
@@ -227,6 +261,9 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		}
 		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile,
 			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange(), State: state, Expect: &w.version})
+		if err != nil {
+			w.state.set(pending) // not written: written at the end of the pass
+		}
 		var lost *smsink.LostRaceError
 		if errors.As(err, &lost) {
 			// Another runner stored an equivalent certificate meanwhile: it is kept, and
@@ -256,7 +293,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		}
 		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
 		if w.cert.Secret == nil {
-			_ = w.state.save(ctx, r.clearedState()) // memory: cannot fail
+			w.state.set(r.clearedState())
 		}
 	}
 	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
@@ -275,7 +312,7 @@ type storedHooks struct {
 
 // runStoredHooks runs the on_renew hooks store readied for w, once.
 func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
-	if w.hooks == nil || w.res.err != nil {
+	if w.hooks == nil || !w.alive() {
 		return
 	}
 	h := w.hooks
@@ -296,40 +333,13 @@ func (r *Runner) clearedState() map[string]string {
 // ariFirstCheck is how long after issuance certferry first asks for ARI.
 const ariFirstCheck = 6 * time.Hour
 
-// stopped marks a certificate not done because the pass was stopped: reported as a
-// failure (the run did not do its job), without backoff state or on_failure hooks.
-func (r *Runner) stopped(w *work, err error) {
-	if w.res.Error != "" {
-		return
-	}
-	w.res.err = err
-	w.res.stopped = true
-	w.res.Error = err.Error()
-	w.res.Action = ActionFailed
-	w.res.Duration = r.deps.Now().Sub(w.started)
-	r.log.Warn("certificate not done: the pass was stopped", zap.String("cert", w.cert.Name), zap.Error(err))
-}
-
-// failNoState marks a certificate failed without touching its backoff state.
-func (r *Runner) failNoState(w *work, err error) {
-	w.res.err = err
-	w.res.Error = err.Error()
-	w.res.Action = ActionFailed
-	if w.plan {
-		// A plan (status, --plan) reports it; it changes nothing, so it is no error log.
-		r.log.Info("certificate would be refused", zap.String("cert", w.cert.Name), zap.Error(err))
-		return
-	}
-	r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Error(err))
-}
-
 // syncFiles writes the secret's current certificate into the file sink of every
 // certificate whose files are behind it (missing, older, edited by hand, or a store that
 // failed after the secret's write), without a new order. The on_renew hooks that wait
 // for that version run after it (retryHooks), never before the files hold it.
 func (r *Runner) syncFiles(ctx context.Context, works []*work) {
 	for _, w := range works {
-		if !w.filesBehind || w.decision.Due || w.res.err != nil || w.plan {
+		if !w.filesBehind || w.decision.Due || !w.alive() || w.plan {
 			continue
 		}
 		b, _, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
@@ -361,7 +371,8 @@ func (r *Runner) abandon(ctx context.Context, client ACME, w *work) {
 	}
 }
 
-func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) []error {
+// removeRecords removes recs under a fresh context, and returns the error of each.
+func (r *Runner) removeRecords(ctx context.Context, recs []route53.Record) []error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
 	defer cancel()
 	errs := r.deps.DNS.CleanUp(cctx, recs)
@@ -379,27 +390,28 @@ func (r *Runner) cleanup(ctx context.Context, recs []route53.Record) []error {
 	return errs
 }
 
-// fail records a certificate's failure and its backoff state with the secret.
+// fail records that an attempt for w failed: counted, backed off (the state is written
+// at the end of the pass) and told to the on_failure hooks. A failure that is the pass's
+// being stopped is stop instead.
 func (r *Runner) fail(ctx context.Context, w *work, err error) {
-	if w.res.Error != "" {
+	if w.err != nil {
 		return
 	}
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		// The pass was stopped (SIGTERM, a deadline): not the certificate's fault, so no
 		// backoff and no alert; it is still due on the next pass.
-		r.stopped(w, err)
+		r.stop(w, err)
 		return
 	}
-	w.res.err = err
-	w.res.Error = err.Error()
-	w.res.Action = ActionFailed
+	w.err, w.outcome = err, outcomeFailed
 	w.res.Duration = r.deps.Now().Sub(w.started)
 	var rl *acme.RateLimitedError
 	if errors.As(err, &rl) {
 		w.res.RetryAfter = rl.RetryAfter
 	}
 	w.res.NewFailure = true
-	failures := w.st.failures + 1
+	st := w.state.now
+	failures := st.failures + 1
 	now := r.deps.Now()
 	var next time.Time
 	if acme.IsPermanent(err) {
@@ -414,32 +426,17 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		next = scheduler.NextAttempt(now, failures, w.res.RetryAfter, r.deps.Rand())
 		r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
 	}
-	defer r.runFailureHooks(ctx, w, err)
-	since := w.st.failingSince
-	if since.IsZero() || w.st.failures == 0 {
+	since := st.failingSince
+	if since.IsZero() || st.failures == 0 {
 		since = now
 	}
-	tags := map[string]string{
+	w.state.set(map[string]string{
 		TagFailures:     fmt.Sprint(failures),
 		TagNextAttempt:  formatTime(next),
 		TagFailingSince: formatTime(since),
 		TagLastError:    smsink.SanitizeTagValue(err.Error()),
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := w.state.save(sctx, tags); err != nil {
-		r.log.Warn("could not record the backoff state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
-	}
-}
-
-func (r *Runner) alive(ws []*work) []*work {
-	out := ws[:0:0]
-	for _, w := range ws {
-		if w.res.err == nil {
-			out = append(out, w)
-		}
-	}
-	return out
+	})
+	r.runFailureHooks(ctx, w, err)
 }
 
 // forEach runs fn for every work item, at most Concurrency at once. It stops starting
@@ -457,9 +454,7 @@ func (r *Runner) forEach(ctx context.Context, ws []*work, fn func(context.Contex
 			}
 		}
 		if ctx.Err() != nil {
-			if w.res.err == nil {
-				r.stopped(w, fmt.Errorf("not started: the pass was stopped: %w", context.Cause(ctx)))
-			}
+			r.stop(w, fmt.Errorf("not started: the pass was stopped: %w", context.Cause(ctx)))
 			continue
 		}
 		wg.Add(1)
@@ -472,9 +467,9 @@ func (r *Runner) forEach(ctx context.Context, ws []*work, fn func(context.Contex
 	wg.Wait()
 }
 
-// takeUnstored returns a certificate issued earlier for c and not yet stored, if it still
+// unstored returns a certificate issued earlier for c and not yet stored, if it still
 // fits the configuration and has most of its life left.
-func (r *Runner) takeUnstored(c Cert) *certs.Bundle {
+func (r *Runner) unstored(c Cert) *certs.Bundle {
 	b := r.mem.take(c.Name)
 	if b == nil {
 		return nil

@@ -567,3 +567,27 @@ func TestPassJournalUntrusted(t *testing.T) {
 		t.Errorf("journal after the sweep: %v", tags)
 	}
 }
+
+// A certificate that a problem found before ordering blocks keeps the due time of the
+// decision that made it due: here renew_before's, not the lifetime rule's (the
+// preflight once decided again without renew_before, ARI or the interval).
+func TestPassBlockedKeepsDueTime(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c := webCert()
+	c.RenewBefore = 60 * 24 * time.Hour // due 30 days into a 90-day certificate; the lifetime rule says 60
+	first := only(t, w.pass(w.runner(c), Options{}))
+	want := first.NotAfter.Add(-c.RenewBefore)
+	if !first.DueAt.Equal(want) {
+		t.Fatalf("after issuance: due at %v, want %v", first.DueAt, want)
+	}
+	w.now = want.Add(time.Hour)
+	w.dns.noZone = []string{"example.com."}
+	res := only(t, w.pass(w.runner(c), Options{}))
+	if res.Condition != ConditionFailing || res.Reason != ReasonPreflight || w.ca.begins != 1 {
+		t.Fatalf("blocked pass: %+v, %d orders", res, w.ca.begins)
+	}
+	if !res.DueAt.Equal(want) {
+		t.Errorf("blocked certificate due at %v, want renew_before's %v", res.DueAt, want)
+	}
+}

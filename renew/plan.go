@@ -31,50 +31,28 @@ const (
 	ReasonPreflight scheduler.Reason = "preflight"
 )
 
-// plan decides what to do with one certificate, in three steps: gather what is known
-// (the stored certificate, the state kept with it, the CA's ARI window, a certificate
-// waiting to be stored, problems that make an order pointless), decide with
-// scheduler.Decide, then record what was learnt (the ARI window) with the state.
+// plan decides what to do with one certificate, once: gather what is known (the stored
+// certificate, the state kept with it, the CA's ARI window, a certificate waiting to be
+// stored, problems that make an order pointless) into the scheduler's input, decide with
+// scheduler.Decide, and note what was learnt (the ARI window) as a change of the state.
+// Later steps add facts to w; nothing decides again.
 func (r *Runner) plan(ctx context.Context, c Cert, inv map[string]smsink.Stored, opts Options) *work {
 	now := r.deps.Now()
 	w := &work{cert: c, res: &Result{Name: c.Name, Domains: c.Domains, Action: ActionSkip}, started: now,
 		plan: opts.Plan || opts.DryRun, dry: opts.DryRun}
-	in, ariTags := r.gather(ctx, w, inv, opts)
-	w.decision = scheduler.Decide(in)
-	if opts.DryRun && !opts.Force && w.decision.Reason == scheduler.ReasonForced {
-		w.decision.Message = "a dry run tries every certificate"
+	ariTags, problem := r.gather(ctx, w, inv, opts)
+	d := scheduler.Decide(w.in)
+	if opts.DryRun && !opts.Force && d.Reason == scheduler.ReasonForced {
+		d.Message = "a dry run tries every certificate"
 	}
-	if len(ariTags) > 0 && !opts.Plan && ctx.Err() == nil {
-		if err := w.state.save(ctx, ariTags); err != nil {
-			r.log.Warn("could not record the ARI state", zap.String("cert", c.Name), zap.Error(err))
-		}
+	if ctx.Err() == nil {
+		w.state.set(ariTags)
 	}
-	r.applyDecision(ctx, w, opts)
+	r.setDecision(w, d, opts)
+	if d.Blocked {
+		r.block(ctx, w, problem, opts)
+	}
 	return w
-}
-
-// applyDecision copies the decision into the result.
-func (r *Runner) applyDecision(ctx context.Context, w *work, opts Options) {
-	d := w.decision
-	w.res.Reason, w.res.Message, w.res.DueAt = d.Reason, d.Message, d.DueAt
-	switch {
-	case d.Blocked:
-		err := w.blockErr
-		if err == nil {
-			err = errors.New(d.Message)
-		}
-		r.blocked(ctx, w, err, opts)
-	case d.Due:
-		w.res.Action = ActionIssue
-		if w.stored.Exists {
-			w.res.Action = ActionRenew
-		}
-		if opts.Plan {
-			w.res.Action = ActionPlan
-		}
-	}
-	r.log.Info("planned", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.Bool("due", d.Due),
-		zap.String("reason", string(d.Reason)), zap.String("detail", d.Message))
 }
 
 // clearSolved forgets a problem an earlier pass found before ordering (and kept with the
@@ -83,76 +61,54 @@ func (r *Runner) applyDecision(ctx context.Context, w *work, opts Options) {
 // A failed attempt is forgotten the same way once its backoff is over and nothing is
 // due any more (a deliberate change that failed and was reverted, a forced renewal that
 // failed): what failed is no longer asked for, so nothing is failing.
-func (r *Runner) clearSolved(ctx context.Context, w *work) {
-	if w.res.err != nil || w.decision.Blocked || w.plan {
+func (r *Runner) clearSolved(w *work) {
+	st := w.state.now
+	if !w.alive() || w.decision.Blocked || w.plan {
 		return
 	}
-	solvedFailure := w.st.failures > 0 && !w.decision.Due && w.decision.Reason == scheduler.ReasonNotDue
-	if w.st.failures > 0 && !solvedFailure || (!solvedFailure && w.st.lastError == "" && w.st.failingSince.IsZero() && w.st.blocked == 0) {
+	solvedFailure := st.failures > 0 && !w.decision.Due && w.decision.Reason == scheduler.ReasonNotDue
+	if st.failures > 0 && !solvedFailure || (!solvedFailure && st.lastError == "" && st.failingSince.IsZero() && st.blocked == 0) {
 		return
 	}
 	tags := map[string]string{TagLastError: "", TagFailingSince: "", TagBlocked: ""}
 	if solvedFailure {
 		tags[TagFailures], tags[TagNextAttempt] = "", ""
-		r.log.Info("an earlier failure is over: nothing is due any more", zap.String("cert", w.cert.Name), zap.Int("attempts", w.st.failures))
+		r.log.Info("an earlier failure is over: nothing is due any more", zap.String("cert", w.cert.Name), zap.Int("attempts", st.failures))
 	}
-	if err := w.state.save(ctx, tags); err != nil {
-		r.log.Warn("could not clear a solved problem from the certificate's state", zap.String("cert", w.cert.Name), zap.Error(err))
-		return
-	}
-	w.st.lastError, w.st.failingSince, w.st.blocked = "", time.Time{}, 0
-	if solvedFailure {
-		w.st.failures, w.st.nextAttempt = 0, time.Time{}
-	}
+	w.state.set(tags)
 }
 
-// gather builds the scheduler's input for w, choosing where w's state lives. It returns
-// the ARI state to record, if the CA was asked.
-func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stored, opts Options) (scheduler.Input, map[string]string) {
+// gather builds the scheduler's input for w (w.in), choosing where w's state lives. It
+// returns the ARI state to record, if the CA was asked, and the problem that blocks an
+// order (stored value unreadable, secret too large), if any.
+func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stored, opts Options) (map[string]string, error) {
 	c := w.cert
-	now := r.deps.Now()
-	var found smsink.Stored
-	if c.Secret != nil && r.deps.Secrets != nil {
-		found, _ = smsink.Lookup(inv, c.Secret.Secret)
-		w.state = &secretState{secrets: r.deps.Secrets, target: *c.Secret, name: c.Name, found: found.Tags, mem: r.mem}
-		w.res.SecretARN, w.version = found.ARN, found.CurrentVersionID
-		if w.res.SecretARN == "" && strings.HasPrefix(c.Secret.Secret, "arn:") {
-			w.res.SecretARN = c.Secret.Secret
-		}
-	} else {
-		w.state = memoryState{mem: r.mem, name: c.Name}
-		w.version = "files"
-	}
-	if opts.DryRun {
-		w.state = memoryState{mem: r.mem, name: c.Name} // the dry run's own Memory
-	}
-	w.st = decodeState(w.state.load(), now)
-
-	in := scheduler.Input{
+	found := r.chooseState(w, inv, opts)
+	w.in = scheduler.Input{
 		Want: scheduler.Want{Name: c.Name, Domains: c.Domains, KeyType: c.KeyType, Profile: c.Profile, RenewBefore: c.RenewBefore,
 			Directory: r.settings.Directory},
-		Now:      now,
+		Now:      w.started,
 		Interval: r.settings.Interval,
 		Guard:    r.settings.Guard,
 		Force:    opts.Force || opts.DryRun, // a dry run tries every certificate
 	}
 	stored, err := r.storedState(ctx, w, found)
-	stored.Failures, stored.NextAttempt = w.st.failures, w.st.nextAttempt
-	w.stored = stored
+	stored.Failures, stored.NextAttempt = w.state.now.failures, w.state.now.nextAttempt
+	w.in.Stored = stored
 	if !stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = stored.NotAfter, stored.NotBefore
 	}
+	var problem error
 	if err != nil {
 		// An unreadable or corrupt stored secret is reported, never silently
 		// overwritten: --force replaces it, and AWSPREVIOUS then keeps the old value.
 		if !opts.Force {
-			in.Problem = &scheduler.Problem{Reason: ReasonStoredUnreadable, Message: err.Error()}
-			w.blockErr = err
+			w.in.Problem = &scheduler.Problem{Reason: ReasonStoredUnreadable, Message: err.Error()}
+			problem = err
 		} else {
 			r.log.Warn("stored certificate unreadable; --force replaces it", zap.String("cert", c.Name), zap.Error(err))
 		}
 	}
-	in.Stored = stored
 	if c.Secret != nil && c.File != nil && r.deps.Files != nil && stored.Exists && w.res.Serial != "" && !opts.DryRun {
 		if b, err := r.deps.Files.Load(c.File.Dir); err != nil || b.Serial != w.res.Serial {
 			w.filesBehind = true
@@ -160,26 +116,47 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	}
 	if found.Serial != "" {
 		if rv, ok := lifecycle.Revoked(found.Tags, found.Serial); ok {
-			in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
+			w.in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
 		}
 	}
-	w.foundTags = found.Tags
 	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan && !opts.DryRun {
 		r.adoptInterruptedWrite(ctx, w, found.PendingVersionID)
 	}
-	in.Unstored = r.mem.hasUnstored(c.Name)
-	if in.Problem == nil && !in.Unstored {
+	w.in.Unstored = r.mem.hasUnstored(c.Name)
+	if w.in.Problem == nil && !w.in.Unstored {
 		// A certificate that cannot be stored is never ordered: checked before any
 		// request to the CA, every pass (it costs nothing), until the configuration
 		// changes.
 		if err := checkSecretSize(c); err != nil {
-			in.Problem = &scheduler.Problem{Reason: ReasonTooLarge, Message: err.Error()}
-			w.blockErr = err
+			w.in.Problem = &scheduler.Problem{Reason: ReasonTooLarge, Message: err.Error()}
+			problem = err
 		}
 	}
 	var ariTags map[string]string
-	in.ARI, ariTags = r.ariWindow(ctx, w, opts)
-	return in, ariTags
+	w.in.ARI, ariTags = r.ariWindow(ctx, w, opts)
+	return ariTags, problem
+}
+
+// chooseState picks where w's state lives (the secret's tags, or the process's Memory)
+// and returns what the inventory holds for w's secret.
+func (r *Runner) chooseState(w *work, inv map[string]smsink.Stored, opts Options) smsink.Stored {
+	c := w.cert
+	var found smsink.Stored
+	var store stateStore = memoryState{mem: r.mem, name: c.Name}
+	if c.Secret != nil && r.deps.Secrets != nil {
+		found, _ = smsink.Lookup(inv, c.Secret.Secret)
+		if !opts.DryRun { // a dry run keeps its state in its own Memory
+			store = &secretState{secrets: r.deps.Secrets, target: *c.Secret, name: c.Name, found: found.Tags, mem: r.mem}
+		}
+		w.res.SecretARN, w.version = found.ARN, found.CurrentVersionID
+		if w.res.SecretARN == "" && strings.HasPrefix(c.Secret.Secret, "arn:") {
+			w.res.SecretARN = c.Secret.Secret
+		}
+	} else {
+		w.version = "files"
+	}
+	w.state = newState(store, opts.Plan, r.deps.Now)
+	return found
 }
 
 // adoptInterruptedWrite finishes a write that a runner began but did not promote (it
@@ -201,12 +178,12 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 	case !scheduler.SameNames(b.Domains, c.Domains) || b.KeyType != c.KeyType:
 		r.log.Info("an interrupted write does not match the configuration; it is left alone", zap.String("cert", c.Name), zap.String("version_id", id))
 		return
-	case b.NotAfter.Before(w.stored.NotAfter) || !now.Before(b.NotAfter):
+	case b.NotAfter.Before(w.in.Stored.NotAfter) || !now.Before(b.NotAfter):
 		// Promotion never shortens AWSCURRENT. An equal expiry (two certificates issued
 		// within the same second) is as good and is finished like any other.
 		return
 	}
-	if w.stored.Exists && w.version != "" {
+	if w.in.Stored.Exists && w.version != "" {
 		// The stored expiry above may come from tags; promotion must never shorten
 		// AWSCURRENT, so compare with the current value itself.
 		cur, curID, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
@@ -216,7 +193,7 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 			return
 		}
 	}
-	if _, revoked := lifecycle.Revoked(w.foundTags, b.Serial); revoked {
+	if _, revoked := lifecycle.Revoked(w.state.tags(), b.Serial); revoked {
 		r.log.Warn("an interrupted write holds a revoked certificate; it is never promoted", zap.String("cert", c.Name), zap.String("version_id", id), zap.String("serial", b.Serial))
 		return
 	}
@@ -297,13 +274,14 @@ const ariRetryOnError = time.Hour
 // to record when it asked. To keep idle passes free of ACME requests it asks the CA only
 // when the time the CA gave for the next check (kept with the state) has passed.
 func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*scheduler.Window, map[string]string) {
-	if !r.settings.ARI || !w.stored.Exists || w.ariID == "" || opts.Force || opts.DryRun || w.stored.Directory != "" && w.stored.Directory != r.settings.Directory {
+	stored := w.in.Stored
+	if !r.settings.ARI || !stored.Exists || w.ariID == "" || opts.Force || opts.DryRun || stored.Directory != "" && stored.Directory != r.settings.Directory {
 		return nil, nil
 	}
 	now := r.deps.Now()
-	if !w.st.ariNext.IsZero() && now.Before(w.st.ariNext) {
-		if !w.st.ariStart.IsZero() && !w.st.ariEnd.IsZero() {
-			return &scheduler.Window{Start: w.st.ariStart, End: w.st.ariEnd}, nil
+	if st := w.state.now; !st.ariNext.IsZero() && now.Before(st.ariNext) {
+		if !st.ariStart.IsZero() && !st.ariEnd.IsZero() {
+			return &scheduler.Window{Start: st.ariStart, End: st.ariEnd}, nil
 		}
 		return nil, nil
 	}

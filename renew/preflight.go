@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -19,13 +18,13 @@ import (
 // found, and every sink can take this certificate (the secret is absent, or holds a
 // certificate certferry stored for it, or --force; it is not scheduled for deletion, not
 // the ACME account's secret, and no other configured certificate uses it under another
-// name). A certificate that fails is blocked: reported as failing with the reason, with
-// no order and no backoff entry that would hide it. The checks cost a DescribeSecret and
-// the zone lookups (cached) per due certificate; an idle pass makes none.
+// name). A certificate that fails is blocked (see block). The checks cost a
+// DescribeSecret and the zone lookups (cached) per due certificate; an idle pass makes
+// none.
 func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options) {
 	var due []*work
 	for _, w := range works {
-		if w.decision.Due && w.res.err == nil {
+		if w.decision.Due && w.alive() {
 			due = append(due, w)
 		}
 	}
@@ -34,7 +33,7 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	}
 	owners := r.secretOwners(inv)
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
-		if err := r.checkSinks(ctx, w, owners, opts); err != nil {
+		if err := r.checkSinks(ctx, w.cert, owners, opts); err != nil {
 			r.block(ctx, w, sinkProblem{err}, opts)
 		}
 	})
@@ -42,7 +41,7 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	var recs []route53.Record
 	var owner []*work
 	for _, w := range due {
-		if w.res.err != nil || r.mem.hasUnstored(w.cert.Name) {
+		if !w.alive() || r.mem.hasUnstored(w.cert.Name) {
 			continue // an issued certificate only needs storing: no DNS
 		}
 		for _, fqdn := range challengeNames(w.cert.Domains) {
@@ -67,49 +66,45 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	}
 }
 
-// block stops w before any order: the decision is made again with the problem, so it
-// is Decide that reports it.
+// block stops w before any order for a problem found before asking the CA: gather's
+// (already in the decision) or the preflight's, which is added to the decision made in
+// plan (it keeps that decision's due time). No backoff is recorded (nothing was asked of
+// the CA, and a backoff would hide the problem), but the problem is kept with the
+// certificate's state (last error, failing since), and the on_failure hooks hear of it
+// once per new problem, not on every pass.
 func (r *Runner) block(ctx context.Context, w *work, err error, opts Options) {
-	w.decision = scheduler.Decide(scheduler.Input{
-		Want:    scheduler.Want{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile, Directory: r.settings.Directory},
-		Stored:  w.stored,
-		Now:     r.deps.Now(),
-		Problem: &scheduler.Problem{Reason: ReasonPreflight, Message: "not ordered: " + err.Error()},
-	})
-	w.blockErr = fmt.Errorf("not ordered: %w", err)
-	w.res.Action = ActionSkip
-	r.applyDecision(ctx, w, opts)
-}
-
-// blocked fails w for a problem found before any order. No backoff is recorded (nothing
-// was asked of the CA, and a backoff would hide the problem), but the problem is kept
-// with the certificate's state (last error, failing since), and the on_failure hooks
-// hear of it once per new problem, not on every pass.
-func (r *Runner) blocked(ctx context.Context, w *work, err error, opts Options) {
-	r.failNoState(w, err)
-	if opts.Plan {
+	if !w.decision.Blocked {
+		err = fmt.Errorf("not ordered: %w", err)
+		r.setDecision(w, w.decision.Block(scheduler.Problem{Reason: ReasonPreflight, Message: err.Error()}), opts)
+	}
+	if err == nil {
+		err = errors.New(w.decision.Message)
+	}
+	w.err, w.outcome = err, outcomeBlocked
+	if w.plan {
+		// A plan or a dry run reports it; it changes nothing, so it is no error log.
+		r.log.Info("certificate would be refused", zap.String("cert", w.cert.Name), zap.Error(err))
+	} else {
+		r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+	if w.state.readOnly {
 		return
 	}
 	if errors.As(err, new(sinkProblem)) {
 		// The secret is not this certificate's to write (someone else's, another
 		// certificate's, being deleted): the problem is remembered by this process only.
-		w.state = memoryState{mem: r.mem, name: w.cert.Name}
-		w.st = decodeState(w.state.load(), r.deps.Now())
+		w.state = newState(memoryState{mem: r.mem, name: w.cert.Name}, false, r.deps.Now)
 	}
+	st := w.state.now
 	msg := smsink.SanitizeTagValue(err.Error())
-	same := msg == w.st.lastError && !w.st.failingSince.IsZero()
-	since := w.st.failingSince
+	same := msg == st.lastError && !st.failingSince.IsZero()
+	since := st.failingSince
 	if since.IsZero() {
 		since = r.deps.Now()
 	}
 	// Counted on every pass (a stopped pass is an attempt that failed), but with no
 	// backoff: the next pass checks again, and asks the CA nothing until it passes.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if serr := w.state.save(sctx, map[string]string{TagLastError: msg, TagFailingSince: formatTime(since),
-		TagBlocked: fmt.Sprint(w.st.blocked + 1)}); serr != nil {
-		r.log.Warn("could not record the problem with the certificate's state", zap.String("cert", w.cert.Name), zap.Error(serr))
-	}
+	w.state.set(map[string]string{TagLastError: msg, TagFailingSince: formatTime(since), TagBlocked: fmt.Sprint(st.blocked + 1)})
 	if same {
 		return // the same problem as on the last pass: already reported to the hooks
 	}
@@ -152,8 +147,7 @@ func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string 
 }
 
 // checkSinks checks that w's sinks can take a new certificate for it.
-func (r *Runner) checkSinks(ctx context.Context, w *work, owners map[string][]string, opts Options) error {
-	c := w.cert
+func (r *Runner) checkSinks(ctx context.Context, c Cert, owners map[string][]string, opts Options) error {
 	if c.File != nil && r.deps.Files != nil {
 		if err := r.deps.Files.Preflight(*c.File); err != nil {
 			return fmt.Errorf("sinks.file: %w", err)

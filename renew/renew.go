@@ -222,9 +222,8 @@ type Result struct {
 	HookError string `json:"hook_error,omitempty"`
 	// Bundle is the certificate now stored (renewed or issued); nil otherwise. It is
 	// for hooks and the demo's report, and never serialised.
-	Bundle  *certs.Bundle `json:"-"`
-	err     error
-	stopped bool // the pass was stopped before this certificate was done (not its fault)
+	Bundle *certs.Bundle `json:"-"`
+	err    error
 }
 
 // Err is the failure of this certificate, nil on success.
@@ -312,43 +311,6 @@ func New(certList []Cert, s Settings, d Deps) *Runner {
 	return &Runner{certs: certList, settings: s, deps: d, log: d.Logger.Named("renew"), mem: d.Memory}
 }
 
-// work is one certificate's state during a pass.
-type work struct {
-	cert     Cert
-	res      *Result
-	state    stateStore // where this certificate's state lives (chosen once, in plan)
-	st       certState  // the decoded state
-	stored   scheduler.Stored
-	ariID    string
-	issuer   string // the directory that issued the stored certificate, when known
-	decision scheduler.Decision
-	order    *acme.Order
-	records  []int // indexes into the pass's record list
-	started  time.Time
-	version  string       // the stored AWSCURRENT version id, "" when unknown
-	hooks    *storedHooks // on_renew hooks readied by store, run after cleanup
-	plan     bool         // Options.Plan or DryRun: write nothing
-	dry      bool         // Options.DryRun: no hook either
-	blockErr error        // the problem behind a Blocked decision
-	// filesBehind: the certificate has a secret and a file sink, and the files do not
-	// hold the secret's current certificate (missing, older, edited, a store that
-	// failed after the secret's write): the pass writes them from the secret.
-	filesBehind bool
-	foundTags   map[string]string // the secret's tags as the inventory read them
-}
-
-// hooksPending reports whether on_renew hooks of the stored version are still to run.
-func (w *work) hooksPending() bool {
-	return w.pendingHookCount() > 0
-}
-
-func (w *work) pendingHookCount() int {
-	if len(w.cert.OnRenew) == 0 || !w.st.hooksOK || w.st.hooks.version != w.version {
-		return 0
-	}
-	return max(len(w.cert.OnRenew)-w.st.hooks.done, 0)
-}
-
 // Pass runs one pass. The error is non-nil only when the pass could not run at all (bad
 // selection, inventory unreadable); per-certificate failures are in the Summary, and
 // every Result carries the certificate's Condition.
@@ -379,34 +341,10 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 		works = append(works, w)
 		sum.Results = append(sum.Results, w.res)
 	}
-	if !opts.Plan {
-		r.sweep(ctx, works)
-	}
-	// The preflight reads only: a plan (status, --plan) shows what it would refuse.
-	r.preflight(ctx, works, inv, opts)
-	if !opts.Plan {
-		for _, w := range works {
-			r.clearSolved(ctx, w)
-		}
-		r.syncFiles(ctx, works)
-	}
-	var due []*work
-	for _, w := range works {
-		if w.decision.Due && w.res.err == nil {
-			due = append(due, w)
-		}
-	}
-	if !opts.Plan {
-		if len(due) > 0 {
-			r.obtain(ctx, due, opts)
-		}
-		if !opts.DryRun {
-			r.retryHooks(ctx, works)
-		}
-	}
+	due := r.run(ctx, works, inv, opts)
 	now := r.deps.Now()
 	for _, w := range works {
-		r.finish(w, now)
+		r.report(w, now)
 	}
 	sum.Duration = r.deps.Now().Sub(start)
 	r.log.Info("pass finished", zap.Int("due", len(due)), zap.Int("failed", sum.Failed()), zap.Int("failing", sum.Failing()),
@@ -414,72 +352,51 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
+// run does what plan decided, in order: sweep what dead runs left, check what is due
+// (preflight), bring files up to date, obtain and store what is due, retry hooks left
+// over, and record every certificate's state. It returns the due certificates.
+func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options) []*work {
+	if !opts.Plan {
+		r.sweep(ctx, works)
+	}
+	// The preflight reads only: a plan (status, --plan) shows what it would refuse.
+	r.preflight(ctx, works, inv, opts)
+	if opts.Plan {
+		return nil
+	}
+	for _, w := range works {
+		r.clearSolved(w)
+	}
+	r.syncFiles(ctx, works)
+	var due []*work
+	for _, w := range works {
+		if w.decision.Due && w.alive() {
+			due = append(due, w)
+		}
+	}
+	if len(due) > 0 {
+		r.obtain(ctx, due, opts)
+	}
+	if !opts.DryRun {
+		r.retryHooks(ctx, works)
+	}
+	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did
+	r.forEach(fresh, works, r.record)
+	return due
+}
+
 // retryHooks runs again, without a new certificate, the on_renew hooks that failed on an
 // earlier pass for the version they were meant for.
 func (r *Runner) retryHooks(ctx context.Context, works []*work) {
 	for _, w := range works {
-		if w.decision.Due || w.res.err != nil || !w.hooksPending() {
+		if w.decision.Due || !w.alive() || !w.hooksPending() {
 			continue
 		}
-		st := w.st.hooks
+		st := w.state.now.hooks
 		w.res.Action = ActionHooks
 		r.log.Info("retrying on_renew hooks", zap.String("cert", w.cert.Name), zap.Int("done", st.done), zap.Int("hooks", len(w.cert.OnRenew)))
 		r.runRenewHooks(ctx, w, st, hooks.Event{Name: w.cert.Name, Domains: w.cert.Domains, SecretARN: w.res.SecretARN,
-			VersionID: st.version, NotAfter: w.stored.NotAfter, StoredAt: st.storedAt, Kind: hooks.KindRenew})
-	}
-}
-
-// finish fills in the result's condition and failure details from the state the pass
-// leaves behind.
-func (r *Runner) finish(w *work, now time.Time) {
-	w.st = decodeState(w.state.load(), now)
-	res := w.res
-	if b := res.Bundle; b != nil && res.err == nil {
-		// Renewed in this pass: the decision's due time was the old certificate's.
-		d := scheduler.Decide(scheduler.Input{
-			Want:   scheduler.Want{Name: w.cert.Name, Domains: b.Domains, RenewBefore: w.cert.RenewBefore},
-			Stored: scheduler.Stored{Exists: true, Domains: b.Domains, NotBefore: b.NotBefore, NotAfter: b.NotAfter},
-			Now:    now,
-		})
-		res.DueAt = d.DueAt
-	}
-	if b := res.Bundle; b != nil && res.err == nil {
-		res.Serial, res.KeyType, res.Profile = b.Serial, b.KeyType, w.cert.Profile
-	} else if w.stored.Exists {
-		res.KeyType, res.Profile = w.stored.KeyType, w.stored.Profile
-	}
-	if c := w.cert; c.Secret != nil {
-		res.Sinks = append(res.Sinks, "secretsmanager:"+c.Secret.Secret)
-	}
-	if c := w.cert; c.File != nil {
-		res.Sinks = append(res.Sinks, "file:"+c.File.Dir)
-	}
-	res.Condition = conditionOf(w, now)
-	res.HooksPending = w.pendingHookCount()
-	if res.LastError == "" {
-		switch {
-		case res.Error != "":
-			res.LastError = res.Error
-		case res.HookError != "":
-			res.LastError = res.HookError
-		case w.st.failures > 0:
-			res.LastError = w.st.lastError
-		case res.HooksPending > 0:
-			res.LastError = w.st.hookError
-		case res.Condition == ConditionFailing:
-			res.LastError = w.st.lastError
-		}
-	}
-	if res.Condition == ConditionFailing {
-		res.Attempts = w.st.failures + w.st.blocked
-		res.FailingSince = w.st.failingSince
-		if res.FailingSince.IsZero() && res.err != nil {
-			res.FailingSince = w.started // a problem found before ordering: no state kept
-		}
-		res.NextAttempt = w.st.nextAttempt
-		if !w.decision.NextAttempt.IsZero() && res.NextAttempt.IsZero() {
-			res.NextAttempt = w.decision.NextAttempt
-		}
+			VersionID: st.version, NotAfter: w.in.Stored.NotAfter, StoredAt: st.storedAt, Kind: hooks.KindRenew})
 	}
 }
 

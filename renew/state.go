@@ -44,6 +44,86 @@ type stateStore interface {
 	written(tags map[string]string)
 }
 
+// state is one certificate's state during a pass: where it is kept (store), what it
+// holds now (now: as found, with this pass's changes laid over), and the changes not
+// yet written. The steps of a pass only add changes (set); they are written once, by
+// the first write that has to happen (the challenge journal before DNS-01 records are
+// published, the certificate's store) or at the end of the pass (record).
+type state struct {
+	store    stateStore
+	now      certState
+	pending  map[string]string
+	readOnly bool // a plan (status, --plan): nothing is changed
+	clock    func() time.Time
+}
+
+func newState(store stateStore, readOnly bool, clock func() time.Time) *state {
+	s := &state{store: store, readOnly: readOnly, clock: clock}
+	s.reload(clock())
+	return s
+}
+
+// tags are the state tags as they stand, this pass's unwritten changes included.
+func (s *state) tags() map[string]string {
+	t := s.store.load()
+	for k, v := range s.pending {
+		if v == "" {
+			delete(t, k)
+		} else {
+			t[k] = v
+		}
+	}
+	return t
+}
+
+// set adds changes (an empty value removes a key), written later.
+func (s *state) set(tags map[string]string) {
+	if s.readOnly || len(tags) == 0 {
+		return
+	}
+	if s.pending == nil {
+		s.pending = map[string]string{}
+	}
+	maps.Copy(s.pending, tags)
+	s.reload(s.clock())
+}
+
+// take returns the unwritten changes, to be written with the certificate, and forgets
+// them (see written).
+func (s *state) take() map[string]string {
+	p := s.pending
+	s.pending = nil
+	if p == nil {
+		p = map[string]string{}
+	}
+	return p
+}
+
+// written records tags as written with the certificate.
+func (s *state) written(tags map[string]string) {
+	s.store.written(tags)
+	s.reload(s.clock())
+}
+
+// flush writes the unwritten changes, with extra, in one write. A write the store
+// refuses is remembered by the process (see secretState).
+func (s *state) flush(ctx context.Context, extra map[string]string) error {
+	if s.readOnly {
+		return nil
+	}
+	s.set(extra)
+	if len(s.pending) == 0 {
+		return nil
+	}
+	p := s.take()
+	err := s.store.save(ctx, p)
+	s.reload(s.clock())
+	return err
+}
+
+// reload decodes the state as it stands.
+func (s *state) reload(now time.Time) { s.now = decodeState(s.tags(), now) }
+
 // memoryState keeps the state of a certificate without a secret in the process's Memory.
 type memoryState struct {
 	mem  *Memory

@@ -135,6 +135,26 @@ type Decision struct {
 	Blocked bool
 }
 
+// Block is d stopped by a problem found before any request to the CA (Input.Problem, or
+// one a later check finds once d was decided): the certificate is not ordered, and it
+// keeps d's due time, so a blocked certificate reports when it fell due by the very
+// rules that made it due.
+func (d Decision) Block(p Problem) Decision {
+	return Decision{Reason: p.Reason, Message: p.Message, DueAt: d.DueAt, Blocked: true}
+}
+
+// DueAt is when a stored certificate falls due by the timing rules alone (no change,
+// guard or backoff): for a certificate just stored, when its successor is due. Zero when
+// nothing is stored.
+func DueAt(in Input) time.Time {
+	s := in.Stored
+	if !s.Exists {
+		return time.Time{}
+	}
+	at, _, _ := dueTime(in, s.NotAfter.Sub(s.NotBefore))
+	return at
+}
+
 // shortLived is the lifetime under which a certificate is renewed at half its lifetime
 // instead of at two thirds, as Let's Encrypt advises for its 6-day certificates.
 const shortLived = 10 * 24 * time.Hour
@@ -165,7 +185,7 @@ func Decide(in Input) Decision {
 	}
 	switch {
 	case in.Problem != nil:
-		return Decision{Reason: in.Problem.Reason, Message: in.Problem.Message, DueAt: timing.DueAt, Blocked: true}
+		return timing.Block(*in.Problem)
 	case in.Unstored:
 		return Decision{Due: true, Reason: ReasonUnstored, Message: "a certificate issued earlier is waiting to be stored", DueAt: timing.DueAt}
 	case in.Force:

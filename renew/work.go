@@ -1,0 +1,172 @@
+package renew
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// work is one certificate's way through a pass. It only goes forward: gather builds the
+// scheduler's input once (in), plan decides once (decision), and every later step adds
+// what it learns (a problem the preflight found, an order, an issued certificate, a
+// failure) without deciding again. report turns it into the Result at the end.
+type work struct {
+	cert     Cert
+	res      *Result
+	in       scheduler.Input    // everything the decision looked at, built once by gather
+	decision scheduler.Decision // decided once by plan; a problem found later blocks it
+	state    *state             // the state kept between passes, as found and as changed
+	ariID    string             // the stored certificate's ARI identifier, for "replaces"
+	version  string             // the stored AWSCURRENT version id, "" when unknown
+	started  time.Time
+	plan     bool // Options.Plan or DryRun: nothing stored, no hook
+	dry      bool // Options.DryRun: no on_failure hook either
+	// filesBehind: the certificate has a secret and a file sink, and the files do not
+	// hold the secret's current certificate (missing, older, edited, a store that
+	// failed after the secret's write): the pass writes them from the secret.
+	filesBehind bool
+
+	order   *acme.Order
+	records []int         // indexes into the pass's record list
+	journal string        // the journal slot that records order, "" when none
+	issued  *certs.Bundle // obtained (or issued earlier and kept), to be stored
+	hooks   *storedHooks  // on_renew hooks readied by store, run in the hooks phase
+
+	// err is this pass's failure of the certificate, and how it came about.
+	err     error
+	outcome outcome
+}
+
+// outcome is how a certificate's failure in this pass came about.
+type outcome int
+
+const (
+	outcomeNone    outcome = iota
+	outcomeFailed          // an attempt failed: counted, backed off, on_failure told
+	outcomeBlocked         // a problem found before any order: counted, no backoff
+	outcomeStopped         // the pass was stopped: no fault of the certificate, no state
+)
+
+// alive reports whether w is still on its way (nothing failed, blocked or stopped it).
+func (w *work) alive() bool { return w.err == nil }
+
+// hooksPending reports whether on_renew hooks of the stored version are still to run.
+func (w *work) hooksPending() bool {
+	return w.pendingHookCount() > 0
+}
+
+func (w *work) pendingHookCount() int {
+	st := w.state.now
+	if len(w.cert.OnRenew) == 0 || !st.hooksOK || st.hooks.version != w.version {
+		return 0
+	}
+	return max(len(w.cert.OnRenew)-st.hooks.done, 0)
+}
+
+// setDecision copies a decision into the result.
+func (r *Runner) setDecision(w *work, d scheduler.Decision, opts Options) {
+	w.decision = d
+	w.res.Reason, w.res.Message, w.res.DueAt = d.Reason, d.Message, d.DueAt
+	if d.Due {
+		w.res.Action = ActionIssue
+		if w.in.Stored.Exists {
+			w.res.Action = ActionRenew
+		}
+		if opts.Plan {
+			w.res.Action = ActionPlan
+		}
+	} else {
+		w.res.Action = ActionSkip
+	}
+	r.log.Info("planned", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.Bool("due", d.Due),
+		zap.String("reason", string(d.Reason)), zap.String("detail", d.Message))
+}
+
+// stop marks w not done because the pass was stopped: reported as a failure (the run
+// did not do its job), without state or on_failure hooks; it is still due next time.
+func (r *Runner) stop(w *work, err error) {
+	if w.err != nil {
+		return
+	}
+	w.err, w.outcome = err, outcomeStopped
+	w.res.Duration = r.deps.Now().Sub(w.started)
+	r.log.Warn("certificate not done: the pass was stopped", zap.String("cert", w.cert.Name), zap.Error(err))
+}
+
+// record writes what the pass changed in w's state, in one write (see state.flush).
+func (r *Runner) record(ctx context.Context, w *work) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateWriteTimeout)
+	defer cancel()
+	if err := w.state.flush(sctx, nil); err != nil {
+		r.log.Warn("could not record the certificate's state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+}
+
+// stateWriteTimeout bounds a state write made under a fresh context (the pass's own
+// may be cancelled: its failures must still be recorded).
+const stateWriteTimeout = 30 * time.Second
+
+// report fills in w's result from what the pass left behind: the one place where a
+// certificate's error, last error, condition and failure details are set.
+func (r *Runner) report(w *work, now time.Time) {
+	w.state.reload(now)
+	res, st := w.res, w.state.now
+	if w.err != nil {
+		res.err, res.Error, res.Action = w.err, w.err.Error(), ActionFailed
+	}
+	if b := res.Bundle; b != nil && w.err == nil {
+		// Renewed in this pass: the decision's due time was the old certificate's.
+		res.DueAt = scheduler.DueAt(scheduler.Input{
+			Want:   scheduler.Want{Name: w.cert.Name, Domains: b.Domains, RenewBefore: w.cert.RenewBefore},
+			Stored: scheduler.Stored{Exists: true, Domains: b.Domains, NotBefore: b.NotBefore, NotAfter: b.NotAfter},
+			Now:    now,
+		})
+		res.Serial, res.KeyType, res.Profile = b.Serial, b.KeyType, w.cert.Profile
+	} else if w.in.Stored.Exists {
+		res.KeyType, res.Profile = w.in.Stored.KeyType, w.in.Stored.Profile
+	}
+	if c := w.cert; c.Secret != nil {
+		res.Sinks = append(res.Sinks, "secretsmanager:"+c.Secret.Secret)
+	}
+	if c := w.cert; c.File != nil {
+		res.Sinks = append(res.Sinks, "file:"+c.File.Dir)
+	}
+	res.Condition = conditionOf(w, now)
+	res.HooksPending = w.pendingHookCount()
+	res.LastError = lastError(w)
+	if res.Condition == ConditionFailing {
+		res.Attempts = st.failures + st.blocked
+		res.FailingSince = st.failingSince
+		if res.FailingSince.IsZero() && w.err != nil {
+			res.FailingSince = w.started // a problem found before ordering: no state kept
+		}
+		res.NextAttempt = st.nextAttempt
+		if res.NextAttempt.IsZero() {
+			res.NextAttempt = w.decision.NextAttempt
+		}
+	}
+}
+
+// lastError is the last failure: this pass's, or the one an earlier pass recorded (an
+// issuance, a check before it, a store, or an on_renew hook).
+func lastError(w *work) string {
+	st := w.state.now
+	switch {
+	case w.err != nil:
+		return w.err.Error()
+	case w.res.HookError != "":
+		return w.res.HookError
+	case st.failures > 0:
+		return st.lastError
+	case w.pendingHookCount() > 0:
+		return st.hookError
+	case w.res.Condition == ConditionFailing:
+		return st.lastError
+	}
+	return ""
+}

@@ -77,7 +77,14 @@ type Config struct {
 	// Retry-After asks for longer. Default 1 minute.
 	MaxRetryAfter time.Duration
 	Store         AccountStore
-	Logger        *zap.Logger // nil: no logging
+	// OnRequest, when set, is told of every request sent to the CA (not of the answers
+	// served from the directory cache or the nonce pool): its endpoint class
+	// ("directory", "new-nonce", "new-account", "new-order", "revoke", "renewal-info",
+	// "key-change", "authorization", "challenge", "finalize", "order", "certificate",
+	// "account" or "other"), the answer's status code (0: no answer came) and how long
+	// the answer's headers took. It is called concurrently and must not block.
+	OnRequest func(endpoint string, status int, took time.Duration)
+	Logger    *zap.Logger // nil: no logging
 }
 
 // Client holds one registered account and orders certificates with it. Its methods are
@@ -150,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.httpBase = base
 	c.transport = newSharedTransport(base, cfg.RateLimits, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
+	c.transport.onRequest = cfg.OnRequest
 
 	kid := ""
 	if cfg.EAB != nil {

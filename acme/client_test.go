@@ -91,9 +91,10 @@ func startCA(t *testing.T, opts acmesim.Options) *acmesim.CA {
 }
 
 type clientOpts struct {
-	store  acme.AccountStore
-	logger *zap.Logger
-	rps    float64
+	store     acme.AccountStore
+	logger    *zap.Logger
+	rps       float64
+	onRequest func(endpoint string, status int, took time.Duration)
 }
 
 func newClient(t *testing.T, ca *acmesim.CA, o clientOpts) (*acme.Client, *counter) {
@@ -112,6 +113,7 @@ func newClient(t *testing.T, ca *acmesim.CA, o clientOpts) (*acme.Client, *count
 		Store:             o.store,
 		Logger:            o.logger,
 		RequestsPerSecond: o.rps,
+		OnRequest:         o.onRequest,
 	})
 	if err != nil {
 		t.Fatalf("acme.New: %v", err)
@@ -321,6 +323,49 @@ func TestCachedDirectoryAndNonces(t *testing.T) {
 		t.Errorf("newNonce asked %d times for %d signed requests, want at most 4", n, posts)
 	} else {
 		t.Logf("newNonce asked %d times for %d signed requests", n, posts)
+	}
+}
+
+// Every request that reaches the CA is reported once, with its class: the classes of
+// the requests an issuance makes, none "other".
+func TestOnRequestNamesEveryRequest(t *testing.T) {
+	t.Parallel()
+	ca := startCA(t, acmesim.Options{AlwaysValid: true})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c, cnt := newClient(t, ca, clientOpts{onRequest: func(endpoint string, status int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[endpoint]++
+		if status == 0 {
+			t.Errorf("%s: no answer", endpoint)
+		}
+	}})
+	_, cert := issue(t, c, acme.OrderRequest{Name: "n", Domains: []string{"a.example.com"}, Profile: acmesim.ProfileDefault})
+	if _, err := c.RenewalInfoByID(t.Context(), cert.ARIID); err != nil {
+		t.Fatalf("RenewalInfoByID: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	cnt.mu.Lock()
+	defer cnt.mu.Unlock()
+	total, reported := 0, 0
+	for _, n := range cnt.counts {
+		total += n
+	}
+	for _, n := range seen {
+		reported += n
+	}
+	if reported != total {
+		t.Errorf("%d requests reported, %d sent: %v", reported, total, seen)
+	}
+	for _, want := range []string{"directory", "new-nonce", "new-account", "new-order", "authorization", "finalize", "certificate", "renewal-info"} {
+		if seen[want] == 0 {
+			t.Errorf("no %q request reported: %v", want, seen)
+		}
+	}
+	if seen["other"] != 0 {
+		t.Errorf("%d requests of class other: %v (sent %v)", seen["other"], seen, cnt.counts)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -242,5 +243,38 @@ func TestPollStopsOnContext(t *testing.T) {
 	err := c.poll(ctx, s.call(ctx, zap.NewNop()), "u", zap.NewNop(), "w", func() (bool, error) { return false, nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("poll: %v, want context.Canceled", err)
+	}
+}
+
+// TestClassifyEndpoint: the URLs the directory names by the directory, the others by their path
+// (Boulder's and Pebble's).
+func TestClassifyEndpoint(t *testing.T) {
+	t.Parallel()
+	s := newSharedTransport(nil, RateLimits{}, 0, "https://ca/dir", nil, time.Now)
+	s.storeDirectory(http.Header{}, []byte(`{"newNonce": "https://ca/nonce-plz", "newAccount": "https://ca/sign-me-up",
+		"newOrder": "https://ca/order-plz", "revokeCert": "https://ca/revoke-cert", "keyChange": "https://ca/rollover-account-key",
+		"renewalInfo": "https://ca/draft-ietf-acme-ari-03/renewalInfo/"}`))
+	for url, want := range map[string]endpoint{
+		"https://ca/dir": epDirectory, "https://ca/nonce-plz": epNewNonce, "https://ca/sign-me-up": epNewAccount,
+		"https://ca/order-plz": epNewOrder, "https://ca/revoke-cert": epRevokeCert, "https://ca/rollover-account-key": epKeyChange,
+		"https://ca/draft-ietf-acme-ari-03/renewalInfo/abc.def": epRenewalInfo,
+		"https://ca/acme/authz/123/456": epAuthorization, "https://ca/authZ/abc": epAuthorization,
+		"https://ca/acme/chall/1/2/x": epChallenge, "https://ca/chalZ/abc": epChallenge,
+		"https://ca/acme/finalize/1/2": epFinalize, "https://ca/finalize-order/abc": epFinalize,
+		"https://ca/acme/order/1/2": epOrder, "https://ca/my-order/abc": epOrder,
+		"https://ca/acme/cert/abc": epCertificate, "https://ca/certZ/abc": epCertificate,
+		"https://ca/acme/acct/123": epAccount, "https://ca/my-account/1": epAccount,
+		"https://ca/whatever": epOther, "https://ca/draft-ietf-acme-ari-03/renewalInfo": epOther,
+	} {
+		req, err := http.NewRequest(http.MethodPost, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.classify(req); got != want {
+			t.Errorf("%s: %s, want %s", url, got, want)
+		}
+		if b, w := s.classify(req).bucket(), min(want, epOther); b != w || int(b) >= len(s.limiters) {
+			t.Errorf("%s: bucket %s, want %s", url, b, w)
+		}
 	}
 }

@@ -301,6 +301,7 @@ func (c *Client) finishRollover(ctx context.Context) error {
 		return fmt.Errorf("parse the stored next account key: %w", err)
 	}
 	tr := newSharedTransport(c.httpBase, RateLimits{}, 0, c.dirURL, c.log, c.now)
+	tr.onRequest = c.transport.onRequest
 	tr.setAccountKey(next)
 	if err := c.probeKeyWith(ctx, tr, acct.URL, next); err != nil {
 		return fmt.Errorf("the CA refuses both stored account keys: %w", errors.Join(errOld, err))
@@ -479,6 +480,7 @@ func (c *Client) RevokeWithCertKey(ctx context.Context, cert []byte, key crypto.
 	}
 	// A transport of its own: its badNonce retries must sign with the certificate key.
 	tr := newSharedTransport(c.httpBase, RateLimits{}, 0, c.dirURL, c.log, c.now)
+	tr.onRequest = c.transport.onRequest
 	tr.setAccountKey(key)
 	ct := tr.call(ctx, c.log)
 	core, err := api.New(&http.Client{Transport: ct, Timeout: c.timeout}, c.userAgent, c.dirURL, "", key)

@@ -46,7 +46,10 @@ func DefaultRateLimits() RateLimits {
 	}
 }
 
-// endpoint classes, the index of a limiter.
+// endpoint is the class of a request to the CA, defined here once: pacing gives each
+// class up to epOther a token bucket of its own (RateLimits), the later classes share
+// epOther's, and Config.OnRequest reports every class by its name (the daemon's
+// endpoint label of its ACME request metrics).
 type endpoint int
 
 const (
@@ -56,19 +59,37 @@ const (
 	epNewOrder
 	epRevokeCert
 	epRenewalInfo
-	epOther
+	epOther // none of the classes below
+	epKeyChange
+	epAuthorization
+	epChallenge
+	epFinalize
+	epOrder
+	epCertificate
+	epAccount
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"directory", "new_nonce", "new_account", "new_order", "revoke_cert", "renewal_info", "other"}
+// numBuckets counts the token buckets: one per class up to epOther.
+const numBuckets = epOther + 1
+
+var endpointNames = [numEndpoints]string{"directory", "new-nonce", "new-account", "new-order", "revoke", "renewal-info", "other",
+	"key-change", "authorization", "challenge", "finalize", "order", "certificate", "account"}
+
+// bucketNames name the buckets as RateLimits' fields and the configuration's
+// acme.rate_limits keys do.
+var bucketNames = [numBuckets]string{"directory", "new_nonce", "new_account", "new_order", "revoke_cert", "renewal_info", "other"}
 
 func (e endpoint) String() string { return endpointNames[e] }
 
-// list returns the limits indexed by endpoint, defaults filled in.
-func (l RateLimits) list() [numEndpoints]RateLimit {
+// bucket is the token bucket of class e.
+func (e endpoint) bucket() endpoint { return min(e, epOther) }
+
+// list returns the limits indexed by bucket, defaults filled in.
+func (l RateLimits) list() [numBuckets]RateLimit {
 	d := DefaultRateLimits()
-	out := [numEndpoints]RateLimit{l.Directory, l.NewNonce, l.NewAccount, l.NewOrder, l.RevokeCert, l.RenewalInfo, l.Other}
-	def := [numEndpoints]RateLimit{d.Directory, d.NewNonce, d.NewAccount, d.NewOrder, d.RevokeCert, d.RenewalInfo, d.Other}
+	out := [numBuckets]RateLimit{l.Directory, l.NewNonce, l.NewAccount, l.NewOrder, l.RevokeCert, l.RenewalInfo, l.Other}
+	def := [numBuckets]RateLimit{d.Directory, d.NewNonce, d.NewAccount, d.NewOrder, d.RevokeCert, d.RenewalInfo, d.Other}
 	for i := range out {
 		if out[i] == (RateLimit{}) {
 			out[i] = def[i]
@@ -81,10 +102,10 @@ func (l RateLimits) list() [numEndpoints]RateLimit {
 func (l RateLimits) validate() error {
 	for i, r := range l.list() {
 		if !(r.PerSecond > 0) || math.IsInf(r.PerSecond, 0) {
-			return fmt.Errorf("rate limit %s: PerSecond must be more than 0, got %g", endpoint(i), r.PerSecond)
+			return fmt.Errorf("rate limit %s: PerSecond must be more than 0, got %g", bucketNames[i], r.PerSecond)
 		}
 		if r.Burst < 1 {
-			return fmt.Errorf("rate limit %s: Burst must be at least 1, got %d", endpoint(i), r.Burst)
+			return fmt.Errorf("rate limit %s: Burst must be at least 1, got %d", bucketNames[i], r.Burst)
 		}
 	}
 	return nil
@@ -96,11 +117,13 @@ type directoryURLs struct {
 	NewAccount  string `json:"newAccount"`
 	NewOrder    string `json:"newOrder"`
 	RevokeCert  string `json:"revokeCert"`
+	KeyChange   string `json:"keyChange"`
 	RenewalInfo string `json:"renewalInfo"`
 }
 
-// classify returns the endpoint class of req. Before the directory is known only the
-// directory itself can be asked for; anything else counts as other.
+// classify returns the endpoint class of req: by the URLs the directory names, then,
+// for the URLs the CA hands out in its answers, by their path (classifyPath). Before
+// the directory is known only the directory itself can be asked for.
 func (s *sharedTransport) classify(req *http.Request) endpoint {
 	u := req.URL.String()
 	if u == s.dirURL {
@@ -118,15 +141,38 @@ func (s *sharedTransport) classify(req *http.Request) endpoint {
 		return epNewOrder
 	case u == d.RevokeCert:
 		return epRevokeCert
+	case u == d.KeyChange:
+		return epKeyChange
 	case d.RenewalInfo != "" && strings.HasPrefix(u, strings.TrimSuffix(d.RenewalInfo, "/")+"/"):
 		return epRenewalInfo
+	}
+	return classifyPath(req.URL.Path)
+}
+
+// pathClasses name a URL the directory does not list by a fragment of its path, most
+// specific first; they cover Let's Encrypt's (Boulder) and Pebble's paths. All of these
+// classes share the epOther bucket: the names are for reports only.
+var pathClasses = []struct {
+	frag  string
+	class endpoint
+}{
+	{"finalize", epFinalize}, {"authz", epAuthorization}, {"chal", epChallenge},
+	{"cert", epCertificate}, {"order", epOrder}, {"acct", epAccount}, {"account", epAccount},
+}
+
+func classifyPath(path string) endpoint {
+	p := strings.ToLower(path)
+	for _, c := range pathClasses {
+		if strings.Contains(p, c.frag) {
+			return c.class
+		}
 	}
 	return epOther
 }
 
 // wait takes a token of class e, and of the overall limiter when one is configured.
 func (s *sharedTransport) wait(ctx context.Context, e endpoint) error {
-	if err := s.limiters[e].Wait(ctx); err != nil {
+	if err := s.limiters[e.bucket()].Wait(ctx); err != nil {
 		return err
 	}
 	if s.overall != nil {
@@ -135,8 +181,8 @@ func (s *sharedTransport) wait(ctx context.Context, e endpoint) error {
 	return nil
 }
 
-func newLimiters(l RateLimits) [numEndpoints]*rate.Limiter {
-	var out [numEndpoints]*rate.Limiter
+func newLimiters(l RateLimits) [numBuckets]*rate.Limiter {
+	var out [numBuckets]*rate.Limiter
 	for i, r := range l.list() {
 		out[i] = rate.NewLimiter(rate.Limit(r.PerSecond), r.Burst)
 	}

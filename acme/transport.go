@@ -32,12 +32,14 @@ const (
 // context; each call's callTransport brings its own. Safe for concurrent use.
 type sharedTransport struct {
 	base     http.RoundTripper
-	limiters [numEndpoints]*rate.Limiter
+	limiters [numBuckets]*rate.Limiter
 	overall  *rate.Limiter // Config.RequestsPerSecond; nil: none
 	nonceCap int           // the most nonces in use at once: the newNonce burst
 	dirURL   string
 	log      *zap.Logger
-	now      func() time.Time
+	// onRequest is Config.OnRequest; nil: none.
+	onRequest func(endpoint string, status int, took time.Duration)
+	now       func() time.Time
 
 	mu             sync.Mutex
 	dirBody        []byte
@@ -301,6 +303,18 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// report tells Config.OnRequest of a request sent; resp is nil when no answer came.
+func (s *sharedTransport) report(class endpoint, resp *http.Response, took time.Duration) {
+	if s.onRequest == nil {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	s.onRequest(class.String(), status, took)
+}
+
 // badNonceHeader carries, between roundTrip and RoundTrip, the nonce of a badNonce
 // answer that RoundTrip may use to sign the request again. It never leaves the package.
 const badNonceHeader = "X-Certferry-Bad-Nonce-Replay"
@@ -319,7 +333,7 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 			return nil, c.fail(ctxErr)
 		}
 		// The wait would outlast the call's deadline: fail now, as the deadline would.
-		return nil, c.fail(fmt.Errorf("acme: request rate limit (%s): the next request is allowed only after the deadline: %w", class, context.DeadlineExceeded))
+		return nil, c.fail(fmt.Errorf("acme: request rate limit (%s): the next request is allowed only after the deadline: %w", bucketNames[class.bucket()], context.DeadlineExceeded))
 	}
 
 	// The call's context, cut short also by the request's own (http.Client.Timeout).
@@ -330,7 +344,9 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 		stop := context.AfterFunc(req.Context(), cancelCtx)
 		cancel = func() { stop(); cancelCtx() }
 	}
+	start := time.Now()
 	resp, err := c.s.base.RoundTrip(req.Clone(ctx))
+	c.s.report(class, resp, time.Since(start))
 	if err != nil {
 		cancel()
 		if ctxErr := c.ctx.Err(); ctxErr != nil {

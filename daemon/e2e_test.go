@@ -63,7 +63,7 @@ func sandboxBuild(sb *sandbox.Sandbox, m *metrics.Metrics, log *zap.Logger) func
 	return func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
 		awsCfg := sb.AWSConfig(ctx)
 		awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
-		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", ACMETransport: m.ACMETransport, OnHook: m.ObserveHook, Memory: mem})
+		a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: "test", OnACMERequest: m.ObserveACMERequest, OnHook: m.ObserveHook, Memory: mem})
 		if err != nil {
 			return nil, err
 		}

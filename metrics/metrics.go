@@ -266,28 +266,20 @@ func (m *Metrics) AWSAPIOption(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
-// ACMETransport wraps rt (nil: http.DefaultTransport) so that every request to the ACME
-// CA is counted in certferry_acme_requests_total{endpoint,code} and timed in
-// certferry_acme_request_duration_seconds{endpoint}. The endpoint label is one of a
-// fixed set derived from the URL path (see ACMEEndpoint); code is the HTTP status code
-// ("200", "400", "429": a class would hide a 429 among the 400s) or "error" when no
-// answer came. Status codes are three digits, so the label stays bounded.
-func (m *Metrics) ACMETransport(rt http.RoundTripper) http.RoundTripper {
-	if rt == nil {
-		rt = http.DefaultTransport
+// ObserveACMERequest counts a request to the ACME CA in
+// certferry_acme_requests_total{endpoint,code} and times it in
+// certferry_acme_request_duration_seconds{endpoint}; it is the ACME client's
+// OnRequest. The endpoint label is one of the ACME client's fixed classes; code is the
+// HTTP status code ("200", "400", "429": a class would hide a 429 among the 400s) or
+// "error" when no answer came (status 0). Status codes are three digits, so the label
+// stays bounded.
+func (m *Metrics) ObserveACMERequest(endpoint string, status int, took time.Duration) {
+	m.acmeDuration.WithLabelValues(endpoint).Observe(took.Seconds())
+	code := "error"
+	if status != 0 {
+		code = statusCode(status)
 	}
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		endpoint := ACMEEndpoint(req.URL.Path)
-		start := time.Now()
-		resp, err := rt.RoundTrip(req)
-		m.acmeDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
-		code := "error"
-		if err == nil {
-			code = statusCode(resp.StatusCode)
-		}
-		m.acme.WithLabelValues(endpoint, code).Inc()
-		return resp, err
-	})
+	m.acme.WithLabelValues(endpoint, code).Inc()
 }
 
 // statusCode is an HTTP status code as a label; anything outside 100-599 is "other".
@@ -296,40 +288,4 @@ func statusCode(c int) string {
 		return "other"
 	}
 	return strconv.Itoa(c)
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// acmeEndpoints maps a path fragment to the endpoint label, most specific first. The
-// fragments cover Let's Encrypt (Boulder) and Pebble paths.
-var acmeEndpoints = []struct{ frag, endpoint string }{
-	{"renewalinfo", "renewal-info"},
-	{"nonce", "new-nonce"},
-	{"new-acct", "new-account"}, {"sign-me-up", "new-account"},
-	{"new-order", "new-order"}, {"order-plz", "new-order"},
-	{"finalize", "finalize"},
-	{"authz", "authorization"},
-	{"chal", "challenge"},
-	{"revoke", "revoke"},
-	{"cert", "certificate"},
-	{"order", "order"},
-	{"acct", "account"}, {"account", "account"},
-	{"key-change", "key-change"}, {"rollover", "key-change"},
-	{"dir", "directory"},
-}
-
-// ACMEEndpoint names the ACME endpoint of a URL path, from a fixed set of labels
-// ("directory", "new-nonce", "new-account", "new-order", "authorization", "challenge",
-// "finalize", "order", "certificate", "renewal-info", "account", "revoke", "key-change",
-// "other").
-func ACMEEndpoint(path string) string {
-	p := strings.ToLower(path)
-	for _, e := range acmeEndpoints {
-		if strings.Contains(p, e.frag) {
-			return e.endpoint
-		}
-	}
-	return "other"
 }

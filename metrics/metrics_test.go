@@ -115,88 +115,28 @@ func failedResult(t *testing.T, name string) *renew.Result {
 	return &renew.Result{Name: name, Action: renew.ActionFailed, Error: "boom", Condition: renew.ConditionFailing, Attempts: 1}
 }
 
-func TestACMETransport(t *testing.T) {
+func TestObserveACMERequest(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/nope":
-			w.WriteHeader(404)
-		case "/acme/new-order/slow":
-			w.WriteHeader(429)
-		}
-	}))
-	defer srv.Close()
 	m := metrics.New()
-	c := &http.Client{Transport: m.ACMETransport(nil)}
-	for _, p := range []string{"/dir", "/nonce-plz", "/acme/new-order", "/acme/new-order", "/nope", "/acme/new-order/slow"} {
-		resp, err := c.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+	for _, r := range []struct {
+		endpoint string
+		status   int
+	}{{"directory", 200}, {"new-nonce", 200}, {"new-order", 201}, {"new-order", 201}, {"other", 404}, {"new-order", 429}, {"finalize", 0}} {
+		m.ObserveACMERequest(r.endpoint, r.status, time.Millisecond)
 	}
-	srv.Client().CloseIdleConnections()
-	c.CloseIdleConnections()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	fams := scrape(t, m)
 	for _, tt := range []struct {
 		endpoint, code string
 		want           float64
-	}{{"directory", "200", 1}, {"new-nonce", "200", 1}, {"new-order", "200", 2}, {"new-order", "429", 1}, {"other", "404", 1}} {
+	}{{"directory", "200", 1}, {"new-nonce", "200", 1}, {"new-order", "201", 2}, {"new-order", "429", 1}, {"other", "404", 1}, {"finalize", "error", 1}} {
 		if got := value(t, fams, "certferry_acme_requests_total", map[string]string{"endpoint": tt.endpoint, "code": tt.code}); got != tt.want {
 			t.Errorf("%s %s = %v, want %v", tt.endpoint, tt.code, got, tt.want)
 		}
 	}
-	// One duration observation per request, by endpoint.
-	for endpoint, want := range map[string]float64{"directory": 1, "new-nonce": 1, "new-order": 3, "other": 1} {
+	// One duration observation per request, by endpoint, answered or not.
+	for endpoint, want := range map[string]float64{"directory": 1, "new-nonce": 1, "new-order": 3, "other": 1, "finalize": 1} {
 		if got := value(t, fams, "certferry_acme_request_duration_seconds", map[string]string{"endpoint": endpoint}); got != want {
 			t.Errorf("duration count %s = %v, want %v", endpoint, got, want)
-		}
-	}
-}
-
-// TestACMETransportError: a request that gets no answer is counted as code "error" and
-// still timed.
-func TestACMETransportError(t *testing.T) {
-	t.Parallel()
-	m := metrics.New()
-	boom := errors.New("connection refused")
-	c := &http.Client{Transport: m.ACMETransport(roundTripper(func(*http.Request) (*http.Response, error) { return nil, boom }))}
-	if _, err := c.Get("http://ca.invalid/acme/new-order"); !errors.Is(err, boom) {
-		t.Fatalf("err = %v", err)
-	}
-	fams := scrape(t, m)
-	if got := value(t, fams, "certferry_acme_requests_total", map[string]string{"endpoint": "new-order", "code": "error"}); got != 1 {
-		t.Errorf("error count = %v, want 1", got)
-	}
-	if got := value(t, fams, "certferry_acme_request_duration_seconds", map[string]string{"endpoint": "new-order"}); got != 1 {
-		t.Errorf("duration count = %v, want 1", got)
-	}
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-func TestACMEEndpoint(t *testing.T) {
-	t.Parallel()
-	for path, want := range map[string]string{
-		"/directory": "directory", "/dir": "directory",
-		"/acme/new-nonce": "new-nonce", "/nonce-plz": "new-nonce",
-		"/acme/new-acct": "new-account", "/sign-me-up": "new-account",
-		"/acme/new-order": "new-order", "/order-plz": "new-order",
-		"/acme/authz/123/456": "authorization", "/authZ/abc": "authorization",
-		"/acme/chall/1/2/x": "challenge", "/chalZ/abc": "challenge",
-		"/acme/finalize/1/2": "finalize", "/finalize-order/abc": "finalize",
-		"/acme/order/1/2": "order", "/my-order/abc": "order",
-		"/acme/cert/abc": "certificate", "/certZ/abc": "certificate",
-		"/draft-ietf-acme-ari-03/renewalInfo/abc": "renewal-info",
-		"/acme/acct/123": "account", "/my-account/1": "account",
-		"/acme/revoke-cert": "revoke", "/acme/key-change": "key-change",
-		"/whatever": "other",
-	} {
-		if got := metrics.ACMEEndpoint(path); got != want {
-			t.Errorf("ACMEEndpoint(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

@@ -43,8 +43,9 @@ type Options struct {
 	Version string
 	// Now is the clock of the pass (tests); nil is time.Now.
 	Now func() time.Time
-	// ACMETransport, when set, wraps the ACME client's HTTP transport (request metrics).
-	ACMETransport func(http.RoundTripper) http.RoundTripper
+	// OnACMERequest is told of every request to the ACME CA (metrics; acme.Config's
+	// OnRequest).
+	OnACMERequest func(endpoint string, status int, took time.Duration)
 	// OnHook is told of every hook run (metrics).
 	OnHook func(cert, hook string, err error)
 	// HookEnv is the base environment of exec hooks (nil: a fixed PATH only).
@@ -79,7 +80,7 @@ type App struct {
 	acmeChecked time.Time    // when the store was last compared with acmeClient's account
 	now         func() time.Time
 	version     string
-	acmeWrap    func(http.RoundTripper) http.RoundTripper
+	onACME      func(endpoint string, status int, took time.Duration)
 	directory   string // the directory the Runner orders from
 }
 
@@ -222,7 +223,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	dns := route53.New(r53, r53opts)
 	a.dns = dns
 
-	a.acmeWrap = opts.ACMETransport
+	a.onACME = opts.OnACMERequest
 	hookDeps := hooks.Deps{
 		Logger:     log,
 		ASG:        autoscaling.NewFromConfig(awsCfg),
@@ -385,14 +386,10 @@ func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (
 	// lego never closes its nonce responses' bodies, and a client timeout keeps a timer
 	// and goroutine per such request alive for the whole timeout.
 	base.ResponseHeaderTimeout = 90 * time.Second
-	var tr http.RoundTripper = base
-	if a.acmeWrap != nil {
-		tr = a.acmeWrap(tr)
-	}
 	return acme.New(ctx, acme.Config{
 		DirectoryURL:      directory,
 		Email:             cfg.Email,
-		HTTPClient:        &http.Client{Transport: tr},
+		HTTPClient:        &http.Client{Transport: base},
 		UserAgent:         "certferry/" + a.version,
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,
@@ -400,6 +397,7 @@ func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (
 		MaxRetryAfter:     cfg.MaxRetryAfter,
 		Store:             store,
 		Logger:            a.Log,
+		OnRequest:         a.onACME,
 	})
 }
 

@@ -258,7 +258,7 @@ func TestClassifyEndpoint(t *testing.T) {
 		"https://ca/dir": epDirectory, "https://ca/nonce-plz": epNewNonce, "https://ca/sign-me-up": epNewAccount,
 		"https://ca/order-plz": epNewOrder, "https://ca/revoke-cert": epRevokeCert, "https://ca/rollover-account-key": epKeyChange,
 		"https://ca/draft-ietf-acme-ari-03/renewalInfo/abc.def": epRenewalInfo,
-		"https://ca/acme/authz/123/456": epAuthorization, "https://ca/authZ/abc": epAuthorization,
+		"https://ca/acme/authz/123/456":                         epAuthorization, "https://ca/authZ/abc": epAuthorization,
 		"https://ca/acme/chall/1/2/x": epChallenge, "https://ca/chalZ/abc": epChallenge,
 		"https://ca/acme/finalize/1/2": epFinalize, "https://ca/finalize-order/abc": epFinalize,
 		"https://ca/acme/order/1/2": epOrder, "https://ca/my-order/abc": epOrder,

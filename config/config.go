@@ -20,6 +20,9 @@ const (
 	DefaultInsyncTimeout = 10 * time.Minute
 	DefaultMaxRetryAfter = time.Minute
 	DefaultConcurrency   = 50
+	// DefaultMinPeriod is the floor between two scheduled passes: a pass lists every
+	// secret, so a daemon must never turn into a loop of back-to-back passes.
+	DefaultMinPeriod     = 5 * time.Minute
 	DefaultIssuanceGuard = 24 * time.Hour
 	DefaultListen        = "127.0.0.1:9464"
 	DefaultHealthRefresh = time.Minute
@@ -214,6 +217,10 @@ type Schedule struct {
 	Cron string
 	// Jitter is a random delay added to each scheduled pass; zero means none.
 	Jitter time.Duration
+	// MinPeriod is the floor between two passes of the daemon: a cron spec that runs more
+	// often is refused, and the daemon never starts a pass sooner than this after the last
+	// one, whatever the spec answers. Default DefaultMinPeriod (5 minutes).
+	MinPeriod time.Duration
 	// Interval is set when certferry is started from outside on a fixed period (a Lambda on
 	// rate(60 days)): a certificate is due if it would fall due before the next run. Zero: unset.
 	Interval time.Duration
@@ -402,6 +409,7 @@ func defaults() *Config {
 		},
 		Route53:       Route53{InsyncTimeout: DefaultInsyncTimeout},
 		Concurrency:   DefaultConcurrency,
+		Schedule:      Schedule{MinPeriod: DefaultMinPeriod},
 		IssuanceGuard: DefaultIssuanceGuard,
 		Log:           Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Listen:        DefaultListen,

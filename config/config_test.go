@@ -35,7 +35,10 @@ line 6: aws.assume_role_arn: "arn:aws:iam::1234:user/certferry": write arn:aws:i
 		{"bad_cron", `line 3: schedule.cron: "17 3,15 * *": expected exactly 5 fields, found 4: [17 3,15 * *] (write 5 fields: minute hour day-of-month month day-of-week, e.g. "17 3,15 * * *")`},
 		{"bad_cron_long_form", `line 4: schedule.cron: "61 3 * * *": end of range (61) above maximum (59): 61 (write 5 fields: minute hour day-of-month month day-of-week, e.g. "17 3,15 * * *")
 line 5: schedule.jitter: must not be negative
-line 6: schedule.every: unknown key "every" (known keys: cron, jitter, interval)`},
+line 6: schedule.every: unknown key "every" (known keys: cron, jitter, min_period, interval)`},
+		{"cron_never", `line 3: schedule.cron: "0 0 30 2 *": never runs: no date matches it within five years`},
+		{"cron_too_often", `line 4: schedule.cron: "*/2 * * * *": runs 2m apart, more often than schedule.min_period (5m) allows`},
+		{"min_period_short", `line 5: schedule.min_period: 500ms: must be at least 1s (the floor between two passes; default 5m)`},
 		{"bad_directory", `line 2: acme.directory: "http://acme.example.org/directory": write letsencrypt, letsencrypt-staging or an https:// URL
 line 4: acme.account_store: "file:var/lib/certferry": the directory must be an absolute path (file:/var/lib/certferry)`},
 		{"bad_duration", `line 3: renew_before: "30 days": not a duration (write e.g. 30d, 12h, 90m or 1h30m)

@@ -53,7 +53,7 @@ func TestParseGood(t *testing.T) {
 			AWS: AWS{Region: "eu-west-3", EndpointURL: "http://127.0.0.1:4566", Profile: "certs",
 				AssumeRoleARN: "arn:aws:iam::123456789012:role/certferry", ExternalID: "certferry-ext"},
 			Route53:       Route53{InsyncTimeout: 2 * time.Minute, PropagationCheck: true, Resolvers: []string{"1.1.1.1:53", "[2606:4700:4700::1111]:53"}},
-			Schedule:      Schedule{Cron: "@daily", Jitter: 30 * time.Minute, Interval: 7 * 24 * time.Hour},
+			Schedule:      Schedule{Cron: "@daily", Jitter: 30 * time.Minute, MinPeriod: time.Hour, Interval: 7 * 24 * time.Hour},
 			Concurrency:   16,
 			RenewBefore:   20 * 24 * time.Hour,
 			IssuanceGuard: 0,

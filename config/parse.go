@@ -611,9 +611,10 @@ func (d *decoder) schedule(p string, n *yaml.Node) {
 		d.str(&s.Cron)(p, n)
 		return
 	}
-	d.object(n, p, "a cron string or a mapping with cron, jitter and interval", []field{
+	d.object(n, p, "a cron string or a mapping with cron, jitter, min_period and interval", []field{
 		{"cron", d.str(&s.Cron)},
 		{"jitter", d.duration(&s.Jitter, nil)},
+		{"min_period", d.duration(&s.MinPeriod, nil)},
 		{"interval", d.duration(&s.Interval, nil)},
 	})
 }

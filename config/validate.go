@@ -336,9 +336,14 @@ func (k *checker) aws() {
 
 func (k *checker) schedule() {
 	s := k.c.Schedule
+	if s.MinPeriod < time.Second {
+		k.addf("schedule.min_period", "%s: must be at least 1s (the floor between two passes; default %s)", formatDuration(s.MinPeriod), formatDuration(DefaultMinPeriod))
+	}
 	if s.Cron != "" {
-		if _, err := scheduler.ParseCron(s.Cron); err != nil {
+		if cs, err := scheduler.ParseCron(s.Cron); err != nil {
 			k.addf("schedule.cron", "%q: %s (write 5 fields: minute hour day-of-month month day-of-week, e.g. \"17 3,15 * * *\")", s.Cron, err.Error())
+		} else if err := scheduler.CheckSpec(cs, time.Now(), max(s.MinPeriod, time.Second)); err != nil {
+			k.addf("schedule.cron", "%q: %s", s.Cron, err.Error())
 		}
 	}
 	k.checkDuration("schedule.jitter", int64(s.Jitter), false)

@@ -93,6 +93,10 @@ type Options struct {
 	Reload <-chan struct{}
 	// Ready, when not nil, is called with the HTTP address once the daemon serves.
 	Ready func(addr string)
+	// Next, when not nil, stands in for the schedule's answer (tests: a schedule library
+	// that answers a time in the past, or the zero time). The floor
+	// (schedule.min_period) holds whatever it answers.
+	Next func(now time.Time) time.Time
 }
 
 // Daemon is one running `certferry run`. Make it with Run.
@@ -104,11 +108,13 @@ type Daemon struct {
 	start  time.Time
 
 	// Owned by the loop goroutine.
-	cfg    *config.Config
-	runner Runner
-	sched  *scheduler.Schedule
-	spec   string
-	rl     reloading
+	cfg       *config.Config
+	runner    Runner
+	sched     *scheduler.Schedule
+	spec      string
+	minPeriod time.Duration
+	lastStart time.Time // when the last pass started
+	rl        reloading
 
 	mu          sync.Mutex               // guards the fields below
 	names       []string                 // configured certificate names
@@ -211,8 +217,9 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 		return err
 	}
 	for {
-		next := d.sched.Next(d.opts.Now())
-		t := time.NewTimer(next.Sub(d.opts.Now()))
+		now := d.opts.Now()
+		next := scheduler.NextPass(scheduleFunc(d.next), d.lastStart, now, d.minPeriod)
+		t := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -244,12 +251,27 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 	}
 }
 
+// scheduleFunc adapts a function to what scheduler.NextPass asks of a schedule.
+type scheduleFunc func(time.Time) time.Time
+
+func (f scheduleFunc) Next(now time.Time) time.Time { return f(now) }
+
+// next is the schedule's next time after now (Options.Next in tests); the loop bounds
+// it with scheduler.NextPass.
+func (d *Daemon) next(now time.Time) time.Time {
+	if d.opts.Next != nil {
+		return d.opts.Next(now)
+	}
+	return d.sched.Next(now)
+}
+
 // runPass runs one pass. When ctx ends during the pass, it waits up to StopTimeout for
 // the pass to return (cleanup included) and reports an error if it does not.
 func (d *Daemon) runPass(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	d.lastStart = d.opts.Now()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -297,7 +319,7 @@ func (d *Daemon) pass(ctx context.Context) {
 		}
 	}
 	failing := sum.Failing()
-	next := d.sched.Next(end)
+	next := scheduler.NextPass(scheduleFunc(d.next), start, end, d.minPeriod)
 	status := fmt.Sprintf("last pass %s: %d certificates, %d renewed, %d failed, %d failing; next pass %s",
 		start.UTC().Format(time.RFC3339), len(sum.Results), renewed, failed, failing, next.UTC().Format(time.RFC3339))
 	d.mu.Lock()
@@ -335,6 +357,12 @@ type prepared struct {
 	runner Runner
 }
 
+// minPeriod is the configuration's floor between passes, never below a second (a
+// configuration built without config.Load's defaults has none).
+func minPeriod(cfg *config.Config) time.Duration {
+	return max(cfg.Schedule.MinPeriod, time.Second)
+}
+
 // prepare parses cfg's schedule and builds its Runner. It reads only d.opts, so a
 // reload runs it off the loop, while the old Runner may be in a pass.
 func (d *Daemon) prepare(ctx context.Context, cfg *config.Config) (*prepared, error) {
@@ -345,6 +373,10 @@ func (d *Daemon) prepare(ctx context.Context, cfg *config.Config) (*prepared, er
 	sched, err := scheduler.ParseSchedule(spec, cfg.Schedule.Jitter, d.opts.Rand)
 	if err != nil {
 		return nil, err
+	}
+	// Checked here as well as by validation: at the real time, the default spec included.
+	if err := sched.Check(d.opts.Now(), minPeriod(cfg)); err != nil {
+		return nil, fmt.Errorf("schedule.cron: %q: %w", spec, err)
 	}
 	runner, err := d.opts.Build(ctx, cfg)
 	if err != nil {
@@ -367,7 +399,7 @@ func (d *Daemon) commit(p *prepared) (added bool) {
 	for i, c := range cfg.Certificates {
 		names[i] = c.Name
 	}
-	d.cfg, d.runner, d.sched, d.spec = cfg, runner, sched, spec
+	d.cfg, d.runner, d.sched, d.spec, d.minPeriod = cfg, runner, sched, spec, minPeriod(cfg)
 	d.m.Init(names)
 	d.mu.Lock()
 	for _, n := range names {

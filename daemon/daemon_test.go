@@ -435,3 +435,43 @@ func TestBadConfig(t *testing.T) {
 func metricsValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
 	return metricstest.Value(fams, name, labels)
 }
+
+// TestScheduleFloor: whatever the schedule answers (a time in the past, the zero time of
+// a spec that matches nothing), two passes never start closer than schedule.min_period.
+func TestScheduleFloor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		next func(time.Time) time.Time
+	}{
+		{"zero time", func(time.Time) time.Time { return time.Time{} }},
+		{"in the past", func(now time.Time) time.Time { return now.Add(-time.Hour) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+			writeFile(t, cfgPath, everySecond("web"))
+			var mu sync.Mutex
+			var starts []time.Time
+			runner := &fakeRunner{pass: func(ctx context.Context) (*renew.Summary, error) {
+				mu.Lock()
+				starts = append(starts, time.Now())
+				mu.Unlock()
+				return okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))(ctx)
+			}}
+			r := start(t, daemon.Options{ConfigPath: cfgPath, Next: c.next,
+				Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+			eventually(t, fakePasses(3), "three passes", func() bool { return runner.passes.Load() >= 3 })
+			if err := r.stop(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := 1; i < len(starts); i++ {
+				if gap := starts[i].Sub(starts[i-1]); gap < period {
+					t.Errorf("passes %d and %d started %s apart, under the floor (%s); %d passes in all", i, i+1, gap, period, len(starts))
+				}
+			}
+		})
+	}
+}

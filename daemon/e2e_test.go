@@ -39,7 +39,7 @@ var e2eConfig = `acme:
 aws:
   region: {{region}}
   endpoint_url: {{endpoint}}
-schedule: "@every 1s"
+schedule: {cron: "@every 1s", min_period: 1s}
 issuance_guard: 1s
 ` + e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"))
 
@@ -217,7 +217,7 @@ func TestReloadKeepsUnstored(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the start-up pass runs before the reload.
-	writeFile(t, cfgPath, strings.Replace(string(hourly), `schedule: "@every 1s"`, `schedule: "@every 1h"`, 1))
+	writeFile(t, cfgPath, strings.Replace(string(hourly), `schedule: {cron: "@every 1s", min_period: 1s}`, `schedule: "@every 1h"`, 1))
 	// The ACME account is stored in Secrets Manager too: the certificate's store is made
 	// to fail only once an order exists (the account is stored by then); the finalize
 	// is held for two seconds to leave the time. Three failures beat the SDK's three

@@ -18,7 +18,7 @@ import (
 // everySecond is fakeConfig with a pass every second, so a test sees passes come on
 // schedule while a reload is in trouble.
 func everySecond(name string) string {
-	return strings.Replace(fmt.Sprintf(fakeConfig, name, name), `"@every 1h"`, `"@every 1s"`, 1)
+	return strings.Replace(fmt.Sprintf(fakeConfig, name, name), `"@every 1h"`, `{cron: "@every 1s", min_period: 1s}`, 1)
 }
 
 // reloadTimeout is the ReloadTimeout of the tests whose reload gets stuck.

@@ -249,6 +249,19 @@ func (s *Summary) Failed() int {
 	return n
 }
 
+// Interrupted counts the certificates the pass was stopped before it finished (SIGTERM,
+// a hang-up, a deadline): not failures of their own (no backoff is recorded), but not
+// done either, so a stopped run never looks like one with nothing to do.
+func (s *Summary) Interrupted() int {
+	n := 0
+	for _, r := range s.Results {
+		if r.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 // HookFailures counts the certificates whose on_renew hooks failed.
 func (s *Summary) HookFailures() int {
 	n := 0

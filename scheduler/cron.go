@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"context"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -50,24 +49,8 @@ func (s *Schedule) Next(now time.Time) time.Time {
 	return t
 }
 
-// Loop calls pass at start (when startNow) and then at every scheduled time, until ctx
-// is done. A pass runs to its end before the next is scheduled, so passes never overlap.
-func Loop(ctx context.Context, s *Schedule, startNow bool, now func() time.Time, pass func(context.Context)) {
-	if now == nil {
-		now = time.Now
-	}
-	if startNow {
-		pass(ctx)
-	}
-	for {
-		next := s.Next(now())
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-			pass(ctx)
-		}
-	}
+// Check reports why the schedule cannot be used from `from` on (CheckSpec): it never
+// runs, or runs more often than floor.
+func (s *Schedule) Check(from time.Time, floor time.Duration) error {
+	return CheckSpec(s.spec, from, floor)
 }

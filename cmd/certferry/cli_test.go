@@ -231,7 +231,7 @@ func TestCLIRenewPartialFailure(t *testing.T) {
 	if r := table["lost"]; len(r) < 5 || r[1] != "failed" || r[3] != "failing" || !strings.HasPrefix(r[4], "FAILED:") {
 		t.Errorf("lost row %q, want failed ... failing FAILED: ...\n%s", r, out)
 	}
-	if !strings.Contains(out, "pass: 2 certificate(s), 1 renewed, 1 failing (1 new), 0 hook failure(s)") {
+	if !strings.Contains(out, "pass: 2 certificate(s), 1 renewed, 1 failing (1 new), 0 interrupted, 0 hook failure(s)") {
 		t.Errorf("summary line missing:\n%s", out)
 	}
 	if !strings.Contains(out, "www.example.org") && !strings.Contains(out, "hosted zone") {
@@ -503,5 +503,38 @@ func TestCLIDryRunOtherCA(t *testing.T) {
 	}
 	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
 		t.Errorf("a dry run created the certificate's secret")
+	}
+}
+
+// TestCLINeverFiringSchedule: a schedule that can never run (the 30th of February) or
+// runs more often than schedule.min_period is refused by validate and by run, exit 2,
+// naming the field and why, before anything starts (the daemon used to spin through
+// back-to-back passes).
+func TestCLINeverFiringSchedule(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ schedule, want string }{
+		{`"0 0 30 2 *"`, `schedule.cron: "0 0 30 2 *": never runs`},
+		{`"* * * * *"`, `schedule.cron: "* * * * *": runs 1m apart, more often than schedule.min_period (5m) allows`},
+	} {
+		p := writeFile(t, t.TempDir(), "never.yaml", strings.Replace(goodConfig, "certificates:", "schedule: "+c.schedule+"\ncertificates:", 1))
+		for _, cmd := range []string{"validate", "run"} {
+			code, _, errOut := cli(t, cmd, "--config", p)
+			if code != exitUsage || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s with schedule %s: exit %d, stderr %q; want exit %d naming %q", cmd, c.schedule, code, errOut, exitUsage, c.want)
+			}
+		}
+	}
+}
+
+// TestCLIRunFlagValues: --unhealthy-after 0 or negative would make /healthz fail at once
+// or never: refused, exit 2.
+func TestCLIRunFlagValues(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, t.TempDir(), "good.yaml", goodConfig)
+	for _, v := range []string{"0", "-1h", "30s"} {
+		code, _, errOut := cli(t, "run", "--config", p, "--unhealthy-after", v)
+		if code != exitUsage || !strings.Contains(errOut, "--unhealthy-after "+v) {
+			t.Errorf("run --unhealthy-after %s: exit %d, stderr %q", v, code, errOut)
+		}
 	}
 }

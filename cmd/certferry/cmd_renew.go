@@ -207,8 +207,11 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		}
 		return
 	}
-	fmt.Fprintf(w, "pass: %d certificate(s), %d renewed, %d failing (%d new), %d hook failure(s), %s\n",
-		len(s.Results), renewed, s.Failing(), newFail, s.HookFailures(), s.Duration.Round(10*time.Millisecond))
+	fmt.Fprintf(w, "pass: %d certificate(s), %d renewed, %d failing (%d new), %d interrupted, %d hook failure(s), %s\n",
+		len(s.Results), renewed, s.Failing(), newFail, s.Interrupted(), s.HookFailures(), s.Duration.Round(10*time.Millisecond))
+	if n := s.Interrupted(); n > 0 {
+		fmt.Fprintf(w, "stopped before %d certificate(s) were done: they are due on the next run (no backoff recorded)\n", n)
+	}
 }
 
 // fmtTime prints a time in UTC with its date, or "-".

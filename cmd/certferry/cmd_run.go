@@ -34,6 +34,10 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if *maxAge < time.Minute {
+		fmt.Fprintf(stderr, "certferry run: --unhealthy-after %s: must be at least 1m (how long without a successful pass before /healthz fails; default %s)\n", *maxAge, daemon.DefaultMaxPassAge)
+		return exitUsage
+	}
 	// The logger is built from the configuration read at start-up; a reload keeps it.
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -53,8 +53,12 @@ Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
 ./certferry.yaml, or $CERTFERRY_CONFIG when set.
 `
 
-// run dispatches a command. A first SIGINT/SIGTERM cancels the command's context so it
-// can stop cleanly (TXT records are still removed); a second one forces the exit.
+// run dispatches a command. The first SIGINT or SIGTERM, and for every command but the
+// daemon's a SIGHUP too, cancels the command's context so it stops cleanly: TXT records
+// are removed, the summary is printed, and the exit code is the documented one (1 for an
+// interrupted renew). A second SIGINT or SIGTERM forces the exit; a repeated SIGHUP does
+// not, because a dropped terminal or SSH session may deliver one per process group
+// (docs/architecture.md, "Stopping").
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -62,23 +66,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	stop := stopSignals(args[0])
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, stop...)
 	defer signal.Stop(sigs)
-	go func() {
-		n := 0
-		for s := range sigs {
-			n++
-			if n == 1 {
-				fmt.Fprintf(stderr, "certferry: %s: stopping (send again to force)\n", s)
-				cancel(fmt.Errorf("signal %s", s))
-				continue
-			}
-			fmt.Fprintf(stderr, "certferry: %s again: exiting now\n", s)
-			os.Exit(130)
-		}
-	}()
-
+	// A session that hung up leaves stdout and stderr a broken pipe: writing there must
+	// fail, not kill the process before its clean-up (Go exits on SIGPIPE for fds 1 and 2
+	// unless the signal is handled). Handled, not ignored: an ignored signal would be
+	// inherited by exec hooks.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	go forwardStops(sigs, cancel, stderr)
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "renew":
@@ -109,5 +108,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "certferry: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
+	}
+}
+
+// stopSignals are the signals that stop cmd cleanly. The daemon keeps SIGHUP for reloads.
+func stopSignals(cmd string) []os.Signal {
+	if cmd == "run" {
+		return []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	}
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+}
+
+// forwardStops cancels the command at the first stop signal and exits at once at a
+// second SIGINT or SIGTERM.
+func forwardStops(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer) {
+	stopping := false
+	for s := range sigs {
+		switch {
+		case !stopping:
+			stopping = true
+			fmt.Fprintf(stderr, "certferry: %s: stopping cleanly (send SIGINT or SIGTERM again to force)\n", s)
+			cancel(fmt.Errorf("signal %s", s))
+		case s == syscall.SIGHUP:
+			fmt.Fprintf(stderr, "certferry: %s again: still stopping cleanly\n", s)
+		default:
+			fmt.Fprintf(stderr, "certferry: %s again: exiting now\n", s)
+			os.Exit(130)
+		}
 	}
 }

@@ -1,0 +1,65 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// floorSamples bounds how many consecutive run times CheckSpec looks at: over three days
+// of a spec that runs every 5 minutes (every neighbouring pair within an hour, across an
+// hour, across a day), decades of a monthly one. It costs a few milliseconds. The check
+// is advice given early; the daemon's loop enforces the floor whatever it misses
+// (NextPass).
+const floorSamples = 1000
+
+// CheckSpec reports why a parsed schedule is unusable from `from` on: it never runs
+// (robfig/cron's Next answers the zero time when nothing matches within five years, as
+// "0 0 30 2 *", the 30th of February, does), or two consecutive runs are closer than
+// floor. The error says which and gives the times.
+func CheckSpec(s cron.Schedule, from time.Time, floor time.Duration) error {
+	prev := s.Next(from)
+	if prev.IsZero() {
+		return errors.New("never runs: no date matches it within five years")
+	}
+	for range floorSamples {
+		next := s.Next(prev)
+		if next.IsZero() {
+			return nil // one last run, then none: not a loop
+		}
+		if gap := next.Sub(prev); gap < floor {
+			return fmt.Errorf("runs %s apart, more often than schedule.min_period (%s) allows", formatGap(gap), formatGap(floor))
+		}
+		prev = next
+	}
+	return nil
+}
+
+// NextPass is when the pass after one that started at lastStart may run, at now: the
+// schedule's next time, but never sooner than floor after lastStart, and never the zero
+// time. It holds whatever the schedule answers (a time in the past, the zero time of a
+// spec that has stopped matching), so the daemon can never run passes back to back.
+func NextPass(sched interface{ Next(time.Time) time.Time }, lastStart, now time.Time, floor time.Duration) time.Time {
+	earliest := lastStart.Add(floor)
+	if lastStart.IsZero() {
+		earliest = now
+	}
+	next := sched.Next(now)
+	if next.IsZero() || next.Before(earliest) {
+		return earliest
+	}
+	return next
+}
+
+// formatGap prints a duration as a configuration would write it ("5m", not "5m0s").
+func formatGap(d time.Duration) string {
+	s := d.String()
+	s, _ = strings.CutSuffix(s, "m0s")
+	if s != d.String() {
+		s += "m"
+	}
+	return s
+}

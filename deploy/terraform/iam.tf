@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid       = "ReadChallengeRecords"
-    actions   = ["route53:ListResourceRecordSets"]
+    actions   = ["route53:ListResourceRecordSets", "route53:GetHostedZone"]
     resources = local.zone_arns
   }
 

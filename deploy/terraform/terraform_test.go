@@ -152,7 +152,7 @@ func statements(t *testing.T) ([]statement, []byte) {
 var documented = map[string][]string{
 	"FindZones":              {"route53:ListHostedZones"},
 	"WaitForChanges":         {"route53:GetChange"},
-	"ReadChallengeRecords":   {"route53:ListResourceRecordSets"},
+	"ReadChallengeRecords":   {"route53:ListResourceRecordSets", "route53:GetHostedZone"},
 	"ChallengeRecordsOnly":   {"route53:ChangeResourceRecordSets"},
 	"Certificates":           {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 	"StateTags":              {"secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"},

@@ -109,6 +109,13 @@ func (r *router) ChangeResourceRecordSets(ctx context.Context, in *route53.Chang
 	return out, z.denied(id, err)
 }
 
+func (r *router) GetHostedZone(ctx context.Context, in *route53.GetHostedZoneInput, optFns ...func(*route53.Options)) (*route53.GetHostedZoneOutput, error) {
+	id := deref(in.Id)
+	z := r.zone(id)
+	out, err := z.api.GetHostedZone(ctx, in, optFns...)
+	return out, z.denied(id, err)
+}
+
 func (r *router) GetChange(ctx context.Context, in *route53.GetChangeInput, optFns ...func(*route53.Options)) (*route53.GetChangeOutput, error) {
 	id := strings.TrimPrefix(deref(in.Id), "/change/")
 	r.mu.Lock()
@@ -143,7 +150,7 @@ func (e *ZoneAccessError) Error() string {
 		zone = e.ZoneID + " (" + displayName(e.Zone) + ")"
 	}
 	if e.Role != "" {
-		return fmt.Sprintf("hosted zone %s refused role %s: %v: the role must be in the zone's account and allow route53:ListResourceRecordSets, ChangeResourceRecordSets and GetChange on it (see docs/dns.md)", zone, e.Role, e.Err)
+		return fmt.Sprintf("hosted zone %s refused role %s: %v: the role must be in the zone's account and allow route53:ListResourceRecordSets, GetHostedZone, ChangeResourceRecordSets and GetChange on it (see docs/dns.md)", zone, e.Role, e.Err)
 	}
 	return fmt.Sprintf("hosted zone %s refused certferry's credentials: %v: if the zone is in another AWS account, add it to dns.zones with the assume_role_arn of a role in that account (hosted_zone_id: %s, assume_role_arn: arn:aws:iam::<zone's account>:role/<name>); see docs/dns.md", zone, e.Err, e.ZoneID)
 }

@@ -394,6 +394,12 @@ func (r *resolution) step(ctx context.Context, active []*walk) {
 	for _, w := range active {
 		w.cname, w.zone = "", ""
 		zoneID := bareZoneID(w.pin)
+		if zoneID != "" {
+			if err := r.p.checkPin(ctx, zoneID, w.name); err != nil {
+				w.done, w.err = true, err
+				continue
+			}
+		}
 		if zoneID == "" {
 			z, err := r.p.findZone(ctx, w.name, &r.find)
 			switch {

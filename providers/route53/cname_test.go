@@ -239,6 +239,11 @@ func (c *countingAPI) GetChange(ctx context.Context, in *awsr53.GetChangeInput, 
 	return c.API.GetChange(ctx, in, o...)
 }
 
+func (c *countingAPI) GetHostedZone(ctx context.Context, in *awsr53.GetHostedZoneInput, o ...func(*awsr53.Options)) (*awsr53.GetHostedZoneOutput, error) {
+	c.n.Add(1)
+	return c.API.GetHostedZone(ctx, in, o...)
+}
+
 func (c *countingAPI) ListHostedZones(ctx context.Context, in *awsr53.ListHostedZonesInput, o ...func(*awsr53.Options)) (*awsr53.ListHostedZonesOutput, error) {
 	c.n.Add(1)
 	return c.API.ListHostedZones(ctx, in, o...)
@@ -376,4 +381,30 @@ func TestConfiguredZoneMissing(t *testing.T) {
 	if errs[0] == nil || errs[0].Error() != want {
 		t.Errorf("err = %v\nwant %s", errs[0], want)
 	}
+}
+
+// TestPinnedZoneChecked: a record pinned to a hosted zone whose name does not hold it is
+// refused by Resolve, naming both, with no write; the zone's name is asked once
+// (GetHostedZone) and remembered; a right pin resolves.
+func TestPinnedZoneChecked(t *testing.T) {
+	t.Parallel()
+	e := newSim(t, r53sim.Options{}, 3)
+	com := e.zone(t, "example.com", false)
+	org := e.zone(t, "example.org", false)
+	p := e.provider(t, route53.Options{})
+	wrong := []route53.Record{{FQDN: "_acme-challenge.www.example.com", ZoneID: org}}
+	for range 2 {
+		errs := p.Resolve(t.Context(), wrong)
+		want := "hosted zone " + org + " is example.org, which does not hold _acme-challenge.www.example.com"
+		if !errors.Is(errs[0], route53.ErrPinnedZoneMismatch) || !strings.Contains(errs[0].Error(), want) {
+			t.Fatalf("wrong pin: %v, want %q", errs[0], want)
+		}
+	}
+	if n := e.count("GetHostedZone"); n != 1 {
+		t.Errorf("%d GetHostedZone for one pinned zone, want 1", n)
+	}
+	if n := e.count("ChangeResourceRecordSets") + e.count("ListHostedZones"); n != 0 {
+		t.Errorf("%d writes or listings for a pinned zone", n)
+	}
+	noErrors(t, "right pin", p.Resolve(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com", ZoneID: "/hostedzone/" + com}}))
 }

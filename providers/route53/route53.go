@@ -45,6 +45,7 @@ type API interface {
 	ListResourceRecordSets(ctx context.Context, in *route53.ListResourceRecordSetsInput, optFns ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error)
 	ChangeResourceRecordSets(ctx context.Context, in *route53.ChangeResourceRecordSetsInput, optFns ...func(*route53.Options)) (*route53.ChangeResourceRecordSetsOutput, error)
 	GetChange(ctx context.Context, in *route53.GetChangeInput, optFns ...func(*route53.Options)) (*route53.GetChangeOutput, error)
+	GetHostedZone(ctx context.Context, in *route53.GetHostedZoneInput, optFns ...func(*route53.Options)) (*route53.GetHostedZoneOutput, error)
 }
 
 var _ API = (*route53.Client)(nil)
@@ -165,6 +166,9 @@ type Provider struct {
 	cacheMu   sync.RWMutex  // guards zoneCache: readers never wait for a listing
 	zoneCache []zone        // nil until listed
 	listedAt  time.Time     // when zoneCache was listed
+
+	pinMu       sync.Mutex
+	pinnedNames map[string]string // pinned zone id -> its name, from GetHostedZone
 }
 
 // New returns a Provider that calls api (a *route53.Client, configured by the

@@ -444,8 +444,10 @@ func TestBadRecordBisected(t *testing.T) {
 	for i := range 7 {
 		recs = append(recs, route53.Record{FQDN: fmt.Sprintf("_acme-challenge.h%d.example.com", i), Value: fmt.Sprint(i), ZoneID: com})
 	}
-	// The wrong zone id: the name is not in example.com, Route 53 refuses it.
-	recs = slices.Insert(recs, 3, route53.Record{FQDN: "_acme-challenge.www.example.org", Value: "bad", ZoneID: com})
+	// A TXT beside a CNAME (not followed): Route 53 refuses it. (A pinned zone that does
+	// not hold the name never gets this far: the pin is checked first.)
+	e.putCNAME(t, com, "_acme-challenge.bad.example.com", "elsewhere.example.org")
+	recs = slices.Insert(recs, 3, route53.Record{FQDN: "_acme-challenge.bad.example.com", Value: "bad", ZoneID: com, NoFollow: true})
 	errs := p.Present(t.Context(), recs)
 	for i, err := range errs {
 		if i == 3 {
@@ -461,7 +463,7 @@ func TestBadRecordBisected(t *testing.T) {
 		t.Fatalf("bad record: %v, want an InvalidChangeBatch", bad)
 	}
 	t.Logf("bad record: %v", bad)
-	const prefix = "route53: upsert _acme-challenge.www.example.org: rejected: RRSet with DNS name _acme-challenge.www.example.org. is not permitted in zone example.com."
+	const prefix = "route53: upsert _acme-challenge.bad.example.com: rejected: [RRSet of type TXT with DNS name _acme-challenge.bad.example.com. is not permitted because a conflicting RRSet of type CNAME"
 	if !strings.HasPrefix(bad.Error(), prefix) {
 		t.Errorf("bad record error:\n%v\nwant prefix\n%s", bad, prefix)
 	}

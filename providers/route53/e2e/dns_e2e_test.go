@@ -250,3 +250,30 @@ func TestE2ESecretsManagerRole(t *testing.T) {
 	}
 	e.Stored(t, "certferry/www", "AWSCURRENT")
 }
+
+// TestE2EWrongPinnedZoneBeforeOrder: a certificate pinned to a hosted zone that does not
+// hold its names (example.org's id for www.example.com) fails before any order, the
+// error naming both; validate --online's check says the same; nothing is written.
+func TestE2EWrongPinnedZoneBeforeOrder(t *testing.T) {
+	t.Parallel()
+	e := start(t, sandbox.Options{Zones: []string{"example.com", "example.org"}})
+	org := e.Info.Zones["example.org."]
+	cfg := e.Config(t, "certificates:\n"+certYAML("web", "    hosted_zone_id: "+org+"\n", "www.example.com"))
+	a := e.App(t, cfg)
+	want := "hosted zone " + org + " is example.org, which does not hold _acme-challenge.www.example.com"
+	problems, err := a.Runner.Check(t.Context(), renew.Options{})
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Error(), want) {
+		t.Fatalf("validate --online's check = %v, %v; want one problem naming %q", problems, err, want)
+	}
+	sum := e.Pass(t, a, renew.Options{})
+	r := sum.Results[0]
+	if r.Condition != renew.ConditionFailing || !strings.Contains(r.LastError, want) {
+		t.Fatalf("pass: condition %s, last error %q; want failing naming %q", r.Condition, r.LastError, want)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders placed for a wrongly pinned zone", n)
+	}
+	if n := e.SB.Calls().Count("route53", "ChangeResourceRecordSets"); n != 0 {
+		t.Errorf("%d Route 53 writes", n)
+	}
+}

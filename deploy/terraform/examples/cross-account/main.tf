@@ -94,7 +94,7 @@ data "aws_iam_policy_document" "dns" {
   }
   statement {
     sid       = "ReadChallengeRecords"
-    actions   = ["route53:ListResourceRecordSets"]
+    actions   = ["route53:ListResourceRecordSets", "route53:GetHostedZone"]
     resources = ["arn:aws:route53:::hostedzone/${var.zone_id}"]
   }
   statement {

@@ -222,8 +222,9 @@ type Result struct {
 	HookError string `json:"hook_error,omitempty"`
 	// Bundle is the certificate now stored (renewed or issued); nil otherwise. It is
 	// for hooks and the demo's report, and never serialised.
-	Bundle *certs.Bundle `json:"-"`
-	err    error
+	Bundle  *certs.Bundle `json:"-"`
+	err     error
+	stopped bool // the pass was stopped before this certificate was done (not its fault)
 }
 
 // Err is the failure of this certificate, nil on success.

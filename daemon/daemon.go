@@ -6,8 +6,10 @@
 // the configuration and the Runner; a reload is applied by that goroutine between
 // passes, never in the middle of one. A reload's file read and Build run on a goroutine
 // of their own (one at a time) bounded by Options.ReloadTimeout, so a slow or stuck
-// reload never delays a scheduled pass or a stop. The health state that /healthz reads is
-// guarded by Daemon.mu.
+// reload never delays a scheduled pass or a stop. Between passes the loop also refreshes
+// every certificate's condition from the secrets' tags every health_refresh and on
+// SIGHUP, so what other runners did shows without a pass. The health state that /healthz
+// reads is guarded by Daemon.mu.
 //
 // The package reads no environment variable and parses no flag: cmd passes the
 // configuration path, the notify socket and the watchdog period in Options. It never
@@ -122,7 +124,25 @@ type Daemon struct {
 	lastPass    time.Time
 	lastSuccess time.Time
 	lastStatus  string
+	shared      sharedRead // reads of the certificates' shared state (passes and refreshes)
 }
+
+// sharedRead is how the daemon's reads of the certificates' shared state (the secrets'
+// tags, by a pass or a refresh) have gone lately.
+type sharedRead struct {
+	last     time.Time     // the last read that worked (zero: none yet)
+	failures int           // consecutive reads that failed since
+	err      error         // the last failure
+	every    time.Duration // health_refresh
+}
+
+// staleAfter is how many reads of the shared state in a row (refreshes every
+// health_refresh, or passes) may fail before the conditions are no longer vouched for:
+// they turn Unknown and /healthz fails.
+const staleAfter = 3
+
+// stale reports whether the shared state has been unreadable for too long.
+func (s sharedRead) stale() bool { return s.failures >= staleAfter }
 
 // Run runs the daemon until ctx is done (SIGTERM/SIGINT in the CLI), then cancels the
 // pass in flight, waits up to StopTimeout for it (its TXT records are removed under a
@@ -216,7 +236,14 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 	if err := d.runPass(ctx); err != nil {
 		return err
 	}
+	every := d.cfg.HealthRefresh
+	refresh := time.NewTicker(every)
+	defer refresh.Stop()
 	for {
+		if d.cfg.HealthRefresh != every {
+			every = d.cfg.HealthRefresh
+			refresh.Reset(every)
+		}
 		now := d.opts.Now()
 		next := scheduler.NextPass(scheduleFunc(d.next), d.lastStart, now, d.minPeriod)
 		t := time.NewTimer(next.Sub(now))
@@ -224,11 +251,16 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-refresh.C:
+			t.Stop()
+			d.refresh(ctx)
 		case <-hup:
 			t.Stop()
+			d.refresh(ctx)
 			d.startReload(ctx)
 		case <-d.opts.Reload:
 			t.Stop()
+			d.refresh(ctx)
 			d.startReload(ctx)
 		case r := <-d.rl.results:
 			t.Stop()
@@ -303,6 +335,7 @@ func (d *Daemon) pass(ctx context.Context) {
 		status := fmt.Sprintf("last pass %s: could not run: %s", start.UTC().Format(time.RFC3339), err.Error())
 		d.mu.Lock()
 		d.lastPass, d.lastStatus = end, status
+		d.readFailed(err)
 		d.mu.Unlock()
 		d.log.Error("pass could not run", zap.Error(err))
 		d.sendNotify(statusLine(status))
@@ -327,6 +360,7 @@ func (d *Daemon) pass(ctx context.Context) {
 		d.certs[r.Name] = r
 	}
 	d.lastPass, d.lastStatus = end, status
+	d.shared = sharedRead{last: end, every: d.shared.every}
 	// A pass that leaves a certificate failing (even one it skipped in backoff) is not
 	// a successful pass.
 	if failing == 0 {
@@ -337,6 +371,49 @@ func (d *Daemon) pass(ctx context.Context) {
 		d.log.Error("pass finished with certificates failing", zap.Int("failed", failed), zap.Int("failing", failing), zap.Int("renewed", renewed))
 	}
 	d.sendNotify(statusLine(status))
+}
+
+// refresh re-reads every certificate's condition from shared state (the secrets' tags:
+// one ListSecrets page per 100 certificates, no ACME request), so that /healthz, the
+// metrics and STATUS follow what other runners did between passes. On the loop
+// goroutine, bounded by health_refresh.
+func (d *Daemon) refresh(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.HealthRefresh)
+	defer cancel()
+	sum, err := d.runner.Pass(rctx, renew.Options{Refresh: true})
+	now := d.opts.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		d.readFailed(err)
+		d.log.Warn("could not refresh the certificates' conditions from shared state", zap.Int("failures", d.shared.failures), zap.Error(err))
+		if d.shared.stale() {
+			d.m.MarkUnknown(d.names)
+		}
+		return
+	}
+	d.shared = sharedRead{last: now, every: d.shared.every}
+	for _, r := range sum.Results {
+		if prev, ok := d.certs[r.Name]; ok && changed(prev, r) {
+			d.log.Info("condition changed outside this daemon", zap.String("cert", r.Name),
+				zap.String("was", string(prev.Condition)), zap.String("now", string(r.Condition)))
+		}
+		d.certs[r.Name] = r
+	}
+	d.m.ObserveConditions(sum)
+}
+
+func changed(a, b *renew.Result) bool {
+	return a.Condition != b.Condition || !a.NotAfter.Equal(b.NotAfter)
+}
+
+// readFailed records a failed read of shared state; d.mu held.
+func (d *Daemon) readFailed(err error) {
+	d.shared.failures++
+	d.shared.err = err
 }
 
 // apply makes cfg current: schedule, Runner, metric series. On error nothing changes.
@@ -402,6 +479,7 @@ func (d *Daemon) commit(p *prepared) (added bool) {
 	d.cfg, d.runner, d.sched, d.spec, d.minPeriod = cfg, runner, sched, spec, minPeriod(cfg)
 	d.m.Init(names)
 	d.mu.Lock()
+	d.shared.every = cfg.HealthRefresh
 	for _, n := range names {
 		if d.names != nil && !slices.Contains(d.names, n) {
 			added = true
@@ -582,6 +660,10 @@ func (d *Daemon) Health(now time.Time) Health {
 		}
 		h.Reasons = append(h.Reasons, fmt.Sprintf("%s, more than %s ago", what, d.opts.MaxPassAge))
 	}
+	if d.shared.stale() {
+		h.Reasons = append(h.Reasons, fmt.Sprintf("the certificates' conditions are unknown: their shared state could not be read %d time(s) in a row (every %s) since %s: %s",
+			d.shared.failures, d.shared.every, lastOrStart(d.shared.last, d.start).UTC().Format(time.RFC3339), d.shared.err))
+	}
 	for _, n := range d.names {
 		r, ok := d.certs[n]
 		if !ok {
@@ -608,6 +690,13 @@ func (d *Daemon) Health(now time.Time) Health {
 		h.Status = "unhealthy"
 	}
 	return h
+}
+
+func lastOrStart(last, start time.Time) time.Time {
+	if last.IsZero() {
+		return start
+	}
+	return last
 }
 
 // Handler serves /metrics and /healthz (200 when healthy, 503 with the reasons).

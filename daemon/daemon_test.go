@@ -64,11 +64,21 @@ func writeFile(t *testing.T, path, data string) {
 
 // fakeRunner answers passes from a function and counts them.
 type fakeRunner struct {
-	passes atomic.Int32
-	pass   func(ctx context.Context) (*renew.Summary, error)
+	passes    atomic.Int32
+	refreshes atomic.Int32 // renew.Options.Refresh: not counted as passes
+	pass      func(ctx context.Context) (*renew.Summary, error)
+	// refresh answers refreshes; nil: pass does
+	refresh func(ctx context.Context) (*renew.Summary, error)
 }
 
-func (f *fakeRunner) Pass(ctx context.Context, _ renew.Options) (*renew.Summary, error) {
+func (f *fakeRunner) Pass(ctx context.Context, opts renew.Options) (*renew.Summary, error) {
+	if opts.Refresh {
+		f.refreshes.Add(1)
+		if f.refresh != nil {
+			return f.refresh(ctx)
+		}
+		return f.pass(ctx)
+	}
 	f.passes.Add(1)
 	return f.pass(ctx)
 }

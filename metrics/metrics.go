@@ -199,6 +199,39 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 	}
 }
 
+// ObserveConditions records each certificate's condition, expiry, renewal time and
+// consecutive failures as a refresh between passes read them from shared state (the
+// daemon's health_refresh); it counts nothing, as no pass ran.
+func (m *Metrics) ObserveConditions(sum *renew.Summary) {
+	if sum == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range sum.Results {
+		m.names[r.Name] = true
+		if !r.NotAfter.IsZero() {
+			m.expiration.WithLabelValues(r.Name).Set(unix(r.NotAfter))
+		}
+		if !r.DueAt.IsZero() {
+			m.renewal.WithLabelValues(r.Name).Set(unix(r.DueAt))
+		}
+		m.setReady(r.Name, r.Ready())
+		m.failures.WithLabelValues(r.Name).Set(float64(r.Attempts))
+	}
+}
+
+// MarkUnknown sets the named certificates' Ready condition to Unknown: their state
+// could not be read for too long to vouch for it.
+func (m *Metrics) MarkUnknown(names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		m.names[n] = true
+		m.setReady(n, "Unknown")
+	}
+}
+
 // setReady sets name's ready_status series: 1 for cond, 0 for the others.
 func (m *Metrics) setReady(name, cond string) {
 	for _, c := range []string{"True", "False", "Unknown"} {

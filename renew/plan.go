@@ -279,7 +279,7 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 		return nil, nil
 	}
 	now := r.deps.Now()
-	if st := w.state.now; !st.ariNext.IsZero() && now.Before(st.ariNext) {
+	if st := w.state.now; opts.Refresh || !st.ariNext.IsZero() && now.Before(st.ariNext) {
 		if !st.ariStart.IsZero() && !st.ariEnd.IsZero() {
 			return &scheduler.Window{Start: st.ariStart, End: st.ariEnd}, nil
 		}

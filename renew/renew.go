@@ -146,6 +146,11 @@ type Options struct {
 	// Plan decides and reports what is due and why, and does nothing else: no order, no
 	// write, no hook (renew --plan, status).
 	Plan bool
+	// Refresh is a plan made from the inventory alone, for a runner that only reports
+	// conditions between passes (the daemon's health_refresh): it implies Plan, asks the
+	// CA nothing (the ARI window kept with the state is used as it is) and runs no
+	// preflight, so it costs one ListSecrets page per 100 certificates.
+	Refresh bool
 	// DryRun treats every selected certificate as due and runs the real thing up to
 	// storing: the preflight, an order from the Runner's directory (the dry-run CA: see
 	// README.md, "validate, --plan and --dry-run"), TXT records published and removed,
@@ -336,6 +341,9 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 		dry.deps.Memory = dry.mem
 		r, opts.Plan = &dry, false
 	}
+	if opts.Refresh {
+		opts.Plan = true
+	}
 	start := r.deps.Now()
 	sum := &Summary{Started: start, Plan: opts.Plan, DryRun: opts.DryRun}
 	selected, err := r.selectCerts(opts.Only)
@@ -373,8 +381,11 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 	if !opts.Plan {
 		r.sweep(ctx, works)
 	}
-	// The preflight reads only: a plan (status, --plan) shows what it would refuse.
-	r.preflight(ctx, works, inv, opts)
+	// The preflight reads only: a plan (status, --plan) shows what it would refuse; a
+	// refresh reads the inventory alone.
+	if !opts.Refresh {
+		r.preflight(ctx, works, inv, opts)
+	}
 	if opts.Plan {
 		return nil
 	}

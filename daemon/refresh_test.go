@@ -1,0 +1,109 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/daemon"
+	"github.com/certferry/certferry/internal/testwait"
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// refreshEvery is the tests' health_refresh (the smallest the configuration takes).
+const refreshEvery = time.Second
+
+func failingSummary(name string) func(context.Context) (*renew.Summary, error) {
+	return func(context.Context) (*renew.Summary, error) {
+		return &renew.Summary{Started: time.Now(), Results: []*renew.Result{{
+			Name: name, Action: renew.ActionFailed, Reason: scheduler.ReasonMissing, Condition: renew.ConditionFailing,
+			FailingSince: time.Now(), Attempts: 1, LastError: "no hosted zone holds www.example.com",
+		}}}, nil
+	}
+}
+
+// TestRefreshFollowsSharedState: a certificate failing after the daemon's pass, then
+// fixed by another runner, turns the daemon healthy within health_refresh and a step,
+// with no pass; the metrics follow.
+func TestRefreshFollowsSharedState(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+"health_refresh: 1s\n")
+	var fixed atomic.Bool
+	ok := okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))
+	runner := &fakeRunner{pass: failingSummary("web"), refresh: func(ctx context.Context) (*renew.Summary, error) {
+		if fixed.Load() {
+			return ok(ctx)
+		}
+		return failingSummary("web")(ctx)
+	}}
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	if code, _ := r.health(t); code != 503 {
+		t.Fatalf("/healthz = %d after a failing pass, want 503", code)
+	}
+	fixed.Store(true) // another runner fixed and renewed it
+	eventually(t, testwait.For(refreshEvery), "/healthz 200 after the fix", func() bool {
+		code, _ := r.health(t)
+		return code == 200
+	})
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "True"}); v != 1 {
+		t.Errorf("ready_status{condition=True} = %v, want 1", v)
+	}
+	if n := runner.passes.Load(); n != 1 {
+		t.Errorf("passes = %d, want 1: the health followed without a pass", n)
+	}
+}
+
+// TestRefreshOutageTurnsUnknown: when the shared state cannot be read, refresh after
+// refresh, /healthz turns 503 within three refreshes and ready_status turns Unknown;
+// once it reads again, it is healthy again.
+func TestRefreshOutageTurnsUnknown(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+"health_refresh: 1s\n")
+	var down atomic.Bool
+	ok := okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))
+	runner := &fakeRunner{pass: ok, refresh: func(ctx context.Context) (*renew.Summary, error) {
+		if down.Load() {
+			return nil, errors.New("renew: secretsmanager: inventory: ServiceUnavailable")
+		}
+		return ok(ctx)
+	}}
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	if code, _ := r.health(t); code != 200 {
+		t.Fatalf("/healthz = %d, want 200", code)
+	}
+	down.Store(true)
+	from := runner.refreshes.Load()
+	eventually(t, testwait.For(3*refreshEvery), "/healthz 503 during the outage", func() bool {
+		code, _ := r.health(t)
+		return code == 503
+	})
+	if n := runner.refreshes.Load() - from; n > 3 {
+		t.Errorf("503 after %d failed refreshes, want at most 3", n)
+	}
+	_, h := r.health(t)
+	if len(h.Reasons) == 0 || !strings.Contains(h.Reasons[0], "conditions are unknown") || !strings.Contains(h.Reasons[0], "ServiceUnavailable") {
+		t.Errorf("reasons = %q", h.Reasons)
+	}
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "Unknown"}); v != 1 {
+		t.Errorf("ready_status{condition=Unknown} = %v, want 1", v)
+	}
+	down.Store(false)
+	eventually(t, testwait.For(refreshEvery), "/healthz 200 after the outage", func() bool {
+		code, _ := r.health(t)
+		return code == 200
+	})
+	if n := runner.passes.Load(); n != 1 {
+		t.Errorf("passes = %d, want 1", n)
+	}
+}

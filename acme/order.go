@@ -316,26 +316,9 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 			return nil, fmt.Errorf("acme: complete order %s: finalize: %w", name, ct.classify(err))
 		}
 	}
-	var certURL string
-	err = c.poll(ctx, ct, o.URL, log, "waiting for the CA to issue the certificate", func() (bool, error) {
-		ord, err := core.Orders.Get(o.URL)
-		if err != nil {
-			return false, ct.classify(err)
-		}
-		switch ord.Status {
-		case legoacme.StatusValid:
-			certURL = ord.Certificate
-			return true, nil
-		case legoacme.StatusInvalid:
-			return false, orderProblem(ord.Order)
-		}
-		return false, nil
-	})
+	certURL, err := c.waitIssued(ctx, core, ct, o.URL, log)
 	if err != nil {
-		return nil, fmt.Errorf("acme: complete order %s: wait for issuance: %w", name, err)
-	}
-	if certURL == "" {
-		return nil, fmt.Errorf("acme: complete order %s: the valid order has no certificate URL", name)
+		return nil, fmt.Errorf("acme: complete order %s: %w", name, err)
 	}
 	chain, _, err := core.Certificates.Get(certURL, true)
 	if err != nil {
@@ -352,6 +335,33 @@ func (c *Client) Complete(ctx context.Context, o *Order) (*Certificate, error) {
 	log.Info("certificate issued", zap.Strings("domains", cert.Domains),
 		zap.Time("not_after", cert.NotAfter), logfield.Duration("lifetime", cert.NotAfter.Sub(cert.NotBefore)), zap.String("ari_id", cert.ARIID))
 	return cert, nil
+}
+
+// waitIssued polls the finalized order until it is valid, and returns its certificate
+// URL.
+func (c *Client) waitIssued(ctx context.Context, core *api.Core, ct *callTransport, orderURL string, log *zap.Logger) (string, error) {
+	var certURL string
+	err := c.poll(ctx, ct, orderURL, log, "waiting for the CA to issue the certificate", func() (bool, error) {
+		ord, err := core.Orders.Get(orderURL)
+		if err != nil {
+			return false, ct.classify(err)
+		}
+		switch ord.Status {
+		case legoacme.StatusValid:
+			certURL = ord.Certificate
+			return true, nil
+		case legoacme.StatusInvalid:
+			return false, orderProblem(ord.Order)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("wait for issuance: %w", err)
+	}
+	if certURL == "" {
+		return "", errors.New("the valid order has no certificate URL")
+	}
+	return certURL, nil
 }
 
 // validate answers o's pending challenges concurrently and waits until every

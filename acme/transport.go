@@ -200,83 +200,118 @@ func (s *sharedTransport) call(ctx context.Context, log *zap.Logger) *callTransp
 
 // RoundTrip implements http.RoundTripper.
 func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// A RoundTripper must close the request body, also on error; the base transport
-	// does it once it has the request, and done does it on every path before that.
-	done := func() {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-	}
 	if err := c.ctx.Err(); err != nil {
-		done()
+		closeBody(req)
 		return nil, c.fail(err)
 	}
 	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
 	if isDir {
-		if resp := c.s.cachedDirectory(req); resp != nil {
-			done()
-			return resp, nil
+		resp, release, err := c.directory(req)
+		if resp != nil || err != nil {
+			return resp, err
 		}
-		// One fetch at a time: the Cores of concurrent calls that find no directory wait
-		// for the first fetch and take its cached copy (50 orders begun at once made 50
-		// fetches, and the directory's bucket held the last of them back).
-		select {
-		case c.s.dirFetch <- struct{}{}:
-			defer func() { <-c.s.dirFetch }()
-		case <-c.ctx.Done():
-			done()
-			return nil, c.fail(c.ctx.Err())
-		}
-		if resp := c.s.cachedDirectory(req); resp != nil {
-			done()
-			return resp, nil
-		}
+		defer release()
 	}
 	class := c.s.classify(req)
-	isNonce := class == epNewNonce && req.Method == http.MethodHead
-	if isNonce {
-		n, fetch, err := c.s.takeNonce(c.ctx)
-		if err != nil {
-			done()
-			return nil, c.fail(err)
-		}
-		if !fetch {
-			done()
-			return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
-		}
-		resp, err := c.roundTrip(req, class, false, true)
-		if err != nil || resp.Header.Get("Replay-Nonce") == "" {
-			c.s.releaseHandedOut()
-		}
-		return resp, err
+	if class == epNewNonce && req.Method == http.MethodHead {
+		return c.newNonce(req)
 	}
 	signed := req.Method == http.MethodPost && req.Body != nil && strings.HasPrefix(req.Header.Get("Content-Type"), "application/jose+json")
-	if signed {
-		// It carries a nonce handed out by the branch above; its answer brings one back.
-		c.s.beginSigned()
-		defer c.s.endSigned()
+	if !signed {
+		return c.unsigned(req, class, isDir)
 	}
-	// A signed POST is kept so that it can be signed again with a fresh nonce when the
-	// CA answers badNonce (see maxBadNonceRetries).
-	var jws []byte
+	// It carries a nonce handed out by newNonce; its answer brings one back.
+	c.s.beginSigned()
+	defer c.s.endSigned()
 	key := c.s.accountKey()
-	if key != nil && signed {
-		b, err := io.ReadAll(req.Body)
-		done()
-		if err != nil {
-			return nil, err
-		}
-		jws = b
+	if key == nil {
+		return c.unsigned(req, class, isDir)
+	}
+	return c.signed(req, class, key)
+}
+
+// unsigned sends a request the transport cannot sign again: a badNonce answer's nonce
+// goes to the pool, for lego's own retry.
+func (c *callTransport) unsigned(req *http.Request, class endpoint, isDir bool) (*http.Response, error) {
+	resp, err := c.roundTrip(req, class, isDir, false)
+	if err != nil {
+		return nil, err
+	}
+	if nonce := resp.Header.Get(badNonceHeader); nonce != "" {
+		resp.Header.Del(badNonceHeader)
+		c.s.pushNonce(nonce)
+		c.s.badNonceToLego.Add(1)
+	}
+	return resp, nil
+}
+
+// closeBody closes req's body: a RoundTripper must, also on error; the base transport
+// does it once it has the request, and this on every path before that.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// directory answers a GET of the directory from the cache when it can (resp not nil).
+// Otherwise it holds the one fetch at a time until release is called: the Cores of
+// concurrent calls that find no directory wait for the first fetch and take its cached
+// copy (50 orders begun at once made 50 fetches, and the directory's bucket held the
+// last of them back).
+func (c *callTransport) directory(req *http.Request) (resp *http.Response, release func(), err error) {
+	if resp := c.s.cachedDirectory(req); resp != nil {
+		closeBody(req)
+		return resp, nil, nil
+	}
+	select {
+	case c.s.dirFetch <- struct{}{}:
+	case <-c.ctx.Done():
+		closeBody(req)
+		return nil, nil, c.fail(c.ctx.Err())
+	}
+	release = func() { <-c.s.dirFetch }
+	if resp := c.s.cachedDirectory(req); resp != nil {
+		release()
+		closeBody(req)
+		return resp, nil, nil
+	}
+	return nil, release, nil
+}
+
+// newNonce answers lego's HEAD newNonce from the pool, or fetches a fresh nonce while
+// fewer than the newNonce burst are in use (see takeNonce).
+func (c *callTransport) newNonce(req *http.Request) (*http.Response, error) {
+	n, fetch, err := c.s.takeNonce(c.ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, c.fail(err)
+	}
+	if !fetch {
+		closeBody(req)
+		return synthetic(req, http.StatusOK, http.Header{"Replay-Nonce": {n}, "Cache-Control": {"no-store"}}, nil), nil
+	}
+	resp, err := c.roundTrip(req, epNewNonce, false, true)
+	if err != nil || resp.Header.Get("Replay-Nonce") == "" {
+		c.s.releaseHandedOut()
+	}
+	return resp, err
+}
+
+// signed sends a signed POST, keeping its JWS so that it can be signed again with a
+// fresh nonce when the CA answers badNonce (see maxBadNonceRetries).
+func (c *callTransport) signed(req *http.Request, class endpoint, key crypto.PrivateKey) (*http.Response, error) {
+	jws, err := io.ReadAll(req.Body)
+	closeBody(req)
+	if err != nil {
+		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		send := req
-		if jws != nil {
-			send = req.Clone(req.Context())
-			send.Body = io.NopCloser(bytes.NewReader(jws))
-			send.ContentLength = int64(len(jws))
-			send.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(jws)), nil }
-		}
-		resp, err := c.roundTrip(send, class, isDir, false)
+		send := req.Clone(req.Context())
+		send.Body = io.NopCloser(bytes.NewReader(jws))
+		send.ContentLength = int64(len(jws))
+		body := jws
+		send.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		resp, err := c.roundTrip(send, class, false, false)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +320,7 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		resp.Header.Del(badNonceHeader)
-		if jws == nil || attempt >= maxBadNonceRetries || c.s.noResign {
+		if attempt >= maxBadNonceRetries || c.s.noResign {
 			c.s.pushNonce(nonce)
 			c.s.badNonceToLego.Add(1)
 			return resp, nil
@@ -303,18 +338,6 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// report tells Config.OnRequest of a request sent; resp is nil when no answer came.
-func (s *sharedTransport) report(class endpoint, resp *http.Response, took time.Duration) {
-	if s.onRequest == nil {
-		return
-	}
-	status := 0
-	if resp != nil {
-		status = resp.StatusCode
-	}
-	s.onRequest(class.String(), status, took)
-}
-
 // badNonceHeader carries, between roundTrip and RoundTrip, the nonce of a badNonce
 // answer that RoundTrip may use to sign the request again. It never leaves the package.
 const badNonceHeader = "X-Certferry-Bad-Nonce-Replay"
@@ -322,39 +345,10 @@ const badNonceHeader = "X-Certferry-Bad-Nonce-Replay"
 // roundTrip sends one request to the CA: pacing of its endpoint class, the call's
 // context, nonce pooling, Retry-After and problem bookkeeping.
 func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNonce bool) (*http.Response, error) {
-	done := func() {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-	}
-	if err := c.s.wait(c.ctx, class); err != nil {
-		done()
-		if ctxErr := c.ctx.Err(); ctxErr != nil {
-			return nil, c.fail(ctxErr)
-		}
-		// The wait would outlast the call's deadline: fail now, as the deadline would.
-		return nil, c.fail(fmt.Errorf("acme: request rate limit (%s): the next request is allowed only after the deadline: %w", bucketNames[class.bucket()], context.DeadlineExceeded))
-	}
-
-	// The call's context, cut short also by the request's own (http.Client.Timeout).
-	ctx, cancel := c.ctx, context.CancelFunc(func() {})
-	if req.Context().Done() != nil {
-		var cancelCtx context.CancelFunc
-		ctx, cancelCtx = context.WithCancel(c.ctx)
-		stop := context.AfterFunc(req.Context(), cancelCtx)
-		cancel = func() { stop(); cancelCtx() }
-	}
-	start := time.Now()
-	resp, err := c.s.base.RoundTrip(req.Clone(ctx))
-	c.s.report(class, resp, time.Since(start))
+	resp, cancel, err := c.send(req, class)
 	if err != nil {
-		cancel()
-		if ctxErr := c.ctx.Err(); ctxErr != nil {
-			c.fail(ctxErr)
-		}
 		return nil, err
 	}
-
 	url := req.URL.String()
 	nonce := resp.Header.Get("Replay-Nonce")
 	resp.Header.Del("Replay-Nonce")
@@ -365,46 +359,9 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 		delete(c.retryAfter, url)
 	}
 	c.mu.Unlock()
-
-	badNonce := false
-	switch {
-	case resp.StatusCode >= http.StatusBadRequest:
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
-		_ = resp.Body.Close()
-		cancel()
-		if rerr != nil {
-			return nil, rerr
-		}
-		var p struct {
-			Type string `json:"type"`
-		}
-		if json.Unmarshal(body, &p) == nil && p.Type != "" {
-			c.mu.Lock()
-			c.problems[url] = append(c.problems[url], p.Type)
-			c.mu.Unlock()
-			badNonce = p.Type == ProblemBadNonce
-			if badNonce {
-				c.s.badNonces.Add(1)
-			}
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-	case isDir && resp.StatusCode == http.StatusOK:
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
-		_ = resp.Body.Close()
-		cancel()
-		if rerr != nil {
-			return nil, rerr
-		}
-		c.s.storeDirectory(resp.Header, body)
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-	case c.keepBodies && resp.StatusCode < http.StatusMultipleChoices:
-		err := c.keepBody(url, resp)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-	default:
-		resp.Body = &cancelOnDone{ReadCloser: resp.Body, cancel: cancel}
+	badNonce, err := c.readAnswer(url, resp, isDir, cancel)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case nonce == "":
@@ -419,6 +376,97 @@ func (c *callTransport) roundTrip(req *http.Request, class endpoint, isDir, isNo
 		c.s.pushNonce(nonce)
 	}
 	return resp, nil
+}
+
+// send waits for req's token of its class, then sends it under the call's context, cut
+// short also by the request's own (http.Client.Timeout); cancel ends that context once
+// the answer's body is read.
+func (c *callTransport) send(req *http.Request, class endpoint) (resp *http.Response, cancel context.CancelFunc, err error) {
+	if err := c.s.wait(c.ctx, class); err != nil {
+		closeBody(req)
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			return nil, nil, c.fail(ctxErr)
+		}
+		// The wait would outlast the call's deadline: fail now, as the deadline would.
+		return nil, nil, c.fail(fmt.Errorf("acme: request rate limit (%s): the next request is allowed only after the deadline: %w", bucketNames[class.bucket()], context.DeadlineExceeded))
+	}
+	ctx, cancel := c.ctx, context.CancelFunc(func() {})
+	if req.Context().Done() != nil {
+		var cancelCtx context.CancelFunc
+		ctx, cancelCtx = context.WithCancel(c.ctx)
+		stop := context.AfterFunc(req.Context(), cancelCtx)
+		cancel = func() { stop(); cancelCtx() }
+	}
+	start := time.Now()
+	resp, err = c.s.base.RoundTrip(req.Clone(ctx))
+	c.s.report(class, resp, time.Since(start))
+	if err != nil {
+		cancel()
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			c.fail(ctxErr)
+		}
+		return nil, nil, err
+	}
+	return resp, cancel, nil
+}
+
+// report tells Config.OnRequest of a request sent; resp is nil when no answer came.
+func (s *sharedTransport) report(class endpoint, resp *http.Response, took time.Duration) {
+	if s.onRequest == nil {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	s.onRequest(class.String(), status, took)
+}
+
+// readAnswer reads what the transport needs of the answer's body: the problem type of
+// an error (badNonce says the CA rejected the nonce), the directory; and the bodies the
+// call keeps. The body stays readable for lego; cancel runs once it is read.
+func (c *callTransport) readAnswer(url string, resp *http.Response, isDir bool, cancel context.CancelFunc) (badNonce bool, err error) {
+	readAll := func() ([]byte, error) {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
+		_ = resp.Body.Close()
+		cancel()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return body, err
+	}
+	switch {
+	case resp.StatusCode >= http.StatusBadRequest:
+		body, err := readAll()
+		if err != nil {
+			return false, err
+		}
+		var p struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(body, &p) == nil && p.Type != "" {
+			c.mu.Lock()
+			c.problems[url] = append(c.problems[url], p.Type)
+			c.mu.Unlock()
+			badNonce = p.Type == ProblemBadNonce
+			if badNonce {
+				c.s.badNonces.Add(1)
+			}
+		}
+	case isDir && resp.StatusCode == http.StatusOK:
+		body, err := readAll()
+		if err != nil {
+			return false, err
+		}
+		c.s.storeDirectory(resp.Header, body)
+	case c.keepBodies && resp.StatusCode < http.StatusMultipleChoices:
+		err := c.keepBody(url, resp)
+		cancel()
+		if err != nil {
+			return false, err
+		}
+	default:
+		resp.Body = &cancelOnDone{ReadCloser: resp.Body, cancel: cancel}
+	}
+	return badNonce, nil
 }
 
 // lastRetryAfter returns the Retry-After header of url's latest response.

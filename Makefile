@@ -61,7 +61,7 @@ FUZZ_TARGETS := \
 	./internal/retryafter:FuzzParse \
 	./sinks/secretsmanager:FuzzParseAccounts \
 	./acme:FuzzParsePersistValue \
-	./lifecycle:FuzzParseRevocation
+	./sinks/secretsmanager:FuzzParseRevocation
 
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \

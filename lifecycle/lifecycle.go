@@ -43,7 +43,7 @@ var _ Deleter = (*sm.Client)(nil)
 
 // RevokeResult is what Revoke did.
 type RevokeResult struct {
-	Revocation
+	smsink.Revocation
 	VersionID string // the secret version that holds the revoked certificate
 	Domains   []string
 	NotAfter  time.Time
@@ -53,7 +53,7 @@ type RevokeResult struct {
 }
 
 // Revoke revokes the certificate that secret currently holds and records the
-// revocation on the secret (TagRevoked), so that the next pass replaces it and nothing
+// revocation on the secret (smsink.TagRevoked), so that the next pass replaces it and nothing
 // promotes it again. keyCompromise is signed with the certificate's own key (RFC 8555
 // §7.6), any other reason with the account's, and with the certificate's key when the CA
 // answers that the account did not order the certificate. A CA that answers that the certificate is
@@ -64,7 +64,7 @@ func Revoke(ctx context.Context, ca CA, secrets Secrets, secret string, reason a
 	if err != nil {
 		return RevokeResult{}, fmt.Errorf("revoke %s: %w", secret, err)
 	}
-	res := RevokeResult{Revocation: Revocation{Serial: b.Serial, Reason: reason.String(), At: now.UTC()},
+	res := RevokeResult{Revocation: smsink.Revocation{Serial: b.Serial, Reason: reason.String(), At: now.UTC()},
 		VersionID: version, Domains: b.Domains, NotAfter: b.NotAfter}
 	if reason == acme.ReasonKeyCompromise {
 		key, kerr := b.Key.Signer()
@@ -89,7 +89,7 @@ func Revoke(ctx context.Context, ca CA, secrets Secrets, secret string, reason a
 		}
 		res.Already = true
 	}
-	if err := secrets.SetState(ctx, secret, map[string]string{TagRevoked: res.TagValue()}); err != nil {
+	if err := secrets.SetState(ctx, secret, map[string]string{smsink.TagRevoked: res.TagValue()}); err != nil {
 		return res, fmt.Errorf("revoke %s: revoked at the CA, but not recorded on the secret (run revoke again): %w", secret, err)
 	}
 	return res, nil
@@ -115,9 +115,6 @@ func Orphans(inv map[string]smsink.Stored, configured []string) []smsink.Stored 
 	slices.SortFunc(out, func(a, b smsink.Stored) int { return cmp.Compare(a.Secret, b.Secret) })
 	return out
 }
-
-// TagRetired records on a secret when certferry retire wound it down.
-const TagRetired = "certferry:retired"
 
 // Find resolves what an operator names for retire: a secret (name, full or partial
 // ARN) or a certificate name (certferry:name) held by exactly one stored secret.
@@ -164,7 +161,7 @@ type RetireResult struct {
 }
 
 // Retire winds down the certificate stored in st.Secret: optionally revokes it, records
-// the retirement on the secret (TagRetired), and, only when asked, schedules the
+// the retirement on the secret (smsink.TagRetired), and, only when asked, schedules the
 // secret's deletion with a recovery window. ca may be nil when opts.Revoke is false.
 func Retire(ctx context.Context, ca CA, secrets Secrets, del Deleter, st smsink.Stored, opts RetireOptions, now time.Time) (RetireResult, error) {
 	if opts.DeleteSecret && (opts.RecoveryDays < 7 || opts.RecoveryDays > 30) {
@@ -176,7 +173,7 @@ func Retire(ctx context.Context, ca CA, secrets Secrets, del Deleter, st smsink.
 		if reason == acme.ReasonUnspecified {
 			reason = acme.ReasonCessationOfOperation
 		}
-		if _, done := Revoked(st.Tags, st.Serial); done {
+		if _, done := smsink.Revoked(st.Tags, st.Serial); done {
 			// Revoked before (by revoke, or a retire that stopped half-way).
 		} else {
 			rv, err := Revoke(ctx, ca, secrets, st.Secret, reason, now)
@@ -186,7 +183,7 @@ func Retire(ctx context.Context, ca CA, secrets Secrets, del Deleter, st smsink.
 			res.Revoked = &rv
 		}
 	}
-	if err := secrets.SetState(ctx, st.Secret, map[string]string{TagRetired: now.UTC().Format(time.RFC3339)}); err != nil {
+	if err := secrets.SetState(ctx, st.Secret, map[string]string{smsink.TagRetired: smsink.FormatTime(now)}); err != nil {
 		return res, fmt.Errorf("retire %s: %w", st.Secret, err)
 	}
 	if opts.DeleteSecret {

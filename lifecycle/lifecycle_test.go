@@ -21,23 +21,23 @@ import (
 func TestRevocationTag(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	r := lifecycle.Revocation{Serial: "0a1b", Reason: "keyCompromise", At: at}
+	r := smsink.Revocation{Serial: "0a1b", Reason: "keyCompromise", At: at}
 	v := r.TagValue()
 	if v != "0a1b keyCompromise 2026-12-01T08:00:00Z" || smsink.SanitizeTagValue(v) != v {
 		t.Fatalf("tag value %q", v)
 	}
-	got, ok := lifecycle.ParseRevocation(v)
+	got, ok := smsink.ParseRevocation(v)
 	if !ok || got != r {
 		t.Fatalf("ParseRevocation: %+v %v", got, ok)
 	}
-	tags := map[string]string{lifecycle.TagRevoked: v}
+	tags := map[string]string{smsink.TagRevoked: v}
 	for serial, want := range map[string]bool{"0a1b": true, "A1B": true, "a1c": false, "": false} {
-		if _, ok := lifecycle.Revoked(tags, serial); ok != want {
+		if _, ok := smsink.Revoked(tags, serial); ok != want {
 			t.Errorf("Revoked(%q) = %v, want %v", serial, ok, want)
 		}
 	}
 	for _, bad := range []string{"", "0a1b", "0a1b keyCompromise", "0a1b keyCompromise yesterday", "a b c d", "xyz keyCompromise 2026-12-01T08:00:00Z", "0a1b keyCompromise 0000-01-01T00:00:00+01:00"} {
-		if _, ok := lifecycle.ParseRevocation(bad); ok {
+		if _, ok := smsink.ParseRevocation(bad); ok {
 			t.Errorf("ParseRevocation(%q) accepted", bad)
 		}
 	}
@@ -157,14 +157,14 @@ func TestRevokeChoosesTheSigningKeyAndRecords(t *testing.T) {
 		if err != nil || len(ca.calls) != 1 || ca.calls[0] != want {
 			t.Fatalf("%v: %v %v", reason, ca.calls, err)
 		}
-		if sec.tags[lifecycle.TagRevoked] != b.Serial+" "+reason.String()+" 2026-12-01T08:00:00Z" || res.Serial != b.Serial {
-			t.Fatalf("tag %q", sec.tags[lifecycle.TagRevoked])
+		if sec.tags[smsink.TagRevoked] != b.Serial+" "+reason.String()+" 2026-12-01T08:00:00Z" || res.Serial != b.Serial {
+			t.Fatalf("tag %q", sec.tags[smsink.TagRevoked])
 		}
 	}
 	// Already revoked at the CA: recorded all the same.
 	ca := &fakeCA{err: &acme.ProblemError{Type: acme.ProblemAlreadyRevoked, Status: 400}}
 	sec := &fakeSecrets{bundle: b, tags: map[string]string{}}
-	if res, err := lifecycle.Revoke(t.Context(), ca, sec, "s", acme.ReasonSuperseded, now); err != nil || !res.Already || sec.tags[lifecycle.TagRevoked] == "" {
+	if res, err := lifecycle.Revoke(t.Context(), ca, sec, "s", acme.ReasonSuperseded, now); err != nil || !res.Already || sec.tags[smsink.TagRevoked] == "" {
 		t.Fatalf("already revoked: %+v %v", res, err)
 	}
 	// Refused: nothing recorded.
@@ -187,7 +187,7 @@ func TestRetire(t *testing.T) {
 
 	ca, sec, del := &fakeCA{}, &fakeSecrets{bundle: b, tags: map[string]string{}}, &fakeDeleter{}
 	res, err := lifecycle.Retire(t.Context(), ca, sec, del, st, lifecycle.RetireOptions{}, now)
-	if err != nil || len(ca.calls) != 0 || len(del.in) != 0 || sec.tags[lifecycle.TagRetired] != "2026-12-01T08:00:00Z" || !res.DeletionDate.IsZero() {
+	if err != nil || len(ca.calls) != 0 || len(del.in) != 0 || sec.tags[smsink.TagRetired] != "2026-12-01T08:00:00Z" || !res.DeletionDate.IsZero() {
 		t.Fatalf("plain retire: %+v %v calls %v deletes %d tags %v", res, err, ca.calls, len(del.in), sec.tags)
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/lifecycle"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // accountRefusedCA refuses revocations signed with the account (the certificate was
@@ -39,7 +40,7 @@ func TestRevokeFallsBackToTheCertificateKey(t *testing.T) {
 	if want := []string{"account superseded", "certkey superseded"}; !slices.Equal(ca.calls, want) {
 		t.Errorf("calls = %q, want %q", ca.calls, want)
 	}
-	if sec.tags[lifecycle.TagRevoked] != b.Serial+" superseded 2026-12-01T08:00:00Z" {
-		t.Errorf("tag %q", sec.tags[lifecycle.TagRevoked])
+	if sec.tags[smsink.TagRevoked] != b.Serial+" superseded 2026-12-01T08:00:00Z" {
+		t.Errorf("tag %q", sec.tags[smsink.TagRevoked])
 	}
 }

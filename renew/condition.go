@@ -48,15 +48,15 @@ func conditionOf(w *work, now time.Time) Condition {
 		return ConditionExpired
 	case w.err != nil && !stopped:
 		return ConditionFailing
-	case st.failures > 0:
+	case st.Failures > 0:
 		// An earlier attempt failed and none has succeeded since (a certificate waiting
 		// in backoff is failing, not "due": it needs attention).
 		return ConditionFailing
-	case res.Bundle == nil && (st.blocked > 0 || !st.failingSince.IsZero() && st.lastError != ""):
+	case res.Bundle == nil && (st.Blocked > 0 || !st.FailingSince.IsZero() && st.LastError != ""):
 		// The last pass stopped it before ordering (a problem it recorded), and no pass
 		// has found the problem gone since.
 		return ConditionFailing
-	case res.HookError != "" || (st.hookError != "" && w.hooksPending()):
+	case res.HookError != "" || (st.HookError != "" && w.hooksPending()):
 		return ConditionFailing
 	case res.Action == ActionLostRace:
 		return ConditionReady // another runner stored an equivalent certificate

@@ -2,9 +2,6 @@ package renew
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,43 +18,19 @@ type HookResult struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// hookState is the parsed TagHooks.
-type hookState struct {
-	version  string
-	done     int
-	storedAt time.Time
-}
-
-func parseHookState(v string) (hookState, bool) {
-	f := strings.Fields(v)
-	if len(f) != 3 {
-		return hookState{}, false
-	}
-	n, err := strconv.Atoi(f[1])
-	if err != nil || n < 0 {
-		return hookState{}, false
-	}
-	t, _ := time.Parse(time.RFC3339, f[2])
-	return hookState{version: f[0], done: n, storedAt: t}, true
-}
-
-func (h hookState) String() string {
-	return fmt.Sprintf("%s %d %s", h.version, h.done, h.storedAt.UTC().Format(time.RFC3339))
-}
-
 // runRenewHooks runs the certificate's on_renew hooks that have not yet succeeded for
 // version, records how far they got, and reports them in the result. A failed hook is
 // retried on the next pass; the certificate is not issued again for it.
-func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev hooks.Event) {
+func (r *Runner) runRenewHooks(ctx context.Context, w *work, st smsink.HookProgress, ev hooks.Event) {
 	hs := w.cert.OnRenew
-	if len(hs) == 0 || st.done >= len(hs) {
+	if len(hs) == 0 || st.Done >= len(hs) {
 		return
 	}
 	index := map[string]int{}
 	for i, h := range hs {
 		index[h.Name()] = i
 	}
-	results := hooks.RunAll(ctx, hs, ev, func(name string) bool { return index[name] < st.done })
+	results := hooks.RunAll(ctx, hs, ev, func(name string) bool { return index[name] < st.Done })
 	done := 0
 	for _, res := range results {
 		if res.Status != hooks.StatusOK && res.Status != hooks.StatusDone {
@@ -66,11 +39,11 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st hookState, ev ho
 		done++
 	}
 	r.reportHooks(w, results)
-	st.done = done
-	tags := map[string]string{TagHooks: st.String(), TagHookError: ""}
+	st.Done = done
+	tags := map[string]string{smsink.TagHooks: st.String(), smsink.TagHookError: ""}
 	herr := hooks.Err(results)
 	if herr != nil {
-		tags[TagHookError] = smsink.SanitizeTagValue(herr.Error())
+		tags[smsink.TagHookError] = smsink.SanitizeTagValue(herr.Error())
 	}
 	w.state.set(tags) // written at the end of the pass
 	if err := herr; err != nil {

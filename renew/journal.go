@@ -2,7 +2,6 @@ package renew
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/providers/route53"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // The challenge journal: before a pass publishes a certificate's DNS-01 records it
@@ -27,44 +27,8 @@ import (
 //
 // So a record a live concurrent runner still needs is never removed, and no stale value
 // outlives the needed-until time by more than one pass. See docs/architecture.md.
-const TagChallenges = "certferry:challenges"
-
-// journalSlots is how many journaled orders one certificate can have at once (a pass
-// whose earlier entries are still within their time adds one more).
-const journalSlots = 4
-
-// journalEntry is one journaled order.
-type journalEntry struct {
-	tag   string
-	until time.Time
-	order string
-}
-
-func journalTag(i int) string {
-	if i == 0 {
-		return TagChallenges
-	}
-	return fmt.Sprintf("%s-%d", TagChallenges, i+1)
-}
-
-// journalEntries reads the journal from state tags.
-func journalEntries(tags map[string]string) []journalEntry {
-	var out []journalEntry
-	for i := range journalSlots {
-		k := journalTag(i)
-		v, ok := tags[k]
-		if !ok {
-			continue
-		}
-		until, order, _ := strings.Cut(v, " ")
-		e := journalEntry{tag: k, until: parseTime(until), order: order}
-		if e.until.IsZero() || !strings.HasPrefix(order, "https://") {
-			e.until = time.Time{} // unreadable: removed without touching DNS
-		}
-		out = append(out, e)
-	}
-	return out
-}
+//
+// The journal's tags and their values are the sink's (smsink.JournalEntry).
 
 // journal records w's order before its records are published, in a state write made
 // at once (it carries the state changes the pass made so far). w.journal is the tag
@@ -75,18 +39,18 @@ func (r *Runner) journal(ctx context.Context, w *work) {
 	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
 		return
 	}
-	if !tagSafeURL(w.order.URL) {
+	if !smsink.JournalFits(w.order.URL) {
 		r.log.Warn("the order URL cannot be kept in a tag; its DNS-01 records are not journaled", zap.String("cert", w.cert.Name), zap.String("order", w.order.URL))
 		return
 	}
 	tags := w.state.tags()
-	for i := range journalSlots {
-		k := journalTag(i)
+	for i := range smsink.JournalSlots {
+		k := smsink.JournalTag(i)
 		if tags[k] != "" {
 			continue
 		}
 		until := r.deps.Now().Add(r.lease())
-		if err := w.state.flush(ctx, map[string]string{k: formatTime(until) + " " + w.order.URL}); err != nil {
+		if err := w.state.flush(ctx, map[string]string{k: smsink.JournalEntry{Until: until, Order: w.order.URL}.String()}); err != nil {
 			r.log.Warn("could not journal the DNS-01 records", zap.String("cert", w.cert.Name), zap.Error(err))
 			return
 		}
@@ -105,23 +69,23 @@ func (r *Runner) unjournal(w *work, tag string) {
 }
 
 // sweep removes the records that journaled orders of earlier passes left behind and no
-// runner needs any more (see TagChallenges), and clears their entries.
+// runner needs any more (see smsink.TagChallenges), and clears their entries.
 func (r *Runner) sweep(ctx context.Context, works []*work) {
 	now := r.deps.Now()
 	for _, w := range works {
 		if w.plan {
 			return
 		}
-		for _, e := range journalEntries(w.state.tags()) {
+		for _, e := range smsink.JournalEntries(w.state.tags()) {
 			// A time further ahead than any runner writes (a skewed clock, a hand edit)
 			// counts as past: it would keep a slot, and its records, for good.
-			expired := !now.Before(e.until) || e.until.After(now.Add(2*r.lease()))
-			if e.until.IsZero() || !sameHost(e.order, r.settings.Directory) {
+			expired := !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
+			if e.Until.IsZero() || !sameHost(e.Order, r.settings.Directory) {
 				// Unreadable, or an order at another host than the CA's: never fetched
 				// (a signed request goes only to the configured CA).
 				r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
-					zap.String("cert", w.cert.Name), zap.String("entry", e.order))
-				r.unjournal(w, e.tag)
+					zap.String("cert", w.cert.Name), zap.String("entry", e.Order))
+				r.unjournal(w, e.Tag)
 				continue
 			}
 			client, err := r.deps.ACME(ctx)
@@ -129,12 +93,12 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 				r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
 				return
 			}
-			recs, err := client.OrderRecords(ctx, e.order)
+			recs, err := client.OrderRecords(ctx, e.Order)
 			if err != nil {
 				if expired {
 					r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
-						zap.String("cert", w.cert.Name), zap.String("order", e.order), zap.Error(err))
-					r.unjournal(w, e.tag)
+						zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
+					r.unjournal(w, e.Tag)
 				}
 				continue
 			}
@@ -159,10 +123,10 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 					}
 				}
 				r.log.Info("removed DNS-01 records an earlier run left behind", zap.String("cert", w.cert.Name),
-					zap.String("order", e.order), zap.Int("records", len(rm)))
+					zap.String("order", e.Order), zap.Int("records", len(rm)))
 			}
 			if done {
-				r.unjournal(w, e.tag)
+				r.unjournal(w, e.Tag)
 			}
 		}
 	}
@@ -178,17 +142,4 @@ func sameHost(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
 	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
-}
-
-// tagSafeURL reports whether u fits a tag value unchanged, with room for the time.
-func tagSafeURL(u string) bool {
-	if len(u) > 256-len("2006-01-02T15:04:05Z ") {
-		return false
-	}
-	for _, c := range u {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.:/=+-@", c)) {
-			return false
-		}
-	}
-	return true
 }

@@ -249,7 +249,7 @@ const maxClockSkew = 5 * time.Minute
 // of this process stores it without a new order, and no hook runs.
 func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Options) {
 	now := r.deps.Now()
-	hs := hookState{version: "files", storedAt: now}
+	hs := smsink.HookProgress{Version: "files", StoredAt: now}
 	if w.cert.Secret != nil {
 		pending := w.state.take()
 		state := maps.Clone(pending)
@@ -257,7 +257,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		if len(w.cert.OnRenew) > 0 {
 			// Recorded with the write: if this runner dies before the hooks ran, the next
 			// pass (any runner) finds them pending for this version.
-			state[TagHooks] = hookState{version: smsink.Token(b), storedAt: now}.String()
+			state[smsink.TagHooks] = smsink.HookProgress{Version: smsink.Token(b), StoredAt: now}.String()
 		}
 		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile,
 			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange(), State: state, Expect: &w.version})
@@ -282,7 +282,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		w.state.written(state)
 		v := saved.VersionID
 		w.res.VersionID, w.res.SecretARN = v, saved.ARN
-		hs.version = v
+		hs.Version = v
 		r.log.Info("stored", zap.String("cert", w.cert.Name), zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", v))
 	}
 	if w.cert.File != nil {
@@ -298,15 +298,15 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 	}
 	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
 	w.res.Bundle = b
-	w.version = hs.version
+	w.version = hs.Version
 	w.hooks = &storedHooks{state: hs, ev: hooks.Event{Name: w.cert.Name, Domains: b.Domains, SecretARN: w.res.SecretARN,
-		VersionID: hs.version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew}}
+		VersionID: hs.Version, NotAfter: b.NotAfter, StoredAt: now, Kind: hooks.KindRenew}}
 	w.res.Duration = r.deps.Now().Sub(w.started)
 }
 
 // storedHooks are the on_renew hooks a store readied.
 type storedHooks struct {
-	state hookState
+	state smsink.HookProgress
 	ev    hooks.Event
 }
 
@@ -326,8 +326,8 @@ func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
 // ariFirstCheck: a fresh certificate's window is weeks away, and this keeps the pass
 // right after a renewal free of ACME requests.
 func (r *Runner) clearedState() map[string]string {
-	return map[string]string{TagFailures: "", TagNextAttempt: "", TagLastError: "", TagFailingSince: "", TagBlocked: "", TagARIStart: "", TagARIEnd: "",
-		TagHooks: "", TagHookError: "", TagARINext: formatTime(r.deps.Now().Add(ariFirstCheck))}
+	return map[string]string{smsink.TagFailures: "", smsink.TagNextAttempt: "", smsink.TagLastError: "", smsink.TagFailingSince: "", smsink.TagBlocked: "", smsink.TagARIStart: "", smsink.TagARIEnd: "",
+		smsink.TagHooks: "", smsink.TagHookError: "", smsink.TagARINext: smsink.FormatTime(r.deps.Now().Add(ariFirstCheck))}
 }
 
 // ariFirstCheck is how long after issuance certferry first asks for ARI.
@@ -411,7 +411,7 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	}
 	w.res.NewFailure = true
 	st := w.state.now
-	failures := st.failures + 1
+	failures := st.Failures + 1
 	now := r.deps.Now()
 	var next time.Time
 	if acme.IsPermanent(err) {
@@ -426,15 +426,15 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		next = scheduler.NextAttempt(now, failures, w.res.RetryAfter, r.deps.Rand())
 		r.log.Error("certificate failed", zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Error(err))
 	}
-	since := st.failingSince
-	if since.IsZero() || st.failures == 0 {
+	since := st.FailingSince
+	if since.IsZero() || st.Failures == 0 {
 		since = now
 	}
 	w.state.set(map[string]string{
-		TagFailures:     fmt.Sprint(failures),
-		TagNextAttempt:  formatTime(next),
-		TagFailingSince: formatTime(since),
-		TagLastError:    smsink.SanitizeTagValue(err.Error()),
+		smsink.TagFailures:     fmt.Sprint(failures),
+		smsink.TagNextAttempt:  smsink.FormatTime(next),
+		smsink.TagFailingSince: smsink.FormatTime(since),
+		smsink.TagLastError:    smsink.SanitizeTagValue(err.Error()),
 	})
 	r.runFailureHooks(ctx, w, err)
 }

@@ -341,7 +341,7 @@ func TestPassIssuesAndIsReady(t *testing.T) {
 		t.Errorf("%d DNS-01 values left", w.dns.left())
 	}
 	for k := range w.secrets.tags("certferry/web") {
-		if strings.HasPrefix(k, TagChallenges) {
+		if strings.HasPrefix(k, smsink.TagChallenges) {
 			t.Errorf("journal entry %s left after a clean pass", k)
 		}
 	}
@@ -362,7 +362,7 @@ func TestPassStoreFailureThenStored(t *testing.T) {
 	if res.Condition != ConditionFailing || !res.NewFailure || res.Attempts != 1 || res.NextAttempt.IsZero() || !strings.Contains(res.LastError, "injected") {
 		t.Fatalf("failed store: %+v", res)
 	}
-	if tags := w.secrets.tags("certferry/web"); tags[TagFailures] != "1" || tags[TagFailingSince] == "" {
+	if tags := w.secrets.tags("certferry/web"); tags[smsink.TagFailures] != "1" || tags[smsink.TagFailingSince] == "" {
 		t.Errorf("backoff not recorded: %v", tags)
 	}
 	w.now = w.now.Add(time.Second) // still in backoff: storing asks nothing of the CA
@@ -370,7 +370,7 @@ func TestPassStoreFailureThenStored(t *testing.T) {
 	if res.Action != ActionStore || res.Reason != ReasonUnstored || res.Condition != ConditionReady || w.ca.begins != 1 {
 		t.Fatalf("second pass: %+v, %d orders", res, w.ca.begins)
 	}
-	if tags := w.secrets.tags("certferry/web"); tags[TagFailures] != "" || tags[TagLastError] != "" {
+	if tags := w.secrets.tags("certferry/web"); tags[smsink.TagFailures] != "" || tags[smsink.TagLastError] != "" {
 		t.Errorf("backoff not cleared: %v", tags)
 	}
 }
@@ -445,7 +445,7 @@ func TestPassPreflightRefusals(t *testing.T) {
 				t.Errorf("%d orders placed", w.ca.begins)
 			}
 			for _, cert := range cs {
-				if tags := w.secrets.tags(cert.Secret.Secret); tags[TagFailures] != "" {
+				if tags := w.secrets.tags(cert.Secret.Secret); tags[smsink.TagFailures] != "" {
 					t.Errorf("a backoff hides the problem: %v", tags)
 				}
 			}
@@ -468,12 +468,12 @@ func TestPassSweepsJournal(t *testing.T) {
 	publish("https://ca.test/order/dead-valid", "a", false)
 	publish("https://ca.test/order/live", "b", true)
 	publish("https://ca.test/order/dead-late", "c", true)
-	future, past := formatTime(w.now.Add(time.Hour)), formatTime(w.now.Add(-time.Minute))
+	future, past := smsink.FormatTime(w.now.Add(time.Hour)), smsink.FormatTime(w.now.Add(-time.Minute))
 	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
-		journalTag(0): future + " https://ca.test/order/dead-valid",
-		journalTag(1): future + " https://ca.test/order/live",
-		journalTag(2): past + " https://ca.test/order/dead-late",
-		journalTag(3): "garbage",
+		smsink.JournalTag(0): future + " https://ca.test/order/dead-valid",
+		smsink.JournalTag(1): future + " https://ca.test/order/live",
+		smsink.JournalTag(2): past + " https://ca.test/order/dead-late",
+		smsink.JournalTag(3): "garbage",
 	})
 	w.pass(r, Options{})
 	vals := w.dns.values["_acme-challenge.www.example.com."]
@@ -481,7 +481,7 @@ func TestPassSweepsJournal(t *testing.T) {
 		t.Fatalf("values left: %v; want only the live runner's b", vals)
 	}
 	tags := w.secrets.tags("certferry/web")
-	if tags[journalTag(0)] != "" || tags[journalTag(2)] != "" || tags[journalTag(3)] != "" || tags[journalTag(1)] == "" {
+	if tags[smsink.JournalTag(0)] != "" || tags[smsink.JournalTag(2)] != "" || tags[smsink.JournalTag(3)] != "" || tags[smsink.JournalTag(1)] == "" {
 		t.Fatalf("journal after the sweep: %v", tags)
 	}
 }
@@ -541,7 +541,7 @@ func TestPassFailureForgottenWhenNothingIsDue(t *testing.T) {
 	}
 	w.now = w.now.Add(2 * time.Minute) // past the first backoff step
 	res := only(t, w.pass(r, Options{}))
-	if res.Condition != ConditionReady || res.Attempts != 0 || w.secrets.tags("certferry/web")[TagFailures] != "" {
+	if res.Condition != ConditionReady || res.Attempts != 0 || w.secrets.tags("certferry/web")[smsink.TagFailures] != "" {
 		t.Fatalf("after the backoff: %+v", res)
 	}
 }
@@ -556,14 +556,14 @@ func TestPassJournalUntrusted(t *testing.T) {
 	w.ca.orders["https://ca.test/order/far"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "f"}, Pending: true}}
 	w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: "f"}})
 	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
-		journalTag(0): "2099-01-01T00:00:00Z https://ca.test/order/far",
-		journalTag(1): formatTime(w.now.Add(time.Hour)) + " https://elsewhere.test/order/x",
+		smsink.JournalTag(0): "2099-01-01T00:00:00Z https://ca.test/order/far",
+		smsink.JournalTag(1): smsink.FormatTime(w.now.Add(time.Hour)) + " https://elsewhere.test/order/x",
 	})
 	w.pass(r, Options{})
 	if vals := w.dns.values["_acme-challenge.www.example.com."]; len(vals) != 0 {
 		t.Errorf("values left: %v", vals)
 	}
-	if tags := w.secrets.tags("certferry/web"); tags[journalTag(0)] != "" || tags[journalTag(1)] != "" {
+	if tags := w.secrets.tags("certferry/web"); tags[smsink.JournalTag(0)] != "" || tags[smsink.JournalTag(1)] != "" {
 		t.Errorf("journal after the sweep: %v", tags)
 	}
 }

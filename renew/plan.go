@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/certs"
-	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -66,14 +65,14 @@ func (r *Runner) clearSolved(w *work) {
 	if !w.alive() || w.decision.Blocked || w.plan {
 		return
 	}
-	solvedFailure := st.failures > 0 && !w.decision.Due && w.decision.Reason == scheduler.ReasonNotDue
-	if st.failures > 0 && !solvedFailure || (!solvedFailure && st.lastError == "" && st.failingSince.IsZero() && st.blocked == 0) {
+	solvedFailure := st.Failures > 0 && !w.decision.Due && w.decision.Reason == scheduler.ReasonNotDue
+	if st.Failures > 0 && !solvedFailure || (!solvedFailure && st.LastError == "" && st.FailingSince.IsZero() && st.Blocked == 0) {
 		return
 	}
-	tags := map[string]string{TagLastError: "", TagFailingSince: "", TagBlocked: ""}
+	tags := map[string]string{smsink.TagLastError: "", smsink.TagFailingSince: "", smsink.TagBlocked: ""}
 	if solvedFailure {
-		tags[TagFailures], tags[TagNextAttempt] = "", ""
-		r.log.Info("an earlier failure is over: nothing is due any more", zap.String("cert", w.cert.Name), zap.Int("attempts", st.failures))
+		tags[smsink.TagFailures], tags[smsink.TagNextAttempt] = "", ""
+		r.log.Info("an earlier failure is over: nothing is due any more", zap.String("cert", w.cert.Name), zap.Int("attempts", st.Failures))
 	}
 	w.state.set(tags)
 }
@@ -93,7 +92,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		Force:    opts.Force || opts.DryRun, // a dry run tries every certificate
 	}
 	stored, err := r.storedState(ctx, w, found)
-	stored.Failures, stored.NextAttempt = w.state.now.failures, w.state.now.nextAttempt
+	stored.Failures, stored.NextAttempt = w.state.now.Failures, w.state.now.NextAttempt
 	w.in.Stored = stored
 	if !stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = stored.NotAfter, stored.NotBefore
@@ -115,7 +114,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		}
 	}
 	if found.Serial != "" {
-		if rv, ok := lifecycle.Revoked(found.Tags, found.Serial); ok {
+		if rv, ok := smsink.Revoked(found.Tags, found.Serial); ok {
 			w.in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
 		}
 	}
@@ -193,7 +192,7 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 			return
 		}
 	}
-	if _, revoked := lifecycle.Revoked(w.state.tags(), b.Serial); revoked {
+	if _, revoked := smsink.Revoked(w.state.tags(), b.Serial); revoked {
 		r.log.Warn("an interrupted write holds a revoked certificate; it is never promoted", zap.String("cert", c.Name), zap.String("version_id", id), zap.String("serial", b.Serial))
 		return
 	}
@@ -279,9 +278,9 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 		return nil, nil
 	}
 	now := r.deps.Now()
-	if st := w.state.now; opts.Refresh || !st.ariNext.IsZero() && now.Before(st.ariNext) {
-		if !st.ariStart.IsZero() && !st.ariEnd.IsZero() {
-			return &scheduler.Window{Start: st.ariStart, End: st.ariEnd}, nil
+	if st := w.state.now; opts.Refresh || !st.ARINext.IsZero() && now.Before(st.ARINext) {
+		if !st.ARIStart.IsZero() && !st.ARIEnd.IsZero() {
+			return &scheduler.Window{Start: st.ARIStart, End: st.ARIEnd}, nil
 		}
 		return nil, nil
 	}
@@ -297,7 +296,7 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 		retryAt := now.Add(ariRetryOnError)
 		r.log.Warn("ARI check failed: the lifetime rule applies", zap.String("cert", w.cert.Name),
 			zap.Time("ari_retry", retryAt), zap.Error(err))
-		return nil, map[string]string{TagARIStart: "", TagARIEnd: "", TagARINext: formatTime(retryAt)}
+		return nil, map[string]string{smsink.TagARIStart: "", smsink.TagARIEnd: "", smsink.TagARINext: smsink.FormatTime(retryAt)}
 	}
 	retry := info.RetryAfter
 	if retry <= 0 || retry > 24*time.Hour {
@@ -305,9 +304,9 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 	}
 	r.log.Info("ARI window", zap.String("cert", w.cert.Name), zap.Time("start", info.Start), zap.Time("end", info.End))
 	return &scheduler.Window{Start: info.Start, End: info.End}, map[string]string{
-		TagARIStart: formatTime(info.Start),
-		TagARIEnd:   formatTime(info.End),
-		TagARINext:  formatTime(now.Add(retry)),
+		smsink.TagARIStart: smsink.FormatTime(info.Start),
+		smsink.TagARIEnd:   smsink.FormatTime(info.End),
+		smsink.TagARINext:  smsink.FormatTime(now.Add(retry)),
 	}
 }
 

@@ -97,14 +97,14 @@ func (r *Runner) block(ctx context.Context, w *work, err error, opts Options) {
 	}
 	st := w.state.now
 	msg := smsink.SanitizeTagValue(err.Error())
-	same := msg == st.lastError && !st.failingSince.IsZero()
-	since := st.failingSince
+	same := msg == st.LastError && !st.FailingSince.IsZero()
+	since := st.FailingSince
 	if since.IsZero() {
 		since = r.deps.Now()
 	}
 	// Counted on every pass (a stopped pass is an attempt that failed), but with no
 	// backoff: the next pass checks again, and asks the CA nothing until it passes.
-	w.state.set(map[string]string{TagLastError: msg, TagFailingSince: formatTime(since), TagBlocked: fmt.Sprint(st.blocked + 1)})
+	w.state.set(map[string]string{smsink.TagLastError: msg, smsink.TagFailingSince: smsink.FormatTime(since), smsink.TagBlocked: fmt.Sprint(st.Blocked + 1)})
 	if same {
 		return // the same problem as on the last pass: already reported to the hooks
 	}

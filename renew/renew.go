@@ -417,11 +417,11 @@ func (r *Runner) retryHooks(ctx context.Context, works []*work) {
 		if w.decision.Due || !w.alive() || !w.hooksPending() {
 			continue
 		}
-		st := w.state.now.hooks
+		st := w.state.now.Hooks
 		w.res.Action = ActionHooks
-		r.log.Info("retrying on_renew hooks", zap.String("cert", w.cert.Name), zap.Int("done", st.done), zap.Int("hooks", len(w.cert.OnRenew)))
+		r.log.Info("retrying on_renew hooks", zap.String("cert", w.cert.Name), zap.Int("done", st.Done), zap.Int("hooks", len(w.cert.OnRenew)))
 		r.runRenewHooks(ctx, w, st, hooks.Event{Name: w.cert.Name, Domains: w.cert.Domains, SecretARN: w.res.SecretARN,
-			VersionID: st.version, NotAfter: w.in.Stored.NotAfter, StoredAt: st.storedAt, Kind: hooks.KindRenew})
+			VersionID: st.Version, NotAfter: w.in.Stored.NotAfter, StoredAt: st.StoredAt, Kind: hooks.KindRenew})
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
-	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/renew"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -38,9 +37,9 @@ func TestE2ERevokedPendingVersionIsNeverPromoted(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(pending.SecretString)), &b); err != nil || b.Serial == "" {
 		t.Fatal(err)
 	}
-	rv := lifecycle.Revocation{Serial: b.Serial, Reason: "keyCompromise", At: time.Now()}
+	rv := smsink.Revocation{Serial: b.Serial, Reason: "keyCompromise", At: time.Now()}
 	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"),
-		Tags: []smtypes.Tag{{Key: aws.String(lifecycle.TagRevoked), Value: aws.String(rv.TagValue())}}}); err != nil {
+		Tags: []smtypes.Tag{{Key: aws.String(smsink.TagRevoked), Value: aws.String(rv.TagValue())}}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,33 +3,9 @@ package renew
 import (
 	"context"
 	"maps"
-	"strconv"
 	"time"
 
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
-)
-
-// State tags: what certferry remembers of a certificate between passes, kept with its
-// secret so that every runner (a bastion, a Lambda, a laptop) sees the same backoff, ARI
-// and hook state; see docs/architecture.md. A certificate without a secret keeps them in
-// the process's Memory.
-const (
-	TagFailures     = "certferry:failures"      // consecutive failed attempts
-	TagNextAttempt  = "certferry:next-attempt"  // RFC 3339: when backoff lets the next order be placed
-	TagFailingSince = "certferry:failing-since" // RFC 3339: the first failure of the current run of failures
-	TagLastError    = "certferry:last-error"    // the last failure, cut to a tag value
-	TagBlocked      = "certferry:blocked"       // passes a problem found before ordering stopped it (no backoff)
-	TagARINext      = "certferry:ari-next"      // RFC 3339: when to ask the CA for ARI again
-	TagARIStart     = "certferry:ari-start"     // RFC 3339: the cached ARI window
-	TagARIEnd       = "certferry:ari-end"
-	// TagHooks records, per secret version, how far the on_renew hooks got:
-	// "<version-id> <hooks done> <stored-at RFC 3339>". on_renew hooks run in order and
-	// stop at the first failure, so a count is the whole state. A version without the tag
-	// (stored before any hook was configured) has nothing pending.
-	TagHooks = "certferry:hooks"
-	// TagHookError is the last on_renew hook failure of the version in TagHooks; removed
-	// once every hook succeeded.
-	TagHookError = "certferry:hook-error"
 )
 
 // stateStore keeps one certificate's state tags between passes. A Runner picks one per
@@ -51,7 +27,7 @@ type stateStore interface {
 // published, the certificate's store) or at the end of the pass (record).
 type state struct {
 	store    stateStore
-	now      certState
+	now      smsink.State
 	pending  map[string]string
 	readOnly bool // a plan (status, --plan): nothing is changed
 	clock    func() time.Time
@@ -122,7 +98,7 @@ func (s *state) flush(ctx context.Context, extra map[string]string) error {
 }
 
 // reload decodes the state as it stands.
-func (s *state) reload(now time.Time) { s.now = decodeState(s.tags(), now) }
+func (s *state) reload(now time.Time) { s.now = smsink.DecodeState(s.tags(), now) }
 
 // memoryState keeps the state of a certificate without a secret in the process's Memory.
 type memoryState struct {
@@ -200,64 +176,4 @@ func (s *secretState) written(tags map[string]string) {
 			s.found[k] = v
 		}
 	}
-}
-
-// certState is the decoded state of one certificate.
-type certState struct {
-	failures     int
-	blocked      int
-	nextAttempt  time.Time
-	failingSince time.Time
-	lastError    string
-	hookError    string
-	ariStart     time.Time
-	ariEnd       time.Time
-	ariNext      time.Time
-	hooks        hookState
-	hooksOK      bool // hooks holds a parsed TagHooks
-}
-
-// decodeState reads the state tags. A value that does not parse counts as absent; a
-// date no runner could have written (a backoff far beyond the longest wait) is capped,
-// so a hand-edited tag cannot hold a certificate back for good.
-func decodeState(tags map[string]string, now time.Time) certState {
-	var s certState
-	s.failures, _ = strconv.Atoi(tags[TagFailures])
-	if s.failures < 0 {
-		s.failures = 0
-	}
-	s.blocked, _ = strconv.Atoi(tags[TagBlocked])
-	s.blocked = max(s.blocked, 0)
-	s.nextAttempt = parseTime(tags[TagNextAttempt])
-	if limit := now.Add(maxPlausibleWait); s.nextAttempt.After(limit) {
-		s.nextAttempt = limit
-	}
-	s.failingSince = parseTime(tags[TagFailingSince])
-	s.lastError = tags[TagLastError]
-	s.hookError = tags[TagHookError]
-	s.ariStart, s.ariEnd, s.ariNext = parseTime(tags[TagARIStart]), parseTime(tags[TagARIEnd]), parseTime(tags[TagARINext])
-	if limit := now.Add(maxPlausibleWait); s.ariNext.After(limit) {
-		s.ariNext = time.Time{}
-	}
-	s.hooks, s.hooksOK = parseHookState(tags[TagHooks])
-	return s
-}
-
-// maxPlausibleWait bounds a wait read from a tag: the longest backoff is a day, a CA's
-// Retry-After rarely more than a few; a week is more than any runner writes.
-const maxPlausibleWait = 7 * 24 * time.Hour
-
-func parseTime(v string) time.Time {
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -62,10 +62,10 @@ func (w *work) hooksPending() bool {
 
 func (w *work) pendingHookCount() int {
 	st := w.state.now
-	if len(w.cert.OnRenew) == 0 || !st.hooksOK || st.hooks.version != w.version {
+	if len(w.cert.OnRenew) == 0 || !st.HooksOK || st.Hooks.Version != w.version {
 		return 0
 	}
-	return max(len(w.cert.OnRenew)-st.hooks.done, 0)
+	return max(len(w.cert.OnRenew)-st.Hooks.Done, 0)
 }
 
 // setDecision copies a decision into the result.
@@ -141,12 +141,12 @@ func (r *Runner) report(w *work, now time.Time) {
 	res.HooksPending = w.pendingHookCount()
 	res.LastError = lastError(w)
 	if res.Condition == ConditionFailing {
-		res.Attempts = st.failures + st.blocked
-		res.FailingSince = st.failingSince
+		res.Attempts = st.Failures + st.Blocked
+		res.FailingSince = st.FailingSince
 		if res.FailingSince.IsZero() && w.err != nil {
 			res.FailingSince = w.started // a problem found before ordering: no state kept
 		}
-		res.NextAttempt = st.nextAttempt
+		res.NextAttempt = st.NextAttempt
 		if res.NextAttempt.IsZero() {
 			res.NextAttempt = w.decision.NextAttempt
 		}
@@ -162,12 +162,12 @@ func lastError(w *work) string {
 		return w.err.Error()
 	case w.res.HookError != "":
 		return w.res.HookError
-	case st.failures > 0:
-		return st.lastError
+	case st.Failures > 0:
+		return st.LastError
 	case w.pendingHookCount() > 0:
-		return st.hookError
+		return st.HookError
 	case w.res.Condition == ConditionFailing:
-		return st.lastError
+		return st.LastError
 	}
 	return ""
 }

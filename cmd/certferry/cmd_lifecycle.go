@@ -333,7 +333,7 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	res, err := lifecycle.Retire(ctx, ca, a.Secrets(), a.SecretsAPI(), st, lifecycle.RetireOptions{Revoke: *revoke, Reason: reason, DeleteSecret: *del, RecoveryDays: days}, time.Now())
 	if res.Revoked != nil {
 		fmt.Fprintf(stdout, "%s: revoked serial %s (reason %s)\n", st.Secret, res.Revoked.Serial, res.Revoked.Reason)
-	} else if rv, ok := lifecycle.Revoked(st.Tags, st.Serial); ok && *revoke {
+	} else if rv, ok := smsink.Revoked(st.Tags, st.Serial); ok && *revoke {
 		fmt.Fprintf(stdout, "%s: serial %s was already revoked (%s, %s)\n", st.Secret, rv.Serial, rv.Reason, rv.At.Format(time.RFC3339))
 	}
 	if err != nil {
@@ -341,7 +341,7 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	if res.DeletionDate.IsZero() {
-		fmt.Fprintf(stdout, "%s: retired (tagged %s); the secret is kept\n", st.Secret, lifecycle.TagRetired)
+		fmt.Fprintf(stdout, "%s: retired (tagged %s); the secret is kept\n", st.Secret, smsink.TagRetired)
 	} else {
 		fmt.Fprintf(stdout, "%s: retired; deletion scheduled for %s (undo before then: aws secretsmanager restore-secret --secret-id %s)\n",
 			st.Secret, res.DeletionDate.UTC().Format(time.RFC3339), st.Secret)
@@ -529,10 +529,10 @@ func statusOrphans(ctx context.Context, a *app.App) ([]StatusOrphan, error) {
 			t := st.NotAfter.UTC()
 			o.NotAfter = &t
 		}
-		if rv, ok := lifecycle.Revoked(st.Tags, st.Serial); ok {
+		if rv, ok := smsink.Revoked(st.Tags, st.Serial); ok {
 			o.Revoked = rv.Reason + " " + rv.At.UTC().Format(time.RFC3339)
 		}
-		if t, err := time.Parse(time.RFC3339, st.Tags[lifecycle.TagRetired]); err == nil {
+		if t, err := time.Parse(time.RFC3339, st.Tags[smsink.TagRetired]); err == nil {
 			t = t.UTC()
 			o.RetiredAt = &t
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
-	"github.com/certferry/certferry/renew"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 var (
@@ -164,7 +164,7 @@ func TestCrashMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tag := range desc.Tags {
-				if strings.HasPrefix(aws.ToString(tag.Key), renew.TagChallenges) {
+				if strings.HasPrefix(aws.ToString(tag.Key), smsink.TagChallenges) {
 					t.Errorf("journal entry left: %s=%s", aws.ToString(tag.Key), aws.ToString(tag.Value))
 				}
 			}
@@ -196,7 +196,7 @@ func expireJournal(t *testing.T, e *e2etest.Env, secret string) {
 	var tags []smtypes.Tag
 	for _, tag := range desc.Tags {
 		k, v := aws.ToString(tag.Key), aws.ToString(tag.Value)
-		if !strings.HasPrefix(k, renew.TagChallenges) {
+		if !strings.HasPrefix(k, smsink.TagChallenges) {
 			continue
 		}
 		_, order, _ := strings.Cut(v, " ")

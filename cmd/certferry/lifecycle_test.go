@@ -16,7 +16,6 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/e2etest"
-	"github.com/certferry/certferry/lifecycle"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -100,8 +99,8 @@ func TestCLIRevokeThenRenew(t *testing.T) {
 	if n := e.hookRuns(t); n != 2 {
 		t.Errorf("hook ran %d times in all, want 2 (once per stored certificate)", n)
 	}
-	if rv, ok := lifecycle.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok || rv.Reason != "superseded" {
-		t.Errorf("revocation tag: %v", e.tags(t, "certferry/web")[lifecycle.TagRevoked])
+	if rv, ok := smsink.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok || rv.Reason != "superseded" {
+		t.Errorf("revocation tag: %v", e.tags(t, "certferry/web")[smsink.TagRevoked])
 	}
 	e.SB.Calls().Reset()
 	out = e.mustRenew(t)
@@ -129,14 +128,14 @@ func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 		t.Fatalf("the CA's status: %+v %v", st, err)
 	}
 	// A revoke killed between the CA's answer and the tag: run again, it only records.
-	if _, err := e.SM.UntagResource(t.Context(), &awssm.UntagResourceInput{SecretId: aws.String("certferry/web"), TagKeys: []string{lifecycle.TagRevoked}}); err != nil {
+	if _, err := e.SM.UntagResource(t.Context(), &awssm.UntagResourceInput{SecretId: aws.String("certferry/web"), TagKeys: []string{smsink.TagRevoked}}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = cli(t, "revoke", "web", "--config", e.cfg, "--reason", "keyCompromise")
 	if code != exitOK || !strings.Contains(out, "was already revoked; recorded") {
 		t.Fatalf("revoke again: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if _, ok := lifecycle.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok {
+	if _, ok := smsink.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok {
 		t.Fatal("the second revoke did not record the revocation")
 	}
 	out = e.mustRenew(t)
@@ -386,7 +385,7 @@ func TestCLIRetireOrphans(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "the secret is kept") {
 		t.Fatalf("retire api: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if tags := e.tags(t, "certferry/api"); tags[lifecycle.TagRetired] == "" || tags[lifecycle.TagRevoked] == "" {
+	if tags := e.tags(t, "certferry/api"); tags[smsink.TagRetired] == "" || tags[smsink.TagRevoked] == "" {
 		t.Errorf("api tags: %v", tags)
 	}
 	if st, err := e.SB.CA().CertStatus(t.Context(), api.Serial); err != nil || !st.Revoked() || *st.Reason != uint(acme.ReasonCessationOfOperation) {

@@ -23,7 +23,6 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/sandbox"
-	"github.com/certferry/certferry/renew"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -169,7 +168,7 @@ func seed(tb testing.TB, sb *sandbox.Sandbox, cs []certSpec) {
 	ctx := context.Background()
 	ca := certstest.NewCA(tb)
 	sink := smsink.New(awssm.NewFromConfig(sb.AWSConfig(ctx)), nil, smsink.Options{})
-	state := map[string]string{renew.TagARINext: time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}
+	state := map[string]string{smsink.TagARINext: time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

@@ -27,6 +27,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // newACMEEnv is newEnv for the ACME scenarios, whose certificates set their own
@@ -131,7 +132,7 @@ func TestFaultRateLimited(t *testing.T) {
 			if rl.RetryAfter < least || rl.RetryAfter > tc.want {
 				t.Errorf("RetryAfter %s, want about %s (at least %s)", rl.RetryAfter, tc.want, least)
 			}
-			next := tagTime(t, e.Tags(t, "certferry/web"), renew.TagNextAttempt)
+			next := tagTime(t, e.Tags(t, "certferry/web"), smsink.TagNextAttempt)
 			if earliest := clk.Now().Add(least); next.Before(earliest) {
 				t.Fatalf("next attempt %s, before Retry-After (%s)", next, earliest)
 			}
@@ -148,7 +149,7 @@ func TestFaultRateLimited(t *testing.T) {
 				t.Errorf("after Retry-After: %d orders, want 1", n)
 			}
 			e.Stored(t, "certferry/web", "AWSCURRENT")
-			if tags := e.Tags(t, "certferry/web"); tags[renew.TagFailures] != "" || tags[renew.TagNextAttempt] != "" {
+			if tags := e.Tags(t, "certferry/web"); tags[smsink.TagFailures] != "" || tags[smsink.TagNextAttempt] != "" {
 				t.Errorf("backoff tags left after success: %v", tags)
 			}
 		})
@@ -253,7 +254,7 @@ func TestFaultARIWindowPast(t *testing.T) {
 				t.Fatal(err)
 			}
 			// renew asks ARI only once certferry:ari-next (6 h after issuance) has passed.
-			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
+			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), smsink.TagARINext).Add(time.Minute))
 			orders := e.SB.Calls().Count("acme", "NewOrder")
 			sum := e.Pass(t, a, renew.Options{})
 			if n := e.SB.Calls().Count("acme", "RenewalInfo"); n != 1 {
@@ -324,7 +325,7 @@ func TestFaultARIBroken(t *testing.T) {
 			if err := tc.fault(e, old.Cert); err != nil {
 				t.Fatal(err)
 			}
-			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext).Add(time.Minute))
+			clk.Set(tagTime(t, e.Tags(t, "certferry/web"), smsink.TagARINext).Add(time.Minute))
 			r := wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionSkip, scheduler.ReasonNotDue)
 			if !strings.Contains(r.Message, "lifetime") {
 				t.Errorf("message %q: want the lifetime rule", r.Message)
@@ -335,7 +336,7 @@ func TestFaultARIBroken(t *testing.T) {
 			if len(logs.Lines("ARI check failed")) != 1 {
 				t.Errorf("the failed ARI check was not logged once")
 			}
-			next := tagTime(t, e.Tags(t, "certferry/web"), renew.TagARINext)
+			next := tagTime(t, e.Tags(t, "certferry/web"), smsink.TagARINext)
 			if d := next.Sub(clk.Now()); d < time.Hour-time.Second || d > time.Hour+time.Second {
 				t.Errorf("ari-next moved %s ahead, want 1h", d)
 			}
@@ -464,7 +465,7 @@ func TestFaultCAA(t *testing.T) {
 				t.Fatalf("action %q error %v, want a permanent CAA failure", r.Action, r.Err())
 			}
 			tags := e.Tags(t, "certferry/web")
-			if next := tagTime(t, tags, renew.TagNextAttempt); next.Before(clk.Now().Add(scheduler.MaxBackoff)) {
+			if next := tagTime(t, tags, smsink.TagNextAttempt); next.Before(clk.Now().Add(scheduler.MaxBackoff)) {
 				t.Errorf("next attempt %s after a CAA refusal, want at least a day", next.Sub(clk.Now()))
 			}
 			if got := e2etest.HookRuns(t, hookLog); len(got) != 1 || !strings.HasPrefix(got[0], "run failure web") {

@@ -50,9 +50,6 @@ type AccountStore struct {
 
 var _ acme.AccountStore = (*AccountStore)(nil)
 
-// KindAccount is the TagKind value of the account secret.
-const KindAccount = "acme-account"
-
 // StageAccountPending labels a version of the account secret between its write and the
 // compare-and-swap that makes it current.
 const StageAccountPending = "CERTFERRY_ACCOUNT_PENDING"

@@ -1,10 +1,17 @@
 package secretsmanager
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
+
+// This file is certferry's tag schema, the only place that spells a tag: every key, how
+// each value is written and how it is read (docs/secret-format.md, "Tags"). An empty value
+// is the same as no tag: a write clears a tag by writing it empty, so that one TagResource
+// both sets and clears (see WriteTags).
 
 // Tag keys the sink writes on every secret it stores.
 const (
@@ -27,6 +34,9 @@ const (
 	// version id and every value. Tags are a cache of the secret's value, never a second
 	// truth: when the sum does not match (a hand edit, a partial write), the value is read.
 	TagSum = "certferry:sum"
+
+	// KindAccount is the TagKind value of the ACME account's secret.
+	KindAccount = "acme-account"
 
 	// TagPrefix starts every tag key the sink owns; SetState keys must use it too.
 	TagPrefix = "certferry:"
@@ -103,4 +113,218 @@ func SanitizeTagValue(s string) string {
 func validTagRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Zs, r) ||
 		strings.ContainsRune("_.:/=+-@", r)
+}
+
+// State tags: what certferry remembers of a certificate between passes, kept with its
+// secret so that every runner (a bastion, a Lambda, a laptop) sees the same backoff, ARI
+// and hook state (docs/architecture.md, "Where state lives"). A certificate without a
+// secret keeps the same tags in its process's memory.
+const (
+	TagFailures     = "certferry:failures"      // consecutive failed attempts
+	TagNextAttempt  = "certferry:next-attempt"  // RFC 3339: when backoff lets the next order be placed
+	TagFailingSince = "certferry:failing-since" // RFC 3339: the first failure of the current run of failures
+	TagLastError    = "certferry:last-error"    // the last failure, cut to a tag value
+	TagBlocked      = "certferry:blocked"       // passes a problem found before ordering stopped it (no backoff)
+	TagARINext      = "certferry:ari-next"      // RFC 3339: when to ask the CA for ARI again
+	TagARIStart     = "certferry:ari-start"     // RFC 3339: the cached ARI window
+	TagARIEnd       = "certferry:ari-end"
+	// TagHooks records, per secret version, how far the on_renew hooks got (see
+	// HookProgress). A version without the tag (stored before any hook was configured)
+	// has nothing pending.
+	TagHooks = "certferry:hooks"
+	// TagHookError is the last on_renew hook failure of the version in TagHooks; cleared
+	// once every hook succeeded.
+	TagHookError = "certferry:hook-error"
+	// TagChallenges is the first slot of the challenge journal (see JournalEntry); the
+	// others are TagChallenges-2 ... TagChallenges-<JournalSlots>.
+	TagChallenges = "certferry:challenges"
+	// TagRevoked records a revocation (see Revocation).
+	TagRevoked = "certferry:revoked"
+	// TagRetired: RFC 3339, when certferry retire wound the certificate down.
+	TagRetired = "certferry:retired"
+)
+
+// FormatTime writes a time for a tag: RFC 3339 in UTC, "" for the zero time.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ParseTime reads a time tag; anything but RFC 3339 is the zero time.
+func ParseTime(v string) time.Time {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// State is a certificate's state tags, read. A value that does not parse counts as
+// absent; a date no runner could have written (a backoff or an ARI check far beyond the
+// longest wait) is capped, so a hand-edited tag cannot hold a certificate back for good.
+type State struct {
+	Failures     int
+	Blocked      int
+	NextAttempt  time.Time
+	FailingSince time.Time
+	LastError    string
+	HookError    string
+	ARIStart     time.Time
+	ARIEnd       time.Time
+	ARINext      time.Time
+	Hooks        HookProgress
+	HooksOK      bool // Hooks holds a parsed TagHooks
+}
+
+// maxPlausibleWait bounds a wait read from a tag: the longest backoff is a day, a CA's
+// Retry-After rarely more than a few; a week is more than any runner writes.
+const maxPlausibleWait = 7 * 24 * time.Hour
+
+// DecodeState reads the state tags at now.
+func DecodeState(tags map[string]string, now time.Time) State {
+	var s State
+	s.Failures, _ = strconv.Atoi(tags[TagFailures])
+	s.Failures = max(s.Failures, 0)
+	s.Blocked, _ = strconv.Atoi(tags[TagBlocked])
+	s.Blocked = max(s.Blocked, 0)
+	limit := now.Add(maxPlausibleWait)
+	s.NextAttempt = ParseTime(tags[TagNextAttempt])
+	if s.NextAttempt.After(limit) {
+		s.NextAttempt = limit
+	}
+	s.FailingSince = ParseTime(tags[TagFailingSince])
+	s.LastError, s.HookError = tags[TagLastError], tags[TagHookError]
+	s.ARIStart, s.ARIEnd, s.ARINext = ParseTime(tags[TagARIStart]), ParseTime(tags[TagARIEnd]), ParseTime(tags[TagARINext])
+	if s.ARINext.After(limit) {
+		s.ARINext = time.Time{}
+	}
+	s.Hooks, s.HooksOK = ParseHookProgress(tags[TagHooks])
+	return s
+}
+
+// HookProgress is TagHooks: how far the on_renew hooks of one version got,
+// "<version-id> <hooks done> <stored-at RFC 3339>". on_renew hooks run in order and stop
+// at the first failure, so a count is the whole state.
+type HookProgress struct {
+	Version  string
+	Done     int
+	StoredAt time.Time
+}
+
+// ParseHookProgress reads a TagHooks value; ok is false for anything else.
+func ParseHookProgress(v string) (HookProgress, bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return HookProgress{}, false
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 0 {
+		return HookProgress{}, false
+	}
+	return HookProgress{Version: f[0], Done: n, StoredAt: ParseTime(f[2])}, true
+}
+
+// String is the TagHooks value.
+func (h HookProgress) String() string {
+	return fmt.Sprintf("%s %d %s", h.Version, h.Done, h.StoredAt.UTC().Format(time.RFC3339))
+}
+
+// JournalSlots is how many journaled orders one certificate can have at once (a pass
+// whose earlier entries are still within their time adds one more).
+const JournalSlots = 4
+
+// JournalTag is the key of journal slot i (0-based).
+func JournalTag(i int) string {
+	if i == 0 {
+		return TagChallenges
+	}
+	return fmt.Sprintf("%s-%d", TagChallenges, i+1)
+}
+
+// JournalEntry is one slot of the challenge journal: the order whose DNS-01 records a
+// runner published, and until when it may still need them,
+// "<needed-until RFC 3339> <order URL>" (docs/architecture.md, "The challenge journal").
+type JournalEntry struct {
+	Tag   string    // the slot's key
+	Until time.Time // zero: the entry cannot be read
+	Order string
+}
+
+// String is the slot's value.
+func (e JournalEntry) String() string { return FormatTime(e.Until) + " " + e.Order }
+
+// JournalFits reports whether an order URL fits a journal value unchanged, with room
+// for the time.
+func JournalFits(order string) bool {
+	if len(order) > maxTagValue-len("2006-01-02T15:04:05Z ") {
+		return false
+	}
+	for _, c := range order {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.:/=+-@", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// JournalEntries reads the journal from tags, slot by slot.
+func JournalEntries(tags map[string]string) []JournalEntry {
+	var out []JournalEntry
+	for i := range JournalSlots {
+		k := JournalTag(i)
+		v := tags[k]
+		if v == "" {
+			continue
+		}
+		until, order, _ := strings.Cut(v, " ")
+		e := JournalEntry{Tag: k, Until: ParseTime(until), Order: order}
+		if e.Until.IsZero() || !strings.HasPrefix(order, "https://") {
+			e.Until = time.Time{} // unreadable: removed without touching DNS
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Revocation is TagRevoked: "<hex serial> <reason> <RFC 3339 time>". It is bound to the
+// certificate by its serial: once a new certificate is stored, a tag naming the old
+// serial says nothing about it.
+type Revocation struct {
+	Serial string    // lowercase hex
+	Reason string    // RFC 5280 name: keyCompromise, superseded, ...
+	At     time.Time // when certferry revoked it
+}
+
+// TagValue renders r for TagRevoked (tag values allow letters, digits, spaces and
+// ":" "-" "+", all that the form needs).
+func (r Revocation) TagValue() string {
+	return r.Serial + " " + r.Reason + " " + r.At.UTC().Format(time.RFC3339)
+}
+
+// ParseRevocation reads a TagRevoked value; ok is false for anything else.
+func ParseRevocation(v string) (r Revocation, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 || f[0] == "" {
+		return Revocation{}, false
+	}
+	if strings.Trim(strings.ToLower(f[0]), "0123456789abcdef") != "" {
+		return Revocation{}, false // a serial is hex
+	}
+	at, err := time.Parse(time.RFC3339, f[2])
+	if err != nil || at.UTC().Year() < 1970 || at.UTC().Year() > 9999 {
+		return Revocation{}, false
+	}
+	return Revocation{Serial: strings.ToLower(f[0]), Reason: f[1], At: at}, true
+}
+
+// Revoked reports whether tags record the revocation of the certificate with serial
+// (hex, any case).
+func Revoked(tags map[string]string, serial string) (Revocation, bool) {
+	r, ok := ParseRevocation(tags[TagRevoked])
+	if !ok || serial == "" || !strings.EqualFold(strings.TrimLeft(r.Serial, "0"), strings.TrimLeft(serial, "0")) {
+		return Revocation{}, false
+	}
+	return r, true
 }

@@ -1,9 +1,8 @@
-package lifecycle_test
+package secretsmanager_test
 
 import (
 	"testing"
 
-	"github.com/certferry/certferry/lifecycle"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -15,16 +14,16 @@ func FuzzParseRevocation(f *testing.F) {
 	f.Add("")
 	f.Add("x y z")
 	f.Fuzz(func(t *testing.T, v string) {
-		r, ok := lifecycle.ParseRevocation(v)
+		r, ok := smsink.ParseRevocation(v)
 		if !ok {
 			return
 		}
 		tv := r.TagValue()
-		r2, ok := lifecycle.ParseRevocation(tv)
+		r2, ok := smsink.ParseRevocation(tv)
 		if !ok || !r2.At.Equal(r.At) || r2.Serial != r.Serial || r2.Reason != r.Reason {
 			t.Fatalf("%q -> %q -> %+v %v", v, tv, r2, ok)
 		}
-		if _, ok := lifecycle.Revoked(map[string]string{lifecycle.TagRevoked: tv}, r.Serial); !ok && r.Serial != "" && smsink.SanitizeTagValue(tv) == tv {
+		if _, ok := smsink.Revoked(map[string]string{smsink.TagRevoked: tv}, r.Serial); !ok && r.Serial != "" && smsink.SanitizeTagValue(tv) == tv {
 			t.Fatalf("Revoked does not find serial %q in %q", r.Serial, tv)
 		}
 	})

@@ -282,25 +282,9 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["recovery-window"] && !*del {
-		fmt.Fprintln(stderr, "certferry retire: --recovery-window needs --delete-secret")
-		return exitUsage
-	}
-	if set["reason"] && !*revoke {
-		fmt.Fprintln(stderr, "certferry retire: --reason needs --revoke")
-		return exitUsage
-	}
-	days, err := parseDays(*window)
-	if err == nil && (days < 7 || days > 30) {
-		err = fmt.Errorf("%s: Secrets Manager allows 7 to 30 days", *window)
-	}
+	days, reason, err := retireOptions(set, *del, *revoke, *window, *reasonName)
 	if err != nil {
-		fmt.Fprintf(stderr, "certferry retire: --recovery-window %v\n", err)
-		return exitUsage
-	}
-	reason, err := acme.ParseRevocationReason(*reasonName)
-	if err != nil {
-		fmt.Fprintf(stderr, "certferry retire: --reason: %v\n", err)
+		fmt.Fprintf(stderr, "certferry retire: %v\n", err)
 		return exitUsage
 	}
 	a, done, code := lifecycleApp(ctx, "retire", *cfgPath, logs, stderr)
@@ -349,6 +333,29 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// retireOptions checks retire's flags (set: those given) together: the recovery window
+// in days and the revocation reason.
+func retireOptions(set map[string]bool, del, revoke bool, window, reasonName string) (int, acme.RevocationReason, error) {
+	if set["recovery-window"] && !del {
+		return 0, 0, errors.New("--recovery-window needs --delete-secret")
+	}
+	if set["reason"] && !revoke {
+		return 0, 0, errors.New("--reason needs --revoke")
+	}
+	days, err := parseDays(window)
+	if err == nil && (days < 7 || days > 30) {
+		err = fmt.Errorf("%s: Secrets Manager allows 7 to 30 days", window)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("--recovery-window %w", err)
+	}
+	reason, err := acme.ParseRevocationReason(reasonName)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--reason: %w", err)
+	}
+	return days, reason, nil
+}
+
 const accountSynopsis = `show | update --email E | rollover | deactivate [--yes]   [--config F]
 
 The ACME account of the configured CA (acme.directory and, with EAB, its key id).
@@ -381,25 +388,8 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	sub := pos[0]
-	switch sub {
-	case "show", "rollover", "deactivate":
-		if set["email"] {
-			fmt.Fprintf(stderr, "certferry account %s: --email belongs to update\n", sub)
-			return exitUsage
-		}
-	case "update":
-		if !set["email"] {
-			fmt.Fprintln(stderr, "certferry account update: --email is required (--email \"\" removes the contact)")
-			return exitUsage
-		}
-		if *email != "" {
-			if addr, err := mail.ParseAddress(*email); err != nil || addr.Address != *email {
-				fmt.Fprintf(stderr, "certferry account update: --email %q: not a plain email address\n", *email)
-				return exitUsage
-			}
-		}
-	default:
-		fmt.Fprintf(stderr, "certferry account: unknown subcommand %q: want show, update, rollover or deactivate\n", sub)
+	if err := accountArgs(sub, set["email"], *email); err != nil {
+		fmt.Fprintf(stderr, "certferry account%s: %v\n", err.sub, err.msg)
 		return exitUsage
 	}
 	a, done, code := lifecycleApp(ctx, "account", *cfgPath, logs, stderr)
@@ -407,25 +397,11 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	defer done()
+	stored, code := storedAccount(ctx, a, sub, stderr)
+	if code != exitOK {
+		return code
+	}
 	dir := a.Config.ACME.Directory
-	kid := ""
-	if a.Config.ACME.EAB != nil {
-		kid = a.Config.ACME.EAB.KID
-	}
-	// Only these subcommands' work may register an account: show on a new setup says so
-	// instead.
-	stored, err := a.AccountStore().Load(ctx, dir, kid)
-	switch {
-	case errors.Is(err, acme.ErrNoAccount):
-		fmt.Fprintf(stderr, "certferry account %s: no account stored for directory %s yet (the first renewal registers one)\n", sub, dir)
-		return exitFailed
-	case err != nil:
-		fmt.Fprintf(stderr, "certferry account %s: %v\n", sub, err)
-		return exitFailed
-	case stored.Deactivated:
-		fmt.Fprintf(stderr, "certferry account %s: the account %s of directory %s is deactivated (the next renewal registers a new one)\n", sub, stored.URL, dir)
-		return exitFailed
-	}
 	if sub == "deactivate" && !*yes && !confirm(stderr, fmt.Sprintf("Deactivate ACME account %s at %s? The CA will refuse it forever. Type yes: ", stored.URL, dir)) {
 		fmt.Fprintln(stderr, "certferry account deactivate: not confirmed (pass --yes to skip the question); nothing changed")
 		return exitUsage
@@ -437,36 +413,7 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	switch sub {
 	case "show":
-		info, err := c.Info(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "certferry account show: %v\n", err)
-			return exitFailed
-		}
-		if *jsonOut {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(info)
-			return exitOK
-		}
-		fmt.Fprintf(stdout, "directory:       %s\n", info.Directory)
-		if info.KID != "" {
-			fmt.Fprintf(stdout, "eab key id:      %s\n", info.KID)
-		}
-		fmt.Fprintf(stdout, "account:         %s\nstatus:          %s\ncontact:         %s\nkey:             %s, thumbprint %s\n",
-			info.URL, info.Status, strings.Join(info.Contact, ", "), info.KeyType, info.KeyThumbprint)
-		if all, err := a.AccountStore().List(ctx); err == nil && len(all) > 1 {
-			fmt.Fprintf(stdout, "other accounts in the store:\n")
-			for _, o := range all {
-				if o.Directory == info.Directory && o.KID == info.KID {
-					continue
-				}
-				state := o.URL
-				if o.Deactivated {
-					state += " (deactivated)"
-				}
-				fmt.Fprintf(stdout, "  %s %s\n", o.Directory, state)
-			}
-		}
+		return accountShow(ctx, a, c, *jsonOut, stdout, stderr)
 	case "update":
 		if err := c.UpdateEmail(ctx, *email); err != nil {
 			fmt.Fprintf(stderr, "certferry account update: %v\n", err)
@@ -488,6 +435,94 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "account %s: deactivated; the next renewal registers a new account\n", c.AccountURL())
+	}
+	return exitOK
+}
+
+// usageError is a bad use of a subcommand: sub is " NAME" when the message belongs to
+// one ("" for the command itself).
+type usageError struct{ sub, msg string }
+
+// accountArgs checks the subcommand and --email (emailSet: given at all).
+func accountArgs(sub string, emailSet bool, email string) *usageError {
+	switch sub {
+	case "show", "rollover", "deactivate":
+		if emailSet {
+			return &usageError{" " + sub, "--email belongs to update"}
+		}
+	case "update":
+		if !emailSet {
+			return &usageError{" update", `--email is required (--email "" removes the contact)`}
+		}
+		if email != "" {
+			if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+				return &usageError{" update", fmt.Sprintf("--email %q: not a plain email address", email)}
+			}
+		}
+	default:
+		return &usageError{"", fmt.Sprintf("unknown subcommand %q: want show, update, rollover or deactivate", sub)}
+	}
+	return nil
+}
+
+// storedAccount is the configured CA's account in the store. Only the subcommands'
+// own work may register an account: on a new setup, or for a deactivated account, it
+// says so instead (exitFailed).
+func storedAccount(ctx context.Context, a *app.App, sub string, stderr io.Writer) (*acme.Account, int) {
+	dir := a.Config.ACME.Directory
+	kid := ""
+	if a.Config.ACME.EAB != nil {
+		kid = a.Config.ACME.EAB.KID
+	}
+	stored, err := a.AccountStore().Load(ctx, dir, kid)
+	switch {
+	case errors.Is(err, acme.ErrNoAccount):
+		fmt.Fprintf(stderr, "certferry account %s: no account stored for directory %s yet (the first renewal registers one)\n", sub, dir)
+		return nil, exitFailed
+	case err != nil:
+		fmt.Fprintf(stderr, "certferry account %s: %v\n", sub, err)
+		return nil, exitFailed
+	case stored.Deactivated:
+		fmt.Fprintf(stderr, "certferry account %s: the account %s of directory %s is deactivated (the next renewal registers a new one)\n", sub, stored.URL, dir)
+		return nil, exitFailed
+	}
+	return stored, exitOK
+}
+
+// accountShow prints the account as the CA describes it, and the store's other
+// accounts.
+func accountShow(ctx context.Context, a *app.App, c *acme.Client, jsonOut bool, stdout, stderr io.Writer) int {
+	info, err := c.Info(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "certferry account show: %v\n", err)
+		return exitFailed
+	}
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(info)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "directory:       %s\n", info.Directory)
+	if info.KID != "" {
+		fmt.Fprintf(stdout, "eab key id:      %s\n", info.KID)
+	}
+	fmt.Fprintf(stdout, "account:         %s\nstatus:          %s\ncontact:         %s\nkey:             %s, thumbprint %s\n",
+		info.URL, info.Status, strings.Join(info.Contact, ", "), info.KeyType, info.KeyThumbprint)
+	all, err := a.AccountStore().List(ctx)
+	if err != nil || len(all) <= 1 {
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "other accounts in the store:\n")
+	for _, o := range all {
+		if o.Directory == info.Directory && o.KID == info.KID {
+			continue
+		}
+		state := o.URL
+		if o.Deactivated {
+			state += " (deactivated)"
+		}
+		fmt.Fprintf(stdout, "  %s %s\n", o.Directory, state)
 	}
 	return exitOK
 }

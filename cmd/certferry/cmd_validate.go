@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 )
@@ -18,13 +19,8 @@ const onlineTimeout = 2 * time.Minute
 
 const validateSynopsis = "[--config F] [--lambda] [--online] [--log-level L] [--log-format F]"
 
-// cmdValidate checks a configuration. Without --online it touches nothing: no AWS call,
-// no ACME request, no file written; --online reads (never writes) the CA's directory,
-// the hosted zones and the secrets.
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", validateSynopsis, stderr)
-	fs.Usage = usageWith(fs, stderr, "validate", validateSynopsis,
-		`Checks the configuration without changing anything, and says what is wrong with each
+// validateHelp is validate's help text.
+const validateHelp = `Checks the configuration without changing anything, and says what is wrong with each
 problem's field.
 
 Without --online nothing outside this machine is asked: the file parses and is valid; the
@@ -44,7 +40,14 @@ Exit codes:
   0  no problem found
   2  a problem in the configuration (each printed with its field)
   3  --online only: the checks could not finish (the CA or AWS did not answer within
-     2 minutes, no credentials); nothing wrong was found in what could be checked`)
+     2 minutes, no credentials); nothing wrong was found in what could be checked`
+
+// cmdValidate checks a configuration. Without --online it touches nothing: no AWS call,
+// no ACME request, no file written; --online reads (never writes) the CA's directory,
+// the hosted zones and the secrets.
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", validateSynopsis, stderr)
+	fs.Usage = usageWith(fs, stderr, "validate", validateSynopsis, validateHelp)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	lambda := fs.Bool("lambda", false, "also check what the Lambda refuses (file account store, file sinks)")
 	online := fs.Bool("online", false, "also check the CA's directory, every hosted zone and every secret (reads only)")
@@ -82,9 +85,14 @@ Exit codes:
 		fmt.Fprintf(stdout, "%s: ok (%d certificate(s), %d name(s))\n", *cfgPath, len(cfg.Certificates), names)
 		return exitOK
 	}
+	return validateOnline(ctx, cfg, *cfgPath, names, stdout, stderr)
+}
+
+// validateOnline is validate --online, once the configuration passed the offline checks.
+func validateOnline(ctx context.Context, cfg *config.Config, cfgPath string, names int, stdout, stderr io.Writer) int {
 	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Version: version})
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
+		fmt.Fprintf(stderr, "%s: %v\n", cfgPath, err)
 		if errors.Is(err, app.ErrAWS) {
 			return exitUnknown
 		}
@@ -95,9 +103,9 @@ Exit codes:
 	octx, cancel := context.WithTimeout(ctx, onlineTimeout)
 	defer cancel()
 	problems, unreachable := a.Online(octx)
-	printProblems(stderr, *cfgPath, problems)
+	printProblems(stderr, cfgPath, problems)
 	for _, err := range unreachable {
-		fmt.Fprintf(stderr, "%s: not checked: %v\n", *cfgPath, err)
+		fmt.Fprintf(stderr, "%s: not checked: %v\n", cfgPath, err)
 	}
 	switch {
 	case len(problems) > 0:
@@ -106,7 +114,7 @@ Exit codes:
 		return exitUnknown
 	}
 	fmt.Fprintf(stdout, "%s: ok online (%d certificate(s), %d name(s); the CA's directory, every hosted zone and every secret checked)\n",
-		*cfgPath, len(cfg.Certificates), names)
+		cfgPath, len(cfg.Certificates), names)
 	return exitOK
 }
 

@@ -192,35 +192,16 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
 	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
 	r53 := awsroute53.NewFromConfig(awsCfg)
-	roots, err := readRoots("acme.ca_bundle", cfg.ACME.CABundle)
+	roots, verifyRoots, err := loadRoots(cfg.ACME)
 	if err != nil {
 		return nil, err
 	}
 	a.roots = roots
-	verifyRoots := roots
-	if cfg.ACME.IssuerRoots != "" {
-		if verifyRoots, err = readRoots("acme.issuer_roots", cfg.ACME.IssuerRoots); err != nil {
-			return nil, err
-		}
-		if pem, err := fileread.Regular(cfg.ACME.CABundle, maxCABundle); err == nil {
-			verifyRoots.AppendCertsFromPEM(pem)
-		}
-	}
 	// Each package names its own logger ("secretsmanager", "route53", "acme", ...): pass
 	// the parent, or the names come out doubled.
 	a.secrets = smsink.New(a.sm, log, smsink.Options{})
 	files := file.New(log)
-	r53opts := route53.Options{
-		InsyncTimeout: cfg.Route53.InsyncTimeout,
-		Logger:        log,
-		Zones:         dnsZones(cfg.DNS.Zones, roles, r53),
-		Resolvers:     cfg.Route53.Resolvers,
-		Now:           opts.Now,
-	}
-	if cfg.Route53.PropagationCheck {
-		r53opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
-	}
-	dns := route53.New(r53, r53opts)
+	dns := newDNS(cfg, roles, r53, log, opts.Now)
 	a.dns = dns
 
 	a.onACME = opts.OnACMERequest
@@ -234,24 +215,9 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 	var certList []renew.Cert
 	for _, c := range cfg.Certificates {
-		rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore, DNS: certDNS(c)}
-		if rc.Profile == "" {
-			rc.Profile = cfg.ACME.Profile
-		}
-		if rc.RenewBefore == 0 {
-			rc.RenewBefore = cfg.RenewBefore
-		}
-		if s := c.Sinks.SecretsManager; s != nil {
-			rc.Secret = &smsink.Target{Secret: s.Secret, KMSKeyID: s.KMSKeyID, Description: s.Description, Tags: s.Tags}
-		}
-		if f := c.Sinks.File; f != nil {
-			rc.File = &file.Target{Dir: f.Dir, Owner: f.Owner, Group: f.Group}
-		}
-		if rc.OnRenew, err = hooks.FromConfig(c.Hooks.OnRenew, hookDeps); err != nil {
-			return nil, fmt.Errorf("certificates %s: on_renew: %w", c.Name, err)
-		}
-		if rc.OnFailure, err = hooks.FromConfig(c.Hooks.OnFailure, hookDeps); err != nil {
-			return nil, fmt.Errorf("certificates %s: on_failure: %w", c.Name, err)
+		rc, err := renewCert(cfg, c, hookDeps)
+		if err != nil {
+			return nil, err
 		}
 		certList = append(certList, rc)
 	}
@@ -286,6 +252,63 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Memory:  opts.Memory,
 	})
 	return a, nil
+}
+
+// loadRoots reads acme.ca_bundle, the roots of the CA's HTTPS (nil: the system's), and
+// the roots an issued chain must verify to: acme.issuer_roots and the bundle when
+// issuer_roots is set, the bundle alone otherwise.
+func loadRoots(c config.ACME) (roots, verify *x509.CertPool, err error) {
+	roots, err = readRoots("acme.ca_bundle", c.CABundle)
+	if err != nil || c.IssuerRoots == "" {
+		return roots, roots, err
+	}
+	if verify, err = readRoots("acme.issuer_roots", c.IssuerRoots); err != nil {
+		return nil, nil, err
+	}
+	if pem, err := fileread.Regular(c.CABundle, maxCABundle); err == nil {
+		verify.AppendCertsFromPEM(pem)
+	}
+	return roots, verify, nil
+}
+
+// newDNS is the DNS-01 provider of cfg.
+func newDNS(cfg *config.Config, roles *roles, r53 *awsroute53.Client, log *zap.Logger, now func() time.Time) *route53.Provider {
+	opts := route53.Options{
+		InsyncTimeout: cfg.Route53.InsyncTimeout,
+		Logger:        log,
+		Zones:         dnsZones(cfg.DNS.Zones, roles, r53),
+		Resolvers:     cfg.Route53.Resolvers,
+		Now:           now,
+	}
+	if cfg.Route53.PropagationCheck {
+		opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
+	}
+	return route53.New(r53, opts)
+}
+
+// renewCert is the pass's view of one configured certificate.
+func renewCert(cfg *config.Config, c config.Certificate, hookDeps hooks.Deps) (renew.Cert, error) {
+	rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore, DNS: certDNS(c)}
+	if rc.Profile == "" {
+		rc.Profile = cfg.ACME.Profile
+	}
+	if rc.RenewBefore == 0 {
+		rc.RenewBefore = cfg.RenewBefore
+	}
+	if s := c.Sinks.SecretsManager; s != nil {
+		rc.Secret = &smsink.Target{Secret: s.Secret, KMSKeyID: s.KMSKeyID, Description: s.Description, Tags: s.Tags}
+	}
+	if f := c.Sinks.File; f != nil {
+		rc.File = &file.Target{Dir: f.Dir, Owner: f.Owner, Group: f.Group}
+	}
+	var err error
+	if rc.OnRenew, err = hooks.FromConfig(c.Hooks.OnRenew, hookDeps); err != nil {
+		return renew.Cert{}, fmt.Errorf("certificates %s: on_renew: %w", c.Name, err)
+	}
+	if rc.OnFailure, err = hooks.FromConfig(c.Hooks.OnFailure, hookDeps); err != nil {
+		return renew.Cert{}, fmt.Errorf("certificates %s: on_failure: %w", c.Name, err)
+	}
+	return rc, nil
 }
 
 // accountSecret is the secret that holds the ACME account, "" for a file store.

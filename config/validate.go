@@ -217,6 +217,29 @@ func (k *checker) acme() {
 	case (a.Directory == LetsEncryptURL || a.Directory == LetsEncryptStagingURL) && exampleDomain(a.Email):
 		k.warnf("acme.email", "%q: Let's Encrypt refuses contact addresses in reserved domains", a.Email)
 	}
+	k.accountStore()
+	k.eab()
+	if _, set := k.lines["acme.requests_per_second"]; set || a.RequestsPerSecond != 0 {
+		if r := a.RequestsPerSecond; !(r > 0) || math.IsInf(r, 0) {
+			k.addf("acme.requests_per_second", "%s: must be more than 0", strconv.FormatFloat(r, 'g', -1, 64))
+		} else {
+			k.warnf("acme.requests_per_second", "deprecated: it caps every ACME request together and can only slow a pass below "+
+				"what the CA allows; acme.rate_limits paces each endpoint the way the CA counts (still honoured)")
+		}
+	}
+	k.rateLimits()
+	if _, set := k.lines["acme.max_retry_after"]; set || a.MaxRetryAfter != 0 {
+		k.checkDuration("acme.max_retry_after", int64(a.MaxRetryAfter), true)
+	}
+	if a.Profile != "" && !profileRE.MatchString(a.Profile) {
+		k.addf("acme.profile", "%q: %s", a.Profile, profileRule)
+	}
+	k.limits()
+}
+
+// accountStore checks acme.account_store and acme.account_secret.
+func (k *checker) accountStore() {
+	a := &k.c.ACME
 	switch s := a.AccountStore; s.Kind {
 	case AccountStoreSecretsManager:
 		switch {
@@ -234,29 +257,31 @@ func (k *checker) acme() {
 	default:
 		k.addf("acme.account_store", "%q: write secretsmanager or file:/absolute/dir", s.String())
 	}
-	if e := a.EAB; e != nil {
-		switch {
-		case e.KID == "" && e.HMACKey == "":
-			k.addf("acme.eab", "set kid and hmac_key, or leave eab out")
-		case e.KID == "":
-			k.addf("acme.eab.kid", "required when acme.eab.hmac_key is set (both or neither)")
-		case e.HMACKey == "":
-			k.addf("acme.eab.hmac_key", "required when acme.eab.kid is set (both or neither)")
-		default:
-			if key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e.HMACKey.Reveal(), "=")); err != nil || len(key) == 0 {
-				k.addf("acme.eab.hmac_key", "not base64url, the encoding CAs hand the key out in (value not shown)")
-			}
+}
+
+// eab checks acme.eab: both fields or neither, and a key CAs could have handed out.
+func (k *checker) eab() {
+	e := k.c.ACME.EAB
+	if e == nil {
+		return
+	}
+	switch {
+	case e.KID == "" && e.HMACKey == "":
+		k.addf("acme.eab", "set kid and hmac_key, or leave eab out")
+	case e.KID == "":
+		k.addf("acme.eab.kid", "required when acme.eab.hmac_key is set (both or neither)")
+	case e.HMACKey == "":
+		k.addf("acme.eab.hmac_key", "required when acme.eab.kid is set (both or neither)")
+	default:
+		if key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e.HMACKey.Reveal(), "=")); err != nil || len(key) == 0 {
+			k.addf("acme.eab.hmac_key", "not base64url, the encoding CAs hand the key out in (value not shown)")
 		}
 	}
-	if _, set := k.lines["acme.requests_per_second"]; set || a.RequestsPerSecond != 0 {
-		if r := a.RequestsPerSecond; !(r > 0) || math.IsInf(r, 0) {
-			k.addf("acme.requests_per_second", "%s: must be more than 0", strconv.FormatFloat(r, 'g', -1, 64))
-		} else {
-			k.warnf("acme.requests_per_second", "deprecated: it caps every ACME request together and can only slow a pass below "+
-				"what the CA allows; acme.rate_limits paces each endpoint the way the CA counts (still honoured)")
-		}
-	}
-	for i, r := range a.RateLimits.Fields() {
+}
+
+// rateLimits checks acme.rate_limits: per_second and burst together, in range.
+func (k *checker) rateLimits() {
+	for i, r := range k.c.ACME.RateLimits.Fields() {
 		path := "acme.rate_limits." + RateLimitKeys[i]
 		_, setRate := k.lines[path+".per_second"]
 		_, setBurst := k.lines[path+".burst"]
@@ -276,13 +301,6 @@ func (k *checker) acme() {
 			}
 		}
 	}
-	if _, set := k.lines["acme.max_retry_after"]; set || a.MaxRetryAfter != 0 {
-		k.checkDuration("acme.max_retry_after", int64(a.MaxRetryAfter), true)
-	}
-	if a.Profile != "" && !profileRE.MatchString(a.Profile) {
-		k.addf("acme.profile", "%q: %s", a.Profile, profileRule)
-	}
-	k.limits()
 }
 
 // limits fills in Let's Encrypt's limits where the file names a Let's Encrypt directory

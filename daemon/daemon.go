@@ -152,24 +152,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Load == nil || opts.Build == nil {
 		return errors.New("daemon: Options.Load and Options.Build are required")
 	}
-	if opts.Logger == nil {
-		opts.Logger = zap.NewNop()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Metrics == nil {
-		opts.Metrics = metrics.New()
-	}
-	if opts.MaxPassAge <= 0 {
-		opts.MaxPassAge = DefaultMaxPassAge
-	}
-	if opts.StopTimeout <= 0 {
-		opts.StopTimeout = DefaultStopTimeout
-	}
-	if opts.ReloadTimeout <= 0 {
-		opts.ReloadTimeout = DefaultReloadTimeout
-	}
+	opts = opts.withDefaults()
 	d := &Daemon{opts: opts, log: opts.Logger.Named("daemon"), m: opts.Metrics, notify: notifier{opts.NotifySocket},
 		start: opts.Now(), certs: map[string]*renew.Result{}, rl: reloading{results: make(chan loaded, 1)}}
 
@@ -194,24 +177,11 @@ func Run(ctx context.Context, opts Options) error {
 	if addr == "" {
 		addr = cfg.Listen
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	ln, stop, err := d.serve(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("daemon: listen %s: %w", addr, err)
+		return err
 	}
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("HTTP server stopped", zap.Error(err))
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-served
-	}()
+	defer stop()
 
 	d.log.Info("daemon started", zap.String("listen", ln.Addr().String()), zap.String("schedule", d.spec),
 		zap.Int("certificates", len(cfg.Certificates)))
@@ -229,6 +199,52 @@ func Run(ctx context.Context, opts Options) error {
 	d.sendNotify("STOPPING=1", statusLine("stopping"))
 	d.log.Info("daemon stopped")
 	return err
+}
+
+// withDefaults fills in the Options left zero.
+func (opts Options) withDefaults() Options {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.MaxPassAge <= 0 {
+		opts.MaxPassAge = DefaultMaxPassAge
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
+	if opts.ReloadTimeout <= 0 {
+		opts.ReloadTimeout = DefaultReloadTimeout
+	}
+	return opts
+}
+
+// serve starts the HTTP server (/metrics, /healthz) on addr; stop shuts it down, within
+// 5 seconds, and waits for it.
+func (d *Daemon) serve(ctx context.Context, addr string) (ln net.Listener, stop func(), err error) {
+	ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("daemon: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("HTTP server stopped", zap.Error(err))
+		}
+	}()
+	return ln, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-served
+	}, nil
 }
 
 // loop runs a pass now, then at every scheduled time, and applies reloads between passes.

@@ -388,9 +388,42 @@ func (r *resolution) run(ctx context.Context, keys []targetKey) []*walk {
 // step finds the zone of each walk's name, reads the CNAMEs there (or in DNS), and
 // moves each walk one name on, or ends it.
 func (r *resolution) step(ctx context.Context, active []*walk) {
-	byZone := map[string][]*walk{}
-	var zoneOrder []string
-	var viaDNS []*walk
+	byZone, zoneOrder, viaDNS := r.sortByZone(ctx, active)
+	var wg sync.WaitGroup
+	for _, id := range zoneOrder {
+		ws, snap := byZone[id], r.snaps[id]
+		wg.Go(func() { r.p.readCNAMEs(ctx, id, snap, ws) })
+	}
+	sem := make(chan struct{}, dnsParallel)
+	for _, w := range viaDNS {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				w.done, w.err = true, ctx.Err()
+				return
+			}
+			w.cname, w.err = r.p.lookupCNAME(ctx, w.name)
+			if w.err != nil {
+				w.done = true
+				w.err = r.noZone(w, fmt.Errorf("%w, and DNS could not say whether a CNAME is there: %w", ErrNoZone, w.err))
+			}
+		})
+	}
+	wg.Wait()
+	for _, w := range active {
+		if !w.done {
+			r.advance(w)
+		}
+	}
+}
+
+// sortByZone finds the zone of each walk's name: the walks to follow in a zone, by
+// zone (in the order first met), and those whose name no listed zone holds, to follow
+// through DNS. A walk that must not follow its name, or fails, ends here.
+func (r *resolution) sortByZone(ctx context.Context, active []*walk) (byZone map[string][]*walk, zoneOrder []string, viaDNS []*walk) {
+	byZone = map[string][]*walk{}
 	for _, w := range active {
 		w.cname, w.zone = "", ""
 		zoneID := bareZoneID(w.pin)
@@ -425,55 +458,31 @@ func (r *resolution) step(ctx context.Context, active []*walk) {
 		}
 		byZone[zoneID] = append(byZone[zoneID], w)
 	}
+	return byZone, zoneOrder, viaDNS
+}
 
-	var wg sync.WaitGroup
-	for _, id := range zoneOrder {
-		ws, snap := byZone[id], r.snaps[id]
-		wg.Go(func() { r.p.readCNAMEs(ctx, id, snap, ws) })
+// advance moves w to the CNAME found at its name, or ends it: at its target when there
+// is none, with an error on a loop or a chain too long.
+func (r *resolution) advance(w *walk) {
+	if w.cname == "" {
+		if w.zone == "" {
+			w.done, w.err = true, r.noZone(w, ErrNoZone)
+			return
+		}
+		w.done, w.target = true, Target{FQDN: w.name, ZoneID: w.zone, Chain: w.chain}
+		return
 	}
-	sem := make(chan struct{}, dnsParallel)
-	for _, w := range viaDNS {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				w.done, w.err = true, ctx.Err()
-				return
-			}
-			w.cname, w.err = r.p.lookupCNAME(ctx, w.name)
-			if w.err != nil {
-				w.done = true
-				w.err = r.noZone(w, fmt.Errorf("%w, and DNS could not say whether a CNAME is there: %w", ErrNoZone, w.err))
-			}
-		})
+	next := canonicalName(w.cname)
+	if slices.Contains(w.chain, next) {
+		w.done, w.err = true, fmt.Errorf("%w: %s", ErrCNAMELoop, chainString(append(slices.Clone(w.chain), next)))
+		return
 	}
-	wg.Wait()
-
-	for _, w := range active {
-		if w.done {
-			continue
-		}
-		if w.cname == "" {
-			if w.zone == "" {
-				w.done, w.err = true, r.noZone(w, ErrNoZone)
-				continue
-			}
-			w.done, w.target = true, Target{FQDN: w.name, ZoneID: w.zone, Chain: w.chain}
-			continue
-		}
-		next := canonicalName(w.cname)
-		if slices.Contains(w.chain, next) {
-			w.done, w.err = true, fmt.Errorf("%w: %s", ErrCNAMELoop, chainString(append(slices.Clone(w.chain), next)))
-			continue
-		}
-		if len(w.chain) > maxChain {
-			w.done, w.err = true, fmt.Errorf("%w: more than %d CNAMEs: %s -> ...", ErrCNAMEChain, maxChain, chainString(w.chain))
-			continue
-		}
-		w.chain = append(w.chain, next)
-		w.name, w.pin = next, ""
+	if len(w.chain) > maxChain {
+		w.done, w.err = true, fmt.Errorf("%w: more than %d CNAMEs: %s -> ...", ErrCNAMEChain, maxChain, chainString(w.chain))
+		return
 	}
+	w.chain = append(w.chain, next)
+	w.name, w.pin = next, ""
 }
 
 // noZone says which name of the chain no zone holds, and, when no zone certferry can

@@ -213,7 +213,8 @@ type Route53 struct {
 // Schedule says when the daemon runs a pass. Written either as a cron string or as a mapping.
 type Schedule struct {
 	// Cron is a standard 5-field cron expression (or a descriptor such as @daily). Empty means the
-	// scheduler's default (twice a day at a random minute).
+	// scheduler's default (scheduler.DefaultSpec: twice a day, at a minute and hour derived from the
+	// machine ID).
 	Cron string
 	// Jitter is a random delay added to each scheduled pass; zero means none.
 	Jitter time.Duration

@@ -76,8 +76,9 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the schedule's jitter source in [0,1); nil is math/rand.
 	Rand func() float64
-	// Hostname seeds the default schedule (a minute and hour per host).
-	Hostname string
+	// HostID seeds the default schedule (a minute and hour per machine): the machine ID,
+	// else the host name (README.md, "Run on a bastion with systemd").
+	HostID string
 	// Metrics; nil makes a fresh set.
 	Metrics *metrics.Metrics
 	// MaxPassAge: /healthz fails when no pass has succeeded for longer (default 36h).
@@ -461,7 +462,7 @@ func minPeriod(cfg *config.Config) time.Duration {
 func (d *Daemon) prepare(ctx context.Context, cfg *config.Config) (*prepared, error) {
 	spec := cfg.Schedule.Cron
 	if spec == "" {
-		spec = scheduler.DefaultSpec(d.opts.Hostname + cfg.ACME.Email)
+		spec = scheduler.DefaultSpec(d.opts.HostID + cfg.ACME.Email)
 	}
 	sched, err := scheduler.ParseSchedule(spec, cfg.Schedule.Jitter, d.opts.Rand)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultSpec returns the default schedule, twice a day at a minute and hour chosen from
-// seed (for example the host name), following Let's Encrypt's advice to renew at a
+// seed (the machine ID, or the host name), following Let's Encrypt's advice to renew at a
 // random time rather than on the hour.
 func DefaultSpec(seed string) string {
 	h := fnv.New32a()

@@ -184,6 +184,20 @@ after() {
 		# The binary prints the version make package built it with (-ldflags -X main.version).
 		want="certferry ${VERSION:-$(in_root git -C "$repo" describe --tags --always --dirty)}"
 		[ "$(in_root certferry version)" = "$want" ] || fail "certferry version: '$(in_root certferry version)', want '$want'"
+		# The configuration as installed (a first install) is valid, with no AWS_REGION and
+		# no edit, and the wrapper runs a one-shot command as the daemon would.
+		if cmp -s "$root/etc/certferry/config.yaml" deploy/package/config.yaml; then
+			validated_as_installed=yes
+			in_root certferry validate --config /etc/certferry/config.yaml >"$work/validate" 2>&1 || fail "the installed config.yaml does not validate: $(cat "$work/validate")"
+			in_root certferry-as-daemon validate >"$work/validate" 2>&1 || fail "certferry-as-daemon validate: $(cat "$work/validate")"
+			grep -q '^/etc/certferry/config.yaml: ok' "$work/validate" || fail "certferry-as-daemon validate read: $(cat "$work/validate")"
+		fi
+		for f in /usr/share/doc/certferry/copyright /usr/share/man/man1/certferry.1.gz /usr/share/man/man1/certferry-renew.1.gz; do
+			[ -s "$root$f" ] || fail "the package installed no $f"
+		done
+		;;
+	"sudo certferry-as-daemon status"*)
+		grep -q '^example  *ready' "$work/out" || fail "certferry-as-daemon status: $(cat "$work/out")"
 		;;
 	"sudo systemctl enable --now certferry "* | "sudo systemctl enable --now certferry")
 		expect_call "enable --now certferry" "$1"
@@ -222,7 +236,9 @@ in_root "${in_root_clean[@]}" >/dev/null 2>&1
 rm -f "$root/var/log/fake-systemctl.log"
 
 echo "test-bastion: install (README: Install on a bastion)"
+validated_as_installed=
 run_steps install
+[ -n "$validated_as_installed" ] || fail "the first install did not leave deploy/package/config.yaml as /etc/certferry/config.yaml"
 # A bad configuration exits 2, the code the unit does not restart on (RestartPreventExitStatus=2).
 rc=0
 in_root setpriv --reuid=certferry --regid=certferry --init-groups certferry run --config /etc/certferry/nope.yaml >/dev/null 2>&1 || rc=$?

@@ -157,7 +157,9 @@ func (d *demo) run(ctx context.Context, insync time.Duration) (int, error) {
 	if d.cfg, err = config.Load(cfgPath, func(string) (string, bool) { return "", false }); err != nil {
 		return exitUnknown, fmt.Errorf("the demo configuration is invalid: %w", err)
 	}
-	d.printf("== 2. The configuration certferry reads (%s)\n", cfgPath)
+	// The file goes with the sandbox it points at: say so, so nobody reaches for it later.
+	d.printf("== 2. The configuration certferry reads (%s, deleted with the sandbox when the\n"+
+		"   demo ends; for a sandbox that stays, run `certferry-sandbox serve`: docs/sandbox.md)\n", cfgPath)
 	d.printConfig()
 
 	d.printf("\n== 3. Pass 1: nothing is stored yet, so every certificate is issued\n")

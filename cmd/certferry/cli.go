@@ -5,23 +5,56 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
 )
 
-// defaultConfigPath is $CERTFERRY_CONFIG when set, else ./certferry.yaml.
+// systemConfig is the configuration the packages install, which the daemon's unit names.
+const systemConfig = "/etc/certferry/config.yaml"
+
+// configHelp is the --config flag's help: where the configuration is looked for.
+const configHelp = "configuration file (default: $CERTFERRY_CONFIG, else ./certferry.yaml, else " + systemConfig + ")"
+
+// configFlag adds --config to fs. Its default is resolved by parseFlags
+// (defaultConfigPath), after the flags, so that -h and the man pages read the same on
+// every machine.
+func configFlag(fs *flag.FlagSet) *string { return fs.String("config", "", configHelp) }
+
+// defaultConfigPath is $CERTFERRY_CONFIG when set; else ./certferry.yaml when it exists
+// (a checkout, a laptop); else /etc/certferry/config.yaml when it exists (the packages'
+// bastion, where one-shot commands then read the daemon's configuration); else
+// ./certferry.yaml, whose absence loadConfig explains.
 func defaultConfigPath() string {
-	if p := os.Getenv("CERTFERRY_CONFIG"); p != "" {
-		return p
+	return configPathFrom(os.Getenv("CERTFERRY_CONFIG"), func(p string) bool {
+		_, err := os.Stat(p)
+		return !errors.Is(err, fs.ErrNotExist)
+	})
+}
+
+// configPathFrom is defaultConfigPath with the environment variable's value and the
+// file system's answer given.
+func configPathFrom(env string, exists func(string) bool) string {
+	if env != "" {
+		return env
+	}
+	for _, p := range []string{"certferry.yaml", systemConfig} {
+		if exists(p) {
+			return p
+		}
 	}
 	return "certferry.yaml"
 }
 
 // loadConfig reads and validates the configuration; its errors name every bad field.
 func loadConfig(path string) (*config.Config, error) {
-	return config.Load(path, os.LookupEnv)
+	cfg, err := config.Load(path, os.LookupEnv)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (give --config FILE or set CERTFERRY_CONFIG; without either, ./certferry.yaml, else %s, is read)", err, systemConfig)
+	}
+	return cfg, err
 }
 
 // newFlagSet returns a FlagSet that prints its usage to stderr and never exits.
@@ -41,6 +74,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
+		if f := fs.Lookup("config"); f != nil && f.Value.String() == "" {
+			_ = f.Value.Set(defaultConfigPath())
+		}
 		return 0, true
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK, false

@@ -159,7 +159,7 @@ replacement failed, 2 bad usage or configuration.`
 
 func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("revoke", revokeSynopsis, stderr)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	reasonName := fs.String("reason", "unspecified", "revocation reason: unspecified, keyCompromise, superseded, cessationOfOperation, affiliationChanged")
 	renewNow := fs.Bool("renew", false, "replace the certificate at once (a forced pass for NAME alone)")
 	logs := logging.AddFlags(fs, "")
@@ -266,7 +266,7 @@ func parseDays(s string) (int, error) {
 
 func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("retire", retireSynopsis, stderr)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	revoke := fs.Bool("revoke", false, "revoke the current certificate first")
 	reasonName := fs.String("reason", "cessationOfOperation", "revocation reason with --revoke")
 	del := fs.Bool("delete-secret", false, "schedule the secret's deletion (after the recovery window)")
@@ -371,7 +371,7 @@ Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
 
 func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("account", accountSynopsis, stderr)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	email := fs.String("email", "", "update: the new contact address")
 	yes := fs.Bool("yes", false, "deactivate: do not ask for confirmation")
 	jsonOut := fs.Bool("json", false, "show: print JSON")

@@ -18,9 +18,11 @@ import (
 	"github.com/certferry/certferry/renew"
 )
 
+const renewSynopsis = "[--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--json] [--log-level L] [--log-format F]"
+
 func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("renew", "[--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--log-level L] [--log-format F]", stderr)
-	fs.Usage = usageWith(fs, stderr, "renew", "[--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--log-level L] [--log-format F]",
+	fs := newFlagSet("renew", renewSynopsis, stderr)
+	fs.Usage = usageWith(fs, stderr, "renew", renewSynopsis,
 		`One pass: renews what is due, stores it, runs the hooks, removes the DNS-01 records, then exits.
 
 --plan prints what is due and why, and does nothing else: no order, no write, no hook.
@@ -38,7 +40,7 @@ Exit codes:
      the rehearsal)
   2  bad configuration or usage
   3  the pass could not run (no AWS credentials or region, inventory unreadable)`)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	var only stringList
 	fs.Var(&only, "only", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due; overrides backoff and the issuance guard")
@@ -51,7 +53,8 @@ Exit codes:
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "certferry renew: unexpected argument %q\n", fs.Arg(0))
+		// "certferry renew web": a certificate's name is given with --only.
+		fmt.Fprintf(stderr, "certferry renew: unexpected argument %q: to renew one certificate, write --only %s\n", fs.Arg(0), fs.Arg(0))
 		return exitUsage
 	}
 	if *plan && *dryRun {
@@ -155,13 +158,13 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		result := "ok"
 		switch {
 		case r.Error != "":
-			result = "FAILED: " + firstLine(r.Error)
+			result = "FAILED: " + cell(r.Error)
 		case r.HookError != "":
-			result = "stored; HOOK FAILED (retried next pass): " + firstLine(r.HookError)
+			result = "stored; HOOK FAILED (retried next pass): " + cell(r.HookError)
 		case r.Action == renew.ActionLostRace:
 			result = "another runner stored an equivalent certificate first; kept"
 		case r.Condition == renew.ConditionFailing:
-			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), firstLine(r.LastError))
+			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
 		case r.Condition == renew.ConditionExpired:
 			result = "EXPIRED"
 		case r.Action == renew.ActionDryRun:
@@ -182,6 +185,12 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Action, r.Reason, r.Condition, result, fmtTime(r.NotAfter), dur)
 	}
 	_ = tw.Flush()
+	for _, r := range s.Results {
+		if cell(r.Error) != r.Error || cell(r.HookError) != r.HookError || cell(r.LastError) != r.LastError {
+			fmt.Fprintf(w, "(errors cut to %d characters: --json prints them whole)\n", maxCell)
+			break
+		}
+	}
 	if s.DryRun {
 		tried := 0
 		for _, r := range s.Results {
@@ -225,6 +234,20 @@ func fmtTime(t time.Time) string {
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " ..."
+	}
+	return s
+}
+
+// maxCell bounds an error's text in a table column (RESULT, LAST ERROR), so a long
+// message does not push every row past the terminal; --json and --output json carry it
+// whole.
+const maxCell = 120
+
+// cell is an error's text for a table: its first line, at most maxCell characters.
+func cell(s string) string {
+	s = firstLine(s)
+	if r := []rune(s); len(r) > maxCell {
+		return string(r[:maxCell-3]) + "..."
 	}
 	return s
 }

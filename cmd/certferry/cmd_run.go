@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,6 +21,8 @@ import (
 	"github.com/certferry/certferry/renew"
 )
 
+const runSynopsis = "[--config F] [--unhealthy-after DUR] [--log-level L] [--log-format F]"
+
 // cmdRun is the daemon (package daemon): a pass at start-up, then on the schedule;
 // /metrics and /healthz on the configured listen address; SIGHUP reloads the
 // configuration (a bad one is logged and the old one kept); SIGINT/SIGTERM cancel the
@@ -27,8 +30,22 @@ import (
 // forces the exit (main). Under systemd (Type=notify) it reports READY, STATUS,
 // RELOADING, STOPPING and WATCHDOG through $NOTIFY_SOCKET.
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
-	fs := newFlagSet("run", "[--config F] [--log-level L] [--log-format F] [--unhealthy-after DUR]", stderr)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	fs := newFlagSet("run", runSynopsis, stderr)
+	fs.Usage = usageWith(fs, stderr, "run", runSynopsis,
+		`The daemon: a pass at start-up, then one on the configuration's schedule, each
+renewing only what is due. Schedule left out: twice a day, at a minute and hour derived
+from this machine's ID (/etc/machine-id, else the host name), so hosts spread over the
+day. Serves /metrics and /healthz on listen
+(default 127.0.0.1:9464). SIGHUP re-reads the configuration (a bad one is logged and the
+running one kept); SIGTERM or SIGINT cancels the pass in flight, removes its DNS-01
+records and exits 0; a second signal exits at once. Under systemd (Type=notify) it
+reports READY, STATUS, RELOADING, STOPPING and the watchdog.
+
+Exit codes:
+  0  stopped by a signal
+  2  bad configuration or usage at start-up
+  3  could not start (no AWS region or credentials, listen address in use)`)
+	cfgPath := configFlag(fs)
 	logs := logging.AddFlags(fs, "")
 	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -53,7 +70,6 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 	m := metrics.New()
 	mem := renew.NewMemory()
-	host, _ := os.Hostname()
 	first := true
 	err = daemon.Run(ctx, daemon.Options{
 		ConfigPath: *cfgPath,
@@ -68,7 +84,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 			return buildRunner(ctx, cfg, log, m, mem)
 		},
 		Logger:           log,
-		Hostname:         host,
+		HostID:           hostID(machineIDFile),
 		Metrics:          m,
 		MaxPassAge:       *maxAge,
 		NotifySocket:     os.Getenv("NOTIFY_SOCKET"),
@@ -124,4 +140,22 @@ func watchdogInterval(usec, pid string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Microsecond / 2
+}
+
+// machineIDFile is systemd's machine ID, unique per installation (an AMI's instances each
+// get their own at first boot), unlike host names, which fleets often share a pattern of.
+const machineIDFile = "/etc/machine-id"
+
+// hostID seeds the default schedule: the machine ID in path, else the host name. Only
+// its hash is used (scheduler.DefaultSpec), never the ID itself.
+func hostID(path string) string {
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		b, _ := io.ReadAll(io.LimitReader(f, 256)) // 33 bytes; bounded all the same
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id
+		}
+	}
+	host, _ := os.Hostname()
+	return host
 }

@@ -82,7 +82,7 @@ Exit codes:
   1  a certificate is failing or expired
   2  bad configuration or usage
   3  the status could not be read (no AWS credentials or region, inventory unreadable)`)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	output := fs.String("output", "table", "table, wide (adds names, serial, key type, profile, sinks) or json (schema: docs/status.schema.json)")
 	jsonOut := fs.Bool("json", false, "the same as --output json")
 	logs := logging.AddFlags(fs, "warn")
@@ -199,13 +199,19 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 			next = "now (" + e.Reason + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", e.Name, e.Condition, ts(e.NotAfter), left, next, attempts,
-			ts(e.FailingSince), e.HooksPending, dash(firstLine(e.LastError)))
+			ts(e.FailingSince), e.HooksPending, dash(cell(e.LastError)))
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", strings.Join(e.Domains, ","), dash(e.Serial), dash(e.KeyType), dash(e.Profile), strings.Join(e.Sinks, ","))
 		}
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
+	for _, e := range rep.Certificates {
+		if cell(e.LastError) != e.LastError {
+			fmt.Fprintf(w, "(errors cut to %d characters: --output json prints them whole)\n", maxCell)
+			break
+		}
+	}
 	if rep.Failing > 0 {
 		fmt.Fprintf(w, "%d certificate(s) failing or expired\n", rep.Failing)
 	}

@@ -48,7 +48,7 @@ Exit codes:
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", validateSynopsis, stderr)
 	fs.Usage = usageWith(fs, stderr, "validate", validateSynopsis, validateHelp)
-	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	cfgPath := configFlag(fs)
 	lambda := fs.Bool("lambda", false, "also check what the Lambda refuses (file account store, file sinks)")
 	online := fs.Bool("online", false, "also check the CA's directory, every hosted zone and every secret (reads only)")
 	// validate logs nothing; the flags are accepted (and checked) as on every command, so

@@ -32,14 +32,20 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `certferry: Let's Encrypt certificates through Route 53 DNS-01, stored in AWS Secrets Manager.
 
 Usage:
-  certferry renew    [--config F] [--only NAME]... [--force] [--plan | --dry-run]
-                                                                           one pass, then exit
-  certferry run      [--config F]                                          the daemon (scheduled passes)
-  certferry status   [--config F] [--json]                                 what is stored, and when it renews
-  certferry validate [--config F] [--lambda] [--online]                   check the configuration (--online: the CA, zones, secrets)
-  certferry revoke   NAME [--reason R] [--renew]                           revoke the stored certificate; --renew replaces it
-  certferry retire   NAME [--revoke] [--delete-secret [--recovery-window 30d]]  wind down a stored certificate
-  certferry account  show | update --email E | rollover | deactivate       the ACME account of the configured CA
+  certferry renew    [--config F] [--only NAME]... [--force] [--plan | --dry-run [--dry-run-directory URL]] [--json]
+                     one pass, then exit (--plan: what is due and why; --dry-run: a rehearsal)
+  certferry run      [--config F] [--unhealthy-after DUR]
+                     the daemon: scheduled passes, /metrics, /healthz
+  certferry status   [--config F] [--output table|wide|json]
+                     each certificate's condition, expiry, next renewal, last error
+  certferry validate [--config F] [--lambda] [--online]
+                     check the configuration (--online: the CA, zones, secrets; reads only)
+  certferry revoke   NAME [--reason R] [--renew]
+                     revoke the stored certificate; --renew replaces it at once
+  certferry retire   NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]]
+                     wind down a stored certificate
+  certferry account  show | update --email E | rollover | deactivate [--yes]
+                     the ACME account of the configured CA
   certferry version
 
 Every command but version also takes --log-level (debug, info, warn, error) and
@@ -49,8 +55,9 @@ Exit codes: 0 all fine or nothing due; 1 a certificate is failing or expired (th
 an earlier one); 2 bad configuration or usage; 3 could not run (no AWS region or
 credentials, inventory unreadable, listen address in use).
 revoke, retire and account: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
-Run "certferry COMMAND -h" for a command's flags. The configuration defaults to
-./certferry.yaml, or $CERTFERRY_CONFIG when set.
+Run "certferry COMMAND -h" for a command's flags, or "man certferry-COMMAND". The
+configuration is --config, else $CERTFERRY_CONFIG, else ./certferry.yaml, else
+/etc/certferry/config.yaml (where the packages install it).
 `
 
 // run dispatches a command. The first SIGINT or SIGTERM, and for every command but the

@@ -54,9 +54,10 @@ func (c code) otherTools() bool {
 	return m != nil && m[1] != "certferry"
 }
 
-// invocationRE is "certferry COMMAND" and what follows up to a shell separator or an
+// invocationRE is "certferry COMMAND" (or "certferry-as-daemon COMMAND", the packages'
+// wrapper, which takes the same commands) and what follows up to a shell separator or an
 // end-of-line comment.
-var invocationRE = regexp.MustCompile(`(?:^|[\s(])certferry ([a-z][a-z-]*)([^|;&#]*)`)
+var invocationRE = regexp.MustCompile(`(?:^|[\s(])certferry(?:-as-daemon)? ([a-z][a-z-]*)([^|;&#]*)`)
 
 // flagRE is a --flag in an invocation, in any of "--f", "[--f X]", "--f=X", "--f...".
 var flagRE = regexp.MustCompile(`--([a-z][a-z0-9-]*)`)

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
+	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 )
 
@@ -98,6 +101,15 @@ func Build(o Options) ([]string, error) {
 			c.Source = filepath.Join(root, c.Source)
 		}
 	}
+	// Man pages are installed compressed, as Debian and Fedora ship them.
+	tmp, err := os.MkdirTemp("", "certferry-package-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := gzipSources(cfg.Contents, tmp); err != nil {
+		return nil, err
+	}
 	for _, s := range []*string{&cfg.Scripts.PreInstall, &cfg.Scripts.PostInstall, &cfg.Scripts.PreRemove, &cfg.Scripts.PostRemove} {
 		if *s != "" && !filepath.IsAbs(*s) {
 			*s = filepath.Join(root, *s)
@@ -118,6 +130,38 @@ func Build(o Options) ([]string, error) {
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// gzipSources compresses, into dir, each file whose destination ends in .gz and whose
+// source does not, and points the content at the compressed copy. The copies carry no
+// name and no time, so the same sources make the same packages.
+func gzipSources(contents files.Contents, dir string) error {
+	for i, c := range contents {
+		if !strings.HasSuffix(c.Destination, ".gz") || strings.HasSuffix(c.Source, ".gz") || c.Source == "" {
+			continue
+		}
+		data, err := os.ReadFile(c.Source)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err != nil {
+			return err
+		}
+		if _, err := zw.Write(data); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		out := filepath.Join(dir, fmt.Sprintf("%d-%s.gz", i, filepath.Base(c.Source)))
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		c.Source = out
+	}
+	return nil
 }
 
 func build(cfg nfpm.Config, format, out string) (string, error) {

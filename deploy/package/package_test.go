@@ -71,17 +71,28 @@ func TestPackages(t *testing.T) {
 		return b
 	}
 	example := file("config.example.yaml")
+	installed := file("deploy/package/config.yaml")
 	want := map[string]entry{
+		"/usr/sbin/certferry-as-daemon":                     {mode: 0o755, owner: "root", group: "root", data: file("deploy/package/certferry-as-daemon")},
+		"/usr/share/doc/certferry/copyright":                doc(file("deploy/package/copyright")),
 		"/usr/bin/certferry":                                {mode: 0o755, owner: "root", group: "root", data: binData},
 		"/usr/lib/systemd/system/certferry.service":         doc(file("deploy/systemd/certferry.service")),
 		"/usr/lib/systemd/system/certferry-reload@.path":    doc(file("deploy/systemd/certferry-reload@.path")),
 		"/usr/lib/systemd/system/certferry-reload@.service": doc(file("deploy/systemd/certferry-reload@.service")),
 		"/etc/certferry":                                    {mode: fs.ModeDir | 0o755, owner: "root", group: "root"},
 		"/usr/share/doc/certferry":                          {mode: fs.ModeDir | 0o755, owner: "root", group: "root"},
-		"/etc/certferry/config.yaml":                        {mode: 0o640, owner: "root", group: "certferry", conf: true, data: example},
+		"/etc/certferry/config.yaml":                        {mode: 0o640, owner: "root", group: "certferry", conf: true, data: installed},
 		"/etc/default/certferry":                            {mode: 0o600, owner: "root", group: "root", conf: true, data: file("deploy/package/certferry.default")},
 		"/usr/share/doc/certferry/config.example.yaml":      doc(example),
 		"/usr/share/doc/certferry/README.md":                doc(file("README.md")),
+	}
+	// The man pages, compressed (compared uncompressed below).
+	pages, err := filepath.Glob("man/*.1")
+	if err != nil || len(pages) < 2 {
+		t.Fatalf("man pages: %q %v", pages, err)
+	}
+	for _, p := range pages {
+		want["/usr/share/man/man1/"+filepath.Base(p)+".gz"] = doc(file("deploy/package/" + p))
 	}
 	wantScripts := map[string]string{}
 	for _, s := range []string{"preinstall", "postinstall", "preremove", "postremove"} {
@@ -110,6 +121,9 @@ func TestPackages(t *testing.T) {
 			if !slices.Contains(got.depends, wantDep) {
 				t.Errorf("depends %q, want %s (useradd/groupadd in the pre-install script)", got.depends, wantDep)
 			}
+			if !slices.Contains(got.depends, "util-linux") {
+				t.Errorf("depends %q, want util-linux (setpriv in certferry-as-daemon)", got.depends)
+			}
 			for path, w := range want {
 				g, ok := got.files[path]
 				if !ok {
@@ -118,6 +132,9 @@ func TestPackages(t *testing.T) {
 				}
 				if g.mode != w.mode || g.owner != w.owner || g.group != w.group || g.conf != w.conf {
 					t.Errorf("%s: %v %s:%s conffile=%v, want %v %s:%s conffile=%v", path, g.mode, g.owner, g.group, g.conf, w.mode, w.owner, w.group, w.conf)
+				}
+				if strings.HasSuffix(path, ".gz") {
+					g.data = gunzip(t, path, g.data)
 				}
 				if w.data != nil && !bytes.Equal(g.data, w.data) {
 					t.Errorf("%s: content differs from the repository's (%d bytes, want %d)", path, len(g.data), len(w.data))
@@ -214,6 +231,21 @@ func TestBuildRefusesMissingBinary(t *testing.T) {
 	if left, _ := os.ReadDir(out); len(left) > 0 {
 		t.Errorf("wrote %d files", len(left))
 	}
+}
+
+// gunzip returns a .gz file's content, failing the test when it is not gzip.
+func gunzip(t *testing.T, name string, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return nil
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, 16<<20))
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+	return out
 }
 
 func isParent(dir string, want map[string]entry) bool {

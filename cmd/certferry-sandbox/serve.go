@@ -47,48 +47,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	var opts sandbox.Options
-	fs.Func("zone", "public hosted zone to create and serve over DNS (repeatable)", zoneFlag(&opts.Zones))
-	fs.Func("private-zone", "private hosted zone to create, API only (repeatable)", zoneFlag(&opts.PrivateZones))
-	accountFlags(fs, &opts)
-	fs.DurationVar(&opts.InsyncAfter, "insync-after", 0, "delay before a Route 53 change turns INSYNC (AWS: about a minute)")
-	fs.Float64Var(&opts.Route53Rate, "route53-rate", 0, "Route 53 requests per second before Throttling; 0 is unlimited (AWS: 10)")
-	fs.IntVar(&opts.Route53Burst, "route53-burst", 0, "Route 53 burst size with --route53-rate (AWS: 50)")
-	fs.IntVar(&opts.NonceRejectPercent, "nonce-reject", 0, "percentage of good nonces Pebble rejects as bad, 0-99 (Pebble's own default: 5)")
-	fs.BoolVar(&opts.ValidationSleep, "validation-sleep", false, "let Pebble sleep a random 0-5 s before each validation")
-	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
-	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
-	fs.BoolVar(&opts.RandomProfile, "random-profile", false, `give orders that name no ACME profile a random one, as Pebble itself does (default: "default")`)
-	limitFlag(fs, "limit-new-orders", "new orders per account", "300/3h", &opts.Limits.NewOrders)
-	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
-	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
-	fs.StringVar(&opts.LeaseTable, "lease-table", sandbox.DefaultLeaseTable, `DynamoDB table created for certferry's leases (coordination.dynamodb_table); "" creates none`)
-	fs.StringVar(&opts.PersistIssuer, "persist-issuer", "", `issuer domain name of Pebble's dns-persist-01 challenges and CAA identities (default "pebble.letsencrypt.org")`)
-	fs.BoolVar(&opts.NoDNSPersist, "no-dns-persist", false, "offer no dns-persist-01 challenge, as Let's Encrypt production today")
-	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
+	serveFlags(fs, &opts)
 	pebbleLog := fs.Bool("pebble-log", false, "log Pebble's lines at info level (they are logged at debug level otherwise)")
 	logs := logging.AddFlags(fs, "info")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	switch {
-	case opts.InsyncAfter < 0:
-		return serveUsageError(stderr, "--insync-after must not be negative")
-	case opts.Route53Rate < 0:
-		return serveUsageError(stderr, "--route53-rate must not be negative")
-	case opts.Route53Burst < 0:
-		return serveUsageError(stderr, "--route53-burst must not be negative")
-	case opts.NonceRejectPercent < 0 || opts.NonceRejectPercent > 99:
-		return serveUsageError(stderr, "--nonce-reject must be 0-99")
-	case opts.AuthzReusePercent < 0 || opts.AuthzReusePercent > 100:
-		return serveUsageError(stderr, "--authz-reuse must be 0-100")
-	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
-		return serveUsageError(stderr, "--cert-validity must be 0 or at least 1s")
-	}
-	opts.NoLeaseTable = opts.LeaseTable == ""
-	if !opts.NoLeaseTable {
-		if err := ddbsim.CheckTableName(opts.LeaseTable); err != nil {
-			return serveUsageError(stderr, "--lease-table: "+err.Error())
-		}
+	if msg := checkServe(&opts); msg != "" {
+		return serveUsageError(stderr, msg)
 	}
 	log, err := logs.Logger(stderr, nil)
 	if err != nil {
@@ -128,6 +94,54 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log.Info("certferry-sandbox: stopped")
 	return exitOK
+}
+
+// serveFlags defines serve's flags of the sandbox's options.
+func serveFlags(fs *flag.FlagSet, opts *sandbox.Options) {
+	fs.Func("zone", "public hosted zone to create and serve over DNS (repeatable)", zoneFlag(&opts.Zones))
+	fs.Func("private-zone", "private hosted zone to create, API only (repeatable)", zoneFlag(&opts.PrivateZones))
+	accountFlags(fs, opts)
+	fs.DurationVar(&opts.InsyncAfter, "insync-after", 0, "delay before a Route 53 change turns INSYNC (AWS: about a minute)")
+	fs.Float64Var(&opts.Route53Rate, "route53-rate", 0, "Route 53 requests per second before Throttling; 0 is unlimited (AWS: 10)")
+	fs.IntVar(&opts.Route53Burst, "route53-burst", 0, "Route 53 burst size with --route53-rate (AWS: 50)")
+	fs.IntVar(&opts.NonceRejectPercent, "nonce-reject", 0, "percentage of good nonces Pebble rejects as bad, 0-99 (Pebble's own default: 5)")
+	fs.BoolVar(&opts.ValidationSleep, "validation-sleep", false, "let Pebble sleep a random 0-5 s before each validation")
+	fs.IntVar(&opts.AuthzReusePercent, "authz-reuse", 0, "percentage of orders in which Pebble reuses a valid authorization, 0-100")
+	fs.DurationVar(&opts.CertValidity, "cert-validity", 0, `validity of the "default" profile (0: 90 days; "shortlived" is 160h, "tlsserver" 90 days)`)
+	fs.BoolVar(&opts.RandomProfile, "random-profile", false, `give orders that name no ACME profile a random one, as Pebble itself does (default: "default")`)
+	limitFlag(fs, "limit-new-orders", "new orders per account", "300/3h", &opts.Limits.NewOrders)
+	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
+	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
+	fs.StringVar(&opts.LeaseTable, "lease-table", sandbox.DefaultLeaseTable, `DynamoDB table created for certferry's leases (coordination.dynamodb_table); "" creates none`)
+	fs.StringVar(&opts.PersistIssuer, "persist-issuer", "", `issuer domain name of Pebble's dns-persist-01 challenges and CAA identities (default "pebble.letsencrypt.org")`)
+	fs.BoolVar(&opts.NoDNSPersist, "no-dns-persist", false, "offer no dns-persist-01 challenge, as Let's Encrypt production today")
+	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
+}
+
+// checkServe says what is wrong with the options the flags gave ("" when nothing) and
+// sets NoLeaseTable.
+func checkServe(opts *sandbox.Options) string {
+	switch {
+	case opts.InsyncAfter < 0:
+		return "--insync-after must not be negative"
+	case opts.Route53Rate < 0:
+		return "--route53-rate must not be negative"
+	case opts.Route53Burst < 0:
+		return "--route53-burst must not be negative"
+	case opts.NonceRejectPercent < 0 || opts.NonceRejectPercent > 99:
+		return "--nonce-reject must be 0-99"
+	case opts.AuthzReusePercent < 0 || opts.AuthzReusePercent > 100:
+		return "--authz-reuse must be 0-100"
+	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
+		return "--cert-validity must be 0 or at least 1s"
+	}
+	opts.NoLeaseTable = opts.LeaseTable == ""
+	if !opts.NoLeaseTable {
+		if err := ddbsim.CheckTableName(opts.LeaseTable); err != nil {
+			return "--lease-table: " + err.Error()
+		}
+	}
+	return ""
 }
 
 func serveUsageError(stderr io.Writer, msg string) int {

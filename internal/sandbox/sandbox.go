@@ -180,89 +180,16 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		}
 	}()
 
-	var roles []stssim.Role
-	for _, a := range opts.Accounts {
-		if len(a.ID) != 12 || strings.Trim(a.ID, "0123456789") != "" || a.ID == AccountID {
-			return nil, fmt.Errorf("sandbox: start: account %q: want 12 digits, not %s", a.ID, AccountID)
-		}
-		roles = append(roles, stssim.Role{ARN: a.RoleARN(), ExternalID: a.ExternalID})
-	}
-	s.sts = stssim.New(stssim.Options{Calls: s.calls, DefaultAccount: AccountID, Roles: roles, Now: opts.Now})
-	s.r53 = r53sim.New(r53sim.Options{
-		Calls:          s.calls,
-		InsyncAfter:    opts.InsyncAfter,
-		RequestRate:    opts.Route53Rate,
-		Burst:          opts.Route53Burst,
-		Now:            opts.Now,
-		DefaultAccount: AccountID,
-		AccountOf:      s.sts.AccountOf,
-	})
-	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
-	s.ddb = ddbsim.New(ddbsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
-	leaseTable := ""
-	if !opts.NoLeaseTable {
-		leaseTable = cmp.Or(opts.LeaseTable, DefaultLeaseTable)
-		if err := s.ddb.CreateTable(leaseTable, LeaseKey); err != nil {
-			return nil, fmt.Errorf("sandbox: start: %w", err)
-		}
-	}
-	s.asg = asgsim.New(asgsim.Options{Calls: s.calls, Now: opts.Now})
-	s.ecs = ecssim.New(ecssim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
-
-	zones := make(map[string]string, len(opts.Zones))
-	for _, z := range opts.Zones {
-		id, err := s.r53.CreateZone(z, false)
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: start: %w", err)
-		}
-		zones[fqdn(z)] = id
-	}
-	for _, z := range opts.PrivateZones {
-		if _, err := s.r53.CreateZone(z, true); err != nil {
-			return nil, fmt.Errorf("sandbox: start: %w", err)
-		}
-	}
-	var accounts []AccountInfo
-	for _, a := range opts.Accounts {
-		ai := AccountInfo{ID: a.ID, RoleARN: a.RoleARN(), ExternalID: a.ExternalID, Zones: []string{}}
-		for _, z := range a.Zones {
-			id, err := s.r53.CreateZoneIn(a.ID, z, false)
-			if err != nil {
-				return nil, fmt.Errorf("sandbox: start: account %s: %w", a.ID, err)
-			}
-			zones[fqdn(z)] = id
-			ai.Zones = append(ai.Zones, fqdn(z))
-		}
-		accounts = append(accounts, ai)
-	}
-	if err := s.createCNAMEs(opts.CNAMEs, zones); err != nil {
+	leaseTable, err := s.startServices(opts)
+	if err != nil {
 		return nil, err
 	}
-
-	var limiter *limitsim.Limiter
-	if opts.Limits.Any() {
-		limiter = limitsim.New(opts.Limits, time.Now) // Pebble's clock: the real one
+	zones, accounts, err := s.createZones(opts)
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	if s.dns, err = dnssim.Start(ctx, "127.0.0.1:0", s.r53); err != nil {
-		return nil, fmt.Errorf("sandbox: start DNS: %w", err)
-	}
-	if s.ca, err = acmesim.Start(ctx, acmesim.Options{
-		DNSResolver:        s.dns.Addr(),
-		Dir:                opts.Dir,
-		NonceRejectPercent: opts.NonceRejectPercent,
-		ValidationSleep:    opts.ValidationSleep,
-		AuthzReusePercent:  opts.AuthzReusePercent,
-		CertValidity:       opts.CertValidity,
-		RandomProfile:      opts.RandomProfile,
-		PersistIssuer:      opts.PersistIssuer,
-		NoDNSPersist:       opts.NoDNSPersist,
-		EABKeys:            opts.EABKeys,
-		RequireEAB:         opts.RequireEAB,
-		Middleware:         countACME(s.calls, limiter),
-		Logger:             opts.Logger,
-	}); err != nil {
-		return nil, fmt.Errorf("sandbox: start CA: %w", err)
+	if err := s.startCA(ctx, opts); err != nil {
+		return nil, err
 	}
 
 	var lc net.ListenConfig
@@ -288,6 +215,106 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	go func() { _ = s.srv.Serve(ln) }()
 	ok = true
 	return s, nil
+}
+
+// startServices makes the AWS stand-ins and, unless told not to, the lease table.
+func (s *Sandbox) startServices(opts Options) (leaseTable string, err error) {
+	var roles []stssim.Role
+	for _, a := range opts.Accounts {
+		if len(a.ID) != 12 || strings.Trim(a.ID, "0123456789") != "" || a.ID == AccountID {
+			return "", fmt.Errorf("sandbox: start: account %q: want 12 digits, not %s", a.ID, AccountID)
+		}
+		roles = append(roles, stssim.Role{ARN: a.RoleARN(), ExternalID: a.ExternalID})
+	}
+	s.sts = stssim.New(stssim.Options{Calls: s.calls, DefaultAccount: AccountID, Roles: roles, Now: opts.Now})
+	s.r53 = r53sim.New(r53sim.Options{
+		Calls:          s.calls,
+		InsyncAfter:    opts.InsyncAfter,
+		RequestRate:    opts.Route53Rate,
+		Burst:          opts.Route53Burst,
+		Now:            opts.Now,
+		DefaultAccount: AccountID,
+		AccountOf:      s.sts.AccountOf,
+	})
+	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	s.ddb = ddbsim.New(ddbsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	if !opts.NoLeaseTable {
+		leaseTable = cmp.Or(opts.LeaseTable, DefaultLeaseTable)
+		if err := s.ddb.CreateTable(leaseTable, LeaseKey); err != nil {
+			return "", fmt.Errorf("sandbox: start: %w", err)
+		}
+	}
+	s.asg = asgsim.New(asgsim.Options{Calls: s.calls, Now: opts.Now})
+	s.ecs = ecssim.New(ecssim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+
+	return leaseTable, nil
+}
+
+// createZones creates the hosted zones (the sandbox's account's and those of the other
+// accounts) and the CNAMEs.
+func (s *Sandbox) createZones(opts Options) (map[string]string, []AccountInfo, error) {
+	zones := make(map[string]string, len(opts.Zones))
+	for _, z := range opts.Zones {
+		id, err := s.r53.CreateZone(z, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sandbox: start: %w", err)
+		}
+		zones[fqdn(z)] = id
+	}
+	for _, z := range opts.PrivateZones {
+		if _, err := s.r53.CreateZone(z, true); err != nil {
+			return nil, nil, fmt.Errorf("sandbox: start: %w", err)
+		}
+	}
+	var accounts []AccountInfo
+	for _, a := range opts.Accounts {
+		ai := AccountInfo{ID: a.ID, RoleARN: a.RoleARN(), ExternalID: a.ExternalID, Zones: []string{}}
+		for _, z := range a.Zones {
+			id, err := s.r53.CreateZoneIn(a.ID, z, false)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sandbox: start: account %s: %w", a.ID, err)
+			}
+			zones[fqdn(z)] = id
+			ai.Zones = append(ai.Zones, fqdn(z))
+		}
+		accounts = append(accounts, ai)
+	}
+	if err := s.createCNAMEs(opts.CNAMEs, zones); err != nil {
+		return nil, nil, err
+	}
+
+	return zones, accounts, nil
+}
+
+// startCA starts the DNS server and the CA, which validates through it.
+func (s *Sandbox) startCA(ctx context.Context, opts Options) error {
+	var limiter *limitsim.Limiter
+	if opts.Limits.Any() {
+		limiter = limitsim.New(opts.Limits, time.Now) // Pebble's clock: the real one
+	}
+	var err error
+	if s.dns, err = dnssim.Start(ctx, "127.0.0.1:0", s.r53); err != nil {
+		return fmt.Errorf("sandbox: start DNS: %w", err)
+	}
+	if s.ca, err = acmesim.Start(ctx, acmesim.Options{
+		DNSResolver:        s.dns.Addr(),
+		Dir:                opts.Dir,
+		NonceRejectPercent: opts.NonceRejectPercent,
+		ValidationSleep:    opts.ValidationSleep,
+		AuthzReusePercent:  opts.AuthzReusePercent,
+		CertValidity:       opts.CertValidity,
+		RandomProfile:      opts.RandomProfile,
+		PersistIssuer:      opts.PersistIssuer,
+		NoDNSPersist:       opts.NoDNSPersist,
+		EABKeys:            opts.EABKeys,
+		RequireEAB:         opts.RequireEAB,
+		Middleware:         countACME(s.calls, limiter),
+		Logger:             opts.Logger,
+	}); err != nil {
+		return fmt.Errorf("sandbox: start CA: %w", err)
+	}
+
+	return nil
 }
 
 func fqdn(name string) string {

@@ -165,16 +165,8 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	}
 
 	c := &CA{dir: opts.Dir, persistIssuer: persistIssuer(opts)}
-	if c.dir != "" {
-		if err := os.MkdirAll(c.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("acmesim: create dir: %w", err)
-		}
-	} else {
-		d, err := os.MkdirTemp("", "acmesim-")
-		if err != nil {
-			return nil, fmt.Errorf("acmesim: create temp dir: %w", err)
-		}
-		c.dir, c.removeDir = d, true
+	if err := c.makeDir(); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -200,16 +192,8 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	pca := pebbleca.New(logger, db, "", "ecdsa", 0, 1, pebbleProfiles(opts))
 	wfe := newPebble(logger, db, pca, opts)
 
-	for i := 0; i < pca.GetNumberOfRootCerts(); i++ {
-		if root := pca.GetRootCert(i); root != nil {
-			c.issuerPEM = append(c.issuerPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.DER})...)
-		}
-	}
-	if err := os.WriteFile(c.TLSRootsFile(), id.rootPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("acmesim: write TLS roots: %w", err)
-	}
-	if err := os.WriteFile(c.IssuerRootsFile(), c.issuerPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("acmesim: write issuer roots: %w", err)
+	if err := c.writeRoots(pca); err != nil {
+		return nil, err
 	}
 
 	var acmeHandler http.Handler = wfe.Handler()
@@ -236,6 +220,40 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// makeDir creates the CA's directory, a temporary one (removed by Close) when none is
+// given.
+func (c *CA) makeDir() error {
+	if c.dir != "" {
+		if err := os.MkdirAll(c.dir, 0o755); err != nil {
+			return fmt.Errorf("acmesim: create dir: %w", err)
+		}
+		return nil
+	}
+	d, err := os.MkdirTemp("", "acmesim-")
+	if err != nil {
+		return fmt.Errorf("acmesim: create temp dir: %w", err)
+	}
+	c.dir, c.removeDir = d, true
+	return nil
+}
+
+// writeRoots writes the roots of the CA's HTTPS and those of the chains it issues to
+// their files.
+func (c *CA) writeRoots(pca *pebbleca.CAImpl) error {
+	for i := 0; i < pca.GetNumberOfRootCerts(); i++ {
+		if root := pca.GetRootCert(i); root != nil {
+			c.issuerPEM = append(c.issuerPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.DER})...)
+		}
+	}
+	if err := os.WriteFile(c.TLSRootsFile(), c.tls.rootPEM, 0o644); err != nil {
+		return fmt.Errorf("acmesim: write TLS roots: %w", err)
+	}
+	if err := os.WriteFile(c.IssuerRootsFile(), c.issuerPEM, 0o644); err != nil {
+		return fmt.Errorf("acmesim: write issuer roots: %w", err)
+	}
+	return nil
 }
 
 func validate(opts *Options) error {

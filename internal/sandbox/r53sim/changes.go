@@ -121,38 +121,10 @@ func parseBatch(z *zone, req *changeResourceRecordSetsRequest) ([]parsedChange, 
 	)
 	for _, c := range changes {
 		rr := c.ResourceRecordSet
-		switch c.Action {
-		case "CREATE", "DELETE", "UPSERT":
-		default:
-			return nil, errInvalidInput("Invalid XML ; Invalid value for Action: %q (must be CREATE, DELETE or UPSERT)", c.Action)
+		name, typ, apiErr := parseShape(c)
+		if apiErr != nil {
+			return nil, apiErr
 		}
-		name, err := normalizeName(rr.Name)
-		if err != nil {
-			return nil, errInvalidInput("Invalid XML ; invalid name %q: %s", rr.Name, err.Error())
-		}
-		typ := strings.ToUpper(rr.Type)
-		if !supportedTypes[typ] {
-			return nil, errInvalidInput("Invalid XML ; Invalid value for Type: %q", rr.Type)
-		}
-		if rr.AliasTarget != nil {
-			// Alias records need AWS resources to point at; the sandbox has none.
-			return nil, errInvalidInput("alias record sets are not supported by the sandbox (%s %s)", name, typ)
-		}
-		if rr.TTL == nil || rr.ResourceRecords == nil || len(rr.ResourceRecords.Records) == 0 {
-			return nil, errInvalidInput("Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=%s]",
-				c.Action, rr.Name, typ, nullable(rr.SetIdentifier))
-		}
-		if *rr.TTL < 0 || *rr.TTL > 2147483647 {
-			return nil, errInvalidInput("Invalid XML ; TTL %d out of range", *rr.TTL)
-		}
-		routed := rr.MultiValueAnswer != nil || rr.Weight != nil || rr.Region != "" || rr.Failover != "" || rr.GeoLocation != nil
-		if routed && rr.SetIdentifier == "" {
-			return nil, errInvalidInput("Invalid request: Missing field 'SetIdentifier' in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=null]", c.Action, rr.Name, typ)
-		}
-		if !routed && rr.SetIdentifier != "" {
-			return nil, errInvalidInput("Invalid request: Missing field 'Weight', 'Region', 'Failover', 'GeoLocation' or 'MultiValueAnswer' in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=%s]", c.Action, rr.Name, typ, rr.SetIdentifier)
-		}
-
 		if !inZone(name, z.name) {
 			msgs = append(msgs, fmt.Sprintf("RRSet with DNS name %s is not permitted in zone %s", name, z.name))
 		}
@@ -193,6 +165,45 @@ func parseBatch(z *zone, req *changeResourceRecordSetsRequest) ([]parsedChange, 
 		return nil, errBatchSyntax(msgs)
 	}
 	return out, nil
+}
+
+// parseShape checks what makes a change a well-formed request: the action, the name,
+// the type, a TTL and values (no alias), a set identifier exactly with a routing
+// policy. It returns the normalised name and type.
+func parseShape(c xmlChange) (string, string, *apiError) {
+	rr := c.ResourceRecordSet
+	switch c.Action {
+	case "CREATE", "DELETE", "UPSERT":
+	default:
+		return "", "", errInvalidInput("Invalid XML ; Invalid value for Action: %q (must be CREATE, DELETE or UPSERT)", c.Action)
+	}
+	name, err := normalizeName(rr.Name)
+	if err != nil {
+		return "", "", errInvalidInput("Invalid XML ; invalid name %q: %s", rr.Name, err.Error())
+	}
+	typ := strings.ToUpper(rr.Type)
+	if !supportedTypes[typ] {
+		return "", "", errInvalidInput("Invalid XML ; Invalid value for Type: %q", rr.Type)
+	}
+	if rr.AliasTarget != nil {
+		// Alias records need AWS resources to point at; the sandbox has none.
+		return "", "", errInvalidInput("alias record sets are not supported by the sandbox (%s %s)", name, typ)
+	}
+	if rr.TTL == nil || rr.ResourceRecords == nil || len(rr.ResourceRecords.Records) == 0 {
+		return "", "", errInvalidInput("Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=%s]",
+			c.Action, rr.Name, typ, nullable(rr.SetIdentifier))
+	}
+	if *rr.TTL < 0 || *rr.TTL > 2147483647 {
+		return "", "", errInvalidInput("Invalid XML ; TTL %d out of range", *rr.TTL)
+	}
+	routed := rr.MultiValueAnswer != nil || rr.Weight != nil || rr.Region != "" || rr.Failover != "" || rr.GeoLocation != nil
+	if routed && rr.SetIdentifier == "" {
+		return "", "", errInvalidInput("Invalid request: Missing field 'SetIdentifier' in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=null]", c.Action, rr.Name, typ)
+	}
+	if !routed && rr.SetIdentifier != "" {
+		return "", "", errInvalidInput("Invalid request: Missing field 'Weight', 'Region', 'Failover', 'GeoLocation' or 'MultiValueAnswer' in Change with [Action=%s, Name=%s, Type=%s, SetIdentifier=%s]", c.Action, rr.Name, typ, rr.SetIdentifier)
+	}
+	return name, typ, nil
 }
 
 func nullable(s string) string {

@@ -102,6 +102,12 @@ data "aws_iam_policy_document" "function" {
     resources = ["*"]
   }
 
+  statement {
+    sid       = "Leases"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.leases.arn]
+  }
+
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {

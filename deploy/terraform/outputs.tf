@@ -27,3 +27,13 @@ output "alarm_arn" {
   description = "ARN of the alarm on the function's Errors metric."
   value       = aws_cloudwatch_metric_alarm.errors.arn
 }
+
+output "lease_table_name" {
+  description = "The DynamoDB lease table: coordination.dynamodb_table in the configuration of every runner."
+  value       = aws_dynamodb_table.leases.name
+}
+
+output "lease_table_arn" {
+  description = "ARN of the lease table, for the policies of the other runners (deploy/iam/certferry-bastion-policy.json's Leases statement)."
+  value       = aws_dynamodb_table.leases.arn
+}

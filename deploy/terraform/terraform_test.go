@@ -157,6 +157,7 @@ var documented = map[string][]string{
 	"Certificates":           {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
 	"StateTags":              {"secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"},
 	"Inventory":              {"secretsmanager:ListSecrets"},
+	"Leases":                 {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	"SecretsKey":             {"kms:Decrypt", "kms:GenerateDataKey"},
 	"ReadConfig":             {"ssm:GetParameter"},
 	"RefreshInstances":       {"autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"},

@@ -130,3 +130,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "lease_table_name" {
+  description = "Name of the DynamoDB lease table this module creates: write it as coordination.dynamodb_table in the configuration, on every runner (the function, bastions, operators' renew)."
+  type        = string
+  default     = "certferry-leases"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.lease_table_name))
+    error_message = "lease_table_name must be 3-255 of a-z, A-Z, 0-9, '_', '-' and '.'."
+  }
+}

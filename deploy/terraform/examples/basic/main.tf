@@ -6,6 +6,11 @@
 # without a Terraform run, what it holds stays out of the Terraform state, and this
 # apply cannot collide with the parameter (ParameterAlreadyExists). The module grants
 # the function ssm:GetParameter on it by name; it need not exist yet.
+#
+# The module also creates the lease table. With coordination on in the configuration
+# (config.example.yaml has it), the function, a bastion and an operator's one-shot renew
+# order each due certificate once:
+#   coordination: { dynamodb_table: certferry-leases, lease_duration: 2m }
 
 provider "aws" {
   region = "us-east-2"
@@ -32,6 +37,10 @@ module "certferry" {
 
 output "function_arn" {
   value = module.certferry.function_arn
+}
+
+output "lease_table_name" {
+  value = module.certferry.lease_table_name
 }
 
 output "alarm_arns" {

@@ -90,8 +90,12 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 		}
 		return nil
 	}
+	fallback := &persistFallback{log: r.log}
 	r.forEach(ctx, ws, func(ctx context.Context, w *work) {
 		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
+		if w.persist != "" {
+			req.Challenge, req.PersistIssuer = acme.ChallengeDNSPersist01, w.persist
+		}
 		// "replaces" only to the CA that issued the certificate being replaced, and only
 		// for the same names.
 		stored := w.in.Stored
@@ -106,6 +110,7 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 			return
 		}
 		w.order = o
+		fallback.note(w)
 	})
 	return client
 }

@@ -37,12 +37,13 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 			r.block(ctx, w, sinkProblem{err}, opts)
 		}
 	})
+	r.persistPreflight(ctx, due, opts)
 	// Zones: one Resolve for the whole pass, so a listing is shared.
 	var recs []route53.Record
 	var owner []*work
 	for _, w := range due {
-		if !w.alive() || r.mem.hasUnstored(w.cert.Name) {
-			continue // an issued certificate only needs storing: no DNS
+		if !w.alive() || r.mem.hasUnstored(w.cert.Name) || w.persist != "" {
+			continue // an issued certificate only needs storing, a dns-persist-01 one has its records: no DNS-01
 		}
 		for _, fqdn := range challengeNames(w.cert.Domains) {
 			recs = append(recs, w.cert.DNS.Record(fqdn, "", w.cert.ZoneID))

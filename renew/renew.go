@@ -70,15 +70,21 @@ type FileStore interface {
 
 // Cert is one configured certificate, as the pass needs it.
 type Cert struct {
-	Name        string
-	Domains     []string
-	KeyType     string
-	Profile     string
-	ZoneID      string
-	DNS         route53.CertDNS // CNAME following, alias, zones per name (dns: keys)
-	RenewBefore time.Duration
-	Secret      *smsink.Target // nil: no Secrets Manager sink
-	File        *file.Target   // nil: no file sink
+	Name    string
+	Domains []string
+	KeyType string
+	Profile string
+	ZoneID  string
+	DNS     route53.CertDNS // CNAME following, alias, zones per name (dns: keys)
+	// Challenge is "dns-persist-01" (ChallengeDNSPersist01) for standing
+	// _validation-persist records (persist.go), anything else for dns-01.
+	Challenge string
+	// PersistUntil, with dns-persist-01: the records' persistUntil is this far ahead
+	// when written; zero writes none.
+	PersistUntil time.Duration
+	RenewBefore  time.Duration
+	Secret       *smsink.Target // nil: no Secrets Manager sink
+	File         *file.Target   // nil: no file sink
 	// OnRenew run in order once every sink stored a new certificate; OnFailure when it
 	// failed (docs/hooks.md).
 	OnRenew   []hooks.Hook
@@ -225,6 +231,9 @@ type Result struct {
 	Hooks []HookResult `json:"hooks,omitempty"`
 	// HookError is set when an on_renew hook failed; it is retried on the next pass.
 	HookError string `json:"hook_error,omitempty"`
+	// Fallback is set when the certificate asked for dns-persist-01 and this pass's
+	// order was validated with dns-01 instead (the CA offered none).
+	Fallback bool `json:"-"`
 	// Bundle is the certificate now stored (renewed or issued); nil otherwise. It is
 	// for hooks and the demo's report, and never serialised.
 	Bundle  *certs.Bundle `json:"-"`

@@ -31,6 +31,7 @@ type work struct {
 	// failed after the secret's write): the pass writes them from the secret.
 	filesBehind bool
 
+	persist string // the issuer the dns-persist-01 records name (persist.go); empty: order with dns-01
 	order   *acme.Order
 	records []int         // indexes into the pass's record list
 	journal string        // the journal slot that records order, "" when none

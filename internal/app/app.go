@@ -288,7 +288,8 @@ func newDNS(cfg *config.Config, roles *roles, r53 *awsroute53.Client, log *zap.L
 
 // renewCert is the pass's view of one configured certificate.
 func renewCert(cfg *config.Config, c config.Certificate, hookDeps hooks.Deps) (renew.Cert, error) {
-	rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore, DNS: certDNS(c)}
+	rc := renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile, ZoneID: c.HostedZoneID, RenewBefore: c.RenewBefore, DNS: certDNS(c),
+		Challenge: c.Challenge, PersistUntil: c.PersistUntil}
 	if rc.Profile == "" {
 		rc.Profile = cfg.ACME.Profile
 	}

@@ -1,9 +1,13 @@
 package route53
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // dns-persist-01 records (docs/dns.md): one TXT value at "_validation-persist.<name>"
@@ -107,3 +111,50 @@ func (c CertDNS) PersistRecord(fqdn, value, zoneID string, p Persist) Record {
 
 // persistLabel is the label in front of a name where its dns-persist-01 record lives.
 const persistLabel = "_validation-persist."
+
+// PersistState is what CheckPersist found for one dns-persist-01 record.
+type PersistState struct {
+	Target  Target   // where the record lives (the end of a CNAME chain at its name)
+	Values  []string // the raw values at the target now
+	Current bool     // one of them is current for the record (Persist.Current)
+}
+
+// CheckPersist reads, writing nothing, where each dns-persist-01 record lives and
+// whether a current value is already there: what `persist plan`, `status` and
+// `validate --online` show. The result is index-aligned with recs; a record without
+// Persist is an error.
+func (p *Provider) CheckPersist(ctx context.Context, recs []Record) ([]PersistState, []error) {
+	out := make([]PersistState, len(recs))
+	targets, errs := p.Targets(ctx, recs)
+	read := map[[2]string]*rrset{}
+	readErr := map[[2]string]error{}
+	for i, r := range recs {
+		if errs[i] != nil {
+			continue
+		}
+		if r.Persist == nil {
+			errs[i] = fmt.Errorf("route53: check %s: not a dns-persist-01 record", displayName(canonicalName(r.FQDN)))
+			continue
+		}
+		t := targets[i]
+		k := [2]string{t.ZoneID, t.FQDN}
+		if _, done := read[k]; !done {
+			if _, failed := readErr[k]; !failed {
+				set, err := p.readSet(ctx, t.ZoneID, t.FQDN, p.log.With(zap.String("zone", t.ZoneID)))
+				read[k], readErr[k] = set, err
+			}
+		}
+		if err := readErr[k]; err != nil {
+			errs[i] = fmt.Errorf("route53: check %s: %w", targetName(r.FQDN, t.FQDN), err)
+			continue
+		}
+		out[i].Target = t
+		if set := read[k]; set != nil {
+			for _, w := range set.values {
+				out[i].Values = append(out[i].Values, decodeTXT(w))
+			}
+		}
+		out[i].Current = slices.ContainsFunc(out[i].Values, r.Persist.Current)
+	}
+	return out, errs
+}

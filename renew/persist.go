@@ -1,0 +1,171 @@
+package renew
+
+// dns-persist-01 (experimental; docs/dns.md): a certificate with Challenge
+// dns-persist-01 is validated by one standing TXT record per name at
+// "_validation-persist.<name>", naming the CA's issuer domain name and the account. The
+// preflight writes the records that are missing or no longer right, all of the pass's in
+// one change per zone, before any order; a record already right is never rewritten, so
+// the renewal of a certificate whose records stand makes no Route 53 write and waits for
+// no INSYNC. A runner that cannot write (no route53:ChangeResourceRecordSets) still
+// renews while the records stand; a missing one blocks the certificate before any order,
+// naming the record and `certferry persist apply`.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/providers/route53"
+)
+
+// ChallengeDNSPersist01 is Cert.Challenge for dns-persist-01; anything else is dns-01.
+const ChallengeDNSPersist01 = acme.ChallengeDNSPersist01
+
+// PersistACME is what dns-persist-01 needs of the ACME client besides ACME
+// (*acme.Client has it). A client without it orders with dns-01.
+type PersistACME interface {
+	PersistIssuer(ctx context.Context) (string, error)
+	AccountURL() string
+}
+
+// PersistRecord is one dns-persist-01 record a certificate needs: what the records are
+// (Want) and how the DNS provider writes and judges them (DNS).
+type PersistRecord struct {
+	Cert string
+	Want acme.PersistRecord
+	DNS  route53.Record
+}
+
+// persistJudge tells the DNS provider which values at a record's name are the
+// record's own and which are current (route53.Persist).
+type persistJudge struct {
+	rec      acme.PersistRecord
+	minUntil time.Time
+}
+
+func (j persistJudge) Owns(raw string) bool    { return j.rec.Owns(raw) }
+func (j persistJudge) Current(raw string) bool { return j.rec.Current(raw, j.minUntil) }
+
+var _ route53.Persist = persistJudge{}
+
+// PersistRecords returns the dns-persist-01 records of the certificates that use it:
+// one per name, naming issuer and accountURL; with PersistUntil, the records carry
+// persistUntil = now + PersistUntil, and a value whose persistUntil is less than a
+// third of PersistUntil away is no longer current (it is rewritten ahead of time).
+func PersistRecords(certs []Cert, issuer, accountURL string, now time.Time) []PersistRecord {
+	var out []PersistRecord
+	for _, c := range certs {
+		if c.Challenge != ChallengeDNSPersist01 {
+			continue
+		}
+		var until, minUntil time.Time
+		if c.PersistUntil > 0 {
+			until, minUntil = now.Add(c.PersistUntil), now.Add(c.PersistUntil/3)
+		}
+		for _, rec := range acme.PersistRecords(c.Domains, issuer, accountURL, until) {
+			out = append(out, PersistRecord{Cert: c.Name, Want: rec,
+				DNS: c.DNS.PersistRecord(rec.FQDN, rec.Value(), c.ZoneID, persistJudge{rec: rec, minUntil: minUntil})})
+		}
+	}
+	return out
+}
+
+// PersistApplyHint is what an error about a missing or stale record tells the operator.
+const PersistApplyHint = `write it with "certferry persist apply" (a role allowed to change the zone), or give this runner route53:ChangeResourceRecordSets`
+
+// persistPreflight writes the dns-persist-01 records the due certificates need (those
+// missing or no longer right), then tells each certificate with what to order: w.persist
+// is the issuer its records name, or empty for dns-01 (the CA names no issuer: logged
+// once). A record that cannot be written blocks its certificate before any order. A plan
+// or a dry run (whose CA is another one) orders with dns-01 and writes nothing.
+func (r *Runner) persistPreflight(ctx context.Context, due []*work, opts Options) {
+	var persist []*work
+	for _, w := range due {
+		if w.cert.Challenge == ChallengeDNSPersist01 && w.alive() && !r.mem.hasUnstored(w.cert.Name) {
+			persist = append(persist, w)
+		}
+	}
+	if len(persist) == 0 || opts.Plan || opts.DryRun || r.deps.DNS == nil {
+		return
+	}
+	client, err := r.deps.ACME(ctx)
+	if err != nil {
+		return // obtain reports it for every certificate
+	}
+	pc, ok := client.(PersistACME)
+	if !ok {
+		r.log.Warn("the ACME client cannot answer dns-persist-01: ordering with dns-01", zap.Int("certificates", len(persist)))
+		return
+	}
+	issuer, err := pc.PersistIssuer(ctx)
+	if errors.Is(err, acme.ErrNoPersistIssuer) {
+		r.log.Warn("the CA names no issuer for dns-persist-01 records: these certificates fall back to dns-01", zap.Error(err), zap.Strings("certs", workNames(persist)))
+		return
+	}
+	if err != nil {
+		for _, w := range persist {
+			r.block(ctx, w, fmt.Errorf("dns-persist-01: %w", err), opts)
+		}
+		return
+	}
+	var recs []PersistRecord
+	var owner []*work
+	now := r.deps.Now()
+	for _, w := range persist {
+		for _, rec := range PersistRecords([]Cert{w.cert}, issuer, pc.AccountURL(), now) {
+			recs = append(recs, rec)
+			owner = append(owner, w)
+		}
+	}
+	dnsRecs := make([]route53.Record, len(recs))
+	for i, rec := range recs {
+		dnsRecs[i] = rec.DNS
+	}
+	errs := r.deps.DNS.Present(ctx, dnsRecs)
+	failed := map[*work][]error{}
+	for i, err := range errs {
+		if err != nil {
+			failed[owner[i]] = append(failed[owner[i]], fmt.Errorf("%s %q is missing or out of date and could not be written: %w",
+				strings.TrimSuffix(recs[i].Want.FQDN, "."), recs[i].DNS.Value, err))
+		}
+	}
+	for _, w := range persist {
+		if errs := failed[w]; len(errs) > 0 {
+			r.block(ctx, w, fmt.Errorf("dns-persist-01: %w; %s", errors.Join(errs...), PersistApplyHint), opts)
+			continue
+		}
+		w.persist = issuer
+	}
+}
+
+// persistFallback logs, once per pass, that the CA offered no dns-persist-01 for an
+// order that asked for it (its names are validated with dns-01 instead).
+type persistFallback struct {
+	once sync.Once
+	log  *zap.Logger
+}
+
+func (f *persistFallback) note(w *work) {
+	if len(w.order.Fallback) == 0 {
+		return
+	}
+	w.res.Fallback = true
+	f.once.Do(func() {
+		f.log.Warn("the CA offers no dns-persist-01 challenge: falling back to dns-01 for this pass (said once per pass)",
+			zap.String("cert", w.cert.Name), zap.Strings("domains", w.order.Fallback))
+	})
+}
+
+func workNames(ws []*work) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.cert.Name
+	}
+	return out
+}

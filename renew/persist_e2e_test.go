@@ -1,0 +1,145 @@
+package renew_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// persistCerts are three certificates validated with dns-persist-01, one a wildcard
+// and its apex.
+var persistCerts = "challenge: dns-persist-01\n" + certsYAML(
+	certYAML("wild", "*.example.net", "example.net"),
+	certYAML("www", "www.example.com"),
+	certYAML("api", "api.example.com", "api2.example.com"),
+)
+
+// TestE2EPersist: the first pass writes the _validation-persist records (one change per
+// zone, no _acme-challenge record) and issues; a forced second pass renews all three
+// with no Route 53 write and no INSYNC wait; a third one renews them although every
+// change is refused (a runner without write permission); a certificate whose record is
+// missing under that refusal fails before any order, naming the record and
+// `certferry persist apply`.
+func TestE2EPersist(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, persistCerts)
+	names := []string{"wild", "www", "api"}
+
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{})
+	for _, n := range names {
+		wantOK(t, sum, n, renew.ActionIssue, scheduler.ReasonMissing)
+	}
+	c := e.SB.Calls()
+	if got := c.Count("route53", "ChangeResourceRecordSets"); got != 2 {
+		t.Errorf("first pass: %d ChangeResourceRecordSets, want 2 (the records of each zone in one change, nothing else)", got)
+	}
+	acct := persistAccount(t, e)
+	issuer := e.Info.PersistIssuer
+	for name, want := range map[string]string{
+		"_validation-persist.example.net.":      issuer + "; accounturi=" + acct + "; policy=wildcard",
+		"_validation-persist.www.example.com.":  issuer + "; accounturi=" + acct,
+		"_validation-persist.api.example.com.":  issuer + "; accounturi=" + acct,
+		"_validation-persist.api2.example.com.": issuer + "; accounturi=" + acct,
+	} {
+		if got := persistValues(e, name); len(got) != 1 || got[0] != `"`+want+`"` {
+			t.Errorf("%s holds %q, want %q", name, got, want)
+		}
+	}
+	serials := map[string]string{}
+	for _, n := range names {
+		serials[n] = e.Stored(t, "certferry/"+n, "AWSCURRENT").Serial
+	}
+
+	renewAll := func(pass string) {
+		t.Helper()
+		sum := e.Pass(t, e.App(t, cfg), renew.Options{Force: true})
+		for _, n := range names {
+			wantOK(t, sum, n, renew.ActionRenew, scheduler.ReasonForced)
+			s := e.Stored(t, "certferry/"+n, "AWSCURRENT").Serial
+			if s == serials[n] {
+				t.Errorf("%s pass: %s still holds serial %s", pass, n, s)
+			}
+			serials[n] = s
+		}
+		for _, op := range []string{"ChangeResourceRecordSets", "GetChange"} {
+			if got := c.Count("route53", op); got != 0 {
+				t.Errorf("%s pass: %d route53.%s, want 0", pass, got, op)
+			}
+		}
+		if got := c.Count("acme", "NewOrder"); got != len(names) {
+			t.Errorf("%s pass: %d orders, want %d", pass, got, len(names))
+		}
+	}
+	c.Reset()
+	renewAll("second")
+
+	c.Reset()
+	c.FailNext("route53", "ChangeResourceRecordSets", 1000, calls.Fault{Code: "AccessDenied", Status: 403, Message: "not authorized to perform: route53:ChangeResourceRecordSets"})
+	renewAll("third")
+
+	// A fourth certificate, its record missing, under the same refusal.
+	more := e.Config(t, persistCerts+certYAML("new", "new.example.com"))
+	c.Reset()
+	c.FailNext("route53", "ChangeResourceRecordSets", 1000, calls.Fault{Code: "AccessDenied", Status: 403, Message: "not authorized to perform: route53:ChangeResourceRecordSets"})
+	sum = e.Pass(t, e.App(t, more), renew.Options{Only: []string{"new"}})
+	r := result(t, sum, "new")
+	if r.Err() == nil || !strings.Contains(r.Error, "_validation-persist.new.example.com") || !strings.Contains(r.Error, "certferry persist apply") {
+		t.Errorf("missing record: error %q, want one naming _validation-persist.new.example.com and certferry persist apply", r.Error)
+	}
+	if got := c.Count("acme", "NewOrder"); got != 0 {
+		t.Errorf("missing record: %d orders, want 0", got)
+	}
+}
+
+// TestE2EPersistFallback: a CA that offers no dns-persist-01 (Let's Encrypt production
+// today) validates the certificate with dns-01, and the pass says so once.
+func TestE2EPersistFallback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{NoDNSPersist: true})
+	logs, logger := e2etest.DebugLog(t)
+	cfg := e.Config(t, "challenge: dns-persist-01\n"+certsYAML(certYAML("a", "a.example.com"), certYAML("b", "*.b.example.com")))
+	sum := e.Pass(t, e.AppWith(t, cfg, nil, logger), renew.Options{})
+	for _, n := range []string{"a", "b"} {
+		if r := wantOK(t, sum, n, renew.ActionIssue, scheduler.ReasonMissing); !r.Fallback {
+			t.Errorf("%s: Fallback not set", n)
+		}
+	}
+	if got := len(logs.Lines("falling back to dns-01")); got != 1 {
+		t.Errorf("%d fallback log lines, want 1", got)
+	}
+}
+
+// persistAccount is the URL of the ACME account the sandbox's CA knows.
+func persistAccount(t *testing.T, e *env) string {
+	t.Helper()
+	vals := persistValues(e, "_validation-persist.www.example.com.")
+	if len(vals) != 1 {
+		t.Fatalf("_validation-persist.www.example.com holds %q", vals)
+	}
+	_, after, ok := strings.Cut(vals[0], "accounturi=")
+	if !ok {
+		t.Fatalf("no accounturi in %q", vals[0])
+	}
+	acct := strings.Trim(strings.SplitN(after, ";", 2)[0], `" `)
+	if !strings.HasPrefix(acct, strings.TrimSuffix(e.Info.ACMEDirectory, "/dir")) {
+		t.Fatalf("accounturi %q is not the sandbox CA's", acct)
+	}
+	return acct
+}
+
+func persistValues(e *env, name string) []string {
+	for _, id := range e.Info.Zones {
+		for _, rs := range e.SB.Route53().Records(id) {
+			if rs.Type == "TXT" && rs.Name == name {
+				return rs.Values
+			}
+		}
+	}
+	return nil
+}

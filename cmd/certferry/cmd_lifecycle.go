@@ -330,7 +330,7 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "%s: retired; deletion scheduled for %s (undo before then: aws secretsmanager restore-secret --secret-id %s)\n",
 			st.Secret, res.DeletionDate.UTC().Format(time.RFC3339), st.Secret)
 	}
-	return exitOK
+	return retirePersist(ctx, a, st, stdout, stderr)
 }
 
 // retireOptions checks retire's flags (set: those given) together: the recovery window

@@ -46,6 +46,8 @@ Usage:
                      wind down a stored certificate
   certferry account  show | update --email E | rollover | deactivate [--yes]
                      the ACME account of the configured CA
+  certferry persist  plan | apply [--only NAME]...
+                     dns-persist-01 records (experimental): print them and the CAA to add; write those missing
   certferry version
 
 Every command but version also takes --log-level (debug, info, warn, error) and
@@ -54,7 +56,7 @@ Every command but version also takes --log-level (debug, info, warn, error) and
 Exit codes: 0 all fine or nothing due; 1 a certificate is failing or expired (this pass or
 an earlier one); 2 bad configuration or usage; 3 could not run (no AWS region or
 credentials, inventory unreadable, listen address in use).
-revoke, retire and account: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
+revoke, retire, account and persist apply: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
 Run "certferry COMMAND -h" for a command's flags, or "man certferry-COMMAND". The
 configuration is --config, else $CERTFERRY_CONFIG, else ./certferry.yaml, else
 /etc/certferry/config.yaml (where the packages install it).
@@ -101,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRetire(ctx, rest, stdout, stderr)
 	case "account":
 		return cmdAccount(ctx, rest, stdout, stderr)
+	case "persist":
+		return cmdPersist(ctx, rest, stdout, stderr)
 	case "sandbox", "demo":
 		// The test stack is its own binary, so that this one links no Pebble.
 		fmt.Fprintf(stderr, "certferry: %s moved to its own binary: run \"certferry-sandbox %s\", or \"make demo\" (docs/sandbox.md)\n",

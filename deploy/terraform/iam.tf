@@ -42,28 +42,33 @@ data "aws_iam_policy_document" "function" {
     resources = local.zone_arns
   }
 
-  statement {
-    sid       = "ChallengeRecordsOnly"
-    actions   = ["route53:ChangeResourceRecordSets"]
-    resources = local.zone_arns
+  # With dns_persist_readonly the role cannot change DNS at all: dns-persist-01 runners
+  # whose _validation-persist records are written by `certferry persist apply`.
+  dynamic "statement" {
+    for_each = var.dns_persist_readonly ? [] : [local.zone_arns]
+    content {
+      sid       = "ChallengeRecordsOnly"
+      actions   = ["route53:ChangeResourceRecordSets"]
+      resources = statement.value
 
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "route53:ChangeResourceRecordSetsRecordTypes"
-      values   = ["TXT"]
-    }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsRecordTypes"
+        values   = ["TXT"]
+      }
 
-    # certferry's writes are a compare-and-swap of DELETE + CREATE, never a blind UPSERT.
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "route53:ChangeResourceRecordSetsActions"
-      values   = ["CREATE", "DELETE"]
-    }
+      # certferry's writes are a compare-and-swap of DELETE + CREATE, never a blind UPSERT.
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsActions"
+        values   = ["CREATE", "DELETE"]
+      }
 
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
-      values   = ["_acme-challenge.*"]
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+        values   = ["_acme-challenge.*", "_validation-persist.*"]
+      }
     }
   }
 

@@ -173,6 +173,7 @@ var conditional = map[string]string{
 	"RefreshInstances":       "local.asg_arns",
 	"WatchInstanceRefreshes": "local.asg_arns",
 	"RedeployServices":       "local.ecs_arns",
+	"ChallengeRecordsOnly":   "var.dns_persist_readonly",
 }
 
 // AWS offers no resource-level permission for these: "*" is the only resource.
@@ -229,7 +230,6 @@ func TestPolicyResources(t *testing.T) {
 	}
 	for sid, want := range map[string]string{
 		"ReadChallengeRecords": "local.zone_arns",
-		"ChallengeRecordsOnly": "local.zone_arns",
 		"Certificates":         "local.secret_arns",
 		"StateTags":            "local.secret_arns",
 		"WaitForChanges":       `route53:::change/*`,
@@ -277,12 +277,15 @@ func TestRoute53Conditions(t *testing.T) {
 	want := map[string]string{
 		"route53:ChangeResourceRecordSetsRecordTypes":           "ForAllValues:StringEquals TXT",
 		"route53:ChangeResourceRecordSetsActions":               "ForAllValues:StringEquals CREATE,DELETE",
-		"route53:ChangeResourceRecordSetsNormalizedRecordNames": "ForAllValues:StringLike _acme-challenge.*",
+		"route53:ChangeResourceRecordSetsNormalizedRecordNames": "ForAllValues:StringLike _acme-challenge.*,_validation-persist.*",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("condition on %s = %q, want %q", k, got[k], v)
 		}
+	}
+	if fe := sts[i].forEach; !strings.Contains(fe, "local.zone_arns") {
+		t.Errorf("ChallengeRecordsOnly: for_each %q, want the zones (local.zone_arns) unless dns_persist_readonly", fe)
 	}
 }
 

@@ -65,6 +65,12 @@ variable "secret_tag_keys" {
   default     = []
 }
 
+variable "dns_persist_readonly" {
+  description = "Every certificate uses challenge: dns-persist-01 and its _validation-persist records are written by `certferry persist apply` (docs/dns.md): the function's role may read the zones but not change them (no route53:ChangeResourceRecordSets). A record missing then fails its certificate before any order."
+  type        = bool
+  default     = false
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key of the secrets (sinks.secretsmanager.kms_key_id), or null for the AWS managed key."
   type        = string

@@ -82,6 +82,7 @@ type App struct {
 	version     string
 	onACME      func(endpoint string, status int, took time.Duration)
 	directory   string // the directory the Runner orders from
+	certs       []renew.Cert
 }
 
 // DryRunDirectory is the CA a dry run of a configuration ordering from directory uses:
@@ -222,6 +223,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		certList = append(certList, rc)
 	}
 
+	a.certs = certList
 	a.Runner = renew.New(certList, renew.Settings{
 		Concurrency:    cfg.Concurrency,
 		Guard:          cfg.IssuanceGuard,

@@ -114,7 +114,7 @@ data "aws_iam_policy_document" "dns" {
     condition {
       test     = "ForAllValues:StringLike"
       variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
-      values   = ["_acme-challenge.*"]
+      values   = ["_acme-challenge.*", "_validation-persist.*"]
     }
   }
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox/calls"
+)
+
+// persistConfig: two certificates validated with dns-persist-01, sharing no record, and
+// one more that shares the wildcard's apex record.
+var persistConfig = sandboxBase + "challenge: dns-persist-01\n" + e2etest.CertsYAML(
+	e2etest.CertYAML("wild", "*.example.net", "example.net"),
+	e2etest.CertYAML("www", "www.example.com"),
+	e2etest.CertYAML("apex", "example.net"),
+)
+
+// TestCLIPersist: plan shows the records missing (exit 1) and the CAA to add; apply
+// writes them; plan then shows them in place (exit 0); a runner whose every Route 53
+// change is refused renews; retire removes the retired certificate's record but keeps
+// one another certificate needs.
+func TestCLIPersist(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, persistConfig)
+	code, out, errOut := cli(t, "persist", "plan", "--config", e.cfg)
+	if code != exitFailed || strings.Count(out, "missing") != 3 || !strings.Contains(out, "validationmethods=dns-persist-01") ||
+		!strings.Contains(out, "example.net. CAA 0 issuewild") {
+		t.Fatalf("plan before apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "persist", "plan", "--only", "nope", "--config", e.cfg); code != exitUsage || !strings.Contains(errOut, `--only "nope"`) {
+		t.Errorf("plan --only nope: exit %d %s", code, errOut)
+	}
+	code, out, errOut = cli(t, "persist", "apply", "--config", e.cfg)
+	if code != exitOK || strings.Count(out, "written:") != 2 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "persist", "plan", "--config", e.cfg)
+	if code != exitOK || strings.Count(out, "in place") != 3 {
+		t.Fatalf("plan after apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	e.SB.Calls().Reset()
+	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 1000, calls.Fault{Code: "AccessDenied", Status: 403})
+	e.mustRenew(t)
+	if got := e.SB.Calls().Count("acme", "NewOrder"); got != 3 {
+		t.Errorf("renew without write permission: %d orders, want 3", got)
+	}
+	e.SB.Calls().DropFaults()
+
+	// The configuration drops wild and www: www's record goes, example.net's stays
+	// (apex still needs it).
+	e.cfg = e.WriteConfig(t, sandboxBase+"challenge: dns-persist-01\n"+e2etest.CertsYAML(e2etest.CertYAML("apex", "example.net")))
+	for _, name := range []string{"www", "wild"} {
+		code, out, errOut := cli(t, "retire", name, "--config", e.cfg)
+		if code != exitOK {
+			t.Fatalf("retire %s: exit %d\n%s\n%s", name, code, out, errOut)
+		}
+		if removed := strings.Contains(out, "removed the dns-persist-01 record"); removed != (name == "www") {
+			t.Errorf("retire %s: output %q", name, out)
+		}
+	}
+	zones := e.Info.Zones
+	for _, rs := range e.SB.Route53().Records(zones["example.com."]) {
+		if strings.HasPrefix(rs.Name, "_validation-persist.") {
+			t.Errorf("after retire: %s %v is left", rs.Name, rs.Values)
+		}
+	}
+	kept := false
+	for _, rs := range e.SB.Route53().Records(zones["example.net."]) {
+		kept = kept || rs.Name == "_validation-persist.example.net."
+	}
+	if !kept {
+		t.Error("retire removed _validation-persist.example.net., which apex still needs")
+	}
+}

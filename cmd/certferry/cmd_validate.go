@@ -34,7 +34,9 @@ store, a file sink).
 --online also reads, writing nothing and ordering nothing: the CA's directory (and its
 profiles), every name's hosted zone, and every secret (readable, and one certferry may
 write for this certificate: not another program's, not scheduled for deletion, not the
-ACME account's, not shared with another certificate by name and ARN).
+ACME account's, not shared with another certificate by name and ARN); and it notes the
+certificates configured with dns-persist-01 that will fall back to dns-01 (a CA that
+names no issuer, Let's Encrypt production).
 
 Exit codes:
   0  no problem found
@@ -112,6 +114,14 @@ func validateOnline(ctx context.Context, cfg *config.Config, cfgPath string, nam
 		return exitUsage
 	case len(unreachable) > 0:
 		return exitUnknown
+	}
+	fallbacks, err := a.PersistFallbacks(octx)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: not checked: %v\n", *cfgPath, err)
+		return exitUnknown
+	}
+	for _, f := range fallbacks {
+		fmt.Fprintf(stdout, "%s: note: %s\n", *cfgPath, f)
 	}
 	fmt.Fprintf(stdout, "%s: ok online (%d certificate(s), %d name(s); the CA's directory, every hosted zone and every secret checked)\n",
 		cfgPath, len(cfg.Certificates), names)

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 )
@@ -72,5 +76,29 @@ func TestCLIPersist(t *testing.T) {
 	}
 	if !kept {
 		t.Error("retire removed _validation-persist.example.net., which apex still needs")
+	}
+}
+
+// TestPersistFallbackNoted: validate --online says nothing of a CA that names its
+// issuer (the sandbox), and notes every dns-persist-01 certificate of a configuration
+// on Let's Encrypt production, which holds the method.
+func TestPersistFallbackNoted(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, persistConfig)
+	code, out, errOut := cli(t, "validate", "--online", "--config", e.cfg)
+	if code != exitOK || strings.Contains(out, "fall back") {
+		t.Fatalf("validate --online: exit %d\n%s\n%s", code, out, errOut)
+	}
+	cfg, err := config.Load(e.WriteConfig(t, strings.Replace(persistConfig, "  directory: {{dir}}\n", "  directory: letsencrypt\n", 1)), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), cfg, zap.NewNop(), app.Options{AWS: &e.AWS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes, err := a.PersistFallbacks(t.Context())
+	if err != nil || len(notes) != 3 || !strings.Contains(notes[0], "certificates[0] (wild): challenge dns-persist-01 will fall back to dns-01: Let's Encrypt production") {
+		t.Errorf("fallbacks on Let's Encrypt production: %q, %v", notes, err)
 	}
 }

@@ -2,10 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"time"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
 )
@@ -95,4 +101,65 @@ func (a *App) RetiredPersist(ctx context.Context, name string, domains []string)
 		}
 	}
 	return p, nil
+}
+
+// PersistFallbacks says, reading only the CA's directory, which certificates configured
+// with dns-persist-01 will be validated with dns-01 instead: every one when the CA's
+// directory names no issuer (meta.caaIdentities), or when it is Let's Encrypt's
+// production CA, which holds dns-persist-01 while its staging CA serves it. A CA that
+// names an issuer but offers no dns-persist-01 challenge shows only at the order (the
+// pass logs the fallback).
+func (a *App) PersistFallbacks(ctx context.Context) ([]string, error) {
+	if !a.UsesPersist() {
+		return nil, nil
+	}
+	var why string
+	if a.Config.ACME.Directory == config.LetsEncryptURL {
+		why = "Let's Encrypt production does not offer dns-persist-01 yet (its staging CA does)"
+	} else {
+		ids, err := a.caaIdentities(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			why = a.Config.ACME.Directory + " names no issuer for dns-persist-01 records (no meta.caaIdentities)"
+		}
+	}
+	if why == "" {
+		return nil, nil
+	}
+	var out []string
+	for i, c := range a.Config.Certificates {
+		if c.Challenge == config.ChallengeDNSPersist01 {
+			out = append(out, fmt.Sprintf("certificates[%d] (%s): challenge dns-persist-01 will fall back to dns-01: %s", i, c.Name, why))
+		}
+	}
+	return out, nil
+}
+
+// caaIdentities reads the CA's directory's meta.caaIdentities.
+func (a *App) caaIdentities(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, directoryTimeout)
+	defer cancel()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.Config.ACME.Directory, nil)
+	if err != nil {
+		return nil, fmt.Errorf("acme.directory: %w", err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("acme.directory: %w", err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Meta struct {
+			CAAIdentities []string `json:"caaIdentities"`
+		} `json:"meta"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDirectory)).Decode(&d); err != nil {
+		return nil, fmt.Errorf("acme.directory: read %s: %w", a.Config.ACME.Directory, err)
+	}
+	return d.Meta.CAAIdentities, nil
 }

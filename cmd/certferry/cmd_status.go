@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
@@ -65,6 +67,11 @@ type StatusEntry struct {
 	Profile      string          `json:"profile,omitempty"`
 	Sinks        []string        `json:"sinks"`
 	SecretARN    string          `json:"secret_arn,omitempty"`
+	// Challenge is how the CA validates the names: dns-01 or dns-persist-01; with
+	// dns-persist-01, PersistRecords says whether its records are in place ("present",
+	// "missing", or "unknown: <why>").
+	Challenge      string `json:"challenge"`
+	PersistRecords string `json:"persist_records,omitempty"`
 }
 
 // cmdStatus prints what is stored, each certificate's condition and when it renews. It
@@ -119,6 +126,7 @@ Exit codes:
 		return exitUnknown
 	}
 	rep := statusReport(sum, time.Now())
+	addChallenges(ctx, a, &rep)
 	if rep.Orphans, err = statusOrphans(ctx, a); err != nil {
 		// The certificates' status stands without them.
 		fmt.Fprintf(stderr, "certferry status: orphans not listed: %v\n", err)
@@ -169,9 +177,13 @@ func statusReport(sum *renew.Summary, now time.Time) StatusReport {
 // printStatus prints the report as a table.
 func printStatus(w io.Writer, rep StatusReport, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	persist := slices.ContainsFunc(rep.Certificates, func(e StatusEntry) bool { return e.Challenge == config.ChallengeDNSPersist01 })
 	head := "NAME\tCONDITION\tNOT AFTER\tDAYS LEFT\tNEXT RENEWAL\tATTEMPTS\tFAILING SINCE\tHOOKS PENDING\tLAST ERROR"
 	if wide {
 		head += "\tNAMES\tSERIAL\tKEY\tPROFILE\tSTORED IN"
+	}
+	if persist {
+		head += "\tCHALLENGE"
 	}
 	fmt.Fprintln(tw, head)
 	ts := func(t *time.Time) string {
@@ -203,6 +215,13 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", strings.Join(e.Domains, ","), dash(e.Serial), dash(e.KeyType), dash(e.Profile), strings.Join(e.Sinks, ","))
 		}
+		if persist {
+			c := e.Challenge
+			if e.PersistRecords != "" {
+				c += " (records " + e.PersistRecords + ")"
+			}
+			fmt.Fprintf(tw, "\t%s", c)
+		}
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
@@ -216,4 +235,17 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 		fmt.Fprintf(w, "%d certificate(s) failing or expired\n", rep.Failing)
 	}
 	printOrphans(w, rep.Orphans)
+}
+
+// addChallenges fills in each certificate's challenge and, for dns-persist-01, whether
+// its records are in place (reads only; see app.PersistPresence).
+func addChallenges(ctx context.Context, a *app.App, rep *StatusReport) {
+	presence := a.PersistPresence(ctx)
+	for i := range rep.Certificates {
+		e := &rep.Certificates[i]
+		e.Challenge = config.ChallengeDNS01
+		if c := a.Config.Certificate(e.Name); c != nil && c.Challenge == config.ChallengeDNSPersist01 {
+			e.Challenge, e.PersistRecords = config.ChallengeDNSPersist01, presence[e.Name]
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -43,10 +44,28 @@ func TestCLIPersist(t *testing.T) {
 	if code != exitOK || strings.Count(out, "in place") != 3 {
 		t.Fatalf("plan after apply: exit %d\n%s\n%s", code, out, errOut)
 	}
+	e.mustRenew(t)
+	code, out, errOut = cli(t, "status", "--config", e.cfg, "--output", "json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	validateStatusSchema(t, []byte(out))
+	var rep StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Certificates {
+		if c.Challenge != "dns-persist-01" || c.PersistRecords != "present" {
+			t.Errorf("status of %s: challenge %q, records %q", c.Name, c.Challenge, c.PersistRecords)
+		}
+	}
+	if code, out, _ := cli(t, "status", "--config", e.cfg); code != exitOK || !strings.Contains(out, "dns-persist-01 (records present)") {
+		t.Errorf("status table: exit %d\n%s", code, out)
+	}
 
 	e.SB.Calls().Reset()
 	e.SB.Calls().FailNext("route53", "ChangeResourceRecordSets", 1000, calls.Fault{Code: "AccessDenied", Status: 403})
-	e.mustRenew(t)
+	e.mustRenew(t, "--force")
 	if got := e.SB.Calls().Count("acme", "NewOrder"); got != 3 {
 		t.Errorf("renew without write permission: %d orders, want 3", got)
 	}

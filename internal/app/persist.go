@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/certferry/certferry/acme"
@@ -162,4 +163,70 @@ func (a *App) caaIdentities(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("acme.directory: read %s: %w", a.Config.ACME.Directory, err)
 	}
 	return d.Meta.CAAIdentities, nil
+}
+
+// Persist record states of PersistPresence.
+const (
+	PersistPresent = "present" // every record of the certificate is in place
+	PersistMissing = "missing" // a record is missing or out of date: the next pass writes it, or fails before ordering
+)
+
+// PersistPresence reads, writing nothing and registering no account, whether the
+// records of each certificate configured with dns-persist-01 are in place: name ->
+// PersistPresent, PersistMissing, or "unknown: <why>" (no account stored yet, the CA
+// names no issuer, a zone unreadable).
+func (a *App) PersistPresence(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	var certs []renew.Cert
+	for _, c := range a.certs {
+		if c.Challenge == renew.ChallengeDNSPersist01 {
+			certs = append(certs, c)
+		}
+	}
+	if len(certs) == 0 {
+		return out
+	}
+	unknown := func(why string) map[string]string {
+		for _, c := range certs {
+			out[c.Name] = "unknown: " + why
+		}
+		return out
+	}
+	accounts, err := a.AccountStore().List(ctx)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	url := ""
+	for _, acct := range accounts {
+		if acct.Directory == a.Config.ACME.Directory && acct.URL != "" {
+			url = acct.URL
+		}
+	}
+	if url == "" {
+		return unknown("no ACME account registered yet")
+	}
+	ids, err := a.caaIdentities(ctx)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	if len(ids) == 0 {
+		return unknown("the CA names no issuer (dns-01 is used)")
+	}
+	recs := renew.PersistRecords(certs, strings.ToLower(strings.TrimSpace(ids[0])), url, a.now())
+	dns := make([]route53.Record, len(recs))
+	for i, r := range recs {
+		dns[i] = r.DNS
+	}
+	states, errs := a.dns.CheckPersist(ctx, dns)
+	for i, r := range recs {
+		switch {
+		case errs[i] != nil:
+			out[r.Cert] = "unknown: " + errs[i].Error()
+		case !states[i].Current && !strings.HasPrefix(out[r.Cert], "unknown"):
+			out[r.Cert] = PersistMissing
+		case out[r.Cert] == "":
+			out[r.Cert] = PersistPresent
+		}
+	}
+	return out
 }

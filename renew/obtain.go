@@ -123,8 +123,8 @@ func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []route53
 	var recs []route53.Record
 	var published []*work
 	for _, w := range ws {
-		if !w.alive() || w.order == nil {
-			continue
+		if !w.alive() || w.order == nil || len(w.order.Challenges) == 0 {
+			continue // nothing to publish (dns-persist-01, authorizations reused): nothing to journal
 		}
 		published = append(published, w)
 		for _, ch := range w.order.Challenges {

@@ -115,13 +115,8 @@ func validateOnline(ctx context.Context, cfg *config.Config, cfgPath string, nam
 	case len(unreachable) > 0:
 		return exitUnknown
 	}
-	fallbacks, err := a.PersistFallbacks(octx)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: not checked: %v\n", *cfgPath, err)
+	if !printFallbacks(octx, a, cfgPath, stdout, stderr) {
 		return exitUnknown
-	}
-	for _, f := range fallbacks {
-		fmt.Fprintf(stdout, "%s: note: %s\n", *cfgPath, f)
 	}
 	fmt.Fprintf(stdout, "%s: ok online (%d certificate(s), %d name(s); the CA's directory, every hosted zone and every secret checked)\n",
 		cfgPath, len(cfg.Certificates), names)
@@ -133,4 +128,18 @@ func printProblems(w io.Writer, path string, problems []error) {
 	for _, p := range problems {
 		fmt.Fprintf(w, "%s: %v\n", path, p)
 	}
+}
+
+// printFallbacks prints the dns-persist-01 certificates that will fall back to dns-01;
+// false when the CA's directory could not be read.
+func printFallbacks(ctx context.Context, a *app.App, cfgPath string, stdout, stderr io.Writer) bool {
+	fallbacks, err := a.PersistFallbacks(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: not checked: %v\n", cfgPath, err)
+		return false
+	}
+	for _, f := range fallbacks {
+		fmt.Fprintf(stdout, "%s: note: %s\n", cfgPath, f)
+	}
+	return true
 }

@@ -429,12 +429,20 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "account %s: key replaced; runners elsewhere load the new key from the store\n", c.AccountURL())
+		if a.UsesPersist() {
+			fmt.Fprintln(stderr, "certferry account rollover: note: the dns-persist-01 records name the account URL, which a key rollover keeps: they stay valid, for the new key only")
+		}
 	case "deactivate":
 		if err := c.Deactivate(ctx); err != nil {
 			fmt.Fprintf(stderr, "certferry account deactivate: %v\n", err)
 			return exitFailed
 		}
 		fmt.Fprintf(stdout, "account %s: deactivated; the next renewal registers a new account\n", c.AccountURL())
+		if a.UsesPersist() {
+			fmt.Fprintf(stderr, "certferry account deactivate: warning: the dns-persist-01 records naming %s authorise nothing now. "+
+				"The next pass registers a new account and writes records naming it (a runner without Route 53 write permission fails until "+
+				"\"certferry persist apply\" has run); \"certferry persist plan\" lists them. Remove the old records by hand (docs/dns.md).\n", c.AccountURL())
+		}
 	}
 	return exitOK
 }

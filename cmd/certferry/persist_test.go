@@ -121,3 +121,26 @@ func TestPersistFallbackNoted(t *testing.T) {
 		t.Errorf("fallbacks on Let's Encrypt production: %q, %v", notes, err)
 	}
 }
+
+// TestCLIPersistAccountDeactivated: deactivating the account warns that its records
+// authorise nothing; the next pass registers a new account, writes records naming it
+// (the old account's value stays, as any other account's) and issues.
+func TestCLIPersistAccountDeactivated(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, persistConfig)
+	e.mustRenew(t)
+	code, out, errOut := cli(t, "account", "deactivate", "--yes", "--config", e.cfg)
+	if code != exitOK || !strings.Contains(errOut, "authorise nothing now") || !strings.Contains(errOut, "certferry persist apply") {
+		t.Fatalf("deactivate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	e.mustRenew(t, "--force")
+	var vals []string
+	for _, rs := range e.SB.Route53().Records(e.Info.Zones["example.com."]) {
+		if rs.Name == "_validation-persist.www.example.com." {
+			vals = rs.Values
+		}
+	}
+	if len(vals) != 2 {
+		t.Errorf("_validation-persist.www.example.com holds %q, want the old account's value and the new one's", vals)
+	}
+}

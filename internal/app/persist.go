@@ -36,11 +36,7 @@ func (a *App) UsesPersist() bool {
 // pass would) to learn its URL, and reads the CA's issuer domain name; a CA that names
 // none is acme.ErrNoPersistIssuer.
 func (a *App) Persist(ctx context.Context, only []string) (*Persist, error) {
-	client, err := a.ACME(ctx)
-	if err != nil {
-		return nil, err
-	}
-	issuer, err := client.PersistIssuer(ctx)
+	p, err := a.newPersist(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +46,22 @@ func (a *App) Persist(ctx context.Context, only []string) (*Persist, error) {
 			certs = append(certs, c)
 		}
 	}
-	p := &Persist{Issuer: issuer, AccountURL: client.AccountURL()}
-	p.Records = renew.PersistRecords(certs, issuer, p.AccountURL, a.now())
+	p.Records = renew.PersistRecords(certs, p.Issuer, p.AccountURL, a.now())
 	return p, nil
+}
+
+// newPersist opens the account (registering it once, as a pass would) and reads the
+// CA's issuer domain name: a Persist with no records yet.
+func (a *App) newPersist(ctx context.Context) (*Persist, error) {
+	client, err := a.ACME(ctx)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := client.PersistIssuer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Persist{Issuer: issuer, AccountURL: client.AccountURL()}, nil
 }
 
 // DNSRecords are the records as the DNS provider writes them.
@@ -71,11 +80,7 @@ func (p *Persist) CAA() string { return acme.CAAValue(p.Issuer, p.AccountURL) }
 // names) that no configured certificate other than name still needs: a wildcard and its
 // apex share a record, so a name another certificate orders keeps it.
 func (a *App) RetiredPersist(ctx context.Context, name string, domains []string) (*Persist, error) {
-	client, err := a.ACME(ctx)
-	if err != nil {
-		return nil, err
-	}
-	issuer, err := client.PersistIssuer(ctx)
+	p, err := a.newPersist(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +94,13 @@ func (a *App) RetiredPersist(ctx context.Context, name string, domains []string)
 		if c.Challenge != renew.ChallengeDNSPersist01 {
 			continue
 		}
-		for _, r := range acme.PersistRecords(c.Domains, issuer, "", time.Time{}) {
+		for _, r := range acme.PersistRecords(c.Domains, p.Issuer, "", time.Time{}) {
 			needed[r.FQDN] = true
 		}
 	}
 	base.Name, base.Domains, base.Challenge = name, domains, renew.ChallengeDNSPersist01
 	base.PersistUntil = 0
-	p := &Persist{Issuer: issuer, AccountURL: client.AccountURL()}
-	for _, r := range renew.PersistRecords([]renew.Cert{base}, issuer, p.AccountURL, a.now()) {
+	for _, r := range renew.PersistRecords([]renew.Cert{base}, p.Issuer, p.AccountURL, a.now()) {
 		if !needed[r.Want.FQDN] {
 			p.Records = append(p.Records, r)
 		}

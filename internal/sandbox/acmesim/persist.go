@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -34,20 +33,12 @@ func withoutPersist(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := &bufferedWriter{header: http.Header{}}
+		rec := &bufferedResponse{header: make(http.Header)}
 		next.ServeHTTP(rec, r)
-		body := rec.body.Bytes()
 		if rec.status == 0 || rec.status == http.StatusOK {
-			body = stripPersist(body)
+			rec.body = *bytes.NewBuffer(stripPersist(rec.body.Bytes()))
 		}
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if rec.status != 0 {
-			w.WriteHeader(rec.status)
-		}
-		_, _ = w.Write(body)
+		rec.flush(w)
 	})
 }
 
@@ -83,28 +74,6 @@ func stripPersist(body []byte) []byte {
 		return body
 	}
 	return out
-}
-
-// bufferedWriter holds a response so that it can be rewritten.
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-
-func (b *bufferedWriter) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.body.Len()+len(p) > maxAuthzBody+1 {
-		p = p[:max(0, maxAuthzBody+1-b.body.Len())]
-	}
-	return b.body.Write(p)
 }
 
 // validIssuerName reports whether s is a lowercase domain name of letters, digits,

@@ -1,8 +1,10 @@
 package renew_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
@@ -142,4 +144,44 @@ func persistValues(e *env, name string) []string {
 		}
 	}
 	return nil
+}
+
+// TestE2EPersistUntilRewrittenAhead: with persist_until the record carries persistUntil;
+// a pass while more than a third of it remains writes nothing, one after that rewrites
+// the record (one change) with a new persistUntil.
+func TestE2EPersistUntilRewrittenAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	clock := e2etest.NewClock(time.Now())
+	cfg := e.Config(t, "challenge: dns-persist-01\npersist_until: 3d\n"+certsYAML(certYAML("www", "www.example.com")))
+	const name = "_validation-persist.www.example.com."
+	until := func() string {
+		t.Helper()
+		v := persistValues(e, name)
+		if len(v) != 1 {
+			t.Fatalf("%s holds %q", name, v)
+		}
+		_, u, _ := strings.Cut(v[0], "persistUntil=")
+		return strings.Trim(u, `"`)
+	}
+	wantOK(t, e.Pass(t, e.AppWith(t, cfg, clock.Now, nil), renew.Options{}), "www", renew.ActionIssue, scheduler.ReasonMissing)
+	first := until()
+	if want := strconv.FormatInt(clock.Now().Add(72*time.Hour).Unix(), 10); first != want {
+		t.Errorf("persistUntil %s, want %s", first, want)
+	}
+	c := e.SB.Calls()
+	for _, step := range []struct {
+		advance time.Duration
+		changes int
+	}{{24 * time.Hour, 0}, {36 * time.Hour, 1}} {
+		clock.Add(step.advance)
+		c.Reset()
+		wantOK(t, e.Pass(t, e.AppWith(t, cfg, clock.Now, nil), renew.Options{Force: true}), "www", renew.ActionRenew, scheduler.ReasonForced)
+		if got := c.Count("route53", "ChangeResourceRecordSets"); got != step.changes {
+			t.Errorf("after %s more: %d ChangeResourceRecordSets, want %d", step.advance, got, step.changes)
+		}
+	}
+	if got, want := until(), strconv.FormatInt(clock.Now().Add(72*time.Hour).Unix(), 10); got != want {
+		t.Errorf("rewritten persistUntil %s, want %s", got, want)
+	}
 }

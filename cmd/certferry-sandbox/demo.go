@@ -163,7 +163,7 @@ func (d *demo) run(ctx context.Context, insync time.Duration) (int, error) {
 	d.printConfig()
 
 	d.printf("\n== 3. Pass 1: nothing is stored yet, so every certificate is issued\n")
-	if code, err := d.pass(ctx); code != exitOK {
+	if code, err := d.pass(ctx, renew.Options{}); code != exitOK {
 		return code, err
 	}
 	d.printf("   ACTION: issue = a first certificate, renew = replace a stored one, skip = nothing to\n" +
@@ -177,7 +177,10 @@ func (d *demo) run(ctx context.Context, insync time.Duration) (int, error) {
 	}
 
 	d.printf("\n== 5. Pass 2: everything is stored and fresh, so nothing is due\n")
-	if code, err := d.pass(ctx); code != exitOK {
+	if code, err := d.pass(ctx, renew.Options{}); code != exitOK {
+		return code, err
+	}
+	if code, err := d.persist(ctx, yaml, tmp); code != exitOK {
 		return code, err
 	}
 	d.printf("\nA real run is the same with the sandbox's addresses left out of the configuration:\n" +
@@ -187,13 +190,13 @@ func (d *demo) run(ctx context.Context, insync time.Duration) (int, error) {
 }
 
 // pass runs one pass and prints what it did and what it cost.
-func (d *demo) pass(ctx context.Context) (int, error) {
+func (d *demo) pass(ctx context.Context, opts renew.Options) (int, error) {
 	d.sb.Calls().Reset()
 	a, err := app.New(ctx, d.cfg, d.log, app.Options{AWS: &d.aws, Version: "demo"})
 	if err != nil {
 		return exitUnknown, err
 	}
-	sum, err := a.Runner.Pass(ctx, renew.Options{})
+	sum, err := a.Runner.Pass(ctx, opts)
 	if err != nil {
 		return exitUnknown, err
 	}
@@ -370,4 +373,36 @@ func days(d time.Duration) string {
 		s += fmt.Sprintf(" %d hours", h)
 	}
 	return s
+}
+
+// persist shows dns-persist-01 (experimental; docs/dns.md): the same certificates with
+// challenge: dns-persist-01, renewed twice with --force; the second pass makes no Route
+// 53 write.
+func (d *demo) persist(ctx context.Context, yaml, tmp string) (int, error) {
+	d.printf("\n== 6. dns-persist-01 (experimental): renewals with no DNS write\n" +
+		"   The same configuration with `challenge: dns-persist-01`, renewed twice with --force.\n" +
+		"   The first pass writes one standing _validation-persist record per name, in one change\n" +
+		"   per zone, before ordering; the CA then validates every name from them.\n")
+	path := filepath.Join(tmp, "certferry-persist.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(yaml, "certificates:\n", "challenge: dns-persist-01\ncertificates:\n", 1)), 0o600); err != nil {
+		return exitUnknown, err
+	}
+	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return exitUnknown, fmt.Errorf("the demo configuration is invalid: %w", err)
+	}
+	d.cfg = cfg
+	if code, err := d.pass(ctx, renew.Options{Force: true}); code != exitOK {
+		return code, err
+	}
+	for _, id := range slices.Sorted(maps.Values(d.sb.Info().Zones)) {
+		for _, rs := range d.sb.Route53().Records(id) {
+			if strings.HasPrefix(rs.Name, "_validation-persist.") {
+				d.printf("   %s TXT %s\n", rs.Name, strings.Join(rs.Values, " "))
+			}
+		}
+	}
+	d.printf("\n   Pass 2 with the records in place: every certificate renewed, and Route 53 only read\n" +
+		"   (no ChangeResourceRecordSets, no GetChange): such a runner needs no DNS write permission.\n")
+	return d.pass(ctx, renew.Options{Force: true})
 }

@@ -61,7 +61,8 @@ FUZZ_TARGETS := \
 	./internal/retryafter:FuzzParse \
 	./sinks/secretsmanager:FuzzParseAccounts \
 	./acme:FuzzParsePersistValue \
-	./sinks/secretsmanager:FuzzParseRevocation
+	./sinks/secretsmanager:FuzzParseRevocation \
+	./sinks/secretsmanager:FuzzText
 
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \

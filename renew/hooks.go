@@ -43,7 +43,7 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st smsink.HookProgr
 	tags := map[string]string{smsink.TagHooks: st.String(), smsink.TagHookError: ""}
 	herr := hooks.Err(results)
 	if herr != nil {
-		tags[smsink.TagHookError] = smsink.SanitizeTagValue(herr.Error())
+		tags[smsink.TagHookError] = smsink.EncodeText(herr.Error())
 	}
 	w.state.set(tags) // written at the end of the pass
 	if err := herr; err != nil {

@@ -439,7 +439,7 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		smsink.TagFailures:     fmt.Sprint(failures),
 		smsink.TagNextAttempt:  smsink.FormatTime(next),
 		smsink.TagFailingSince: smsink.FormatTime(since),
-		smsink.TagLastError:    smsink.SanitizeTagValue(err.Error()),
+		smsink.TagLastError:    smsink.EncodeText(err.Error()),
 	})
 	r.runFailureHooks(ctx, w, err)
 }

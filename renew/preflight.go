@@ -97,8 +97,8 @@ func (r *Runner) block(ctx context.Context, w *work, err error, opts Options) {
 		w.state = newState(memoryState{mem: r.mem, name: w.cert.Name}, false, r.deps.Now)
 	}
 	st := w.state.now
-	msg := smsink.SanitizeTagValue(err.Error())
-	same := msg == st.LastError && !st.FailingSince.IsZero()
+	msg := smsink.EncodeText(err.Error())
+	same := smsink.DecodeText(msg) == st.LastError && !st.FailingSince.IsZero()
 	since := st.FailingSince
 	if since.IsZero() {
 		since = r.deps.Now()

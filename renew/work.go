@@ -151,6 +151,11 @@ func (r *Runner) report(w *work, now time.Time) {
 		if res.NextAttempt.IsZero() {
 			res.NextAttempt = w.decision.NextAttempt
 		}
+		if res.NextAttempt.IsZero() {
+			// Nothing holds it back (a problem found before ordering has no backoff): the
+			// next pass tries again. A failing certificate always says when.
+			res.NextAttempt = now
+		}
 	}
 }
 

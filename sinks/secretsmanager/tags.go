@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // This file is certferry's tag schema, the only place that spells a tag: every key, how
@@ -115,6 +116,95 @@ func validTagRune(r rune) bool {
 		strings.ContainsRune("_.:/=+-@", r)
 }
 
+// Error texts (TagLastError, TagHookError) are written with EncodeText, so that status,
+// --plan and every JSON read them back as they were: a tag value cannot hold "(", quotes,
+// "," or a newline, and replacing them (SanitizeTagValue) changed what an operator reads.
+
+// textEscape starts an escaped byte in EncodeText: "=" and two uppercase hex digits, as in
+// quoted-printable (RFC 2045). "=" is valid in a tag value and rare in error texts.
+const textEscape = '='
+
+// textCut ends a text that did not fit, escaped: "…" (U+2026).
+const textCut = "=E2=80=A6"
+
+// plainTextRune reports whether EncodeText writes r as itself: ASCII letters, digits, the
+// space and the punctuation a tag value allows, except the escape.
+func plainTextRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ' ' ||
+		strings.ContainsRune("_.:/+-@", r)
+}
+
+// EncodeText writes any text as a valid tag value that DecodeText turns back into the
+// same bytes: every byte of a character outside plainTextRune becomes "=XX". A text whose
+// encoding exceeds 256 characters is cut at a character and ends with "…" (decoded).
+func EncodeText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:]) // an invalid byte: RuneError, n == 1
+		enc := string(r)
+		if !plainTextRune(r) {
+			enc = ""
+			for _, c := range []byte(s[i : i+n]) {
+				enc += fmt.Sprintf("%c%02X", textEscape, c)
+			}
+		}
+		i += n
+		if b.Len()+len(enc) > maxTagValue {
+			// Too long: cut with room for the mark (cutToFit's result always fits).
+			return EncodeText(cutToFit(s))
+		}
+		b.WriteString(enc)
+	}
+	return b.String()
+}
+
+// cutToFit is the longest start of s (whole characters) whose encoding, with the cut
+// mark, fits a tag value, followed by "…".
+func cutToFit(s string) string {
+	size := 0
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w := 1
+		if !plainTextRune(r) {
+			w = 3 * n
+		}
+		if size+w > maxTagValue-len(textCut) {
+			return s[:i] + "\u2026"
+		}
+		size += w
+		i += n
+	}
+	return s
+}
+
+// DecodeText reverses EncodeText. A value written before errors were encoded (with "_"
+// for what AWS refuses) reads as it was written.
+func DecodeText(v string) string {
+	if !strings.ContainsRune(v, textEscape) {
+		return v
+	}
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] == textEscape && i+2 < len(v) && isUpperHex(v[i+1]) && isUpperHex(v[i+2]) {
+			hi, lo := unhex(v[i+1]), unhex(v[i+2])
+			out = append(out, hi<<4|lo)
+			i += 2
+			continue
+		}
+		out = append(out, v[i])
+	}
+	return string(out)
+}
+
+func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
+}
+
 // State tags: what certferry remembers of a certificate between passes, kept with its
 // secret so that every runner (a bastion, a Lambda, a laptop) sees the same backoff, ARI
 // and hook state (docs/architecture.md, "Where state lives"). A certificate without a
@@ -123,7 +213,7 @@ const (
 	TagFailures     = "certferry:failures"      // consecutive failed attempts
 	TagNextAttempt  = "certferry:next-attempt"  // RFC 3339: when backoff lets the next order be placed
 	TagFailingSince = "certferry:failing-since" // RFC 3339: the first failure of the current run of failures
-	TagLastError    = "certferry:last-error"    // the last failure, cut to a tag value
+	TagLastError    = "certferry:last-error"    // the last failure (EncodeText)
 	TagBlocked      = "certferry:blocked"       // passes a problem found before ordering stopped it (no backoff)
 	TagARINext      = "certferry:ari-next"      // RFC 3339: when to ask the CA for ARI again
 	TagARIStart     = "certferry:ari-start"     // RFC 3339: the cached ARI window
@@ -132,8 +222,8 @@ const (
 	// HookProgress). A version without the tag (stored before any hook was configured)
 	// has nothing pending.
 	TagHooks = "certferry:hooks"
-	// TagHookError is the last on_renew hook failure of the version in TagHooks; cleared
-	// once every hook succeeded.
+	// TagHookError is the last on_renew hook failure of the version in TagHooks
+	// (EncodeText); cleared once every hook succeeded.
 	TagHookError = "certferry:hook-error"
 	// TagChallenges is the first slot of the challenge journal (see JournalEntry); the
 	// others are TagChallenges-2 ... TagChallenges-<JournalSlots>.
@@ -195,7 +285,7 @@ func DecodeState(tags map[string]string, now time.Time) State {
 		s.NextAttempt = limit
 	}
 	s.FailingSince = ParseTime(tags[TagFailingSince])
-	s.LastError, s.HookError = tags[TagLastError], tags[TagHookError]
+	s.LastError, s.HookError = DecodeText(tags[TagLastError]), DecodeText(tags[TagHookError])
 	s.ARIStart, s.ARIEnd, s.ARINext = ParseTime(tags[TagARIStart]), ParseTime(tags[TagARIEnd]), ParseTime(tags[TagARINext])
 	if s.ARINext.After(limit) {
 		s.ARINext = time.Time{}

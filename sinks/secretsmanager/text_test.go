@@ -1,0 +1,73 @@
+package secretsmanager_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// TestEncodeText: an error text reads back byte for byte, as a valid tag value, and a
+// value written before the encoding (with "_" for what AWS refuses) reads as written.
+func TestEncodeText(t *testing.T) {
+	t.Parallel()
+	zone := `route53: find zone for _acme-challenge.www.example.org: no hosted zone contains the name (a zone in another AWS account: add it to dns.zones with the assume_role_arn of a role there)`
+	for _, tc := range []struct{ in, enc string }{
+		{"", ""},
+		{"plain text: a/b.c_d+e-f@g", "plain text: a/b.c_d+e-f@g"},
+		{`say "no" (now), 50%; a=b`, `say =22no=22 =28now=29=2C 50=25=3B a=3Db`},
+		{"two\nlines\ttab", "two=0Alines=09tab"},
+		{"é", "=C3=A9"},
+		{"bad \xff byte", "bad =FF byte"},
+	} {
+		if got := smsink.EncodeText(tc.in); got != tc.enc {
+			t.Errorf("EncodeText(%q) = %q, want %q", tc.in, got, tc.enc)
+		}
+		if got := smsink.DecodeText(tc.enc); got != tc.in {
+			t.Errorf("DecodeText(%q) = %q, want %q", tc.enc, got, tc.in)
+		}
+	}
+	// The message of a real failure: it fits, and comes back whole.
+	enc := smsink.EncodeText(zone)
+	if len(enc) > 256 || smsink.SanitizeTagValue(enc) != enc || smsink.DecodeText(enc) != zone {
+		t.Errorf("%q: encoded %q (%d), decoded %q", zone, enc, len(enc), smsink.DecodeText(enc))
+	}
+	// Too long: cut at a character, marked.
+	long := strings.Repeat("(é)", 100)
+	enc = smsink.EncodeText(long)
+	dec := smsink.DecodeText(enc)
+	if len(enc) > 256 || smsink.SanitizeTagValue(enc) != enc || !strings.HasSuffix(dec, "…") || !strings.HasPrefix(long, strings.TrimSuffix(dec, "…")) || !utf8.ValidString(dec) {
+		t.Errorf("a long text: encoded %q (%d), decoded %q", enc, len(enc), dec)
+	}
+	// Written before: "_" stayed "_", and nothing else changes.
+	if old := "no hosted zone contains the name _a zone in another AWS account_"; smsink.DecodeText(old) != old {
+		t.Errorf("DecodeText(%q) = %q", old, smsink.DecodeText(old))
+	}
+	// DecodeState decodes both error tags.
+	st := smsink.DecodeState(map[string]string{smsink.TagLastError: smsink.EncodeText(zone), smsink.TagHookError: smsink.EncodeText(`hook "x": exit 1`)}, time.Now())
+	if st.LastError != zone || st.HookError != `hook "x": exit 1` {
+		t.Errorf("DecodeState: %q, %q", st.LastError, st.HookError)
+	}
+}
+
+// FuzzText: whatever the text, its encoding is a valid tag value of at most 256
+// characters that decodes to the text itself, or (cut) to a start of it and "…".
+func FuzzText(f *testing.F) {
+	f.Add(`no hosted zone contains the name (a zone in another AWS account: "x")`)
+	f.Add("=41=4")
+	f.Add(strings.Repeat("é", 200))
+	f.Add("\xff\xfe")
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := smsink.EncodeText(s)
+		if len(enc) > 256 || smsink.SanitizeTagValue(enc) != enc {
+			t.Fatalf("EncodeText(%q) = %q: not a valid tag value", s, enc)
+		}
+		dec := smsink.DecodeText(enc)
+		if dec != s && !(strings.HasSuffix(dec, "…") && strings.HasPrefix(s, strings.TrimSuffix(dec, "…"))) {
+			t.Fatalf("EncodeText(%q) = %q decodes to %q", s, enc, dec)
+		}
+		_ = smsink.DecodeText(s) // any value, even one certferry did not write
+	})
+}

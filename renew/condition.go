@@ -48,6 +48,9 @@ func conditionOf(w *work, now time.Time) Condition {
 		return ConditionExpired
 	case w.err != nil && !stopped:
 		return ConditionFailing
+	case w.compromised != "" && res.Bundle == nil:
+		// Revoked for keyCompromise and not replaced yet (other reasons stay due).
+		return ConditionFailing
 	case st.Failures > 0:
 		// An earlier attempt failed and none has succeeded since (a certificate waiting
 		// in backoff is failing, not "due": it needs attention).

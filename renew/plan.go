@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -116,6 +117,12 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	if found.Serial != "" {
 		if rv, ok := smsink.Revoked(found.Tags, found.Serial); ok {
 			w.in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
+			if rv.Reason == acme.ReasonKeyCompromise.String() {
+				// Its key may be in other hands, and servers still present it: failing,
+				// not merely due, until a replacement is stored.
+				w.compromised = w.in.Revoked + ": its key is compromised; failing until a replacement is stored"
+				w.compromisedAt = rv.At
+			}
 		}
 	}
 	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan && !opts.DryRun {

@@ -2,6 +2,7 @@ package renew_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +54,46 @@ func TestE2ERevokedPendingVersionIsNeverPromoted(t *testing.T) {
 	}
 	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
 		t.Errorf("%d orders: the current certificate is not due", n)
+	}
+}
+
+// TestE2EKeyCompromiseIsFailingUntilReplaced: a certificate revoked for keyCompromise is
+// failing (not ready, counted by Failing: status and renew exit 1, /healthz 503) until a
+// pass stores its replacement; revoked for another reason it is only due.
+func TestE2EKeyCompromiseIsFailingUntilReplaced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")))
+	serial := wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, "missing").Serial
+	revoke := func(reason string) {
+		t.Helper()
+		rv := smsink.Revocation{Serial: serial, Reason: reason, At: time.Now()}
+		if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"),
+			Tags: []smtypes.Tag{{Key: aws.String(smsink.TagRevoked), Value: aws.String(rv.TagValue())}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	revoke("superseded")
+	sum := e.Pass(t, e.App(t, cfg), renew.Options{Plan: true})
+	if r := result(t, sum, "web"); r.Condition != renew.ConditionDue || r.Ready() != "True" || sum.Failing() != 0 || r.Reason != "revoked" {
+		t.Fatalf("revoked (superseded), planned: %+v, %d failing", r, sum.Failing())
+	}
+
+	revoke("keyCompromise")
+	sum = e.Pass(t, e.App(t, cfg), renew.Options{Plan: true})
+	r := result(t, sum, "web")
+	if r.Condition != renew.ConditionFailing || r.Ready() != "False" || sum.Failing() != 1 || r.NextAttempt.IsZero() ||
+		!strings.Contains(r.LastError, "keyCompromise") || !strings.Contains(r.LastError, "until a replacement is stored") {
+		t.Fatalf("revoked (keyCompromise), planned: %+v, %d failing", r, sum.Failing())
+	}
+
+	sum = e.Pass(t, e.App(t, cfg), renew.Options{})
+	if r := result(t, sum, "web"); r.Action != renew.ActionRenew || r.Condition != renew.ConditionReady || sum.Failing() != 0 || r.Serial == serial {
+		t.Fatalf("the pass that replaces it: %+v, %d failing", r, sum.Failing())
+	}
+	sum = e.Pass(t, e.App(t, cfg), renew.Options{Plan: true})
+	if r := result(t, sum, "web"); r.Condition != renew.ConditionReady || sum.Failing() != 0 {
+		t.Fatalf("after the replacement: %+v", r)
 	}
 }

@@ -30,6 +30,10 @@ type work struct {
 	// hold the secret's current certificate (missing, older, edited, a store that
 	// failed after the secret's write): the pass writes them from the secret.
 	filesBehind bool
+	// compromised, when set, says the stored certificate was revoked for keyCompromise:
+	// it is failing until this or a later pass stores its replacement.
+	compromised   string
+	compromisedAt time.Time // when it was revoked
 
 	persist string // the issuer the dns-persist-01 records name (persist.go); empty: order with dns-01
 	order   *acme.Order
@@ -147,6 +151,9 @@ func (r *Runner) report(w *work, now time.Time) {
 		if res.FailingSince.IsZero() && w.err != nil {
 			res.FailingSince = w.started // a problem found before ordering: no state kept
 		}
+		if res.FailingSince.IsZero() && w.compromised != "" {
+			res.FailingSince = w.compromisedAt
+		}
 		res.NextAttempt = st.NextAttempt
 		if res.NextAttempt.IsZero() {
 			res.NextAttempt = w.decision.NextAttempt
@@ -172,6 +179,8 @@ func lastError(w *work) string {
 		return st.LastError
 	case w.pendingHookCount() > 0:
 		return st.HookError
+	case w.compromised != "" && w.res.Bundle == nil:
+		return w.compromised
 	case w.res.Condition == ConditionFailing:
 		return st.LastError
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,10 @@ func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 	if _, ok := smsink.Revoked(e.tags(t, "certferry/web"), old.Serial); !ok {
 		t.Fatal("the second revoke did not record the revocation")
 	}
+	// A compromised key is still served until the replacement is stored: status fails.
+	if code, out, _ := cli(t, "status", "--config", e.cfg); code != exitFailed || !regexp.MustCompile(`(?m)^web +failing `).MatchString(out) || !strings.Contains(out, "keyCompromise") {
+		t.Errorf("status after revoke --reason keyCompromise: exit %d, want %d and web failing\n%s", code, exitFailed, out)
+	}
 	out = e.mustRenew(t)
 	if r := rowOf(t, out, "web"); r["ACTION"] != "renew" || r["REASON"] != "revoked" || r["RESULT"] != "ok" {
 		t.Fatalf("the pass after revoke: %q\n%s", r, out)
@@ -148,6 +153,9 @@ func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 	}
 	if n := e.hookRuns(t); n != 2 {
 		t.Errorf("hook ran %d times, want 2", n)
+	}
+	if code, out, _ := cli(t, "status", "--config", e.cfg); code != exitOK || !regexp.MustCompile(`(?m)^web +ready `).MatchString(out) {
+		t.Errorf("status after the replacement: exit %d\n%s", code, out)
 	}
 
 	// Usage errors come before any request.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -77,8 +78,10 @@ func TestCLIPreflightRefusesBeforeOrdering(t *testing.T) {
 			if !ok {
 				continue
 			}
-			// Failing, for the reason, with no backoff that would hide it.
-			if r.Reason != "preflight" || r.Condition != "failing" || r.NextAttempt != "" || !strings.Contains(r.LastError, msg) {
+			// Failing, for the reason, with no backoff that would hide it: the next
+			// attempt is the next pass (a time, never in the future).
+			next, err := time.Parse(time.RFC3339Nano, r.NextAttempt)
+			if r.Reason != "preflight" || r.Condition != "failing" || err != nil || next.After(time.Now()) || !strings.Contains(r.LastError, msg) {
 				t.Errorf("pass %d: %s: %+v; want failing for %q", pass, r.Name, r, msg)
 			}
 		}

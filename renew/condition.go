@@ -61,8 +61,8 @@ func conditionOf(w *work, now time.Time) Condition {
 		return ConditionFailing
 	case res.HookError != "" || (st.HookError != "" && w.hooksPending()):
 		return ConditionFailing
-	case res.Action == ActionLostRace:
-		return ConditionReady // another runner stored an equivalent certificate
+	case res.Action == ActionLostRace || res.Action == ActionRenewedElsewhere:
+		return ConditionReady // another runner stored an equivalent or newer certificate
 	case w.decision.Due || stopped || res.NotAfter.IsZero():
 		if res.Bundle != nil {
 			return ConditionReady // renewed in this pass

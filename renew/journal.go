@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/providers/route53"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -71,64 +72,81 @@ func (r *Runner) unjournal(w *work, tag string) {
 // sweep removes the records that journaled orders of earlier passes left behind and no
 // runner needs any more (see smsink.TagChallenges), and clears their entries.
 func (r *Runner) sweep(ctx context.Context, works []*work) {
-	now := r.deps.Now()
 	for _, w := range works {
 		if w.plan {
 			return
 		}
-		for _, e := range smsink.JournalEntries(w.state.tags()) {
-			// A time further ahead than any runner writes (a skewed clock, a hand edit)
-			// counts as past: it would keep a slot, and its records, for good.
-			expired := !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
-			if e.Until.IsZero() || !sameHost(e.Order, r.settings.Directory) {
-				// Unreadable, or an order at another host than the CA's: never fetched
-				// (a signed request goes only to the configured CA).
-				r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
-					zap.String("cert", w.cert.Name), zap.String("entry", e.Order))
+		if !r.sweepJournal(ctx, w, false) {
+			return
+		}
+	}
+}
+
+// sweepJournal sweeps w's journal. force removes every journaled record at once, pending
+// or not: for a runner that has just taken the certificate's lease, since no other
+// runner may still need them (the runner that wrote them held the lease, which has
+// expired). It returns false when the CA cannot be reached, to try on a later pass.
+func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
+	now := r.deps.Now()
+	for _, e := range smsink.JournalEntries(w.state.tags()) {
+		// A time further ahead than any runner writes (a skewed clock, a hand edit)
+		// counts as past: it would keep a slot, and its records, for good.
+		expired := force || !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
+		if e.Until.IsZero() || !sameHost(e.Order, r.settings.Directory) {
+			// Unreadable, or an order at another host than the CA's: never fetched
+			// (a signed request goes only to the configured CA).
+			r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
+				zap.String("cert", w.cert.Name), zap.String("entry", e.Order))
+			r.unjournal(w, e.Tag)
+			continue
+		}
+		client, err := r.deps.ACME(ctx)
+		if err != nil {
+			r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
+			return false
+		}
+		recs, err := client.OrderRecords(ctx, e.Order)
+		if err != nil {
+			if expired {
+				r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
+					zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
 				r.unjournal(w, e.Tag)
-				continue
 			}
-			client, err := r.deps.ACME(ctx)
+			continue
+		}
+		r.sweepRecords(ctx, w, e.Tag, e.Order, recs, expired)
+	}
+	return true
+}
+
+// sweepRecords removes a journaled order's records that no runner needs (all of them
+// once expired) and clears its entry (tag) when none is left.
+func (r *Runner) sweepRecords(ctx context.Context, w *work, tag, order string, recs []acme.OrderRecord, expired bool) {
+	var rm []route53.Record
+	done := true
+	for _, rec := range recs {
+		if rec.Pending && !expired {
+			done = false // a live runner may still need it
+			continue
+		}
+		rm = append(rm, w.cert.DNS.Record(rec.FQDN, rec.Value, w.cert.ZoneID))
+	}
+	if len(rm) > 0 {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
+		errs := r.deps.DNS.CleanUp(cctx, rm)
+		cancel()
+		for i, err := range errs {
 			if err != nil {
-				r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
-				return
-			}
-			recs, err := client.OrderRecords(ctx, e.Order)
-			if err != nil {
-				if expired {
-					r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
-						zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
-					r.unjournal(w, e.Tag)
-				}
-				continue
-			}
-			var rm []route53.Record
-			done := true
-			for _, rec := range recs {
-				if rec.Pending && !expired {
-					done = false // a live runner may still need it
-					continue
-				}
-				rm = append(rm, w.cert.DNS.Record(rec.FQDN, rec.Value, w.cert.ZoneID))
-			}
-			if len(rm) > 0 {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
-				errs := r.deps.DNS.CleanUp(cctx, rm)
-				cancel()
-				for i, err := range errs {
-					if err != nil {
-						done = false
-						r.log.Warn("could not remove a DNS-01 record an earlier run left", zap.String("cert", w.cert.Name),
-							zap.String("fqdn", rm[i].FQDN), zap.Error(err))
-					}
-				}
-				r.log.Info("removed DNS-01 records an earlier run left behind", zap.String("cert", w.cert.Name),
-					zap.String("order", e.Order), zap.Int("records", len(rm)))
-			}
-			if done {
-				r.unjournal(w, e.Tag)
+				done = false
+				r.log.Warn("could not remove a DNS-01 record an earlier run left", zap.String("cert", w.cert.Name),
+					zap.String("fqdn", rm[i].FQDN), zap.Error(err))
 			}
 		}
+		r.log.Info("removed DNS-01 records an earlier run left behind", zap.String("cert", w.cert.Name),
+			zap.String("order", order), zap.Int("records", len(rm)))
+	}
+	if done {
+		r.unjournal(w, tag)
 	}
 }
 

@@ -133,10 +133,13 @@ type Deps struct {
 	ACME    func(ctx context.Context) (ACME, error)
 	DNS     DNS
 	Secrets SecretStore // nil when no certificate uses Secrets Manager
-	Files   FileStore
-	Logger  *zap.Logger
-	Now     func() time.Time
-	Rand    func() float64 // jitter source, [0,1)
+	// Leases, when set, coordinates several runners: a due certificate is ordered only
+	// under its lease (docs/coordination.md). Nil: this runner behaves as if alone.
+	Leases Leases
+	Files  FileStore
+	Logger *zap.Logger
+	Now    func() time.Time
+	Rand   func() float64 // jitter source, [0,1)
 	// OnHook, when set, is told of every hook run (metrics).
 	OnHook func(cert, hook string, err error)
 	// Memory is what the process remembers between passes (certificates issued but not
@@ -183,6 +186,12 @@ const (
 	// ActionLostRace: another runner stored an equivalent certificate while this one was
 	// obtaining its own; the other's is kept and this one's is dropped.
 	ActionLostRace Action = "lost-race"
+	// ActionElsewhere: another runner holds the certificate's lease and is renewing it
+	// (Message: "renewing elsewhere (holder, until)"); not a failure.
+	ActionElsewhere Action = "elsewhere"
+	// ActionRenewedElsewhere: another runner stored a newer certificate since this pass
+	// read the inventory, so nothing was ordered.
+	ActionRenewedElsewhere Action = "renewed-elsewhere"
 )
 
 // Result is one row of the summary.
@@ -396,6 +405,9 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		r.preflight(ctx, works, inv, opts)
 	}
 	if opts.Plan {
+		if !opts.Refresh {
+			r.peekLeases(ctx, works)
+		}
 		return nil
 	}
 	for _, w := range works {
@@ -408,6 +420,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 			due = append(due, w)
 		}
 	}
+	due = r.takeLeases(ctx, due, opts)
 	if len(due) > 0 {
 		r.obtain(ctx, due, opts)
 	}
@@ -416,6 +429,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 	}
 	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did
 	r.forEach(fresh, works, r.record)
+	r.releaseLeases(fresh, works)
 	return due
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/scheduler"
 )
 
@@ -41,6 +42,12 @@ type work struct {
 	journal string        // the journal slot that records order, "" when none
 	issued  *certs.Bundle // obtained (or issued earlier and kept), to be stored
 	hooks   *storedHooks  // on_renew hooks readied by store, run in the hooks phase
+
+	// lease is the certificate's lease while this pass holds it (Deps.Leases), kept
+	// alive until leaseStop; leaseKept ends when the lease is lost.
+	lease     *lease.Lease
+	leaseKept context.Context
+	leaseStop func()
 
 	// err is this pass's failure of the certificate, and how it came about.
 	err     error

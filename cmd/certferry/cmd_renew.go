@@ -163,6 +163,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 			result = "stored; HOOK FAILED (retried next pass): " + cell(r.HookError)
 		case r.Action == renew.ActionLostRace:
 			result = "another runner stored an equivalent certificate first; kept"
+		case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere:
+			result = r.Message // "renewing elsewhere (holder, until)", "renewed elsewhere: ..."
 		case r.Condition == renew.ConditionFailing:
 			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
 		case r.Condition == renew.ConditionExpired:

@@ -156,7 +156,7 @@ func statusReport(sum *renew.Summary, now time.Time) StatusReport {
 	}
 	for _, r := range sum.Results {
 		e := StatusEntry{Name: r.Name, Domains: r.Domains, Condition: r.Condition, Ready: r.Ready(), Reason: string(r.Reason), Message: r.Message,
-			NotBefore: opt(r.NotBefore), NotAfter: opt(r.NotAfter), RenewalDueAt: opt(r.DueAt), Due: r.Action == renew.ActionPlan,
+			NotBefore: opt(r.NotBefore), NotAfter: opt(r.NotAfter), RenewalDueAt: opt(r.DueAt), Due: r.Action == renew.ActionPlan || r.Action == renew.ActionElsewhere,
 			FailingSince: opt(r.FailingSince), Attempts: r.Attempts, NextAttempt: opt(r.NextAttempt), LastError: r.LastError,
 			HooksPending: r.HooksPending, Serial: r.Serial, KeyType: r.KeyType, Profile: r.Profile, Sinks: r.Sinks, SecretARN: r.SecretARN}
 		if e.Sinks == nil {
@@ -207,6 +207,8 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 		case e.Condition == renew.ConditionFailing:
 			next = "retry " + ts(e.NextAttempt)
 			attempts = fmt.Sprint(e.Attempts)
+		case e.Due && strings.HasPrefix(e.Message, "renewing elsewhere"):
+			next = e.Message // another runner holds its lease now
 		case e.Due:
 			next = "now (" + e.Reason + ")"
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -29,6 +31,7 @@ import (
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/awshttp"
 	"github.com/certferry/certferry/internal/fileread"
+	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
@@ -60,6 +63,9 @@ type Options struct {
 	// one to each, so a certificate issued but not stored survives the rebuild. Nil: a
 	// Memory of this App's own.
 	Memory *renew.Memory
+	// LeaseHolder names this runner in the leases of coordination.dynamodb_table (tests
+	// run several runners in one process); empty: host, process id and a random part.
+	LeaseHolder string
 	// DryRunDirectory, when set, is the ACME directory the Runner orders from instead of
 	// acme.directory (renew --dry-run; see DryRunDirectory), with that CA's own account.
 	DryRunDirectory string
@@ -224,6 +230,10 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 
 	a.certs = certList
+	leases, err := newLeases(cfg.Coordination, awsCfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	a.Runner = renew.New(certList, renew.Settings{
 		Concurrency:    cfg.Concurrency,
 		Guard:          cfg.IssuanceGuard,
@@ -247,6 +257,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		},
 		DNS:     dns,
 		Secrets: a.secrets,
+		Leases:  leases,
 		Files:   files,
 		Logger:  log,
 		Now:     opts.Now,
@@ -312,6 +323,29 @@ func renewCert(cfg *config.Config, c config.Certificate, hookDeps hooks.Deps) (r
 		return renew.Cert{}, fmt.Errorf("certificates %s: on_failure: %w", c.Name, err)
 	}
 	return rc, nil
+}
+
+// newLeases builds the lease manager of coordination (nil: none configured, and a nil
+// interface, not a nil pointer in one).
+func newLeases(c *config.Coordination, awsCfg aws.Config, opts Options) (renew.Leases, error) {
+	if c == nil {
+		return nil, nil
+	}
+	holder := opts.LeaseHolder
+	if holder == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "unknown-host"
+		}
+		holder = lease.NewHolder(host, os.Getpid())
+	}
+	m, err := lease.New(lease.Options{
+		Client: dynamodb.NewFromConfig(awsCfg), Table: c.DynamoDBTable, Duration: c.LeaseDuration, Holder: holder, Now: opts.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordination: %w", err)
+	}
+	return m, nil
 }
 
 // accountSecret is the secret that holds the ACME account, "" for a file store.

@@ -1,0 +1,145 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/lease"
+	"github.com/certferry/certferry/scheduler"
+)
+
+// Several runners on the same certificates (docs/coordination.md): with Deps.Leases, a
+// runner orders a due certificate only while it holds that certificate's lease. The
+// lease is taken after the preflight and before any ACME request, kept while the
+// runner works, and released once the certificate is stored, its hooks have run and its
+// state is recorded. A pass with nothing due makes no lease call.
+
+// Leases takes per-certificate leases (*lease.Manager).
+type Leases interface {
+	Take(ctx context.Context, key string) (*lease.Lease, error)
+	HeldElsewhere(ctx context.Context, key string) (*lease.HeldError, error)
+}
+
+var _ Leases = (*lease.Manager)(nil)
+
+// leaseReleaseTimeout bounds a release under a fresh context (the pass's may be
+// cancelled); a lease that is not released expires on its own.
+const leaseReleaseTimeout = 30 * time.Second
+
+// elsewhere reports whether another runner deals with w in this pass.
+func (w *work) elsewhere() bool {
+	return w.res.Action == ActionElsewhere || w.res.Action == ActionRenewedElsewhere
+}
+
+// takeLeases takes the lease of every due certificate and returns those this runner
+// now holds. A certificate whose lease another runner holds is left to it ("renewing
+// elsewhere": not a failure). Holding the lease, the runner checks again that the
+// certificate is still due (another runner may have stored a new one since the
+// inventory), and sweeps the records that an earlier holder journaled and left behind.
+// A lease that cannot be taken (DynamoDB unreachable) fails the certificate: ordering
+// without it could order twice.
+func (r *Runner) takeLeases(ctx context.Context, due []*work, opts Options) []*work {
+	if r.deps.Leases == nil || opts.DryRun || len(due) == 0 {
+		return due
+	}
+	r.forEach(ctx, due, func(ctx context.Context, w *work) {
+		l, err := r.deps.Leases.Take(ctx, w.cert.Name)
+		var held *lease.HeldError
+		switch {
+		case errors.As(err, &held):
+			r.renewingElsewhere(w, held)
+			return
+		case err != nil:
+			r.fail(ctx, w, err) // "lease: take NAME: ..."
+			return
+		}
+		w.lease = l
+		w.leaseKept, w.leaseStop = l.Keep(context.WithoutCancel(ctx))
+		r.log.Info("lease taken", zap.String("cert", w.cert.Name), zap.Int64("generation", l.Generation()), zap.Time("until", l.Expires()))
+		if r.renewedElsewhere(ctx, w) {
+			return
+		}
+		r.sweepJournal(ctx, w, true)
+	})
+	return slices.DeleteFunc(slices.Clone(due), func(w *work) bool { return !w.alive() || w.elsewhere() })
+}
+
+func (r *Runner) renewingElsewhere(w *work, held *lease.HeldError) {
+	w.res.Action = ActionElsewhere
+	w.res.Message = fmt.Sprintf("renewing elsewhere (%s, until %s)", held.Holder, held.Until.UTC().Format(time.RFC3339))
+	r.log.Info("another runner holds the certificate's lease: left to it", zap.String("cert", w.cert.Name),
+		zap.String("holder", held.Holder), zap.Time("until", held.Until))
+}
+
+// renewedElsewhere reads the secret again under the lease: when another runner stored a
+// newer certificate for the same names since the inventory, there is nothing to order.
+// A secret that cannot be read is no reason to stop: the store's compare-and-swap
+// settles what is kept.
+func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
+	if w.cert.Secret == nil || r.deps.Secrets == nil || r.mem.hasUnstored(w.cert.Name) {
+		return false
+	}
+	b, version, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
+	if err != nil || b == nil || version == w.version || !b.NotAfter.After(w.in.Stored.NotAfter) ||
+		!slices.Equal(b.Domains, w.cert.Domains) || b.KeyType != w.cert.KeyType {
+		return false
+	}
+	w.res.Action = ActionRenewedElsewhere
+	w.res.Message = fmt.Sprintf("renewed elsewhere: version %s, not after %s", version, b.NotAfter.UTC().Format(time.RFC3339))
+	w.res.NotBefore, w.res.NotAfter, w.res.Serial = b.NotBefore, b.NotAfter, b.Serial
+	w.res.DueAt = scheduler.DueAt(scheduler.Input{
+		Want:   scheduler.Want{Name: w.cert.Name, Domains: b.Domains, RenewBefore: w.cert.RenewBefore},
+		Stored: scheduler.Stored{Exists: true, Domains: b.Domains, NotBefore: b.NotBefore, NotAfter: b.NotAfter},
+		Now:    r.deps.Now(),
+	})
+	r.log.Info("another runner renewed the certificate since the inventory: nothing to order", zap.String("cert", w.cert.Name),
+		zap.String("version_id", version), zap.Time("not_after", b.NotAfter))
+	return true
+}
+
+// releaseLeases releases every lease this pass took. A lease lost meanwhile (this
+// runner paused past its expiry) is reported: what it stored is still fenced by the
+// secret's compare-and-swap (docs/coordination.md).
+func (r *Runner) releaseLeases(ctx context.Context, works []*work) {
+	for _, w := range works {
+		if w.lease == nil {
+			continue
+		}
+		w.leaseStop()
+		if cause := context.Cause(w.leaseKept); errors.Is(cause, lease.ErrLost) {
+			r.log.Warn("the certificate's lease was lost while this runner worked on it", zap.String("cert", w.cert.Name), zap.Error(cause))
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseReleaseTimeout)
+		if err := w.lease.Release(rctx); err != nil {
+			r.log.Warn("could not release the certificate's lease; it expires on its own", zap.String("cert", w.cert.Name), zap.Error(err))
+		}
+		cancel()
+		w.lease = nil
+	}
+}
+
+// peekLeases shows, in a plan (renew --plan, status), which due certificates another
+// runner is renewing now. One read per due certificate; none when nothing is due.
+func (r *Runner) peekLeases(ctx context.Context, works []*work) {
+	if r.deps.Leases == nil {
+		return
+	}
+	for _, w := range works {
+		if !w.decision.Due || !w.alive() {
+			continue
+		}
+		held, err := r.deps.Leases.HeldElsewhere(ctx, w.cert.Name)
+		if err != nil {
+			r.log.Warn("could not read the certificate's lease", zap.String("cert", w.cert.Name), zap.Error(err))
+			continue
+		}
+		if held != nil {
+			r.renewingElsewhere(w, held)
+		}
+	}
+}

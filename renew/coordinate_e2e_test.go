@@ -1,0 +1,96 @@
+package renew_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/renew"
+)
+
+// coordination turns the lease on, on the sandbox's lease table.
+func coordination(e *env, d time.Duration) string {
+	return fmt.Sprintf("coordination:\n  dynamodb_table: %s\n  lease_duration: %s\n", e.Info.LeaseTable, d)
+}
+
+func twelveCerts() string {
+	var entries []string
+	for i := range 12 {
+		entries = append(entries, certYAML(fmt.Sprintf("c%02d", i), fmt.Sprintf("c%02d.example.com", i)))
+	}
+	return certsYAML(entries...)
+}
+
+// TestE2ECoordinationOneOrderEach: three runners (each its own app and lease holder)
+// pass at once over twelve due certificates with coordination: exactly twelve orders,
+// no failure, each certificate renewed by one runner and reported elsewhere by the
+// others, and every secret holds one valid certificate. The leases are released.
+func TestE2ECoordinationOneOrderEach(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, coordination(e, 30*time.Second)+twelveCerts())
+	sums := make([]*renew.Summary, 3)
+	errs := make([]error, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*e.PassBound())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range sums {
+		a := e.App(t, cfg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = a.Runner.Pass(ctx, renew.Options{})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("Pass: %v", err)
+		}
+	}
+	e.NoChallengeLeft(t)
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 12 {
+		t.Errorf("acme.NewOrder = %d, want 12", n)
+	}
+	issued := map[string]int{}
+	for _, sum := range sums {
+		for _, r := range sum.Results {
+			switch {
+			case r.Err() != nil || r.Condition == renew.ConditionFailing:
+				t.Errorf("%s: %s %s", r.Name, r.Action, r.Error)
+			case r.Action == renew.ActionIssue:
+				issued[r.Name]++
+			case r.Action == renew.ActionElsewhere:
+				if !strings.HasPrefix(r.Message, "renewing elsewhere (") {
+					t.Errorf("%s: message %q", r.Name, r.Message)
+				}
+			}
+		}
+		if sum.Failing() != 0 {
+			t.Errorf("a runner reports %d failing", sum.Failing())
+		}
+	}
+	for i := range 12 {
+		name := fmt.Sprintf("c%02d", i)
+		if issued[name] != 1 {
+			t.Errorf("%s issued %d times, want once", name, issued[name])
+		}
+		e.Stored(t, "certferry/"+name, "AWSCURRENT")
+		if n := e.VersionCount(t, "certferry/"+name); n != 1 {
+			t.Errorf("%s: %d versions, want 1", name, n)
+		}
+	}
+	if n := e.SB.DynamoDB().Items(e.Info.LeaseTable); n != 0 {
+		t.Errorf("%d leases left after the passes, want 0", n)
+	}
+	// An idle pass makes no DynamoDB call.
+	e.SB.Calls().Reset()
+	e.Pass(t, e.App(t, cfg), renew.Options{})
+	if n := e.SB.Calls().ServiceTotal("dynamodb"); n != 0 {
+		t.Errorf("an idle pass made %d DynamoDB calls", n)
+	}
+}

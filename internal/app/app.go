@@ -220,21 +220,15 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Now:        opts.Now,
 		BaseEnv:    opts.HookEnv,
 	}
-	var certList []renew.Cert
-	for _, c := range cfg.Certificates {
-		rc, err := renewCert(cfg, c, hookDeps)
-		if err != nil {
-			return nil, err
-		}
-		certList = append(certList, rc)
+	if a.certs, err = renewCerts(cfg, hookDeps); err != nil {
+		return nil, err
 	}
 
-	a.certs = certList
 	leases, err := newLeases(cfg.Coordination, awsCfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	a.Runner = renew.New(certList, renew.Settings{
+	a.Runner = renew.New(a.certs, renew.Settings{
 		Concurrency:    cfg.Concurrency,
 		Guard:          cfg.IssuanceGuard,
 		Interval:       cfg.Schedule.Interval,
@@ -297,6 +291,19 @@ func newDNS(cfg *config.Config, roles *roles, r53 *awsroute53.Client, log *zap.L
 		opts.Checker = route53.DNSChecker{Resolvers: cfg.Route53.Resolvers}
 	}
 	return route53.New(r53, opts)
+}
+
+// renewCerts is the pass's view of every configured certificate.
+func renewCerts(cfg *config.Config, hookDeps hooks.Deps) ([]renew.Cert, error) {
+	var out []renew.Cert
+	for _, c := range cfg.Certificates {
+		rc, err := renewCert(cfg, c, hookDeps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	return out, nil
 }
 
 // renewCert is the pass's view of one configured certificate.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/certferry/certferry/internal/sandbox/dnssim"
 	"github.com/certferry/certferry/internal/sandbox/r53sim"
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/providers/route53"
 )
 
@@ -83,7 +84,10 @@ func TestDNSCheckerKeepsTheLastAnswer(t *testing.T) {
 	go func() { _ = srv.ActivateAndServe() }()
 	defer func() { _ = srv.Shutdown() }()
 
-	chk := route53.DNSChecker{Resolvers: []string{pc.LocalAddr().String()}, Interval: time.Millisecond, Timeout: 200 * time.Millisecond}
+	// The check's deadline must leave the first round time to finish on a loaded machine
+	// (200 ms did not: one query, then the deadline); a step of work is that bound, and the
+	// test lasts that long, since the second round waits for the deadline.
+	chk := route53.DNSChecker{Resolvers: []string{pc.LocalAddr().String()}, Interval: time.Millisecond, Timeout: testwait.Step}
 	err = chk.Check(t.Context(), "_acme-challenge.example.com.", []string{"apex-value", "never-written"})
 	if err == nil || !strings.Contains(err.Error(), "does not serve 1 of 2 value(s)") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Check = %v; want the deadline and the last answer (1 of 2 values)", err)

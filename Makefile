@@ -4,7 +4,7 @@ BIN       ?= bin
 PKGS      ?= ./...
 FUZZTIME  ?= 10s
 # Tests that skip under the race detector because Pebble v2.10.3 races inside itself.
-NORACE_TESTS := ^(TestFaultARIWindowPast|TestFaultAlreadyReplaced|TestE2EAccountOnce|TestRenewalInfoAndReplaces|TestAccountConcurrentNewAgreeOnOne|TestTwoRunnersRace)$$
+NORACE_TESTS := ^(TestFaultARIWindowPast|TestFaultAlreadyReplaced|TestE2EAccountOnce|TestRenewalInfoAndReplaces|TestAccountConcurrentNewAgreeOnOne|TestTwoRunnersRace|TestE2ECoordinationOneOrderEach|TestE2EAlreadyReplacedRenewedElsewhere|TestThreeRunnersTwelveCertificates)$$
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
@@ -42,7 +42,7 @@ test: tools vet
 	$(GO) test -race -count=1 -parallel 8 -timeout 20m $(PKGS)
 	$(MAKE) test-package
 	@# Tests that drive Pebble into its own data races skip under -race; run them plainly.
-	$(GO) test -count=1 -timeout 10m -run '$(NORACE_TESTS)' ./renew ./acme ./internal/faults
+	$(GO) test -count=1 -timeout 10m -run '$(NORACE_TESTS)' ./renew ./acme ./internal/faults ./cmd/certferry
 	$(MAKE) fuzz
 
 test-short:

@@ -69,6 +69,11 @@ type OrderRequest struct {
 	// offer none fall back to dns-01 (Order.Fallback).
 	Challenge     string
 	PersistIssuer string // the issuer domain name the dns-persist-01 records name (Client.PersistIssuer)
+	// StopIfReplaced: when the CA answers alreadyReplaced to Replaces, Begin fails with
+	// an error matching ErrAlreadyReplaced instead of ordering again without Replaces
+	// (lego's own retry): another runner probably renewed the certificate, and the
+	// caller checks before a second order (docs/coordination.md).
+	StopIfReplaced bool
 }
 
 // Challenge is one TXT record to present for a dns-01 challenge.
@@ -142,6 +147,9 @@ func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
 		return nil, fmt.Errorf("acme: begin order %s: %w", req.Name, err)
 	}
 	ct.keepBodies = persist
+	if req.StopIfReplaced && req.Replaces != "" {
+		ct.stopReplaced = core.GetDirectory().NewOrderURL
+	}
 	if req.Replaces != "" && core.GetDirectory().RenewalInfo == "" {
 		log.Debug("the CA offers no ARI; ordering without replaces")
 	}

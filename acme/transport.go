@@ -174,6 +174,10 @@ type callTransport struct {
 	// body by URL (bodies; persist.go): what lego's wire types drop.
 	keepBodies bool
 	bodies     map[string][]byte
+	// stopReplaced, set before the call's first request, is the newOrder URL: once the
+	// CA answered it alreadyReplaced, a new order there (lego's retry without replaces)
+	// is refused with ErrAlreadyReplaced (OrderRequest.StopIfReplaced).
+	stopReplaced string
 }
 
 // fail records err as the call's failure (the first one wins) and returns it. lego and
@@ -203,6 +207,10 @@ func (c *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := c.ctx.Err(); err != nil {
 		closeBody(req)
 		return nil, c.fail(err)
+	}
+	if c.stopReplaced != "" && req.Method == http.MethodPost && req.URL.String() == c.stopReplaced && c.answered(c.stopReplaced, ProblemAlreadyReplaced) {
+		closeBody(req)
+		return nil, c.fail(ErrAlreadyReplaced)
 	}
 	isDir := req.Method == http.MethodGet && req.URL.String() == c.s.dirURL
 	if isDir {

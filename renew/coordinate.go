@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/scheduler"
 )
@@ -85,7 +86,9 @@ func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
 		return false
 	}
 	b, version, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
-	if err != nil || b == nil || version == w.version || !b.NotAfter.After(w.in.Stored.NotAfter) ||
+	// Another version that lasts at least as long: two certificates issued within one
+	// second share their not-after.
+	if err != nil || b == nil || version == w.version || b.NotAfter.Before(w.in.Stored.NotAfter) ||
 		!slices.Equal(b.Domains, w.cert.Domains) || b.KeyType != w.cert.KeyType {
 		return false
 	}
@@ -142,4 +145,24 @@ func (r *Runner) peekLeases(ctx context.Context, works []*work) {
 			r.renewingElsewhere(w, held)
 		}
 	}
+}
+
+// afterReplaced handles the CA's alreadyReplaced answer to an order that named the
+// stored certificate in "replaces": another runner renewed it first. When the secret now
+// holds a newer certificate for these names, nothing is ordered (renewed elsewhere: nil
+// order, no error). Only when it is unchanged is the certificate ordered again, once,
+// without "replaces" (an order the CA's ARI exemption no longer covers).
+func (r *Runner) afterReplaced(ctx context.Context, client ACME, w *work, req acme.OrderRequest) (*acme.Order, error) {
+	if r.renewedElsewhere(ctx, w) {
+		return nil, nil
+	}
+	r.log.Warn("the CA answered alreadyReplaced, and the stored certificate is unchanged: ordering once more without replaces",
+		zap.String("cert", w.cert.Name), zap.String("replaces", req.Replaces))
+	req.Replaces, req.StopIfReplaced = "", false
+	o, err := client.Begin(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	o.ReplacesRefused = true
+	return o, nil
 }

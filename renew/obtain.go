@@ -104,10 +104,17 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 			req.Replaces = w.ariID
 		}
 		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
+		req.StopIfReplaced = req.Replaces != ""
 		o, err := client.Begin(ctx, req)
+		if errors.Is(err, acme.ErrAlreadyReplaced) {
+			o, err = r.afterReplaced(ctx, client, w, req)
+		}
 		if err != nil {
 			r.fail(ctx, w, fmt.Errorf("order: %w", err))
 			return
+		}
+		if o == nil {
+			return // another runner renewed it meanwhile (afterReplaced)
 		}
 		w.order = o
 		fallback.note(w)

@@ -64,6 +64,9 @@ func TestThreeRunnersTwelveCertificates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
+	if raceEnabled {
+		t.Skip("Pebble v2.10.3 races on concurrent newAccount of one key (inside pebble); make test runs this without -race")
+	}
 	t.Parallel()
 	bin := certferryBinary(t)
 	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}, InsyncAfter: 200 * time.Millisecond})

@@ -33,6 +33,10 @@ type Fault struct {
 	// negative Hang (HangForever) holds it until the client gives up. A client that gives
 	// up first gets nothing written back.
 	Hang time.Duration `json:"hang,omitempty"`
+	// Gate, when set (from Go only), holds the request like Hang until the channel is
+	// closed (or the client gives up): a test lets the call through at the moment it
+	// chooses, for instance after another runner has done its work.
+	Gate <-chan struct{} `json:"-"`
 	// pass marks a queued entry that lets one call through (FailAfter).
 	pass bool
 }
@@ -49,7 +53,7 @@ const maxHeldBody = 1 << 20
 // (no hang, or the hang is over) and false when r's context ended first: the client has
 // given up (deadline, cancel, closed connection) and the service must write nothing.
 func (f Fault) Hold(r *http.Request) bool {
-	if f.Hang == 0 {
+	if f.Hang == 0 && f.Gate == nil {
 		return true
 	}
 	// The HTTP server notices a client hanging up only once the request body has been
@@ -72,6 +76,8 @@ func (f Fault) Hold(r *http.Request) bool {
 	case <-ctx.Done():
 		return false
 	case <-over:
+		return true
+	case <-f.Gate:
 		return true
 	}
 }

@@ -62,7 +62,8 @@ FUZZ_TARGETS := \
 	./sinks/secretsmanager:FuzzParseAccounts \
 	./acme:FuzzParsePersistValue \
 	./sinks/secretsmanager:FuzzParseRevocation \
-	./sinks/secretsmanager:FuzzText
+	./sinks/secretsmanager:FuzzText \
+	./sinks/secretsmanager:FuzzIssued
 
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \

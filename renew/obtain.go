@@ -266,6 +266,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		pending := w.state.take()
 		state := maps.Clone(pending)
 		maps.Copy(state, r.clearedState())
+		state[smsink.TagIssued] = r.issued(w, b, now)
 		if len(w.cert.OnRenew) > 0 {
 			// Recorded with the write: if this runner dies before the hooks ran, the next
 			// pass (any runner) finds them pending for this version.
@@ -305,7 +306,9 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		}
 		r.log.Info("stored files", zap.String("cert", w.cert.Name), zap.String("dir", w.cert.File.Dir))
 		if w.cert.Secret == nil {
-			w.state.set(r.clearedState())
+			state := r.clearedState()
+			state[smsink.TagIssued] = r.issued(w, b, now)
+			w.state.set(state)
 		}
 	}
 	w.res.NotAfter, w.res.NotBefore = b.NotAfter, b.NotBefore
@@ -340,6 +343,17 @@ func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
 func (r *Runner) clearedState() map[string]string {
 	return map[string]string{smsink.TagFailures: "", smsink.TagNextAttempt: "", smsink.TagLastError: "", smsink.TagFailingSince: "", smsink.TagBlocked: "", smsink.TagARIStart: "", smsink.TagARIEnd: "",
 		smsink.TagHooks: "", smsink.TagHookError: "", smsink.TagARINext: smsink.FormatTime(r.deps.Now().Add(ariFirstCheck))}
+}
+
+// issued is TagIssued once b is stored: the recorded issuances and b's, by the CA this
+// runner orders from, for the issuance guard to count (scheduler.IssuanceKey).
+func (r *Runner) issued(w *work, b *certs.Bundle, now time.Time) string {
+	this := smsink.Issuance{Key: scheduler.IssuanceKey(r.settings.Directory, b.Domains), At: b.NotBefore.UTC().Truncate(time.Second)}
+	list := slices.Clone(w.state.now.Issued)
+	if !slices.Contains(list, this) { // stored again (a retried write): one issuance
+		list = append(list, this)
+	}
+	return smsink.EncodeIssued(list, now)
 }
 
 // ariFirstCheck is how long after issuance certferry first asks for ARI.

@@ -95,6 +95,9 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	stored, err := r.storedState(ctx, w, found)
 	stored.Failures, stored.NextAttempt = w.state.now.Failures, w.state.now.NextAttempt
 	w.in.Stored = stored
+	for _, is := range w.state.now.Issued {
+		w.in.Issued = append(w.in.Issued, scheduler.Issued{Key: is.Key, At: is.At})
+	}
 	if !stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = stored.NotAfter, stored.NotBefore
 	}

@@ -151,6 +151,10 @@ func (r *Runner) report(w *work, now time.Time) {
 	}
 	res.Condition = conditionOf(w, now)
 	res.HooksPending = w.pendingHookCount()
+	if w.decision.Reason == scheduler.ReasonIssuanceGuard {
+		// Due, and held: when the guard lets it be ordered (status's NEXT RENEWAL).
+		res.NextAttempt = w.decision.NextAttempt
+	}
 	res.LastError = lastError(w)
 	if res.Condition == ConditionFailing {
 		res.Attempts = st.Failures + st.Blocked

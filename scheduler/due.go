@@ -85,9 +85,13 @@ type Input struct {
 	// Interval is the fixed period between runs started from outside (a Lambda on
 	// rate(60 days)); 0 for the daemon, which runs twice a day.
 	Interval time.Duration
-	// Guard is the issuance guard: no second certificate for one name within it.
+	// Guard is the issuance guard: no second certificate for one set of names from one
+	// CA within it (guard.go).
 	Guard time.Duration
-	Force bool
+	// Issued are the recorded issuances of this certificate (any CA, any names), which
+	// the guard counts; the stored certificate counts whether recorded or not.
+	Issued []Issued
+	Force  bool
 	// Revoked, when set, says the stored certificate was revoked (certferry revoke): it is
 	// unusable, so neither the timing rules nor the issuance guard hold it back; backoff
 	// still does.
@@ -207,13 +211,10 @@ func Decide(in Input) Decision {
 	d := timing
 	// The issuance guard holds even against ARI or a config-change loop: a stale ARI
 	// window once made another client issue five certificates in ten seconds. Only an
-	// expired certificate, or --force, passes it.
-	remaining := s.NotAfter.Sub(now)
-	if d.Due && in.Guard > 0 && !s.IssuedAt.IsZero() && now.Sub(s.IssuedAt) < in.Guard && remaining > 0 {
-		until := s.IssuedAt.Add(in.Guard)
-		return Decision{Reason: ReasonIssuanceGuard, DueAt: d.DueAt, NextAttempt: until,
-			Message: fmt.Sprintf("%s; but a certificate was issued at %s and the issuance guard allows the next after %s (use --force to override)",
-				d.Message, s.IssuedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))}
+	// expired certificate, or --force, passes it; it counts per CA and set of names
+	// (guard.go).
+	if d.Due && in.Guard > 0 && s.NotAfter.Sub(now) > 0 {
+		return guard(in, d)
 	}
 	return d
 }

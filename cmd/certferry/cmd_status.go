@@ -14,6 +14,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
 )
 
 // StatusReport is `status --output json`: its schema is docs/status.schema.json, and
@@ -209,6 +210,9 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 			attempts = fmt.Sprint(e.Attempts)
 		case e.Due && strings.HasPrefix(e.Message, "renewing elsewhere"):
 			next = e.Message // another runner holds its lease now
+		case e.Reason == string(scheduler.ReasonIssuanceGuard) && e.NextAttempt != nil:
+			// Due by the rules, held by the guard: when it will be ordered, as --plan says.
+			next = "after " + ts(e.NextAttempt) + " (issuance-guard)"
 		case e.Due:
 			next = "now (" + e.Reason + ")"
 		}

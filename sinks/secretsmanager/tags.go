@@ -232,7 +232,54 @@ const (
 	TagRevoked = "certferry:revoked"
 	// TagRetired: RFC 3339, when certferry retire wound the certificate down.
 	TagRetired = "certferry:retired"
+	// TagIssued records the certificate's recent issuances, which the issuance guard
+	// counts per CA and set of names (see Issuance).
+	TagIssued = "certferry:issued"
 )
+
+// Issuance is one entry of TagIssued: an opaque key naming the CA and the set of names
+// (16 hex digits, scheduler.IssuanceKey) and when the certificate was issued (its
+// not_before). The value is the entries "<key>.<unix seconds>", newest last, separated
+// by spaces: at most MaxIssuances of them, none older than IssuanceMemory.
+type Issuance struct {
+	Key string
+	At  time.Time
+}
+
+const (
+	// MaxIssuances bounds TagIssued (8 entries of 27 characters fit a tag value).
+	MaxIssuances = 8
+	// IssuanceMemory is how long an issuance is remembered: longer than any sensible
+	// issuance guard (default 24h) and than Let's Encrypt's duplicate window (7 days).
+	IssuanceMemory = 7 * 24 * time.Hour
+)
+
+// EncodeIssued renders the issuances for TagIssued: those at most IssuanceMemory old at
+// now, the newest MaxIssuances.
+func EncodeIssued(list []Issuance, now time.Time) string {
+	var keep []string
+	for _, is := range list {
+		if len(is.Key) != 16 || strings.Trim(is.Key, "0123456789abcdef") != "" || now.Sub(is.At) > IssuanceMemory {
+			continue
+		}
+		keep = append(keep, is.Key+"."+strconv.FormatInt(is.At.Unix(), 10))
+	}
+	return strings.Join(keep[max(len(keep)-MaxIssuances, 0):], " ")
+}
+
+// DecodeIssued reads TagIssued; entries that do not parse are left out.
+func DecodeIssued(v string) []Issuance {
+	var out []Issuance
+	for _, f := range strings.Fields(v) {
+		key, sec, ok := strings.Cut(f, ".")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if !ok || err != nil || len(key) != 16 || strings.Trim(key, "0123456789abcdef") != "" || n <= 0 || n > 1<<40 {
+			continue
+		}
+		out = append(out, Issuance{Key: key, At: time.Unix(n, 0).UTC()})
+	}
+	return out
+}
 
 // FormatTime writes a time for a tag: RFC 3339 in UTC, "" for the zero time.
 func FormatTime(t time.Time) string {
@@ -266,6 +313,7 @@ type State struct {
 	ARINext      time.Time
 	Hooks        HookProgress
 	HooksOK      bool // Hooks holds a parsed TagHooks
+	Issued       []Issuance
 }
 
 // maxPlausibleWait bounds a wait read from a tag: the longest backoff is a day, a CA's
@@ -291,6 +339,7 @@ func DecodeState(tags map[string]string, now time.Time) State {
 		s.ARINext = time.Time{}
 	}
 	s.Hooks, s.HooksOK = ParseHookProgress(tags[TagHooks])
+	s.Issued = DecodeIssued(tags[TagIssued])
 	return s
 }
 

@@ -71,3 +71,33 @@ func FuzzText(f *testing.F) {
 		_ = smsink.DecodeText(s) // any value, even one certferry did not write
 	})
 }
+
+// FuzzIssued: any TagIssued value decodes without panicking, and what decodes encodes to
+// a valid tag value that decodes to the same entries.
+func FuzzIssued(f *testing.F) {
+	f.Add("0123456789abcdef.1765000000 fedcba9876543210.1765003600")
+	f.Add("x.1 0123456789abcdef.-5")
+	f.Fuzz(func(t *testing.T, v string) {
+		list := smsink.DecodeIssued(v)
+		now := time.Unix(1<<40, 0)
+		for _, is := range list {
+			now = is.At // the newest written last, so every entry is kept below
+		}
+		var keep []smsink.Issuance // the recent ones, then the newest MaxIssuances of them
+		for _, is := range list {
+			if now.Sub(is.At) <= smsink.IssuanceMemory {
+				keep = append(keep, is)
+			}
+		}
+		if len(keep) > smsink.MaxIssuances {
+			keep = keep[len(keep)-smsink.MaxIssuances:]
+		}
+		enc := smsink.EncodeIssued(list, now)
+		if len(enc) > 256 || smsink.SanitizeTagValue(enc) != enc {
+			t.Fatalf("EncodeIssued: %q is not a valid tag value", enc)
+		}
+		if got := smsink.DecodeIssued(enc); len(got) != len(keep) {
+			t.Fatalf("%q -> %q -> %d entries, want %d", v, enc, len(got), len(keep))
+		}
+	})
+}

@@ -378,6 +378,7 @@ func (k *checker) certificates() {
 		return
 	}
 	names := map[string]int{}
+	sets := map[string]int{} // nameSetKey -> certificate index
 	secrets := map[string]string{}
 	dirs := map[string]string{}
 	if c.ACME.AccountStore.Kind == AccountStoreSecretsManager && c.ACME.AccountSecret != "" {
@@ -398,7 +399,16 @@ func (k *checker) certificates() {
 				names[cert.Name] = i
 			}
 		}
-		k.domains(p+".domains", cert)
+		if out := k.domains(p+".domains", cert); len(out) > 0 {
+			// Two certificates for one set of names would both be ordered (the CA counts
+			// them as duplicates) and fight over which is current wherever they are served.
+			key := nameSetKey(out)
+			if j, dup := sets[key]; dup {
+				k.addf(p+".domains", "the same names as %s: one set of names is one certificate; merge the two entries (several sinks and hooks fit in one)", k.at(index("certificates", j)+".domains"))
+			} else {
+				sets[key] = i
+			}
+		}
 		if !oneOf(string(cert.KeyType), keyTypeNames()) {
 			k.addf(p+".key_type", "%q: write %s", cert.KeyType, orList(keyTypeNames()))
 		}
@@ -427,7 +437,9 @@ func (k *checker) certificates() {
 	}
 }
 
-func (k *checker) domains(path string, cert *Certificate) {
+// domains checks a certificate's names and returns them in normal form (nil when a name
+// is wrong).
+func (k *checker) domains(path string, cert *Certificate) []string {
 	out, probs := normalizeDomainList(cert.Domains)
 	for _, dp := range probs {
 		if dp.index < 0 {
@@ -437,11 +449,19 @@ func (k *checker) domains(path string, cert *Certificate) {
 		}
 	}
 	if len(probs) > 0 {
-		return
+		return nil
 	}
 	for i := range out {
 		k.normal(index(path, i), &cert.Domains[i], out[i])
 	}
+	return out
+}
+
+// nameSetKey identifies a set of names whatever their order.
+func nameSetKey(names []string) string {
+	sorted := slices.Clone(names)
+	slices.Sort(sorted)
+	return strings.Join(slices.Compact(sorted), " ")
 }
 
 func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string]string) {
@@ -509,6 +529,14 @@ func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string
 			k.addf(p+".group", "%q: write a group name or a numeric gid", f.Group)
 		}
 	}
+}
+
+// SystemDirectory reports whether dir (absolute, clean) is a directory a file sink should
+// not write into, and why. The configuration's check sees the path as written; callers
+// that resolve symbolic links check the real path with it too.
+func SystemDirectory(dir string) (why string, ok bool) {
+	why, ok = systemDirs[filepath.Clean(dir)]
+	return why, ok
 }
 
 // systemDirs are directories a file sink should not write into, with the reason: files

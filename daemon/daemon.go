@@ -44,7 +44,16 @@ const (
 	// missed twice-daily passes: one failure is not an alert, a day and a half is.
 	DefaultMaxPassAge = 36 * time.Hour
 	// DefaultStopTimeout bounds the wait for a cancelled pass to clean up and return.
+	// The systemd unit's TimeoutStopSec (150 s) leaves room for it and the HTTP
+	// server's shutdown; deploy/systemd's tests tie the three together.
 	DefaultStopTimeout = 2 * time.Minute
+	// CleanupTimeout is the bound a daemon's Runner gives the clean-up of a stopped pass
+	// (its TXT records; renew's own default is 5 minutes): with the ACME client's
+	// clean-up (30 s) it fits inside DefaultStopTimeout, so a hung Route 53 at stop time
+	// ends in a clean exit before systemd's kill, not in the middle of a clean-up.
+	CleanupTimeout = time.Minute
+	// HTTPShutdownTimeout bounds the HTTP server's shutdown after the last pass.
+	HTTPShutdownTimeout = 5 * time.Second
 	// DefaultReloadTimeout bounds a reload: reading the file and building its Runner. A
 	// local file takes milliseconds; a minute leaves room for a slow network file system.
 	DefaultReloadTimeout = time.Minute
@@ -241,7 +250,7 @@ func (d *Daemon) serve(ctx context.Context, addr string) (ln net.Listener, stop 
 		}
 	}()
 	return ln, func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-served

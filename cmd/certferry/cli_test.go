@@ -538,3 +538,42 @@ func TestCLIRunFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIWorldWritableHookRefused: run as root, an exec hook any local user could
+// rewrite (mode 0777) is refused by validate and by renew, exit 2, naming the field and
+// why, before anything runs; so is a world-writable file sink directory.
+func TestCLIWorldWritableHookRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the hook checks apply when certferry runs as root")
+	}
+	dir := t.TempDir()
+	hook := writeFile(t, dir, "redeploy.sh", "#!/bin/sh\n")
+	if err := os.Chmod(hook, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(goodConfig, "      secretsmanager: { secret: certferry/web }\n",
+		"      secretsmanager: { secret: certferry/web }\n    hooks:\n      on_renew:\n        - exec: [\""+hook+"\"]\n", 1)
+	p := writeFile(t, dir, "hook.yaml", cfg)
+	want := `certificates[0].hooks.on_renew[0].exec[0] (web): "` + hook + `": ` + hook + ` is writable by every user (mode -rwxrwxrwx)`
+	for _, cmd := range []string{"validate", "renew"} {
+		code, _, errOut := cli(t, cmd, "--config", p)
+		if code != exitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("%s with a world-writable hook: exit %d, stderr %q; want exit %d naming %q", cmd, code, errOut, exitUsage, want)
+		}
+	}
+
+	sink := filepath.Join(dir, "shared")
+	if err := os.Mkdir(sink, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sink, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	p = writeFile(t, dir, "sink.yaml", strings.Replace(goodConfig, "      secretsmanager: { secret: certferry/web }\n",
+		"      secretsmanager: { secret: certferry/web }\n      file: { dir: "+sink+" }\n", 1))
+	code, _, errOut := cli(t, "validate", "--config", p)
+	if code != exitUsage || !strings.Contains(errOut, "certificates[0].sinks.file.dir (web): \""+sink+"\": writable by every user") {
+		t.Errorf("validate with a world-writable sink directory: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -110,7 +110,8 @@ func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *me
 		return nil, err
 	}
 	awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
-	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version, OnACMERequest: m.ObserveACMERequest, OnHook: m.ObserveHook, HookEnv: hookEnv(), Memory: mem})
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version, OnACMERequest: m.ObserveACMERequest, OnHook: m.ObserveHook, HookEnv: hookEnv(), Memory: mem,
+		CleanupTimeout: daemon.CleanupTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,7 +70,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitUsage
 	}
-	for _, w := range append(cfg.Warnings, app.ScheduleWarnings(cfg)...) {
+	_, trustWarnings := app.TrustProblems(cfg, os.Geteuid())
+	for _, w := range slices.Concat(cfg.Warnings, app.ScheduleWarnings(cfg), trustWarnings) {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	problems := app.Offline(ctx, cfg)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certferry/certferry/daemon"
 )
 
 // maxExposure is the highest "Overall exposure level" systemd-analyze may report.
@@ -158,3 +160,29 @@ func readUnit(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// TestStopFitsTimeoutStopSec: systemd kills certferry TimeoutStopSec after SIGTERM. A
+// stopped pass's clean-up (the ACME client's, then the TXT records' under the daemon's
+// CleanupTimeout), the daemon's wait for it (DefaultStopTimeout) and the HTTP server's
+// shutdown must all end before that, so a hung Route 53 at stop time ends in a clean
+// exit, never in a kill in the middle of the clean-up.
+func TestStopFitsTimeoutStopSec(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)$`).FindStringSubmatch(readUnit(t, "certferry.service"))
+	if m == nil {
+		t.Fatal("certferry.service sets no TimeoutStopSec in seconds")
+	}
+	secs, _ := strconv.Atoi(m[1])
+	stopSec := time.Duration(secs) * time.Second
+	if cleanup := acmeCleanupTimeout + daemon.CleanupTimeout; cleanup >= daemon.DefaultStopTimeout {
+		t.Errorf("a stopped pass's clean-up may take %s (ACME %s + records %s), not less than the daemon's stop bound %s",
+			cleanup, acmeCleanupTimeout, daemon.CleanupTimeout, daemon.DefaultStopTimeout)
+	}
+	if total := daemon.DefaultStopTimeout + daemon.HTTPShutdownTimeout; total >= stopSec {
+		t.Errorf("the daemon may take %s to stop (%s + HTTP %s), not less than TimeoutStopSec=%d", total, daemon.DefaultStopTimeout, daemon.HTTPShutdownTimeout, secs)
+	}
+}
+
+// acmeCleanupTimeout is the ACME client's own clean-up bound (acme/order.go), spent
+// before the records' clean-up of a stopped pass.
+const acmeCleanupTimeout = 30 * time.Second

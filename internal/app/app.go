@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/internal/awshttp"
 	"github.com/certferry/certferry/internal/fileread"
+	"github.com/certferry/certferry/internal/waitlog"
 	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/renew"
@@ -188,6 +190,15 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	if a.now == nil {
 		a.now = time.Now
 	}
+	// Refused before anything is built: an exec hook a local user could rewrite, run by a
+	// root certferry, or a sink directory anyone may write into (TrustProblems).
+	problems, warnings := TrustProblems(cfg, os.Geteuid())
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	for _, w := range warnings {
+		log.Warn("configuration: " + w)
+	}
 	awsOverride := opts.AWS
 	var awsCfg aws.Config
 	var err error
@@ -196,6 +207,8 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	} else if awsCfg, err = LoadAWS(ctx, cfg.AWS); err != nil {
 		return nil, err
 	}
+	// A hung AWS call is reported while it lasts, not only when the SDK gives up on it.
+	awsCfg.APIOptions = append(slices.Clone(awsCfg.APIOptions), waitlog.AWSOption(log, waitlog.CallAfter, waitlog.CallEvery))
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
 	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
 	r53 := awsroute53.NewFromConfig(awsCfg)
@@ -456,7 +469,7 @@ func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (
 	return acme.New(ctx, acme.Config{
 		DirectoryURL:      directory,
 		Email:             cfg.Email,
-		HTTPClient:        &http.Client{Transport: base},
+		HTTPClient:        &http.Client{Transport: waitlog.Transport(base, a.Log.Named("acme"), "ACME CA", waitlog.CallAfter, waitlog.CallEvery)},
 		UserAgent:         "certferry/" + a.version,
 		EAB:               eab,
 		RequestsPerSecond: cfg.RequestsPerSecond,

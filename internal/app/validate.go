@@ -35,7 +35,8 @@ var letsEncryptNameLimits = map[string]int{"shortlived": 25, "tlsserver": 25}
 
 // Offline checks what can be checked without AWS or the CA: the files the configuration
 // names exist and parse (acme.ca_bundle, acme.issuer_roots, the account store's
-// directory), every exec hook's program exists and is executable, every certificate's
+// directory), every exec hook's program exists and is executable (and, run as root, only
+// root can change it: TrustProblems), no file sink directory is world-writable, every certificate's
 // names fit its profile's limit, and an AWS region is known (aws.region, AWS_REGION,
 // AWS_DEFAULT_REGION or the shared AWS configuration). Each error names the field.
 func Offline(ctx context.Context, cfg *config.Config) []error {
@@ -72,6 +73,8 @@ func Offline(ctx context.Context, cfg *config.Config) []error {
 				i, c.Name, len(c.Domains), c.Profile, limit))
 		}
 	}
+	trust, _ := TrustProblems(cfg, os.Geteuid())
+	errs = append(errs, trust...)
 	if _, err := LoadAWS(ctx, cfg.AWS); err != nil {
 		errs = append(errs, err)
 	}

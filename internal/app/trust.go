@@ -1,0 +1,127 @@
+package app
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/certferry/certferry/config"
+)
+
+// Trust checks, as sshd's StrictModes makes them: what certferry runs or writes into must
+// not be changeable by anyone but root and the user certferry runs as. An exec hook that
+// any local user can rewrite, run by a root certferry, is a privilege escalation; a sink
+// directory anyone can write into lets them replace the key a server loads. They are
+// refused by "certferry validate" and at start (New), with the path and why.
+
+// TrustProblems checks, for a process running as euid: when euid is 0 (root), every exec
+// hook's program and each directory on its path (symbolic links resolved) is owned by
+// root or euid and not writable by group or others (a sticky directory such as /tmp is
+// allowed on the way, as no one may replace what others own in it); whatever euid, no
+// file sink directory that exists is writable by every user. warnings are the file sink
+// directories that are symbolic links into a system directory (the configuration's own
+// check sees only the path as written).
+func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []string) {
+	for i, c := range cfg.Certificates {
+		if euid == 0 {
+			for _, h := range []struct {
+				kind  string
+				hooks []config.Hook
+			}{{"on_renew", c.Hooks.OnRenew}, {"on_failure", c.Hooks.OnFailure}} {
+				for j, hk := range h.hooks {
+					if len(hk.Exec) == 0 || !filepath.IsAbs(hk.Exec[0]) {
+						continue
+					}
+					if err := checkOwnedPath(hk.Exec[0], euid); err != nil {
+						problems = append(problems, fmt.Errorf("certificates[%d].hooks.%s[%d].exec[0] (%s): %q: %w: certferry runs it as root, so only root may be able to change it",
+							i, h.kind, j, c.Name, hk.Exec[0], err))
+					}
+				}
+			}
+		}
+		if f := c.Sinks.File; f != nil && filepath.IsAbs(f.Dir) {
+			p, w := checkSinkDir(f.Dir)
+			if p != nil {
+				problems = append(problems, fmt.Errorf("certificates[%d].sinks.file.dir (%s): %q: %w", i, c.Name, f.Dir, p))
+			}
+			if w != "" {
+				warnings = append(warnings, fmt.Sprintf("certificates[%d].sinks.file.dir (%s): %q %s", i, c.Name, f.Dir, w))
+			}
+		}
+	}
+	return problems, warnings
+}
+
+// checkOwnedPath checks path (symbolic links resolved) and every directory above it.
+// A path that does not exist is left to checkProgram.
+func checkOwnedPath(path string, euid int) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil
+	}
+	for p, leaf := real, true; ; p, leaf = filepath.Dir(p), false {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if err := trusted(p, fi, euid, leaf); err != nil {
+			return err
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
+}
+
+// trusted checks one path of checkOwnedPath.
+func trusted(p string, fi fs.FileInfo, euid int, leaf bool) error {
+	what := "directory " + p
+	if leaf {
+		what = p
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
+		return fmt.Errorf("%s is owned by uid %d, not root", what, st.Uid)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o022 == 0 || (!leaf && fi.IsDir() && fi.Mode()&fs.ModeSticky != 0) {
+		return nil
+	}
+	who := "its group"
+	if perm&0o002 != 0 {
+		who = "every user"
+	}
+	return fmt.Errorf("%s is writable by %s (mode %s): chmod go-w it", what, who, perm)
+}
+
+// checkSinkDir refuses a file sink directory that every user may write into, and warns
+// when it is a symbolic link into a system directory. A directory not created yet is
+// fine (the sink creates it 0700).
+func checkSinkDir(dir string) (problem error, warning string) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, "" // not there yet, or unreadable: the sink's own preflight says which
+	}
+	if real != filepath.Clean(dir) {
+		if why, ok := config.SystemDirectory(real); ok {
+			warning = fmt.Sprintf("is a symbolic link to %s, which is %s: give the certificate a directory of its own", real, why)
+		}
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.IsDir() {
+		return nil, warning
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("writable by every user (mode %s%s): anyone could replace the certificate or its key; chmod o-w it or choose another directory",
+			fi.Mode().Perm(), stickyNote(fi)), warning
+	}
+	return nil, warning
+}
+
+func stickyNote(fi fs.FileInfo) string {
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return ", sticky"
+	}
+	return ""
+}

@@ -1,0 +1,110 @@
+package app_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/internal/app"
+)
+
+// TestTrustProblems: run as root, an exec hook that another user could rewrite (its mode,
+// a directory on its path, its owner) is refused, as sshd's StrictModes refuses a key
+// file; run as another user, the hook checks do not apply. A world-writable sink
+// directory is refused whatever the user; a sink directory that is a symbolic link into
+// /etc is warned about as /etc itself is.
+func TestTrustProblems(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mk := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mkdir := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := mk("good.sh", 0o755)
+	worldWritable := mk("world.sh", 0o777)
+	groupWritable := mk("group.sh", 0o775)
+	open := mkdir("open", 0o777)
+	inOpen := filepath.Join(open, "hook.sh")
+	if err := os.WriteFile(inOpen, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sticky := mkdir("sticky", 0o777|os.ModeSticky)
+	inSticky := filepath.Join(sticky, "hook.sh")
+	if err := os.WriteFile(inSticky, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "etc-link")
+	if err := os.Symlink("/etc", link); err != nil {
+		t.Fatal(err)
+	}
+	sinkOpen := mkdir("sink-open", 0o777)
+	sinkOK := mkdir("sink-ok", 0o750)
+
+	uid := os.Geteuid()
+	otherOwned := mk("other.sh", 0o755)
+	if uid == 0 {
+		if err := os.Chown(otherOwned, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		hook    string
+		sinkDir string
+		euid    int
+		want    string // "" : no problem
+		warn    string
+	}{
+		{"good hook", good, "", uid, "", ""},
+		{"world-writable hook", worldWritable, "", 0, "is writable by every user (mode -rwxrwxrwx)", ""},
+		{"group-writable hook", groupWritable, "", 0, "is writable by its group (mode -rwxrwxr-x)", ""},
+		{"hook in a world-writable directory", inOpen, "", 0, "directory " + open + " is writable by every user", ""},
+		{"hook in a sticky directory", inSticky, "", 0, "", ""},
+		{"hook owned by another user", otherOwned, "", 0, otherOwned + " is owned by uid 4242, not root", ""},
+		{"not root: hooks not checked", worldWritable, "", 4242, "", ""},
+		{"world-writable sink directory", "", sinkOpen, 4242, "writable by every user (mode -rwxrwxrwx)", ""},
+		{"sink directory", "", sinkOK, 0, "", ""},
+		{"sink directory not there yet", "", filepath.Join(dir, "later"), 0, "", ""},
+		{"sink directory linked to /etc", "", link, 0, "", "is a symbolic link to /etc, which is a system directory"},
+	} {
+		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}}
+		if c.hook != "" {
+			cert.Hooks.OnRenew = []config.Hook{{Exec: []string{c.hook}}}
+		}
+		if c.sinkDir != "" {
+			cert.Sinks.File = &config.FileSink{Dir: c.sinkDir}
+		}
+		if c.euid == 0 && uid != 0 {
+			t.Logf("%s: skipped: the test does not run as root, and the files are not root's", c.name)
+			continue
+		}
+		problems, warnings := app.TrustProblems(&config.Config{Certificates: []config.Certificate{cert}}, c.euid)
+		switch {
+		case c.want == "" && len(problems) > 0:
+			t.Errorf("%s: %v, want no problem", c.name, problems)
+		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
+			t.Errorf("%s: %v, want one problem containing %q", c.name, problems, c.want)
+		}
+		if got := strings.Join(warnings, "\n"); (c.warn == "") != (got == "") || !strings.Contains(got, c.warn) {
+			t.Errorf("%s: warnings %q, want %q", c.name, got, c.warn)
+		}
+	}
+}

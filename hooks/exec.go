@@ -120,7 +120,7 @@ func (e *Exec) Run(ctx context.Context, ev Event) error {
 	cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
 	cmd.Env = e.Env(ev)
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error {
 		// The process group ID is the leader's PID (Setpgid with Pgid 0).
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -190,25 +190,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	if a.now == nil {
 		a.now = time.Now
 	}
-	// Refused before anything is built: an exec hook a local user could rewrite, run by a
-	// root certferry, or a sink directory anyone may write into (TrustProblems).
-	problems, warnings := TrustProblems(cfg, os.Geteuid())
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	for _, w := range warnings {
-		log.Warn("configuration: " + w)
-	}
-	awsOverride := opts.AWS
-	var awsCfg aws.Config
-	var err error
-	if awsOverride != nil {
-		awsCfg = *awsOverride
-	} else if awsCfg, err = LoadAWS(ctx, cfg.AWS); err != nil {
+	if err := checkTrust(cfg, log); err != nil {
 		return nil, err
 	}
-	// A hung AWS call is reported while it lasts, not only when the SDK gives up on it.
-	awsCfg.APIOptions = append(slices.Clone(awsCfg.APIOptions), waitlog.AWSOption(log, waitlog.CallAfter, waitlog.CallEvery))
+	awsCfg, err := awsConfig(ctx, cfg.AWS, opts.AWS, log)
+	if err != nil {
+		return nil, err
+	}
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
 	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
 	r53 := awsroute53.NewFromConfig(awsCfg)
@@ -272,6 +260,36 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Memory:  opts.Memory,
 	})
 	return a, nil
+}
+
+// checkTrust refuses, before anything is built, an exec hook a local user could rewrite
+// run by a root certferry, or a sink directory anyone may write into (TrustProblems),
+// and logs the warnings.
+func checkTrust(cfg *config.Config, log *zap.Logger) error {
+	problems, warnings := TrustProblems(cfg, os.Geteuid())
+	if len(problems) > 0 {
+		return errors.Join(problems...)
+	}
+	for _, w := range warnings {
+		log.Warn("configuration: " + w)
+	}
+	return nil
+}
+
+// awsConfig is override, or the configuration LoadAWS builds, with every AWS call that
+// hangs reported while it lasts, not only when the SDK gives up on it.
+func awsConfig(ctx context.Context, c config.AWS, override *aws.Config, log *zap.Logger) (aws.Config, error) {
+	var awsCfg aws.Config
+	if override != nil {
+		awsCfg = *override
+	} else {
+		var err error
+		if awsCfg, err = LoadAWS(ctx, c); err != nil {
+			return aws.Config{}, err
+		}
+	}
+	awsCfg.APIOptions = append(slices.Clone(awsCfg.APIOptions), waitlog.AWSOption(log, waitlog.CallAfter, waitlog.CallEvery))
+	return awsCfg, nil
 }
 
 // loadRoots reads acme.ca_bundle, the roots of the CA's HTTPS (nil: the system's), and

@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
 )
@@ -148,4 +151,45 @@ func TestE2EAlreadyReplacedRenewedElsewhere(t *testing.T) {
 	if n := e.VersionCount(t, "certferry/web"); n != 2 {
 		t.Errorf("%d versions, want 2", n)
 	}
+}
+
+// TestE2ELeaseHeldOrUnavailable: a certificate whose lease another runner holds is
+// shown "renewing elsewhere" by --plan and skipped by a pass (due, not failing, no
+// order); when DynamoDB answers errors, the certificate fails before any order.
+func TestE2ELeaseHeldOrUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, coordination(e, time.Minute)+certsYAML(certYAML("web", "www.example.com")))
+	other, err := lease.New(lease.Options{Client: dynamodb.NewFromConfig(e.AWS), Table: e.Info.LeaseTable, Duration: time.Minute, Holder: "bastion-2/42/abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := other.Take(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.App(t, cfg)
+	for _, opts := range []renew.Options{{Plan: true}, {}} {
+		r := result(t, e.Pass(t, a, opts), "web")
+		if r.Action != renew.ActionElsewhere || r.Err() != nil || r.Condition != renew.ConditionDue ||
+			!strings.HasPrefix(r.Message, "renewing elsewhere (bastion-2/42/abcdef, until ") {
+			t.Errorf("plan %v: action %q condition %q message %q error %v", opts.Plan, r.Action, r.Condition, r.Message, r.Err())
+		}
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders for a certificate renewing elsewhere", n)
+	}
+	if err := held.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	e.SB.Calls().FailNext("dynamodb", "UpdateItem", 1<<10, calls.Fault{Code: "ServiceUnavailable"})
+	r := result(t, e.Pass(t, a, renew.Options{}), "web")
+	if r.Err() == nil || !strings.Contains(r.Error, "lease: take web: ") || r.Condition != renew.ConditionFailing {
+		t.Errorf("DynamoDB down: action %q condition %q error %q", r.Action, r.Condition, r.Error)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders without a lease", n)
+	}
+	e.SB.Calls().DropFaults()
 }

@@ -63,7 +63,8 @@ FUZZ_TARGETS := \
 	./acme:FuzzParsePersistValue \
 	./sinks/secretsmanager:FuzzParseRevocation \
 	./sinks/secretsmanager:FuzzText \
-	./sinks/secretsmanager:FuzzIssued
+	./sinks/secretsmanager:FuzzIssued \
+	./internal/sandbox/ddbsim:FuzzExpressions
 
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \

@@ -111,15 +111,16 @@ test-package:
 	cd deploy/package && $(GO) test -count=1 ./...
 	./scripts/test-bastion.sh
 
-# The AWS Lambda function: dist/lambda/<arch>/bootstrap, zipped (by a small Go program, so
-# no zip tool is needed) into dist/certferry-lambda-<arch>.zip for provided.al2023.
+# The AWS Lambda function: dist/lambda/<arch>/bootstrap, zipped into
+# dist/certferry-lambda-<arch>.zip for provided.al2023 by aws-lambda-go's build-lambda-zip
+# (its version is go.mod's, so no zip tool is needed; the same bootstrap makes the same zip).
 LAMBDA_ARCHS ?= arm64 amd64
 lambda:
 	@set -e; for arch in $(LAMBDA_ARCHS); do \
 		mkdir -p dist/lambda/$$arch; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -tags lambda.norpc \
 			-o dist/lambda/$$arch/bootstrap ./cmd/certferry-lambda; \
-		$(GO) run ./cmd/certferry-lambda/internal/zipper -o dist/certferry-lambda-$$arch.zip dist/lambda/$$arch/bootstrap; \
+		$(GO) run github.com/aws/aws-lambda-go/cmd/build-lambda-zip -o dist/certferry-lambda-$$arch.zip dist/lambda/$$arch/bootstrap; \
 		echo "dist/certferry-lambda-$$arch.zip $$(wc -c < dist/certferry-lambda-$$arch.zip) bytes"; \
 	done
 

@@ -48,9 +48,9 @@ func TestReloadFIFO(t *testing.T) {
 	}
 	reload <- struct{}{}
 	eventually(t, step, "failed reload counted", func() bool { return r.reloads(t, "failure") == 1 })
-	if !n.has("STATUS=reload failed, old configuration kept: config: load " + cfgPath + ": a named pipe (FIFO)") {
-		t.Errorf("no STATUS naming the FIFO")
-	}
+	eventually(t, step, "a STATUS naming the FIFO", func() bool {
+		return n.has("STATUS=reload failed, old configuration kept: config: load " + cfgPath + ": a named pipe (FIFO)")
+	})
 	before := runner.passes.Load()
 	eventually(t, fakePasses(2), "two more scheduled passes", func() bool { return runner.passes.Load() >= before+2 })
 	if err := r.stop(t); err != nil {

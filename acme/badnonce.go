@@ -17,18 +17,25 @@ import (
 // maxBadNonceRetries bounds how often one request is signed again with a fresh nonce
 // after the CA answered badNonce.
 //
-// Why the transport retries at all: lego's api.Core retries badNonce itself, but with an
-// exponential backoff (200 ms, ×1.5, at most 20 s in all, about ten attempts) and real
-// sleeps. Against a CA that rejects 90 % of nonces (Pebble's PEBBLE_WFE_NONCEREJECT,
-// which models a CA whose nonce service is in trouble) each POST then fails about a
-// third of the time after spending ~15 s, and a pass of ten POSTs practically never
-// completes. RFC 8555 §6.5 says the client should retry at once with the nonce that
-// came with the badNonce answer; that costs one round trip and no sleep. Each retry is
-// one more request to the CA, so it still goes through its endpoint's token bucket, and
-// the bound keeps a CA that rejects every nonce from being asked without end: after it,
-// the answer goes to lego, whose own (slow) retries remain the outer bound. With 16 the
+// Why the transport retries at all: lego v4's own badNonce retry cannot be configured
+// to do it well. api.Core.retrievablePost (lego v4.35.2, acme/api/api.go) retries a
+// POST answered badNonce on a fixed backoff (200 ms, ×1.5 with jitter, at most 5 s a
+// pause, 20 s in all, about ten attempts), with real sleeps under context.Background,
+// and neither the backoff nor the context is an option: a Core takes none. It also
+// fetches a new nonce each time rather than use the one the badNonce answer carries.
+// Against a CA that rejects 90 % of nonces (Pebble's PEBBLE_WFE_NONCEREJECT, which
+// models a CA whose nonce service is in trouble) each POST then fails about a third of
+// the time after spending ~15 s, and a pass of ten POSTs practically never completes.
+// RFC 8555 §6.5 says the client should retry at once with the nonce that came with the
+// badNonce answer; that costs one round trip and no sleep. Each retry is one more
+// request to the CA, so it still goes through its endpoint's token bucket, and the
+// bound keeps a CA that rejects every nonce from being asked without end: after it, the
+// answer goes to lego, whose own (slow) retries remain the outer bound. With 16 the
 // chance that a 90 % storm gets one request past both bounds is about 0.17^10.
-// TestBadNonceStormResigned fails with lego's retry alone (it gives the order up).
+//
+// TestBadNonceStormResigned shows it: an order completes against a CA rejecting 90 % of
+// nonces with at most a quarter of the rejections left to lego; with this retry off
+// (noResign, lego alone) every rejection goes to lego's sleeps and the order is given up.
 const maxBadNonceRetries = 16
 
 // resignJWS returns the flattened JWS body signed again by key with nonce in its

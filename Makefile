@@ -14,7 +14,7 @@ all: build
 
 help:
 	@echo "make demo   the whole job on a local sandbox (Pebble + Route 53 + Secrets Manager + DNS)"
-	@echo "make test   vet, every test with the race detector, and a short fuzz run of each parser"
+	@echo "make test   vet and staticcheck, every test with the race detector, and a short fuzz run of each parser"
 	@echo "make build  bin/certferry (make build-sandbox: bin/certferry-sandbox, the test stack and the demo)"
 	@echo "make bench  the benchmarks (not run by make test)"
 	@echo "make lambda dist/certferry-lambda-{arm64,amd64}.zip for AWS Lambda (provided.al2023)"
@@ -32,9 +32,14 @@ build-sandbox:
 demo: build build-sandbox
 	$(BIN)/certferry-sandbox demo
 
+# staticcheck, pinned: `go run pkg@version` builds that version without touching go.mod,
+# so `go mod tidy` stays clean. Its default checks; any finding fails make test.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 	cd deploy/package && $(GO) vet ./...
 
 test: tools vet

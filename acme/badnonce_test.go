@@ -40,7 +40,7 @@ func TestResignJWS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			parsed, err := jose.ParseSigned(string(again), []jose.SignatureAlgorithm{tc.alg})
+			parsed, err := jose.ParseSignedJSON(string(again), []jose.SignatureAlgorithm{tc.alg})
 			if err != nil {
 				t.Fatal(err)
 			}

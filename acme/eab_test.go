@@ -35,8 +35,8 @@ func randomHMAC(t *testing.T) string {
 }
 
 // newEABClient is acme.New against ca with eab, logging to an observer; it returns the
-// error rather than failing, plus the log text and the store's directory.
-func newEABClient(t *testing.T, ca *acmesim.CA, eab *acme.EAB) (*acme.Client, error, string, string) {
+// log text, the store's directory and the error (rather than failing).
+func newEABClient(t *testing.T, ca *acmesim.CA, eab *acme.EAB) (*acme.Client, string, string, error) {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	dir := t.TempDir()
@@ -59,7 +59,7 @@ func newEABClient(t *testing.T, ca *acmesim.CA, eab *acme.EAB) (*acme.Client, er
 		b.WriteString(buf.String())
 		buf.Free()
 	}
-	return c, err, b.String(), dir
+	return c, b.String(), dir, err
 }
 
 // assertNoSecret fails if any of the HMAC keys appears in text (error, log or files).
@@ -103,7 +103,7 @@ func TestEAB(t *testing.T) {
 
 	t.Run("valid", func(t *testing.T) {
 		t.Parallel()
-		c, err, logs, dir := newEABClient(t, ca, &acme.EAB{KID: "kid-1", HMACKey: hmacKey})
+		c, logs, dir, err := newEABClient(t, ca, &acme.EAB{KID: "kid-1", HMACKey: hmacKey})
 		if err != nil {
 			t.Fatalf("acme.New: %v", err)
 		}
@@ -154,7 +154,7 @@ func TestEAB(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err, logs, dir := newEABClient(t, ca, tc.eab)
+			c, logs, dir, err := newEABClient(t, ca, tc.eab)
 			if err == nil {
 				t.Fatalf("acme.New succeeded (account %s), want an error", c.AccountURL())
 			}

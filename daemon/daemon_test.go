@@ -101,7 +101,6 @@ type running struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	notes  *notes
 }
 
 // start runs the daemon with opts (Load, Listen and Ready filled in when unset) and

@@ -182,7 +182,6 @@ type confZone struct {
 	Zone
 	name string // canonical
 	id   string // bare; learnt by listing when not configured
-	err  error  // the last listing's error (not kept: the next call lists again)
 }
 
 func newConfigured(zs []Zone, r *router) *configured {

@@ -478,7 +478,7 @@ func (r *resolution) advance(w *walk) {
 		return
 	}
 	if len(w.chain) > maxChain {
-		w.done, w.err = true, fmt.Errorf("%w: more than %d CNAMEs: %s -> ...", ErrCNAMEChain, maxChain, chainString(w.chain))
+		w.done, w.err = true, fmt.Errorf("%w: more than %d CNAMEs, the chain starts %s", ErrCNAMEChain, maxChain, chainString(w.chain))
 		return
 	}
 	w.chain = append(w.chain, next)

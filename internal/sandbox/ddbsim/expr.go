@@ -187,19 +187,6 @@ func (p *parser) expect(kind tokKind, text string) *apiError {
 	return nil
 }
 
-func (p *parser) isKeyword(words ...string) bool {
-	t := p.peek()
-	if t.kind != tName {
-		return false
-	}
-	for _, w := range words {
-		if strings.EqualFold(t.text, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // pathElem is one step of a document path: a map key, or a list index when key is "".
 type pathElem struct {
 	key   string

@@ -410,5 +410,3 @@ func deploymentID() string {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(19), nil))
 	return fmt.Sprintf("ecs-svc/%019d", n)
 }
-
-func newUUID() string { return wire.RequestID() }

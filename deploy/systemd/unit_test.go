@@ -173,12 +173,12 @@ func TestStopFitsTimeoutStopSec(t *testing.T) {
 		t.Fatal("certferry.service sets no TimeoutStopSec in seconds")
 	}
 	secs, _ := strconv.Atoi(m[1])
-	stopSec := time.Duration(secs) * time.Second
+	stopTimeout := time.Duration(secs) * time.Second
 	if cleanup := acmeCleanupTimeout + daemon.CleanupTimeout; cleanup >= daemon.DefaultStopTimeout {
 		t.Errorf("a stopped pass's clean-up may take %s (ACME %s + records %s), not less than the daemon's stop bound %s",
 			cleanup, acmeCleanupTimeout, daemon.CleanupTimeout, daemon.DefaultStopTimeout)
 	}
-	if total := daemon.DefaultStopTimeout + daemon.HTTPShutdownTimeout; total >= stopSec {
+	if total := daemon.DefaultStopTimeout + daemon.HTTPShutdownTimeout; total >= stopTimeout {
 		t.Errorf("the daemon may take %s to stop (%s + HTTP %s), not less than TimeoutStopSec=%d", total, daemon.DefaultStopTimeout, daemon.HTTPShutdownTimeout, secs)
 	}
 }

@@ -42,7 +42,7 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 			}
 		}
 		if f := c.Sinks.File; f != nil && filepath.IsAbs(f.Dir) {
-			p, w := checkSinkDir(f.Dir)
+			w, p := checkSinkDir(f.Dir)
 			if p != nil {
 				problems = append(problems, fmt.Errorf("certificates[%d].sinks.file.dir (%s): %q: %w", i, c.Name, f.Dir, p))
 			}
@@ -98,10 +98,10 @@ func trusted(p string, fi fs.FileInfo, euid int, leaf bool) error {
 // checkSinkDir refuses a file sink directory that every user may write into, and warns
 // when it is a symbolic link into a system directory. A directory not created yet is
 // fine (the sink creates it 0700).
-func checkSinkDir(dir string) (problem error, warning string) {
+func checkSinkDir(dir string) (warning string, problem error) {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return nil, "" // not there yet, or unreadable: the sink's own preflight says which
+		return "", nil // not there yet, or unreadable: the sink's own preflight says which
 	}
 	if real != filepath.Clean(dir) {
 		if why, ok := config.SystemDirectory(real); ok {
@@ -110,13 +110,13 @@ func checkSinkDir(dir string) (problem error, warning string) {
 	}
 	fi, err := os.Stat(real)
 	if err != nil || !fi.IsDir() {
-		return nil, warning
+		return warning, nil
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
-		return fmt.Errorf("writable by every user (mode %s%s): anyone could replace the certificate or its key; chmod o-w it or choose another directory",
-			fi.Mode().Perm(), stickyNote(fi)), warning
+		return warning, fmt.Errorf("writable by every user (mode %s%s): anyone could replace the certificate or its key; chmod o-w it or choose another directory",
+			fi.Mode().Perm(), stickyNote(fi))
 	}
-	return nil, warning
+	return warning, nil
 }
 
 func stickyNote(fi fs.FileInfo) string {

@@ -410,7 +410,14 @@ func (d *Daemon) refresh(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.HealthRefresh)
 	defer cancel()
 	sum, err := d.runner.Pass(rctx, renew.Options{Refresh: true})
-	now := d.opts.Now()
+	if status := d.refreshed(sum, err, d.opts.Now()); status != "" {
+		d.sendNotify(statusLine(status))
+	}
+}
+
+// refreshed records a refresh's outcome; it returns a STATUS line when a condition
+// changed outside this daemon.
+func (d *Daemon) refreshed(sum *renew.Summary, err error, now time.Time) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err != nil {
@@ -419,17 +426,24 @@ func (d *Daemon) refresh(ctx context.Context) {
 		if d.shared.stale() {
 			d.m.MarkUnknown(d.names)
 		}
-		return
+		return ""
 	}
 	d.shared = sharedRead{last: now, every: d.shared.every}
+	moved := false
 	for _, r := range sum.Results {
 		if prev, ok := d.certs[r.Name]; ok && changed(prev, r) {
+			moved = true
 			d.log.Info("condition changed outside this daemon", zap.String("cert", r.Name),
 				zap.String("was", string(prev.Condition)), zap.String("now", string(r.Condition)))
 		}
 		d.certs[r.Name] = r
 	}
 	d.m.ObserveConditions(sum)
+	if !moved {
+		return ""
+	}
+	return fmt.Sprintf("%s; shared state read %s: %d certificates, %d failing",
+		d.lastStatus, now.UTC().Format(time.RFC3339), len(sum.Results), sum.Failing())
 }
 
 func changed(a, b *renew.Result) bool {

@@ -273,7 +273,7 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 			state[smsink.TagHooks] = smsink.HookProgress{Version: smsink.Token(b), StoredAt: now}.String()
 		}
 		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile,
-			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange(), State: state, Expect: &w.version})
+			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange() || w.decision.Reason.ReplacesUntrusted(), State: state, Expect: &w.version})
 		if err != nil {
 			w.state.set(pending) // not written: written at the end of the pass
 		}

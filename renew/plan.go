@@ -242,7 +242,14 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			if s.Profile == "" || !s.TagsCurrent {
 				st.Profile = c.Profile // the tags cannot be trusted for it
 			}
-			r.repairTags(ctx, w, b, s)
+			if w.in.Untrusted = r.untrusted(b); w.in.Untrusted != nil {
+				// Not the CA's: no ARI window to ask for, nothing for the order to name in
+				// "replaces". Its tags are not rewritten from it, so the value is read, and
+				// found out, on every pass until it is replaced.
+				w.ariID = ""
+			} else {
+				r.repairTags(ctx, w, b, s)
+			}
 			return st, nil
 		}
 		if s.NotAfter.IsZero() {
@@ -271,6 +278,26 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			NotBefore: b.NotBefore, NotAfter: b.NotAfter, IssuedAt: b.NotBefore}, nil
 	}
 	return st, nil
+}
+
+// untrusted checks a stored certificate read from its value against the CA's roots
+// (Settings.StoredRoots): one that does not chain to them was not issued by the CA (a
+// self-signed certificate placed by hand) and is replaced. The chain is checked at the
+// certificate's own start, so an expired one is judged by its issuer, not its age.
+func (r *Runner) untrusted(b *certs.Bundle) *scheduler.Problem {
+	if r.settings.StoredRoots == nil {
+		return nil
+	}
+	err := b.Verify(r.settings.StoredRoots, b.NotBefore.Add(time.Second))
+	if err == nil {
+		return nil
+	}
+	issuer := ""
+	if b.Leaf != nil {
+		issuer = b.Leaf.Issuer.String()
+	}
+	return &scheduler.Problem{Reason: scheduler.ReasonNotFromCA,
+		Message: fmt.Sprintf("the stored certificate (serial %s, issuer %q) does not chain to acme.issuer_roots: %v; it is replaced", b.Serial, issuer, err)}
 }
 
 // ariRetryOnError is how long after a failed ARI check (no ARI, a malformed answer, a

@@ -99,6 +99,10 @@ type Settings struct {
 	ARI         bool
 	// Roots verify issued chains before they are stored; nil uses the system roots.
 	Roots *x509.CertPool
+	// StoredRoots, when set (acme.issuer_roots), are the roots a stored certificate must
+	// chain to: one that does not (a self-signed certificate written into the secret by
+	// hand) is due with reason not-from-ca and replaced. nil: not checked.
+	StoredRoots *x509.CertPool
 	// CleanupTimeout bounds TXT cleanup after the pass's context ended (a Lambda sets it
 	// inside its safety margin).
 	CleanupTimeout time.Duration

@@ -35,6 +35,7 @@ const (
 	ReasonInterval       Reason = "interval"         // would fall due before the next scheduled run
 	ReasonForced         Reason = "forced"           // --force
 	ReasonRevoked        Reason = "revoked"          // the stored certificate was revoked (certferry revoke)
+	ReasonNotFromCA      Reason = "not-from-ca"      // the stored certificate does not chain to the CA's roots (placed by hand)
 	ReasonNotDue         Reason = "not-due"          // fine as it is
 	ReasonBackoff        Reason = "backoff"          // a recent failure: waiting before the next attempt
 	ReasonIssuanceGuard  Reason = "issuance-guard"   // a certificate was issued too recently
@@ -96,6 +97,11 @@ type Input struct {
 	// unusable, so neither the timing rules nor the issuance guard hold it back; backoff
 	// still does.
 	Revoked string
+	// Untrusted, when set, says the stored certificate is not one the CA issued (it does
+	// not chain to acme.issuer_roots: a self-signed one placed by hand): like a revoked
+	// one, it is due now whatever its dates, the issuance guard and the would-shorten
+	// rule; backoff still holds.
+	Untrusted *Problem
 	// Unstored: a certificate issued earlier (by this process) waits to be stored.
 	// Storing it asks nothing of the CA, so neither backoff nor the issuance guard holds
 	// it back, and --force does not replace it with a new order.
@@ -112,6 +118,10 @@ type Problem struct {
 	Reason  Reason
 	Message string
 }
+
+// ReplacesUntrusted reports whether r replaces a stored certificate that is not the CA's:
+// it may expire earlier than the one replacing it.
+func (r Reason) ReplacesUntrusted() bool { return r == ReasonNotFromCA }
 
 // IsChange reports whether r is a deliberate change of the configuration (names, key
 // type, profile, CA): such a renewal may replace a certificate that lasts longer.
@@ -207,6 +217,9 @@ func Decide(in Input) Decision {
 	}
 	if in.Revoked != "" {
 		return Decision{Due: true, Reason: ReasonRevoked, Message: in.Revoked, DueAt: now}
+	}
+	if in.Untrusted != nil {
+		return Decision{Due: true, Reason: in.Untrusted.Reason, Message: in.Untrusted.Message, DueAt: now}
 	}
 	d := timing
 	// The issuance guard holds even against ARI or a config-change loop: a stale ARI

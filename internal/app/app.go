@@ -235,6 +235,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Interval:       cfg.Schedule.Interval,
 		ARI:            cfg.ACME.ARI,
 		Roots:          verifyRoots,
+		StoredRoots:    storedRoots(cfg.ACME, verifyRoots),
 		CleanupTimeout: opts.CleanupTimeout,
 		MinOrderTime:   opts.MinOrderTime,
 		Directory:      a.directory,
@@ -290,6 +291,15 @@ func awsConfig(ctx context.Context, c config.AWS, override *aws.Config, log *zap
 	}
 	awsCfg.APIOptions = append(slices.Clone(awsCfg.APIOptions), waitlog.AWSOption(log, waitlog.CallAfter, waitlog.CallEvery))
 	return awsCfg, nil
+}
+
+// storedRoots are the roots a stored certificate must chain to: acme.issuer_roots when
+// set; nil (no check) otherwise, as the system roots say nothing of which CA issued it.
+func storedRoots(c config.ACME, verify *x509.CertPool) *x509.CertPool {
+	if c.IssuerRoots == "" {
+		return nil
+	}
+	return verify
 }
 
 // loadRoots reads acme.ca_bundle, the roots of the CA's HTTPS (nil: the system's), and

@@ -34,9 +34,13 @@ type Account struct {
 	// NextKeyAt is when NextKey was stored: a rollover that began long ago and left the
 	// CA with the old key was interrupted, not under way.
 	NextKeyAt time.Time
-	// Deactivated: the CA was asked to deactivate the account (Client.Deactivate). New
-	// never uses a deactivated account; it registers a new key in its place.
+	// Deactivated: the CA was asked to deactivate the account (Client.Deactivate), or it
+	// answered that it no longer knows it (DeactivatedReason says so). New never uses a
+	// deactivated account; it registers a new key in its place.
 	Deactivated bool
+	// DeactivatedReason, when set, says why the account was superseded without being
+	// deactivated by certferry: the CA's answer, and when (docs/accounts.md).
+	DeactivatedReason string
 }
 
 // AccountStore keeps one account per (directory, EAB key id) where every runner can read

@@ -108,6 +108,8 @@ type Client struct {
 	mu      sync.Mutex // guards account and key (a rollover replaces them)
 	account Account
 	key     crypto.PrivateKey
+	// replaceMu serialises replacing an account the CA forgot (replace.go).
+	replaceMu sync.Mutex
 }
 
 // New loads the account of (DirectoryURL, EAB key id) from cfg.Store, or creates and
@@ -320,7 +322,14 @@ func (c *Client) register(ctx context.Context, eab *EAB, store AccountStore) (st
 		return false, errors.New("acme: register account: the CA sent no account URL (Location)")
 	}
 	c.account.URL = acct.Location
-	c.log.Info("registered the ACME account", zap.String("account", acct.Location), zap.String("email", c.account.Email))
+	ct.mu.Lock()
+	created := ct.accountCreated
+	ct.mu.Unlock()
+	if created {
+		c.log.Info("registered the ACME account", zap.String("account", acct.Location), zap.String("email", c.account.Email))
+	} else {
+		c.log.Info("the CA already knew this account key; using its account", zap.String("account", acct.Location))
+	}
 	return false, nil
 }
 

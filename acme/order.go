@@ -129,7 +129,24 @@ type Certificate struct {
 // answers alreadyReplaced to Request.Replaces, the order is placed once more without
 // Replaces (lego's api does that retry) and Order.ReplacesRefused says so. When Begin
 // fails after the order exists, it deactivates the order's pending authorizations.
+//
+// When the CA answers that it no longer knows the account (accountDoesNotExist, or the
+// account deactivated by someone else), the account is replaced once and the order
+// placed again (replace.go).
 func (c *Client) Begin(ctx context.Context, req OrderRequest) (*Order, error) {
+	used := c.AccountURL()
+	o, err := c.begin(ctx, req)
+	if err == nil || !accountGone(err) {
+		return o, err
+	}
+	if rerr := c.replaceAccount(ctx, used, err); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return c.begin(ctx, req)
+}
+
+// begin is Begin with the account it has.
+func (c *Client) begin(ctx context.Context, req OrderRequest) (*Order, error) {
 	if _, err := keyTypeOf(req.KeyType); err != nil {
 		return nil, fmt.Errorf("acme: begin order %s: %w", req.Name, err)
 	}

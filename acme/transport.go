@@ -174,6 +174,9 @@ type callTransport struct {
 	// body by URL (bodies; persist.go): what lego's wire types drop.
 	keepBodies bool
 	bodies     map[string][]byte
+	// accountCreated: the call's last newAccount answer was 201 Created (a new account),
+	// not 200 (the CA already knew the key: RFC 8555 section 7.3.1).
+	accountCreated bool
 	// stopReplaced, set before the call's first request, is the newOrder URL: once the
 	// CA answered it alreadyReplaced, a new order there (lego's retry without replaces)
 	// is refused with ErrAlreadyReplaced (OrderRequest.StopIfReplaced).
@@ -408,6 +411,11 @@ func (c *callTransport) send(req *http.Request, class endpoint) (resp *http.Resp
 	start := time.Now()
 	resp, err = c.s.base.RoundTrip(req.Clone(ctx))
 	c.s.report(class, resp, time.Since(start))
+	if err == nil && class == epNewAccount {
+		c.mu.Lock()
+		c.accountCreated = resp.StatusCode == http.StatusCreated
+		c.mu.Unlock()
+	}
 	if err != nil {
 		cancel()
 		if ctxErr := c.ctx.Err(); ctxErr != nil {

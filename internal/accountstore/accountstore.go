@@ -32,13 +32,15 @@ type Stored struct {
 	NextKeyPEM  string  `json:"next_key_pem,omitempty"`
 	NextKeyAt   string  `json:"next_key_at,omitempty"`
 	Deactivated bool    `json:"deactivated,omitempty"`
+	// DeactivatedReason: why the account was superseded (acme.Account.DeactivatedReason).
+	DeactivatedReason string `json:"deactivated_reason,omitempty"`
 }
 
 // ToStored is the stored form of a.
 func ToStored(a *acme.Account) Stored {
 	kid := a.KID
 	st := Stored{Directory: a.Directory, KID: &kid, Email: a.Email, URL: a.URL, KeyPEM: string(a.Key.Bytes()),
-		NextKeyPEM: string(a.NextKey.Bytes()), Deactivated: a.Deactivated}
+		NextKeyPEM: string(a.NextKey.Bytes()), Deactivated: a.Deactivated, DeactivatedReason: a.DeactivatedReason}
 	if !a.NextKey.IsZero() && !a.NextKeyAt.IsZero() {
 		st.NextKeyAt = a.NextKeyAt.UTC().Format(time.RFC3339)
 	}
@@ -62,16 +64,24 @@ func (s Stored) Matches(directory, kid string) (ok, exact bool) {
 
 // Find returns the index of the account of (directory, kid) in list, preferring an
 // exact match to a legacy one; -1 when none.
+//
+// A pair may also hold superseded accounts (deactivated, with a reason, kept for the
+// record beside their replacement): a live account is preferred to them.
 func Find(list []Stored, directory, kid string) int {
-	legacy := -1
+	legacy, superseded := -1, -1
 	for i, s := range list {
 		ok, exact := s.Matches(directory, kid)
-		if exact {
+		switch {
+		case exact && s.Deactivated && s.DeactivatedReason != "":
+			superseded = i
+		case exact:
 			return i
-		}
-		if ok && legacy < 0 {
+		case ok && legacy < 0:
 			legacy = i
 		}
+	}
+	if legacy < 0 {
+		return superseded
 	}
 	return legacy
 }
@@ -86,7 +96,7 @@ func (s Stored) Account(kid, where string) (*acme.Account, error) {
 		kid = *s.KID
 	}
 	a := &acme.Account{Directory: s.Directory, KID: kid, Email: s.Email, URL: s.URL, Key: certs.NewPrivateKeyPEM([]byte(s.KeyPEM)),
-		NextKey: certs.NewPrivateKeyPEM([]byte(s.NextKeyPEM)), Deactivated: s.Deactivated}
+		NextKey: certs.NewPrivateKeyPEM([]byte(s.NextKeyPEM)), Deactivated: s.Deactivated, DeactivatedReason: s.DeactivatedReason}
 	a.NextKeyAt, _ = time.Parse(time.RFC3339, s.NextKeyAt)
 	return a, nil
 }

@@ -202,7 +202,7 @@ func (a *App) PersistPresence(ctx context.Context) map[string]string {
 	}
 	url := ""
 	for _, acct := range accounts {
-		if acct.Directory == a.Config.ACME.Directory && acct.URL != "" {
+		if acct.Directory == a.Config.ACME.Directory && acct.URL != "" && !acct.Deactivated {
 			url = acct.URL
 		}
 	}

@@ -165,7 +165,13 @@ func (s *AccountStore) Create(ctx context.Context, a *acme.Account) error {
 			return nil, acme.ErrAccountExists
 		}
 		if i >= 0 {
-			list = slices.Delete(list, i, i+1)
+			// A superseded account (the CA forgot it) is kept for the record beside its
+			// replacement, the latest one only; one deactivated by certferry goes.
+			keep, key := list[i].DeactivatedReason != "", list[i].KeyPEM
+			list = slices.DeleteFunc(list, func(s accountstore.Stored) bool {
+				_, exact := s.Matches(a.Directory, a.KID)
+				return exact && s.Deactivated && (!keep || s.KeyPEM != key)
+			})
 		}
 		return append(list, accountstore.ToStored(a)), nil
 	})

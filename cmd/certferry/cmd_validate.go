@@ -36,7 +36,8 @@ store, a file sink).
 --online also reads, writing nothing and ordering nothing: the CA's directory (and its
 profiles), every name's hosted zone, and every secret (readable, and one certferry may
 write for this certificate: not another program's, not scheduled for deletion, not the
-ACME account's, not shared with another certificate by name and ARN); and it notes the
+ACME account's, not shared with another certificate by name and ARN); the lease table
+(coordination.dynamodb_table, one read); and it notes the
 certificates configured with dns-persist-01 that will fall back to dns-01 (a CA that
 names no issuer, Let's Encrypt production).
 

@@ -219,4 +219,13 @@ func TestCLIValidateOnline(t *testing.T) {
 		t.Errorf("the foreign secret's value reached the output")
 	}
 
+	// Coordination: the lease table answers, or its absence is a problem (beside the
+	// foreign secret above).
+	for table, bad := range map[string]bool{e.Info.LeaseTable: false, "no-such-table": true} {
+		cfg := e.WriteConfig(t, strings.Replace(lifecycleConfig, "aws:\n", "coordination:\n  dynamodb_table: "+table+"\naws:\n", 1))
+		code, _, errOut := validate(cfg)
+		if code != exitUsage || strings.Contains(errOut, cfg+": coordination.dynamodb_table: lease: read certferry/validate: ") != bad {
+			t.Errorf("lease table %s: exit %d\n%s", table, code, errOut)
+		}
+	}
 }

@@ -80,6 +80,7 @@ type App struct {
 	Runner  *renew.Runner
 	sm      *awssm.Client
 	secrets *smsink.Sink
+	leases  renew.Leases // nil without coordination
 	dns     *route53.Provider
 	roots   *x509.CertPool
 
@@ -225,7 +226,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		return nil, err
 	}
 
-	leases, err := newLeases(cfg.Coordination, awsCfg, opts)
+	a.leases, err = newLeases(cfg.Coordination, awsCfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +254,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		},
 		DNS:     dns,
 		Secrets: a.secrets,
-		Leases:  leases,
+		Leases:  a.leases,
 		Files:   files,
 		Logger:  log,
 		Now:     opts.Now,

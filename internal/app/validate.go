@@ -144,10 +144,15 @@ const maxDirectory = 1 << 20
 // directoryTimeout bounds fetching the CA's directory.
 const directoryTimeout = 30 * time.Second
 
+// validateLeaseKey is the lease key validate --online reads: not a certificate name
+// (names have no "/").
+const validateLeaseKey = "certferry/validate"
+
 // Online runs the checks that need the CA and AWS, and orders and writes nothing: the
 // CA's directory answers (and offers every configured profile, when it lists its
 // profiles), every name's hosted zone is found, every secret is readable and can take
-// its certificate (renew.Runner.Check), and the account store is readable. problems are the configuration's;
+// its certificate (renew.Runner.Check), the lease table answers (coordination), and the
+// account store is readable. problems are the configuration's;
 // unreachable are the checks that could not run (the CA or AWS did not answer, no
 // credentials).
 func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
@@ -159,6 +164,12 @@ func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
 	p, err := a.Runner.Check(ctx, renew.Options{})
 	if err != nil {
 		unreachable = append(unreachable, err)
+	}
+	// The lease table answers (one read of a key no certificate can have).
+	if a.leases != nil {
+		if _, err := a.leases.HeldElsewhere(ctx, validateLeaseKey); err != nil {
+			p = append(p, fmt.Errorf("coordination.dynamodb_table: %w", err))
+		}
 	}
 	// The ACME accounts: readable, and each one parses (none yet is fine).
 	if _, err := a.AccountStore().List(ctx); err != nil {

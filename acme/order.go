@@ -74,6 +74,19 @@ type OrderRequest struct {
 	// (lego's own retry): another runner probably renewed the certificate, and the
 	// caller checks before a second order (docs/coordination.md).
 	StopIfReplaced bool
+	// Gate, when set, admits the new-order request (and only it: the authorizations are
+	// read after it leaves). A pass uses it to send new orders one at a time and to
+	// send none after the CA answered rateLimited (docs/pacing.md).
+	Gate NewOrderGate
+}
+
+// NewOrderGate admits new-order requests. Enter blocks until the request may go, or
+// returns the error to fail the order with instead (the CA refused an earlier one);
+// Leave is called once after every successful Enter with the request's outcome (nil, or
+// the classified error: a *RateLimitedError for rateLimited).
+type NewOrderGate interface {
+	Enter(ctx context.Context) error
+	Leave(err error)
 }
 
 // Challenge is one TXT record to present for a dns-01 challenge.
@@ -125,6 +138,30 @@ type Certificate struct {
 	NotAfter     time.Time
 }
 
+// newOrder sends the new-order request through req.Gate. refusedReplaces: the CA
+// refused replaces for this account and the order was placed without it. The error is
+// classified.
+func (c *Client) newOrder(ctx context.Context, core *api.Core, ct *callTransport, req OrderRequest, log *zap.Logger) (ext legoacme.ExtendedOrder, refusedReplaces bool, err error) {
+	if req.Gate != nil {
+		if err := req.Gate.Enter(ctx); err != nil {
+			return ext, false, err
+		}
+		defer func() { req.Gate.Leave(err) }()
+	}
+	ext, err = core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile, ReplacesCertID: req.Replaces})
+	if err != nil && req.Replaces != "" && errors.Is(ct.classify(err), ErrUnauthorized) {
+		// The certificate named in replaces was issued to another account (the account
+		// was deactivated and replaced, or the directory URL changed): order without it.
+		log.Warn("the CA refused replaces for this account; ordering again without it", zap.String("replaces", req.Replaces), zap.Error(ct.classify(err)))
+		ext, err = core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile})
+		refusedReplaces = err == nil
+	}
+	if err != nil {
+		return ext, false, ct.classify(err)
+	}
+	return ext, refusedReplaces, nil
+}
+
 // Begin places a new order and returns the dns-01 records to present. When the CA
 // answers alreadyReplaced to Request.Replaces, the order is placed once more without
 // Replaces (lego's api does that retry) and Order.ReplacesRefused says so. When Begin
@@ -170,17 +207,9 @@ func (c *Client) begin(ctx context.Context, req OrderRequest) (*Order, error) {
 	if req.Replaces != "" && core.GetDirectory().RenewalInfo == "" {
 		log.Debug("the CA offers no ARI; ordering without replaces")
 	}
-	ext, err := core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile, ReplacesCertID: req.Replaces})
-	refusedReplaces := false
-	if err != nil && req.Replaces != "" && errors.Is(ct.classify(err), ErrUnauthorized) {
-		// The certificate named in replaces was issued to another account (the account
-		// was deactivated and replaced, or the directory URL changed): order without it.
-		log.Warn("the CA refused replaces for this account; ordering again without it", zap.String("replaces", req.Replaces), zap.Error(ct.classify(err)))
-		ext, err = core.Orders.NewWithOptions(req.Domains, &api.OrderOptions{Profile: req.Profile})
-		refusedReplaces = err == nil
-	}
+	ext, refusedReplaces, err := c.newOrder(ctx, core, ct, req, log)
 	if err != nil {
-		return nil, fmt.Errorf("acme: begin order %s: new order: %w", req.Name, ct.classify(err))
+		return nil, fmt.Errorf("acme: begin order %s: new order: %w", req.Name, err)
 	}
 	o := &Order{Request: req, URL: ext.Location, finalizeURL: ext.Finalize, ReplacesRefused: refusedReplaces}
 	o.Request.Domains = slices.Clone(req.Domains)

@@ -135,6 +135,9 @@ type Daemon struct {
 	lastSuccess time.Time
 	lastStatus  string
 	shared      sharedRead // reads of the certificates' shared state (passes and refreshes)
+	// waitUntil: the last pass held certificates back for the CA's limit; the next pass
+	// runs when the first fits, if that is before the schedule's next (docs/pacing.md).
+	waitUntil time.Time
 }
 
 // sharedRead is how the daemon's reads of the certificates' shared state (the secrets'
@@ -317,10 +320,19 @@ func (f scheduleFunc) Next(now time.Time) time.Time { return f(now) }
 // next is the schedule's next time after now (Options.Next in tests); the loop bounds
 // it with scheduler.NextPass.
 func (d *Daemon) next(now time.Time) time.Time {
+	next := d.sched.Next(now)
 	if d.opts.Next != nil {
-		return d.opts.Next(now)
+		next = d.opts.Next(now)
 	}
-	return d.sched.Next(now)
+	d.mu.Lock()
+	wait := d.waitUntil
+	d.mu.Unlock()
+	// The CA's window frees for certificates the last pass held back: the next pass
+	// runs then rather than at the next cron tick (still no sooner than the floor).
+	if !wait.IsZero() && wait.Before(next) {
+		return wait
+	}
+	return next
 }
 
 // runPass runs one pass. When ctx ends during the pass, it waits up to StopTimeout for
@@ -368,6 +380,9 @@ func (d *Daemon) pass(ctx context.Context) {
 		return
 	}
 	d.m.ObservePass(sum)
+	d.mu.Lock()
+	d.waitUntil = sum.WaitUntil() // before next below: the status line names the next pass
+	d.mu.Unlock()
 	renewed, failed := 0, 0
 	for _, r := range sum.Results {
 		switch {

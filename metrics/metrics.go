@@ -42,6 +42,8 @@ type Metrics struct {
 	aws          *prometheus.CounterVec
 	acmeDuration *prometheus.HistogramVec
 	awsDuration  *prometheus.HistogramVec
+	caRemaining  *prometheus.GaugeVec
+	waiting      prometheus.Gauge
 
 	mu    sync.Mutex
 	names map[string]bool // certificate names with series, to drop removed ones
@@ -84,6 +86,7 @@ func New() *Metrics {
 		Help:    "Duration of a whole pass.",
 		Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800},
 	})
+	m.newLimitMetrics()
 	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "certferry_last_successful_pass_timestamp_seconds",
 		Help: "End of the last pass that left no certificate failing or expired (skipped in backoff included), in seconds since the epoch.",
@@ -115,7 +118,7 @@ func New() *Metrics {
 		Buckets: requestBuckets,
 	}, []string{"service", "operation"})
 	m.reg.MustRegister(m.expiration, m.renewal, m.ready, m.failures, m.hookFailures, m.renewals, m.hookRuns, m.passDuration, m.lastSuccess,
-		m.passes, m.reloads, m.acme, m.aws, m.acmeDuration, m.awsDuration,
+		m.passes, m.reloads, m.acme, m.aws, m.acmeDuration, m.awsDuration, m.caRemaining, m.waiting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(r)
@@ -124,6 +127,18 @@ func New() *Metrics {
 		m.passes.WithLabelValues(r)
 	}
 	return m
+}
+
+// newLimitMetrics creates the metrics of the CA's issuance limits (docs/pacing.md).
+func (m *Metrics) newLimitMetrics() {
+	m.caRemaining = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certferry_ca_limit_remaining",
+		Help: "New orders that still fit the CA's limit (acme.limits: new_orders, per_registered_domain, duplicates) after the last pass; per domain and per set of names, the least over the configured names.",
+	}, []string{"limit"})
+	m.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "certferry_certificates_waiting",
+		Help: "Certificates due and waiting for the CA's limit (not failing) after the last pass.",
+	})
 }
 
 // Registry is the private registry (for tests and extra collectors).
@@ -188,6 +203,13 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 			m.renewals.WithLabelValues(r.Name, "failure").Inc()
 		case r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore:
 			m.renewals.WithLabelValues(r.Name, "success").Inc()
+		}
+	}
+	m.waiting.Set(float64(sum.Waiting()))
+	if sum.LimitRemaining != nil {
+		m.caRemaining.Reset()
+		for limit, n := range sum.LimitRemaining {
+			m.caRemaining.WithLabelValues(limit).Set(float64(n))
 		}
 	}
 	m.passDuration.Observe(sum.Duration.Seconds())

@@ -22,11 +22,12 @@ type Memory struct {
 	mu       sync.Mutex
 	unstored map[string]*certs.Bundle     // by certificate name
 	tags     map[string]map[string]string // by certificate name
+	limits   *limitMemory                 // the CA's limits: orders not stored, a rateLimited answer's wait
 }
 
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory {
-	return &Memory{unstored: map[string]*certs.Bundle{}, tags: map[string]map[string]string{}}
+	return &Memory{unstored: map[string]*certs.Bundle{}, tags: map[string]map[string]string{}, limits: newLimitMemory()}
 }
 
 // keep remembers b as issued but not stored for the certificate name.

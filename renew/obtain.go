@@ -91,8 +91,10 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 		return nil
 	}
 	fallback := &persistFallback{log: r.log}
+	gate := r.newOrderGate()
 	r.forEach(ctx, ws, func(ctx context.Context, w *work) {
-		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile}
+		req := acme.OrderRequest{Name: w.cert.Name, Domains: w.cert.Domains, KeyType: w.cert.KeyType, Profile: w.cert.Profile,
+			Gate: gate.forWork(w)}
 		if w.persist != "" {
 			req.Challenge, req.PersistIssuer = acme.ChallengeDNSPersist01, w.persist
 		}
@@ -110,7 +112,9 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 			o, err = r.afterReplaced(ctx, client, w, req)
 		}
 		if err != nil {
-			r.fail(ctx, w, fmt.Errorf("order: %w", err))
+			if !r.caHeld(w, err) {
+				r.fail(ctx, w, fmt.Errorf("order: %w", err))
+			}
 			return
 		}
 		if o == nil {

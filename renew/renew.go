@@ -23,6 +23,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
@@ -124,6 +125,9 @@ type Settings struct {
 	// AccountSecret is the secret that holds the ACME account (empty: a file store): no
 	// certificate may be stored in it.
 	AccountSecret string
+	// Limits are the CA's issuance limits (acme.limits) new orders are planned inside;
+	// zero: none known.
+	Limits config.Limits
 	// TrustChainTop verifies an issued chain up to its own topmost certificate instead of
 	// Roots: set for a dry run against another CA than the configured one (Let's
 	// Encrypt's staging CA), whose roots no trust store holds. The leaf's signature,
@@ -238,6 +242,9 @@ type Result struct {
 	// NewFailure is set when this pass's attempt failed (not an earlier pass's failure
 	// still waiting in backoff).
 	NewFailure bool `json:"new_failure,omitempty"`
+	// WaitingUntil is set when the certificate is due and waits for the CA's limit
+	// (Action wait): acme.limits holds it back, or the CA answered rateLimited.
+	WaitingUntil time.Time `json:"waiting_until,omitzero"`
 	// RetryAfter is set when the CA asked to wait (rateLimited).
 	RetryAfter time.Duration `json:"retry_after_ns,omitempty"`
 	// Hooks are the hooks that ran (or were skipped) for this certificate in this pass.
@@ -264,6 +271,33 @@ type Summary struct {
 	Plan     bool          `json:"plan"`
 	DryRun   bool          `json:"dry_run,omitempty"`
 	Results  []*Result     `json:"results"`
+	// LimitRemaining is, per limit of acme.limits (new_orders, per_registered_domain,
+	// duplicates), how many more new orders fit after this pass's: for the per-domain and
+	// per-set limits the least over the names planned. Nil when no limit is set.
+	LimitRemaining map[string]int `json:"limit_remaining,omitempty"`
+}
+
+// Waiting counts the certificates waiting for the CA's limit.
+func (s *Summary) Waiting() int {
+	n := 0
+	for _, r := range s.Results {
+		if r.Action == ActionWait {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitUntil is the earliest time a waiting certificate fits the CA's limits (zero when
+// none waits): the daemon runs its next pass then.
+func (s *Summary) WaitUntil() time.Time {
+	var t time.Time
+	for _, r := range s.Results {
+		if r.Action == ActionWait && (t.IsZero() || r.WaitingUntil.Before(t)) {
+			t = r.WaitingUntil
+		}
+	}
+	return t
 }
 
 // Failed counts the certificates whose attempt failed in this pass (see also Failing).
@@ -385,7 +419,7 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 		works = append(works, w)
 		sum.Results = append(sum.Results, w.res)
 	}
-	due := r.run(ctx, works, inv, opts)
+	due := r.run(ctx, works, inv, opts, sum)
 	now := r.deps.Now()
 	for _, w := range works {
 		r.report(w, now)
@@ -399,7 +433,7 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 // run does what plan decided, in order: sweep what dead runs left, check what is due
 // (preflight), bring files up to date, obtain and store what is due, retry hooks left
 // over, and record every certificate's state. It returns the due certificates.
-func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options) []*work {
+func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options, sum *Summary) []*work {
 	if !opts.Plan {
 		r.sweep(ctx, works)
 	}
@@ -412,21 +446,24 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		if !opts.Refresh {
 			r.peekLeases(ctx, works)
 		}
+		// A plan shows what the CA's limits hold back, too.
+		r.holdForLimits(works, dueOf(works), inv, opts, sum)
 		return nil
 	}
 	for _, w := range works {
 		r.clearSolved(w)
 	}
 	r.syncFiles(ctx, works)
-	var due []*work
-	for _, w := range works {
-		if w.decision.Due && w.alive() {
-			due = append(due, w)
-		}
-	}
+	// What the CA's limits hold back waits; the rest is ordered under its lease.
+	due := r.holdForLimits(works, dueOf(works), inv, opts, sum)
 	due = r.takeLeases(ctx, due, opts)
 	if len(due) > 0 {
 		r.obtain(ctx, due, opts)
+		for _, w := range due {
+			if w.res.Bundle != nil {
+				r.mem.limits.storedNow(r.settings.Directory, w.cert.Name) // it counts as stored from now on
+			}
+		}
 	}
 	if !opts.DryRun {
 		r.retryHooks(ctx, works)
@@ -434,6 +471,17 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did
 	r.forEach(fresh, works, r.record)
 	r.releaseLeases(fresh, works)
+	return due
+}
+
+// dueOf returns the due certificates nothing has stopped and no other runner deals with.
+func dueOf(works []*work) []*work {
+	var due []*work
+	for _, w := range works {
+		if w.decision.Due && w.alive() && !w.elsewhere() {
+			due = append(due, w)
+		}
+	}
 	return due
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/lease"
+	"github.com/certferry/certferry/limits"
 	"github.com/certferry/certferry/scheduler"
 )
 
@@ -52,6 +53,12 @@ type work struct {
 	// err is this pass's failure of the certificate, and how it came about.
 	err     error
 	outcome outcome
+
+	// limitKind is how the CA counts this certificate's order (set when the pass plans
+	// inside acme.limits); caRefused, when the CA answered its new order rateLimited,
+	// is the end of the CA's Retry-After.
+	limitKind limits.Kind
+	caRefused time.Time
 }
 
 // outcome is how a certificate's failure in this pass came about.

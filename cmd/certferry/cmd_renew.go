@@ -171,6 +171,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 			result = "EXPIRED"
 		case r.Action == renew.ActionDryRun:
 			result = "issued and verified; not stored"
+		case r.Action == renew.ActionWait:
+			result = "waiting for the CA's limit until " + fmtTime(r.WaitingUntil)
 		case r.Action == renew.ActionSkip || r.Action == renew.ActionPlan:
 			result = "-"
 		}
@@ -222,6 +224,9 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		len(s.Results), renewed, s.Failing(), newFail, s.Interrupted(), s.HookFailures(), s.Duration.Round(10*time.Millisecond))
 	if n := s.Interrupted(); n > 0 {
 		fmt.Fprintf(w, "stopped before %d certificate(s) were done: they are due on the next run (no backoff recorded)\n", n)
+	}
+	if n := s.Waiting(); n > 0 {
+		fmt.Fprintf(w, "%d certificate(s) waiting for the CA's limit (not failing); the first fits at %s\n", n, s.WaitUntil().UTC().Format(time.RFC3339))
 	}
 }
 

@@ -58,6 +58,7 @@ type StatusEntry struct {
 	DaysLeft     *float64        `json:"days_left,omitempty"`
 	RenewalDueAt *time.Time      `json:"renewal_due_at,omitempty"`
 	Due          bool            `json:"due"`
+	WaitingUntil *time.Time      `json:"waiting_until,omitempty"`
 	FailingSince *time.Time      `json:"failing_since,omitempty"`
 	Attempts     int             `json:"attempts"`
 	NextAttempt  *time.Time      `json:"next_attempt,omitempty"`
@@ -158,6 +159,7 @@ func statusReport(sum *renew.Summary, now time.Time) StatusReport {
 	for _, r := range sum.Results {
 		e := StatusEntry{Name: r.Name, Domains: r.Domains, Condition: r.Condition, Ready: r.Ready(), Reason: string(r.Reason), Message: r.Message,
 			NotBefore: opt(r.NotBefore), NotAfter: opt(r.NotAfter), RenewalDueAt: opt(r.DueAt), Due: r.Action == renew.ActionPlan || r.Action == renew.ActionElsewhere,
+			WaitingUntil: opt(r.WaitingUntil),
 			FailingSince: opt(r.FailingSince), Attempts: r.Attempts, NextAttempt: opt(r.NextAttempt), LastError: r.LastError,
 			HooksPending: r.HooksPending, Serial: r.Serial, KeyType: r.KeyType, Profile: r.Profile, Sinks: r.Sinks, SecretARN: r.SecretARN}
 		if e.Sinks == nil {
@@ -215,6 +217,8 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 			next = "after " + ts(e.NextAttempt) + " (issuance-guard)"
 		case e.Due:
 			next = "now (" + e.Reason + ")"
+		case e.WaitingUntil != nil:
+			next = "waiting for the CA's limit until " + ts(e.WaitingUntil)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", e.Name, e.Condition, ts(e.NotAfter), left, next, attempts,
 			ts(e.FailingSince), e.HooksPending, dash(cell(e.LastError)))

@@ -230,21 +230,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a.Runner = renew.New(a.certs, renew.Settings{
-		Concurrency:    cfg.Concurrency,
-		Guard:          cfg.IssuanceGuard,
-		Interval:       cfg.Schedule.Interval,
-		ARI:            cfg.ACME.ARI,
-		Roots:          verifyRoots,
-		StoredRoots:    storedRoots(cfg.ACME, verifyRoots),
-		CleanupTimeout: opts.CleanupTimeout,
-		MinOrderTime:   opts.MinOrderTime,
-		Directory:      a.directory,
-		InsyncTimeout:  cfg.Route53.InsyncTimeout,
-		AccountSecret:  accountSecret(cfg.ACME),
-		// Another CA's roots (Let's Encrypt's staging roots) are in no trust store.
-		TrustChainTop: a.directory != cfg.ACME.Directory,
-	}, renew.Deps{
+	a.Runner = renew.New(a.certs, a.passSettings(opts, verifyRoots), renew.Deps{
 		ACME: func(ctx context.Context) (renew.ACME, error) {
 			c, err := a.ACME(ctx)
 			if err != nil {
@@ -262,6 +248,27 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		Memory:  opts.Memory,
 	})
 	return a, nil
+}
+
+// passSettings are the pass-wide settings of the app's Runner.
+func (a *App) passSettings(opts Options, verifyRoots *x509.CertPool) renew.Settings {
+	cfg := a.Config
+	return renew.Settings{
+		Concurrency:    cfg.Concurrency,
+		Guard:          cfg.IssuanceGuard,
+		Interval:       cfg.Schedule.Interval,
+		ARI:            cfg.ACME.ARI,
+		Roots:          verifyRoots,
+		StoredRoots:    storedRoots(cfg.ACME, verifyRoots),
+		CleanupTimeout: opts.CleanupTimeout,
+		MinOrderTime:   opts.MinOrderTime,
+		Directory:      a.directory,
+		InsyncTimeout:  cfg.Route53.InsyncTimeout,
+		AccountSecret:  accountSecret(cfg.ACME),
+		Limits:         cfg.ACME.Limits,
+		// Another CA's roots (Let's Encrypt's staging roots) are in no trust store.
+		TrustChainTop: a.directory != cfg.ACME.Directory,
+	}
 }
 
 // checkTrust refuses, before anything is built, an exec hook a local user could rewrite

@@ -60,9 +60,11 @@ type row struct {
 	ACME        map[string]int `json:"acme"`
 	PeakRSSMB   float64        `json:"peak_rss_mb"`
 	Failed      int            `json:"failed"`
-	IdleRSSMB   float64        `json:"idle_rss_mb,omitempty"` // daemon-idle: resident memory once idle
-	WarmS       float64        `json:"warm_s,omitempty"`      // lambda-cold: the second (warm) invoke
-	InitMS      float64        `json:"init_ms,omitempty"`     // lambda-cold: the emulator's Init Duration
+	IdleRSSMB   float64        `json:"idle_rss_mb,omitempty"`  // daemon-idle: resident memory once idle
+	WarmS       float64        `json:"warm_s,omitempty"`       // lambda-cold: the second (warm) invoke
+	InitMS      float64        `json:"init_ms,omitempty"`      // lambda-cold: the emulator's Init Duration
+	ArithmeticS float64        `json:"arithmetic_s,omitempty"` // onboard70: when the CA's limits let the last order through
+	Runs        int            `json:"runs,omitempty"`         // onboard70: `certferry renew` runs
 }
 
 var outMu sync.Mutex

@@ -242,10 +242,22 @@ type cliResult struct {
 type summaryJSON struct {
 	DurationNS int64 `json:"duration_ns"`
 	Results    []struct {
-		Name   string `json:"name"`
-		Action string `json:"action"`
-		Error  string `json:"error"`
+		Name         string    `json:"name"`
+		Action       string    `json:"action"`
+		Error        string    `json:"error"`
+		WaitingUntil time.Time `json:"waiting_until"`
 	} `json:"results"`
+}
+
+// waitUntil is the earliest time a certificate waiting for the CA's limit fits.
+func (s summaryJSON) waitUntil() time.Time {
+	var t time.Time
+	for _, r := range s.Results {
+		if r.Action == "wait" && (t.IsZero() || r.WaitingUntil.Before(t)) {
+			t = r.WaitingUntil
+		}
+	}
+	return t
 }
 
 func (s summaryJSON) count(action string) int {

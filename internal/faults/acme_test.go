@@ -99,8 +99,8 @@ func TestFaultBadNonceStorm(t *testing.T) {
 }
 
 // 2. rateLimited on newOrder, Retry-After as seconds and as an HTTP date: the certificate
-// fails with the typed error and waits at least Retry-After: a pass before it places no
-// order, a pass after it one.
+// waits for the CA's limit until Retry-After (due, not failing: docs/pacing.md): a pass
+// before it places no order, a pass after it one.
 func TestFaultRateLimited(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -125,25 +125,23 @@ func TestFaultRateLimited(t *testing.T) {
 
 			r := result(t, e.Pass(t, a, renew.Options{}), "web")
 			least := tc.want - time.Since(sent) - 2*time.Second
-			var rl *acme.RateLimitedError
-			if r.Action != renew.ActionFailed || !errors.As(r.Err(), &rl) {
-				t.Fatalf("pass 1: action %q error %v, want a *acme.RateLimitedError", r.Action, r.Err())
+			// The CA's rateLimited answer holds the certificate back: waiting until its
+			// Retry-After, due, not failing, and no backoff recorded against it.
+			if r.Action != renew.ActionWait || r.Condition != renew.ConditionDue || r.Err() != nil {
+				t.Fatalf("pass 1: action %q condition %q error %v, want waiting", r.Action, r.Condition, r.Err())
 			}
-			if rl.RetryAfter < least || rl.RetryAfter > tc.want {
-				t.Errorf("RetryAfter %s, want about %s (at least %s)", rl.RetryAfter, tc.want, least)
-			}
-			next := tagTime(t, e.Tags(t, "certferry/web"), smsink.TagNextAttempt)
-			if earliest := clk.Now().Add(least); next.Before(earliest) {
-				t.Fatalf("next attempt %s, before Retry-After (%s)", next, earliest)
+			if wait := r.WaitingUntil.Sub(clk.Now()); wait < least || wait > tc.want || !strings.Contains(r.Message, "too many certificates") {
+				t.Errorf("waits %s (%q), want about %s (at least %s)", wait, r.Message, tc.want, least)
 			}
 			orders := e.SB.Calls().Count("acme", "NewOrder")
 
-			clk.Set(next.Add(-time.Minute))
+			// This process sends no new order to the CA until the Retry-After ends.
+			clk.Set(r.WaitingUntil.Add(-time.Minute))
 			r = result(t, e.Pass(t, a, renew.Options{}), "web")
-			if r.Reason != scheduler.ReasonBackoff || r.Action != renew.ActionSkip || e.SB.Calls().Count("acme", "NewOrder") != orders {
-				t.Fatalf("a minute before Retry-After ends: %q %q, %d new orders", r.Action, r.Reason, e.SB.Calls().Count("acme", "NewOrder")-orders)
+			if r.Action != renew.ActionWait || e.SB.Calls().Count("acme", "NewOrder") != orders {
+				t.Fatalf("a minute before Retry-After ends: %q, %d new orders", r.Action, e.SB.Calls().Count("acme", "NewOrder")-orders)
 			}
-			clk.Set(next.Add(time.Second))
+			clk.Set(r.WaitingUntil.Add(time.Second))
 			wantOK(t, e.Pass(t, a, renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 			if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 1 {
 				t.Errorf("after Retry-After: %d orders, want 1", n)

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/publicsuffix"
+	"github.com/certferry/certferry/limits"
 )
 
 // Limit is at most N in any Window; the zero Limit is none.
@@ -74,15 +74,9 @@ func New(limits Limits, now func() time.Time) *Limiter {
 	return &Limiter{limits: limits, now: now, counts: map[string][]time.Time{}, issued: map[string]bool{}}
 }
 
-// RegisteredDomain is the Public Suffix List's registered domain of name (a wildcard's
-// "*." dropped), or the name itself when it has none (a public suffix).
-func RegisteredDomain(name string) string {
-	name = strings.TrimSuffix(strings.ToLower(strings.TrimPrefix(name, "*.")), ".")
-	if rd, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
-		return rd
-	}
-	return name
-}
+// RegisteredDomain is the Public Suffix List's registered domain of name, as certferry
+// counts it (limits.RegisteredDomain).
+func RegisteredDomain(name string) string { return limits.RegisteredDomain(name) }
 
 // NameSet is the set of names as a key: lowercased, sorted, without repeats.
 func NameSet(names []string) string {

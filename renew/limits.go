@@ -1,0 +1,288 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/limits"
+	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// The CA's issuance limits (docs/pacing.md, "The CA's limits"): before ordering, a pass
+// plans its new orders inside acme.limits (package limits) and holds back what does not
+// fit; while ordering, new orders go one at a time through a gate that sends none after
+// the CA answered rateLimited. A held-back certificate is waiting, not failing: its
+// condition stays due, and the summary says until when.
+
+// ActionWait: the certificate is due and waits for the CA's limit (Result.WaitingUntil).
+const ActionWait Action = "wait"
+
+// limitRateLimited names the CA's own rateLimited answer as the limit that holds.
+const limitRateLimited = "rateLimited"
+
+// x509Slack: certificate times are whole seconds, cut down; the CA counted the order
+// up to a second later than a not_before says.
+const x509Slack = time.Second
+
+// defaultCAStop is how long new orders stop after a rateLimited answer without
+// Retry-After.
+const defaultCAStop = time.Minute
+
+// ledgerEntry is a new order this process made whose certificate is not stored.
+type ledgerEntry struct {
+	name    string
+	at      time.Time
+	domains []string
+}
+
+// limitMemory is what a process remembers of the CA's limits, per directory: the ledger
+// of orders not stored (the stored certificates say the rest), and until when the CA
+// refused new orders. It lives in Memory, so the daemon's passes and reloads share it; a
+// one-shot run starts without it (docs/pacing.md).
+type limitMemory struct {
+	mu      sync.Mutex
+	ledger  map[string][]ledgerEntry // by directory
+	stopped map[string]time.Time     // by directory: no new order before
+}
+
+func newLimitMemory() *limitMemory {
+	return &limitMemory{ledger: map[string][]ledgerEntry{}, stopped: map[string]time.Time{}}
+}
+
+func (m *limitMemory) record(dir string, e ledgerEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ledger[dir] = append(m.ledger[dir], e)
+}
+
+// storedNow drops name's entries: its stored certificate counts from now on.
+func (m *limitMemory) storedNow(dir, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ledger[dir] = slices.DeleteFunc(m.ledger[dir], func(e ledgerEntry) bool { return e.name == name })
+}
+
+// entries returns the ledger of dir, dropping what left the longest window.
+func (m *limitMemory) entries(dir string, now time.Time, longest time.Duration) []ledgerEntry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ledger[dir] = slices.DeleteFunc(m.ledger[dir], func(e ledgerEntry) bool { return !e.at.Add(longest).After(now) })
+	return slices.Clone(m.ledger[dir])
+}
+
+func (m *limitMemory) stop(dir string, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until.After(m.stopped[dir]) {
+		m.stopped[dir] = until
+	}
+}
+
+func (m *limitMemory) stoppedUntil(dir string) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped[dir]
+}
+
+func longestWindow(l config.Limits) time.Duration {
+	return max(l.NewOrders.Window, l.PerRegisteredDomain.Window, l.Duplicates.Window)
+}
+
+// holdForLimits returns the due certificates a pass orders now and marks the others
+// waiting: all of them while the CA's rateLimited answer holds, else those that do not
+// fit acme.limits. A dry run (another CA, nothing stored) is never held.
+func (r *Runner) holdForLimits(works, due []*work, inv map[string]smsink.Stored, opts Options, sum *Summary) []*work {
+	if opts.DryRun {
+		return due
+	}
+	now := r.deps.Now()
+	dir := r.settings.Directory
+	var orders []*work // due certificates that would place a new order
+	for _, w := range due {
+		if !r.mem.hasUnstored(w.cert.Name) {
+			orders = append(orders, w)
+		}
+	}
+	if until := r.mem.limits.stoppedUntil(dir); now.Before(until) {
+		for _, w := range orders {
+			r.wait(w, until, limitRateLimited, "the CA answered rateLimited")
+		}
+		return r.notWaiting(due)
+	}
+	l := r.settings.Limits
+	if l == (config.Limits{}) {
+		return due
+	}
+	cands := make([]limits.Candidate, 0, len(orders))
+	for _, w := range orders {
+		cands = append(cands, r.candidate(w, opts, now))
+	}
+	plan := limits.Decide(limits.Input{Limits: l, Issued: r.issuances(works, inv, now), Due: cands, Now: now})
+	sum.LimitRemaining = plan.Remaining
+	for _, w := range orders {
+		if h, held := plan.Held[w.cert.Name]; held {
+			r.wait(w, h.Until, h.Limit, "")
+		}
+	}
+	if n := len(plan.Held); n > 0 {
+		r.log.Info("holding back what does not fit the CA's limits", zap.Int("ordering", len(plan.Order)), zap.Int("waiting", n),
+			zap.Time("window_frees", plan.Next()))
+	}
+	return r.notWaiting(due)
+}
+
+func (r *Runner) notWaiting(due []*work) []*work {
+	return slices.DeleteFunc(slices.Clone(due), func(w *work) bool { return w.res.Action == ActionWait })
+}
+
+// candidate describes w's order to the planner.
+func (r *Runner) candidate(w *work, opts Options, now time.Time) limits.Candidate {
+	c := limits.Candidate{Name: w.cert.Name, Domains: w.cert.Domains, Kind: limits.First, NotAfter: w.in.Stored.NotAfter}
+	sameCA := w.in.Stored.Directory == "" || w.in.Stored.Directory == r.settings.Directory
+	switch {
+	case w.in.Stored.Exists && w.decision.Reason == scheduler.ReasonARIWindow && w.ariID != "" && sameCA:
+		c.Kind = limits.ARIRenewal
+	case w.in.Stored.Exists && scheduler.SameNames(w.in.Stored.Domains, w.cert.Domains):
+		c.Kind = limits.Renewal
+	}
+	// An operator's --force, and a certificate about to expire, are never held back by
+	// certferry's own count; only the CA's answer can stop them.
+	c.Emergency = opts.Force || w.in.Stored.Exists && scheduler.InEmergency(w.in.Stored.NotBefore, w.in.Stored.NotAfter, now)
+	w.limitKind = c.Kind
+	return c
+}
+
+// issuances lists what counts against the limits: every stored certificate, from its
+// not_before (the configured ones, and every other certferry secret in the inventory),
+// and the ledger's orders not stored.
+func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time.Time) []limits.Issuance {
+	var out []limits.Issuance
+	seen := map[string]bool{}
+	for _, w := range works {
+		if w.cert.Secret != nil {
+			seen[w.cert.Secret.Secret] = true
+		}
+		if w.in.Stored.Exists && !w.in.Stored.NotBefore.IsZero() {
+			out = append(out, limits.Issuance{At: w.in.Stored.NotBefore.Add(x509Slack), Domains: w.in.Stored.Domains})
+		}
+	}
+	for secret, s := range inv {
+		if !seen[secret] && !seen[s.ARN] && !s.NotBefore.IsZero() && len(s.Domains) > 0 {
+			out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
+		}
+	}
+	for _, e := range r.mem.limits.entries(r.settings.Directory, now, longestWindow(r.settings.Limits)) {
+		out = append(out, limits.Issuance{At: e.at, Domains: e.domains})
+	}
+	return out
+}
+
+// wait marks w waiting for the CA's limit until until.
+func (r *Runner) wait(w *work, until time.Time, limit, detail string) {
+	w.res.Action = ActionWait
+	w.res.WaitingUntil = until
+	w.res.Message = fmt.Sprintf("waiting for the CA's limit until %s (%s)", until.UTC().Format(time.RFC3339), limit)
+	if detail != "" {
+		w.res.Message += ": " + detail
+	}
+	r.log.Info("waiting for the CA's limit", zap.String("cert", w.cert.Name), zap.String("limit", limit), zap.Time("until", until))
+}
+
+// orderGate sends a pass's new-order requests one at a time and, after the CA answered
+// one with rateLimited, none: the certificates behind it wait until its Retry-After,
+// and a pass never meets a second rateLimited.
+type orderGate struct {
+	r    *Runner
+	turn chan struct{} // holds a token while a new order is in flight
+
+	mu    sync.Mutex
+	until time.Time // set once the CA answered rateLimited
+}
+
+var _ acme.NewOrderGate = (*workGate)(nil)
+
+// caStopped is the error of an order the gate kept back.
+type caStopped struct{ until time.Time }
+
+func (e *caStopped) Error() string {
+	return "not sent: the CA answered rateLimited; no new order before " + e.until.UTC().Format(time.RFC3339)
+}
+
+func (r *Runner) newOrderGate() *orderGate {
+	return &orderGate{r: r, turn: make(chan struct{}, 1)}
+}
+
+// workGate is the gate as one certificate's order passes it: an accepted order not
+// exempt from the limits goes into the ledger.
+type workGate struct {
+	g *orderGate
+	w *work
+}
+
+func (g *orderGate) forWork(w *work) acme.NewOrderGate { return &workGate{g: g, w: w} }
+
+func (wg *workGate) Enter(ctx context.Context) error {
+	g := wg.g
+	select {
+	case g.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.mu.Lock()
+	until := g.until
+	g.mu.Unlock()
+	if !until.IsZero() {
+		<-g.turn
+		return &caStopped{until: until}
+	}
+	return nil
+}
+
+func (wg *workGate) Leave(err error) {
+	g, r := wg.g, wg.g.r
+	defer func() { <-g.turn }()
+	now := r.deps.Now()
+	var rl *acme.RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = defaultCAStop
+		}
+		g.mu.Lock()
+		g.until = now.Add(wait)
+		g.mu.Unlock()
+		wg.w.caRefused = now.Add(wait)
+		r.mem.limits.stop(r.settings.Directory, now.Add(wait))
+		r.log.Warn("the CA answered rateLimited: no new order before its Retry-After", zap.String("cert", wg.w.cert.Name),
+			zap.Time("until", now.Add(wait)), zap.Error(err))
+	case err == nil && wg.w.limitKind != limits.ARIRenewal:
+		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains})
+	}
+}
+
+// caHeld reports whether err (a Begin's) is the CA's rateLimited answer to w's new order,
+// or the gate keeping w's order back after one, and marks w waiting when it is. A
+// rateLimited answer to another request (reading an authorization) is a failure like
+// any other.
+func (r *Runner) caHeld(w *work, err error) bool {
+	var stopped *caStopped
+	switch {
+	case errors.As(err, &stopped):
+		r.wait(w, stopped.until, limitRateLimited, "the CA answered rateLimited")
+	case !w.caRefused.IsZero():
+		r.wait(w, w.caRefused, limitRateLimited, err.Error())
+	default:
+		return false
+	}
+	return true
+}

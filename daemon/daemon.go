@@ -149,6 +149,10 @@ type sharedRead struct {
 	every    time.Duration // health_refresh
 }
 
+// minRefreshTimeout bounds a refresh (one ListSecrets page per 100 certificates) when
+// health_refresh is shorter: a slow answer is not an outage.
+const minRefreshTimeout = 30 * time.Second
+
 // staleAfter is how many reads of the shared state in a row (refreshes every
 // health_refresh, or passes) may fail before the conditions are no longer vouched for:
 // they turn Unknown and /healthz fails.
@@ -417,12 +421,12 @@ func (d *Daemon) pass(ctx context.Context) {
 // refresh re-reads every certificate's condition from shared state (the secrets' tags:
 // one ListSecrets page per 100 certificates, no ACME request), so that /healthz, the
 // metrics and STATUS follow what other runners did between passes. On the loop
-// goroutine, bounded by health_refresh.
+// goroutine, bounded by health_refresh (at least minRefreshTimeout).
 func (d *Daemon) refresh(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, d.cfg.HealthRefresh)
+	rctx, cancel := context.WithTimeout(ctx, max(d.cfg.HealthRefresh, minRefreshTimeout))
 	defer cancel()
 	sum, err := d.runner.Pass(rctx, renew.Options{Refresh: true})
 	if status := d.refreshed(sum, err, d.opts.Now()); status != "" {

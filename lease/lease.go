@@ -142,8 +142,12 @@ func (l *Lease) Expires() time.Time {
 	return l.expires
 }
 
-// callTimeout bounds one DynamoDB call: a renewal must finish well inside the lease.
-func (m *Manager) callTimeout() time.Duration { return m.opts.Heartbeat }
+// minCallTimeout keeps a very short lease's calls from timing out on a slow network;
+// such a lease is then only known lost later (at its expiry, by Keep).
+const minCallTimeout = 10 * time.Second
+
+// callTimeout bounds one DynamoDB call: a heartbeat, or minCallTimeout for a short lease.
+func (m *Manager) callTimeout() time.Duration { return max(m.opts.Heartbeat, minCallTimeout) }
 
 func epoch(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 

@@ -207,7 +207,7 @@ func TestE2ELimitsARIRenewalsPass(t *testing.T) {
 	if r.Action != renew.ActionWait || r.Condition != renew.ConditionDue || !strings.Contains(r.Message, "(per_registered_domain)") {
 		t.Errorf("n1: %s %s %q, want waiting for per_registered_domain", r.Action, r.Condition, r.Message)
 	}
-	if got := r.WaitingUntil.Sub(time.Now()); got <= 0 || got > window {
+	if got := time.Until(r.WaitingUntil); got <= 0 || got > window {
 		t.Errorf("n1 waits %s, want within the window", got)
 	}
 	if sum.Failing() != 0 {

@@ -107,3 +107,31 @@ func TestRefreshOutageTurnsUnknown(t *testing.T) {
 		t.Errorf("passes = %d, want 1", n)
 	}
 }
+
+// TestRefreshOnReload: with a refresh period far away, a reload (SIGHUP) refreshes the
+// conditions at once.
+func TestRefreshOnReload(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+"health_refresh: 24h\n")
+	var fixed atomic.Bool
+	ok := okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))
+	runner := &fakeRunner{pass: failingSummary("web"), refresh: func(ctx context.Context) (*renew.Summary, error) {
+		if fixed.Load() {
+			return ok(ctx)
+		}
+		return failingSummary("web")(ctx)
+	}}
+	reload := make(chan struct{})
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	fixed.Store(true)
+	reload <- struct{}{}
+	eventually(t, step, "/healthz 200 after SIGHUP", func() bool {
+		code, _ := r.health(t)
+		return code == 200
+	})
+	if n := runner.passes.Load(); n != 1 {
+		t.Errorf("passes = %d, want 1", n)
+	}
+}

@@ -20,18 +20,28 @@ import (
 // the ACME account's secret, and no other configured certificate uses it under another
 // name). A certificate that fails is blocked (see block). The checks cost a
 // DescribeSecret and the zone lookups (cached) per due certificate; an idle pass makes
-// none.
+// none. A certificate not due (the issuance guard, backoff, not yet time) gets the
+// checks the inventory alone can answer (secretConflict): a broken configuration (two
+// certificates on one secret, two that swapped secrets) is failing, never green.
 func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options) {
 	var due []*work
+	owners := r.secretOwners(inv)
 	for _, w := range works {
-		if w.decision.Due && w.alive() {
+		switch {
+		case !w.alive():
+		case w.decision.Due && !opts.Refresh:
 			due = append(due, w)
+		default:
+			// Not due (the issuance guard, backoff, not yet time): a broken configuration
+			// is still failing, never green. These checks read only the inventory.
+			if err := r.secretConflict(w.cert, owners, inv); err != nil {
+				r.block(ctx, w, sinkProblem{err}, opts)
+			}
 		}
 	}
 	if len(due) == 0 {
-		return
+		return // a refresh (the daemon's re-read of shared state) stops here: no request
 	}
-	owners := r.secretOwners(inv)
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
 		if err := r.checkSinks(ctx, w.cert, owners, opts); err != nil {
 			r.block(ctx, w, sinkProblem{err}, opts)
@@ -158,21 +168,8 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, owners map[string][]str
 		return nil
 	}
 	secret := c.Secret.Secret
-	if a := r.settings.AccountSecret; a != "" && (secret == a || sameSecretARN(secret, a) || sameSecretARN(a, secret)) {
-		return fmt.Errorf("sinks.secretsmanager.secret %q is the ACME account's secret (acme.account_secret): name another secret", secret)
-	}
-	key := secret
-	found := false
-	for k, names := range owners {
-		for _, n := range names {
-			if n == c.Name {
-				key, found = k, true
-			}
-		}
-	}
-	if found && len(owners[key]) > 1 {
-		return fmt.Errorf("sinks.secretsmanager.secret %q is also the secret of certificate(s) %s (perhaps named once by name and once by ARN): each certificate needs its own secret",
-			secret, strings.Join(others(owners[key], c.Name), ", "))
+	if err := r.sharedSecret(c, owners); err != nil {
+		return err
 	}
 	in, err := r.deps.Secrets.Inspect(ctx, *c.Secret)
 	if err != nil {
@@ -195,6 +192,45 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, owners map[string][]str
 		if _, _, err := r.deps.Secrets.Get(ctx, secret); err != nil {
 			return fmt.Errorf("sinks.secretsmanager.secret %q holds something certferry did not write (%w): name another secret, or use --force to replace it (AWSPREVIOUS keeps the old value)", secret, err)
 		}
+	}
+	return nil
+}
+
+// sharedSecret refuses c's secret when it is the ACME account's or another configured
+// certificate's (perhaps named once by name and once by ARN).
+func (r *Runner) sharedSecret(c Cert, owners map[string][]string) error {
+	secret := c.Secret.Secret
+	if a := r.settings.AccountSecret; a != "" && (secret == a || sameSecretARN(secret, a) || sameSecretARN(a, secret)) {
+		return fmt.Errorf("sinks.secretsmanager.secret %q is the ACME account's secret (acme.account_secret): name another secret", secret)
+	}
+	key := secret
+	found := false
+	for k, names := range owners {
+		for _, n := range names {
+			if n == c.Name {
+				key, found = k, true
+			}
+		}
+	}
+	if found && len(owners[key]) > 1 {
+		return fmt.Errorf("sinks.secretsmanager.secret %q is also the secret of certificate(s) %s (perhaps named once by name and once by ARN): each certificate needs its own secret",
+			secret, strings.Join(others(owners[key], c.Name), ", "))
+	}
+	return nil
+}
+
+// secretConflict is what the inventory alone says against c's secret, for a certificate
+// not due: shared with another certificate or the account, or holding another
+// certificate (two certificates that swapped secrets). It makes no request.
+func (r *Runner) secretConflict(c Cert, owners map[string][]string, inv map[string]smsink.Stored) error {
+	if c.Secret == nil || r.deps.Secrets == nil {
+		return nil
+	}
+	if err := r.sharedSecret(c, owners); err != nil {
+		return err
+	}
+	if s, ok := smsink.Lookup(inv, c.Secret.Secret); ok && s.Name != "" && s.Name != c.Name {
+		return fmt.Errorf("sinks.secretsmanager.secret %q holds certificate %q, not %q: name another secret, or use --force to take it over", c.Secret.Secret, s.Name, c.Name)
 	}
 	return nil
 }

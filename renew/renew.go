@@ -438,10 +438,8 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		r.sweep(ctx, works)
 	}
 	// The preflight reads only: a plan (status, --plan) shows what it would refuse; a
-	// refresh reads the inventory alone.
-	if !opts.Refresh {
-		r.preflight(ctx, works, inv, opts)
-	}
+	// refresh makes only its checks that read the inventory alone.
+	r.preflight(ctx, works, inv, opts)
 	if opts.Plan {
 		if !opts.Refresh {
 			r.peekLeases(ctx, works)

@@ -577,3 +577,52 @@ func TestCLIWorldWritableHookRefused(t *testing.T) {
 		t.Errorf("validate with a world-writable sink directory: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestCLISwappedSecretsFailing: two certificates that swap secrets in the configuration,
+// or one secret named once by name and once by ARN, are a broken configuration: status
+// exits 1 and shows them failing whatever else holds them back (the issuance guard, a
+// stored certificate that is not due).
+func TestCLISwappedSecretsFailing(t *testing.T) {
+	t.Parallel()
+	two := e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"), e2etest.CertYAML("api", "api.example.com"))
+	e := newCLIEnv(t, sandboxBase+two)
+	if code, out, errOut := e.renew(t); code != exitOK {
+		t.Fatalf("first renew: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := cli(t, "status", "--config", e.cfg); code != exitOK {
+		t.Fatalf("status before the swap: exit %d\n%s", code, out)
+	}
+	arn := aws.ToString(describe(t, e.Env, "certferry/web").ARN)
+	for name, certs := range map[string]string{
+		"swapped": strings.NewReplacer("secret: certferry/web", "secret: certferry/api", "secret: certferry/api", "secret: certferry/web").Replace(two),
+		"by ARN":  strings.Replace(two, "secret: certferry/api", "secret: "+arn, 1),
+	} {
+		cfg := e.WriteConfig(t, sandboxBase+certs)
+		code, out, errOut := cli(t, "status", "--config", cfg, "--output", "json")
+		var doc struct {
+			Certificates []struct{ Name, Condition string } `json:"certificates"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%s: status --output json: %v\n%s\n%s", name, err, out, errOut)
+		}
+		if code != exitFailed {
+			t.Errorf("%s: status exit %d, want %d\n%s\n%s", name, code, exitFailed, out, errOut)
+		}
+		// Both: web's own stored certificate is fine and not due, but its secret is
+		// also api's.
+		for _, c := range doc.Certificates {
+			if c.Condition != "failing" {
+				t.Errorf("%s: %s is %s, want failing", name, c.Name, c.Condition)
+			}
+		}
+	}
+}
+
+func describe(t *testing.T, e *e2etest.Env, secret string) *awssm.DescribeSecretOutput {
+	t.Helper()
+	out, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

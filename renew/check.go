@@ -36,7 +36,7 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 	}
 	owners := r.secretOwners(inv)
 	for _, c := range selected {
-		if err := r.checkSinks(ctx, c, owners, opts); err != nil {
+		if _, err := r.checkSinks(ctx, c, inv, owners, opts); err != nil {
 			problems = append(problems, fmt.Errorf("certificate %s: %w", c.Name, err))
 			continue
 		}
@@ -46,7 +46,7 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 		if s, ok := smsink.Lookup(inv, c.Secret.Secret); ok && s.CurrentVersionID != "" && s.Name == c.Name {
 			// The preflight reads a value only when the tags cannot tell; a renewal reads
 			// it whenever its tags are stale, so check that it can.
-			if _, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret); err != nil && !errors.Is(err, smsink.ErrNotFound) {
+			if _, _, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT"); err != nil && !errors.Is(err, smsink.ErrNotFound) {
 				problems = append(problems, fmt.Errorf("certificate %s: sinks.secretsmanager.secret %q cannot be read: %w", c.Name, c.Secret.Secret, err))
 			}
 		}

@@ -85,7 +85,7 @@ func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
 	if w.cert.Secret == nil || r.deps.Secrets == nil || r.mem.hasUnstored(w.cert.Name) {
 		return false
 	}
-	b, version, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
+	b, version, err := r.deps.Secrets.GetStage(ctx, w.cert.Secret.Secret, "AWSCURRENT")
 	// Another version that lasts at least as long: two certificates issued within one
 	// second share their not-after.
 	if err != nil || b == nil || version == w.version || b.NotAfter.Before(w.in.Stored.NotAfter) ||

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -267,20 +266,11 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 	now := r.deps.Now()
 	hs := smsink.HookProgress{Version: "files", StoredAt: now}
 	if w.cert.Secret != nil {
-		pending := w.state.take()
-		state := maps.Clone(pending)
-		maps.Copy(state, r.clearedState())
-		state[smsink.TagIssued] = r.issued(w, b, now)
-		if len(w.cert.OnRenew) > 0 {
-			// Recorded with the write: if this runner dies before the hooks ran, the next
-			// pass (any runner) finds them pending for this version.
-			state[smsink.TagHooks] = smsink.HookProgress{Version: smsink.Token(b), StoredAt: now}.String()
-		}
+		// The value only: its tags, the cleared state and the hooks' progress are written
+		// in one write after the hooks (record). A runner that stops in between leaves a
+		// version that the next pass finds unfinished (repairTags).
 		saved, err := r.deps.Secrets.Save(ctx, *w.cert.Secret, b, smsink.StoreOptions{Force: opts.Force, Profile: w.cert.Profile,
-			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange() || w.decision.Reason.ReplacesUntrusted(), State: state, Expect: &w.version})
-		if err != nil {
-			w.state.set(pending) // not written: written at the end of the pass
-		}
+			Directory: r.settings.Directory, AllowShorter: w.decision.Reason.IsChange() || w.decision.Reason.ReplacesUntrusted(), Known: w.secret, Expect: &w.version})
 		var lost *smsink.LostRaceError
 		if errors.As(err, &lost) {
 			// Another runner stored an equivalent certificate meanwhile: it is kept, and
@@ -296,8 +286,14 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 			r.fail(ctx, w, fmt.Errorf("store: %w", err))
 			return
 		}
-		w.state.written(state)
 		v := saved.VersionID
+		state := r.clearedState()
+		state[smsink.TagIssued] = r.issued(w, b, now)
+		if len(w.cert.OnRenew) > 0 {
+			state[smsink.TagHooks] = smsink.HookProgress{Version: v, StoredAt: now}.String()
+		}
+		w.state.set(state)
+		w.state.describe(smsink.Tagging{Bundle: b, Version: v, Profile: w.cert.Profile, Directory: r.settings.Directory})
 		w.res.VersionID, w.res.SecretARN = v, saved.ARN
 		hs.Version = v
 		r.log.Info("stored", zap.String("cert", w.cert.Name), zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", v))
@@ -372,7 +368,7 @@ func (r *Runner) syncFiles(ctx context.Context, works []*work) {
 		if !w.filesBehind || w.decision.Due || !w.alive() || w.plan {
 			continue
 		}
-		b, _, err := r.deps.Secrets.Get(ctx, w.cert.Secret.Secret)
+		b, _, err := r.deps.Secrets.GetStage(ctx, w.cert.Secret.Secret, "AWSCURRENT")
 		if err == nil {
 			err = b.Verify(r.settings.Roots, r.deps.Now())
 		}

@@ -143,6 +143,7 @@ type fakeSecrets struct {
 	secrets  map[string]*fakeSecret
 	failSave int
 	saves    int
+	writes   int // WriteTags calls
 }
 
 func (s *fakeSecrets) Inventory(context.Context) (map[string]smsink.Stored, error) {
@@ -174,10 +175,6 @@ func (s *fakeSecrets) Inspect(_ context.Context, t smsink.Target) (smsink.Inspec
 	return smsink.Inspection{Exists: true, ARN: sec.arn, HasValue: sec.bundle != nil || sec.foreign, Name: sec.tags[smsink.TagName]}, nil
 }
 
-func (s *fakeSecrets) Retag(context.Context, smsink.Target, *certs.Bundle, string, smsink.StoreOptions) error {
-	return nil
-}
-
 func (s *fakeSecrets) Save(_ context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,13 +184,11 @@ func (s *fakeSecrets) Save(_ context.Context, t smsink.Target, b *certs.Bundle, 
 		return smsink.Saved{}, errors.New("secretsmanager: put: injected failure")
 	}
 	sec := s.secret(t.Secret)
-	sec.bundle = b
-	sec.tags[smsink.TagName], sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory] = b.Name, opts.Profile, opts.Directory
-	merge(sec.tags, opts.State)
+	sec.bundle = b // the value only: the tags follow with WriteTags
 	return smsink.Saved{VersionID: smsink.Token(b), ARN: sec.arn}, nil
 }
 
-func (s *fakeSecrets) Get(_ context.Context, name string) (*certs.Bundle, string, error) {
+func (s *fakeSecrets) GetStage(_ context.Context, name, _ string) (*certs.Bundle, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sec, ok := s.secrets[name]
@@ -208,18 +203,29 @@ func (s *fakeSecrets) Get(_ context.Context, name string) (*certs.Bundle, string
 	return sec.bundle, smsink.Token(sec.bundle), nil
 }
 
-func (s *fakeSecrets) GetStage(ctx context.Context, name, _ string) (*certs.Bundle, string, error) {
-	return s.Get(ctx, name)
-}
-
-func (s *fakeSecrets) SetStateOrCreate(_ context.Context, t smsink.Target, name string, tags map[string]string) error {
+func (s *fakeSecrets) WriteTags(_ context.Context, t smsink.Target, tg smsink.Tagging) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writes++
 	if _, ok := s.secrets[t.Secret]; !ok {
-		s.secret(t.Secret).tags[smsink.TagName] = name // created to hold the state
+		if tg.Name == "" {
+			return smsink.ErrNotFound
+		}
+		s.secret(t.Secret).tags[smsink.TagName] = tg.Name // created to hold the tags
 	}
-	merge(s.secrets[t.Secret].tags, tags)
+	sec := s.secrets[t.Secret]
+	if b := tg.Bundle; b != nil {
+		sec.tags[smsink.TagName], sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory] = b.Name, tg.Profile, tg.Directory
+	}
+	merge(sec.tags, tg.State)
 	return nil
+}
+
+// setState is WriteTags of state tags, for a test's setup.
+func (s *fakeSecrets) setState(t *testing.T, secret, name string, tags map[string]string) {
+	if err := s.WriteTags(t.Context(), smsink.Target{Secret: secret}, smsink.Tagging{Name: name, State: tags}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // secret returns the named secret, creating it without a value.
@@ -415,7 +421,7 @@ func TestPassPreflightRefusals(t *testing.T) {
 			return []Cert{c}
 		}, "is the ACME account's secret"},
 		{"one secret twice", func(w *world) []Cert {
-			w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{"certferry:x": "1"})
+			w.secrets.setState(t, "certferry/web", "web", map[string]string{"certferry:x": "1"})
 			other := webCert()
 			other.Name, other.Domains = "api", []string{"api.example.com"}
 			other.Secret = &smsink.Target{Secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:certferry/web"}
@@ -469,7 +475,7 @@ func TestPassSweepsJournal(t *testing.T) {
 	publish("https://ca.test/order/live", "b", true)
 	publish("https://ca.test/order/dead-late", "c", true)
 	future, past := smsink.FormatTime(w.now.Add(time.Hour)), smsink.FormatTime(w.now.Add(-time.Minute))
-	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
+	w.secrets.setState(t, "certferry/web", "web", map[string]string{
 		smsink.JournalTag(0): future + " https://ca.test/order/dead-valid",
 		smsink.JournalTag(1): future + " https://ca.test/order/live",
 		smsink.JournalTag(2): past + " https://ca.test/order/dead-late",
@@ -555,7 +561,7 @@ func TestPassJournalUntrusted(t *testing.T) {
 	w.pass(r, Options{})
 	w.ca.orders["https://ca.test/order/far"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "f"}, Pending: true}}
 	w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: "f"}})
-	w.secrets.SetStateOrCreate(t.Context(), smsink.Target{Secret: "certferry/web"}, "web", map[string]string{
+	w.secrets.setState(t, "certferry/web", "web", map[string]string{
 		smsink.JournalTag(0): "2099-01-01T00:00:00Z https://ca.test/order/far",
 		smsink.JournalTag(1): smsink.FormatTime(w.now.Add(time.Hour)) + " https://elsewhere.test/order/x",
 	})

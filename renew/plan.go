@@ -195,7 +195,7 @@ func (r *Runner) adoptInterruptedWrite(ctx context.Context, w *work, version str
 	if w.in.Stored.Exists && w.version != "" {
 		// The stored expiry above may come from tags; promotion must never shorten
 		// AWSCURRENT, so compare with the current value itself.
-		cur, curID, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
+		cur, curID, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT")
 		if err == nil && curID == w.version && b.NotAfter.Before(cur.NotAfter) {
 			r.log.Info("an interrupted write expires earlier than the current certificate; it is left alone",
 				zap.String("cert", c.Name), zap.String("version_id", id))
@@ -228,7 +228,7 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			return st, nil
 		}
 		if !s.TagsCurrent {
-			b, _, err := r.deps.Secrets.Get(ctx, c.Secret.Secret)
+			b, _, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT")
 			switch {
 			case errors.Is(err, smsink.ErrNotFound):
 				return st, nil
@@ -248,7 +248,7 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 				// found out, on every pass until it is replaced.
 				w.ariID = ""
 			} else {
-				r.repairTags(ctx, w, b, s)
+				r.repairTags(w, b, s)
 			}
 			return st, nil
 		}
@@ -350,17 +350,33 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 // repairTags rewrites the tags of a certferry secret whose tags were found not to
 // describe its current value (a hand edit, a write interrupted before tagging, a write
 // from outside certferry): tags are a cache, and a cache that is wrong is refreshed
-// rather than read again on every pass. Never for a secret certferry does not own.
-func (r *Runner) repairTags(ctx context.Context, w *work, b *certs.Bundle, s smsink.Stored) {
+// rather than read again on every pass. Never for a secret certferry does not own. The
+// tags are written with the state at the end of the pass.
+//
+// A version certferry stored and never tagged (Stored.Unfinished: the runner stopped
+// between its write and its one tag write, after the hooks) is recorded as that runner
+// would have: its state cleared, and its on_renew hooks pending, so that they run now.
+func (r *Runner) repairTags(w *work, b *certs.Bundle, s smsink.Stored) {
 	if w.plan || s.Name != w.cert.Name || s.CurrentVersionID == "" {
 		return
 	}
 	b.Name = w.cert.Name
 	r.log.Warn("the secret's tags do not describe its value: they are rewritten from it", zap.String("cert", w.cert.Name),
-		zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", s.CurrentVersionID))
+		zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", s.CurrentVersionID), zap.Bool("unfinished", s.Unfinished))
 	// The profile and directory are not in the value: the configured profile, and the
 	// directory the tags name (a CA change is still seen; a wrong one costs one renewal).
-	if err := r.deps.Secrets.Retag(ctx, *w.cert.Secret, b, s.CurrentVersionID, smsink.StoreOptions{Profile: w.cert.Profile, Directory: s.Directory}); err != nil {
-		r.log.Warn("could not rewrite the secret's tags", zap.String("cert", w.cert.Name), zap.Error(err))
+	t := smsink.Tagging{Bundle: b, Version: s.CurrentVersionID, Profile: w.cert.Profile, Directory: s.Directory}
+	if s.Unfinished {
+		t.Directory = r.settings.Directory // certferry wrote it, from its directory
+		state := r.clearedState()
+		state[smsink.TagIssued] = r.issued(w, b, r.deps.Now())
+		if st := w.state.now; st.HooksOK && st.Hooks.Version == s.CurrentVersionID {
+			delete(state, smsink.TagHooks) // this process ran them and remembers how far
+			delete(state, smsink.TagHookError)
+		} else if len(w.cert.OnRenew) > 0 {
+			state[smsink.TagHooks] = smsink.HookProgress{Version: s.CurrentVersionID, StoredAt: r.deps.Now()}.String()
+		}
+		w.state.set(state)
 	}
+	w.state.describe(t)
 }

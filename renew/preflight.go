@@ -43,7 +43,10 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 		return // a refresh (the daemon's re-read of shared state) stops here: no request
 	}
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
-		if err := r.checkSinks(ctx, w.cert, owners, opts); err != nil {
+		in, err := r.checkSinks(ctx, w.cert, inv, owners, opts)
+		w.secret = in
+		w.state.know(in)
+		if err != nil {
 			r.block(ctx, w, sinkProblem{err}, opts)
 		}
 	})
@@ -157,30 +160,45 @@ func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string 
 	return owners
 }
 
-// checkSinks checks that w's sinks can take a new certificate for it.
-func (r *Runner) checkSinks(ctx context.Context, c Cert, owners map[string][]string, opts Options) error {
+// checkSinks checks that c's sinks can take a new certificate for it. It returns what
+// it learnt of c's secret (nil without one), which the store trusts in turn.
+func (r *Runner) checkSinks(ctx context.Context, c Cert, inv map[string]smsink.Stored, owners map[string][]string, opts Options) (*smsink.Inspection, error) {
 	if c.File != nil && r.deps.Files != nil {
 		if err := r.deps.Files.Preflight(*c.File); err != nil {
-			return fmt.Errorf("sinks.file: %w", err)
+			return nil, fmt.Errorf("sinks.file: %w", err)
 		}
 	}
 	if c.Secret == nil || r.deps.Secrets == nil {
-		return nil
+		return nil, nil
 	}
+	// A secret the inventory lists is known from its tags and labels, as DescribeSecret
+	// would tell (the inventory lists no secret scheduled for deletion); any other is
+	// described.
+	var in smsink.Inspection
+	if st, ok := smsink.Lookup(inv, c.Secret.Secret); ok {
+		in = st.Inspection()
+	} else {
+		var err error
+		if in, err = r.deps.Secrets.Inspect(ctx, *c.Secret); err != nil {
+			return nil, fmt.Errorf("preflight: %w", err)
+		}
+	}
+	return &in, r.checkSecret(ctx, c, in, owners, opts)
+}
+
+// checkSecret checks that c's secret, as in describes it, can take a new certificate
+// for c.
+func (r *Runner) checkSecret(ctx context.Context, c Cert, in smsink.Inspection, owners map[string][]string, opts Options) error {
 	secret := c.Secret.Secret
 	if err := r.sharedSecret(c, owners); err != nil {
 		return err
-	}
-	in, err := r.deps.Secrets.Inspect(ctx, *c.Secret)
-	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
 	}
 	switch {
 	case !in.Exists:
 		return nil
 	case in.Deleting:
 		return fmt.Errorf("sinks.secretsmanager.secret %q is scheduled for deletion: restore it (aws secretsmanager restore-secret --secret-id %s) or name another secret", secret, secret)
-	case in.Kind == "acme-account":
+	case in.Kind == smsink.KindAccount:
 		return fmt.Errorf("sinks.secretsmanager.secret %q holds an ACME account: name another secret", secret)
 	case opts.Force:
 		return nil
@@ -189,7 +207,7 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, owners map[string][]str
 	case in.Name == "" && in.HasValue:
 		// Not tagged by certferry: it may still be a certificate secret whose tags were
 		// lost; anything else is someone else's and is never overwritten.
-		if _, _, err := r.deps.Secrets.Get(ctx, secret); err != nil {
+		if _, _, err := r.deps.Secrets.GetStage(ctx, secret, "AWSCURRENT"); err != nil {
 			return fmt.Errorf("sinks.secretsmanager.secret %q holds something certferry did not write (%w): name another secret, or use --force to replace it (AWSPREVIOUS keeps the old value)", secret, err)
 		}
 	}

@@ -49,16 +49,24 @@ type DNS interface {
 	CleanUp(ctx context.Context, recs []route53.Record) []error
 }
 
-// SecretStore is the Secrets Manager sink.
+// SecretStore is where certificates and their state are kept (the Secrets Manager
+// sink). As autocert's Cache, it loads, saves and tags, no more; its contract is the
+// sink's (docs/secret-format.md):
+//   - Inventory lists every stored certificate from its tags alone (no value read);
+//   - Inspect describes one secret that the inventory does not list;
+//   - GetStage loads a version's certificate (smsink.ErrNotFound when there is none);
+//   - Save writes a certificate's value (a compare-and-swap on AWSCURRENT) and no tag;
+//   - WriteTags writes, in one call, the tags that describe a stored version and state
+//     tags (an empty value clears one), creating a secret without a value when needed.
 type SecretStore interface {
 	Inventory(ctx context.Context) (map[string]smsink.Stored, error)
 	Inspect(ctx context.Context, t smsink.Target) (smsink.Inspection, error)
-	Retag(ctx context.Context, t smsink.Target, b *certs.Bundle, version string, opts smsink.StoreOptions) error
-	Save(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error)
-	Get(ctx context.Context, secret string) (*certs.Bundle, string, error)
 	GetStage(ctx context.Context, secret, stage string) (*certs.Bundle, string, error)
-	SetStateOrCreate(ctx context.Context, t smsink.Target, name string, tags map[string]string) error
+	Save(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error)
+	WriteTags(ctx context.Context, t smsink.Target, tags smsink.Tagging) error
 }
+
+var _ SecretStore = (*smsink.Sink)(nil)
 
 // FileStore is the PEM file sink.
 type FileStore interface {

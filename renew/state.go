@@ -13,8 +13,9 @@ import (
 type stateStore interface {
 	// load returns the state tags as the pass found them (never nil).
 	load() map[string]string
-	// save merges tags into the state; an empty value removes a key.
-	save(ctx context.Context, tags map[string]string) error
+	// save merges tags into the state (an empty value removes a key) and, when cert is
+	// set, writes the tags that describe the stored certificate with them, in one write.
+	save(ctx context.Context, tags map[string]string, cert *smsink.Tagging) error
 	// written tells the store that tags were written with the certificate itself (a
 	// store writes its state tags in the same call as the new version).
 	written(tags map[string]string)
@@ -29,7 +30,8 @@ type state struct {
 	store    stateStore
 	now      smsink.State
 	pending  map[string]string
-	readOnly bool // a plan (status, --plan): nothing is changed
+	cert     *smsink.Tagging // the tags of a certificate stored in this pass, not yet written
+	readOnly bool            // a plan (status, --plan): nothing is changed
 	clock    func() time.Time
 }
 
@@ -64,6 +66,22 @@ func (s *state) set(tags map[string]string) {
 	s.reload(s.clock())
 }
 
+// know tells the store what the preflight learnt of the certificate's secret (the
+// store phase trusts it too): a write to a secret known to be missing creates it at once.
+func (s *state) know(in *smsink.Inspection) {
+	if ss, ok := s.store.(*secretState); ok {
+		ss.known = in
+	}
+}
+
+// describe readies the tags that describe the stored certificate, written with the
+// next write of the state.
+func (s *state) describe(t smsink.Tagging) {
+	if !s.readOnly {
+		s.cert = &t
+	}
+}
+
 // take returns the unwritten changes, to be written with the certificate, and forgets
 // them (see written).
 func (s *state) take() map[string]string {
@@ -88,11 +106,14 @@ func (s *state) flush(ctx context.Context, extra map[string]string) error {
 		return nil
 	}
 	s.set(extra)
-	if len(s.pending) == 0 {
+	if len(s.pending) == 0 && s.cert == nil {
 		return nil
 	}
-	p := s.take()
-	err := s.store.save(ctx, p)
+	p, cert := s.take(), s.cert
+	err := s.store.save(ctx, p, cert)
+	if err == nil {
+		s.cert = nil
+	}
 	s.reload(s.clock())
 	return err
 }
@@ -113,7 +134,7 @@ func (s memoryState) load() map[string]string {
 	return map[string]string{}
 }
 
-func (s memoryState) save(_ context.Context, tags map[string]string) error {
+func (s memoryState) save(_ context.Context, tags map[string]string, _ *smsink.Tagging) error {
 	s.mem.mergeTags(s.name, tags)
 	return nil
 }
@@ -130,6 +151,7 @@ type secretState struct {
 	name    string
 	found   map[string]string
 	mem     *Memory
+	known   *smsink.Inspection // what the preflight learnt of the secret, if it ran
 }
 
 func (s *secretState) load() map[string]string {
@@ -147,18 +169,32 @@ func (s *secretState) load() map[string]string {
 	return t
 }
 
-func (s *secretState) save(ctx context.Context, tags map[string]string) error {
+func (s *secretState) save(ctx context.Context, tags map[string]string, cert *smsink.Tagging) error {
 	// What an earlier write could not record goes along with this one.
 	all := s.mem.stateTags(s.name)
 	if all == nil {
 		all = map[string]string{}
 	}
 	maps.Copy(all, tags)
+	// A tag is cleared by writing it empty: only the ones there are.
+	have := s.load()
+	for k, v := range all {
+		if v == "" && have[k] == "" {
+			delete(all, k)
+		}
+	}
+	t := smsink.Tagging{Name: s.name, Missing: s.known != nil && !s.known.Exists, State: all}
+	if cert != nil {
+		t.Bundle, t.Version, t.Profile, t.Directory = cert.Bundle, cert.Version, cert.Profile, cert.Directory
+	}
 	// A certificate never stored has no secret yet: one is created, without a value, to
 	// hold the state, so that no runner orders again before the backoff ends.
-	if err := s.secrets.SetStateOrCreate(ctx, s.target, s.name, all); err != nil {
+	if err := s.secrets.WriteTags(ctx, s.target, t); err != nil {
 		s.mem.mergeTags(s.name, tags)
 		return err
+	}
+	if s.known != nil {
+		s.known.Exists = true // created if it was missing
 	}
 	s.written(all)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/limits"
 	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // work is one certificate's way through a pass. It only goes forward: gather builds the
@@ -25,6 +26,7 @@ type work struct {
 	state    *state             // the state kept between passes, as found and as changed
 	ariID    string             // the stored certificate's ARI identifier, for "replaces"
 	version  string             // the stored AWSCURRENT version id, "" when unknown
+	secret   *smsink.Inspection // what the preflight learnt of the secret, for the store
 	started  time.Time
 	plan     bool // Options.Plan or DryRun: nothing stored, no hook
 	dry      bool // Options.DryRun: no on_failure hook either

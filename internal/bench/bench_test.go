@@ -103,6 +103,9 @@ func report(b *testing.B, r row) {
 		b.ReportMetric(float64(n), "r53_"+op+"/op")
 	}
 	b.ReportMetric(float64(c.total("secretsmanager")), "sm_calls/op")
+	if r.Certs > 0 {
+		b.ReportMetric(float64(c.total("secretsmanager"))/float64(r.Certs), "sm_calls/cert")
+	}
 	for op, n := range r.SM {
 		b.ReportMetric(float64(n), "sm_"+op+"/op")
 	}

@@ -5,8 +5,11 @@
 //
 // Tags on each secret describe its current certificate (certferry:not-after,
 // certferry:domains-hash, ...), so Inventory reads 100 certificates per ListSecrets call
-// without reading any secret value. Writes use a ClientRequestToken derived from the
-// certificate, so a retried Store is a no-op and never a second version.
+// without reading any secret value. Every tag, how it is written and how it is read, is
+// in tags.go: no other package spells a certferry: tag. Writes use a ClientRequestToken
+// derived from the certificate, so a retried Store is a no-op and never a second version.
+// Save writes the value alone and WriteTags the tags, each in as few calls as it can
+// (one TagResource both sets and clears tags), so a caller writes each once per pass.
 //
 // Concurrent runners: a write is a compare-and-swap. The new version is put with the
 // StagePending label only, then UpdateSecretVersionStage moves AWSCURRENT to it with

@@ -1,12 +1,18 @@
 package secretsmanager
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/certferry/certferry/certs"
 )
 
 // This file is certferry's tag schema, the only place that spells a tag: every key, how
@@ -203,6 +209,104 @@ func unhex(c byte) byte {
 		return c - '0'
 	}
 	return c - 'A' + 10
+}
+
+// tags are the tags that describe b, stored as version, with the sink's and the
+// target's own tags.
+func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version string) map[string]string {
+	m := map[string]string{}
+	maps.Copy(m, s.opts.Tags)
+	maps.Copy(m, target.Tags)
+	maps.Copy(m, map[string]string{
+		TagName:        SanitizeTagValue(b.Name),
+		TagDomains:     EncodeDomains(b.Domains),
+		TagDomainsHash: b.DomainsHash(),
+		TagNotAfter:    b.NotAfter.UTC().Format(time.RFC3339),
+		TagNotBefore:   b.NotBefore.UTC().Format(time.RFC3339),
+		TagSerial:      b.Serial,
+		TagKeyType:     b.KeyType,
+		TagProfile:     SanitizeTagValue(opts.Profile),
+		TagVersion:     version,
+		TagARIID:       SanitizeTagValue(b.ARIID),
+	})
+	if opts.Directory != "" {
+		m[TagDirectory] = SanitizeTagValue(opts.Directory)
+	}
+	m[TagSum] = tagSum(m)
+	return m
+}
+
+// sumTags are the tags TagSum covers.
+var sumTags = []string{TagVersion, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagARIID, TagDirectory}
+
+// TagSumOf is the TagSum value that binds tags (the ones Store writes) to their
+// version; a tool that writes certferry's tags itself must write it too.
+func TagSumOf(tags map[string]string) string { return tagSum(tags) }
+
+// tagSum is the TagSum value of tags: 16 hex digits of SHA-256 over the covered tags.
+func tagSum(tags map[string]string) string {
+	h := sha256.New()
+	for _, k := range sumTags {
+		fmt.Fprintf(h, "%s=%s\n", k, tags[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// storedFromTags reads what a secret's tags and version stages say of it.
+func storedFromTags(name, arn string, tags map[string]string, stages map[string][]string) Stored {
+	st := Stored{
+		Name: tags[TagName], Secret: name, ARN: arn,
+		DomainsHash: tags[TagDomainsHash], KeyType: tags[TagKeyType], Profile: tags[TagProfile],
+		Serial: tags[TagSerial], ARIID: tags[TagARIID], VersionID: tags[TagVersion], Tags: tags,
+		CurrentVersionID: holder(stages, "AWSCURRENT"),
+	}
+	// StagePending stays on a version certferry promoted until its next write moves it:
+	// on a version that was current once (AWSPREVIOUS, or the one the tags describe) it
+	// is a finished write that another was made over, not an interrupted one.
+	pending := holder(stages, StagePending)
+	if pending != st.CurrentVersionID && pending != st.VersionID && !slices.Contains(stages[pending], "AWSPREVIOUS") {
+		st.PendingVersionID = pending
+	}
+	st.Domains, st.DomainsTruncated = DecodeDomains(tags[TagDomains])
+	st.NotAfter, _ = time.Parse(time.RFC3339, tags[TagNotAfter])
+	st.NotBefore, _ = time.Parse(time.RFC3339, tags[TagNotBefore])
+	st.Directory = tags[TagDirectory]
+	st.TagsCurrent = st.VersionID != "" && st.VersionID == st.CurrentVersionID && !st.NotAfter.IsZero() &&
+		tags[TagSum] == tagSum(tags) && plausible(st.NotBefore, st.NotAfter)
+	st.Unfinished = pending != "" && pending == st.CurrentVersionID && st.VersionID != st.CurrentVersionID
+	return st
+}
+
+// maxLifetime is longer than any publicly trusted certificate may live (398 days).
+const maxLifetime = 400 * 24 * time.Hour
+
+// plausible reports whether a validity period read from tags could be a certificate's.
+func plausible(notBefore, notAfter time.Time) bool {
+	return !notBefore.IsZero() && notAfter.After(notBefore) && notAfter.Sub(notBefore) <= maxLifetime
+}
+
+// checkState validates state tags and sanitizes their values; an empty value stays
+// empty (it clears the tag).
+func checkState(tags map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !strings.HasPrefix(k, TagPrefix) || len(k) > maxTagKey {
+			return nil, fmt.Errorf("state tag key %q: want a %q prefix and at most %d characters", k, TagPrefix, maxTagKey)
+		}
+		if ownTag(k) {
+			return nil, fmt.Errorf("state tag key %q is written by Store", k)
+		}
+		out[k] = SanitizeTagValue(tags[k])
+	}
+	return out, nil
+}
+
+func ownTag(k string) bool {
+	switch k {
+	case TagName, TagDomains, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagVersion, TagARIID, TagDirectory, TagSum:
+		return true
+	}
+	return false
 }
 
 // State tags: what certferry remembers of a certificate between passes, kept with its

@@ -138,6 +138,14 @@ func (r runs) find(key, scenario string) (row, bool) {
 	return x, ok
 }
 
+// smPerCert is a run's Secrets Manager calls per certificate, with the calls by op.
+func smPerCert(r row) string {
+	if r.Certs == 0 || total(r.SM) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%s)", float64(total(r.SM))/float64(r.Certs), byOp(r.SM))
+}
+
 // print writes the table and the targets; it reports whether every target checked was met.
 func print(w io.Writer, rows []row) bool {
 	last := runs{}
@@ -171,13 +179,13 @@ func print(w io.Writer, rows []row) bool {
 func printTable(w io.Writer, last runs, scenarios []string) {
 	find := last.find
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tcertferry\tprevious defaults\tlego loop\tcertbot loop\tlego/certferry\tcertbot/certferry\tpeak RSS\tRoute 53 calls (by op)\tACME reqs (new-nonce)")
+	fmt.Fprintln(tw, "scenario\tcertferry\tprevious defaults\tlego loop\tcertbot loop\tlego/certferry\tcertbot/certferry\tpeak RSS\tRoute 53 calls (by op)\tACME reqs (new-nonce)\tSecrets Manager calls per certificate")
 	for _, sc := range scenarios {
 		cf, ok := find("defaults", sc)
 		switch sc {
 		case "daemon-idle":
 			if ok {
-				fmt.Fprintf(tw, "daemon idle RSS (%d certs stored)\t%.1f MB idle (first pass %s)\t\t\t\t\t\t\t\t\n", cf.Certs, cf.IdleRSSMB, secs(cf.WallS))
+				fmt.Fprintf(tw, "daemon idle RSS (%d certs stored)\t%.1f MB idle (first pass %s)\t\t\t\t\t\t\t\t\t\n", cf.Certs, cf.IdleRSSMB, secs(cf.WallS))
 			}
 			continue
 		case "onboard70":
@@ -188,7 +196,7 @@ func printTable(w io.Writer, last runs, scenarios []string) {
 			continue
 		case "lambda-cold":
 			if ok {
-				fmt.Fprintf(tw, "Lambda cold start (nothing due)\tfirst invoke %s (warm invoke %s)\t\t\t\t\t\t\t\t\n", secs(cf.WallS), secs(cf.WarmS))
+				fmt.Fprintf(tw, "Lambda cold start (nothing due)\tfirst invoke %s (warm invoke %s)\t\t\t\t\t\t\t\t\t\n", secs(cf.WallS), secs(cf.WarmS))
 			}
 			continue
 		}
@@ -206,7 +214,7 @@ func printTable(w io.Writer, last runs, scenarios []string) {
 		if c, cok := find("certbot", sc); cok && ok {
 			cr = ratio(c, cf)
 		}
-		cfWall, rss, r53, acme := "-", "-", "-", "-"
+		cfWall, rss, r53, acme, sm := "-", "-", "-", "-", "-"
 		if ok {
 			cfWall = secs(cf.WallS)
 			if cf.PassS > 0 {
@@ -215,8 +223,9 @@ func printTable(w io.Writer, last runs, scenarios []string) {
 			rss = fmt.Sprintf("%.1f MB", cf.PeakRSSMB)
 			r53 = byOp(cf.Route53)
 			acme = fmt.Sprintf("%d (%d)", total(cf.ACME), cf.ACME["NewNonce"])
+			sm = smPerCert(cf)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc, cfWall, cell("previous"), cell("lego"), cell("certbot"), lr, cr, rss, r53, acme)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc, cfWall, cell("previous"), cell("lego"), cell("certbot"), lr, cr, rss, r53, acme, sm)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\ncertferry: `certferry renew` with the default settings (concurrency 50, per-endpoint pacing); previous defaults:"+
@@ -274,6 +283,9 @@ func printTargets(w io.Writer, last runs, scenarios []string) bool {
 				fmt.Sprintf("lego %s vs %s = %.1fx%s", secs(l.WallS), secs(n100.WallS), l.WallS/n100.WallS, est))
 		}
 		check("peak RSS of the 100-certificate pass < 100 MB", n100.PeakRSSMB < 100, fmt.Sprintf("%.1f MB", n100.PeakRSSMB))
+	}
+	if n1, found := find("defaults", "N=1"); found && n1.Certs > 0 {
+		check("one issued certificate: <= 7 Secrets Manager calls in all (inventory and account read included)", total(n1.SM) <= 7, byOp(n1.SM))
 	}
 	if idle, found := find("defaults", "idle1000"); found {
 		check("idle pass over 1000: <= 10 Secrets Manager calls", total(idle.SM) <= 10, byOp(idle.SM))

@@ -242,12 +242,7 @@ func (p *Provider) listZoneNamed(ctx context.Context, api API, name string, priv
 	)
 	for {
 		in := &route53.ListHostedZonesInput{Marker: marker}
-		var out *route53.ListHostedZonesOutput
-		err := p.retry(ctx, p.log, func() error {
-			var err error
-			out, err = api.ListHostedZones(ctx, in)
-			return err
-		})
+		out, err := api.ListHostedZones(ctx, in, p.retryOpt)
 		if err != nil {
 			return "", fmt.Errorf("list hosted zones: %w", err)
 		}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
-	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/internal/waitlog"
@@ -71,12 +73,7 @@ func (p *Provider) readSet(ctx context.Context, zoneID, fqdn string, log *zap.Lo
 		StartRecordType: types.RRTypeTxt,
 		MaxItems:        aws.Int32(1),
 	}
-	var out *route53.ListResourceRecordSetsOutput
-	err := p.retry(ctx, log.With(zap.String("fqdn", fqdn)), func() error {
-		var err error
-		out, err = p.api.ListResourceRecordSets(ctx, in)
-		return err
-	})
+	out, err := p.api.ListResourceRecordSets(ctx, in, p.retryOpt)
 	if err != nil {
 		return nil, fmt.Errorf("read record set: %w", err)
 	}
@@ -196,12 +193,7 @@ func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log
 		HostedZoneId: aws.String(zoneID),
 		ChangeBatch:  &types.ChangeBatch{Comment: aws.String("certferry DNS-01"), Changes: changes},
 	}
-	var out *route53.ChangeResourceRecordSetsOutput
-	err := p.retry(ctx, log, func() error {
-		var err error
-		out, err = p.api.ChangeResourceRecordSets(ctx, in)
-		return err
-	})
+	out, err := p.api.ChangeResourceRecordSets(ctx, in, p.retryOpt)
 	if err != nil {
 		return "", err
 	}
@@ -213,110 +205,84 @@ func (p *Provider) change(ctx context.Context, zoneID string, batch []*unit, log
 	return id, nil
 }
 
-// waitInsync polls GetChange until the change is INSYNC: at once (a change Route 53
-// applies quickly is seen without a pause), then every PollInterval (with jitter) for
-// the first minute, then doubling up to 15s, until the deadline. A wait that lasts is
-// reported at info level (internal/waitlog).
-//
-// Not the SDK's ResourceRecordSetsChangedWaiter: its pauses double (with jitter) from
-// the first one, so a change already INSYNC can go unseen for several PollIntervals in
-// the first minute (TestInsyncPollingNotTheSDKWaiter), and it reports no progress.
+// waitInsync waits until the change is INSYNC, with the SDK's
+// ResourceRecordSetsChangedWaiter: GetChange at once (a change Route 53 applies quickly
+// is seen without a pause), then every PollInterval (MinDelay = MaxDelay: the waiter's
+// own backoff would leave a change already INSYNC unseen for several PollIntervals),
+// until the deadline. A wait that lasts is reported at info level (internal/waitlog).
 func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time, log *zap.Logger) error {
 	log = log.With(zap.String("change_id", id))
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	timeout := func(status types.ChangeStatus) error {
+	progress := waitlog.New(log, "waiting for Route 53 to report the change INSYNC", deadline, p.opts.Now)
+	var mu sync.Mutex
+	var status types.ChangeStatus
+	w := route53.NewResourceRecordSetsChangedWaiter(p.api, func(o *route53.ResourceRecordSetsChangedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = p.opts.PollInterval, p.opts.PollInterval
+		o.ClientOptions = append(o.ClientOptions, p.retryOpt)
+		insync := o.Retryable
+		o.Retryable = func(ctx context.Context, in *route53.GetChangeInput, out *route53.GetChangeOutput, err error) (bool, error) {
+			again, err := insync(ctx, in, out, err)
+			if out != nil && out.ChangeInfo != nil {
+				mu.Lock()
+				status = out.ChangeInfo.Status
+				mu.Unlock()
+				log.Debug("change status", zap.String("status", string(out.ChangeInfo.Status)))
+			}
+			if again {
+				progress.Before(p.opts.PollInterval, zap.String("status", string(status)))
+			}
+			return again, err
+		}
+	})
+	// The waiter's own bound is a poll later than wctx's, so that wctx ends the wait and
+	// a timeout is told apart from a failed call.
+	err := w.Wait(wctx, &route53.GetChangeInput{Id: aws.String(id)}, time.Until(deadline)+p.opts.PollInterval)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
+	case wctx.Err() != nil:
+		mu.Lock()
+		defer mu.Unlock()
 		if status == "" {
 			status = types.ChangeStatusPending
 		}
 		return fmt.Errorf("change %s still %s after %s: %w", id, status, p.opts.InsyncTimeout, ErrInsyncTimeout)
 	}
-	var status types.ChangeStatus
-	delay := p.opts.PollInterval
-	steadyUntil := p.opts.Now().Add(steadyPolling)
-	progress := waitlog.New(log, "waiting for Route 53 to report the change INSYNC", deadline, p.opts.Now)
-	for attempt := 1; ; attempt++ {
-		var out *route53.GetChangeOutput
-		err := p.retry(wctx, log, func() error {
-			var err error
-			out, err = p.api.GetChange(wctx, &route53.GetChangeInput{Id: aws.String(id)})
-			return err
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
-			}
-			if wctx.Err() != nil {
-				return timeout(status)
-			}
-			return fmt.Errorf("wait for change %s: %w", id, err)
-		}
-		if out.ChangeInfo != nil {
-			status = out.ChangeInfo.Status
-		}
-		log.Debug("change status", zap.String("status", string(status)), zap.Int("attempt", attempt))
-		if status == types.ChangeStatusInsync {
-			return nil
-		}
-		// Steady polling while INSYNC is likely (Route 53 usually takes well under a
-		// minute): doubling from the start saw a 5-second change 3 to 7 seconds late, the
-		// largest cost of a pass after the wait itself. Then back off.
-		if p.opts.Now().After(steadyUntil) {
-			delay = min(2*delay, maxPollInterval)
-		}
-		d := jitter(delay)
-		progress.Before(d, zap.String("status", string(status)))
-		if err := p.opts.Sleep(wctx, d); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
-			}
-			return timeout(status)
-		}
-	}
+	return fmt.Errorf("wait for change %s: %w", id, err)
 }
 
-// retryable reports whether err is one Route 53 answers when it wants the caller
-// to come back later. The SDK keeps the API error in the chain when its own
-// retryer gives up (MaxAttemptsError, retry quota exhausted), so errors.As finds it.
-func retryable(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestThrottled":
-		return true
-	}
-	return false
+// newRetryer is the retryer of every Route 53 call the provider makes, passed per call
+// (Provider.retryOpt) so that the client's own, which serves every other call of the
+// caller's AWS configuration, is left alone. It is the SDK's standard retryer (it
+// retries Throttling and PriorRequestNotComplete among others, and honours the
+// context) with the provider's settings: MaxAttempts attempts, pauses from RetryDelay
+// doubling with jitter up to 20 s, and no client-side retry quota. The quota protects
+// a failing service from retry storms; Route 53's throttling is the account's shared
+// request rate, which a streak of Throttling answers in a row says is busy, and waiting
+// it out is the only way the change gets written (TestThrottlingStreakOutlastsTheClientRetryer:
+// the SDK's defaults give up after three).
+func newRetryer(opts Options) aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = opts.MaxAttempts
+		o.MaxBackoff = maxRetryDelay
+		o.Backoff = doubling{first: opts.RetryDelay}
+		o.RateLimiter = ratelimit.None
+	})
 }
 
-// retry calls fn until it succeeds, fails with an error that is not retryable, has
-// been tried MaxAttempts times, or ctx is done. Delays start at RetryDelay and
-// double with jitter up to 20s. On giving up it returns the last error (joined
-// with ctx's, if that is why).
-//
-// Beside the client's own retryer, not instead of it: the client is the caller's (its
-// retryer serves every call of the account's SDK configuration), and its standard
-// retryer gives up after three Throttling answers, which Route 53's per-account rate,
-// shared with every other tool of the account, produces in a row
-// (TestThrottlingStreakOutlastsTheSDKRetryer).
-func (p *Provider) retry(ctx context.Context, log *zap.Logger, fn func() error) error {
-	delay := p.opts.RetryDelay
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !retryable(err) {
-			return err
-		}
-		if attempt >= p.opts.MaxAttempts {
-			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		}
-		d := jitter(delay)
-		delay = min(2*delay, maxRetryDelay)
-		log.Debug("retrying", zap.Int("attempt", attempt+1), zap.Duration("delay", d), zap.Error(err))
-		if serr := sleep(ctx, d); serr != nil {
-			return errors.Join(err, serr)
-		}
+// doubling is the pause before retry attempt+1: first, doubled per attempt up to
+// maxRetryDelay, with jitter.
+type doubling struct{ first time.Duration }
+
+func (b doubling) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	d := b.first
+	for i := 1; i < attempt && d < maxRetryDelay; i++ {
+		d *= 2
 	}
+	return jitter(min(d, maxRetryDelay)), nil
 }
 
 // jitter returns a duration in [d/2, d].
@@ -325,16 +291,4 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -576,12 +576,7 @@ func (p *Provider) readCNAMEs(ctx context.Context, zoneID string, s *zoneSnap, w
 // for the write.
 func (p *Provider) readName(ctx context.Context, zoneID, name string, s *zoneSnap, log *zap.Logger) error {
 	in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(name), MaxItems: aws.Int32(1)}
-	var out *route53.ListResourceRecordSetsOutput
-	err := p.retry(ctx, log.With(zap.String("fqdn", name)), func() error {
-		var err error
-		out, err = p.api.ListResourceRecordSets(ctx, in)
-		return err
-	})
+	out, err := p.api.ListResourceRecordSets(ctx, in, p.retryOpt)
 	if err != nil {
 		return err
 	}
@@ -598,12 +593,7 @@ func (p *Provider) readName(ctx context.Context, zoneID, name string, s *zoneSna
 func (p *Provider) listSnap(ctx context.Context, zoneID string, s *zoneSnap, log *zap.Logger) error {
 	in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), MaxItems: aws.Int32(listPageSize)}
 	for {
-		var out *route53.ListResourceRecordSetsOutput
-		err := p.retry(ctx, log, func() error {
-			var err error
-			out, err = p.api.ListResourceRecordSets(ctx, in)
-			return err
-		})
+		out, err := p.api.ListResourceRecordSets(ctx, in, p.retryOpt)
 		if err != nil {
 			return err
 		}

@@ -27,12 +27,7 @@ func (p *Provider) pinnedZoneName(ctx context.Context, id string) (string, error
 	if ok {
 		return name, nil
 	}
-	var out *route53.GetHostedZoneOutput
-	err := p.retry(ctx, p.log, func() error {
-		var err error
-		out, err = p.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(id)})
-		return err
-	})
+	out, err := p.api.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(id)}, p.retryOpt)
 	if err != nil {
 		return "", fmt.Errorf("get hosted zone %s: %w", id, err)
 	}

@@ -17,10 +17,11 @@
 // back, with a compare-and-swap (DELETE of the exact set read, CREATE of the new one,
 // in one atomic batch), never with a blind UPSERT.
 //
-// Retries: Throttling and PriorRequestNotComplete are retried by the provider
-// (Options.MaxAttempts, exponential backoff with jitter, honouring the context) on
-// top of whatever retryer the caller configured on the client, which it leaves
-// alone: the total is bounded by the product of the two.
+// Retries: every call passes the SDK's standard retryer configured from Options
+// (MaxAttempts, a backoff from RetryDelay, no client-side retry quota; see newRetryer)
+// as a per-call option, so Throttling streaks and PriorRequestNotComplete are waited
+// out without touching the retryer the caller configured on the client for its other
+// calls.
 //
 // A Provider is safe for concurrent use. It keeps the hosted-zone list, read once
 // through the API, and, in memory, where each record's TXT went (so CleanUp removes
@@ -65,8 +66,8 @@ type Options struct {
 	// deadline per zone and call, however many changes the batch was split into).
 	// Default 10m.
 	InsyncTimeout time.Duration
-	// PollInterval is the delay between GetChange calls for the first minute (with
-	// jitter); after that the delay doubles up to 15s. Default 2s.
+	// PollInterval is the delay between GetChange calls while a change is not INSYNC.
+	// Default 2s.
 	PollInterval time.Duration
 	// PrivateZones lets zone discovery pick private hosted zones. Default: public only.
 	PrivateZones bool
@@ -77,12 +78,11 @@ type Options struct {
 	// ResourceRecord elements and Value characters. Defaults 1000 and 32000.
 	MaxBatchRecords int
 	MaxBatchChars   int
-	// MaxAttempts bounds the provider's own retries of Throttling and
-	// PriorRequestNotComplete per API call. Default 8. Each attempt goes through
-	// the client's own retryer (the SDK's standard retryer tries 3 times), so a
-	// call makes at most MaxAttempts times the client's attempts requests.
+	// MaxAttempts bounds the attempts of each API call (Throttling,
+	// PriorRequestNotComplete and the SDK's other retryable errors are tried again).
+	// Default 8. The provider's retryer replaces the client's for its own calls only.
 	MaxAttempts int
-	// RetryDelay is the first delay of those retries; it doubles, with jitter,
+	// RetryDelay is the first pause between those attempts; it doubles, with jitter,
 	// up to 20s. Default 500ms.
 	RetryDelay time.Duration
 	// Checker, if set, is called after INSYNC. See Checker.
@@ -92,9 +92,6 @@ type Options struct {
 	// Now is the clock that ages the hosted-zone listing (see FindZone) and times the
 	// INSYNC wait's progress reports; nil is time.Now.
 	Now func() time.Time
-	// Sleep pauses between GetChange polls; nil is a timer bounded by ctx. Tests pass a
-	// fake clock's.
-	Sleep func(ctx context.Context, d time.Duration) error
 	// Zones are hosted zones the operator named (dns.zones): each with the client
 	// that may read and write it (a role in the zone's account). A name inside one of
 	// them goes to the longest such zone without discovery. See Zone.
@@ -109,8 +106,6 @@ type Options struct {
 const (
 	defaultInsyncTimeout   = 10 * time.Minute
 	defaultPollInterval    = 2 * time.Second
-	maxPollInterval        = 15 * time.Second
-	steadyPolling          = time.Minute // GetChange every PollInterval for this long, then backing off
 	defaultTTL             = 60
 	defaultMaxBatchRecords = 1000
 	defaultMaxBatchChars   = 32000
@@ -161,6 +156,8 @@ type Provider struct {
 	log    *zap.Logger
 	conf   *configured // Options.Zones and what was learnt of them
 	cache  *targetCache
+	// retryOpt puts the provider's retryer (newRetryer) on one call.
+	retryOpt func(*route53.Options)
 
 	zoneLock  chan struct{} // one listing at a time; waiters also watch their ctx
 	cacheMu   sync.RWMutex  // guards zoneCache: readers never wait for a listing
@@ -186,9 +183,6 @@ func New(api API, opts Options) *Provider {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Sleep == nil {
-		opts.Sleep = sleep
-	}
 	if opts.MaxBatchRecords <= 0 {
 		opts.MaxBatchRecords = defaultMaxBatchRecords
 	}
@@ -209,7 +203,9 @@ func New(api API, opts Options) *Provider {
 		log = zap.NewNop()
 	}
 	r := newRouter(api)
-	p := &Provider{api: r, router: r, opts: opts, log: log.Named("route53"), zoneLock: make(chan struct{}, 1), cache: newTargetCache()}
+	rt := newRetryer(opts)
+	p := &Provider{api: r, router: r, opts: opts, log: log.Named("route53"), zoneLock: make(chan struct{}, 1), cache: newTargetCache(),
+		retryOpt: func(o *route53.Options) { o.Retryer = rt }}
 	p.conf = newConfigured(opts.Zones, r)
 	return p
 }

@@ -383,24 +383,6 @@ func TestSameSet(t *testing.T) {
 	}
 }
 
-func TestRetryable(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{&types.PriorRequestNotComplete{}, true},
-		{&types.ThrottlingException{}, true},
-		{&types.InvalidChangeBatch{}, false},
-		{errors.New("boom"), false},
-	}
-	for _, tt := range tests {
-		if got := retryable(tt.err); got != tt.want {
-			t.Errorf("retryable(%T) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
-
 // TestZoneByIDDuringListing: a zone already listed is known while another goroutine
 // holds the listing lock (it used to look unknown then, and its records were read one
 // name at a time).

@@ -93,12 +93,7 @@ func (p *Provider) zones(ctx context.Context, stale time.Time) ([]zone, error) {
 	)
 	for page := 1; ; page++ {
 		in := &route53.ListHostedZonesInput{Marker: marker}
-		var out *route53.ListHostedZonesOutput
-		err := p.retry(ctx, p.log, func() error {
-			var err error
-			out, err = p.api.ListHostedZones(ctx, in)
-			return err
-		})
+		out, err := p.api.ListHostedZones(ctx, in, p.retryOpt)
 		if err != nil {
 			return nil, fmt.Errorf("list hosted zones: %w", err)
 		}

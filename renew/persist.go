@@ -54,17 +54,26 @@ func (j persistJudge) Current(raw string) bool { return j.rec.Current(raw, j.min
 
 var _ route53.Persist = persistJudge{}
 
+// persistMinLeft is how long a value's persistUntil must still run for the value to
+// count as current when the certificate sets no persist_until (a persistUntil written
+// by hand, or left by an earlier persist_until): long enough for an order started now
+// to be validated. A value past it authorises nothing (the CA refuses it), so it is
+// rewritten like any other value no longer right.
+const persistMinLeft = time.Hour
+
 // PersistRecords returns the dns-persist-01 records of the certificates that use it:
 // one per name, naming issuer and accountURL; with PersistUntil, the records carry
 // persistUntil = now + PersistUntil, and a value whose persistUntil is less than a
 // third of PersistUntil away is no longer current (it is rewritten ahead of time).
+// Without PersistUntil, a value carrying a persistUntil less than persistMinLeft away
+// is not current either.
 func PersistRecords(certs []Cert, issuer, accountURL string, now time.Time) []PersistRecord {
 	var out []PersistRecord
 	for _, c := range certs {
 		if c.Challenge != ChallengeDNSPersist01 {
 			continue
 		}
-		var until, minUntil time.Time
+		until, minUntil := time.Time{}, now.Add(persistMinLeft)
 		if c.PersistUntil > 0 {
 			until, minUntil = now.Add(c.PersistUntil), now.Add(c.PersistUntil/3)
 		}

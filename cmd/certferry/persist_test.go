@@ -133,6 +133,11 @@ func TestCLIPersistAccountDeactivated(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "authorise nothing now") || !strings.Contains(errOut, "certferry persist apply") {
 		t.Fatalf("deactivate: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// The records name the deactivated account: not in place for the next pass, which
+	// registers a new account.
+	if _, out, errOut := cli(t, "status", "--config", e.cfg); !strings.Contains(out, "dns-persist-01 (records missing)") {
+		t.Errorf("status after deactivate: want the records missing\n%s\n%s", out, errOut)
+	}
 	e.mustRenew(t, "--force")
 	var vals []string
 	for _, rs := range e.SB.Route53().Records(e.Info.Zones["example.com."]) {

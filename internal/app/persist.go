@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -196,19 +197,25 @@ func (a *App) PersistPresence(ctx context.Context) map[string]string {
 		}
 		return out
 	}
-	accounts, err := a.AccountStore().List(ctx)
-	if err != nil {
-		return unknown(err.Error())
+	kid := ""
+	if e := a.Config.ACME.EAB; e != nil {
+		kid = e.KID
 	}
-	url := ""
-	for _, acct := range accounts {
-		if acct.Directory == a.Config.ACME.Directory && acct.URL != "" && !acct.Deactivated {
-			url = acct.URL
-		}
-	}
-	if url == "" {
+	acct, err := a.AccountStore().Load(ctx, a.Config.ACME.Directory, kid)
+	switch {
+	case errors.Is(err, acme.ErrNoAccount) || (err == nil && acct.URL == ""):
 		return unknown("no ACME account registered yet")
+	case err != nil:
+		return unknown(err.Error())
+	case acct.Deactivated:
+		// Records naming a deactivated account authorise nothing: the next pass
+		// registers a new account and needs records naming it.
+		for _, c := range certs {
+			out[c.Name] = PersistMissing
+		}
+		return out
 	}
+	url := acct.URL
 	ids, err := a.caaIdentities(ctx)
 	if err != nil {
 		return unknown(err.Error())

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/providers/route53"
+	"github.com/certferry/certferry/renew"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -180,42 +180,37 @@ func printPersist(w io.Writer, p *app.Persist, states []route53.PersistState) {
 }
 
 // retirePersist removes the dns-persist-01 records of a retired certificate that no
-// other configured certificate needs (only this CA's values for this account). It does
-// nothing when no configured certificate uses dns-persist-01, so retiring in a dns-01
-// configuration never opens the ACME account.
+// other configured certificate needs (only this CA's values for this account), also
+// when no configured certificate uses dns-persist-01 any more: the retired one may have
+// (a certificate switched back to dns-01, the last one removed from the configuration).
+// It reads only the stored account, never registering one. A record whose CNAME leads
+// where a record another certificate needs lives is kept. When no configured
+// certificate uses dns-persist-01, a failed check is only a note: the certificate most
+// likely never had records.
 func retirePersist(ctx context.Context, a *app.App, st smsink.Stored, stdout, stderr io.Writer) int {
-	if !a.UsesPersist() {
-		return exitOK
+	fail := func(err error) int {
+		if !a.UsesPersist() {
+			fmt.Fprintf(stderr, "certferry retire: note: could not check for dns-persist-01 records: %v\n", err)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "certferry retire: dns-persist-01 records: %v\n", err)
+		return exitFailed
 	}
 	domains := st.Domains
 	if st.DomainsTruncated {
 		b, _, err := a.Secrets().Get(ctx, st.Secret)
 		if err != nil {
-			fmt.Fprintf(stderr, "certferry retire: dns-persist-01 records: read the names: %v\n", err)
-			return exitFailed
+			return fail(fmt.Errorf("read the names: %w", err))
 		}
 		domains = b.Domains
 	}
-	p, err := a.RetiredPersist(ctx, st.Name, domains)
-	if errors.Is(err, acme.ErrNoPersistIssuer) {
-		return exitOK
-	}
+	p, keep, err := a.RetiredPersist(ctx, st.Name, domains)
 	if err != nil {
-		fmt.Fprintf(stderr, "certferry retire: dns-persist-01 records: %v\n", err)
-		return exitFailed
+		return fail(err)
 	}
-	states, errs := a.DNS().CheckPersist(ctx, p.DNSRecords())
-	var rm []route53.Record
-	var names []string
-	for i, s := range states {
-		if errs[i] == nil && slices.ContainsFunc(s.Values, p.Records[i].Want.Owns) {
-			rm = append(rm, p.Records[i].DNS)
-			names = append(names, strings.TrimSuffix(s.Target.FQDN, "."))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "certferry retire: dns-persist-01 records: %v\n", err)
-		return exitFailed
+	rm, names, err := retiredRecords(ctx, a, p, keep)
+	if err != nil {
+		return fail(err)
 	}
 	failed := false
 	for i, err := range a.DNS().CleanUp(ctx, rm) {
@@ -230,4 +225,41 @@ func retirePersist(ctx context.Context, a *app.App, st smsink.Stored, stdout, st
 		return exitFailed
 	}
 	return exitOK
+}
+
+// retiredRecords returns the records of p that hold a value of this CA and account and
+// whose target (the end of their CNAME chain) is not where one of keep lives, with the
+// target names to print.
+func retiredRecords(ctx context.Context, a *app.App, p *app.Persist, keep []renew.PersistRecord) ([]route53.Record, []string, error) {
+	if len(p.Records) == 0 {
+		return nil, nil, nil
+	}
+	states, errs := a.DNS().CheckPersist(ctx, p.DNSRecords())
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	kept := map[[2]string]bool{}
+	if len(keep) > 0 {
+		recs := make([]route53.Record, len(keep))
+		for i, r := range keep {
+			recs[i] = r.DNS
+		}
+		targets, errs := a.DNS().Targets(ctx, recs)
+		if err := errors.Join(errs...); err != nil {
+			return nil, nil, fmt.Errorf("where the other certificates' records live (nothing removed): %w", err)
+		}
+		for _, t := range targets {
+			kept[[2]string{t.ZoneID, t.FQDN}] = true
+		}
+	}
+	var rm []route53.Record
+	var names []string
+	for i, s := range states {
+		if kept[[2]string{s.Target.ZoneID, s.Target.FQDN}] || !slices.ContainsFunc(s.Values, p.Records[i].Want.Owns) {
+			continue
+		}
+		rm = append(rm, p.Records[i].DNS)
+		names = append(names, strings.TrimSuffix(s.Target.FQDN, "."))
+	}
+	return rm, names, nil
 }

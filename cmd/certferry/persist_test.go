@@ -11,6 +11,7 @@ import (
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/sandbox/r53sim"
 )
 
 // persistConfig: two certificates validated with dns-persist-01, sharing no record, and
@@ -147,5 +148,72 @@ func TestCLIPersistAccountDeactivated(t *testing.T) {
 	}
 	if len(vals) != 2 {
 		t.Errorf("_validation-persist.www.example.com holds %q, want the old account's value and the new one's", vals)
+	}
+}
+
+// persistTXT returns the values of the TXT set name holds in the zone.
+func persistTXT(e *cliEnv, zone, name string) []string {
+	for _, rs := range e.SB.Route53().Records(e.Info.Zones[zone]) {
+		if rs.Type == "TXT" && rs.Name == name {
+			return rs.Values
+		}
+	}
+	return nil
+}
+
+// TestCLIRetirePersistNoLongerConfigured: a certificate that used dns-persist-01 is
+// retired after the configuration stopped using the method (switched back to dns-01,
+// or the last such certificate removed): its record, which would keep authorising the
+// account for the name, is removed all the same.
+func TestCLIRetirePersistNoLongerConfigured(t *testing.T) {
+	t.Parallel()
+	for _, after := range []string{
+		"challenge: dns-01\n" + e2etest.CertsYAML(e2etest.CertYAML("www", "www.example.com"), e2etest.CertYAML("api", "api.example.com")),
+		e2etest.CertsYAML(e2etest.CertYAML("api", "api.example.com")),
+	} {
+		e := newCLIEnv(t, sandboxBase+"challenge: dns-persist-01\n"+e2etest.CertsYAML(e2etest.CertYAML("www", "www.example.com")))
+		e.mustRenew(t)
+		const name = "_validation-persist.www.example.com."
+		if v := persistTXT(e, "example.com.", name); len(v) != 1 {
+			t.Fatalf("after the pass: %s holds %q", name, v)
+		}
+		e.cfg = e.WriteConfig(t, sandboxBase+after)
+		code, out, errOut := cli(t, "retire", "www", "--config", e.cfg)
+		if code != exitOK || !strings.Contains(out, "removed the dns-persist-01 record at _validation-persist.www.example.com") {
+			t.Errorf("retire: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if v := persistTXT(e, "example.com.", name); len(v) != 0 {
+			t.Errorf("after retire: %s still holds %q", name, v)
+		}
+	}
+}
+
+// TestCLIRetirePersistSharedCNAME: two certificates' _validation-persist names are
+// CNAMEs to one record; retiring one keeps that record, which the other still needs.
+func TestCLIRetirePersistSharedCNAME(t *testing.T) {
+	t.Parallel()
+	two := sandboxBase + "challenge: dns-persist-01\n" + e2etest.CertsYAML(e2etest.CertYAML("a", "a.example.com"), e2etest.CertYAML("b", "b.example.com"))
+	e := newCLIEnv(t, two)
+	const shared = "_validation-persist.shared.example.net."
+	for _, n := range []string{"a", "b"} {
+		if err := e.SB.Route53().PutRecordSet(e.Info.Zones["example.com."], r53sim.RecordSet{
+			Name: "_validation-persist." + n + ".example.com.", Type: "CNAME", TTL: 60, Values: []string{shared}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustRenew(t)
+	if v := persistTXT(e, "example.net.", shared); len(v) != 1 {
+		t.Fatalf("after the pass: %s holds %q", shared, v)
+	}
+	e.cfg = e.WriteConfig(t, sandboxBase+"challenge: dns-persist-01\n"+e2etest.CertsYAML(e2etest.CertYAML("a", "a.example.com")))
+	code, out, errOut := cli(t, "retire", "b", "--config", e.cfg)
+	if code != exitOK || strings.Contains(out, "removed the dns-persist-01 record") {
+		t.Errorf("retire b: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if v := persistTXT(e, "example.net.", shared); len(v) != 1 {
+		t.Errorf("after retire b: %s holds %q; a still needs it", shared, v)
+	}
+	if code, out, errOut := cli(t, "persist", "plan", "--config", e.cfg); code != exitOK {
+		t.Errorf("plan after retire b: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
@@ -78,35 +77,79 @@ func (p *Persist) DNSRecords() []route53.Record {
 func (p *Persist) CAA() string { return acme.CAAValue(p.Issuer, p.AccountURL) }
 
 // RetiredPersist returns the dns-persist-01 records of domains (a retired certificate's
-// names) that no configured certificate other than name still needs: a wildcard and its
-// apex share a record, so a name another certificate orders keeps it.
-func (a *App) RetiredPersist(ctx context.Context, name string, domains []string) (*Persist, error) {
-	p, err := a.newPersist(ctx)
-	if err != nil {
-		return nil, err
+// names) that no configured certificate other than name still needs (a wildcard and its
+// apex share a record, so a name another certificate orders keeps it), and keep: the
+// records the other configured certificates need, so that the caller can also spare a
+// record whose CNAME leads where one of theirs does. It reads only (the stored account,
+// the CA's directory) and registers no account, so it works whatever challenge the
+// configuration uses now: a certificate switched back to dns-01, or the last one using
+// dns-persist-01 removed from the configuration, still had records. With no account
+// stored for the CA, or a CA that names no issuer, no record can name this account: p
+// has no records.
+func (a *App) RetiredPersist(ctx context.Context, name string, domains []string) (p *Persist, keep []renew.PersistRecord, err error) {
+	acct, err := a.storedAccount(ctx)
+	if errors.Is(err, acme.ErrNoAccount) {
+		return &Persist{}, nil, nil
 	}
-	needed := map[string]bool{}
-	var base renew.Cert
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := a.caaIdentities(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	issuer := persistIssuer(ids)
+	if issuer == "" {
+		return &Persist{}, nil, nil
+	}
+	p = &Persist{Issuer: issuer, AccountURL: acct.URL}
+	var others []renew.Cert
+	base := renew.Cert{Name: name}
 	for _, c := range a.certs {
 		if c.Name == name {
 			base = c
-			continue
-		}
-		if c.Challenge != renew.ChallengeDNSPersist01 {
-			continue
-		}
-		for _, r := range acme.PersistRecords(c.Domains, p.Issuer, "", time.Time{}) {
-			needed[r.FQDN] = true
+		} else if c.Challenge == renew.ChallengeDNSPersist01 {
+			others = append(others, c)
 		}
 	}
-	base.Name, base.Domains, base.Challenge = name, domains, renew.ChallengeDNSPersist01
-	base.PersistUntil = 0
-	for _, r := range renew.PersistRecords([]renew.Cert{base}, p.Issuer, p.AccountURL, a.now()) {
+	keep = renew.PersistRecords(others, issuer, acct.URL, a.now())
+	needed := map[string]bool{}
+	for _, r := range keep {
+		needed[r.Want.FQDN] = true
+	}
+	base.Domains, base.Challenge, base.PersistUntil = domains, renew.ChallengeDNSPersist01, 0
+	for _, r := range renew.PersistRecords([]renew.Cert{base}, issuer, acct.URL, a.now()) {
 		if !needed[r.Want.FQDN] {
 			p.Records = append(p.Records, r)
 		}
 	}
-	return p, nil
+	return p, keep, nil
+}
+
+// storedAccount reads the stored account of the configured CA (and EAB key id), without
+// registering one: acme.ErrNoAccount when none is stored or it has no URL yet.
+func (a *App) storedAccount(ctx context.Context) (*acme.Account, error) {
+	kid := ""
+	if e := a.Config.ACME.EAB; e != nil {
+		kid = e.KID
+	}
+	acct, err := a.AccountStore().Load(ctx, a.Config.ACME.Directory, kid)
+	if err == nil && acct.URL == "" {
+		err = acme.ErrNoAccount
+	}
+	return acct, err
+}
+
+// persistIssuer is the issuer domain name dns-persist-01 records name, from the CA's
+// meta.caaIdentities, as acme.Client.PersistIssuer reads it: the first non-empty one;
+// "" when there is none.
+func persistIssuer(ids []string) string {
+	for _, id := range ids {
+		if id = strings.ToLower(strings.TrimSpace(id)); id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
 // PersistFallbacks says, reading only the CA's directory, which certificates configured
@@ -197,13 +240,9 @@ func (a *App) PersistPresence(ctx context.Context) map[string]string {
 		}
 		return out
 	}
-	kid := ""
-	if e := a.Config.ACME.EAB; e != nil {
-		kid = e.KID
-	}
-	acct, err := a.AccountStore().Load(ctx, a.Config.ACME.Directory, kid)
+	acct, err := a.storedAccount(ctx)
 	switch {
-	case errors.Is(err, acme.ErrNoAccount) || (err == nil && acct.URL == ""):
+	case errors.Is(err, acme.ErrNoAccount):
 		return unknown("no ACME account registered yet")
 	case err != nil:
 		return unknown(err.Error())
@@ -220,10 +259,11 @@ func (a *App) PersistPresence(ctx context.Context) map[string]string {
 	if err != nil {
 		return unknown(err.Error())
 	}
-	if len(ids) == 0 {
+	issuer := persistIssuer(ids)
+	if issuer == "" {
 		return unknown("the CA names no issuer (dns-01 is used)")
 	}
-	recs := renew.PersistRecords(certs, strings.ToLower(strings.TrimSpace(ids[0])), url, a.now())
+	recs := renew.PersistRecords(certs, issuer, url, a.now())
 	dns := make([]route53.Record, len(recs))
 	for i, r := range recs {
 		dns[i] = r.DNS

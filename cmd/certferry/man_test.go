@@ -187,7 +187,14 @@ func TestManPagesAreCurrent(t *testing.T) {
 func checkWithMan(t *testing.T, page string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "man", "--warnings", "-E", "UTF-8", "-l", page)
-	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MAN_KEEP_FORMATTING=0", "MANPAGER=cat", "PAGER=cat")
+	// A locale the machine lacks makes man warn about it: C.UTF-8 is always there.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LANG=") && !strings.HasPrefix(kv, "LC_") && !strings.HasPrefix(kv, "LANGUAGE=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "LANG=C.UTF-8", "MANWIDTH=80", "MAN_KEEP_FORMATTING=0", "MANPAGER=cat", "PAGER=cat")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil || stderr.Len() > 0 {

@@ -105,20 +105,20 @@ func TestNoncePool(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	s := newSharedTransport(nil, RateLimits{}, 0, "https://ca/dir", nil, func() time.Time { return now })
-	if _, ok := s.popNonce(); ok {
+	if _, ok := popNonce(s); ok {
 		t.Fatal("empty pool gave a nonce")
 	}
 	for i := range maxPooledNonces + 2 {
 		s.pushNonce(fmt.Sprint("n", i))
 	}
-	if n, ok := s.popNonce(); !ok || n != fmt.Sprint("n", maxPooledNonces+1) {
+	if n, ok := popNonce(s); !ok || n != fmt.Sprint("n", maxPooledNonces+1) {
 		t.Errorf("pop: %q %v, want the freshest", n, ok)
 	}
 	if len(s.nonces) != maxPooledNonces-1 {
 		t.Errorf("pool holds %d, want %d (bounded, oldest dropped)", len(s.nonces), maxPooledNonces-1)
 	}
 	now = now.Add(nonceMaxAge + time.Second)
-	if n, ok := s.popNonce(); ok {
+	if n, ok := popNonce(s); ok {
 		t.Errorf("stale nonce %q served", n)
 	}
 	if len(s.nonces) != 0 {
@@ -277,4 +277,11 @@ func TestClassifyEndpoint(t *testing.T) {
 			t.Errorf("%s: bucket %s, want %s", url, b, w)
 		}
 	}
+}
+
+// popNonce takes a pooled nonce, as takeNonce does under the lock.
+func popNonce(s *sharedTransport) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.popNonceLocked()
 }

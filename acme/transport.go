@@ -111,12 +111,6 @@ func (s *sharedTransport) storeDirectory(h http.Header, body []byte) {
 	s.dirBody, s.dirHeader, s.dirAt, s.dir = body, h, s.now(), dir
 }
 
-func (s *sharedTransport) popNonce() (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.popNonceLocked()
-}
-
 func (s *sharedTransport) popNonceLocked() (string, bool) {
 	if len(s.nonces) == 0 {
 		return "", false

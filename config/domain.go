@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -34,33 +33,15 @@ func NormalizeDomain(name string) (string, error) {
 	return out, nil
 }
 
-// NormalizeDomains normalises every name with NormalizeDomain, keeping the given order. It rejects
-// an empty list, more than MaxDomains names and two spellings of the same name (the error names
-// both). All problems are reported together, joined with errors.Join; each starts with the name's
-// index ("domains[2]: ...").
-func NormalizeDomains(names []string) ([]string, error) {
-	out, probs := normalizeDomainList(names)
-	if len(probs) == 0 {
-		return out, nil
-	}
-	errs := make([]error, 0, len(probs))
-	for _, p := range probs {
-		if p.index < 0 {
-			errs = append(errs, errors.New("domains: "+p.msg))
-			continue
-		}
-		errs = append(errs, fmt.Errorf("domains[%d]: %s", p.index, p.msg))
-	}
-	return nil, errors.Join(errs...)
-}
-
 // domainProblem is one problem of a name list; index -1 is about the list as a whole.
 type domainProblem struct {
 	index int
 	msg   string
 }
 
-// normalizeDomainList is NormalizeDomains with problems kept apart, so that config can attach
+// normalizeDomainList normalises every name with NormalizeDomain, keeping the given order. It
+// rejects an empty list, more than MaxDomains names and two spellings of the same name (the
+// problem names both). Problems are kept apart, so that config can attach
 // each one to its field path.
 func normalizeDomainList(names []string) ([]string, []domainProblem) {
 	var probs []domainProblem

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -58,30 +59,48 @@ func TestNormalizeDomain(t *testing.T) {
 	}
 }
 
-func TestNormalizeDomains(t *testing.T) {
+func TestNormalizeDomainList(t *testing.T) {
 	t.Parallel()
-	got, err := NormalizeDomains([]string{"WWW.example.com", "example.com", "*.example.com"})
+	got, err := normalizeDomains([]string{"WWW.example.com", "example.com", "*.example.com"})
 	if err != nil || strings.Join(got, ",") != "www.example.com,example.com,*.example.com" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	_, err = NormalizeDomains([]string{"www.example.com", "a..b", "WWW.Example.com", "www.example.com"})
+	_, err = normalizeDomains([]string{"www.example.com", "a..b", "WWW.Example.com", "www.example.com"})
 	want := `domains[1]: "a..b": empty label
 domains[2]: "WWW.Example.com" is the same name as domains[0] "www.example.com" (both are "www.example.com")
 domains[3]: "www.example.com" is listed twice (also domains[0])`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
-	if _, err := NormalizeDomains(nil); err == nil || err.Error() != "domains: at least one name is required" {
+	if _, err := normalizeDomains(nil); err == nil || err.Error() != "domains: at least one name is required" {
 		t.Errorf("empty list: %v", err)
 	}
 	many := make([]string, MaxDomains+1)
 	for i := range many {
 		many[i] = fmt.Sprintf("h%d.example.com", i)
 	}
-	if _, err := NormalizeDomains(many[:MaxDomains]); err != nil {
+	if _, err := normalizeDomains(many[:MaxDomains]); err != nil {
 		t.Errorf("%d names: %v", MaxDomains, err)
 	}
-	if _, err := NormalizeDomains(many); err == nil || err.Error() != "domains: 101 names; a certificate holds at most 100" {
+	if _, err := normalizeDomains(many); err == nil || err.Error() != "domains: 101 names; a certificate holds at most 100" {
 		t.Errorf("101 names: %v", err)
 	}
+}
+
+// normalizeDomains is normalizeDomainList with its problems joined as the configuration
+// reports them under a certificate's domains.
+func normalizeDomains(names []string) ([]string, error) {
+	out, probs := normalizeDomainList(names)
+	var errs []error
+	for _, p := range probs {
+		if p.index < 0 {
+			errs = append(errs, errors.New("domains: "+p.msg))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("domains[%d]: %s", p.index, p.msg))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
 }

@@ -79,22 +79,6 @@ func Sign(body []byte, secret string) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature reports whether header (an X-Certferry-Signature value) is the signature of
-// body with secret. It compares in constant time.
-func VerifySignature(body []byte, header, secret string) bool {
-	got, ok := strings.CutPrefix(strings.TrimSpace(header), "sha256=")
-	if !ok {
-		return false
-	}
-	mac, err := hex.DecodeString(got)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(mac, m.Sum(nil))
-}
-
 // Webhook POSTs the event as JSON. An attempt is bounded by the hook's timeout; a network
 // error, 5xx or 429 is retried (3 attempts in all, exponential backoff with jitter, a
 // Retry-After honoured up to Deps.MaxRetryAfter); any other non-2xx answer is permanent.

@@ -38,7 +38,8 @@ func TestRoute53ThrottledMidPass(t *testing.T) {
 	c := e.SB.Calls()
 	throttle := calls.Fault{Code: "Throttling", Status: 400, Message: "Rate exceeded"}
 	prior := calls.Fault{Code: "PriorRequestNotComplete", Status: 400, Message: "The request was rejected because Route 53 was still processing a prior request."}
-	// Present: 4 = the SDK's 3 attempts and one more, so the provider's retry runs.
+	// Present: 4 throttled attempts, one more than the client's retryer would make: the
+	// provider's own per-call retryer (8 attempts) outlasts them.
 	c.FailNext("route53", "ChangeResourceRecordSets", 4, throttle)
 	c.FailNext("route53", "GetChange", 2, prior)
 	c.FailNext("route53", "GetChange", 2, throttle)

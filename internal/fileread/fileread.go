@@ -6,7 +6,6 @@
 package fileread
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,12 +93,4 @@ func regular(path string, fi fs.FileInfo) error {
 		kind = "a socket"
 	}
 	return &NotRegularError{Path: path, Kind: kind}
-}
-
-// IsBounds reports whether err is one of Regular's refusals (not a regular file, or too
-// big), as opposed to an I/O error or a missing file.
-func IsBounds(err error) bool {
-	var nr *NotRegularError
-	var tb *TooBigError
-	return errors.As(err, &nr) || errors.As(err, &tb)
 }

@@ -64,11 +64,19 @@ func TestRegular(t *testing.T) {
 		switch {
 		case c.want == "" && (err != nil || len(data) != 100):
 			t.Errorf("Regular(%s) = %d bytes, %v", c.path, len(data), err)
-		case c.want != "" && (err == nil || err.Error() != c.want || !IsBounds(err)):
+		case c.want != "" && (err == nil || err.Error() != c.want || !isBounds(err)):
 			t.Errorf("Regular(%s) = %v, want %q", c.path, err, c.want)
 		}
 	}
-	if _, err := Regular(filepath.Join(dir, "missing"), 100); !errors.Is(err, fs.ErrNotExist) || IsBounds(err) {
+	if _, err := Regular(filepath.Join(dir, "missing"), 100); !errors.Is(err, fs.ErrNotExist) || isBounds(err) {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+// isBounds reports whether err is one of Regular's refusals (not a regular file, or too
+// big), as opposed to an I/O error or a missing file.
+func isBounds(err error) bool {
+	var nr *NotRegularError
+	var tb *TooBigError
+	return errors.As(err, &nr) || errors.As(err, &tb)
 }

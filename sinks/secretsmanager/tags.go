@@ -239,10 +239,6 @@ func (s *Sink) tags(target Target, b *certs.Bundle, opts StoreOptions, version s
 // sumTags are the tags TagSum covers.
 var sumTags = []string{TagVersion, TagDomainsHash, TagNotAfter, TagNotBefore, TagSerial, TagKeyType, TagProfile, TagARIID, TagDirectory}
 
-// TagSumOf is the TagSum value that binds tags (the ones Store writes) to their
-// version; a tool that writes certferry's tags itself must write it too.
-func TagSumOf(tags map[string]string) string { return tagSum(tags) }
-
 // tagSum is the TagSum value of tags: 16 hex digits of SHA-256 over the covered tags.
 func tagSum(tags map[string]string) string {
 	h := sha256.New()

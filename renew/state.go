@@ -93,12 +93,6 @@ func (s *state) take() map[string]string {
 	return p
 }
 
-// written records tags as written with the certificate.
-func (s *state) written(tags map[string]string) {
-	s.store.written(tags)
-	s.reload(s.clock())
-}
-
 // flush writes the unwritten changes, with extra, in one write. A write the store
 // refuses is remembered by the process (see secretState).
 func (s *state) flush(ctx context.Context, extra map[string]string) error {

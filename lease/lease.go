@@ -51,7 +51,7 @@ var _ Client = (*dynamodb.Client)(nil)
 type Options struct {
 	Client   Client
 	Table    string
-	Duration time.Duration // how long a lease lasts unless renewed (at least a second)
+	Duration time.Duration // how long a lease lasts unless renewed (1s to MaxDuration)
 	// Holder names this runner in the item and in other runners' "renewing elsewhere"
 	// (NewHolder). It must differ between runners: two runners with one name would share
 	// their leases.
@@ -76,8 +76,8 @@ func New(opts Options) (*Manager, error) {
 		return nil, errors.New("lease: new: no table")
 	case opts.Holder == "":
 		return nil, errors.New("lease: new: no holder name")
-	case opts.Duration < time.Second:
-		return nil, fmt.Errorf("lease: new: duration %s: must be at least 1s", opts.Duration)
+	case opts.Duration < time.Second || opts.Duration > MaxDuration:
+		return nil, fmt.Errorf("lease: new: duration %s: must be 1s to %s", opts.Duration, MaxDuration)
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = opts.Duration / 3
@@ -160,8 +160,25 @@ func (m *Manager) expiry(now time.Time) time.Time {
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 
+// MaxDuration is the longest lease a runner writes. An item whose expiry lies further
+// ahead than MaxDuration plus maxSkew was not written by a runner (a hand edit, another
+// tool): it is taken like an expired one, so that it cannot hold a certificate forever.
+const MaxDuration = time.Hour
+
+// maxSkew is how far ahead of this runner's clock another runner's may be before a
+// lease it wrote looks too far in the future to be one.
+const maxSkew = 5 * time.Minute
+
+// takeCondition allows a take when nobody holds the item, when it is this runner's, or
+// when no live runner can hold it: its expiry has passed, is not a number, or lies
+// beyond any lease a runner writes; or its holder is missing, empty or not a string
+// (no runner writes such an item: New refuses an empty holder).
+const takeCondition = "attribute_not_exists(#k) OR #h = :h OR #e < :now OR #e > :horizon OR " +
+	"NOT attribute_type(#e, :typeN) OR NOT attribute_type(#h, :typeS) OR #h = :empty"
+
 // Take takes the lease on key: when nobody holds it, its holder's lease has expired, or
-// it is already this runner's. It returns a *HeldError when another runner holds it.
+// it is already this runner's (see takeCondition). It returns a *HeldError when another
+// runner holds it.
 func (m *Manager) Take(ctx context.Context, key string) (*Lease, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.callTimeout())
 	defer cancel()
@@ -171,12 +188,13 @@ func (m *Manager) Take(ctx context.Context, key string) (*Lease, error) {
 		TableName:           aws.String(m.opts.Table),
 		Key:                 map[string]types.AttributeValue{KeyAttribute: s(key)},
 		UpdateExpression:    aws.String("SET #h = :h, #e = :e, #g = if_not_exists(#g, :zero) + :one"),
-		ConditionExpression: aws.String("attribute_not_exists(#k) OR #e < :now OR #h = :h"),
+		ConditionExpression: aws.String(takeCondition),
 		ExpressionAttributeNames: map[string]string{
 			"#k": KeyAttribute, "#h": holderAttribute, "#e": ExpiresAttribute, "#g": generationAttribute,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":h": s(m.opts.Holder), ":e": n(epoch(expires)), ":now": n(epoch(now)), ":zero": n("0"), ":one": n("1"),
+			":horizon": n(epoch(horizon(now))), ":typeN": s("N"), ":typeS": s("S"), ":empty": s(""),
 		},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -196,7 +214,7 @@ func (m *Manager) Take(ctx context.Context, key string) (*Lease, error) {
 	return &Lease{m: m, key: key, generation: gen, expires: expires}, nil
 }
 
-// Holder returns who holds a live lease on key other than this runner, and until when;
+// HeldElsewhere returns who holds a live lease on key other than this runner, and until when;
 // ok is false when nobody else does. It reads the item once (strongly consistent).
 func (m *Manager) HeldElsewhere(ctx context.Context, key string) (*HeldError, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.callTimeout())
@@ -210,11 +228,15 @@ func (m *Manager) HeldElsewhere(ctx context.Context, key string) (*HeldError, er
 		return nil, fmt.Errorf("lease: read %s: %w", key, err)
 	}
 	holder, until := decode(out.Item)
-	if holder == "" || holder == m.opts.Holder || until.Unix() < m.opts.Now().Unix() {
-		return nil, nil
+	now := m.opts.Now()
+	if holder == "" || holder == m.opts.Holder || until.Unix() < now.Unix() || until.After(horizon(now)) {
+		return nil, nil // Take would take it (takeCondition)
 	}
 	return &HeldError{Key: key, Holder: holder, Until: until}, nil
 }
+
+// horizon is the furthest expiry a live lease can have at now (MaxDuration, maxSkew).
+func horizon(now time.Time) time.Time { return now.Add(MaxDuration + maxSkew) }
 
 // decode reads holder and expiry from an item; missing or malformed values are zero.
 func decode(item map[string]types.AttributeValue) (string, time.Time) {

@@ -145,7 +145,7 @@ func TestNewRefuses(t *testing.T) {
 		{Options{Table: "t", Holder: "h", Duration: time.Minute}, "no DynamoDB client"},
 		{Options{Client: db, Holder: "h", Duration: time.Minute}, "no table"},
 		{Options{Client: db, Table: "t", Duration: time.Minute}, "no holder name"},
-		{Options{Client: db, Table: "t", Holder: "h", Duration: time.Millisecond}, "duration 1ms: must be at least 1s"},
+		{Options{Client: db, Table: "t", Holder: "h", Duration: time.Millisecond}, "duration 1ms: must be 1s to 1h0m0s"},
 	} {
 		if _, err := New(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want %q", tc.opts, err, tc.want)

@@ -3,11 +3,14 @@ package lease_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/testwait"
@@ -135,5 +138,59 @@ func TestSandboxTakeoverAfterExpiry(t *testing.T) {
 	}
 	if got := sb.DynamoDB().Items(table); got != 0 {
 		t.Errorf("items after release = %d", got)
+	}
+}
+
+// TestSandboxHandEditedItems: an item no runner wrote (an operator's edit, another
+// tool) never holds a certificate forever: an expiry that is not a number, is missing or
+// lies beyond any lease a runner writes, and a holder that is empty, missing or not a
+// string, are taken like an expired lease, and a plan does not show them as holders. A
+// lease another runner really holds (its expiry up to the longest duration ahead) stays
+// held.
+func TestSandboxHandEditedItems(t *testing.T) {
+	t.Parallel()
+	sb, db := startSandbox(t)
+	table := sb.Info().LeaseTable
+	m := manager(t, db, table, "runner-1", time.Minute)
+	now := time.Now()
+	epoch := func(d time.Duration) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(d).Unix(), 10)}
+	}
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	for _, tc := range []struct {
+		name string
+		item map[string]types.AttributeValue
+		held bool
+	}{
+		{"expires a string", map[string]types.AttributeValue{"holder": str("ops"), "expires": str("tomorrow")}, false},
+		{"expires missing", map[string]types.AttributeValue{"holder": str("ops"), "generation": &types.AttributeValueMemberN{Value: "7"}}, false},
+		{"expires in the year 5138", map[string]types.AttributeValue{"holder": str("ops"), "expires": &types.AttributeValueMemberN{Value: "99999999999"}}, false},
+		{"expires a day ahead", map[string]types.AttributeValue{"holder": str("ops"), "expires": epoch(24 * time.Hour)}, false},
+		{"holder empty", map[string]types.AttributeValue{"holder": str(""), "expires": epoch(time.Minute)}, false},
+		{"holder missing", map[string]types.AttributeValue{"expires": epoch(time.Minute)}, false},
+		{"holder a number", map[string]types.AttributeValue{"holder": &types.AttributeValueMemberN{Value: "1"}, "expires": epoch(time.Minute)}, false},
+		{"a live lease of the longest duration", map[string]types.AttributeValue{"holder": str("bastion-2"), "expires": epoch(lease.MaxDuration)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := strings.ReplaceAll(tc.name, " ", "-")
+			tc.item["key"] = str(key)
+			if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: &table, Item: tc.item}); err != nil {
+				t.Fatal(err)
+			}
+			peek, err := m.HeldElsewhere(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := m.Take(t.Context(), key)
+			var held *lease.HeldError
+			switch {
+			case tc.held && (!errors.As(err, &held) || peek == nil || peek.Holder != held.Holder):
+				t.Errorf("take: %v, peek %v; want held by bastion-2 in both", err, peek)
+			case !tc.held && (err != nil || peek != nil):
+				t.Errorf("take: %v, peek %v; want taken and not shown held", err, peek)
+			case !tc.held && l.Expires().After(time.Now().Add(time.Minute+time.Second)):
+				t.Errorf("taken until %s", l.Expires())
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/internal/accountstore/storetest"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/sinks/file"
 )
@@ -444,7 +445,7 @@ func TestAccountConcurrentNewAgreeOnOne(t *testing.T) {
 			ca := startCA(t, acmesim.Options{AlwaysValid: true})
 			var store acme.AccountStore = file.NewAccountStore(t.TempDir())
 			if kind == "secretsmanager" {
-				store, _ = newSMStore(t, "certferry/acme")
+				store, _ = storetest.SecretsManager(t, "certferry/acme")
 			}
 			const n = 4
 			clients := make([]*acme.Client, n)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/internal/accountstore/storetest"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/sinks/file"
 )
@@ -58,7 +59,7 @@ func TestAccountPerDirectorySwitchBothWays(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
 	dirA := ca.DirectoryURL()
 	dirB := strings.Replace(dirA, "127.0.0.1", "localhost", 1)
-	smStore, _ := newSMStore(t, "certferry/acme-account")
+	smStore, _ := storetest.SecretsManager(t, "certferry/acme-account")
 	for name, store := range map[string]acme.AccountStore{
 		"file":           file.NewAccountStore(filepath.Join(t.TempDir(), "accounts")),
 		"secretsmanager": smStore,
@@ -259,7 +260,7 @@ func TestAccountInfoUpdateEmailDeactivate(t *testing.T) {
 // key is the one the CA has and no next key is left.
 func TestConcurrentRolloversKeepAUsableAccount(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
-	store, _ := newSMStore(t, "certferry/acme-account")
+	store, _ := storetest.SecretsManager(t, "certferry/acme-account")
 	c1, _ := newClient(t, ca, clientOpts{store: store})
 	c2, _ := newClient(t, ca, clientOpts{store: store})
 	errs := make([]error, 2)

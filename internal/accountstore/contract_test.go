@@ -5,43 +5,16 @@ package accountstore_test
 import (
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
-	"github.com/certferry/certferry/internal/sandbox/calls"
-	"github.com/certferry/certferry/internal/sandbox/smsim"
+	"github.com/certferry/certferry/internal/accountstore/storetest"
 	"github.com/certferry/certferry/sinks/file"
-	"github.com/certferry/certferry/sinks/secretsmanager"
 )
-
-const (
-	testDir   = "https://ca.example/dir"
-	testDir2  = "https://other-ca.example/directory"
-	testEmail = "ops@example.com"
-	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
-)
-
-func newSMStore(t *testing.T, name string) (*secretsmanager.AccountStore, *sm.Client) {
-	t.Helper()
-	srv := httptest.NewServer(smsim.New(smsim.Options{Calls: calls.New()}))
-	t.Cleanup(srv.Close)
-	client := sm.New(sm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
-		HTTPClient:   srv.Client(),
-	})
-	return secretsmanager.NewAccountStore(client, name), client
-}
 
 // stores runs f against a fresh store of each kind.
 func stores(t *testing.T, f func(t *testing.T, s acme.AccountStore)) {
@@ -51,7 +24,7 @@ func stores(t *testing.T, f func(t *testing.T, s acme.AccountStore)) {
 	})
 	t.Run("secretsmanager", func(t *testing.T) {
 		t.Parallel()
-		s, _ := newSMStore(t, "certferry/acme-account")
+		s, _ := storetest.SecretsManager(t, "certferry/acme-account")
 		f(t, s)
 	})
 }
@@ -60,21 +33,21 @@ func TestStoreContract(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		if _, err := s.Load(ctx, testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
+		if _, err := s.Load(ctx, storetest.Dir, ""); !errors.Is(err, acme.ErrNoAccount) {
 			t.Fatalf("Load of nothing: got %v, want ErrNoAccount", err)
 		}
-		a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
+		a := &acme.Account{Directory: storetest.Dir, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(storetest.Key))}
 		if err := s.Create(ctx, a); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
-		got, err := s.Load(ctx, testDir, "")
+		got, err := s.Load(ctx, storetest.Dir, "")
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		if got.Directory != testDir || got.Email != testEmail || got.URL != "" || string(got.Key.Bytes()) != testKey {
+		if got.Directory != storetest.Dir || got.Email != storetest.Email || got.URL != "" || string(got.Key.Bytes()) != storetest.Key {
 			t.Fatalf("Load after Create: got %+v / %q", got, got.Key.Bytes())
 		}
-		other := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte("other"))}
+		other := &acme.Account{Directory: storetest.Dir, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte("other"))}
 		if err := s.Create(ctx, other); !errors.Is(err, acme.ErrAccountExists) {
 			t.Fatalf("second Create: got %v, want ErrAccountExists", err)
 		}
@@ -82,11 +55,11 @@ func TestStoreContract(t *testing.T) {
 		if err := s.Update(ctx, a); err != nil {
 			t.Fatalf("Update: %v", err)
 		}
-		got, err = s.Load(ctx, testDir, "")
+		got, err = s.Load(ctx, storetest.Dir, "")
 		if err != nil {
 			t.Fatalf("Load after Update: %v", err)
 		}
-		if got.URL != a.URL || string(got.Key.Bytes()) != testKey {
+		if got.URL != a.URL || string(got.Key.Bytes()) != storetest.Key {
 			t.Fatalf("Load after Update: got URL %q key %q", got.URL, got.Key.Bytes())
 		}
 	})
@@ -100,7 +73,7 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.Create(t.Context(), &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))})
+				errs[i] = s.Create(t.Context(), &acme.Account{Directory: storetest.Dir, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))})
 			})
 		}
 		wg.Wait()
@@ -119,7 +92,7 @@ func TestStoreConcurrentCreateHasOneWinner(t *testing.T) {
 		if winner < 0 {
 			t.Fatal("no Create succeeded")
 		}
-		got, err := s.Load(t.Context(), testDir, "")
+		got, err := s.Load(t.Context(), storetest.Dir, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,15 +106,15 @@ func TestStoreKeepsOneAccountPerDirectoryAndKID(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		pairs := []struct{ dir, kid string }{{testDir, ""}, {testDir2, ""}, {testDir, "kid-1"}, {testDir, "kid-2"}}
+		pairs := []struct{ dir, kid string }{{storetest.Dir, ""}, {storetest.Dir2, ""}, {storetest.Dir, "kid-1"}, {storetest.Dir, "kid-2"}}
 		for i, p := range pairs {
-			a := &acme.Account{Directory: p.dir, KID: p.kid, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))}
+			a := &acme.Account{Directory: p.dir, KID: p.kid, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("key-%d", i)))}
 			if err := s.Create(ctx, a); err != nil {
 				t.Fatalf("Create %v: %v", p, err)
 			}
 		}
 		// Updating one leaves the others alone.
-		if err := s.Update(ctx, &acme.Account{Directory: testDir2, Email: "new@example.com", URL: "https://other-ca.example/acct/9", Key: certs.NewPrivateKeyPEM([]byte("key-1"))}); err != nil {
+		if err := s.Update(ctx, &acme.Account{Directory: storetest.Dir2, Email: "new@example.com", URL: "https://other-ca.example/acct/9", Key: certs.NewPrivateKeyPEM([]byte("key-1"))}); err != nil {
 			t.Fatal(err)
 		}
 		for i, p := range pairs {
@@ -153,7 +126,7 @@ func TestStoreKeepsOneAccountPerDirectoryAndKID(t *testing.T) {
 				t.Errorf("Load %v: got %s %q key %q", p, got.Directory, got.KID, got.Key.Bytes())
 			}
 		}
-		if _, err := s.Load(ctx, testDir, "kid-3"); !errors.Is(err, acme.ErrNoAccount) {
+		if _, err := s.Load(ctx, storetest.Dir, "kid-3"); !errors.Is(err, acme.ErrNoAccount) {
 			t.Errorf("Load of an unknown kid: got %v, want ErrNoAccount", err)
 		}
 		list, err := s.List(ctx)
@@ -195,7 +168,7 @@ func TestStoreCreateReplacesOnlyADeactivatedAccount(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		a := &acme.Account{Directory: testDir, URL: "https://ca.example/acct/1", Key: certs.NewPrivateKeyPEM([]byte("old"))}
+		a := &acme.Account{Directory: storetest.Dir, URL: "https://ca.example/acct/1", Key: certs.NewPrivateKeyPEM([]byte("old"))}
 		if err := s.Create(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -203,13 +176,13 @@ func TestStoreCreateReplacesOnlyADeactivatedAccount(t *testing.T) {
 		if err := s.Update(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("new"))}); err != nil {
+		if err := s.Create(ctx, &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("new"))}); err != nil {
 			t.Fatalf("Create over a deactivated account: %v", err)
 		}
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("third"))}); !errors.Is(err, acme.ErrAccountExists) {
+		if err := s.Create(ctx, &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("third"))}); !errors.Is(err, acme.ErrAccountExists) {
 			t.Fatalf("Create over a live account: got %v, want ErrAccountExists", err)
 		}
-		got, err := s.Load(ctx, testDir, "")
+		got, err := s.Load(ctx, storetest.Dir, "")
 		if err != nil || string(got.Key.Bytes()) != "new" || got.Deactivated {
 			t.Fatalf("Load: %+v %v", got, err)
 		}
@@ -224,8 +197,8 @@ func TestStoreRejectsBadAccounts(t *testing.T) {
 			want string
 		}{
 			{nil, "nil account"},
-			{&acme.Account{Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}, "account has no directory"},
-			{&acme.Account{Directory: testDir, Email: testEmail}, "account has no key"},
+			{&acme.Account{Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(storetest.Key))}, "account has no directory"},
+			{&acme.Account{Directory: storetest.Dir, Email: storetest.Email}, "account has no key"},
 		} {
 			if err := s.Create(t.Context(), tc.a); err == nil || !strings.HasSuffix(err.Error(), tc.want) {
 				t.Errorf("Create(%v): got %v, want ...%s", tc.a, err, tc.want)
@@ -243,11 +216,11 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, s acme.AccountStore) {
 		ctx := t.Context()
-		if err := s.Create(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k0"))}); err != nil {
+		if err := s.Create(ctx, &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("k0"))}); err != nil {
 			t.Fatal(err)
 		}
 		refused := errors.New("refused")
-		if err := s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("x"))}, func(cur *acme.Account) error { return refused }); !errors.Is(err, refused) {
+		if err := s.UpdateIf(ctx, &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("x"))}, func(cur *acme.Account) error { return refused }); !errors.Is(err, refused) {
 			t.Fatalf("refused UpdateIf: %v", err)
 		}
 		const n = 6
@@ -255,7 +228,7 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.UpdateIf(ctx, &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("k%d", i+1)))}, func(cur *acme.Account) error {
+				errs[i] = s.UpdateIf(ctx, &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte(fmt.Sprintf("k%d", i+1)))}, func(cur *acme.Account) error {
 					if cur == nil || string(cur.Key.Bytes()) != "k0" {
 						return refused
 					}
@@ -275,7 +248,7 @@ func TestStoreUpdateIfIsAtomic(t *testing.T) {
 				t.Fatalf("writer %d: %v", i, err)
 			}
 		}
-		got, err := s.Load(ctx, testDir, "")
+		got, err := s.Load(ctx, storetest.Dir, "")
 		if won < 0 || err != nil || string(got.Key.Bytes()) != fmt.Sprintf("k%d", won+1) {
 			t.Fatalf("winner %d, stored %+v %v", won, got, err)
 		}

@@ -12,21 +12,15 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/internal/accountstore/storetest"
 	"github.com/certferry/certferry/sinks/file"
-)
-
-const (
-	testDir   = "https://ca.example/dir"
-	testDir2  = "https://other-ca.example/directory"
-	testEmail = "ops@example.com"
-	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
 )
 
 func TestAccountStoreFiles(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "accounts")
 	s := file.NewAccountStore(dir)
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
+	a := &acme.Account{Directory: storetest.Dir, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(storetest.Key))}
 	if err := s.Create(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +28,7 @@ func TestAccountStoreFiles(t *testing.T) {
 	if err := s.Update(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	path := s.Path(testDir, "")
+	path := s.Path(storetest.Dir, "")
 	if filepath.Dir(path) != dir || len(filepath.Base(path)) != len("account-0123456789abcdef.json") {
 		t.Fatalf("path %s: want %s/account-<16 hex>.json", path, dir)
 	}
@@ -62,7 +56,7 @@ func TestAccountStoreFiles(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"directory": testDir, "kid": "", "email": testEmail, "url": a.URL, "key_pem": testKey}
+	want := map[string]string{"directory": storetest.Dir, "kid": "", "email": storetest.Email, "url": a.URL, "key_pem": storetest.Key}
 	for k, v := range want {
 		if got, ok := doc[k]; !ok || got != v {
 			t.Errorf("%s: got %q, want %q", k, doc[k], v)
@@ -75,30 +69,30 @@ func TestAccountStoreFiles(t *testing.T) {
 func TestAccountStoreMigratesOldFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	sum := sha256.Sum256([]byte(testDir + "|" + testEmail))
+	sum := sha256.Sum256([]byte(storetest.Dir + "|" + storetest.Email))
 	old := filepath.Join(dir, hex.EncodeToString(sum[:])[:16]+".json")
-	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, storetest.Dir, storetest.Email, storetest.Key)
 	if err := os.WriteFile(old, []byte(legacy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := file.NewAccountStore(dir)
-	got, err := s.Load(t.Context(), testDir, "kid-1")
+	got, err := s.Load(t.Context(), storetest.Dir, "kid-1")
 	if err != nil || got.URL != "https://ca.example/acct/1" || got.KID != "kid-1" {
 		t.Fatalf("Load of the old file: %+v %v", got, err)
 	}
-	if _, err := s.Load(t.Context(), testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+	if _, err := s.Load(t.Context(), storetest.Dir2, ""); !errors.Is(err, acme.ErrNoAccount) {
 		t.Fatalf("another directory: got %v, want ErrNoAccount", err)
 	}
 	if err := s.Update(t.Context(), got); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(s.Path(testDir, "kid-1")); err != nil {
+	if _, err := os.Stat(s.Path(storetest.Dir, "kid-1")); err != nil {
 		t.Fatalf("the write did not go to the new name: %v", err)
 	}
 	if b, err := os.ReadFile(old); err != nil || string(b) != legacy {
 		t.Fatalf("the old file was changed: %v", err)
 	}
-	if got, err := s.Load(t.Context(), testDir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key.Bytes()) != testKey {
+	if got, err := s.Load(t.Context(), storetest.Dir, "kid-1"); err != nil || got.KID != "kid-1" || string(got.Key.Bytes()) != storetest.Key {
 		t.Fatalf("Load after the write: %+v %v", got, err)
 	}
 }

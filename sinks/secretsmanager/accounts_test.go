@@ -4,46 +4,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
-	"github.com/certferry/certferry/internal/sandbox/calls"
-	"github.com/certferry/certferry/internal/sandbox/smsim"
-	"github.com/certferry/certferry/sinks/secretsmanager"
+	"github.com/certferry/certferry/internal/accountstore/storetest"
 )
-
-const (
-	testDir   = "https://ca.example/dir"
-	testDir2  = "https://other-ca.example/directory"
-	testEmail = "ops@example.com"
-	testKey   = "-----BEGIN EC " + "PRIVATE KEY-----\nMHcCAQEEIDUMMY\n-----END EC " + "PRIVATE KEY-----\n" // a dummy, split so no scanner takes it for key material
-)
-
-func newAccountStore(t *testing.T, name string) (*secretsmanager.AccountStore, *sm.Client) {
-	t.Helper()
-	srv := httptest.NewServer(smsim.New(smsim.Options{Calls: calls.New()}))
-	t.Cleanup(srv.Close)
-	client := sm.New(sm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", ""),
-		HTTPClient:   srv.Client(),
-	})
-	return secretsmanager.NewAccountStore(client, name), client
-}
 
 func TestAccountStoreSecret(t *testing.T) {
 	t.Parallel()
-	s, client := newAccountStore(t, "acct")
+	s, client := storetest.SecretsManager(t, "acct")
 	ctx := t.Context()
-	a := &acme.Account{Directory: testDir, Email: testEmail, Key: certs.NewPrivateKeyPEM([]byte(testKey))}
+	a := &acme.Account{Directory: storetest.Dir, Email: storetest.Email, Key: certs.NewPrivateKeyPEM([]byte(storetest.Key))}
 	if err := s.Create(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +48,7 @@ func TestAccountStoreSecret(t *testing.T) {
 		t.Fatalf("secret: %d accounts, want 1", len(doc.Accounts))
 	}
 	d := doc.Accounts[0]
-	if d["url"] != a.URL || d["key_pem"] != testKey || d["directory"] != testDir || d["email"] != testEmail || d["kid"] != "" {
+	if d["url"] != a.URL || d["key_pem"] != storetest.Key || d["directory"] != storetest.Dir || d["email"] != storetest.Email || d["kid"] != "" {
 		t.Errorf("secret: %v", d)
 	}
 }
@@ -81,23 +57,23 @@ func TestAccountStoreSecret(t *testing.T) {
 // converts it to the list form without losing it.
 func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 	t.Parallel()
-	s, client := newAccountStore(t, "certferry/acme-account")
+	s, client := storetest.SecretsManager(t, "certferry/acme-account")
 	ctx := t.Context()
-	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, testDir, testEmail, testKey)
+	legacy := fmt.Sprintf(`{"directory":%q,"email":%q,"url":"https://ca.example/acct/1","key_pem":%q}`, storetest.Dir, storetest.Email, storetest.Key)
 	if _, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("certferry/acme-account"), SecretString: aws.String(legacy)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, kid := range []string{"", "kid-1"} { // it was keyed by directory (and email) only
-		got, err := s.Load(ctx, testDir, kid)
-		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key.Bytes()) != testKey || got.KID != kid || got.Email != testEmail {
+		got, err := s.Load(ctx, storetest.Dir, kid)
+		if err != nil || got.URL != "https://ca.example/acct/1" || string(got.Key.Bytes()) != storetest.Key || got.KID != kid || got.Email != storetest.Email {
 			t.Fatalf("Load of the old form (kid %q): %+v %v", kid, got, err)
 		}
 	}
-	if _, err := s.Load(ctx, testDir2, ""); !errors.Is(err, acme.ErrNoAccount) {
+	if _, err := s.Load(ctx, storetest.Dir2, ""); !errors.Is(err, acme.ErrNoAccount) {
 		t.Fatalf("Load of another directory: got %v, want ErrNoAccount (not an error naming the other account)", err)
 	}
 	// Another CA's account is added beside it: the secret is converted.
-	if err := s.Create(ctx, &acme.Account{Directory: testDir2, Key: certs.NewPrivateKeyPEM([]byte("key-2"))}); err != nil {
+	if err := s.Create(ctx, &acme.Account{Directory: storetest.Dir2, Key: certs.NewPrivateKeyPEM([]byte("key-2"))}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("certferry/acme-account")})
@@ -113,36 +89,36 @@ func TestAccountStoreMigratesTheSingleAccountForm(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(v.SecretString)), &doc); err != nil || len(doc.Accounts) != 2 {
 		t.Fatalf("converted secret: %s (%v)", aws.ToString(v.SecretString), err)
 	}
-	if doc.Accounts[0].Directory != testDir || doc.Accounts[0].KID != nil {
+	if doc.Accounts[0].Directory != storetest.Dir || doc.Accounts[0].KID != nil {
 		t.Errorf("the old account after conversion: %+v, want its directory and no kid yet", doc.Accounts[0])
 	}
-	got, err := s.Load(ctx, testDir, "kid-1")
-	if err != nil || string(got.Key.Bytes()) != testKey {
+	got, err := s.Load(ctx, storetest.Dir, "kid-1")
+	if err != nil || string(got.Key.Bytes()) != storetest.Key {
 		t.Fatalf("Load of the old account after conversion: %+v %v", got, err)
 	}
 	// Its own next write records the binding's key id.
 	if err := s.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(ctx, testDir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
+	if _, err := s.Load(ctx, storetest.Dir, "kid-2"); !errors.Is(err, acme.ErrNoAccount) {
 		t.Errorf("after its write the old account belongs to kid-1 only; kid-2 got %v", err)
 	}
-	if got, err := s.Load(ctx, testDir2, ""); err != nil || string(got.Key.Bytes()) != "key-2" {
+	if got, err := s.Load(ctx, storetest.Dir2, ""); err != nil || string(got.Key.Bytes()) != "key-2" {
 		t.Errorf("the other account: %+v %v", got, err)
 	}
 }
 
 func TestAccountStoreRefusesAForeignSecret(t *testing.T) {
 	t.Parallel()
-	s, client := newAccountStore(t, "acct")
+	s, client := storetest.SecretsManager(t, "acct")
 	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct"), SecretString: aws.String(`{"password":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Load(t.Context(), testDir, "")
+	_, err := s.Load(t.Context(), storetest.Dir, "")
 	if err == nil || !strings.Contains(err.Error(), "not an account secret") {
 		t.Fatalf("got %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err == nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err == nil {
 		t.Fatal("Create into a foreign secret succeeded")
 	}
 }
@@ -151,20 +127,20 @@ func TestAccountStoreRefusesAForeignSecret(t *testing.T) {
 // account.
 func TestAccountStoreIntoAnEmptySecret(t *testing.T) {
 	t.Parallel()
-	s, client := newAccountStore(t, "acct")
+	s, client := storetest.SecretsManager(t, "acct")
 	if _, err := client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("acct")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(t.Context(), testDir, ""); !errors.Is(err, acme.ErrNoAccount) {
+	if _, err := s.Load(t.Context(), storetest.Dir, ""); !errors.Is(err, acme.ErrNoAccount) {
 		t.Fatalf("Load of an empty secret: %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err != nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: storetest.Dir, Key: certs.NewPrivateKeyPEM([]byte("k"))}); err != nil {
 		t.Fatalf("Create into an empty secret: %v", err)
 	}
-	if err := s.Create(t.Context(), &acme.Account{Directory: testDir2, Key: certs.NewPrivateKeyPEM([]byte("k2"))}); err != nil {
+	if err := s.Create(t.Context(), &acme.Account{Directory: storetest.Dir2, Key: certs.NewPrivateKeyPEM([]byte("k2"))}); err != nil {
 		t.Fatal(err)
 	}
-	for dir, key := range map[string]string{testDir: "k", testDir2: "k2"} {
+	for dir, key := range map[string]string{storetest.Dir: "k", storetest.Dir2: "k2"} {
 		if got, err := s.Load(t.Context(), dir, ""); err != nil || string(got.Key.Bytes()) != key {
 			t.Errorf("%s: %+v %v", dir, got, err)
 		}

@@ -457,6 +457,21 @@ func (k *checker) domains(path string, cert *Certificate) []string {
 	return out
 }
 
+// secretKeys are the forms under which a secret reference may name the same secret: a
+// name is itself; an ARN is itself, its name part (a partial ARN), and that name without
+// the "-" and six characters AWS appends to a full ARN.
+func secretKeys(ref string) []string {
+	_, rest, ok := strings.Cut(ref, ":secret:")
+	if !strings.HasPrefix(ref, "arn:") || !ok || rest == "" {
+		return []string{ref}
+	}
+	keys := []string{ref, rest}
+	if i := len(rest) - 7; i > 0 && rest[i] == '-' {
+		keys = append(keys, rest[:i])
+	}
+	return keys
+}
+
 // nameSetKey identifies a set of names whatever their order.
 func nameSetKey(names []string) string {
 	sorted := slices.Clone(names)
@@ -477,10 +492,21 @@ func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string
 		case !validSecret(sm.Secret):
 			k.addf(p+".secret", "%q: %s", sm.Secret, secretRule)
 		default:
-			if other, dup := secrets[sm.Secret]; dup {
-				k.addf(p+".secret", "%q is already the secret of %s", sm.Secret, k.at(other))
-			} else {
-				secrets[sm.Secret] = p + ".secret"
+			dup := false
+			for _, key := range secretKeys(sm.Secret) {
+				if other, ok := secrets[key]; ok && !dup {
+					dup = true
+					how := ""
+					if key != sm.Secret {
+						how = " (named once by name and once by ARN)"
+					}
+					k.addf(p+".secret", "%q is already the secret of %s%s", sm.Secret, k.at(other), how)
+				}
+			}
+			if !dup {
+				for _, key := range secretKeys(sm.Secret) {
+					secrets[key] = p + ".secret"
+				}
 			}
 		}
 		if len(sm.Description) > 2048 {

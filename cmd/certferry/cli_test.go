@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/testwait"
 )
 
 // TestMain gives the AWS SDK's default credential chain the sandbox's static keys and
@@ -578,10 +580,12 @@ func TestCLIWorldWritableHookRefused(t *testing.T) {
 	}
 }
 
-// TestCLISwappedSecretsFailing: two certificates that swap secrets in the configuration,
-// or one secret named once by name and once by ARN, are a broken configuration: status
-// exits 1 and shows them failing whatever else holds them back (the issuance guard, a
-// stored certificate that is not due).
+// TestCLISwappedSecretsFailing: two certificates that swap secrets in the configuration
+// are a broken configuration: status exits 1 and shows both failing. A certificate whose
+// secret holds another certificate is failing even when nothing is due (here: "web"
+// renamed "www", same names, same secret, its certificate fresh): the checks the
+// inventory alone can answer run for every certificate. One secret named once by name
+// and once by ARN is found from the file: exit 2, naming the field.
 func TestCLISwappedSecretsFailing(t *testing.T) {
 	t.Parallel()
 	two := e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"), e2etest.CertYAML("api", "api.example.com"))
@@ -592,12 +596,14 @@ func TestCLISwappedSecretsFailing(t *testing.T) {
 	if code, out, _ := cli(t, "status", "--config", e.cfg); code != exitOK {
 		t.Fatalf("status before the swap: exit %d\n%s", code, out)
 	}
-	arn := aws.ToString(describe(t, e.Env, "certferry/web").ARN)
-	for name, certs := range map[string]string{
-		"swapped": strings.NewReplacer("secret: certferry/web", "secret: certferry/api", "secret: certferry/api", "secret: certferry/web").Replace(two),
-		"by ARN":  strings.Replace(two, "secret: certferry/api", "secret: "+arn, 1),
+	for name, c := range map[string]struct {
+		certs   string
+		failing []string
+	}{
+		"swapped": {strings.NewReplacer("secret: certferry/web", "secret: certferry/api", "secret: certferry/api", "secret: certferry/web").Replace(two), []string{"web", "api"}},
+		"renamed": {strings.Replace(two, "name: web", "name: www", 1), []string{"www"}},
 	} {
-		cfg := e.WriteConfig(t, sandboxBase+certs)
+		cfg := e.WriteConfig(t, sandboxBase+c.certs)
 		code, out, errOut := cli(t, "status", "--config", cfg, "--output", "json")
 		var doc struct {
 			Certificates []struct{ Name, Condition string } `json:"certificates"`
@@ -608,12 +614,17 @@ func TestCLISwappedSecretsFailing(t *testing.T) {
 		if code != exitFailed {
 			t.Errorf("%s: status exit %d, want %d\n%s\n%s", name, code, exitFailed, out, errOut)
 		}
-		// Both: web's own stored certificate is fine and not due, but its secret is
-		// also api's.
-		for _, c := range doc.Certificates {
-			if c.Condition != "failing" {
-				t.Errorf("%s: %s is %s, want failing", name, c.Name, c.Condition)
+		for _, cert := range doc.Certificates {
+			if want := slices.Contains(c.failing, cert.Name); want != (cert.Condition == "failing") {
+				t.Errorf("%s: %s is %s (want failing: %v)", name, cert.Name, cert.Condition, want)
 			}
+		}
+	}
+	arn := aws.ToString(describe(t, e.Env, "certferry/web").ARN)
+	cfg := e.WriteConfig(t, sandboxBase+strings.Replace(two, "secret: certferry/api", "secret: "+arn, 1))
+	for _, cmd := range []string{"validate", "status"} {
+		if code, _, errOut := cli(t, cmd, "--config", cfg); code != exitUsage || !strings.Contains(errOut, "named once by name and once by ARN") {
+			t.Errorf("%s with one secret by name and by ARN: exit %d, stderr %q", cmd, code, errOut)
 		}
 	}
 }
@@ -625,4 +636,21 @@ func describe(t *testing.T, e *e2etest.Env, secret string) *awssm.DescribeSecret
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCLIStatusTimeout: status while ListSecrets hangs gives up at --timeout, exit 3
+// (it waited for the SDK's three attempts of two minutes each).
+func TestCLIStatusTimeout(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxBase+e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com")))
+	e.SB.Calls().FailNext("secretsmanager", "ListSecrets", 100, calls.Fault{Hang: calls.HangForever})
+	const timeout = 200 * time.Millisecond
+	start := time.Now()
+	code, out, errOut := cli(t, "status", "--config", e.cfg, "--timeout", timeout.String())
+	if code != exitUnknown {
+		t.Fatalf("status with ListSecrets hung: exit %d, want %d\n%s\n%s", code, exitUnknown, out, errOut)
+	}
+	if took := time.Since(start); took > testwait.For(timeout) {
+		t.Errorf("status took %s with --timeout %s", took, timeout)
+	}
 }

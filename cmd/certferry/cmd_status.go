@@ -76,13 +76,16 @@ type StatusEntry struct {
 	PersistRecords string `json:"persist_records,omitempty"`
 }
 
+// defaultStatusTimeout bounds all of status (--timeout).
+const defaultStatusTimeout = 2 * time.Minute
+
 // cmdStatus prints what is stored, each certificate's condition and when it renews. It
 // reads the secrets' tags only (one ListSecrets page per 100 certificates) and writes
 // nothing. It exits 1 when a certificate is failing or expired, so a cron job or a
 // Nagios-style check can use it.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", "[--config F] [--output table|wide|json] [--log-level L] [--log-format F]", stderr)
-	fs.Usage = usageWith(fs, stderr, "status", "[--config F] [--output table|wide|json] [--log-level L] [--log-format F]",
+	fs := newFlagSet("status", "[--config F] [--output table|wide|json] [--timeout 2m] [--log-level L] [--log-format F]", stderr)
+	fs.Usage = usageWith(fs, stderr, "status", "[--config F] [--output table|wide|json] [--timeout 2m] [--log-level L] [--log-format F]",
 		`Prints each certificate's condition (ready, due, failing, expired), expiry and next
 renewal, from the stored secrets' tags and files; writes nothing, orders nothing.
 
@@ -90,13 +93,19 @@ Exit codes:
   0  every certificate is ready or due
   1  a certificate is failing or expired
   2  bad configuration or usage
-  3  the status could not be read (no AWS credentials or region, inventory unreadable)`)
+  3  the status could not be read (no AWS credentials or region, inventory unreadable,
+     nothing read within --timeout)`)
 	cfgPath := configFlag(fs)
 	output := fs.String("output", "table", "table, wide (adds names, serial, key type, profile, sinks) or json (schema: docs/status.schema.json)")
 	jsonOut := fs.Bool("json", false, "the same as --output json")
 	logs := logging.AddFlags(fs, "warn")
+	timeout := fs.Duration("timeout", defaultStatusTimeout, "give up (exit 3) when the status could not be read within this long (a hung AWS call)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "certferry status: --timeout %s: must be more than 0\n", *timeout)
+		return exitUsage
 	}
 	if *jsonOut {
 		*output = "json"
@@ -122,6 +131,10 @@ Exit codes:
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)
 		return exitUsage
 	}
+	// A check run from cron or a monitoring system must answer: a hung ListSecrets (the
+	// SDK's three attempts of two minutes) ends here, as "could not be read".
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	sum, err := a.Runner.Pass(ctx, renew.Options{Plan: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry status: %v\n", err)

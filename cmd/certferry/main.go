@@ -36,7 +36,7 @@ Usage:
                      one pass, then exit (--plan: what is due and why; --dry-run: a rehearsal)
   certferry run      [--config F] [--unhealthy-after DUR]
                      the daemon: scheduled passes, /metrics, /healthz
-  certferry status   [--config F] [--output table|wide|json]
+  certferry status   [--config F] [--output table|wide|json] [--timeout 2m]
                      each certificate's condition, expiry, next renewal, last error
   certferry validate [--config F] [--lambda] [--online]
                      check the configuration (--online: the CA, zones, secrets; reads only)

@@ -14,10 +14,10 @@ import (
 
 // TestCLIPreflightRefusesBeforeOrdering: secrets certferry must not write are refused
 // before any order, on every pass: a secret holding another program's value, a secret
-// scheduled for deletion, the ACME account's secret (named by its ARN: by name the
-// configuration itself refuses it), and one secret named by two certificates, once by
-// name and once by ARN. Three passes place no order, and each exits 1 with every one of
-// them failing for reason preflight. validate --online finds the same.
+// scheduled for deletion. Three passes place no order, and each exits 1 with every one
+// of them failing for reason preflight. validate --online finds the same. The ACME
+// account's secret named by its ARN, and one secret named by two certificates once by
+// name and once by ARN, are refused from the file itself (exit 2).
 func TestCLIPreflightRefusesBeforeOrdering(t *testing.T) {
 	t.Parallel()
 	e := newCLIEnv(t, lifecycleConfig)
@@ -47,14 +47,19 @@ func TestCLIPreflightRefusesBeforeOrdering(t *testing.T) {
 	cert := func(name, secret string) string {
 		return "  - name: " + name + "\n    domains: [" + name + ".example.com]\n    profile: default\n    sinks:\n      secretsmanager: { secret: \"" + secret + "\" }\n"
 	}
-	cfg := e.WriteConfig(t, lifecycleConfig+cert("foreign", "certferry/foreign")+cert("deleting", "certferry/deleting")+
-		cert("account", aws.ToString(acct.ARN))+cert("byname", "certferry/shared")+cert("byarn", sharedARN))
+	// A secret named by its ARN beside its name (the account's, another certificate's) is
+	// refused from the file itself, before anything runs.
+	byARN := e.WriteConfig(t, lifecycleConfig+cert("account", aws.ToString(acct.ARN))+cert("byname", "certferry/shared")+cert("byarn", sharedARN))
+	for _, cmd := range []string{"renew", "validate"} {
+		code, _, errOut := cli(t, cmd, "--config", byARN)
+		if code != exitUsage || strings.Count(errOut, "(named once by name and once by ARN)") != 2 {
+			t.Errorf("%s with secrets named by name and by ARN: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+	cfg := e.WriteConfig(t, lifecycleConfig+cert("foreign", "certferry/foreign")+cert("deleting", "certferry/deleting"))
 	want := map[string]string{
 		"foreign":  `sinks.secretsmanager.secret "certferry/foreign" holds something certferry did not write`,
 		"deleting": `sinks.secretsmanager.secret "certferry/deleting" is scheduled for deletion`,
-		"account":  `is the ACME account's secret`,
-		"byname":   `sinks.secretsmanager.secret "certferry/shared" is also the secret of certificate(s) "byarn"`,
-		"byarn":    `is also the secret of certificate(s) "byname"`,
 	}
 	e.SB.Calls().Reset()
 	for pass := 1; pass <= 3; pass++ {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/certferry/certferry/renew"
 )
 
 // validateBase is a valid configuration whose {{...}} placeholders each case fills.
@@ -52,6 +54,13 @@ func TestCLIValidateChecks(t *testing.T) {
 		}
 		return strings.Join(s, ", ")
 	}
+	longNames := func(n int) string {
+		var s []string
+		for i := range n {
+			s = append(s, fmt.Sprintf("n%02d%s.%s.%s.example.com", i, strings.Repeat("a", 58), strings.Repeat("b", 61), strings.Repeat("b", 61)))
+		}
+		return strings.Join(s, ", ")
+	}
 	defaults := map[string]string{
 		"directory": "letsencrypt-staging",
 		"acme":      "",
@@ -92,6 +101,9 @@ func TestCLIValidateChecks(t *testing.T) {
 			[]string{`certificates[0].domains (web): 26 names; Let's Encrypt's "tlsserver" profile takes at most 25 per certificate: split it, or use the classic profile (100)`}},
 		{"shortlived-25-names", map[string]string{"profile": "shortlived", "domains": names(25)}, false, nil},
 		{"classic-100-names", map[string]string{"domains": names(100)}, false, nil},
+		{"secret-over-64KiB", map[string]string{"domains": longNames(100), "hooks": "    key_type: rsa4096\n"}, false,
+			[]string{fmt.Sprintf("certificates[0].domains (web): its secret would be up to %d bytes (100 names, key type rsa4096), over the Secrets Manager limit of 65536: split the names over several certificates or use an EC key",
+				renew.EstimateSecretSize(strings.Split(longNames(100), ", "), "rsa4096"))}},
 		{"other-ca-26-shortlived", map[string]string{"directory": "https://ca.example.net/directory", "profile": "shortlived", "domains": names(26)}, false, nil},
 		{"no-region", map[string]string{"region": "  endpoint_url: http://127.0.0.1:1\n"}, false,
 			[]string{"aws: no region: set aws.region in the configuration or AWS_REGION"}},

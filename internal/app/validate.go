@@ -18,6 +18,7 @@ import (
 
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
@@ -37,7 +38,7 @@ var letsEncryptNameLimits = map[string]int{"shortlived": 25, "tlsserver": 25}
 // names exist and parse (acme.ca_bundle, acme.issuer_roots, the account store's
 // directory), every exec hook's program exists and is executable (and, run as root, only
 // root can change it: TrustProblems), no file sink directory is world-writable, every certificate's
-// names fit its profile's limit, and an AWS region is known (aws.region, AWS_REGION,
+// names fit its profile's limit and its secret the 64 KiB limit, and an AWS region is known (aws.region, AWS_REGION,
 // AWS_DEFAULT_REGION or the shared AWS configuration). Each error names the field.
 func Offline(ctx context.Context, cfg *config.Config) []error {
 	var errs []error
@@ -67,6 +68,10 @@ func Offline(ctx context.Context, cfg *config.Config) []error {
 					errs = append(errs, fmt.Errorf("certificates[%d].hooks.%s[%d].exec[0] (%s): %q %w", i, h.kind, j, c.Name, hk.Exec[0], err))
 				}
 			}
+		}
+		if n := renew.EstimateSecretSize(c.Domains, string(c.KeyType)); c.Sinks.SecretsManager != nil && n > certs.MaxSecretSize {
+			errs = append(errs, fmt.Errorf("certificates[%d].domains (%s): its secret would be up to %d bytes (%d names, key type %s), over the Secrets Manager limit of %d: split the names over several certificates or use an EC key",
+				i, c.Name, n, len(c.Domains), c.KeyType, certs.MaxSecretSize))
 		}
 		if limit, ok := letsEncryptNameLimits[c.Profile]; ok && isLetsEncrypt(cfg.ACME.Directory) && len(c.Domains) > limit {
 			errs = append(errs, fmt.Errorf("certificates[%d].domains (%s): %d names; Let's Encrypt's %q profile takes at most %d per certificate: split it, or use the classic profile (100)",

@@ -77,7 +77,9 @@ func (s *AccountStore) read(ctx context.Context) (list []accountstore.Stored, ve
 
 // readRaw is read, also returning the value as stored.
 func (s *AccountStore) readRaw(ctx context.Context) (list []accountstore.Stored, version, raw string, found bool, err error) {
-	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.name)})
+	// AWSCURRENT by name: AWS answers it by default, but a stand-in that answered another
+	// version would make the next write's compare-and-swap start from the wrong one.
+	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.name), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
 		if _, ok := errors.AsType[*types.ResourceNotFoundException](err); ok {
 			return nil, "", "", false, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
@@ -192,4 +193,57 @@ func TestE2ELeaseHeldOrUnavailable(t *testing.T) {
 		t.Errorf("%d orders without a lease", n)
 	}
 	e.SB.Calls().DropFaults()
+}
+
+// TestE2ELostLeaseFailureAfterRenewalElsewhere: runner A holds the lease and waits at the
+// CA with its records published; its lease is lost (the item is gone, as after A paused
+// past its expiry), B takes it over, sweeps A's records, renews and stores. A resumes,
+// and its validation fails (its records were swept). That failure comes after another
+// runner renewed the certificate: A reports it renewed elsewhere, records no failure,
+// and the certificate stays ready for every runner (status, /healthz), not failing.
+func TestE2ELostLeaseFailureAfterRenewalElsewhere(t *testing.T) {
+	skipPebbleReplacesRace(t)
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, coordination(e, 30*time.Second)+certsYAML(certYAML("web", "www.example.com")))
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
+	a, b := e.App(t, cfg), e.App(t, cfg)
+
+	gate := make(chan struct{})
+	e.SB.Calls().Reset()
+	e.SB.Calls().FailNext("acme", "Challenge", 1, calls.Fault{Gate: gate})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*e.PassBound())
+	defer cancel()
+	var sumA *renew.Summary
+	var errA error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sumA, errA = a.Runner.Pass(ctx, renew.Options{Force: true})
+	}()
+	e2etest.Eventually(t, e.PassBound(), "A's challenge held at the CA", func() bool { return e.SB.Calls().Count("acme", "Challenge") == 1 })
+	db := dynamodb.NewFromConfig(e.AWS)
+	if _, err := db.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: &e.Info.LeaseTable,
+		Key: map[string]ddbtypes.AttributeValue{lease.KeyAttribute: &ddbtypes.AttributeValueMemberS{Value: "web"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, e.Pass(t, b, renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
+	renewedByB := e.Stored(t, "certferry/web", "AWSCURRENT")
+	close(gate)
+	<-done
+	if errA != nil {
+		t.Fatal(errA)
+	}
+	e.NoChallengeLeft(t)
+	r := result(t, sumA, "web")
+	if r.Action != renew.ActionRenewedElsewhere || r.Err() != nil || r.Condition != renew.ConditionReady {
+		t.Errorf("A: action %q condition %q message %q error %v; want renewed elsewhere, ready", r.Action, r.Condition, r.Message, r.Err())
+	}
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial != renewedByB.Serial {
+		t.Errorf("AWSCURRENT %s, want B's %s", cur.Serial, renewedByB.Serial)
+	}
+	st := result(t, e.Pass(t, e.App(t, cfg), renew.Options{Plan: true}), "web")
+	if st.Condition != renew.ConditionReady || st.Attempts != 0 || st.LastError != "" {
+		t.Errorf("status after both: condition %q attempts %d last error %q; want ready, no failure recorded", st.Condition, st.Attempts, st.LastError)
+	}
 }

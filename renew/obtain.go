@@ -429,6 +429,14 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		r.stop(w, err)
 		return
 	}
+	if w.lease != nil && r.renewedElsewhere(ctx, w) {
+		// This runner lost the lease (it paused past the expiry) and the runner that took
+		// it over stored a newer certificate, sweeping this one's records: the failure is
+		// this runner's late attempt, not the certificate's. Recorded, it would turn the
+		// fresh certificate failing for every runner.
+		r.log.Warn("failed after another runner renewed the certificate: not recorded", zap.String("cert", w.cert.Name), zap.Error(err))
+		return
+	}
 	w.err, w.outcome = err, outcomeFailed
 	w.res.Duration = r.deps.Now().Sub(w.started)
 	var rl *acme.RateLimitedError

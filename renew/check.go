@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/certferry/certferry/providers/route53"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -54,11 +53,11 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 	if r.deps.DNS == nil {
 		return problems, nil
 	}
-	var recs []route53.Record
+	var recs []Record
 	var owner []string
 	for _, c := range selected {
 		for _, fqdn := range challengeNames(c.Domains) {
-			recs = append(recs, c.DNS.Record(fqdn, "", c.ZoneID))
+			recs = append(recs, c.record(fqdn, ""))
 			owner = append(owner, c.Name)
 		}
 	}

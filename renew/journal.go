@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/providers/route53"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -122,14 +121,14 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 // sweepRecords removes a journaled order's records that no runner needs (all of them
 // once expired) and clears its entry (tag) when none is left.
 func (r *Runner) sweepRecords(ctx context.Context, w *work, tag, order string, recs []acme.OrderRecord, expired bool) {
-	var rm []route53.Record
+	var rm []Record
 	done := true
 	for _, rec := range recs {
 		if rec.Pending && !expired {
 			done = false // a live runner may still need it
 			continue
 		}
-		rm = append(rm, w.cert.DNS.Record(rec.FQDN, rec.Value, w.cert.ZoneID))
+		rm = append(rm, w.cert.record(rec.FQDN, rec.Value))
 	}
 	if len(rm) > 0 {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)

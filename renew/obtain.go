@@ -15,7 +15,6 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/hooks"
-	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -129,8 +128,8 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 // the clean-up leaves nothing a later pass cannot find; see journal.go), then every TXT
 // record of the pass is published at once and waited for. It returns the records, for
 // the clean-up, which removes them whatever happens next.
-func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []route53.Record {
-	var recs []route53.Record
+func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []Record {
+	var recs []Record
 	var published []*work
 	for _, w := range ws {
 		if !w.alive() || w.order == nil || len(w.order.Challenges) == 0 {
@@ -139,7 +138,7 @@ func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []route53
 		published = append(published, w)
 		for _, ch := range w.order.Challenges {
 			w.records = append(w.records, len(recs))
-			recs = append(recs, w.cert.DNS.Record(ch.FQDN, ch.Value, w.cert.ZoneID))
+			recs = append(recs, w.cert.record(ch.FQDN, ch.Value))
 		}
 	}
 	if len(recs) == 0 {
@@ -210,7 +209,7 @@ func (r *Runner) complete(ctx context.Context, client ACME, ws []*work, opts Opt
 // cleanUp is the clean-up phase: every record publish published is removed, under a
 // fresh context (the pass's may be cancelled: SIGTERM, a Lambda's deadline), and the
 // journal entry of every order whose records are all gone is cleared.
-func (r *Runner) cleanUp(ctx context.Context, ws []*work, recs []route53.Record) {
+func (r *Runner) cleanUp(ctx context.Context, ws []*work, recs []Record) {
 	if len(recs) == 0 {
 		return
 	}
@@ -398,7 +397,7 @@ func (r *Runner) abandon(ctx context.Context, client ACME, w *work) {
 }
 
 // removeRecords removes recs under a fresh context, and returns the error of each.
-func (r *Runner) removeRecords(ctx context.Context, recs []route53.Record) []error {
+func (r *Runner) removeRecords(ctx context.Context, recs []Record) []error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settings.CleanupTimeout)
 	defer cancel()
 	errs := r.deps.DNS.CleanUp(cctx, recs)

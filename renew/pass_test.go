@@ -18,7 +18,6 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
-	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -85,7 +84,7 @@ type fakeDNS struct {
 	presents int
 }
 
-func (d *fakeDNS) Resolve(_ context.Context, recs []route53.Record) []error {
+func (d *fakeDNS) Resolve(_ context.Context, recs []Record) []error {
 	errs := make([]error, len(recs))
 	for i, r := range recs {
 		for _, z := range d.noZone {
@@ -97,7 +96,7 @@ func (d *fakeDNS) Resolve(_ context.Context, recs []route53.Record) []error {
 	return errs
 }
 
-func (d *fakeDNS) Present(_ context.Context, recs []route53.Record) []error {
+func (d *fakeDNS) Present(_ context.Context, recs []Record) []error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.presents++
@@ -110,7 +109,7 @@ func (d *fakeDNS) Present(_ context.Context, recs []route53.Record) []error {
 	return make([]error, len(recs))
 }
 
-func (d *fakeDNS) CleanUp(_ context.Context, recs []route53.Record) []error {
+func (d *fakeDNS) CleanUp(_ context.Context, recs []Record) []error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range recs {
@@ -469,7 +468,7 @@ func TestPassSweepsJournal(t *testing.T) {
 	w.pass(r, Options{}) // stored, nothing due afterwards
 	publish := func(order, value string, pending bool) {
 		w.ca.orders[order] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: value}, Pending: pending}}
-		w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: value}})
+		w.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.www.example.com.", Value: value}})
 	}
 	publish("https://ca.test/order/dead-valid", "a", false)
 	publish("https://ca.test/order/live", "b", true)
@@ -560,7 +559,7 @@ func TestPassJournalUntrusted(t *testing.T) {
 	r := w.runner(webCert())
 	w.pass(r, Options{})
 	w.ca.orders["https://ca.test/order/far"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "f"}, Pending: true}}
-	w.dns.Present(t.Context(), []route53.Record{{FQDN: "_acme-challenge.www.example.com.", Value: "f"}})
+	w.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.www.example.com.", Value: "f"}})
 	w.secrets.setState(t, "certferry/web", "web", map[string]string{
 		smsink.JournalTag(0): "2099-01-01T00:00:00Z https://ca.test/order/far",
 		smsink.JournalTag(1): smsink.FormatTime(w.now.Add(time.Hour)) + " https://elsewhere.test/order/x",

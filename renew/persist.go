@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/acme"
-	"github.com/certferry/certferry/providers/route53"
 )
 
 // ChallengeDNSPersist01 is Cert.Challenge for dns-persist-01; anything else is dns-01.
@@ -39,11 +38,11 @@ type PersistACME interface {
 type PersistRecord struct {
 	Cert string
 	Want acme.PersistRecord
-	DNS  route53.Record
+	DNS  Record
 }
 
 // persistJudge tells the DNS provider which values at a record's name are the
-// record's own and which are current (route53.Persist).
+// record's own and which are current (Persist).
 type persistJudge struct {
 	rec      acme.PersistRecord
 	minUntil time.Time
@@ -52,7 +51,7 @@ type persistJudge struct {
 func (j persistJudge) Owns(raw string) bool    { return j.rec.Owns(raw) }
 func (j persistJudge) Current(raw string) bool { return j.rec.Current(raw, j.minUntil) }
 
-var _ route53.Persist = persistJudge{}
+var _ Persist = persistJudge{}
 
 // persistMinLeft is how long a value's persistUntil must still run for the value to
 // count as current when the certificate sets no persist_until (a persistUntil written
@@ -79,7 +78,7 @@ func PersistRecords(certs []Cert, issuer, accountURL string, now time.Time) []Pe
 		}
 		for _, rec := range acme.PersistRecords(c.Domains, issuer, accountURL, until) {
 			out = append(out, PersistRecord{Cert: c.Name, Want: rec,
-				DNS: c.DNS.PersistRecord(rec.FQDN, rec.Value(), c.ZoneID, persistJudge{rec: rec, minUntil: minUntil})})
+				DNS: Record{FQDN: rec.FQDN, Value: rec.Value(), ZoneID: c.ZoneID, Route: c.DNS, Persist: persistJudge{rec: rec, minUntil: minUntil}}})
 		}
 	}
 	return out
@@ -132,7 +131,7 @@ func (r *Runner) persistPreflight(ctx context.Context, due []*work, opts Options
 			owner = append(owner, w)
 		}
 	}
-	dnsRecs := make([]route53.Record, len(recs))
+	dnsRecs := make([]Record, len(recs))
 	for i, rec := range recs {
 		dnsRecs[i] = rec.DNS
 	}

@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -52,14 +51,14 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	})
 	r.persistPreflight(ctx, due, opts)
 	// Zones: one Resolve for the whole pass, so a listing is shared.
-	var recs []route53.Record
+	var recs []Record
 	var owner []*work
 	for _, w := range due {
 		if !w.alive() || r.mem.hasUnstored(w.cert.Name) || w.persist != "" {
 			continue // an issued certificate only needs storing, a dns-persist-01 one has its records: no DNS-01
 		}
 		for _, fqdn := range challengeNames(w.cert.Domains) {
-			recs = append(recs, w.cert.DNS.Record(fqdn, "", w.cert.ZoneID))
+			recs = append(recs, w.cert.record(fqdn, ""))
 			owner = append(owner, w)
 		}
 	}

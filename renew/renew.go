@@ -25,7 +25,6 @@ import (
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
-	"github.com/certferry/certferry/providers/route53"
 	"github.com/certferry/certferry/scheduler"
 	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -39,14 +38,6 @@ type ACME interface {
 	RenewalInfoByID(ctx context.Context, certID string) (*acme.RenewalInfo, error)
 	// OrderRecords reads back an order placed earlier (the challenge journal's sweep).
 	OrderRecords(ctx context.Context, orderURL string) ([]acme.OrderRecord, error)
-}
-
-// DNS publishes and removes DNS-01 records in batches.
-type DNS interface {
-	// Resolve finds where each record would be written, writing nothing (preflight).
-	Resolve(ctx context.Context, recs []route53.Record) []error
-	Present(ctx context.Context, recs []route53.Record) []error
-	CleanUp(ctx context.Context, recs []route53.Record) []error
 }
 
 // SecretStore is where certificates and their state are kept (the Secrets Manager
@@ -84,7 +75,7 @@ type Cert struct {
 	KeyType string
 	Profile string
 	ZoneID  string
-	DNS     route53.CertDNS // CNAME following, alias, zones per name (dns: keys)
+	DNS     Route // CNAME following, alias, zones per name (dns: keys)
 	// Challenge is "dns-persist-01" (ChallengeDNSPersist01) for standing
 	// _validation-persist records (persist.go), anything else for dns-01.
 	Challenge string

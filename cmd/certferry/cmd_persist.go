@@ -234,17 +234,18 @@ func retiredRecords(ctx context.Context, a *app.App, p *app.Persist, keep []rene
 	if len(p.Records) == 0 {
 		return nil, nil, nil
 	}
-	states, errs := a.DNS().CheckPersist(ctx, p.DNSRecords())
+	recs := p.DNSRecords()
+	states, errs := a.DNS().CheckPersist(ctx, recs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
 	kept := map[[2]string]bool{}
 	if len(keep) > 0 {
-		recs := make([]route53.Record, len(keep))
+		others := make([]renew.Record, len(keep))
 		for i, r := range keep {
-			recs[i] = r.DNS
+			others[i] = r.DNS
 		}
-		targets, errs := a.DNS().Targets(ctx, recs)
+		targets, errs := a.DNS().Targets(ctx, app.Route53Records(others))
 		if err := errors.Join(errs...); err != nil {
 			return nil, nil, fmt.Errorf("where the other certificates' records live (nothing removed): %w", err)
 		}
@@ -258,7 +259,7 @@ func retiredRecords(ctx context.Context, a *app.App, p *app.Persist, keep []rene
 		if kept[[2]string{s.Target.ZoneID, s.Target.FQDN}] || !slices.ContainsFunc(s.Values, p.Records[i].Want.Owns) {
 			continue
 		}
-		rm = append(rm, p.Records[i].DNS)
+		rm = append(rm, recs[i])
 		names = append(names, strings.TrimSuffix(s.Target.FQDN, "."))
 	}
 	return rm, names, nil

@@ -238,7 +238,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 			}
 			return c, nil
 		},
-		DNS:     dns,
+		DNS:     RenewDNS(dns),
 		Secrets: a.secrets,
 		Leases:  a.leases,
 		Files:   files,

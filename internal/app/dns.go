@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/providers/route53"
+	"github.com/certferry/certferry/renew"
 )
 
 // roles hands out AWS configurations on assumed roles, one per (role, external ID):
@@ -64,6 +67,40 @@ func dnsZones(zs []config.DNSZone, r *roles, def *awsroute53.Client) []route53.Z
 }
 
 // certDNS is what the pass needs of a certificate's dns settings.
-func certDNS(c config.Certificate) route53.CertDNS {
-	return route53.CertDNS{NoFollow: c.DNS.NoFollowCNAME, Alias: c.DNS.ChallengeAlias, ZoneIDs: c.DNS.HostedZoneIDs}
+func certDNS(c config.Certificate) renew.Route {
+	return renew.Route{NoFollow: c.DNS.NoFollowCNAME, Alias: c.DNS.ChallengeAlias, ZoneIDs: c.DNS.HostedZoneIDs}
+}
+
+// RenewDNS is p as the DNS of a pass (renew.DNS, whose types are renew's own).
+func RenewDNS(p *route53.Provider) renew.DNS { return renewDNS{p} }
+
+type renewDNS struct{ p *route53.Provider }
+
+var _ renew.DNS = renewDNS{}
+
+func (d renewDNS) Resolve(ctx context.Context, recs []renew.Record) []error {
+	return d.p.Resolve(ctx, Route53Records(recs))
+}
+
+func (d renewDNS) Present(ctx context.Context, recs []renew.Record) []error {
+	return d.p.Present(ctx, Route53Records(recs))
+}
+
+func (d renewDNS) CleanUp(ctx context.Context, recs []renew.Record) []error {
+	return d.p.CleanUp(ctx, Route53Records(recs))
+}
+
+// Route53Records are renew's records as providers/route53 writes them: each sent where
+// its certificate's dns: keys say (route53.CertDNS).
+func Route53Records(recs []renew.Record) []route53.Record {
+	out := make([]route53.Record, len(recs))
+	for i, r := range recs {
+		c := route53.CertDNS(r.Route)
+		if r.Persist != nil {
+			out[i] = c.PersistRecord(r.FQDN, r.Value, r.ZoneID, r.Persist)
+		} else {
+			out[i] = c.Record(r.FQDN, r.Value, r.ZoneID)
+		}
+	}
+	return out
 }

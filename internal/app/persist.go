@@ -66,11 +66,11 @@ func (a *App) newPersist(ctx context.Context) (*Persist, error) {
 
 // DNSRecords are the records as the DNS provider writes them.
 func (p *Persist) DNSRecords() []route53.Record {
-	out := make([]route53.Record, len(p.Records))
+	recs := make([]renew.Record, len(p.Records))
 	for i, r := range p.Records {
-		out[i] = r.DNS
+		recs[i] = r.DNS
 	}
-	return out
+	return Route53Records(recs)
 }
 
 // CAA is the CAA issue value to recommend: this account only, dns-persist-01 only.
@@ -264,11 +264,11 @@ func (a *App) PersistPresence(ctx context.Context) map[string]string {
 		return unknown("the CA names no issuer (dns-01 is used)")
 	}
 	recs := renew.PersistRecords(certs, issuer, url, a.now())
-	dns := make([]route53.Record, len(recs))
+	dns := make([]renew.Record, len(recs))
 	for i, r := range recs {
 		dns[i] = r.DNS
 	}
-	states, errs := a.dns.CheckPersist(ctx, dns)
+	states, errs := a.dns.CheckPersist(ctx, Route53Records(dns))
 	for i, r := range recs {
 		switch {
 		case errs[i] != nil:

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/internal/sandbox/calls"
@@ -196,11 +197,11 @@ type recordingDNS struct {
 	sb *sandbox.Sandbox
 
 	mu        sync.Mutex
-	presented []route53.Record
+	presented []renew.Record
 	served    map[string][]string
 }
 
-func (r *recordingDNS) Present(ctx context.Context, recs []route53.Record) []error {
+func (r *recordingDNS) Present(ctx context.Context, recs []renew.Record) []error {
 	errs := r.DNS.Present(ctx, recs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -224,7 +225,7 @@ func TestWildcardAndApexInDifferentCertificates(t *testing.T) {
 	if err != nil || !roots.AppendCertsFromPEM(pem) {
 		t.Fatalf("issuer roots: %v", err)
 	}
-	rec := &recordingDNS{DNS: route53.New(awsroute53.NewFromConfig(sb.AWSConfig(t.Context())), route53.Options{}), sb: sb}
+	rec := &recordingDNS{DNS: app.RenewDNS(route53.New(awsroute53.NewFromConfig(sb.AWSConfig(t.Context())), route53.Options{})), sb: sb}
 	var rcs []renew.Cert
 	for _, c := range a.Config.Certificates {
 		rcs = append(rcs, renew.Cert{Name: c.Name, Domains: c.Domains, KeyType: string(c.KeyType), Profile: c.Profile,

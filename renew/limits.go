@@ -37,17 +37,21 @@ const x509Slack = time.Second
 // Retry-After.
 const defaultCAStop = time.Minute
 
-// ledgerEntry is a new order this process made whose certificate is not stored.
+// ledgerEntry is a new order this process made. stored is the not_before of the
+// certificate it stored from the order (zero while none): the entry then stands for that
+// stored certificate, counted from when it was ordered rather than from a not_before the
+// CA may have backdated, and still counts once a later certificate replaced it.
 type ledgerEntry struct {
 	name    string
 	at      time.Time
 	domains []string
+	stored  time.Time
 }
 
 // limitMemory is what a process remembers of the CA's limits, per directory: the ledger
-// of orders not stored (the stored certificates say the rest), and until when the CA
-// refused new orders. It lives in Memory, so the daemon's passes and reloads share it; a
-// one-shot run starts without it (docs/pacing.md).
+// of the orders it made inside the longest window (the stored certificates say the rest),
+// and until when the CA refused new orders. It lives in Memory, so the daemon's passes
+// and reloads share it; a one-shot run starts without it (docs/pacing.md).
 type limitMemory struct {
 	mu      sync.Mutex
 	ledger  map[string][]ledgerEntry // by directory
@@ -64,11 +68,17 @@ func (m *limitMemory) record(dir string, e ledgerEntry) {
 	m.ledger[dir] = append(m.ledger[dir], e)
 }
 
-// storedNow drops name's entries: its stored certificate counts from now on.
-func (m *limitMemory) storedNow(dir, name string) {
+// storedNow marks name's entries not yet stored as the certificate stored with
+// notBefore: an order that failed before and the one that succeeded are both counted,
+// once each, from when they were placed.
+func (m *limitMemory) storedNow(dir, name string, notBefore time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ledger[dir] = slices.DeleteFunc(m.ledger[dir], func(e ledgerEntry) bool { return e.name == name })
+	for i, e := range m.ledger[dir] {
+		if e.name == name && e.stored.IsZero() {
+			m.ledger[dir][i].stored = notBefore
+		}
+	}
 }
 
 // entries returns the ledger of dir, dropping what left the longest window.
@@ -166,13 +176,23 @@ func (r *Runner) candidate(w *work, opts Options, now time.Time) limits.Candidat
 // and the ledger's orders not stored.
 func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time.Time) []limits.Issuance {
 	var out []limits.Issuance
+	ledger := r.mem.limits.entries(r.settings.Directory, now, longestWindow(r.settings.Limits))
 	seen := map[string]bool{}
 	for _, w := range works {
 		if w.cert.Secret != nil {
 			seen[w.cert.Secret.Secret] = true
 		}
 		if w.in.Stored.Exists && !w.in.Stored.NotBefore.IsZero() {
-			out = append(out, limits.Issuance{At: w.in.Stored.NotBefore.Add(x509Slack), Domains: w.in.Stored.Domains})
+			at := w.in.Stored.NotBefore.Add(x509Slack)
+			// This process ordered it: it counts from the order, which the ledger entry
+			// standing for it says (a CA backdates not_before), and only once.
+			if i := slices.IndexFunc(ledger, func(e ledgerEntry) bool {
+				return e.name == w.cert.Name && e.stored.Equal(w.in.Stored.NotBefore)
+			}); i >= 0 {
+				at = later(at, ledger[i].at)
+				ledger = slices.Delete(ledger, i, i+1)
+			}
+			out = append(out, limits.Issuance{At: at, Domains: w.in.Stored.Domains})
 		}
 	}
 	for secret, s := range inv {
@@ -180,10 +200,17 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 			out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
 		}
 	}
-	for _, e := range r.mem.limits.entries(r.settings.Directory, now, longestWindow(r.settings.Limits)) {
+	for _, e := range ledger {
 		out = append(out, limits.Issuance{At: e.at, Domains: e.domains})
 	}
 	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // wait marks w waiting for the CA's limit until until.

@@ -32,14 +32,26 @@ type fakeCA struct {
 	begins       int
 	failComplete int
 	orders       map[string][]acme.OrderRecord // order URL -> its records (OrderRecords)
-	now          func() time.Time
+	// newOrderErr, when set, answers a new order (nil: accepted).
+	newOrderErr func(acme.OrderRequest) error
+	now         func() time.Time
 }
 
-func (f *fakeCA) Begin(_ context.Context, req acme.OrderRequest) (*acme.Order, error) {
+func (f *fakeCA) Begin(ctx context.Context, req acme.OrderRequest) (o *acme.Order, err error) {
+	// The new order passes req.Gate, as the ACME client sends it.
+	if req.Gate != nil {
+		if err := req.Gate.Enter(ctx); err != nil {
+			return nil, err
+		}
+		defer func() { req.Gate.Leave(err) }()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.newOrderErr != nil {
+		return nil, f.newOrderErr(req)
+	}
 	f.begins++
-	o := &acme.Order{Request: req, URL: fmt.Sprintf("https://ca.test/order/%d", f.begins)}
+	o = &acme.Order{Request: req, URL: fmt.Sprintf("https://ca.test/order/%d", f.begins)}
 	for i, d := range req.Domains {
 		o.Challenges = append(o.Challenges, acme.Challenge{Domain: d,
 			FQDN: "_acme-challenge." + strings.TrimPrefix(d, "*.") + ".", Value: fmt.Sprintf("v%d-%d", f.begins, i)})

@@ -458,7 +458,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		r.obtain(ctx, due, opts)
 		for _, w := range due {
 			if w.res.Bundle != nil {
-				r.mem.limits.storedNow(r.settings.Directory, w.cert.Name) // it counts as stored from now on
+				r.mem.limits.storedNow(r.settings.Directory, w.cert.Name, w.res.Bundle.NotBefore)
 			}
 		}
 	}

@@ -147,6 +147,7 @@ type sharedRead struct {
 	failures int           // consecutive reads that failed since
 	err      error         // the last failure
 	every    time.Duration // health_refresh
+	reading  time.Time     // when the refresh in flight began (zero: none)
 }
 
 // minRefreshTimeout bounds a refresh (one ListSecrets page per 100 certificates) when
@@ -158,8 +159,18 @@ const minRefreshTimeout = 30 * time.Second
 // they turn Unknown and /healthz fails.
 const staleAfter = 3
 
-// stale reports whether the shared state has been unreadable for too long.
-func (s sharedRead) stale() bool { return s.failures >= staleAfter }
+// stale reports whether the shared state has been unreadable for too long at now:
+// staleAfter reads failed in a row, or a read failed or is still in flight and
+// staleAfter x health_refresh have passed since the last one that worked (from start
+// when none has). The second counts time, not failures: a read that hangs fails only at
+// its timeout, which may be many refresh periods away. A pass in flight is no failed
+// read, however long it takes.
+func (s sharedRead) stale(now, start time.Time) bool {
+	if s.failures >= staleAfter {
+		return true
+	}
+	return (s.failures > 0 || !s.reading.IsZero()) && now.Sub(lastOrStart(s.last, start)) >= staleAfter*s.every
+}
 
 // Run runs the daemon until ctx is done (SIGTERM/SIGINT in the CLI), then cancels the
 // pass in flight, waits up to StopTimeout for it (its TXT records are removed under a
@@ -428,6 +439,9 @@ func (d *Daemon) refresh(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, max(d.cfg.HealthRefresh, minRefreshTimeout))
 	defer cancel()
+	d.mu.Lock()
+	d.shared.reading = d.opts.Now()
+	d.mu.Unlock()
 	sum, err := d.runner.Pass(rctx, renew.Options{Refresh: true})
 	if status := d.refreshed(sum, err, d.opts.Now()); status != "" {
 		d.sendNotify(statusLine(status))
@@ -439,10 +453,11 @@ func (d *Daemon) refresh(ctx context.Context) {
 func (d *Daemon) refreshed(sum *renew.Summary, err error, now time.Time) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.shared.reading = time.Time{}
 	if err != nil {
 		d.readFailed(err)
 		d.log.Warn("could not refresh the certificates' conditions from shared state", zap.Int("failures", d.shared.failures), zap.Error(err))
-		if d.shared.stale() {
+		if d.shared.stale(now, d.start) {
 			d.m.MarkUnknown(d.names)
 		}
 		return ""
@@ -719,9 +734,8 @@ func (d *Daemon) Health(now time.Time) Health {
 		}
 		h.Reasons = append(h.Reasons, fmt.Sprintf("%s, more than %s ago", what, d.opts.MaxPassAge))
 	}
-	if d.shared.stale() {
-		h.Reasons = append(h.Reasons, fmt.Sprintf("the certificates' conditions are unknown: their shared state could not be read %d time(s) in a row (every %s) since %s: %s",
-			d.shared.failures, d.shared.every, lastOrStart(d.shared.last, d.start).UTC().Format(time.RFC3339), d.shared.err))
+	if d.shared.stale(now, d.start) {
+		h.Reasons = append(h.Reasons, d.shared.unknown(d.start))
 	}
 	for _, n := range d.names {
 		r, ok := d.certs[n]
@@ -751,6 +765,17 @@ func (d *Daemon) Health(now time.Time) Health {
 	return h
 }
 
+// unknown says why the conditions are no longer vouched for (s is stale).
+func (s sharedRead) unknown(start time.Time) string {
+	since := lastOrStart(s.last, start).UTC().Format(time.RFC3339)
+	if s.failures == 0 {
+		return fmt.Sprintf("the certificates' conditions are unknown: their shared state has not been read since %s (every %s); the read begun at %s has not answered",
+			since, s.every, s.reading.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("the certificates' conditions are unknown: their shared state could not be read %d time(s) in a row (every %s) since %s: %s",
+		s.failures, s.every, since, s.err)
+}
+
 func lastOrStart(last, start time.Time) time.Time {
 	if last.IsZero() {
 		return start
@@ -758,10 +783,23 @@ func lastOrStart(last, start time.Time) time.Time {
 	return last
 }
 
+// markStale turns the conditions' metrics Unknown when the shared state is stale at now.
+func (d *Daemon) markStale(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.shared.stale(now, d.start) {
+		d.m.MarkUnknown(d.names)
+	}
+}
+
 // Handler serves /metrics and /healthz (200 when healthy, 503 with the reasons).
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", d.m.Handler())
+	mh := d.m.Handler()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		d.markStale(d.opts.Now()) // a refresh that hangs has not marked them yet
+		mh.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		h := d.Health(d.opts.Now())
 		w.Header().Set("Content-Type", "application/json")

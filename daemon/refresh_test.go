@@ -135,3 +135,54 @@ func TestRefreshOnReload(t *testing.T) {
 		t.Errorf("passes = %d, want 1", n)
 	}
 }
+
+// TestRefreshHangTurnsUnknown: Secrets Manager stops answering at all (a refresh hangs
+// until its timeout, which is longer than health_refresh): /healthz turns 503 and
+// ready_status Unknown once 3 x health_refresh have passed since the last read that
+// worked, while the refresh still hangs, not after three timeouts; once it answers, the
+// daemon is healthy again.
+func TestRefreshHangTurnsUnknown(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+"health_refresh: 1s\n")
+	clk := &clock{t: time.Now()}
+	ok := okSummary("web", clk.Now().Add(60*24*time.Hour), clk.Now().Add(40*24*time.Hour))
+	var hang atomic.Bool
+	release := make(chan struct{})
+	runner := &fakeRunner{pass: ok, refresh: func(ctx context.Context) (*renew.Summary, error) {
+		if hang.Load() {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return ok(ctx)
+	}}
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Now: clk.Now,
+		Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	hang.Store(true)
+	from := runner.refreshes.Load()
+	eventually(t, testwait.For(refreshEvery), "a refresh hanging", func() bool { return runner.refreshes.Load() > from })
+	if code, _ := r.health(t); code != 200 {
+		t.Fatalf("/healthz = %d at once, want 200: one slow read is not an outage", code)
+	}
+	clk.Add(3 * refreshEvery)
+	code, h := r.health(t)
+	if code != 503 || len(h.Reasons) == 0 || !strings.Contains(h.Reasons[0], "conditions are unknown") {
+		t.Errorf("/healthz = %d %q after 3 x health_refresh without a read, want 503, conditions unknown", code, h.Reasons)
+	}
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "Unknown"}); v != 1 {
+		t.Errorf("ready_status{condition=Unknown} = %v, want 1", v)
+	}
+	hang.Store(false)
+	close(release)
+	eventually(t, testwait.For(refreshEvery), "/healthz 200 once a read works", func() bool {
+		code, _ := r.health(t)
+		return code == 200
+	})
+	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "True"}); v != 1 {
+		t.Errorf("ready_status{condition=True} = %v, want 1", v)
+	}
+}

@@ -959,18 +959,22 @@ func TestThrottlingStreakOutlastsTheClientRetryer(t *testing.T) {
 	e := newSim(t, r53sim.Options{}, 3)
 	zid := e.zone(t, "example.com", false)
 
-	// The SDK's retryer alone: three Throttling answers in a row are the end of it.
-	e.reg.FailNext("route53", "ChangeResourceRecordSets", 3, throttle)
-	_, err := e.client.ChangeResourceRecordSets(t.Context(), &awsr53.ChangeResourceRecordSetsInput{
-		HostedZoneId: aws.String(zid),
-		ChangeBatch: &types.ChangeBatch{Changes: []types.Change{{Action: types.ChangeActionUpsert, ResourceRecordSet: &types.ResourceRecordSet{
-			Name: aws.String("_acme-challenge.sdk.example.com"), Type: types.RRTypeTxt, TTL: aws.Int64(60),
-			ResourceRecords: []types.ResourceRecord{{Value: aws.String(`"v"`)}}}}}},
-	})
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != "Throttling" {
-		t.Fatalf("the SDK's retryer alone: %v, want it to give up with Throttling", err)
+	// The client's retryer alone: three Throttling answers in a row are the end of it.
+	clientGivesUp := func(when string) {
+		t.Helper()
+		e.reg.FailNext("route53", "ChangeResourceRecordSets", 3, throttle)
+		_, err := e.client.ChangeResourceRecordSets(t.Context(), &awsr53.ChangeResourceRecordSetsInput{
+			HostedZoneId: aws.String(zid),
+			ChangeBatch: &types.ChangeBatch{Changes: []types.Change{{Action: types.ChangeActionUpsert, ResourceRecordSet: &types.ResourceRecordSet{
+				Name: aws.String("_acme-challenge.sdk.example.com"), Type: types.RRTypeTxt, TTL: aws.Int64(60),
+				ResourceRecords: []types.ResourceRecord{{Value: aws.String(`"v"`)}}}}}},
+		})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "Throttling" {
+			t.Fatalf("the client's retryer alone, %s: %v, want it to give up with Throttling", when, err)
+		}
 	}
+	clientGivesUp("before the provider")
 
 	// The provider, on the same client.
 	e.reg.FailNext("route53", "ChangeResourceRecordSets", 5, throttle)
@@ -980,4 +984,7 @@ func TestThrottlingStreakOutlastsTheClientRetryer(t *testing.T) {
 	if got := e.count("ChangeResourceRecordSets") - before; got != 6 {
 		t.Errorf("%d ChangeResourceRecordSets, want 6 (5 throttled, then written)", got)
 	}
+
+	// The client's own retryer is as it was: the provider's is per call.
+	clientGivesUp("after the provider")
 }

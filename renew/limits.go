@@ -19,8 +19,8 @@ import (
 
 // The CA's issuance limits (docs/pacing.md, "The CA's limits"): before ordering, a pass
 // plans its new orders inside acme.limits (package limits) and holds back what does not
-// fit; while ordering, new orders go one at a time through a gate that sends none after
-// the CA answered rateLimited. A held-back certificate is waiting, not failing: its
+// fit; while ordering, new orders go one at a time through a gate that, after the CA
+// answered rateLimited, sends none but ARI renewals (exempt at the CA). A held-back certificate is waiting, not failing: its
 // condition stays due, and the summary says until when.
 
 // ActionWait: the certificate is due and waits for the CA's limit (Result.WaitingUntil).
@@ -55,11 +55,32 @@ type ledgerEntry struct {
 type limitMemory struct {
 	mu      sync.Mutex
 	ledger  map[string][]ledgerEntry // by directory
-	stopped map[string]time.Time     // by directory: no new order before
+	stopped map[string]caStop        // by directory
+}
+
+// caStop is until when the CA's rateLimited answers stop new orders: until, the orders
+// its limits count; exempt, the ARI renewals its limits exempt too (set only once the
+// CA refused one of those: a renewal it exempts still goes while first issuances wait).
+type caStop struct{ until, exempt time.Time }
+
+// of returns the end of the stop for an order (exempt or not); zero when none.
+func (s caStop) of(exempt bool) time.Time {
+	if exempt {
+		return s.exempt
+	}
+	return s.until
+}
+
+// add extends the stop to until, for exempt orders as well when exempt.
+func (s *caStop) add(until time.Time, exempt bool) {
+	s.until = later(s.until, until)
+	if exempt {
+		s.exempt = later(s.exempt, until)
+	}
 }
 
 func newLimitMemory() *limitMemory {
-	return &limitMemory{ledger: map[string][]ledgerEntry{}, stopped: map[string]time.Time{}}
+	return &limitMemory{ledger: map[string][]ledgerEntry{}, stopped: map[string]caStop{}}
 }
 
 func (m *limitMemory) record(dir string, e ledgerEntry) {
@@ -89,15 +110,15 @@ func (m *limitMemory) entries(dir string, now time.Time, longest time.Duration) 
 	return slices.Clone(m.ledger[dir])
 }
 
-func (m *limitMemory) stop(dir string, until time.Time) {
+func (m *limitMemory) stop(dir string, until time.Time, exempt bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if until.After(m.stopped[dir]) {
-		m.stopped[dir] = until
-	}
+	s := m.stopped[dir]
+	s.add(until, exempt)
+	m.stopped[dir] = s
 }
 
-func (m *limitMemory) stoppedUntil(dir string) time.Time {
+func (m *limitMemory) stoppedUntil(dir string) caStop {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.stopped[dir]
@@ -108,33 +129,31 @@ func longestWindow(l config.Limits) time.Duration {
 }
 
 // holdForLimits returns the due certificates a pass orders now and marks the others
-// waiting: all of them while the CA's rateLimited answer holds, else those that do not
-// fit acme.limits. A dry run (another CA, nothing stored) is never held.
+// waiting: while the CA's rateLimited answer holds, all but the ARI renewals it exempts;
+// of the rest, those that do not fit acme.limits. A dry run (another CA, nothing stored) is never held.
 func (r *Runner) holdForLimits(works, due []*work, inv map[string]smsink.Stored, opts Options, sum *Summary) []*work {
 	if opts.DryRun {
 		return due
 	}
 	now := r.deps.Now()
 	dir := r.settings.Directory
-	var orders []*work // due certificates that would place a new order
+	stop := r.mem.limits.stoppedUntil(dir)
+	var orders []*work // due certificates that would place a new order, not stopped
+	var cands []limits.Candidate
 	for _, w := range due {
-		if !r.mem.hasUnstored(w.cert.Name) {
-			orders = append(orders, w)
+		if r.mem.hasUnstored(w.cert.Name) {
+			continue
 		}
-	}
-	if until := r.mem.limits.stoppedUntil(dir); now.Before(until) {
-		for _, w := range orders {
+		c := r.candidate(w, opts, now)
+		if until := stop.of(w.exempt); now.Before(until) {
 			r.wait(w, until, limitRateLimited, "the CA answered rateLimited")
+			continue
 		}
-		return r.notWaiting(due)
+		orders, cands = append(orders, w), append(cands, c)
 	}
 	l := r.settings.Limits
 	if l == (config.Limits{}) {
-		return due
-	}
-	cands := make([]limits.Candidate, 0, len(orders))
-	for _, w := range orders {
-		cands = append(cands, r.candidate(w, opts, now))
+		return r.notWaiting(due)
 	}
 	plan := limits.Decide(limits.Input{Limits: l, Issued: r.issuances(works, inv, now), Due: cands, Now: now})
 	sum.LimitRemaining = plan.Remaining
@@ -167,7 +186,7 @@ func (r *Runner) candidate(w *work, opts Options, now time.Time) limits.Candidat
 	// An operator's --force, and a certificate about to expire, are never held back by
 	// certferry's own count; only the CA's answer can stop them.
 	c.Emergency = opts.Force || w.in.Stored.Exists && scheduler.InEmergency(w.in.Stored.NotBefore, w.in.Stored.NotAfter, now)
-	w.limitKind = c.Kind
+	w.exempt = c.Kind == limits.ARIRenewal
 	return c
 }
 
@@ -225,14 +244,15 @@ func (r *Runner) wait(w *work, until time.Time, limit, detail string) {
 }
 
 // orderGate sends a pass's new-order requests one at a time and, after the CA answered
-// one with rateLimited, none: the certificates behind it wait until its Retry-After,
-// and a pass never meets a second rateLimited.
+// one with rateLimited, none but ARI renewals (which its limits exempt; after it refused
+// one of those too, none at all): the certificates behind it wait until its Retry-After,
+// and a pass meets no second rateLimited from the orders the CA counts.
 type orderGate struct {
 	r    *Runner
 	turn chan struct{} // holds a token while a new order is in flight
 
-	mu    sync.Mutex
-	until time.Time // set once the CA answered rateLimited
+	mu   sync.Mutex
+	stop caStop // set once the CA answered rateLimited
 }
 
 var _ acme.NewOrderGate = (*workGate)(nil)
@@ -265,7 +285,7 @@ func (wg *workGate) Enter(ctx context.Context) error {
 		return ctx.Err()
 	}
 	g.mu.Lock()
-	until := g.until
+	until := g.stop.of(wg.w.exempt)
 	g.mu.Unlock()
 	if !until.IsZero() {
 		<-g.turn
@@ -286,13 +306,13 @@ func (wg *workGate) Leave(err error) {
 			wait = defaultCAStop
 		}
 		g.mu.Lock()
-		g.until = now.Add(wait)
+		g.stop.add(now.Add(wait), wg.w.exempt)
 		g.mu.Unlock()
 		wg.w.caRefused = now.Add(wait)
-		r.mem.limits.stop(r.settings.Directory, now.Add(wait))
+		r.mem.limits.stop(r.settings.Directory, now.Add(wait), wg.w.exempt)
 		r.log.Warn("the CA answered rateLimited: no new order before its Retry-After", zap.String("cert", wg.w.cert.Name),
 			zap.Time("until", now.Add(wait)), zap.Error(err))
-	case err == nil && wg.w.limitKind != limits.ARIRenewal:
+	case err == nil && !wg.w.exempt:
 		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains})
 	}
 }

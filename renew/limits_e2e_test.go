@@ -217,3 +217,43 @@ func TestE2ELimitsARIRenewalsPass(t *testing.T) {
 		t.Errorf("%d rateLimited answers", n)
 	}
 }
+
+// TestE2ELimitsARIRenewalsPassTheCAStop: after the CA answered a first issuance's new
+// order rateLimited, the renewals inside their ARI window (exempt at the CA) are still
+// ordered in the process's next pass, while the first issuance waits for the
+// Retry-After; the CA answers no second rateLimited.
+func TestE2ELimitsARIRenewalsPassTheCAStop(t *testing.T) {
+	skipPebbleReplacesRace(t)
+	t.Parallel()
+	const window = time.Hour // nothing frees during the test
+	e := newEnv(t, sandbox.Options{Limits: limitsim.Limits{PerDomain: limitsim.Limit{N: 1, Window: window}}})
+	e.Base = limitsConfig("") // the CA's limits unknown to certferry
+	app := e.App(t, e.Config(t, certsYAML(certYAML("r1", "r1.example.com"), certYAML("n1", "n1.example.com"))))
+	sum := e.Pass(t, app, renew.Options{})
+	if got := e.SB.Calls().Count("acme", "RateLimited"); got != 1 {
+		t.Fatalf("%d rateLimited answers in the first pass, want 1", got)
+	}
+	ordered := "r1"
+	if r := result(t, sum, "r1"); r.Action == renew.ActionWait {
+		ordered = "n1"
+	}
+	cur := e.Stored(t, "certferry/"+ordered, "AWSCURRENT")
+	now := time.Now()
+	if err := e.SB.CA().SetRenewalInfo(t.Context(), []byte(cur.Cert), now.Add(-48*time.Hour), now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/" + ordered),
+		Tags: []smtypes.Tag{{Key: aws.String(smsink.TagARINext), Value: aws.String(now.Add(-time.Minute).UTC().Format(time.RFC3339))}}}); err != nil {
+		t.Fatal(err)
+	}
+	sum = e.Pass(t, app, renew.Options{})
+	wantOK(t, sum, ordered, renew.ActionRenew, "ari-window")
+	for _, r := range sum.Results {
+		if r.Name != ordered && (r.Action != renew.ActionWait || r.Condition != renew.ConditionDue) {
+			t.Errorf("%s: %s %s %q, want waiting for the CA's Retry-After", r.Name, r.Action, r.Condition, r.Message)
+		}
+	}
+	if got := e.SB.Calls().Count("acme", "RateLimited"); got != 1 {
+		t.Errorf("%d rateLimited answers, want 1", got)
+	}
+}

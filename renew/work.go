@@ -9,7 +9,6 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/lease"
-	"github.com/certferry/certferry/limits"
 	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
@@ -56,10 +55,10 @@ type work struct {
 	err     error
 	outcome outcome
 
-	// limitKind is how the CA counts this certificate's order (set when the pass plans
-	// inside acme.limits); caRefused, when the CA answered its new order rateLimited,
+	// exempt: the certificate's order is an ARI renewal, which the CA's limits exempt
+	// (set by holdForLimits); caRefused, when the CA answered its new order rateLimited,
 	// is the end of the CA's Retry-After.
-	limitKind limits.Kind
+	exempt    bool
 	caRefused time.Time
 }
 

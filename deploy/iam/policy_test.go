@@ -380,11 +380,10 @@ var required = map[string]map[string][]string{
 		"ForAllValues:StringEquals route53:ChangeResourceRecordSetsRecordTypes": {"TXT"},
 		"ForAllValues:StringEquals route53:ChangeResourceRecordSetsActions":     {"CREATE", "DELETE"},
 	},
-	"secretsmanager:CreateSecret":  {"ForAllValues:StringLike aws:TagKeys": {"certferry:*"}},
-	"secretsmanager:TagResource":   {"ForAllValues:StringLike aws:TagKeys": {"certferry:*"}},
-	"secretsmanager:UntagResource": {"ForAllValues:StringLike aws:TagKeys": {"certferry:*"}},
-	"kms:Decrypt":                  {"StringEquals kms:ViaService": {"secretsmanager.REGION.amazonaws.com"}},
-	"kms:GenerateDataKey":          {"StringEquals kms:ViaService": {"secretsmanager.REGION.amazonaws.com"}},
+	"secretsmanager:CreateSecret": {"ForAllValues:StringLike aws:TagKeys": {"certferry:*"}},
+	"secretsmanager:TagResource":  {"ForAllValues:StringLike aws:TagKeys": {"certferry:*"}},
+	"kms:Decrypt":                 {"StringEquals kms:ViaService": {"secretsmanager.REGION.amazonaws.com"}},
+	"kms:GenerateDataKey":         {"StringEquals kms:ViaService": {"secretsmanager.REGION.amazonaws.com"}},
 }
 
 // recordNamesCond limits the names a change may touch: the policies name some of

@@ -90,7 +90,6 @@ data "aws_iam_policy_document" "function" {
     actions = [
       "secretsmanager:CreateSecret",
       "secretsmanager:TagResource",
-      "secretsmanager:UntagResource",
     ]
     resources = [local.secret_arns]
 

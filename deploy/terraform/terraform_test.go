@@ -155,7 +155,7 @@ var documented = map[string][]string{
 	"ReadChallengeRecords":   {"route53:ListResourceRecordSets", "route53:GetHostedZone"},
 	"ChallengeRecordsOnly":   {"route53:ChangeResourceRecordSets"},
 	"Certificates":           {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"},
-	"StateTags":              {"secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"},
+	"StateTags":              {"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 	"Inventory":              {"secretsmanager:ListSecrets"},
 	"Leases":                 {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	"SecretsKey":             {"kms:Decrypt", "kms:GenerateDataKey"},

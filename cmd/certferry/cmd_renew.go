@@ -164,7 +164,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		case r.Action == renew.ActionLostRace:
 			result = "another runner stored an equivalent certificate first; kept"
 		case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere:
-			result = r.Message // "renewing elsewhere (holder, until)", "renewed elsewhere: ..."
+			result = printable(r.Message) // "renewing elsewhere (holder, until)", "renewed elsewhere: ..."
 		case r.Condition == renew.ConditionFailing:
 			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
 		case r.Condition == renew.ConditionExpired:
@@ -190,7 +190,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 	}
 	_ = tw.Flush()
 	for _, r := range s.Results {
-		if cell(r.Error) != r.Error || cell(r.HookError) != r.HookError || cell(r.LastError) != r.LastError {
+		if cut(r.Error) || cut(r.HookError) || cut(r.LastError) {
 			fmt.Fprintf(w, "(errors cut to %d characters: --json prints them whole)\n", maxCell)
 			break
 		}
@@ -206,7 +206,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 			len(s.Results), tried, s.Failed(), s.Duration.Round(10*time.Millisecond))
 		for _, r := range s.Results {
 			if r.Message != "" && r.Err() == nil {
-				fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Message)
+				fmt.Fprintf(w, "  %s: %s\n", r.Name, printable(r.Message))
 			}
 		}
 		return
@@ -215,7 +215,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		fmt.Fprintf(w, "plan (no order placed, nothing written): %d certificate(s), %d failing, %s\n", len(s.Results), s.Failing(), s.Duration.Round(10*time.Millisecond))
 		for _, r := range s.Results {
 			if r.Message != "" {
-				fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Message)
+				fmt.Fprintf(w, "  %s: %s\n", r.Name, printable(r.Message))
 			}
 		}
 		return
@@ -250,11 +250,18 @@ func firstLine(s string) string {
 // whole.
 const maxCell = 120
 
-// cell is an error's text for a table: its first line, at most maxCell characters.
+// cell is an error's text for a table: its first line, made printable, at most maxCell
+// characters.
 func cell(s string) string {
-	s = firstLine(s)
+	s = printable(firstLine(s))
 	if r := []rune(s); len(r) > maxCell {
 		return string(r[:maxCell-3]) + "..."
 	}
 	return s
+}
+
+// cut reports whether cell shortened s (its first line only, or fewer characters), so
+// the table can say that --json has the whole text.
+func cut(s string) bool {
+	return strings.Contains(s, "\n") || len([]rune(printable(s))) > maxCell
 }

@@ -224,7 +224,7 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 			next = "retry " + ts(e.NextAttempt)
 			attempts = fmt.Sprint(e.Attempts)
 		case e.Due && strings.HasPrefix(e.Message, "renewing elsewhere"):
-			next = e.Message // another runner holds its lease now
+			next = printable(e.Message) // another runner holds its lease now
 		case e.Reason == string(scheduler.ReasonIssuanceGuard) && e.NextAttempt != nil:
 			// Due by the rules, held by the guard: when it will be ordered, as --plan says.
 			next = "after " + ts(e.NextAttempt) + " (issuance-guard)"
@@ -249,7 +249,7 @@ func printStatus(w io.Writer, rep StatusReport, wide bool) {
 	}
 	_ = tw.Flush()
 	for _, e := range rep.Certificates {
-		if cell(e.LastError) != e.LastError {
+		if cut(e.LastError) {
 			fmt.Fprintf(w, "(errors cut to %d characters: --output json prints them whole)\n", maxCell)
 			break
 		}

@@ -62,3 +62,45 @@ func TestCLIErrorReadsBackAsWritten(t *testing.T) {
 		t.Errorf("--plan last_error %q, next_attempt %v; want %q and a time", plan.Results[0].LastError, plan.Results[0].NextAttempt, written)
 	}
 }
+
+// TestCLIControlCharactersNeverReachTheTerminal: a failure whose text holds terminal
+// control sequences (a CA's problem detail here; a hook's coloured stderr or a
+// hand-written tag alike) is stored and read back byte for byte in JSON, but the tables
+// of renew, renew --plan and status print it escaped: nothing that retitles or
+// recolours the terminal, returns the cursor or breaks the columns.
+func TestCLIControlCharactersNeverReachTheTerminal(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxBase+e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com")))
+	detail := "refused \x1b]0;PWNED\x07 (\x1b[31mred\x1b[0m)\tcolumn\rhidden \u202eesrever"
+	e.SB.Calls().FailNext("acme", "NewOrder", 1, calls.Fault{Code: "rejectedIdentifier", Status: 400, Message: detail})
+	clean := func(what, out string) {
+		t.Helper()
+		for _, r := range out {
+			if r != '\n' && (r < 0x20 || r == 0x7f || r == '\u202e') {
+				t.Errorf("%s prints %q:\n%q", what, r, out)
+				return
+			}
+		}
+		if !strings.Contains(out, `\x1b]0;PWNED\a`) {
+			t.Errorf("%s does not show the escaped text:\n%s", what, out)
+		}
+	}
+	code, out, errOut := e.renew(t)
+	if code != exitFailed {
+		t.Fatalf("renew: exit %d\n%s\n%s", code, out, errOut)
+	}
+	clean("renew", out)
+	_, out, _ = e.renew(t, "--plan")
+	clean("renew --plan", out)
+	_, out, _ = cli(t, "status", "--config", e.cfg)
+	clean("status", out)
+
+	_, out, _ = cli(t, "status", "--config", e.cfg, "--output", "json")
+	var rep StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Certificates) != 1 {
+		t.Fatalf("status --output json: %v\n%s", err, out)
+	}
+	if !strings.Contains(rep.Certificates[0].LastError, detail) {
+		t.Errorf("status last_error %q does not hold the CA's detail %q byte for byte", rep.Certificates[0].LastError, detail)
+	}
+}

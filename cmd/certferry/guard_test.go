@@ -7,7 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
 	"github.com/certferry/certferry/internal/e2etest"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // TestCLIDirectorySwitchInsideTheGuard: with the default 24-hour issuance guard, a
@@ -82,4 +87,31 @@ func mapKeys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestCLIIssuedFromTheFutureNotCounted: a certferry:issued tag edited by hand to claim
+// issuances years ahead does not hold the certificate in the issuance guard until then
+// (past its expiry): a key-type change is allowed once, as with the true record, and the
+// entries no runner could have written are gone from the tag afterwards.
+func TestCLIIssuedFromTheFutureNotCounted(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxBase+e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com")))
+	e.mustRenew(t)
+	key, _, ok := strings.Cut(e.tags(t, "certferry/web")[smsink.TagIssued], ".")
+	if !ok {
+		t.Fatalf("no certferry:issued tag: %v", e.tags(t, "certferry/web"))
+	}
+	forged := key + ".1900000000 " + key + ".1099511627775"
+	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"),
+		Tags: []smtypes.Tag{{Key: aws.String(smsink.TagIssued), Value: aws.String(forged)}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = writeFile(t, e.Dir, "ec384.yaml", readFile(t, e.cfg)+"    key_type: ec384\n")
+	out := e.mustRenew(t)
+	if r := rowOf(t, out, "web"); r["ACTION"] != "renew" || r["REASON"] != "key-type-changed" || r["RESULT"] != "ok" {
+		t.Fatalf("a key-type change with issuances claimed in 2030 and later: %q\n%s", r, out)
+	}
+	if v := e.tags(t, "certferry/web")[smsink.TagIssued]; strings.Contains(v, ".1900000000") || strings.Contains(v, ".1099511627775") {
+		t.Errorf("certferry:issued kept the entries from the future: %q", v)
+	}
 }

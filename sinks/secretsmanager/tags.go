@@ -352,14 +352,25 @@ const (
 	// IssuanceMemory is how long an issuance is remembered: longer than any sensible
 	// issuance guard (default 24h) and than Let's Encrypt's duplicate window (7 days).
 	IssuanceMemory = 7 * 24 * time.Hour
+	// IssuanceAhead is how far in the future an issuance may lie and still count: a
+	// CA's clock ahead of the runner's. An entry later than that no runner wrote (a hand
+	// edit): counted, it would hold the certificate in the issuance guard until that
+	// date, past its expiry; it is dropped instead.
+	IssuanceAhead = time.Hour
 )
 
-// EncodeIssued renders the issuances for TagIssued: those at most IssuanceMemory old at
-// now, the newest MaxIssuances.
+// plausibleIssuance reports whether is could have been recorded by a runner at now:
+// at most IssuanceMemory old and at most IssuanceAhead in the future.
+func plausibleIssuance(is Issuance, now time.Time) bool {
+	return now.Sub(is.At) <= IssuanceMemory && !is.At.After(now.Add(IssuanceAhead))
+}
+
+// EncodeIssued renders the issuances for TagIssued: those plausible at now
+// (plausibleIssuance), the newest MaxIssuances.
 func EncodeIssued(list []Issuance, now time.Time) string {
 	var keep []string
 	for _, is := range list {
-		if len(is.Key) != 16 || strings.Trim(is.Key, "0123456789abcdef") != "" || now.Sub(is.At) > IssuanceMemory {
+		if len(is.Key) != 16 || strings.Trim(is.Key, "0123456789abcdef") != "" || !plausibleIssuance(is, now) {
 			continue
 		}
 		keep = append(keep, is.Key+"."+strconv.FormatInt(is.At.Unix(), 10))
@@ -439,7 +450,11 @@ func DecodeState(tags map[string]string, now time.Time) State {
 		s.ARINext = time.Time{}
 	}
 	s.Hooks, s.HooksOK = ParseHookProgress(tags[TagHooks])
-	s.Issued = DecodeIssued(tags[TagIssued])
+	for _, is := range DecodeIssued(tags[TagIssued]) {
+		if plausibleIssuance(is, now) {
+			s.Issued = append(s.Issued, is)
+		}
+	}
 	return s
 }
 

@@ -1,6 +1,8 @@
 package secretsmanager_test
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +87,7 @@ func FuzzIssued(f *testing.F) {
 		}
 		var keep []smsink.Issuance // the recent ones, then the newest MaxIssuances of them
 		for _, is := range list {
-			if now.Sub(is.At) <= smsink.IssuanceMemory {
+			if now.Sub(is.At) <= smsink.IssuanceMemory && !is.At.After(now.Add(smsink.IssuanceAhead)) {
 				keep = append(keep, is)
 			}
 		}
@@ -100,4 +102,23 @@ func FuzzIssued(f *testing.F) {
 			t.Fatalf("%q -> %q -> %d entries, want %d", v, enc, len(got), len(keep))
 		}
 	})
+}
+
+// TestIssuedFromTheFuture: an issuance later than IssuanceAhead from now (a hand-edited
+// certferry:issued) is neither counted nor written back, so it cannot hold a certificate
+// in the issuance guard until that date; a CA's clock a little ahead still counts.
+func TestIssuedFromTheFuture(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	key := "0123456789abcdef"
+	at := func(d time.Duration) string { return key + "." + strconv.FormatInt(now.Add(d).Unix(), 10) }
+	v := strings.Join([]string{at(-time.Hour), at(30 * time.Minute), at(2 * time.Hour), key + ".1900000000", key + ".1099511627775"}, " ")
+	want := []smsink.Issuance{{Key: key, At: now.Add(-time.Hour)}, {Key: key, At: now.Add(30 * time.Minute)}}
+	st := smsink.DecodeState(map[string]string{smsink.TagIssued: v}, now)
+	if !slices.Equal(st.Issued, want) {
+		t.Errorf("DecodeState Issued = %v, want %v", st.Issued, want)
+	}
+	if got, w := smsink.EncodeIssued(smsink.DecodeIssued(v), now), at(-time.Hour)+" "+at(30*time.Minute); got != w {
+		t.Errorf("EncodeIssued = %q, want %q", got, w)
+	}
 }

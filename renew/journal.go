@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -32,16 +33,16 @@ import (
 
 // journal records w's order before its records are published, in a state write made
 // at once (it carries the state changes the pass made so far). w.journal is the tag
-// used, "" when none could be (every slot in use, an order URL a tag cannot hold, a
-// write refused): the pass goes on, and a crash before the clean-up would then leave
-// records for an operator.
-func (r *Runner) journal(ctx context.Context, w *work) {
+// used. An error (every slot in use, an order URL a tag cannot hold, a write refused)
+// means the records must not be published: a run killed before its clean-up would leave
+// them where no later pass could find them. A plan or a dry run journals nothing (its
+// state is its own Memory).
+func (r *Runner) journal(ctx context.Context, w *work) error {
 	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
-		return
+		return nil
 	}
 	if !smsink.JournalFits(w.order.URL) {
-		r.log.Warn("the order URL cannot be kept in a tag; its DNS-01 records are not journaled", zap.String("cert", w.cert.Name), zap.String("order", w.order.URL))
-		return
+		return fmt.Errorf("the order URL %q cannot be kept in the challenge journal (a tag)", w.order.URL)
 	}
 	tags := w.state.tags()
 	for i := range smsink.JournalSlots {
@@ -51,13 +52,35 @@ func (r *Runner) journal(ctx context.Context, w *work) {
 		}
 		until := r.deps.Now().Add(r.lease())
 		if err := w.state.flush(ctx, map[string]string{k: smsink.JournalEntry{Until: until, Order: w.order.URL}.String()}); err != nil {
-			r.log.Warn("could not journal the DNS-01 records", zap.String("cert", w.cert.Name), zap.Error(err))
-			return
+			return fmt.Errorf("could not journal the order's DNS-01 records: %w", err)
 		}
 		w.journal = k
-		return
+		return nil
 	}
-	r.log.Warn("every journal slot is in use; this order's DNS-01 records are not journaled", zap.String("cert", w.cert.Name))
+	return r.journalFull(w)
+}
+
+// journalRoom reports, before an order is placed, that the journal has no free slot
+// (the pass's sweep has already removed what it could): every slot holds an order of a
+// run that may still need its records. Ordering would only end in an order that cannot
+// be published.
+func (r *Runner) journalRoom(w *work) error {
+	if w.plan || len(smsink.JournalEntries(w.state.tags())) < smsink.JournalSlots {
+		return nil
+	}
+	return r.journalFull(w)
+}
+
+// journalFull is the error of a full journal, saying when the first slot frees.
+func (r *Runner) journalFull(w *work) error {
+	var first time.Time
+	for _, e := range smsink.JournalEntries(w.state.tags()) {
+		if first.IsZero() || e.Until.Before(first) {
+			first = e.Until
+		}
+	}
+	return fmt.Errorf("every challenge journal slot (%d) holds an order of a run that may still need its records; the first frees at %s",
+		smsink.JournalSlots, first.UTC().Format(time.RFC3339))
 }
 
 // unjournal clears a journal entry once its records are gone (written at the end of

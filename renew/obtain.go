@@ -103,6 +103,10 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 			!opts.DryRun && (stored.Directory == "" || stored.Directory == r.settings.Directory) {
 			req.Replaces = w.ariID
 		}
+		if err := r.journalRoom(w); err != nil {
+			r.fail(ctx, w, fmt.Errorf("not ordered: %w", err))
+			return
+		}
 		r.log.Info("ordering", zap.String("cert", w.cert.Name), zap.Strings("domains", w.cert.Domains), zap.String("replaces", req.Replaces))
 		req.StopIfReplaced = req.Replaces != ""
 		o, err := client.Begin(ctx, req)
@@ -129,11 +133,26 @@ func (r *Runner) begin(ctx context.Context, ws []*work, opts Options) ACME {
 // record of the pass is published at once and waited for. It returns the records, for
 // the clean-up, which removes them whatever happens next.
 func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []Record {
-	var recs []Record
-	var published []*work
+	var toPublish []*work
 	for _, w := range ws {
 		if !w.alive() || w.order == nil || len(w.order.Challenges) == 0 {
 			continue // nothing to publish (dns-persist-01, authorizations reused): nothing to journal
+		}
+		toPublish = append(toPublish, w)
+	}
+	// A record is never published that no later pass could find: an order that could
+	// not be journaled is abandoned, and the certificate fails (tried again later).
+	r.forEach(ctx, toPublish, func(ctx context.Context, w *work) {
+		if err := r.journal(ctx, w); err != nil {
+			r.abandon(ctx, client, w)
+			r.fail(ctx, w, fmt.Errorf("dns: not published: %w", err))
+		}
+	})
+	var recs []Record
+	var published []*work
+	for _, w := range toPublish {
+		if !w.alive() {
+			continue
 		}
 		published = append(published, w)
 		for _, ch := range w.order.Challenges {
@@ -144,7 +163,6 @@ func (r *Runner) publish(ctx context.Context, client ACME, ws []*work) []Record 
 	if len(recs) == 0 {
 		return nil
 	}
-	r.forEach(ctx, published, func(ctx context.Context, w *work) { r.journal(ctx, w) })
 	r.log.Info("publishing DNS-01 records", zap.Int("records", len(recs)), zap.Int("orders", len(published)))
 	errs := r.deps.DNS.Present(ctx, recs)
 	for _, w := range published {

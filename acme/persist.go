@@ -100,10 +100,14 @@ func (r PersistRecord) Owns(raw string) bool {
 // issuer and account, policy=wildcard when the record needs it, and a persistUntil
 // (when raw has one) not before minUntil. When the record wants a persistUntil, a
 // value without one is not current: it would authorise for longer than configured.
+// The issuer must be spelt as the CA names it, case included: Pebble compares it
+// exactly, so a value naming "LetsEncrypt.org" is this record's own (Owns) but is
+// replaced rather than trusted.
 func (r PersistRecord) Current(raw string, minUntil time.Time) bool {
 	v, err := ParsePersistValue(raw)
+	asWritten, _, _ := strings.Cut(raw, ";")
 	switch {
-	case err != nil || v.Issuer != strings.ToLower(r.Issuer) || v.AccountURI != r.AccountURL:
+	case err != nil || strings.Trim(asWritten, " \t") != r.Issuer || v.AccountURI != r.AccountURL:
 		return false
 	case r.Wildcard && v.Policy != "wildcard":
 		return false

@@ -101,7 +101,8 @@ func TestPersistRecordCurrent(t *testing.T) {
 		owns, current bool
 	}{
 		{"same", plain, "ca.example; accounturi=https://a/1", true, true},
-		{"issuer case", plain, "CA.example; accounturi=https://a/1", true, true},
+		{"issuer case", plain, "CA.example; accounturi=https://a/1", true, false},
+		{"issuer blanks", plain, " ca.example ; accounturi=https://a/1", true, true},
 		{"wildcard covers apex", plain, "ca.example; accounturi=https://a/1; policy=wildcard", true, true},
 		{"other account", plain, "ca.example; accounturi=https://a/2", false, false},
 		{"other issuer", plain, "other.example; accounturi=https://a/1", false, false},

@@ -187,30 +187,36 @@ func TestE2EPersistUntilRewrittenAhead(t *testing.T) {
 	}
 }
 
-// TestE2EPersistExpiredRecordRewritten: a record of this CA and account whose
-// persistUntil has passed (written by hand, or left by an earlier persist_until)
-// authorises nothing, even when the configuration sets no persist_until: the pass
-// rewrites it (one change) instead of ordering against it, and the renewal succeeds.
-func TestE2EPersistExpiredRecordRewritten(t *testing.T) {
+// TestE2EPersistRefusedValueRewritten: a value of this CA and account that the CA
+// refuses, written by hand or left by an earlier configuration, is not taken as in
+// place: a persistUntil that has passed (even when the configuration sets no
+// persist_until), or the issuer spelt in capitals (the CA compares it exactly). The
+// pass rewrites it (one change) instead of ordering against it, and the renewal
+// succeeds.
+func TestE2EPersistRefusedValueRewritten(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	cfg := e.Config(t, "challenge: dns-persist-01\n"+certsYAML(certYAML("www", "www.example.com")))
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "www", renew.ActionIssue, scheduler.ReasonMissing)
 	const name = "_validation-persist.www.example.com."
 	acct := persistAccount(t, e)
-	for _, until := range []string{"1000", strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)} {
-		expired := `"` + e.Info.PersistIssuer + "; accounturi=" + acct + "; persistUntil=" + until + `"`
-		if err := e.SB.Route53().PutRecordSet(e.Info.Zones["example.com."], r53sim.RecordSet{Name: name, Type: "TXT", TTL: 60, Values: []string{expired}}); err != nil {
+	issuer := e.Info.PersistIssuer
+	for _, bad := range []string{
+		issuer + "; accounturi=" + acct + "; persistUntil=1000",
+		issuer + "; accounturi=" + acct + "; persistUntil=" + strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10),
+		strings.ToUpper(issuer) + "; accounturi=" + acct,
+	} {
+		if err := e.SB.Route53().PutRecordSet(e.Info.Zones["example.com."], r53sim.RecordSet{Name: name, Type: "TXT", TTL: 60, Values: []string{`"` + bad + `"`}}); err != nil {
 			t.Fatal(err)
 		}
 		c := e.SB.Calls()
 		c.Reset()
 		wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Force: true}), "www", renew.ActionRenew, scheduler.ReasonForced)
 		if got := c.Count("route53", "ChangeResourceRecordSets"); got != 1 {
-			t.Errorf("persistUntil=%s: %d ChangeResourceRecordSets, want 1 (the expired record rewritten)", until, got)
+			t.Errorf("%q: %d ChangeResourceRecordSets, want 1 (the value rewritten)", bad, got)
 		}
-		if got, want := persistValues(e, name), `"`+e.Info.PersistIssuer+"; accounturi="+acct+`"`; len(got) != 1 || got[0] != want {
-			t.Errorf("persistUntil=%s: %s holds %q, want %q", until, name, got, want)
+		if got, want := persistValues(e, name), `"`+issuer+"; accounturi="+acct+`"`; len(got) != 1 || got[0] != want {
+			t.Errorf("%q: %s holds %q, want %q", bad, name, got, want)
 		}
 	}
 }

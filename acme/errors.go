@@ -168,7 +168,14 @@ func (e *RateLimitedError) Error() string {
 	return "rate limited: " + e.Detail
 }
 
-func (e *RateLimitedError) Unwrap() error { return e.problem }
+// Unwrap returns the problem; nil for a RateLimitedError built without one (a typed nil
+// would make errors.Is call a method on a nil *ProblemError).
+func (e *RateLimitedError) Unwrap() error {
+	if e.problem == nil {
+		return nil
+	}
+	return e.problem
+}
 
 // IsPermanent reports whether err is a problem that retrying without a change (of names,
 // DNS, CAA records or account) will not fix: caa, rejectedIdentifier,

@@ -138,6 +138,11 @@ func (r *Runner) holdForLimits(works, due []*work, inv map[string]smsink.Stored,
 	now := r.deps.Now()
 	dir := r.settings.Directory
 	stop := r.mem.limits.stoppedUntil(dir)
+	for _, w := range works {
+		// A runner before this one met the CA's rateLimited answer (a one-shot run, a
+		// Lambda's other instance): its Retry-After, recorded with the certificate, holds.
+		stop.add(w.state.now.CAWait, false)
+	}
 	var orders []*work // due certificates that would place a new order, not stopped
 	var cands []limits.Candidate
 	for _, w := range due {
@@ -328,6 +333,10 @@ func (r *Runner) caHeld(w *work, err error) bool {
 		r.wait(w, stopped.until, limitRateLimited, "the CA answered rateLimited")
 	case !w.caRefused.IsZero():
 		r.wait(w, w.caRefused, limitRateLimited, err.Error())
+		// Recorded with the certificate, so that no runner sends a new order before it
+		// (rounded up: a tag holds whole seconds).
+		until := w.caRefused.Add(time.Second - 1).Truncate(time.Second)
+		w.state.set(map[string]string{smsink.TagCAWait: smsink.FormatTime(until)})
 	default:
 		return false
 	}

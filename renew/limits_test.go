@@ -1,6 +1,7 @@
 package renew
 
 import (
+	"github.com/certferry/certferry/acme"
 	"testing"
 	"time"
 
@@ -59,5 +60,55 @@ func TestLimitsEarlierOrderOfOneSecretCounts(t *testing.T) {
 	sum := w.pass(w.limitsRunner(l, a, namedCert("b", "b.example.com")), Options{})
 	if b := sum.Results[1]; b.Action != ActionWait || w.ca.begins != 2 {
 		t.Fatalf("a third order inside a window of two: %+v, %d orders", b, w.ca.begins)
+	}
+}
+
+// The CA's rateLimited answer outlives the process: a one-shot run (a Lambda's cold
+// start, a timer's `certferry renew`) after the one that met it sends no new order
+// before the Retry-After, so the runs inside one window meet one rateLimited answer,
+// not one each; the certificates wait, not failing, until it. A stored certificate
+// clears it.
+func TestLimitsCAStopOutlivesTheProcess(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	refused := 0
+	w.ca.newOrderErr = func(req acme.OrderRequest) error {
+		if w.now.Before(w.ca.stopUntil) {
+			refused++
+			return &acme.RateLimitedError{RetryAfter: w.ca.stopUntil.Sub(w.now), Detail: "too many new orders"}
+		}
+		return nil
+	}
+	t0 := w.now
+	w.ca.stopUntil = t0.Add(time.Hour)
+	cs := []Cert{namedCert("a", "a.example.com"), namedCert("b", "b.example.com")}
+	for run := range 3 {
+		w.mem = NewMemory() // a new process
+		sum := w.pass(w.runner(cs...), Options{})
+		for _, r := range sum.Results {
+			if r.Action != ActionWait || r.Condition != ConditionDue || r.WaitingUntil.Before(w.ca.stopUntil) {
+				t.Errorf("run %d: %s: %s %s until %s, want waiting until %s", run, r.Name, r.Action, r.Condition, r.WaitingUntil, w.ca.stopUntil)
+			}
+		}
+		if sum.Failing() != 0 {
+			t.Errorf("run %d: %d failing", run, sum.Failing())
+		}
+		w.now = w.now.Add(10 * time.Minute)
+	}
+	if refused != 1 {
+		t.Errorf("%d rateLimited answers in three runs inside one Retry-After, want 1", refused)
+	}
+	w.now = t0.Add(time.Hour + time.Second)
+	w.mem = NewMemory()
+	sum := w.pass(w.runner(cs...), Options{})
+	for _, r := range sum.Results {
+		if r.Action != ActionIssue {
+			t.Errorf("after the Retry-After: %s: %s %q", r.Name, r.Action, r.Message)
+		}
+	}
+	for _, c := range cs {
+		if v := w.secrets.tags(c.Secret.Secret)[smsink.TagCAWait]; v != "" {
+			t.Errorf("%s: %s=%q left after the certificate was stored", c.Name, smsink.TagCAWait, v)
+		}
 	}
 }

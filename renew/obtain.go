@@ -359,7 +359,7 @@ func (r *Runner) runStoredHooks(ctx context.Context, w *work) {
 // right after a renewal free of ACME requests.
 func (r *Runner) clearedState() map[string]string {
 	return map[string]string{smsink.TagFailures: "", smsink.TagNextAttempt: "", smsink.TagLastError: "", smsink.TagFailingSince: "", smsink.TagBlocked: "", smsink.TagARIStart: "", smsink.TagARIEnd: "",
-		smsink.TagHooks: "", smsink.TagHookError: "", smsink.TagARINext: smsink.FormatTime(r.deps.Now().Add(ariFirstCheck))}
+		smsink.TagCAWait: "", smsink.TagHooks: "", smsink.TagHookError: "", smsink.TagARINext: smsink.FormatTime(r.deps.Now().Add(ariFirstCheck))}
 }
 
 // issued is TagIssued once b is stored: the recorded issuances and b's, by the CA this

@@ -34,6 +34,7 @@ type fakeCA struct {
 	orders       map[string][]acme.OrderRecord // order URL -> its records (OrderRecords)
 	// newOrderErr, when set, answers a new order (nil: accepted).
 	newOrderErr func(acme.OrderRequest) error
+	stopUntil   time.Time // for newOrderErr: the CA refuses new orders before it
 	now         func() time.Time
 }
 
@@ -48,7 +49,9 @@ func (f *fakeCA) Begin(ctx context.Context, req acme.OrderRequest) (o *acme.Orde
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.newOrderErr != nil {
-		return nil, f.newOrderErr(req)
+		if err := f.newOrderErr(req); err != nil {
+			return nil, err
+		}
 	}
 	f.begins++
 	o = &acme.Order{Request: req, URL: fmt.Sprintf("https://ca.test/order/%d", f.begins)}

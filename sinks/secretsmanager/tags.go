@@ -318,6 +318,10 @@ const (
 	TagARINext      = "certferry:ari-next"      // RFC 3339: when to ask the CA for ARI again
 	TagARIStart     = "certferry:ari-start"     // RFC 3339: the cached ARI window
 	TagARIEnd       = "certferry:ari-end"
+	// TagCAWait: RFC 3339, the end of the Retry-After of the CA's rateLimited answer to
+	// this certificate's new order: no runner sends the CA a new order before it (ARI
+	// renewals, which the CA's limits exempt, aside). Cleared when the certificate is stored.
+	TagCAWait = "certferry:ca-wait"
 	// TagHooks records, per secret version, how far the on_renew hooks got (see
 	// HookProgress). A version without the tag (stored before any hook was configured)
 	// has nothing pending.
@@ -422,6 +426,7 @@ type State struct {
 	ARIStart     time.Time
 	ARIEnd       time.Time
 	ARINext      time.Time
+	CAWait       time.Time // TagCAWait, at most maxPlausibleWait ahead
 	Hooks        HookProgress
 	HooksOK      bool // Hooks holds a parsed TagHooks
 	Issued       []Issuance
@@ -448,6 +453,10 @@ func DecodeState(tags map[string]string, now time.Time) State {
 	s.ARIStart, s.ARIEnd, s.ARINext = ParseTime(tags[TagARIStart]), ParseTime(tags[TagARIEnd]), ParseTime(tags[TagARINext])
 	if s.ARINext.After(limit) {
 		s.ARINext = time.Time{}
+	}
+	s.CAWait = ParseTime(tags[TagCAWait])
+	if s.CAWait.After(limit) {
+		s.CAWait = limit
 	}
 	s.Hooks, s.HooksOK = ParseHookProgress(tags[TagHooks])
 	for _, is := range DecodeIssued(tags[TagIssued]) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/app"
+	"github.com/certferry/certferry/internal/fileread"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
@@ -147,16 +149,27 @@ func watchdogInterval(usec, pid string) time.Duration {
 // get their own at first boot), unlike host names, which fleets often share a pattern of.
 const machineIDFile = "/etc/machine-id"
 
-// hostID seeds the default schedule: the machine ID in path, else the host name. Only
-// its hash is used (scheduler.DefaultSpec), never the ID itself.
+// hostID seeds the default schedule: the machine ID in path when it is one (32
+// hexadecimal digits, not all zero, as systemd writes it), else the host name. Only its
+// hash is used (scheduler.DefaultSpec), never the ID itself. "uninitialized" (an image
+// not booted yet, a container without systemd), an empty file or any other text is no
+// machine ID: every such host would otherwise share one schedule. The file is read
+// with fileread, so a FIFO or a device there cannot hold up the start.
 func hostID(path string) string {
-	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		b, _ := io.ReadAll(io.LimitReader(f, 256)) // 33 bytes; bounded all the same
-		if id := strings.TrimSpace(string(b)); id != "" {
+	if b, err := fileread.Regular(path, 256); err == nil { // 33 bytes; bounded all the same
+		if id := strings.TrimSpace(string(b)); machineID(id) {
 			return id
 		}
 	}
 	host, _ := os.Hostname()
 	return host
+}
+
+// machineID reports whether id is a machine ID (machine-id(5)).
+func machineID(id string) bool {
+	if len(id) != 32 || strings.Trim(id, "0") == "" {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
 }

@@ -83,10 +83,15 @@ func newLimitMemory() *limitMemory {
 	return &limitMemory{ledger: map[string][]ledgerEntry{}, stopped: map[string]caStop{}}
 }
 
-func (m *limitMemory) record(dir string, e ledgerEntry) {
+// record adds e, dropping what left the longest window; with no limit known (longest
+// zero) nothing reads the ledger, and it keeps nothing.
+func (m *limitMemory) record(dir string, e ledgerEntry, longest time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ledger[dir] = append(m.ledger[dir], e)
+	m.ledger[dir] = slices.DeleteFunc(m.ledger[dir], func(o ledgerEntry) bool { return !o.at.Add(longest).After(e.at) })
+	if longest > 0 {
+		m.ledger[dir] = append(m.ledger[dir], e)
+	}
 }
 
 // storedNow marks name's entries not yet stored as the certificate stored with
@@ -318,7 +323,8 @@ func (wg *workGate) Leave(err error) {
 		r.log.Warn("the CA answered rateLimited: no new order before its Retry-After", zap.String("cert", wg.w.cert.Name),
 			zap.Time("until", now.Add(wait)), zap.Error(err))
 	case err == nil && !wg.w.exempt:
-		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains})
+		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains},
+			longestWindow(r.settings.Limits))
 	}
 }
 

@@ -112,3 +112,30 @@ func TestLimitsCAStopOutlivesTheProcess(t *testing.T) {
 		}
 	}
 }
+
+// Without acme.limits nothing reads the ledger, and it keeps nothing: a daemon ordering
+// from a CA without known limits must not grow it for as long as it runs.
+func TestLimitsLedgerEmptyWithoutLimits(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	a := namedCert("a", "a.example.com")
+	for range 3 {
+		w.pass(w.runner(a), Options{Force: true})
+		w.now = w.now.Add(time.Minute)
+	}
+	if n := len(w.mem.limits.entries("https://ca.test/dir", w.now, 24*time.Hour)); n != 0 {
+		t.Errorf("%d ledger entries without limits, want none", n)
+	}
+	// With limits, only what is inside the longest window is kept.
+	l := config.Limits{NewOrders: config.Limit{N: 100, Window: 90 * time.Second}}
+	for range 3 {
+		w.pass(w.limitsRunner(l, a), Options{Force: true})
+		w.now = w.now.Add(time.Minute)
+	}
+	w.mem.limits.mu.Lock()
+	n := len(w.mem.limits.ledger["https://ca.test/dir"])
+	w.mem.limits.mu.Unlock()
+	if n > 2 {
+		t.Errorf("%d ledger entries kept, want at most the 2 inside the window", n)
+	}
+}

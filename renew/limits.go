@@ -37,6 +37,13 @@ const x509Slack = time.Second
 // Retry-After.
 const defaultCAStop = time.Minute
 
+// maxCAStop bounds how long new orders stop after a rateLimited answer: Let's Encrypt's
+// longest window is 7 days, so a longer Retry-After (a year, from a garbled or hostile
+// answer) is no limit's; unbounded, it held every new order of the process, certificates
+// about to expire included, until it restarted, while other runners read the recorded
+// stop as at most 7 days (certferry:ca-wait).
+const maxCAStop = 7 * 24 * time.Hour
+
 // ledgerEntry is a new order this process made. stored is the not_before of the
 // certificate it stored from the order (zero while none): the entry then stands for that
 // stored certificate, counted from when it was ordered rather than from a not_before the
@@ -315,6 +322,7 @@ func (wg *workGate) Leave(err error) {
 		if wait <= 0 {
 			wait = defaultCAStop
 		}
+		wait = min(wait, maxCAStop)
 		g.mu.Lock()
 		g.stop.add(now.Add(wait), wg.w.exempt)
 		g.mu.Unlock()

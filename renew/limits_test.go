@@ -139,3 +139,25 @@ func TestLimitsLedgerEmptyWithoutLimits(t *testing.T) {
 		t.Errorf("%d ledger entries kept, want at most the 2 inside the window", n)
 	}
 }
+
+// A Retry-After longer than any limit's window (a year: a garbled or hostile answer)
+// stops new orders for at most maxCAStop, in the process and for the runners after it
+// alike, and the refused certificates say so.
+func TestLimitsCAStopBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ca.newOrderErr = func(acme.OrderRequest) error {
+		return &acme.RateLimitedError{RetryAfter: 365 * 24 * time.Hour, Detail: "come back next year"}
+	}
+	cs := []Cert{namedCert("a", "a.example.com"), namedCert("b", "b.example.com")}
+	sum := w.pass(w.runner(cs...), Options{})
+	bound := w.now.Add(maxCAStop + time.Second)
+	for _, r := range sum.Results {
+		if r.Action != ActionWait || r.WaitingUntil.After(bound) {
+			t.Errorf("%s: %s until %s, want waiting until at most %s", r.Name, r.Action, r.WaitingUntil, bound)
+		}
+	}
+	if u := w.mem.limits.stoppedUntil("https://ca.test/dir").until; u.After(bound) {
+		t.Errorf("the process stops new orders until %s, past %s", u, bound)
+	}
+}

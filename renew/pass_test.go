@@ -286,6 +286,12 @@ func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) err
 
 func (f *fakeFiles) Preflight(file.Target) error { return nil }
 
+func (f *fakeFiles) LoadState(file.Target) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+
+func (f *fakeFiles) SaveState(file.Target, map[string]string) error { return nil }
+
 func (f *fakeFiles) Load(dir string) (*certs.Bundle, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -163,6 +163,9 @@ func (r *Runner) chooseState(w *work, inv map[string]smsink.Stored, opts Options
 		}
 	} else {
 		w.version = "files"
+		if c.File != nil && r.deps.Files != nil && !opts.DryRun {
+			store = fileState{mem: r.mem, name: c.Name, files: r.deps.Files, target: *c.File, log: r.log}
+		}
 	}
 	w.state = newState(store, opts.Plan, r.deps.Now)
 	return found

@@ -66,6 +66,10 @@ type FileStore interface {
 	// Preflight finds, writing nothing, what would make Store fail whatever the
 	// certificate (an owner that does not resolve, a directory path through a file).
 	Preflight(t file.Target) error
+	// LoadState and SaveState keep the state of a certificate with no secret in a small
+	// file next to its files (file.StateFile), so that it outlives the process.
+	LoadState(t file.Target) (map[string]string, error)
+	SaveState(t file.Target, tags map[string]string) error
 }
 
 // Cert is one configured certificate, as the pass needs it.

@@ -5,6 +5,9 @@ import (
 	"maps"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -134,6 +137,48 @@ func (s memoryState) save(_ context.Context, tags map[string]string, _ *smsink.T
 }
 
 func (s memoryState) written(tags map[string]string) { s.mem.mergeTags(s.name, tags) }
+
+// fileState keeps the state of a certificate whose only sink is files in the sink's state
+// file (file.StateFile, next to the PEM files), and in Memory: a one-shot run, a restart,
+// a run killed mid-order find its backoff and its challenge journal there. Memory is laid
+// over the file (this process's own writes), so a file it could not write is still
+// honoured by this process.
+type fileState struct {
+	mem    *Memory
+	name   string
+	files  FileStore
+	target file.Target
+	log    *zap.Logger
+}
+
+func (s fileState) load() map[string]string {
+	tags, err := s.files.LoadState(s.target)
+	if err != nil {
+		s.log.Warn("the certificate's state file cannot be read; it is written again", zap.String("cert", s.name), zap.Error(err))
+		tags = map[string]string{}
+	}
+	maps.Copy(tags, s.mem.stateTags(s.name))
+	return tags
+}
+
+func (s fileState) save(_ context.Context, tags map[string]string, _ *smsink.Tagging) error {
+	all := s.load()
+	s.mem.mergeTags(s.name, tags)
+	for k, v := range tags {
+		if v == "" {
+			delete(all, k)
+		} else {
+			all[k] = v
+		}
+	}
+	return s.files.SaveState(s.target, all)
+}
+
+func (s fileState) written(tags map[string]string) {
+	if err := s.save(context.Background(), tags, nil); err != nil {
+		s.log.Warn("could not write the certificate's state file; this process remembers it", zap.String("cert", s.name), zap.Error(err))
+	}
+}
 
 // secretState keeps the state in the tags of the certificate's secret. found are the tags
 // the inventory read at the start of the pass. A write that Secrets Manager refuses is

@@ -349,3 +349,33 @@ func canonical(t *testing.T, c *Config) string {
 	}
 	return strings.NewReplacer("[]", "null", "{}", "null").Replace(string(b))
 }
+
+// TestDirectoryNormalForm: the same CA written another way (the scheme or host in
+// capitals, the default port) is the same directory: certferry registers one account per
+// directory, the issuance guard and the ca-changed rule compare directories, and the
+// Let's Encrypt limits apply by directory, so writing it another way registered a second
+// account, re-issued every certificate and lifted the guard and the limits.
+func TestDirectoryNormalForm(t *testing.T) {
+	t.Parallel()
+	const certs = "certificates: [{name: www, domains: [www.example.org], sinks: {secretsmanager: {secret: certs/www}}}]\n"
+	for _, tc := range []struct{ in, want string }{
+		{"HTTPS://ACME-V02.API.LetsEncrypt.org:443/directory", LetsEncryptURL},
+		{"https://acme-staging-v02.api.letsencrypt.org:443/directory", LetsEncryptStagingURL},
+		{"https://CA.example.org:8443/Dir", "https://ca.example.org:8443/Dir"},
+		{"https://[::1]:443/dir", "https://[::1]/dir"},
+		{"https://[::1]:14000/dir", "https://[::1]:14000/dir"},
+		{"https://127.0.0.1:14000/dir", "https://127.0.0.1:14000/dir"},
+	} {
+		c, err := Parse([]byte("acme: {email: ops@example-corp.net, directory: \""+tc.in+"\"}\n"+certs), nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if c.ACME.Directory != tc.want {
+			t.Errorf("%s: directory %q, want %q", tc.in, c.ACME.Directory, tc.want)
+		}
+		if tc.want == LetsEncryptURL && c.ACME.Limits != LetsEncryptLimits {
+			t.Errorf("%s: limits %+v, want Let's Encrypt's", tc.in, c.ACME.Limits)
+		}
+	}
+}

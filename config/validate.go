@@ -208,6 +208,8 @@ func (k *checker) acme() {
 		k.normal("acme.directory", &a.Directory, u)
 	} else if !validURL(a.Directory, "https") {
 		k.addf("acme.directory", "%q: write letsencrypt, letsencrypt-staging or an https:// URL", a.Directory)
+	} else {
+		k.normal("acme.directory", &a.Directory, canonicalURL(a.Directory))
 	}
 	switch {
 	case a.Email == "":
@@ -700,6 +702,29 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// canonicalURL is s (a valid URL) with its scheme and host in lower case and without
+// the scheme's default port: one ACME directory has one spelling, as accounts, the
+// issuance guard, the ca-changed rule and the CA's limits are kept per directory.
+func canonicalURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "443" && u.Scheme == "https" || port == "80" && u.Scheme == "http" {
+		port = ""
+	}
+	switch {
+	case port != "":
+		u.Host = net.JoinHostPort(host, port)
+	case strings.Contains(host, ":"):
+		u.Host = "[" + host + "]"
+	default:
+		u.Host = host
+	}
+	return u.String()
 }
 
 func validURL(s string, schemes ...string) bool {

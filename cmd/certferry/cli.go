@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
@@ -51,10 +52,23 @@ func configPathFrom(env string, exists func(string) bool) string {
 // loadConfig reads and validates the configuration; its errors name every bad field.
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path, os.LookupEnv)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w (give --config FILE or set CERTFERRY_CONFIG; without either, ./certferry.yaml, else %s, is read)", err, systemConfig)
+	return cfg, explainLoad(err, path, os.Getenv("CERTFERRY_CONFIG"))
+}
+
+// explainLoad adds to an error reading the configuration at path where the path came
+// from and, for the packages' file refused, how the packages mean it to be read (env is
+// $CERTFERRY_CONFIG).
+func explainLoad(err error, path, env string) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && env != "" && path == env:
+		return fmt.Errorf("%w (the path is $CERTFERRY_CONFIG's; --config FILE overrides it)", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w (give --config FILE or set CERTFERRY_CONFIG; without either, ./certferry.yaml, else %s, is read)", err, systemConfig)
+	case errors.Is(err, fs.ErrPermission) && filepath.Clean(path) == systemConfig:
+		// The packages install it 0640 root:certferry: one-shot commands run as the daemon.
+		return fmt.Errorf("%w (the packages' configuration is readable by the group certferry only: run the command as the daemon does, sudo certferry-as-daemon COMMAND)", err)
 	}
-	return cfg, err
+	return err
 }
 
 // newFlagSet returns a FlagSet that prints its usage to stderr and never exits.

@@ -365,6 +365,7 @@ func TestDirectoryNormalForm(t *testing.T) {
 		{"https://[::1]:443/dir", "https://[::1]/dir"},
 		{"https://[::1]:14000/dir", "https://[::1]:14000/dir"},
 		{"https://127.0.0.1:14000/dir", "https://127.0.0.1:14000/dir"},
+		{"https://Ops@CA.example.org/acme/dir%2Fx?a=B", "https://Ops@ca.example.org/acme/dir%2Fx?a=B"},
 	} {
 		c, err := Parse([]byte("acme: {email: ops@example-corp.net, directory: \""+tc.in+"\"}\n"+certs), nil)
 		if err != nil {
@@ -373,6 +374,9 @@ func TestDirectoryNormalForm(t *testing.T) {
 		}
 		if c.ACME.Directory != tc.want {
 			t.Errorf("%s: directory %q, want %q", tc.in, c.ACME.Directory, tc.want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: Validate of the parsed configuration: %v", tc.in, err)
 		}
 		if tc.want == LetsEncryptURL && c.ACME.Limits != LetsEncryptLimits {
 			t.Errorf("%s: limits %+v, want Let's Encrypt's", tc.in, c.ACME.Limits)

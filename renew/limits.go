@@ -322,14 +322,16 @@ func (wg *workGate) Leave(err error) {
 		if wait <= 0 {
 			wait = defaultCAStop
 		}
-		wait = min(wait, maxCAStop)
+		// Rounded up to a whole second, as certferry:ca-wait records it: the process, the
+		// summary and the runners after it then agree on when the stop ends.
+		until := now.Add(min(wait, maxCAStop) + time.Second - 1).Truncate(time.Second)
 		g.mu.Lock()
-		g.stop.add(now.Add(wait), wg.w.exempt)
+		g.stop.add(until, wg.w.exempt)
 		g.mu.Unlock()
-		wg.w.caRefused = now.Add(wait)
-		r.mem.limits.stop(r.settings.Directory, now.Add(wait), wg.w.exempt)
+		wg.w.caRefused = until
+		r.mem.limits.stop(r.settings.Directory, until, wg.w.exempt)
 		r.log.Warn("the CA answered rateLimited: no new order before its Retry-After", zap.String("cert", wg.w.cert.Name),
-			zap.Time("until", now.Add(wait)), zap.Error(err))
+			zap.Time("until", until), zap.Error(err))
 	case err == nil && !wg.w.exempt:
 		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains},
 			longestWindow(r.settings.Limits))
@@ -347,10 +349,8 @@ func (r *Runner) caHeld(w *work, err error) bool {
 		r.wait(w, stopped.until, limitRateLimited, "the CA answered rateLimited")
 	case !w.caRefused.IsZero():
 		r.wait(w, w.caRefused, limitRateLimited, err.Error())
-		// Recorded with the certificate, so that no runner sends a new order before it
-		// (rounded up: a tag holds whole seconds).
-		until := w.caRefused.Add(time.Second - 1).Truncate(time.Second)
-		w.state.set(map[string]string{smsink.TagCAWait: smsink.FormatTime(until)})
+		// Recorded with the certificate, so that no runner sends a new order before it.
+		w.state.set(map[string]string{smsink.TagCAWait: smsink.FormatTime(w.caRefused)})
 	default:
 		return false
 	}

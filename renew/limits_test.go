@@ -161,3 +161,28 @@ func TestLimitsCAStopBounded(t *testing.T) {
 		t.Errorf("the process stops new orders until %s, past %s", u, bound)
 	}
 }
+
+// The daemon runs its next pass when the summary says the wait ends: that pass orders
+// (the stop recorded with the certificate, in whole seconds, ends no later), rather than
+// finding it a fraction of a second away and waiting out schedule.min_period again.
+func TestLimitsCAStopEndsWhenTheSummarySays(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.now = w.now.Truncate(time.Second).Add(300 * time.Millisecond)
+	w.ca.stopUntil = w.now.Add(90 * time.Second)
+	w.ca.newOrderErr = func(acme.OrderRequest) error {
+		if w.now.Before(w.ca.stopUntil) {
+			return &acme.RateLimitedError{RetryAfter: w.ca.stopUntil.Sub(w.now), Detail: "too many new orders"}
+		}
+		return nil
+	}
+	r := w.runner(namedCert("a", "a.example.com"))
+	sum := w.pass(r, Options{})
+	if sum.Waiting() != 1 {
+		t.Fatalf("first pass: %d waiting, want 1", sum.Waiting())
+	}
+	w.now = sum.WaitUntil()
+	if res := only(t, w.pass(r, Options{})); res.Action != ActionIssue || res.Bundle == nil {
+		t.Errorf("the pass at the end of the wait (%s): %s %q", w.now, res.Action, res.Message)
+	}
+}

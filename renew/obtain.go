@@ -434,8 +434,8 @@ func (r *Runner) removeRecords(ctx context.Context, recs []Record) []error {
 }
 
 // fail records that an attempt for w failed: counted, backed off (the state is written
-// at the end of the pass) and told to the on_failure hooks. A failure that is the pass's
-// being stopped is stop instead.
+// at once when an order was placed, else at the end of the pass) and told to the
+// on_failure hooks. A failure that is the pass's being stopped is stop instead.
 func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	if w.err != nil {
 		return
@@ -496,6 +496,15 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		smsink.TagFailingSince: smsink.FormatTime(since),
 		smsink.TagLastError:    smsink.EncodeText(err.Error()),
 	})
+	if w.order != nil {
+		// An order was placed: its backoff is written now, not with the rest of the state
+		// at the end of the pass. A runner killed in between (a Lambda's timeout, SIGKILL,
+		// a crash loop; the on_failure hooks below may run for minutes) would otherwise
+		// order again on its next start, a certificate each time after a store failure,
+		// until the CA's duplicates limit stopped it. A failure before any order costs the
+		// CA nothing and waits for that one write.
+		r.record(ctx, w)
+	}
 	r.runFailureHooks(ctx, w, err)
 }
 

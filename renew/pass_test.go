@@ -18,6 +18,7 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
+	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/scheduler"
 	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -615,5 +616,56 @@ func TestPassBlockedKeepsDueTime(t *testing.T) {
 	}
 	if !res.DueAt.Equal(want) {
 		t.Errorf("blocked certificate due at %v, want renew_before's %v", res.DueAt, want)
+	}
+}
+
+// snapshotHook records, when it runs, the failure count the secret's tags hold.
+type snapshotHook struct {
+	secrets *fakeSecrets
+	seen    []string
+}
+
+func (h *snapshotHook) Name() string { return "exec:/snapshot" }
+func (h *snapshotHook) Run(context.Context, hooks.Event) error {
+	h.seen = append(h.seen, h.secrets.tags("certferry/web")[smsink.TagFailures])
+	return nil
+}
+
+// A failure after an order was placed is recorded at once, before the on_failure hooks
+// (they may run for minutes) and the rest of the pass: a runner killed meanwhile (a
+// Lambda's timeout, SIGKILL, a crash loop) left no backoff, so every new run ordered
+// again, a certificate each time after a store failure, up to the CA's duplicates limit.
+// A failure before any order waits for the one write at the end of the pass.
+func TestPassFailureAfterAnOrderRecordedAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(w *world)
+		want  string // the failure count the secret holds while the on_failure hook runs
+	}{
+		{"store refused", func(w *world) { w.secrets.failSave = 1 }, "1"},
+		{"order failed", func(w *world) { w.ca.failComplete = 1 }, "1"},
+		{"no order placed", func(w *world) {
+			w.ca.newOrderErr = func(acme.OrderRequest) error { return errors.New("acme: new order: injected failure") }
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			tc.setup(w)
+			h := &snapshotHook{secrets: w.secrets}
+			c := webCert()
+			c.OnFailure = []hooks.Hook{h}
+			res := only(t, w.pass(w.runner(c), Options{}))
+			if res.Condition != ConditionFailing || !res.NewFailure {
+				t.Fatalf("pass: %+v", res)
+			}
+			if len(h.seen) != 1 || h.seen[0] != tc.want {
+				t.Errorf("failures recorded when the on_failure hook ran: %q, want %q", h.seen, tc.want)
+			}
+			if got := w.secrets.tags("certferry/web")[smsink.TagFailures]; got != "1" {
+				t.Errorf("failures recorded after the pass: %q, want 1", got)
+			}
+		})
 	}
 }

@@ -448,6 +448,19 @@ func TestPassPreflightRefusals(t *testing.T) {
 			other.Secret = &smsink.Target{Secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:certferry/web"}
 			return []Cert{webCert(), other}
 		}, "is also the secret of certificate"},
+		{"no room for certferry's tags", func(w *world) []Cert {
+			w.pass(w.runner(webCert()), Options{}) // stored
+			w.now = w.now.Add(70 * 24 * time.Hour) // due
+			mine := map[string]string{}
+			for i := range smsink.OtherTagsRoom() {
+				mine[fmt.Sprintf("team:%d", i)] = "x"
+			}
+			merge(w.secrets.secret("certferry/web").tags, mine)
+			c := webCert()
+			c.Secret.Tags = map[string]string{"cost-center": "42"} // one more, from the configuration
+			w.ca.begins = 0
+			return []Cert{c}
+		}, "tags that are not certferry's"},
 		{"name in no zone", func(w *world) []Cert {
 			w.dns.noZone = []string{"example.com."}
 			return []Cert{webCert()}

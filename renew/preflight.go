@@ -192,7 +192,12 @@ func (r *Runner) checkSecret(ctx context.Context, c Cert, in smsink.Inspection, 
 	if err := r.sharedSecret(c, owners); err != nil {
 		return err
 	}
+	room := smsink.CheckTagRoom(secret, in.Tags, c.Secret.Tags)
 	switch {
+	case room != nil:
+		// First, even with --force and for a secret to be created: the state write of a
+		// failure would be refused, and its backoff lost.
+		return room
 	case !in.Exists:
 		return nil
 	case in.Deleting:

@@ -506,6 +506,48 @@ func JournalTag(i int) string {
 	return fmt.Sprintf("%s-%d", TagChallenges, i+1)
 }
 
+// MaxTags is how many tags Secrets Manager allows on one secret; a TagResource that
+// would pass it is refused whole.
+const MaxTags = 50
+
+// certificateTags are the keys certferry may write on a certificate's secret: those that
+// describe the certificate and every state tag, each journal slot included. certferry
+// never removes a key (an empty value clears it), so over a secret's life every one of
+// them may be there.
+func certificateTags() []string {
+	keys := append([]string{TagName, TagDomains, TagSum}, sumTags...)
+	keys = append(keys, TagFailures, TagNextAttempt, TagFailingSince, TagLastError, TagBlocked, TagARINext, TagARIStart,
+		TagARIEnd, TagCAWait, TagHooks, TagHookError, TagRevoked, TagRetired, TagIssued)
+	for i := range JournalSlots {
+		keys = append(keys, JournalTag(i))
+	}
+	return keys
+}
+
+// OtherTagsRoom is how many tags that are not certferry's a certificate's secret may
+// carry and still take every tag certferry may write (MaxTags).
+func OtherTagsRoom() int { return MaxTags - len(certificateTags()) }
+
+// CheckTagRoom refuses a certificate's secret whose tags that are not certferry's (tags,
+// as the secret holds them, and configured, those the sink adds) leave too little room
+// for certferry's under MaxTags: the state write of a failure would be refused, its
+// backoff lost, and every run would order again.
+func CheckTagRoom(secret string, tags, configured map[string]string) error {
+	others := map[string]bool{}
+	for _, m := range []map[string]string{tags, configured} {
+		for k := range m {
+			if !strings.HasPrefix(k, TagPrefix) {
+				others[k] = true
+			}
+		}
+	}
+	if n, room := len(others), OtherTagsRoom(); n > room {
+		return fmt.Errorf("sinks.secretsmanager.secret %q carries %d tags that are not certferry's, at most %d leave room for certferry's %d under Secrets Manager's limit of %d: remove %d of them (aws secretsmanager untag-resource)",
+			secret, n, room, MaxTags-room, MaxTags, n-room)
+	}
+	return nil
+}
+
 // JournalEntry is one slot of the challenge journal: the order whose DNS-01 records a
 // runner published, and until when it may still need them,
 // "<needed-until RFC 3339> <order URL>" (docs/architecture.md, "The challenge journal").

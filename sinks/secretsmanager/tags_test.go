@@ -63,3 +63,39 @@ func TestSanitizeTagValue(t *testing.T) {
 		t.Errorf("len %d", len(got))
 	}
 }
+
+// CheckTagRoom counts the tags that are not certferry's, on the secret and from the
+// configuration (a key in both once), against the room certferry's own leave.
+func TestCheckTagRoom(t *testing.T) {
+	t.Parallel()
+	room := smsink.OtherTagsRoom()
+	if room != smsink.MaxTags-30 {
+		t.Errorf("room for other tags %d, want %d (certferry may write 30 keys)", room, smsink.MaxTags-30)
+	}
+	others := func(n int) map[string]string {
+		m := map[string]string{smsink.TagName: "web", smsink.TagFailures: ""}
+		for i := range n {
+			m[fmt.Sprintf("team:%d", i)] = "x"
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name       string
+		tags, conf map[string]string
+		want       string
+	}{
+		{"at the limit", others(room), nil, ""},
+		{"configured keys the secret holds count once", others(room), map[string]string{"team:0": "y"}, ""},
+		{"one over", others(room + 1), nil, "carries 21 tags that are not certferry's, at most 20 leave room for certferry's 30 under Secrets Manager's limit of 50: remove 1 of them"},
+		{"one over with the configuration", others(room), map[string]string{"cost-center": "42"}, "remove 1 of them"},
+		{"a secret to be created", nil, others(room + 2), "remove 2 of them"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := smsink.CheckTagRoom("web", tc.tags, tc.conf)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("CheckTagRoom: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -240,7 +240,6 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			}
 			st.Exists, st.Domains, st.KeyType, st.Profile = true, b.Domains, b.KeyType, s.Profile
 			st.NotBefore, st.NotAfter, st.IssuedAt = b.NotBefore, b.NotAfter, b.NotBefore
-			st.Directory = s.Directory
 			w.ariID, w.res.Serial = b.ARIID, b.Serial
 			if s.Profile == "" || !s.TagsCurrent {
 				st.Profile = c.Profile // the tags cannot be trusted for it
@@ -251,7 +250,8 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 				// found out, on every pass until it is replaced.
 				w.ariID = ""
 			} else {
-				r.repairTags(w, b, s)
+				st.Directory = r.storedDirectory(s)
+				r.repairTags(w, b, s, st.Directory)
 			}
 			return st, nil
 		}
@@ -281,6 +281,20 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			NotBefore: b.NotBefore, NotAfter: b.NotAfter, IssuedAt: b.NotBefore}, nil
 	}
 	return st, nil
+}
+
+// storedDirectory is the CA directory of a stored certificate whose tags do not describe
+// its value (a hand edit, an interrupted write), decided from the certificate, never
+// from a tag the sum does not bind: a hand-set certferry:directory once forced a
+// ca-changed renewal of a certificate whose issuer had not changed. A version certferry
+// wrote and never tagged, or one that chains to acme.issuer_roots (checked by the
+// caller), is the configured CA's; without issuer_roots the CA is unknown ("": no
+// ca-changed).
+func (r *Runner) storedDirectory(s smsink.Stored) string {
+	if s.Unfinished || r.settings.StoredRoots != nil {
+		return r.settings.Directory
+	}
+	return ""
 }
 
 // untrusted checks a stored certificate read from its value against the CA's roots
@@ -359,7 +373,7 @@ func (r *Runner) ariWindow(ctx context.Context, w *work, opts Options) (*schedul
 // A version certferry stored and never tagged (Stored.Unfinished: the runner stopped
 // between its write and its one tag write, after the hooks) is recorded as that runner
 // would have: its state cleared, and its on_renew hooks pending, so that they run now.
-func (r *Runner) repairTags(w *work, b *certs.Bundle, s smsink.Stored) {
+func (r *Runner) repairTags(w *work, b *certs.Bundle, s smsink.Stored, directory string) {
 	if w.plan || s.Name != w.cert.Name || s.CurrentVersionID == "" {
 		return
 	}
@@ -367,10 +381,9 @@ func (r *Runner) repairTags(w *work, b *certs.Bundle, s smsink.Stored) {
 	r.log.Warn("the secret's tags do not describe its value: they are rewritten from it", zap.String("cert", w.cert.Name),
 		zap.String("secret", w.cert.Secret.Secret), zap.String("version_id", s.CurrentVersionID), zap.Bool("unfinished", s.Unfinished))
 	// The profile and directory are not in the value: the configured profile, and the
-	// directory the tags name (a CA change is still seen; a wrong one costs one renewal).
-	t := smsink.Tagging{Bundle: b, Version: s.CurrentVersionID, Profile: w.cert.Profile, Directory: s.Directory}
+	// directory storedDirectory found (never a tag the sum does not bind).
+	t := smsink.Tagging{Bundle: b, Version: s.CurrentVersionID, Profile: w.cert.Profile, Directory: directory}
 	if s.Unfinished {
-		t.Directory = r.settings.Directory // certferry wrote it, from its directory
 		state := r.clearedState()
 		state[smsink.TagIssued] = r.issued(w, b, r.deps.Now())
 		if st := w.state.now; st.HooksOK && st.Hooks.Version == s.CurrentVersionID {

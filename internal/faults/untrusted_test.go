@@ -7,11 +7,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/certferry/certferry/certs/certstest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // TestSecretHandPlacedCertificate: a certificate from another CA (a ten-year one, as an
@@ -57,5 +59,32 @@ func TestSecretHandPlacedCertificate(t *testing.T) {
 	}
 	if n := e.orders() - orders; n != 0 {
 		t.Errorf("%d orders after the replacement", n)
+	}
+}
+
+// TestHandSetDirectoryTag: a certferry:directory tag set by hand to another CA does not
+// make the certificate "ca-changed": the tags no longer match their version, so the
+// value is read, and the CA is decided from the certificate itself (it chains to
+// acme.issuer_roots): no order, and the tag is rewritten to the configured directory.
+func TestHandSetDirectoryTag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	a := e.App(t, e.Config(t, webCert))
+	e.Pass(t, a, renew.Options{})
+	configured := e.Tags(t, "certferry/web")[smsink.TagDirectory]
+	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"),
+		Tags: []smtypes.Tag{{Key: aws.String(smsink.TagDirectory), Value: aws.String("https://other-ca.example/directory")}}}); err != nil {
+		t.Fatal(err)
+	}
+	orders := e.orders()
+	sum := e.Pass(t, a, renew.Options{})
+	if r := result(t, sum, "web"); r.Reason != scheduler.ReasonNotDue || r.Err() != nil {
+		t.Errorf("after a hand-set directory tag: reason %s, error %v", r.Reason, r.Err())
+	}
+	if n := e.orders() - orders; n != 0 {
+		t.Errorf("%d orders for a certificate whose CA did not change", n)
+	}
+	if got := e.Tags(t, "certferry/web")[smsink.TagDirectory]; got != configured {
+		t.Errorf("directory tag %q after the pass, want %q rewritten from the certificate", got, configured)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/scheduler"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // Several runners on the same certificates (docs/coordination.md): with Deps.Leases, a
@@ -49,25 +50,72 @@ func (r *Runner) takeLeases(ctx context.Context, due []*work, opts Options) []*w
 		return due
 	}
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
-		l, err := r.deps.Leases.Take(ctx, w.cert.Name)
-		var held *lease.HeldError
-		switch {
-		case errors.As(err, &held):
-			r.renewingElsewhere(w, held)
-			return
-		case err != nil:
-			r.fail(ctx, w, err) // "lease: take NAME: ..."
-			return
-		}
-		w.lease = l
-		w.leaseKept, w.leaseStop = l.Keep(context.WithoutCancel(ctx))
-		r.log.Info("lease taken", zap.String("cert", w.cert.Name), zap.Int64("generation", l.Generation()), zap.Time("until", l.Expires()))
-		if r.renewedElsewhere(ctx, w) {
+		if !r.takeLease(ctx, w) || r.renewedElsewhere(ctx, w) {
 			return
 		}
 		r.sweepJournal(ctx, w, true)
 	})
 	return slices.DeleteFunc(slices.Clone(due), func(w *work) bool { return !w.alive() || w.elsewhere() })
+}
+
+// takeLease takes w's lease and keeps it until releaseLeases; it reports whether this
+// runner now holds it. Held by another runner, w is left to it; a lease that cannot be
+// taken fails w.
+func (r *Runner) takeLease(ctx context.Context, w *work) bool {
+	l, err := r.deps.Leases.Take(ctx, w.cert.Name)
+	var held *lease.HeldError
+	switch {
+	case errors.As(err, &held):
+		r.renewingElsewhere(w, held)
+		return false
+	case err != nil:
+		r.fail(ctx, w, err) // "lease: take NAME: ..."
+		return false
+	}
+	w.lease = l
+	w.leaseKept, w.leaseStop = l.Keep(context.WithoutCancel(ctx))
+	r.log.Info("lease taken", zap.String("cert", w.cert.Name), zap.Int64("generation", l.Generation()), zap.Time("until", l.Expires()))
+	return true
+}
+
+// leaseHookRetries takes the lease of every certificate whose on_renew hooks are left
+// to run and not due (a version stored and not yet tagged, hooks that failed). The
+// runner that stores a version runs its hooks holding the lease and tags the version
+// only after them, so a second runner that found it untagged would run the same hooks
+// at the same time. Held elsewhere, the certificate is left to its holder, and so is
+// what this pass would have written in its tags. Holding it, the runner reads the
+// secret's tags again: when they moved since the inventory (the holder finished and
+// released), the certificate is left as the other runner left it.
+func (r *Runner) leaseHookRetries(ctx context.Context, works []*work) {
+	if r.deps.Leases == nil {
+		return
+	}
+	var retry []*work
+	for _, w := range works {
+		if !w.decision.Due && w.alive() && !w.elsewhere() && w.lease == nil && w.cert.Secret != nil && w.hooksPending() {
+			retry = append(retry, w)
+		}
+	}
+	r.forEach(ctx, retry, func(ctx context.Context, w *work) {
+		if !r.takeLease(ctx, w) {
+			if w.elsewhere() {
+				w.state.drop(nil)
+			}
+			return
+		}
+		in, err := r.deps.Secrets.Inspect(ctx, *w.cert.Secret)
+		if err != nil {
+			return // the hooks' own progress tags settle it
+		}
+		found := w.state.found()
+		if in.Tags[smsink.TagVersion] == found[smsink.TagVersion] && in.Tags[smsink.TagHooks] == found[smsink.TagHooks] {
+			return
+		}
+		w.res.Action = ActionRenewedElsewhere
+		w.res.Message = "renewed elsewhere: another runner tagged the version and ran its hooks since the inventory"
+		w.state.drop(in.Tags)
+		r.log.Info("another runner finished the certificate since the inventory: its hooks are not run again", zap.String("cert", w.cert.Name))
+	})
 }
 
 func (r *Runner) renewingElsewhere(w *work, held *lease.HeldError) {

@@ -3,8 +3,11 @@ package renew_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,5 +248,84 @@ func TestE2ELostLeaseFailureAfterRenewalElsewhere(t *testing.T) {
 	st := result(t, e.Pass(t, e.App(t, cfg), renew.Options{Plan: true}), "web")
 	if st.Condition != renew.ConditionReady || st.Attempts != 0 || st.LastError != "" {
 		t.Errorf("status after both: condition %q attempts %d last error %q; want ready, no failure recorded", st.Condition, st.Attempts, st.LastError)
+	}
+}
+
+// TestE2EHooksRunOnceWithCoordination: runner A stores a renewal and runs its on_renew
+// webhook holding the lease (the version is tagged only after the hooks). Runner B,
+// passing meanwhile, finds the version untagged with its hooks to run: it leaves them to
+// A, who holds the lease, and writes nothing. Runner C reads the inventory before A
+// finishes and takes the lease after A released it: it reads the tags again, finds them
+// moved and does not run the hooks either. The webhook is called once, and nothing is
+// left pending.
+func TestE2EHooksRunOnceWithCoordination(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	var hookCalls atomic.Int32
+	running, release := make(chan struct{}, 1), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hookCalls.Add(1) == 1 {
+			running <- struct{}{}
+			<-release
+		}
+	}))
+	defer hook.Close()
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unblock() // before hook.Close, which waits for A's request, on every way out
+	// An hour's lease: A renews it every twenty minutes, never during the test, so the
+	// only UpdateItem calls are takes.
+	cfg := e.Config(t, coordination(e, time.Hour)+certsYAML(certYAML("web", "www.example.com")+
+		"    hooks:\n      on_renew:\n        - webhook: { url: "+hook.URL+"/deploy, secret: s3cret }\n"))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*e.PassBound())
+	defer cancel()
+	var sumA *renew.Summary
+	var errA error
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		sumA, errA = e.App(t, cfg).Runner.Pass(ctx, renew.Options{})
+	}()
+	select {
+	case <-running:
+	case <-ctx.Done():
+		t.Fatal("A's webhook never called")
+	}
+	rB := result(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web")
+	if rB.Action != renew.ActionElsewhere || rB.Err() != nil || rB.Condition == renew.ConditionFailing {
+		t.Errorf("B: action %q condition %q message %q error %v; want renewing elsewhere", rB.Action, rB.Condition, rB.Message, rB.Err())
+	}
+
+	gate := make(chan struct{})
+	takes := e.SB.Calls().Count("dynamodb", "UpdateItem")
+	e.SB.Calls().FailNext("dynamodb", "UpdateItem", 1, calls.Fault{Gate: gate})
+	var sumC *renew.Summary
+	var errC error
+	doneC := make(chan struct{})
+	go func() {
+		defer close(doneC)
+		sumC, errC = e.App(t, cfg).Runner.Pass(ctx, renew.Options{})
+	}()
+	defer e.SB.Calls().DropFaults()
+	e2etest.Eventually(t, e.PassBound(), "C's take held", func() bool { return e.SB.Calls().Count("dynamodb", "UpdateItem") > takes })
+	unblock()
+	<-doneA
+	close(gate)
+	<-doneC
+	if errA != nil || errC != nil {
+		t.Fatalf("A: %v, C: %v", errA, errC)
+	}
+	wantOK(t, sumA, "web", renew.ActionIssue, scheduler.ReasonMissing)
+	if rC := result(t, sumC, "web"); rC.Action != renew.ActionRenewedElsewhere || rC.Err() != nil || rC.Condition != renew.ConditionReady {
+		t.Errorf("C: action %q condition %q message %q error %v; want renewed elsewhere, ready", rC.Action, rC.Condition, rC.Message, rC.Err())
+	}
+	if n := hookCalls.Load(); n != 1 {
+		t.Errorf("webhook called %d times, want once", n)
+	}
+	if r := result(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web"); r.Action != renew.ActionSkip || r.HooksPending != 0 || r.Condition != renew.ConditionReady {
+		t.Errorf("after: action %q hooks pending %d condition %q", r.Action, r.HooksPending, r.Condition)
+	}
+	if n := hookCalls.Load(); n != 1 {
+		t.Errorf("webhook called %d times in the end, want once", n)
 	}
 }

@@ -467,6 +467,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		}
 	}
 	if !opts.DryRun {
+		r.leaseHookRetries(ctx, works)
 		r.retryHooks(ctx, works)
 	}
 	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did
@@ -490,7 +491,7 @@ func dueOf(works []*work) []*work {
 // earlier pass for the version they were meant for.
 func (r *Runner) retryHooks(ctx context.Context, works []*work) {
 	for _, w := range works {
-		if w.decision.Due || !w.alive() || !w.hooksPending() {
+		if w.decision.Due || !w.alive() || w.elsewhere() || !w.hooksPending() {
 			continue
 		}
 		st := w.state.now.Hooks

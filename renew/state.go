@@ -115,6 +115,20 @@ func (s *state) flush(ctx context.Context, extra map[string]string) error {
 	return err
 }
 
+// found returns the tags as the pass found them, before its own changes.
+func (s *state) found() map[string]string { return s.store.load() }
+
+// drop forgets this pass's unwritten changes, and takes tags (read again; nil: keep
+// what was found) as found: another runner deals with the certificate, and what this
+// pass would have written is that runner's to write.
+func (s *state) drop(tags map[string]string) {
+	s.pending, s.cert = nil, nil
+	if ss, ok := s.store.(*secretState); ok && tags != nil {
+		ss.found = maps.Clone(tags)
+	}
+	s.reload(s.clock())
+}
+
 // reload decodes the state as it stands.
 func (s *state) reload(now time.Time) { s.now = smsink.DecodeState(s.tags(), now) }
 

@@ -150,10 +150,16 @@ func (r *Runner) holdForLimits(works, due []*work, inv map[string]smsink.Stored,
 	now := r.deps.Now()
 	dir := r.settings.Directory
 	stop := r.mem.limits.stoppedUntil(dir)
+	// A runner before this one met the CA's rateLimited answer (a one-shot run, a
+	// Lambda's other instance): its Retry-After, recorded with the refused certificate,
+	// holds, whichever certificates this run is about (--only).
 	for _, w := range works {
-		// A runner before this one met the CA's rateLimited answer (a one-shot run, a
-		// Lambda's other instance): its Retry-After, recorded with the certificate, holds.
 		stop.add(w.state.now.CAWait, false)
+	}
+	for _, s := range inv {
+		if d := s.Tags[smsink.TagDirectory]; d == "" || d == dir {
+			stop.add(smsink.DecodeState(s.Tags, now).CAWait, false)
+		}
 	}
 	var orders []*work // due certificates that would place a new order, not stopped
 	var cands []limits.Candidate

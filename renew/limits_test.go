@@ -186,3 +186,29 @@ func TestLimitsCAStopEndsWhenTheSummarySays(t *testing.T) {
 		t.Errorf("the pass at the end of the wait (%s): %s %q", w.now, res.Action, res.Message)
 	}
 }
+
+// The stop recorded with one certificate holds a run of others: `renew --only b` after
+// a run that met rateLimited ordering a sends nothing before the Retry-After.
+func TestLimitsCAStopHoldsOnly(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	refused := 0
+	w.ca.stopUntil = w.now.Add(time.Hour)
+	w.ca.newOrderErr = func(acme.OrderRequest) error {
+		if w.now.Before(w.ca.stopUntil) {
+			refused++
+			return &acme.RateLimitedError{RetryAfter: w.ca.stopUntil.Sub(w.now), Detail: "too many new orders"}
+		}
+		return nil
+	}
+	cs := []Cert{namedCert("a", "a.example.com"), namedCert("b", "b.example.com")}
+	w.pass(w.runner(cs...), Options{Only: []string{"a"}})
+	w.mem = NewMemory() // a new process
+	w.now = w.now.Add(time.Minute)
+	if res := only(t, w.pass(w.runner(cs...), Options{Only: []string{"b"}})); res.Action != ActionWait {
+		t.Errorf("b: %s %q, want waiting for the CA's Retry-After", res.Action, res.Message)
+	}
+	if refused != 1 {
+		t.Errorf("%d rateLimited answers, want 1", refused)
+	}
+}

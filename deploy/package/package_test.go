@@ -86,6 +86,15 @@ func TestPackages(t *testing.T) {
 		"/usr/share/doc/certferry/config.example.yaml":      doc(example),
 		"/usr/share/doc/certferry/README.md":                doc(file("README.md")),
 	}
+	// docs/, which README.md links to and the man pages name: every page there.
+	want["/usr/share/doc/certferry/docs"] = entry{mode: fs.ModeDir | 0o755, owner: "root", group: "root"}
+	docs, err := filepath.Glob("../../docs/*")
+	if err != nil || len(docs) < 2 {
+		t.Fatalf("docs: %q %v", docs, err)
+	}
+	for _, d := range docs {
+		want["/usr/share/doc/certferry/docs/"+filepath.Base(d)] = doc(file("docs/" + filepath.Base(d)))
+	}
 	// The man pages, compressed (compared uncompressed below).
 	pages, err := filepath.Glob("man/*.1")
 	if err != nil || len(pages) < 2 {

@@ -118,3 +118,10 @@ func usageWith(fs *flag.FlagSet, stderr io.Writer, name, synopsis, text string) 
 		fs.PrintDefaults()
 	}
 }
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

@@ -108,6 +108,10 @@ Exit codes:
 		return exitUsage
 	}
 	if *jsonOut {
+		if flagSet(fs, "output") && *output != "json" {
+			fmt.Fprintf(stderr, "certferry status: --json and --output %s disagree: give one\n", *output)
+			return exitUsage
+		}
 		*output = "json"
 	}
 	switch *output {

@@ -36,3 +36,19 @@ func TestExplainLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusJSONAndOutputDisagree: --json with --output table or wide is a usage error
+// (it printed JSON silently); with --output json, or alone, it is JSON.
+func TestStatusJSONAndOutputDisagree(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--json", "--output", "table"}, {"--output", "wide", "--json"}} {
+		code, out, errOut := cli(t, append([]string{"status", "--config", "/nonexistent/certferry.yaml"}, args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "disagree") || out != "" {
+			t.Errorf("status %q: exit %d, stdout %q, stderr %q; want exit 2 saying they disagree", args, code, out, errOut)
+		}
+	}
+	code, _, errOut := cli(t, "status", "--config", "/nonexistent/certferry.yaml", "--json", "--output", "json")
+	if code != exitUsage || strings.Contains(errOut, "disagree") || !strings.Contains(errOut, "/nonexistent/certferry.yaml") {
+		t.Errorf("status --json --output json: exit %d, %q; want it to get as far as the configuration", code, errOut)
+	}
+}

@@ -57,6 +57,7 @@ line 10: certificates[0].domains[4]: "localhost": a single-label name cannot get
 		{"bad_zone_and_tags", `line 6: certificates[0].hosted_zone_id: "z123abc": a hosted zone ID is "Z" followed by uppercase letters and digits
 line 10: certificates[0].sinks.secretsmanager.tags.aws:owner: "aws:owner": the aws: and certferry: prefixes are reserved
 line 11: certificates[0].sinks.file.owner: "Web Server": write a user name or a numeric uid`},
+		{"too_many_tags", `line 9: certificates[0].sinks.secretsmanager.tags: 21 tags; at most 20 (Secrets Manager allows 50 and certferry may write 30)`},
 		{"bad_limits", `line 4: acme.limits.new_orders: "300": write N/DURATION (e.g. 50/168h or 300/3h), or none
 line 5: acme.limits.per_registered_domain: "0/168h": the count must be between 1 and 1000000
 line 6: acme.limits.duplicates: "5/0s": the window must be more than 0 and at most 366d

@@ -37,8 +37,10 @@ var (
 	reservedTagRE = regexp.MustCompile(`(?i)^(aws|certferry):`)
 )
 
-// maxUserTags leaves room under Secrets Manager's 50 tags for certferry's own certferry:* tags.
-const maxUserTags = 40
+// maxUserTags leaves room under Secrets Manager's 50 tags for the 30 certferry:* keys
+// certferry may write on a certificate's secret (docs/secret-format.md, "Tags"; the
+// pass refuses a secret whose other tags pass it, sinks/secretsmanager.OtherTagsRoom).
+const maxUserTags = 20
 
 // checker validates a decoded Config. With fix set (Parse) it also rewrites values into normal
 // form; without it (Validate) a value not in normal form is a problem.
@@ -515,7 +517,7 @@ func (k *checker) sinks(path string, cert *Certificate, secrets, dirs map[string
 			k.addf(p+".description", "%d characters; the limit is 2048", len(sm.Description))
 		}
 		if len(sm.Tags) > maxUserTags {
-			k.addf(p+".tags", "%d tags; at most %d (Secrets Manager allows 50 and certferry uses the rest)", len(sm.Tags), maxUserTags)
+			k.addf(p+".tags", "%d tags; at most %d (Secrets Manager allows 50 and certferry may write 30)", len(sm.Tags), maxUserTags)
 		}
 		for _, key := range sortedKeys(sm.Tags) {
 			tp := p + ".tags." + key

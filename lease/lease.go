@@ -122,7 +122,7 @@ var ErrLost = errors.New("lease lost: another runner took it over after it expir
 type Lease struct {
 	m          *Manager
 	key        string
-	generation int64
+	generation string // as DynamoDB holds it: the fencing checks compare it as written
 
 	mu      sync.Mutex
 	expires time.Time // as last written
@@ -133,7 +133,16 @@ func (l *Lease) Key() string { return l.key }
 
 // Generation is the fencing number of this tenure: it grows with every take, so a
 // write can be checked against it (Renew does).
-func (l *Lease) Generation() int64 { return l.generation }
+//
+// A generation a hand edit left fractional or beyond int64 still fences (the checks
+// compare the number DynamoDB holds); Generation then reports its integer part, or 0.
+func (l *Lease) Generation() int64 {
+	if g, err := strconv.ParseInt(l.generation, 10, 64); err == nil {
+		return g
+	}
+	g, _ := strconv.ParseFloat(l.generation, 64)
+	return int64(g)
+}
 
 // Expires is when the lease ends unless renewed, as last written.
 func (l *Lease) Expires() time.Time {
@@ -207,11 +216,11 @@ func (m *Manager) Take(ctx context.Context, key string) (*Lease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease: take %s: %w", key, err)
 	}
-	gen, err := number(out.Attributes[generationAttribute])
-	if err != nil {
-		return nil, fmt.Errorf("lease: take %s: generation: %w", key, err)
+	gen, ok := out.Attributes[generationAttribute].(*types.AttributeValueMemberN)
+	if !ok {
+		return nil, fmt.Errorf("lease: take %s: the answer holds no numeric generation", key)
 	}
-	return &Lease{m: m, key: key, generation: gen, expires: expires}, nil
+	return &Lease{m: m, key: key, generation: gen.Value, expires: expires}, nil
 }
 
 // HeldElsewhere returns who holds a live lease on key other than this runner, and until when;
@@ -263,7 +272,7 @@ func number(v types.AttributeValue) (int64, error) {
 func (l *Lease) mine() (string, map[string]string, map[string]types.AttributeValue) {
 	return "#h = :h AND #g = :g",
 		map[string]string{"#h": holderAttribute, "#g": generationAttribute},
-		map[string]types.AttributeValue{":h": s(l.m.opts.Holder), ":g": n(strconv.FormatInt(l.generation, 10))}
+		map[string]types.AttributeValue{":h": s(l.m.opts.Holder), ":g": n(l.generation)}
 }
 
 // Renew extends the lease by its duration from now. It returns ErrLost when the lease

@@ -194,3 +194,39 @@ func TestSandboxHandEditedItems(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxHandEditedGeneration: an expired item whose generation a hand edit left
+// fractional or beyond int64 is taken, and the lease still renews and releases (the
+// checks compare the number as DynamoDB holds it); the take used to succeed in DynamoDB
+// and then fail in the runner, leaving the item held under its name until it expired,
+// on every pass.
+func TestSandboxHandEditedGeneration(t *testing.T) {
+	t.Parallel()
+	sb, db := startSandbox(t)
+	table := sb.Info().LeaseTable
+	m := manager(t, db, table, "runner-1", time.Minute)
+	for _, gen := range []string{"1.5", "99999999999999999999999"} {
+		t.Run(gen, func(t *testing.T) {
+			key := "gen-" + gen
+			item := map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: key},
+				"holder": &types.AttributeValueMemberS{Value: "ops"}, "expires": &types.AttributeValueMemberN{Value: "1"},
+				"generation": &types.AttributeValueMemberN{Value: gen}}
+			if _, err := db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := m.Take(t.Context(), key)
+			if err != nil {
+				t.Fatalf("take: %v", err)
+			}
+			if err := l.Renew(t.Context()); err != nil {
+				t.Errorf("renew: %v", err)
+			}
+			if err := l.Release(t.Context()); err != nil {
+				t.Errorf("release: %v", err)
+			}
+		})
+	}
+	if got := sb.DynamoDB().Items(table); got != 0 {
+		t.Errorf("items after release = %d, want 0", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/certferry/certferry/internal/textcut"
 )
@@ -111,6 +112,15 @@ func normalizeDomain(name string) (string, string) {
 		return "", msg
 	}
 	labels := strings.Count(ascii, ".") + 1
+	// A public suffix of the ICANN section (co.uk, com.au) is where others register
+	// names: no public CA issues for it, nor a wildcard directly under it. A private
+	// suffix (github.io) belongs to someone, who may hold a certificate.
+	if ps, icann := publicsuffix.PublicSuffix(ascii); icann && ps == ascii && labels >= 2 {
+		if wildcard {
+			return "", fmt.Sprintf("is a wildcard directly under a public suffix (Public Suffix List): no public CA issues it (write \"*.example.%s\")", ascii)
+		}
+		return "", fmt.Sprintf("is a public suffix (Public Suffix List), under which others register names: no public CA issues for it (write a name under it, e.g. \"example.%s\")", ascii)
+	}
 	if wildcard {
 		if labels < 2 {
 			return "", fmt.Sprintf("a wildcard needs at least two labels after \"*.\" (\"*.example.%s\", not \"*.%s\")", ascii, ascii)

@@ -41,6 +41,12 @@ func TestNormalizeDomain(t *testing.T) {
 		{"*a.example.com", "", `"*a.example.com": a wildcard is allowed only as the whole leftmost label ("*.example.com")`},
 		{"*.*.example.com", "", `"*.*.example.com": a wildcard is allowed only as the whole leftmost label ("*.example.com")`},
 		{"com", "", `"com": a single-label name cannot get a public certificate (write the full name, e.g. "host.example.com")`},
+		{"co.uk", "", `"co.uk": is a public suffix (Public Suffix List), under which others register names: no public CA issues for it (write a name under it, e.g. "example.co.uk")`},
+		{"*.co.uk", "", `"*.co.uk": is a wildcard directly under a public suffix (Public Suffix List): no public CA issues it (write "*.example.co.uk")`},
+		{"*.com.au", "", `"*.com.au": is a wildcard directly under a public suffix (Public Suffix List): no public CA issues it (write "*.example.com.au")`},
+		{"www.co.uk", "www.co.uk", ""}, // a registered domain under co.uk
+		{"github.io", "github.io", ""}, // a private suffix: its owner may hold a certificate
+		{"*.foo.github.io", "*.foo.github.io", ""},
 		{"foo_bar.example.com", "", `"foo_bar.example.com": label "foo_bar" has the character '_'; only letters, digits and hyphens are allowed`},
 		{"a b.example.com", "", `"a b.example.com": label "a b" has the character ' '; only letters, digits and hyphens are allowed`},
 		{"ex\u00a0ample.com", "", `"ex\u00a0ample.com": not a valid internationalised name: disallowed rune U+00A0`},

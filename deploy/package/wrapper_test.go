@@ -83,6 +83,20 @@ func TestWrapperReadsTheEnvironmentFileAsSystemd(t *testing.T) {
 		}
 	}
 
+	// CERTFERRY_CONFIG from the file: the daemon's unit names its file with --config, so
+	// the wrapper reads that one too, and says so.
+	if err := os.WriteFile(envFile, []byte("CERTFERRY_CONFIG=/etc/certferry/other.yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, stderr, err = runWrapper(t, envFile)
+	if err != nil || env["CERTFERRY_CONFIG"] != "/etc/certferry/config.yaml" || !strings.Contains(stderr, "CERTFERRY_CONFIG=/etc/certferry/other.yaml ignored") {
+		t.Errorf("CERTFERRY_CONFIG in the environment file: %v, CERTFERRY_CONFIG=%q, stderr %q; want the daemon's file and a warning", err, env["CERTFERRY_CONFIG"], stderr)
+	}
+	unit, err := os.ReadFile("../systemd/certferry.service")
+	if err != nil || !strings.Contains(string(unit), "ExecStart=/usr/bin/certferry run --config /etc/certferry/config.yaml\n") {
+		t.Errorf("certferry.service no longer names /etc/certferry/config.yaml with --config (%v): the wrapper must read what the daemon reads", err)
+	}
+
 	for _, bad := range []string{"HOOK_SECRET", "export AWS_REGION=us-east-2", "1X=y", "=value"} {
 		if err := os.WriteFile(envFile, []byte(bad+"\n"), 0o600); err != nil {
 			t.Fatal(err)

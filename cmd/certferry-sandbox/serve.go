@@ -16,6 +16,7 @@ import (
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/internal/sandbox"
+	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/limitsim"
 )
@@ -113,7 +114,13 @@ func serveFlags(fs *flag.FlagSet, opts *sandbox.Options) {
 	limitFlag(fs, "limit-per-domain", "new certificates per registered domain", "50/168h", &opts.Limits.PerDomain)
 	limitFlag(fs, "limit-duplicates", "certificates per exact set of names", "5/168h", &opts.Limits.Duplicates)
 	fs.StringVar(&opts.LeaseTable, "lease-table", sandbox.DefaultLeaseTable, `DynamoDB table created for certferry's leases (coordination.dynamodb_table); "" creates none`)
-	fs.StringVar(&opts.PersistIssuer, "persist-issuer", "", `issuer domain name of Pebble's dns-persist-01 challenges and CAA identities (default "pebble.letsencrypt.org")`)
+	fs.Func("persist-issuer", `issuer domain name of Pebble's dns-persist-01 challenges and CAA identities (default "pebble.letsencrypt.org")`, func(v string) error {
+		if v == "" {
+			return errors.New("empty (--no-dns-persist offers no dns-persist-01)")
+		}
+		opts.PersistIssuer = v
+		return nil
+	})
 	fs.BoolVar(&opts.NoDNSPersist, "no-dns-persist", false, "offer no dns-persist-01 challenge, as Let's Encrypt production today")
 	fs.StringVar(&opts.Dir, "dir", "", "directory for tls-roots.pem and issuer-roots.pem, created if missing and kept (default: a temporary directory, removed at exit)")
 }
@@ -134,6 +141,8 @@ func checkServe(opts *sandbox.Options) string {
 		return "--authz-reuse must be 0-100"
 	case opts.CertValidity < 0 || (opts.CertValidity > 0 && opts.CertValidity < time.Second):
 		return "--cert-validity must be 0 or at least 1s"
+	case opts.PersistIssuer != "" && !acmesim.ValidIssuerName(opts.PersistIssuer):
+		return fmt.Sprintf("--persist-issuer: %q is not a lowercase domain name", opts.PersistIssuer)
 	}
 	opts.NoLeaseTable = opts.LeaseTable == ""
 	if !opts.NoLeaseTable {

@@ -71,6 +71,9 @@ func TestServe(t *testing.T) {
 			{[]string{"--external-id", "21098765432:x"}, 2, `"21098765432:x": write <12-digit account>:<external id>`},
 			{[]string{"--cname", "_acme-challenge.www.example.com"}, 2, `write NAME=TARGET`},
 			{[]string{"--lease-table", "a b"}, 2, "--lease-table: 1 validation error"},
+			{[]string{"--persist-issuer", "Pebble.Example"}, 2, `--persist-issuer: "Pebble.Example" is not a lowercase domain name`},
+			{[]string{"--persist-issuer", "ca.example; accounturi=x"}, 2, "is not a lowercase domain name"},
+			{[]string{"--persist-issuer", ""}, 2, "-persist-issuer: empty"},
 			{[]string{"serve", "extra"}, 2, `certferry-sandbox serve: unexpected argument "extra"`},
 			{[]string{"extra"}, 2, `certferry-sandbox: unknown command "extra"`},
 		}

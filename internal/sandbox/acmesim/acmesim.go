@@ -266,7 +266,7 @@ func validate(opts *Options) error {
 		return fmt.Errorf("acmesim: ValidationSleepMax must not be negative, got %d", opts.ValidationSleepMax)
 	case opts.CertValidity < 0:
 		return fmt.Errorf("acmesim: CertValidity must not be negative, got %s", opts.CertValidity)
-	case opts.PersistIssuer != "" && !validIssuerName(opts.PersistIssuer):
+	case opts.PersistIssuer != "" && !ValidIssuerName(opts.PersistIssuer):
 		return fmt.Errorf("acmesim: PersistIssuer %q is not a lowercase domain name", opts.PersistIssuer)
 	}
 	for kid, key := range opts.EABKeys {

@@ -76,9 +76,9 @@ func stripPersist(body []byte) []byte {
 	return out
 }
 
-// validIssuerName reports whether s is a lowercase domain name of letters, digits,
+// ValidIssuerName reports whether s is a lowercase domain name of letters, digits,
 // hyphens and dots, as an issuer domain name must be (RFC 8659 §4.2).
-func validIssuerName(s string) bool {
+func ValidIssuerName(s string) bool {
 	if len(s) > 253 {
 		return false
 	}

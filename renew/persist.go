@@ -65,21 +65,59 @@ const persistMinLeft = time.Hour
 // persistUntil = now + PersistUntil, and a value whose persistUntil is less than a
 // third of PersistUntil away is no longer current (it is rewritten ahead of time).
 // Without PersistUntil, a value carrying a persistUntil less than persistMinLeft away
-// is not current either.
+// is not current either. Certificates of certs sharing a name share its value
+// (PersistRecordsAmong).
 func PersistRecords(certs []Cert, issuer, accountURL string, now time.Time) []PersistRecord {
+	return PersistRecordsAmong(certs, certs, issuer, accountURL, now)
+}
+
+// PersistRecordsAmong is PersistRecords for certs, with each name's value written to
+// satisfy every certificate of all that needs the name: policy=wildcard when any of
+// them orders the wildcard, and the longest persistUntil any of them wants. Each record
+// is still judged by its own certificate's needs. Without that, a wildcard certificate
+// and one for its apex with a persist_until each wanted a value the other refused:
+// every pass that saw both failed, and one that saw one broke the other's record.
+func PersistRecordsAmong(certs, all []Cert, issuer, accountURL string, now time.Time) []PersistRecord {
+	shared := map[string]acme.PersistRecord{} // by FQDN: the value every certificate of all accepts
+	for _, c := range all {
+		for _, rec := range certPersist(c, issuer, accountURL, now) {
+			m, ok := shared[rec.Want.FQDN]
+			if !ok {
+				m = rec.Want
+			}
+			m.Wildcard = m.Wildcard || rec.Want.Wildcard
+			if rec.Want.Until.After(m.Until) {
+				m.Until = rec.Want.Until
+			}
+			shared[rec.Want.FQDN] = m
+		}
+	}
 	var out []PersistRecord
 	for _, c := range certs {
-		if c.Challenge != ChallengeDNSPersist01 {
-			continue
+		for _, rec := range certPersist(c, issuer, accountURL, now) {
+			if m, ok := shared[rec.Want.FQDN]; ok {
+				rec.DNS.Value = m.Value()
+			}
+			out = append(out, rec)
 		}
-		until, minUntil := time.Time{}, now.Add(persistMinLeft)
-		if c.PersistUntil > 0 {
-			until, minUntil = now.Add(c.PersistUntil), now.Add(c.PersistUntil/3)
-		}
-		for _, rec := range acme.PersistRecords(c.Domains, issuer, accountURL, until) {
-			out = append(out, PersistRecord{Cert: c.Name, Want: rec,
-				DNS: Record{FQDN: rec.FQDN, Value: rec.Value(), ZoneID: c.ZoneID, Route: c.DNS, Persist: persistJudge{rec: rec, minUntil: minUntil}}})
-		}
+	}
+	return out
+}
+
+// certPersist returns one certificate's records, each valued and judged by its needs
+// alone; none when it does not use dns-persist-01.
+func certPersist(c Cert, issuer, accountURL string, now time.Time) []PersistRecord {
+	if c.Challenge != ChallengeDNSPersist01 {
+		return nil
+	}
+	until, minUntil := time.Time{}, now.Add(persistMinLeft)
+	if c.PersistUntil > 0 {
+		until, minUntil = now.Add(c.PersistUntil), now.Add(c.PersistUntil/3)
+	}
+	var out []PersistRecord
+	for _, rec := range acme.PersistRecords(c.Domains, issuer, accountURL, until) {
+		out = append(out, PersistRecord{Cert: c.Name, Want: rec,
+			DNS: Record{FQDN: rec.FQDN, Value: rec.Value(), ZoneID: c.ZoneID, Route: c.DNS, Persist: persistJudge{rec: rec, minUntil: minUntil}}})
 	}
 	return out
 }
@@ -126,7 +164,7 @@ func (r *Runner) persistPreflight(ctx context.Context, due []*work, opts Options
 	var owner []*work
 	now := r.deps.Now()
 	for _, w := range persist {
-		for _, rec := range PersistRecords([]Cert{w.cert}, issuer, pc.AccountURL(), now) {
+		for _, rec := range PersistRecordsAmong([]Cert{w.cert}, r.certs, issuer, pc.AccountURL(), now) {
 			recs = append(recs, rec)
 			owner = append(owner, w)
 		}

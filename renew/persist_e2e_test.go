@@ -220,3 +220,35 @@ func TestE2EPersistRefusedValueRewritten(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EPersistSharedNameDifferentNeeds: a wildcard certificate without persist_until
+// and one for its apex with persist_until share one record, whose value satisfies both
+// (policy=wildcard and the persistUntil): the first pass issues both, and a pass that
+// renews either alone writes nothing (neither rewrites the record against the other).
+func TestE2EPersistSharedNameDifferentNeeds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	clock := e2etest.NewClock(time.Now())
+	cfg := e.Config(t, "challenge: dns-persist-01\n"+certsYAML(
+		certYAML("wild", "*.example.net", "example.net"),
+		certYAML("apex", "example.net")+"    persist_until: 30d\n",
+	))
+	sum := e.Pass(t, e.AppWith(t, cfg, clock.Now, nil), renew.Options{})
+	for _, n := range []string{"wild", "apex"} {
+		wantOK(t, sum, n, renew.ActionIssue, scheduler.ReasonMissing)
+	}
+	const name = "_validation-persist.example.net."
+	v := persistValues(e, name)
+	if len(v) != 1 || !strings.Contains(v[0], "; policy=wildcard; persistUntil="+strconv.FormatInt(clock.Now().Add(30*24*time.Hour).Unix(), 10)) {
+		t.Fatalf("%s holds %q, want one value with policy=wildcard and the apex's persistUntil", name, v)
+	}
+	c := e.SB.Calls()
+	for _, only := range []string{"apex", "wild", "apex"} {
+		clock.Add(24 * time.Hour)
+		c.Reset()
+		wantOK(t, e.Pass(t, e.AppWith(t, cfg, clock.Now, nil), renew.Options{Force: true, Only: []string{only}}), only, renew.ActionRenew, scheduler.ReasonForced)
+		if got := c.Count("route53", "ChangeResourceRecordSets"); got != 0 {
+			t.Errorf("renewing %s alone: %d ChangeResourceRecordSets, want 0; %s holds %q", only, got, name, persistValues(e, name))
+		}
+	}
+}

@@ -46,7 +46,7 @@ func (a *App) Persist(ctx context.Context, only []string) (*Persist, error) {
 			certs = append(certs, c)
 		}
 	}
-	p.Records = renew.PersistRecords(certs, p.Issuer, p.AccountURL, a.now())
+	p.Records = renew.PersistRecordsAmong(certs, a.certs, p.Issuer, p.AccountURL, a.now())
 	return p, nil
 }
 

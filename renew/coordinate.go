@@ -175,7 +175,9 @@ func (r *Runner) releaseLeases(ctx context.Context, works []*work) {
 }
 
 // peekLeases shows, in a plan (renew --plan, status), which due certificates another
-// runner is renewing now. One read per due certificate; none when nothing is due.
+// runner is renewing now. One read per due certificate; none when nothing is due. The
+// first read that fails ends the reads: the table is unreachable or refuses, and each
+// read waits out its timeout (status would take that long for every due certificate).
 func (r *Runner) peekLeases(ctx context.Context, works []*work) {
 	if r.deps.Leases == nil {
 		return
@@ -186,8 +188,9 @@ func (r *Runner) peekLeases(ctx context.Context, works []*work) {
 		}
 		held, err := r.deps.Leases.HeldElsewhere(ctx, w.cert.Name)
 		if err != nil {
-			r.log.Warn("could not read the certificate's lease", zap.String("cert", w.cert.Name), zap.Error(err))
-			continue
+			r.log.Warn("could not read the certificate's lease; the other due certificates' leases are not read either",
+				zap.String("cert", w.cert.Name), zap.Error(err))
+			return
 		}
 		if held != nil {
 			r.renewingElsewhere(w, held)

@@ -329,3 +329,28 @@ func TestE2EHooksRunOnceWithCoordination(t *testing.T) {
 		t.Errorf("webhook called %d times in the end, want once", n)
 	}
 }
+
+// TestE2EPlanLeaseTableDown: when the lease table cannot be read, a plan (renew --plan,
+// status) reads it once, not once per due certificate: each read waits out its timeout
+// when DynamoDB does not answer, so status took that long for every due certificate.
+// The plan still shows every certificate due.
+func TestE2EPlanLeaseTableDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, coordination(e, time.Minute)+certsYAML(
+		certYAML("one", "one.example.com"), certYAML("two", "two.example.com"), certYAML("three", "three.example.com")))
+	a := e.App(t, cfg)
+	e.SB.Calls().FailNext("dynamodb", "GetItem", 1<<10, calls.Fault{Code: "ServiceUnavailable"})
+	defer e.SB.Calls().DropFaults()
+	e.Pass(t, a, renew.Options{Plan: true, Only: []string{"one"}})
+	one := e.SB.Calls().Count("dynamodb", "GetItem")
+	sum := e.Pass(t, a, renew.Options{Plan: true})
+	if all := e.SB.Calls().Count("dynamodb", "GetItem") - one; all != one || one == 0 {
+		t.Errorf("dynamodb.GetItem: %d for three due certificates, %d for one; want the same", all, one)
+	}
+	for _, name := range []string{"one", "two", "three"} {
+		if r := result(t, sum, name); r.Action != renew.ActionPlan || r.Condition != renew.ConditionDue || r.Err() != nil {
+			t.Errorf("%s: action %q condition %q error %v", name, r.Action, r.Condition, r.Err())
+		}
+	}
+}

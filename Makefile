@@ -54,36 +54,26 @@ test-short:
 	$(GO) test -count=1 -short $(PKGS)
 
 # Each fuzz target runs for FUZZTIME on top of its seed corpus; crashers it finds are
-# written to the package's testdata/fuzz and fail the run. Go's fuzzer sometimes ends a
-# run on a loaded machine with "context deadline exceeded" and no input at fault (its
-# workers overrun the -fuzztime deadline): such a run, and only such a run (no crasher
-# written), is tried once more; a crasher always fails.
+# written to the package's testdata/fuzz and fail the run. scripts/fuzz.sh builds each
+# package's instrumented test binary once and fuzzes FUZZ_JOBS packages at once (list the
+# one with the most targets first); a run Go's fuzzer ends with "context deadline
+# exceeded" and no crasher is tried once more.
+FUZZ_JOBS ?= 2
 FUZZ_TARGETS := \
+	./sinks/secretsmanager:FuzzParseAccounts \
+	./sinks/secretsmanager:FuzzParseRevocation \
+	./sinks/secretsmanager:FuzzText \
+	./sinks/secretsmanager:FuzzIssued \
 	./config:FuzzParse \
 	./config:FuzzNormalizeDomain \
 	./config:FuzzParseLimit \
 	./certs:FuzzParseSecret \
 	./internal/retryafter:FuzzParse \
-	./sinks/secretsmanager:FuzzParseAccounts \
 	./acme:FuzzParsePersistValue \
-	./sinks/secretsmanager:FuzzParseRevocation \
-	./sinks/secretsmanager:FuzzText \
-	./sinks/secretsmanager:FuzzIssued \
 	./internal/sandbox/ddbsim:FuzzExpressions
 
 fuzz:
-	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t##*:}; corpus=$$pkg/testdata/fuzz/$$fn; \
-		before=$$(ls $$corpus 2>/dev/null | wc -l); \
-		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		if ! $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg >$$log 2>&1; then \
-			cat $$log; \
-			if grep -q 'context deadline exceeded' $$log && [ "$$(ls $$corpus 2>/dev/null | wc -l)" = "$$before" ]; then \
-				echo "fuzz $$pkg $$fn: the fuzzer overran its deadline with no crasher; once more"; \
-				$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
-			else exit 1; fi; \
-		else cat $$log; fi; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # The benchmarks of ./internal/bench against the sandbox, the lego and certbot loops next to them, and a table
 # with the targets (scripts/bench.sh; builds lego v4.35.2 into ~/.cache once).

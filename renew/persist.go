@@ -123,7 +123,7 @@ func certPersist(c Cert, issuer, accountURL string, now time.Time) []PersistReco
 }
 
 // PersistApplyHint is what an error about a missing or stale record tells the operator.
-const PersistApplyHint = `write it with "certferry persist apply" (a role allowed to change the zone), or give this runner route53:ChangeResourceRecordSets`
+const PersistApplyHint = `write it with "certferry persist apply" (a role allowed to change the zone), or give this runner route53:ChangeResourceRecordSets; reading it needs route53:ListResourceRecordSets`
 
 // persistPreflight writes the dns-persist-01 records the due certificates need (those
 // missing or no longer right), then tells each certificate with what to order: w.persist
@@ -177,7 +177,9 @@ func (r *Runner) persistPreflight(ctx context.Context, due []*work, opts Options
 	failed := map[*work][]error{}
 	for i, err := range errs {
 		if err != nil {
-			failed[owner[i]] = append(failed[owner[i]], fmt.Errorf("%s %q is missing or out of date and could not be written: %w",
+			// The provider's error may be a read (the record may well be in place) or a
+			// write: say neither is known.
+			failed[owner[i]] = append(failed[owner[i]], fmt.Errorf("%s %q could not be confirmed in place (missing, out of date, or unreadable) nor written: %w",
 				strings.TrimSuffix(recs[i].Want.FQDN, "."), recs[i].DNS.Value, err))
 		}
 	}

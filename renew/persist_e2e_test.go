@@ -252,3 +252,24 @@ func TestE2EPersistSharedNameDifferentNeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EPersistUnreadableNotCalledMissing: a record in place that the runner may not
+// read (ListResourceRecordSets refused) blocks the certificate before any order, with
+// an error that does not claim the record is missing and names the read permission.
+func TestE2EPersistUnreadableNotCalledMissing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	cfg := e.Config(t, "challenge: dns-persist-01\n"+certsYAML(certYAML("www", "www.example.com")))
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "www", renew.ActionIssue, scheduler.ReasonMissing)
+	c := e.SB.Calls()
+	c.Reset()
+	c.FailNext("route53", "ListResourceRecordSets", 1000, calls.Fault{Code: "AccessDenied", Status: 403, Message: "denied"})
+	r := result(t, e.Pass(t, e.App(t, cfg), renew.Options{Force: true}), "www")
+	c.DropFaults()
+	if r.Err() == nil || strings.Contains(r.Error, "is missing") || !strings.Contains(r.Error, "route53:ListResourceRecordSets") {
+		t.Errorf("error %q: want one that does not call the record missing and names route53:ListResourceRecordSets", r.Error)
+	}
+	if got := c.Count("acme", "NewOrder"); got != 0 {
+		t.Errorf("%d orders, want 0", got)
+	}
+}

@@ -138,6 +138,11 @@ type Daemon struct {
 	// waitUntil: the last pass held certificates back for the CA's limit; the next pass
 	// runs when the first fits, if that is before the schedule's next (docs/pacing.md).
 	waitUntil time.Time
+	// revoked: a refresh found a certificate revoked since the last pass (certferry
+	// revoke on another host, without --renew): the next pass runs now (still no sooner
+	// than the floor) instead of at the schedule's next tick, up to half a day with a
+	// certificate clients may refuse, or a compromised key, served meanwhile.
+	revoked []string
 }
 
 // sharedRead is how the daemon's reads of the certificates' shared state (the secrets'
@@ -340,8 +345,11 @@ func (d *Daemon) next(now time.Time) time.Time {
 		next = d.opts.Next(now)
 	}
 	d.mu.Lock()
-	wait := d.waitUntil
+	wait, revoked := d.waitUntil, len(d.revoked) > 0
 	d.mu.Unlock()
+	if revoked {
+		return now // the loop's scheduler.NextPass keeps the floor after the last pass
+	}
 	// The CA's window frees for certificates the last pass held back: the next pass
 	// runs then rather than at the next cron tick (still no sooner than the floor).
 	if !wait.IsZero() && wait.Before(next) {
@@ -397,6 +405,7 @@ func (d *Daemon) pass(ctx context.Context) {
 	d.m.ObservePass(sum)
 	d.mu.Lock()
 	d.waitUntil = sum.WaitUntil() // before next below: the status line names the next pass
+	d.revoked = nil
 	d.mu.Unlock()
 	renewed, failed := 0, 0
 	for _, r := range sum.Results {
@@ -465,6 +474,10 @@ func (d *Daemon) refreshed(sum *renew.Summary, err error, now time.Time) string 
 	d.shared = sharedRead{last: now, every: d.shared.every}
 	moved := false
 	for _, r := range sum.Results {
+		if r.Reason == scheduler.ReasonRevoked && !slices.Contains(d.revoked, r.Name) {
+			d.revoked = append(d.revoked, r.Name)
+			d.log.Warn("a certificate was revoked since the last pass: running a pass now to replace it", zap.String("cert", r.Name))
+		}
 		if prev, ok := d.certs[r.Name]; ok && changed(prev, r) {
 			moved = true
 			d.log.Info("condition changed outside this daemon", zap.String("cert", r.Name),

@@ -197,3 +197,47 @@ func TestRefreshHangTurnsUnknown(t *testing.T) {
 		t.Errorf("ready_status{condition=True} = %v, want 1", v)
 	}
 }
+
+// TestRefreshFindsRevokedRunsAPass: a certificate revoked on another host (certferry
+// revoke without --renew) is found by the next refresh, and the daemon runs a pass
+// within health_refresh and min_period to replace it, not at the schedule's next tick an
+// hour (by default up to half a day) away; once replaced, no further pass until then.
+func TestRefreshFindsRevokedRunsAPass(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	cfg := strings.Replace(fmt.Sprintf(fakeConfig, "web", "web"), `schedule: "@every 1h"`, `schedule: {cron: "@every 1h", min_period: 1s}`, 1)
+	if !strings.Contains(cfg, "min_period: 1s") {
+		t.Fatalf("the schedule of fakeConfig changed:\n%s", cfg)
+	}
+	writeFile(t, cfgPath, cfg+"health_refresh: 1s\n")
+	var revoked atomic.Bool
+	ok := okSummary("web", time.Now().Add(60*24*time.Hour), time.Now().Add(40*24*time.Hour))
+	runner := &fakeRunner{
+		pass: func(ctx context.Context) (*renew.Summary, error) {
+			revoked.Store(false) // replaced
+			return ok(ctx)
+		},
+		refresh: func(ctx context.Context) (*renew.Summary, error) {
+			if !revoked.Load() {
+				return ok(ctx)
+			}
+			return &renew.Summary{Started: time.Now(), Results: []*renew.Result{{
+				Name: "web", Action: renew.ActionPlan, Reason: scheduler.ReasonRevoked, Condition: renew.ConditionFailing,
+				FailingSince: time.Now(), LastError: "serial 01 was revoked (keyCompromise): its key is compromised; failing until a replacement is stored",
+			}}}, nil
+		},
+	}
+	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	revoked.Store(true)
+	eventually(t, testwait.For(2*refreshEvery), "a pass after a refresh found the certificate revoked", func() bool { return runner.passes.Load() == 2 })
+	eventually(t, testwait.For(refreshEvery), "/healthz 200 once replaced", func() bool {
+		code, _ := r.health(t)
+		return code == 200
+	})
+	after := runner.refreshes.Load()
+	eventually(t, testwait.For(2*refreshEvery), "two more refreshes", func() bool { return runner.refreshes.Load() >= after+2 })
+	if n := runner.passes.Load(); n != 2 {
+		t.Errorf("passes = %d after the replacement, want 2: the next is the schedule's", n)
+	}
+}

@@ -35,7 +35,7 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 	}
 	owners := r.secretOwners(inv)
 	for _, c := range selected {
-		if _, err := r.checkSinks(ctx, c, inv, owners, opts); err != nil {
+		if _, err := r.checkSinks(ctx, c, nil, inv, owners, opts); err != nil {
 			problems = append(problems, fmt.Errorf("certificate %s: %w", c.Name, err))
 			continue
 		}

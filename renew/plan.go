@@ -84,6 +84,9 @@ func (r *Runner) clearSolved(w *work) {
 func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stored, opts Options) (map[string]string, error) {
 	c := w.cert
 	found := r.chooseState(w, inv, opts)
+	if c.Secret != nil && found.Secret == "" && !w.plan && r.deps.Secrets != nil {
+		found = r.unlisted(ctx, w)
+	}
 	w.in = scheduler.Input{
 		Want: scheduler.Want{Name: c.Name, Domains: c.Domains, KeyType: c.KeyType, Profile: c.Profile, RenewBefore: c.RenewBefore,
 			Directory: r.settings.Directory},
@@ -144,6 +147,34 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	var ariTags map[string]string
 	w.in.ARI, ariTags = r.ariWindow(ctx, w, opts)
 	return ariTags, problem
+}
+
+// unlisted describes w's secret when the inventory does not list it (it lists the
+// secrets tagged certferry:name), and returns what the inventory would have held for it.
+// A secret that holds a certificate for w's names lost its tags (removed by hand, or by
+// a tool that manages the secret's tags): it is returned with tags that describe nothing,
+// so its value decides and its tags are rewritten (repairTags). Planned as missing, every
+// pass ordered a certificate that the store then dropped as equivalent to the stored one,
+// a duplicate at the CA each time. The description goes on to the preflight, which
+// describes the secret no more; a secret that holds anything else is left to it.
+func (r *Runner) unlisted(ctx context.Context, w *work) smsink.Stored {
+	c := w.cert
+	in, err := r.deps.Secrets.Inspect(ctx, *c.Secret)
+	if err != nil {
+		return smsink.Stored{} // the preflight describes it again, and says why
+	}
+	w.secret = &in
+	w.state.know(&in)
+	if !in.Exists || in.Deleting || !in.HasValue || in.Name != "" || in.Kind != "" {
+		return smsink.Stored{}
+	}
+	b, id, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT")
+	if err != nil || id != in.Current || !scheduler.SameNames(b.Domains, c.Domains) {
+		return smsink.Stored{}
+	}
+	r.log.Warn("the secret holds a certificate for these names and no certferry tags: it is kept, and its tags are rewritten",
+		zap.String("cert", c.Name), zap.String("secret", c.Secret.Secret), zap.String("version_id", id))
+	return smsink.Stored{Name: c.Name, Secret: c.Secret.Secret, ARN: in.ARN, CurrentVersionID: in.Current, Tags: in.Tags}
 }
 
 // chooseState picks where w's state lives (the secret's tags, or the process's Memory)

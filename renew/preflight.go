@@ -42,7 +42,7 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 		return // a refresh (the daemon's re-read of shared state) stops here: no request
 	}
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
-		in, err := r.checkSinks(ctx, w.cert, inv, owners, opts)
+		in, err := r.checkSinks(ctx, w.cert, w.secret, inv, owners, opts)
 		w.secret = in
 		w.state.know(in)
 		if err != nil {
@@ -161,7 +161,7 @@ func (r *Runner) secretOwners(inv map[string]smsink.Stored) map[string][]string 
 
 // checkSinks checks that c's sinks can take a new certificate for it. It returns what
 // it learnt of c's secret (nil without one), which the store trusts in turn.
-func (r *Runner) checkSinks(ctx context.Context, c Cert, inv map[string]smsink.Stored, owners map[string][]string, opts Options) (*smsink.Inspection, error) {
+func (r *Runner) checkSinks(ctx context.Context, c Cert, known *smsink.Inspection, inv map[string]smsink.Stored, owners map[string][]string, opts Options) (*smsink.Inspection, error) {
 	if c.File != nil && r.deps.Files != nil {
 		if err := r.deps.Files.Preflight(*c.File); err != nil {
 			return nil, fmt.Errorf("sinks.file: %w", err)
@@ -171,11 +171,13 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, inv map[string]smsink.S
 		return nil, nil
 	}
 	// A secret the inventory lists is known from its tags and labels, as DescribeSecret
-	// would tell (the inventory lists no secret scheduled for deletion); any other is
-	// described.
+	// would tell (the inventory lists no secret scheduled for deletion); any other was
+	// described by the plan (unlisted), or is now.
 	var in smsink.Inspection
 	if st, ok := smsink.Lookup(inv, c.Secret.Secret); ok {
 		in = st.Inspection()
+	} else if known != nil {
+		in = *known
 	} else {
 		var err error
 		if in, err = r.deps.Secrets.Inspect(ctx, *c.Secret); err != nil {

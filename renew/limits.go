@@ -225,7 +225,7 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 			seen[w.cert.Secret.Secret] = true
 		}
 		if w.in.Stored.Exists && !w.in.Stored.NotBefore.IsZero() {
-			at := countedFrom(w.in.Stored.NotBefore, w.state.tags())
+			at := w.in.Stored.NotBefore.Add(x509Slack)
 			// This process ordered it: it counts from the order, which the ledger entry
 			// standing for it says (a CA backdates not_before), and only once.
 			if i := slices.IndexFunc(ledger, func(e ledgerEntry) bool {
@@ -239,28 +239,13 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 	}
 	for secret, s := range inv {
 		if !seen[secret] && !seen[s.ARN] && !s.NotBefore.IsZero() && len(s.Domains) > 0 {
-			out = append(out, limits.Issuance{At: countedFrom(s.NotBefore, s.Tags), Domains: s.Domains})
+			out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
 		}
 	}
 	for _, e := range ledger {
 		out = append(out, limits.Issuance{At: e.at, Domains: e.domains})
 	}
 	return out
-}
-
-// maxBackdate bounds how far an order recorded with a certificate (certferry:ordered)
-// may follow its not_before and still be its order: a CA backdates by an hour at most
-// (Let's Encrypt), a tag left from an older certificate precedes the not_before.
-const maxBackdate = 24 * time.Hour
-
-// countedFrom is when a stored certificate's order counts against the CA's limits: when
-// it was placed, as recorded with it, or else from its not_before.
-func countedFrom(notBefore time.Time, tags map[string]string) time.Time {
-	at := notBefore.Add(x509Slack)
-	if o := smsink.ParseTime(tags[smsink.TagOrdered]).Add(x509Slack); o.After(at) && o.Sub(notBefore) <= maxBackdate {
-		return o
-	}
-	return at
 }
 
 func later(a, b time.Time) time.Time {
@@ -354,7 +339,6 @@ func (wg *workGate) Leave(err error) {
 		r.log.Warn("the CA answered rateLimited: no new order before its Retry-After", zap.String("cert", wg.w.cert.Name),
 			zap.Time("until", until), zap.Error(err))
 	case err == nil && !wg.w.exempt:
-		wg.w.orderedAt = now
 		r.mem.limits.record(r.settings.Directory, ledgerEntry{name: wg.w.cert.Name, at: now, domains: wg.w.cert.Domains},
 			longestWindow(r.settings.Limits))
 	}

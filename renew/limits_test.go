@@ -212,20 +212,3 @@ func TestLimitsCAStopHoldsOnly(t *testing.T) {
 		t.Errorf("%d rateLimited answers, want 1", refused)
 	}
 }
-
-// A one-shot run (no ledger) counts a stored certificate from when it was ordered,
-// recorded with it (certferry:ordered), not from the not_before the CA backdated: the
-// fake CA backdates by a minute, as Let's Encrypt does by an hour.
-func TestLimitsOneShotCountsFromTheOrder(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	l := config.Limits{NewOrders: config.Limit{N: 1, Window: time.Hour}}
-	t0 := w.now
-	w.pass(w.limitsRunner(l, namedCert("a", "a.example.com")), Options{})
-	w.mem = NewMemory() // a new process
-	w.now = t0.Add(time.Hour - 30*time.Second)
-	sum := w.pass(w.limitsRunner(l, namedCert("a", "a.example.com"), namedCert("b", "b.example.com")), Options{})
-	if b := sum.Results[1]; b.Action != ActionWait || w.ca.begins != 1 {
-		t.Fatalf("ordered inside the CA's window: %+v, %d orders", b, w.ca.begins)
-	}
-}

@@ -306,7 +306,6 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		v := saved.VersionID
 		state := r.clearedState()
 		state[smsink.TagIssued] = r.issued(w, b, now)
-		state[smsink.TagOrdered] = smsink.FormatTime(w.orderedAt) // "" clears an older one
 		if len(w.cert.OnRenew) > 0 {
 			state[smsink.TagHooks] = smsink.HookProgress{Version: v, StoredAt: now}.String()
 		}
@@ -326,7 +325,6 @@ func (r *Runner) store(ctx context.Context, w *work, b *certs.Bundle, opts Optio
 		if w.cert.Secret == nil {
 			state := r.clearedState()
 			state[smsink.TagIssued] = r.issued(w, b, now)
-			state[smsink.TagOrdered] = smsink.FormatTime(w.orderedAt)
 			w.state.set(state)
 		}
 	}

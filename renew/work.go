@@ -60,8 +60,6 @@ type work struct {
 	// is the end of the CA's Retry-After.
 	exempt    bool
 	caRefused time.Time
-	// orderedAt is when the CA accepted this pass's new order (certferry:ordered).
-	orderedAt time.Time
 }
 
 // outcome is how a certificate's failure in this pass came about.

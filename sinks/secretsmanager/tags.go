@@ -322,9 +322,6 @@ const (
 	// this certificate's new order: no runner sends the CA a new order before it (ARI
 	// renewals, which the CA's limits exempt, aside). Cleared when the certificate is stored.
 	TagCAWait = "certferry:ca-wait"
-	// TagOrdered: RFC 3339, when the new order of the stored certificate was placed (a
-	// CA counts its limits from then; the not_before may be backdated).
-	TagOrdered = "certferry:ordered"
 	// TagHooks records, per secret version, how far the on_renew hooks got (see
 	// HookProgress). A version without the tag (stored before any hook was configured)
 	// has nothing pending.

@@ -241,3 +241,26 @@ func TestRefreshFindsRevokedRunsAPass(t *testing.T) {
 		t.Errorf("passes = %d after the replacement, want 2: the next is the schedule's", n)
 	}
 }
+
+// TestNextPassWhenLeaseElsewhereEnds: a pass that leaves a certificate to another
+// runner (renewing elsewhere, its lease until a moment later) is followed by a pass once
+// that lease can be taken over, not at the next scheduled time an hour later: if the
+// other runner died, this one takes the certificate over.
+func TestNextPassWhenLeaseElsewhereEnds(t *testing.T) {
+	t.Parallel()
+	cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+	writeFile(t, cfgPath, strings.Replace(fmt.Sprintf(fakeConfig, "web", "web"), `schedule: "@every 1h"`,
+		"schedule: { cron: \"@every 1h\", min_period: 1s }", 1))
+	const leaseLeft = time.Second
+	runner := &fakeRunner{pass: func(context.Context) (*renew.Summary, error) {
+		return &renew.Summary{Started: time.Now(), Results: []*renew.Result{{
+			Name: "web", Action: renew.ActionElsewhere, Reason: scheduler.ReasonMissing, Condition: renew.ConditionDue,
+			Message: "renewing elsewhere (bastion-2/42/abcdef, until ...)", ElsewhereUntil: time.Now().Add(leaseLeft),
+		}}}, nil
+	}}
+	start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() >= 1 })
+	// The lease ends leaseLeft after the pass; the next pass a second after that (and
+	// after min_period).
+	eventually(t, testwait.For(leaseLeft+2*time.Second), "a pass once the lease elsewhere ends", func() bool { return runner.passes.Load() >= 2 })
+}

@@ -119,7 +119,7 @@ func (r *Runner) leaseHookRetries(ctx context.Context, works []*work) {
 }
 
 func (r *Runner) renewingElsewhere(w *work, held *lease.HeldError) {
-	w.res.Action = ActionElsewhere
+	w.res.Action, w.res.ElsewhereUntil = ActionElsewhere, held.Until
 	w.res.Message = fmt.Sprintf("renewing elsewhere (%s, until %s)", held.Holder, held.Until.UTC().Format(time.RFC3339))
 	r.log.Info("another runner holds the certificate's lease: left to it", zap.String("cert", w.cert.Name),
 		zap.String("holder", held.Holder), zap.Time("until", held.Until))

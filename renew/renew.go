@@ -248,6 +248,9 @@ type Result struct {
 	// WaitingUntil is set when the certificate is due and waits for the CA's limit
 	// (Action wait): acme.limits holds it back, or the CA answered rateLimited.
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
+	// ElsewhereUntil is set when another runner holds the certificate's lease (Action
+	// elsewhere): when that lease ends unless its holder renews it.
+	ElsewhereUntil time.Time `json:"elsewhere_until,omitzero"`
 	// RetryAfter is set when the CA asked to wait (rateLimited).
 	RetryAfter time.Duration `json:"retry_after_ns,omitempty"`
 	// Hooks are the hooks that ran (or were skipped) for this certificate in this pass.
@@ -291,13 +294,25 @@ func (s *Summary) Waiting() int {
 	return n
 }
 
-// WaitUntil is the earliest time a waiting certificate fits the CA's limits (zero when
-// none waits): the daemon runs its next pass then.
+// WaitUntil is the first time a certificate this pass held back can go on: the CA's
+// limit frees for one that waits (Action wait), or the lease of one renewing elsewhere
+// ends (a second after its expiry, when it can be taken over): if its holder died, the
+// next pass takes the certificate over then rather than at the next scheduled time.
+// Zero when none was held back.
 func (s *Summary) WaitUntil() time.Time {
 	var t time.Time
 	for _, r := range s.Results {
-		if r.Action == ActionWait && (t.IsZero() || r.WaitingUntil.Before(t)) {
-			t = r.WaitingUntil
+		var at time.Time
+		switch {
+		case r.Action == ActionWait:
+			at = r.WaitingUntil
+		case r.Action == ActionElsewhere && !r.ElsewhereUntil.IsZero():
+			at = r.ElsewhereUntil.Add(time.Second)
+		default:
+			continue
+		}
+		if t.IsZero() || at.Before(t) {
+			t = at
 		}
 	}
 	return t

@@ -108,6 +108,7 @@ line 4: acme.email: required: the contact address for the ACME account (e.g. ops
 		{"bad_coordination", `line 3: health_refresh: 0s: must be between 1s and 1d
 line 5: coordination.dynamodb_table: "no spaces": a DynamoDB table name is 3-255 of a-z, A-Z, 0-9, '_', '-' and '.'
 line 6: coordination.lease_duration: 1s: must be between 3s and 1h`},
+		{"coordination_empty", `line 3: coordination.dynamodb_table: required: the DynamoDB table of the leases (e.g. certferry-leases)`},
 		{"coordination_no_table", `line 4: coordination.dynamodb_table: required: the DynamoDB table of the leases (e.g. certferry-leases)
 line 4: coordination.lease_duration: 2h: must be between 3s and 1h`},
 		{"missing_email", `line 2: acme.email: required: the contact address for the ACME account (e.g. ops@example.com)`},

@@ -524,9 +524,9 @@ func (d *decoder) document(root *yaml.Node) {
 				{"dynamodb_table", d.str(&co.DynamoDBTable)},
 				{"lease_duration", d.duration(&co.LeaseDuration, nil)},
 			})
-			if !isNull(d.node(n)) {
-				c.Coordination = &co
-			}
+			// Present, even empty (its keys commented out), it asks for a lease: a table
+			// left out is an error, never a silent run without coordination.
+			c.Coordination = &co
 		}},
 		{"certificates", func(p string, n *yaml.Node) {
 			d.list(n, p, "a list of certificates", d.certificate)

@@ -41,6 +41,13 @@ type Bundle struct {
 	KeyType             string    // ec256 | ec384 | rsa2048 | rsa3072 | rsa4096 (see KeyTypeOf)
 }
 
+// KeyMismatchError says a certificate and a key both parse but the key is not the
+// certificate's. Leaf is the parsed certificate, so a caller can still say what is
+// stored (a value that cannot be served is replaced, not reported as unreadable).
+type KeyMismatchError struct{ Leaf *x509.Certificate }
+
+func (e *KeyMismatchError) Error() string { return "key: does not match the certificate's public key" }
+
 // NewBundle parses fullchainPEM (the leaf first, then the intermediates), checks that key
 // is the leaf's private key, and fills the metadata. domains are kept in the given order;
 // when empty they are taken from the leaf's DNS names. An empty ariID is computed from the
@@ -91,7 +98,7 @@ func newBundle(name string, domains []string, fullchainPEM, extraChain []byte, k
 	}
 	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(leaf.PublicKey) {
-		return nil, errors.New("key: does not match the certificate's public key")
+		return nil, &KeyMismatchError{Leaf: leaf}
 	}
 	if ariID == "" {
 		// A certificate without an authority key identifier has no ARI identifier;

@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -263,9 +264,12 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 		}
 		if !s.TagsCurrent {
 			b, _, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT")
+			var mismatch *certs.KeyMismatchError
 			switch {
 			case errors.Is(err, smsink.ErrNotFound):
 				return st, nil
+			case errors.As(err, &mismatch):
+				return r.keyMismatch(w, mismatch.Leaf), nil
 			case err != nil:
 				return st, fmt.Errorf("read stored certificate: %w", err)
 			}
@@ -326,6 +330,19 @@ func (r *Runner) storedDirectory(s smsink.Stored) string {
 		return r.settings.Directory
 	}
 	return ""
+}
+
+// keyMismatch is the stored state of a secret whose certificate and key both parse but
+// do not belong together (a hand edit): no server can use it, so, like a certificate not
+// from the CA, it is due (key-mismatch) now whatever its dates and replaced, not reported
+// as unreadable and left alone. Its tags are not rewritten from it; its CA is unknown.
+func (r *Runner) keyMismatch(w *work, leaf *x509.Certificate) scheduler.Stored {
+	serial := certs.SerialHex(leaf)
+	w.ariID, w.res.Serial = "", serial
+	w.in.Untrusted = &scheduler.Problem{Reason: scheduler.ReasonKeyMismatch,
+		Message: fmt.Sprintf("the stored key does not match the stored certificate (serial %s); it is replaced", serial)}
+	return scheduler.Stored{Exists: true, Domains: leaf.DNSNames, KeyType: certs.KeyTypeOf(leaf.PublicKey), Profile: w.cert.Profile,
+		NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), IssuedAt: leaf.NotBefore.UTC()}
 }
 
 // untrusted checks a stored certificate read from its value against the CA's roots

@@ -36,6 +36,7 @@ const (
 	ReasonForced         Reason = "forced"           // --force
 	ReasonRevoked        Reason = "revoked"          // the stored certificate was revoked (certferry revoke)
 	ReasonNotFromCA      Reason = "not-from-ca"      // the stored certificate does not chain to the CA's roots (placed by hand)
+	ReasonKeyMismatch    Reason = "key-mismatch"     // the stored key is not the stored certificate's (a hand edit)
 	ReasonNotDue         Reason = "not-due"          // fine as it is
 	ReasonBackoff        Reason = "backoff"          // a recent failure: waiting before the next attempt
 	ReasonIssuanceGuard  Reason = "issuance-guard"   // a certificate was issued too recently
@@ -100,7 +101,8 @@ type Input struct {
 	// Untrusted, when set, says the stored certificate is not one the CA issued (it does
 	// not chain to acme.issuer_roots: a self-signed one placed by hand): like a revoked
 	// one, it is due now whatever its dates, the issuance guard and the would-shorten
-	// rule; backoff still holds.
+	// rule; backoff still holds. A stored key that does not match the stored certificate
+	// (key-mismatch) is untrusted the same way.
 	Untrusted *Problem
 	// Unstored: a certificate issued earlier (by this process) waits to be stored.
 	// Storing it asks nothing of the CA, so neither backoff nor the issuance guard holds
@@ -119,9 +121,9 @@ type Problem struct {
 	Message string
 }
 
-// ReplacesUntrusted reports whether r replaces a stored certificate that is not the CA's:
-// it may expire earlier than the one replacing it.
-func (r Reason) ReplacesUntrusted() bool { return r == ReasonNotFromCA }
+// ReplacesUntrusted reports whether r replaces a stored certificate that is not the CA's,
+// or one whose key is not its own: it may expire earlier than the one replacing it.
+func (r Reason) ReplacesUntrusted() bool { return r == ReasonNotFromCA || r == ReasonKeyMismatch }
 
 // IsChange reports whether r is a deliberate change of the configuration (names, key
 // type, profile, CA): such a renewal may replace a certificate that lasts longer.

@@ -21,6 +21,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -278,28 +279,53 @@ func TestSecretVersionQuota(t *testing.T) {
 	}
 }
 
-// Scenario 8: a stored value that is not JSON, or whose key does not match its
-// certificate, is never silently overwritten: the pass fails naming the secret; with
-// --force it is replaced and AWSPREVIOUS keeps the raw value.
+// Scenario 8: a stored value that is not JSON is never silently overwritten: the pass
+// fails naming the secret; with --force it is replaced and AWSPREVIOUS keeps the raw
+// value. (A value whose certificate and key both parse but do not match is replaced on
+// the next pass: TestSecretKeyMismatch.)
 func TestSecretCorruptStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	a := e.App(t, e.Config(t, webCert))
 	e.Pass(t, a, renew.Options{})
 	good := e.Stored(t, "certferry/web", "AWSCURRENT")
-	raw := func() string {
-		out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(out.SecretString)
+	raw := rawSecret(t, e)
+	const bad = "not json at all"
+	putSecret(t, e, bad)
+	orders := e.orders()
+	sum := e.Pass(t, a, renew.Options{})
+	r := result(t, sum, "web")
+	if !errors.Is(r.Err(), smsink.ErrCorruptStored) || r.Reason != renew.ReasonStoredUnreadable || !strings.Contains(sum.Err().Error(), "certferry/web") {
+		t.Fatalf("corrupt value: %+v", r)
 	}
-	put := func(v string) {
-		if _, err := e.SM.PutSecretValue(t.Context(), &awssm.PutSecretValueInput{SecretId: aws.String("certferry/web"), SecretString: aws.String(v)}); err != nil {
-			t.Fatal(err)
-		}
+	if raw() != bad || e.orders() != orders {
+		t.Fatalf("the corrupt value was overwritten or an order placed")
 	}
-	// A key that does not match: the stored JSON with a fresh key.
+	sum = e.Pass(t, a, renew.Options{Force: true})
+	if r := result(t, sum, "web"); r.Err() != nil {
+		t.Fatalf("--force: %v", r.Err())
+	}
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == good.Serial {
+		t.Error("not replaced")
+	}
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web"), VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil || aws.ToString(out.SecretString) != bad {
+		t.Errorf("AWSPREVIOUS does not keep the raw value: %v", err)
+	}
+}
+
+// TestSecretKeyMismatch: a stored value whose certificate and key both parse but do not
+// belong together (the stored JSON with a fresh key, as a hand edit leaves it) cannot be
+// served: status shows it due with reason key-mismatch and says why, and the next pass
+// replaces it with one order (AWSPREVIOUS keeps the raw value); the pass after that has
+// nothing to do.
+func TestSecretKeyMismatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	a := e.App(t, e.Config(t, webCert))
+	e.Pass(t, a, renew.Options{})
+	good := e.Stored(t, "certferry/web", "AWSCURRENT")
+	raw := rawSecret(t, e)
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(raw()), &doc); err != nil {
 		t.Fatal(err)
@@ -308,28 +334,52 @@ func TestSecretCorruptStored(t *testing.T) {
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	doc["key"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	mismatched, _ := json.Marshal(doc)
+	putSecret(t, e, string(mismatched))
 
-	for _, bad := range []string{"not json at all", string(mismatched)} {
-		put(bad)
-		orders := e.orders()
-		sum := e.Pass(t, a, renew.Options{})
-		r := result(t, sum, "web")
-		if !errors.Is(r.Err(), smsink.ErrCorruptStored) || r.Reason != renew.ReasonStoredUnreadable || !strings.Contains(sum.Err().Error(), "certferry/web") {
-			t.Fatalf("corrupt value: %+v", r)
-		}
-		if raw() != bad || e.orders() != orders {
-			t.Fatalf("the corrupt value was overwritten or an order placed")
-		}
+	orders := e.orders()
+	plan := e.Pass(t, a, renew.Options{Plan: true}) // what status shows
+	if r := result(t, plan, "web"); r.Reason != scheduler.ReasonKeyMismatch || r.Condition != renew.ConditionDue || !strings.Contains(r.Message, "does not match") {
+		t.Fatalf("status of a mismatched key: reason %s, condition %s, message %q", r.Reason, r.Condition, r.Message)
 	}
-	sum := e.Pass(t, a, renew.Options{Force: true})
-	if r := result(t, sum, "web"); r.Err() != nil {
-		t.Fatalf("--force: %v", r.Err())
+	sum := e.Pass(t, a, renew.Options{})
+	r := result(t, sum, "web")
+	if r.Err() != nil || r.Reason != scheduler.ReasonKeyMismatch || r.Action != renew.ActionRenew {
+		t.Fatalf("pass after the mismatched key: action %s, reason %s, message %q, error %v", r.Action, r.Reason, r.Message, r.Err())
+	}
+	if n := e.orders() - orders; n != 1 {
+		t.Errorf("%d orders to replace it, want 1", n)
 	}
 	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == good.Serial {
-		t.Error("not replaced")
+		t.Error("the mismatched value is still current")
 	}
 	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web"), VersionStage: aws.String("AWSPREVIOUS")})
 	if err != nil || aws.ToString(out.SecretString) != string(mismatched) {
 		t.Errorf("AWSPREVIOUS does not keep the raw value: %v", err)
+	}
+	orders = e.orders()
+	sum = e.Pass(t, a, renew.Options{})
+	if r := result(t, sum, "web"); r.Reason != scheduler.ReasonNotDue || r.Condition != renew.ConditionReady {
+		t.Errorf("the pass after the replacement: reason %s, condition %s", r.Reason, r.Condition)
+	}
+	if n := e.orders() - orders; n != 0 {
+		t.Errorf("%d orders after the replacement", n)
+	}
+}
+
+// rawSecret returns a reader of certferry/web's current value as stored.
+func rawSecret(t *testing.T, e *env) func() string {
+	return func() string {
+		out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/web")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.SecretString)
+	}
+}
+
+// putSecret writes v into certferry/web by hand, as an operator would.
+func putSecret(t *testing.T, e *env, v string) {
+	if _, err := e.SM.PutSecretValue(t.Context(), &awssm.PutSecretValueInput{SecretId: aws.String("certferry/web"), SecretString: aws.String(v)}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,7 +20,8 @@ import (
 //
 // Guards, all skipped by opts.Force: a stored certificate that expires later is not
 // replaced (ErrWouldShorten); a stored value that is not a valid certificate secret is
-// not overwritten (ErrCorruptStored). Both read the stored value, never the tags.
+// not overwritten (ErrCorruptStored), unless its certificate and key both parse but do
+// not match and opts.AllowShorter is set. Both read the stored value, never the tags.
 //
 // Storing the certificate that is already current is a no-op apart from refreshing the
 // tags. Verifying the chain is the caller's job; the key was checked against the
@@ -294,6 +295,11 @@ func (s *Sink) guard(ctx context.Context, secret string, b *certs.Bundle, allowS
 	// The value itself, never the tags: a hand-edited tag must not let a shorter
 	// certificate replace a longer one, nor block a good one.
 	old, _, err := s.getStage(ctx, secret, "AWSCURRENT")
+	if mismatch := (*certs.KeyMismatchError)(nil); errors.As(err, &mismatch) && allowShorter {
+		// A certificate stored with another key cannot be served: the caller, which
+		// allows a shorter one only to replace such a value or on a change, replaces it.
+		return nil
+	}
 	if err != nil {
 		return err // ErrCorruptStored, or the read's own failure
 	}

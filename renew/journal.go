@@ -36,7 +36,9 @@ import (
 // used. An error (every slot in use, an order URL a tag cannot hold, a write refused)
 // means the records must not be published: a run killed before its clean-up would leave
 // them where no later pass could find them. A plan or a dry run journals nothing (its
-// state is its own Memory).
+// state is its own Memory, and the sweep reads orders back only from the configured CA):
+// what a killed dry run can leave is in docs/architecture.md ("A dry run is not
+// journaled").
 func (r *Runner) journal(ctx context.Context, w *work) error {
 	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
 		return nil

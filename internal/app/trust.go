@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/certferry/certferry/config"
@@ -54,25 +55,78 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 	return problems, warnings
 }
 
-// checkOwnedPath checks path (symbolic links resolved) and every directory above it.
-// A path that does not exist is left to checkProgram.
+// maxLinkHops bounds the symbolic links checkOwnedPath follows, as the kernel's ELOOP does.
+const maxLinkHops = 40
+
+// checkOwnedPath resolves path component by component, as the kernel does when it runs
+// it, and checks every directory a name is looked up in, every symbolic link met on the
+// way (its owner can point it elsewhere) and the program it ends at. Resolving first and
+// checking the result would miss a link in a directory anyone may write into: whoever
+// replaces the link chooses what root runs. A path that does not exist is left to
+// checkProgram.
 func checkOwnedPath(path string, euid int) error {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil
-	}
-	for p, leaf := real, true; ; p, leaf = filepath.Dir(p), false {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+	todo := splitPath(path)
+	dir, hops := "/", 0
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			dir = filepath.Dir(dir)
+			continue
 		}
-		if err := trusted(p, fi, euid, leaf); err != nil {
+		if err := lstatTrusted(dir, euid, false); err != nil {
 			return err
 		}
-		if filepath.Dir(p) == p {
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
 			return nil
 		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if len(todo) == 0 {
+				return trusted(p, fi, euid, true)
+			}
+			dir = p
+			continue
+		}
+		if err := ownedBy(p, fi, euid); err != nil {
+			return err
+		}
+		if hops++; hops > maxLinkHops {
+			return fmt.Errorf("%s: too many symbolic links", path)
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return nil
+		}
+		if filepath.IsAbs(target) {
+			dir = "/"
+		}
+		todo = append(splitPath(target), todo...)
 	}
+	return lstatTrusted(dir, euid, true)
+}
+
+func splitPath(p string) []string { return strings.Split(p, "/") }
+
+// lstatTrusted checks the directory (or, as leaf, the file) p as trusted does.
+func lstatTrusted(p string, euid int, leaf bool) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return trusted(p, fi, euid, leaf)
+}
+
+// ownedBy refuses p when someone other than root or euid owns it.
+func ownedBy(p string, fi fs.FileInfo, euid int) error {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
+		return fmt.Errorf("%s is owned by uid %d, not root", p, st.Uid)
+	}
+	return nil
 }
 
 // trusted checks one path of checkOwnedPath.
@@ -81,8 +135,8 @@ func trusted(p string, fi fs.FileInfo, euid int, leaf bool) error {
 	if leaf {
 		what = p
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
-		return fmt.Errorf("%s is owned by uid %d, not root", what, st.Uid)
+	if err := ownedBy(what, fi, euid); err != nil {
+		return err
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o022 == 0 || (!leaf && fi.IsDir() && fi.Mode()&fs.ModeSticky != 0) {

@@ -55,6 +55,34 @@ func TestTrustProblems(t *testing.T) {
 	if err := os.Symlink("/etc", link); err != nil {
 		t.Fatal(err)
 	}
+	// A symbolic link is replaced by whoever may write the directory that holds it,
+	// whatever it points to: a link in an open directory to a good hook, a path through a
+	// linked directory there, a link in a sticky directory owned by another user.
+	linkInOpen := filepath.Join(open, "link.sh")
+	if err := os.Symlink(good, linkInOpen); err != nil {
+		t.Fatal(err)
+	}
+	safeDir := mkdir("safe", 0o755)
+	safeHook := filepath.Join(safeDir, "hook.sh")
+	if err := os.WriteFile(safeHook, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(safeDir, filepath.Join(open, "dir")); err != nil {
+		t.Fatal(err)
+	}
+	throughOpenDir := filepath.Join(open, "dir", "hook.sh")
+	chained := filepath.Join(dir, "chained.sh") // a good directory's link to the open one's
+	if err := os.Symlink(linkInOpen, chained); err != nil {
+		t.Fatal(err)
+	}
+	relative := filepath.Join(dir, "relative.sh") // a relative link to the good hook
+	if err := os.Symlink("safe/hook.sh", relative); err != nil {
+		t.Fatal(err)
+	}
+	otherLink := filepath.Join(sticky, "other-link.sh")
+	if err := os.Symlink(good, otherLink); err != nil {
+		t.Fatal(err)
+	}
 	sinkOpen := mkdir("sink-open", 0o777)
 	sinkOK := mkdir("sink-ok", 0o750)
 
@@ -62,6 +90,9 @@ func TestTrustProblems(t *testing.T) {
 	otherOwned := mk("other.sh", 0o755)
 	if uid == 0 {
 		if err := os.Chown(otherOwned, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(otherLink, 4242, 4242); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,6 +109,11 @@ func TestTrustProblems(t *testing.T) {
 		{"group-writable hook", groupWritable, "", 0, "is writable by its group (mode -rwxrwxr-x)", ""},
 		{"hook in a world-writable directory", inOpen, "", 0, "directory " + open + " is writable by every user", ""},
 		{"hook in a sticky directory", inSticky, "", 0, "", ""},
+		{"hook linked from a world-writable directory", linkInOpen, "", 0, "directory " + open + " is writable by every user", ""},
+		{"hook through a linked directory in a world-writable directory", throughOpenDir, "", 0, "directory " + open + " is writable by every user", ""},
+		{"hook through a chain of links", chained, "", 0, "directory " + open + " is writable by every user", ""},
+		{"hook through a relative link", relative, "", 0, "", ""},
+		{"hook linked from a sticky directory by another user", otherLink, "", 0, otherLink + " is owned by uid 4242, not root", ""},
 		{"hook owned by another user", otherOwned, "", 0, otherOwned + " is owned by uid 4242, not root", ""},
 		{"not root: hooks not checked", worldWritable, "", 4242, "", ""},
 		{"world-writable sink directory", "", sinkOpen, 4242, "writable by every user (mode -rwxrwxrwx)", ""},

@@ -112,6 +112,47 @@ type Client struct {
 	replaceMu sync.Mutex
 }
 
+// newClient is a client for cfg (validated) without its account.
+func newClient(cfg Config) *Client {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("acme")
+	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now, store: cfg.Store, eab: cfg.EAB, maxRetryAfter: cfg.MaxRetryAfter}
+	c.sleep = sleepCtx
+	if c.maxRetryAfter == 0 {
+		c.maxRetryAfter = DefaultMaxRetryAfter
+	}
+	var base http.RoundTripper
+	if cfg.HTTPClient != nil {
+		base, c.timeout = cfg.HTTPClient.Transport, cfg.HTTPClient.Timeout
+	}
+	c.httpBase = base
+	c.transport = newSharedTransport(base, cfg.RateLimits, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
+	c.transport.onRequest = cfg.OnRequest
+	return c
+}
+
+// NewKeyRevoker returns a client for RevokeWithCertKey alone: requests signed with a
+// certificate's own key need no account, so it opens none (cfg.Store and cfg.EAB are
+// not used). Reporting a compromised key then never waits on an account, nor registers
+// one: none may be stored, the stored one may be deactivated, or the CA may refuse new
+// registrations (a used-up EAB key). Its other methods fail.
+func NewKeyRevoker(cfg Config) (*Client, error) {
+	switch {
+	case cfg.DirectoryURL == "":
+		return nil, errors.New("acme: new key revoker: DirectoryURL is empty")
+	case cfg.RequestsPerSecond < 0:
+		return nil, fmt.Errorf("acme: new key revoker: RequestsPerSecond must not be negative, got %g", cfg.RequestsPerSecond)
+	}
+	if err := cfg.RateLimits.validate(); err != nil {
+		return nil, fmt.Errorf("acme: new key revoker: %w", err)
+	}
+	cfg.Store, cfg.EAB = nil, nil
+	return newClient(cfg), nil
+}
+
 // New loads the account of (DirectoryURL, EAB key id) from cfg.Store, or creates and
 // registers it, and returns a client for it.
 //
@@ -143,23 +184,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.EAB.validate(); err != nil {
 		return nil, &accountRefusedError{err}
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	log = log.Named("acme")
-	c := &Client{dirURL: cfg.DirectoryURL, userAgent: cfg.UserAgent, log: log, now: time.Now, store: cfg.Store, eab: cfg.EAB, maxRetryAfter: cfg.MaxRetryAfter}
-	c.sleep = sleepCtx
-	if c.maxRetryAfter == 0 {
-		c.maxRetryAfter = DefaultMaxRetryAfter
-	}
-	var base http.RoundTripper
-	if cfg.HTTPClient != nil {
-		base, c.timeout = cfg.HTTPClient.Transport, cfg.HTTPClient.Timeout
-	}
-	c.httpBase = base
-	c.transport = newSharedTransport(base, cfg.RateLimits, cfg.RequestsPerSecond, cfg.DirectoryURL, log, c.now)
-	c.transport.onRequest = cfg.OnRequest
+	c := newClient(cfg)
+	log := c.log
 
 	kid := ""
 	if cfg.EAB != nil {

@@ -191,7 +191,12 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
 	}
-	ca, err := a.ACMEFor(ctx, st.Directory) // the CA that issued it
+	var ca *acme.Client // of the CA that issued it
+	if reason == acme.ReasonKeyCompromise {
+		ca, err = a.KeyRevoker(st.Directory) // signed with the certificate's key: no account
+	} else {
+		ca, err = a.ACMEFor(ctx, st.Directory)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/e2etest"
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
@@ -462,4 +463,30 @@ func rowOf(t *testing.T, out, name string) map[string]string {
 		}
 	}
 	return m
+}
+
+// TestCLIRevokeKeyCompromiseNeedsNoAccount: keyCompromise is signed with the
+// certificate's key, so revoke opens no ACME account: with the account deactivated and
+// the CA refusing every registration, the compromised certificate is still revoked, and
+// nothing is registered.
+func TestCLIRevokeKeyCompromiseNeedsNoAccount(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, sandboxBase+e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com")))
+	e.mustRenew(t)
+	if code, out, errOut := cli(t, "account", "deactivate", "--yes", "--config", e.cfg); code != exitOK {
+		t.Fatalf("account deactivate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	stored := e.Stored(t, "certferry/web", "AWSCURRENT")
+	e.SB.Calls().Reset()
+	e.SB.Calls().FailNext("acme", "NewAccount", 10, calls.Fault{Code: "serverInternal", Message: "registrations are closed"})
+	code, out, errOut := cli(t, "revoke", "web", "--reason", "keyCompromise", "--config", e.cfg)
+	if code != exitOK {
+		t.Fatalf("revoke --reason keyCompromise: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := e.SB.Calls().Count("acme", "NewAccount"); n != 0 {
+		t.Errorf("%d registrations for a revocation signed with the certificate's key", n)
+	}
+	if st, err := e.SB.CA().CertStatus(t.Context(), stored.Serial); err != nil || !st.Revoked() {
+		t.Errorf("the certificate at the CA: %+v %v", st, err)
+	}
 }

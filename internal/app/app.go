@@ -492,8 +492,23 @@ func (a *App) openACME(ctx context.Context) (*acme.Client, error) {
 	return a.openACMEAt(ctx, a.directory, eab)
 }
 
+// KeyRevoker returns a client of directory (the configured one when empty) that
+// revokes with a certificate's own key and opens no account (acme.NewKeyRevoker):
+// keyCompromise never registers an account first, nor fails because it cannot.
+func (a *App) KeyRevoker(directory string) (*acme.Client, error) {
+	if directory == "" {
+		directory = a.directory
+	}
+	return acme.NewKeyRevoker(a.acmeConfig(directory, nil))
+}
+
 // openACMEAt opens the account of directory (with eab, when the CA wants one).
 func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (*acme.Client, error) {
+	return acme.New(ctx, a.acmeConfig(directory, eab))
+}
+
+// acmeConfig is the ACME client configuration for directory.
+func (a *App) acmeConfig(directory string, eab *acme.EAB) acme.Config {
 	cfg := a.Config.ACME
 	store := a.AccountStore()
 	base := http.DefaultTransport.(*http.Transport).Clone()
@@ -502,7 +517,7 @@ func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (
 	// lego never closes its nonce responses' bodies, and a client timeout keeps a timer
 	// and goroutine per such request alive for the whole timeout.
 	base.ResponseHeaderTimeout = 90 * time.Second
-	return acme.New(ctx, acme.Config{
+	return acme.Config{
 		DirectoryURL:      directory,
 		Email:             cfg.Email,
 		HTTPClient:        &http.Client{Transport: waitlog.Transport(base, a.Log.Named("acme"), "ACME CA", waitlog.CallAfter, waitlog.CallEvery)},
@@ -514,7 +529,7 @@ func (a *App) openACMEAt(ctx context.Context, directory string, eab *acme.EAB) (
 		Store:             store,
 		Logger:            a.Log,
 		OnRequest:         a.onACME,
-	})
+	}
 }
 
 // acmeRateLimits converts acme.rate_limits; a class left out stays zero, which the acme

@@ -231,9 +231,13 @@ func loadOrCreate(ctx context.Context, store AccountStore, dir, kid, email strin
 	if err == nil && !acct.Deactivated {
 		return acct, nil
 	}
-	if err == nil {
+	switch {
+	case err == nil && acct.DeactivatedReason != "":
+		// Superseded: the CA no longer knows it (replace.go logs why).
+		log.Info("the stored ACME account is superseded; registering a new one", zap.String("directory", dir), zap.String("account", acct.URL))
+	case err == nil:
 		log.Warn("the stored ACME account was deactivated; registering a new one", zap.String("directory", dir), zap.String("account", acct.URL))
-	} else if !errors.Is(err, ErrNoAccount) {
+	case !errors.Is(err, ErrNoAccount):
 		return nil, fmt.Errorf("acme: new client: load account: %w", err)
 	}
 	key, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)

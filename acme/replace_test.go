@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/internal/sandbox/acmesim"
 	"github.com/certferry/certferry/sinks/file"
@@ -23,7 +27,8 @@ func TestAccountDeactivatedElsewhereIsReplacedOnce(t *testing.T) {
 	ca := startCA(t, acmesim.Options{AlwaysValid: true})
 	dir := t.TempDir()
 	store := file.NewAccountStore(dir)
-	c, cnt := newClient(t, ca, clientOpts{store: store})
+	core, logs := observer.New(zapcore.InfoLevel)
+	c, cnt := newClient(t, ca, clientOpts{store: store, logger: zap.New(core)})
 	old, err := store.Load(t.Context(), ca.DirectoryURL(), "")
 	if err != nil || old.URL == "" {
 		t.Fatalf("stored account: %+v %v", old, err)
@@ -64,6 +69,13 @@ func TestAccountDeactivatedElsewhereIsReplacedOnce(t *testing.T) {
 	now, err := store.Load(t.Context(), ca.DirectoryURL(), "")
 	if err != nil || now.URL == "" || now.URL == old.URL || now.Deactivated || c.AccountURL() != now.URL {
 		t.Fatalf("the account now: %+v %v (old %s, client %s)", now, err, old.URL, c.AccountURL())
+	}
+	// The log says what happened: superseded, not "deactivated" (certferry did not).
+	if n := logs.FilterMessageSnippet("was deactivated").Len(); n != 0 {
+		t.Errorf("%d log lines call the superseded account deactivated", n)
+	}
+	if n := logs.FilterMessage("the stored ACME account is superseded; registering a new one").Len(); n != 1 {
+		t.Errorf("%d log lines say the superseded account is replaced, want 1", n)
 	}
 	// The file store keeps the superseded record aside, with the CA's answer.
 	aside, _ := filepath.Glob(filepath.Join(dir, "*.deactivated-*"))

@@ -43,7 +43,7 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 			}
 		}
 		if f := c.Sinks.File; f != nil && filepath.IsAbs(f.Dir) {
-			w, p := checkSinkDir(f.Dir)
+			w, p := checkSinkDir(f.Dir, euid)
 			if p != nil {
 				problems = append(problems, fmt.Errorf("certificates[%d].sinks.file.dir (%s): %q: %w", i, c.Name, f.Dir, p))
 			}
@@ -58,13 +58,26 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 // maxLinkHops bounds the symbolic links checkOwnedPath follows, as the kernel's ELOOP does.
 const maxLinkHops = 40
 
-// checkOwnedPath resolves path component by component, as the kernel does when it runs
-// it, and checks every directory a name is looked up in, every symbolic link met on the
-// way (its owner can point it elsewhere) and the program it ends at. Resolving first and
-// checking the result would miss a link in a directory anyone may write into: whoever
-// replaces the link chooses what root runs. A path that does not exist is left to
-// checkProgram.
+// checkOwnedPath checks path as the kernel follows it when it runs the program (walkPath):
+// every directory a name is looked up in, every symbolic link met on the way (its owner
+// can point it elsewhere) and the program it ends at. Resolving first and checking the
+// result would miss a link in a directory anyone may write into: whoever replaces the
+// link chooses what root runs. A path that does not exist is left to checkProgram.
 func checkOwnedPath(path string, euid int) error {
+	end, fi, err := walkPath(path,
+		func(dir string) error { return lstatTrusted(dir, euid, false) },
+		func(link string, fi fs.FileInfo) error { return ownedBy(link, fi, euid) })
+	if err != nil || fi == nil {
+		return err
+	}
+	return trusted(end, fi, euid, true)
+}
+
+// walkPath resolves path component by component, as the kernel does, calling dirFn for
+// each directory a name is looked up in and linkFn for each symbolic link met. It
+// returns where it ended and that file's Lstat, or, when a name is not there, the
+// directory it was missing from and a nil FileInfo.
+func walkPath(path string, dirFn func(dir string) error, linkFn func(link string, fi fs.FileInfo) error) (string, fs.FileInfo, error) {
 	todo := splitPath(path)
 	dir, hops := "/", 0
 	for len(todo) > 0 {
@@ -77,37 +90,41 @@ func checkOwnedPath(path string, euid int) error {
 			dir = filepath.Dir(dir)
 			continue
 		}
-		if err := lstatTrusted(dir, euid, false); err != nil {
-			return err
+		if err := dirFn(dir); err != nil {
+			return "", nil, err
 		}
 		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)
 		if err != nil {
-			return nil
+			return dir, nil, nil
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			if len(todo) == 0 {
-				return trusted(p, fi, euid, true)
+				return p, fi, nil
 			}
 			dir = p
 			continue
 		}
-		if err := ownedBy(p, fi, euid); err != nil {
-			return err
+		if err := linkFn(p, fi); err != nil {
+			return "", nil, err
 		}
 		if hops++; hops > maxLinkHops {
-			return fmt.Errorf("%s: too many symbolic links", path)
+			return "", nil, fmt.Errorf("%s: too many symbolic links", path)
 		}
 		target, err := os.Readlink(p)
 		if err != nil {
-			return nil
+			return dir, nil, nil
 		}
 		if filepath.IsAbs(target) {
 			dir = "/"
 		}
 		todo = append(splitPath(target), todo...)
 	}
-	return lstatTrusted(dir, euid, true)
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return dir, nil, nil
+	}
+	return dir, fi, nil
 }
 
 func splitPath(p string) []string { return strings.Split(p, "/") }
@@ -149,21 +166,34 @@ func trusted(p string, fi fs.FileInfo, euid int, leaf bool) error {
 	return fmt.Errorf("%s is writable by %s (mode %s): chmod go-w it", what, who, perm)
 }
 
-// checkSinkDir refuses a file sink directory that every user may write into, and warns
-// when it is a symbolic link into a system directory. A directory not created yet is
-// fine (the sink creates it 0700).
-func checkSinkDir(dir string) (warning string, problem error) {
-	real, err := filepath.EvalSymlinks(dir)
+// checkSinkDir refuses a file sink directory that every user may write into, or may
+// swap or create: a directory on its path writable by every user (not sticky), a
+// symbolic link on the way in such a sticky directory owned by another user, a
+// directory not created yet in a directory every user may write into (anyone could
+// create it first). It warns when the directory is a symbolic link into a system
+// directory. A directory not created yet elsewhere is fine (the sink creates it 0700).
+func checkSinkDir(dir string, euid int) (warning string, problem error) {
+	end, fi, err := walkPath(dir, openDirOnTheWay, func(link string, fi fs.FileInfo) error {
+		if parent, err := os.Lstat(filepath.Dir(link)); err == nil && parent.Mode().Perm()&0o002 != 0 {
+			return ownedBy(link, fi, euid)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", nil // not there yet, or unreadable: the sink's own preflight says which
+		return "", err
 	}
-	if real != filepath.Clean(dir) {
-		if why, ok := config.SystemDirectory(real); ok {
-			warning = fmt.Sprintf("is a symbolic link to %s, which is %s: give the certificate a directory of its own", real, why)
+	if fi == nil {
+		if parent, err := os.Stat(end); err == nil && parent.Mode().Perm()&0o002 != 0 {
+			return "", fmt.Errorf("does not exist yet and %s is writable by every user: anyone could create it first and choose what certferry writes into; choose another directory", end)
+		}
+		return "", nil
+	}
+	if end != filepath.Clean(dir) {
+		if why, ok := config.SystemDirectory(end); ok {
+			warning = fmt.Sprintf("is a symbolic link to %s, which is %s: give the certificate a directory of its own", end, why)
 		}
 	}
-	fi, err := os.Stat(real)
-	if err != nil || !fi.IsDir() {
+	if !fi.IsDir() {
 		return warning, nil
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
@@ -171,6 +201,19 @@ func checkSinkDir(dir string) (warning string, problem error) {
 			fi.Mode().Perm(), stickyNote(fi))
 	}
 	return warning, nil
+}
+
+// openDirOnTheWay refuses a directory on a sink's path that every user may write into
+// and that is not sticky: anyone could rename what follows and put their own in its place.
+func openDirOnTheWay(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("directory %s is writable by every user (mode %s): anyone could replace what lies under it; chmod o-w it or choose another directory", dir, fi.Mode().Perm())
+	}
+	return nil
 }
 
 func stickyNote(fi fs.FileInfo) string {

@@ -85,6 +85,16 @@ func TestTrustProblems(t *testing.T) {
 	}
 	sinkOpen := mkdir("sink-open", 0o777)
 	sinkOK := mkdir("sink-ok", 0o750)
+	// A sink directory reached through an open directory is anyone's to swap; one not
+	// created yet in an open (even sticky) directory is anyone's to create first.
+	sinkLinkInOpen := filepath.Join(open, "sink")
+	if err := os.Symlink(sinkOK, sinkLinkInOpen); err != nil {
+		t.Fatal(err)
+	}
+	sinkOtherLink := filepath.Join(sticky, "sink-link")
+	if err := os.Symlink(sinkOK, sinkOtherLink); err != nil {
+		t.Fatal(err)
+	}
 
 	uid := os.Geteuid()
 	otherOwned := mk("other.sh", 0o755)
@@ -93,6 +103,9 @@ func TestTrustProblems(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := os.Lchown(otherLink, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(sinkOtherLink, 4242, 4242); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,6 +132,10 @@ func TestTrustProblems(t *testing.T) {
 		{"world-writable sink directory", "", sinkOpen, 4242, "writable by every user (mode -rwxrwxrwx)", ""},
 		{"sink directory", "", sinkOK, 0, "", ""},
 		{"sink directory not there yet", "", filepath.Join(dir, "later"), 0, "", ""},
+		{"sink directory linked from a world-writable directory", "", sinkLinkInOpen, 4242, "directory " + open + " is writable by every user", ""},
+		{"sink directory under a world-writable directory", "", filepath.Join(open, "later", "certs"), 4242, "directory " + open + " is writable by every user", ""},
+		{"sink directory not there yet in a sticky directory", "", filepath.Join(sticky, "later"), 4242, "does not exist yet and " + sticky + " is writable by every user", ""},
+		{"sink directory linked from a sticky directory by another user", "", sinkOtherLink, 0, sinkOtherLink + " is owned by uid 4242", ""},
 		{"sink directory linked to /etc", "", link, 0, "", "is a symbolic link to /etc, which is a system directory"},
 	} {
 		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}}

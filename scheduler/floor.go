@@ -25,6 +25,9 @@ func CheckSpec(s cron.Schedule, from time.Time, floor time.Duration) error {
 	if prev.IsZero() {
 		return errors.New("never runs: no date matches it within five years")
 	}
+	if prev.After(from.Add(horizon)) { // "@every 1000000h": a constant delay, never zero
+		return fmt.Errorf("never runs: its first run, %s, is more than five years away", prev.UTC().Format(time.DateOnly))
+	}
 	for range floorSamples {
 		next := s.Next(prev)
 		if next.IsZero() {
@@ -36,6 +39,29 @@ func CheckSpec(s cron.Schedule, from time.Time, floor time.Duration) error {
 		prev = next
 	}
 	return nil
+}
+
+// horizon is how far ahead a schedule is looked at: robfig/cron's own five years.
+const horizon = 5 * 365 * 24 * time.Hour
+
+// LongestGap is the longest wait between two runs of s (or from `from` to its first),
+// over floorSamples runs or five years, whichever ends first: what a daemon on s can
+// leave between two passes. Zero when s never runs.
+func LongestGap(s cron.Schedule, from time.Time) time.Duration {
+	var longest time.Duration
+	prev, end := from, from.Add(horizon)
+	for range floorSamples {
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		if next.After(end) {
+			break
+		}
+		prev = next
+	}
+	return longest
 }
 
 // NextPass is when the pass after one that started at lastStart may run, at now: the

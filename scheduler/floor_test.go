@@ -22,6 +22,7 @@ func TestCheckSpec(t *testing.T) {
 		{"@every 5m", ""},
 		{"0 0 30 2 *", "never runs"},
 		{"0 0 31 4 *", "never runs"},
+		{"@every 1000000h", "never runs: its first run"}, // a constant delay: never the zero time
 		{"* * * * *", "runs 1m apart"},
 		{"*/4 * * * *", "runs 4m apart"},
 		{"@every 1m", "more often than schedule.min_period (5m)"},

@@ -80,12 +80,15 @@ func NextPass(sched interface{ Next(time.Time) time.Time }, lastStart, now time.
 	return next
 }
 
-// formatGap prints a duration as a configuration would write it ("5m", not "5m0s").
+// formatGap prints a duration as a configuration would write it ("5m", "24h", not "5m0s",
+// "24h0m").
 func formatGap(d time.Duration) string {
 	s := d.String()
-	s, _ = strings.CutSuffix(s, "m0s")
-	if s != d.String() {
-		s += "m"
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

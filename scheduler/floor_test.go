@@ -69,3 +69,21 @@ func TestNextPassFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatGap: a gap is written as a configuration writes it, with no zero minutes or
+// seconds trailing ("24h", not "24h0m").
+func TestFormatGap(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute:                "5m",
+		24 * time.Hour:                 "24h",
+		8760 * time.Hour:               "8760h",
+		90 * time.Minute:               "1h30m",
+		4*time.Minute + 59*time.Second: "4m59s",
+		time.Second:                    "1s",
+	} {
+		if got := formatGap(d); got != want {
+			t.Errorf("formatGap(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

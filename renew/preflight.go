@@ -184,7 +184,10 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, known *smsink.Inspectio
 			return nil, fmt.Errorf("preflight: %w", err)
 		}
 	}
-	return &in, r.checkSecret(ctx, c, in, owners, opts)
+	if err := r.checkSecret(ctx, c, in, owners, opts); err != nil {
+		return &in, err
+	}
+	return &in, r.keyUnusable(ctx, c, in.KMSKeyID)
 }
 
 // checkSecret checks that c's secret, as in describes it, can take a new certificate

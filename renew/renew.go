@@ -144,6 +144,9 @@ type Deps struct {
 	ACME    func(ctx context.Context) (ACME, error)
 	DNS     DNS
 	Secrets SecretStore // nil when no certificate uses Secrets Manager
+	// Keys, when set, tells the state of a secret's customer managed KMS key, which the
+	// preflight checks before an order. Nil: not checked.
+	Keys KeyStates
 	// Leases, when set, coordinates several runners: a due certificate is ordered only
 	// under its lease (docs/coordination.md). Nil: this runner behaves as if alone.
 	Leases Leases

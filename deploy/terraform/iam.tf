@@ -129,6 +129,17 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      # The preflight reads the key's state (no side effect): a disabled key or one
+      # pending deletion is refused before any order.
+      sid       = "SecretsKeyState"
+      actions   = ["kms:DescribeKey"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
     for_each = local.config_ssm_arn == null ? [] : [local.config_ssm_arn]
     content {
       sid       = "ReadConfig"

@@ -159,6 +159,7 @@ var documented = map[string][]string{
 	"Inventory":              {"secretsmanager:ListSecrets"},
 	"Leases":                 {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	"SecretsKey":             {"kms:Decrypt", "kms:GenerateDataKey"},
+	"SecretsKeyState":        {"kms:DescribeKey"},
 	"ReadConfig":             {"ssm:GetParameter"},
 	"RefreshInstances":       {"autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh"},
 	"WatchInstanceRefreshes": {"autoscaling:DescribeInstanceRefreshes"},
@@ -169,6 +170,7 @@ var documented = map[string][]string{
 // conditional statements exist only when their variable is set.
 var conditional = map[string]string{
 	"SecretsKey":             "var.kms_key_arn",
+	"SecretsKeyState":        "var.kms_key_arn",
 	"ReadConfig":             "local.config_ssm_arn",
 	"RefreshInstances":       "local.asg_arns",
 	"WatchInstanceRefreshes": "local.asg_arns",

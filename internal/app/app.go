@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	awsroute53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -79,6 +80,7 @@ type App struct {
 	Log     *zap.Logger
 	Runner  *renew.Runner
 	sm      *awssm.Client
+	keys    kmsKeys // the state of a secret's KMS key, for the preflight
 	secrets *smsink.Sink
 	leases  renew.Leases // nil without coordination
 	dns     *route53.Provider
@@ -200,6 +202,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 	}
 	roles := newRoles(awsCfg) // dns.zones and aws.secretsmanager roles, each assumed once
 	a.sm = awssm.NewFromConfig(roles.config(cfg.AWS.SecretsManager))
+	a.keys = kmsKeys{kms.NewFromConfig(roles.config(cfg.AWS.SecretsManager))} // the secret's account
 	r53 := awsroute53.NewFromConfig(awsCfg)
 	roots, verifyRoots, err := loadRoots(cfg.ACME)
 	if err != nil {
@@ -240,6 +243,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 		},
 		DNS:     RenewDNS(dns),
 		Secrets: a.secrets,
+		Keys:    a.keys,
 		Leases:  a.leases,
 		Files:   files,
 		Logger:  log,

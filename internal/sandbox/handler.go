@@ -13,6 +13,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox/asgsim"
 	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/ecssim"
+	"github.com/certferry/certferry/internal/sandbox/kmssim"
 	"github.com/certferry/certferry/internal/sandbox/stssim"
 )
 
@@ -75,6 +76,7 @@ func (s *Sandbox) routes() []route {
 		{"route53", pathPrefix("/2013-04-01/"), s.r53},
 		{"secretsmanager", targetPrefix("secretsmanager."), s.sm},
 		{"dynamodb", targetPrefix(ddbsim.TargetPrefix), s.ddb},
+		{"kms", targetPrefix(kmssim.TargetPrefix), s.kms},
 		{"ecs", targetPrefix(ecssim.TargetPrefix), s.ecs},
 		{"autoscaling", queryVersion(asgsim.Version), s.asg},
 		{"sts", queryVersion(stssim.Version), s.sts},

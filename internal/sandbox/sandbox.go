@@ -1,7 +1,7 @@
 // Package sandbox wires the local stand-ins into one running sandbox (docs/sandbox.md):
 // Pebble in-process (acmesim), one AWS endpoint answering Route 53 (r53sim), Secrets
-// Manager (smsim), DynamoDB (ddbsim), Auto Scaling instance refreshes (asgsim) and ECS service updates
-// (ecssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
+// Manager (smsim), DynamoDB (ddbsim), Auto Scaling instance refreshes (asgsim), ECS service updates
+// (ecssim) and KMS key states (kmssim), and an authoritative DNS server (dnssim) serving the Route 53 zones' INSYNC
 // state, which Pebble asks to validate DNS-01. cmd/certferry-sandbox serves it; no
 // production binary links it.
 //
@@ -38,6 +38,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox/ddbsim"
 	"github.com/certferry/certferry/internal/sandbox/dnssim"
 	"github.com/certferry/certferry/internal/sandbox/ecssim"
+	"github.com/certferry/certferry/internal/sandbox/kmssim"
 	"github.com/certferry/certferry/internal/sandbox/limitsim"
 	"github.com/certferry/certferry/internal/sandbox/r53sim"
 	"github.com/certferry/certferry/internal/sandbox/smsim"
@@ -157,6 +158,7 @@ type Sandbox struct {
 	r53   *r53sim.Service
 	sts   *stssim.Service
 	sm    *smsim.Service
+	kms   *kmssim.Service
 	ddb   *ddbsim.Service
 	asg   *asgsim.Service
 	ecs   *ecssim.Service
@@ -237,6 +239,7 @@ func (s *Sandbox) startServices(opts Options) (leaseTable string, err error) {
 		AccountOf:      s.sts.AccountOf,
 	})
 	s.sm = smsim.New(smsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
+	s.kms = kmssim.New(kmssim.Options{Calls: s.calls, Region: Region, AccountID: AccountID})
 	s.ddb = ddbsim.New(ddbsim.Options{Calls: s.calls, Region: Region, AccountID: AccountID, Now: opts.Now})
 	if !opts.NoLeaseTable {
 		leaseTable = cmp.Or(opts.LeaseTable, DefaultLeaseTable)
@@ -347,6 +350,9 @@ func (s *Sandbox) STS() *stssim.Service { return s.sts }
 
 // SecretsManager is the Secrets Manager stand-in.
 func (s *Sandbox) SecretsManager() *smsim.Service { return s.sm }
+
+// KMS returns the KMS stand-in (DescribeKey), to set a key's state.
+func (s *Sandbox) KMS() *kmssim.Service { return s.kms }
 
 // DynamoDB is the DynamoDB stand-in (the lease table is Info().LeaseTable).
 func (s *Sandbox) DynamoDB() *ddbsim.Service { return s.ddb }

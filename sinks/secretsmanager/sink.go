@@ -187,6 +187,7 @@ type Stored struct {
 	Directory        string // the ACME directory that issued it ("" when not recorded)
 	VersionID        string // certferry:version, the version the tags describe
 	CurrentVersionID string // the version that holds AWSCURRENT ("" if unknown)
+	KMSKeyID         string // the secret's KMS key, as the secret names it ("": the AWS managed key)
 	// PendingVersionID is a version still labelled StagePending that is not AWSCURRENT: a
 	// write whose promotion was interrupted ("" if none).
 	PendingVersionID string
@@ -229,6 +230,7 @@ func (s *Sink) Inventory(ctx context.Context) (map[string]Stored, error) {
 				continue
 			}
 			st := storedFromTags(aws.ToString(e.Name), aws.ToString(e.ARN), tags, e.SecretVersionsToStages)
+			st.KMSKeyID = aws.ToString(e.KmsKeyId)
 			out[st.Secret] = st
 		}
 	}
@@ -311,6 +313,7 @@ type Inspection struct {
 	Tags     map[string]string
 	Name     string // certferry:name, the certificate certferry stored in it ("" when none)
 	Kind     string // certferry:kind ("acme-account" for the ACME account's secret)
+	KMSKeyID string // the secret's KMS key, as the secret names it ("": the AWS managed key)
 }
 
 // Inspect describes target.Secret, before any order, without reading its value: a
@@ -329,7 +332,7 @@ func (s *Sink) Inspect(ctx context.Context, target Target) (Inspection, error) {
 	return Inspection{
 		Exists: true, ARN: aws.ToString(out.ARN), Deleting: out.DeletedDate != nil,
 		HasValue: current != "", Current: current, Tags: tags,
-		Name: tags[TagName], Kind: tags[TagKind],
+		Name: tags[TagName], Kind: tags[TagKind], KMSKeyID: aws.ToString(out.KmsKeyId),
 	}, nil
 }
 
@@ -339,7 +342,7 @@ func (s *Sink) Inspect(ctx context.Context, target Target) (Inspection, error) {
 // that moved since.
 func (st Stored) Inspection() Inspection {
 	return Inspection{Exists: true, ARN: st.ARN, HasValue: st.CurrentVersionID != "", Current: st.CurrentVersionID,
-		Tags: st.Tags, Name: st.Name, Kind: st.Tags[TagKind]}
+		Tags: st.Tags, Name: st.Name, Kind: st.Tags[TagKind], KMSKeyID: st.KMSKeyID}
 }
 
 // Preflight checks, before any order, that the sink can reach target.Secret: a missing

@@ -123,6 +123,10 @@ install -m 0755 scripts/bastion/systemctl "$root/usr/bin/systemctl"
 install -m 0755 scripts/bastion/sudo "$root/usr/local/bin/sudo"
 install -m 0755 scripts/bastion/sudoedit "$root/usr/local/bin/sudoedit"
 mkdir -p "$root/run/systemd/system" # the maintainer scripts' test for a running systemd
+# man-db's trigger (rebuilding the whole manual's index after each apt step that adds or
+# removes a man page) is not the package's and cost seconds per step on a loaded machine;
+# the package's man pages are checked as files. Off in the overlay only.
+rm -f "$root/var/lib/man-db/auto-update"
 # A fresh bastion: whatever this machine has of certferry (a package, its user, its files)
 # is removed in the overlay only.
 in_root_clean=(sh -c 'dpkg --purge certferry; userdel certferry; groupdel certferry; rm -rf /etc/certferry /etc/default/certferry /var/lib/certferry /var/log/certferry.service.log; true')

@@ -21,6 +21,7 @@ import (
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/metrics"
 	"github.com/certferry/certferry/renew"
+	"github.com/certferry/certferry/scheduler"
 )
 
 const runSynopsis = "[--config F] [--unhealthy-after DUR] [--log-level L] [--log-format F]"
@@ -49,7 +50,7 @@ Exit codes:
   3  could not start (no AWS region or credentials, listen address in use)`)
 	cfgPath := configFlag(fs)
 	logs := logging.AddFlags(fs, "")
-	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long")
+	maxAge := fs.Duration("unhealthy-after", daemon.DefaultMaxPassAge, "/healthz fails when no pass has succeeded for this long (a warning at start when shorter than the schedule's longest wait between passes)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -69,6 +70,9 @@ Exit codes:
 		return exitUsage
 	}
 	defer func() { _ = log.Sync() }()
+	if w := healthGapWarning(cfg, *maxAge, time.Now()); w != "" {
+		fmt.Fprintf(stderr, "certferry run: warning: %s\n", w)
+	}
 
 	m := metrics.New()
 	mem := renew.NewMemory()
@@ -172,4 +176,23 @@ func machineID(id string) bool {
 	}
 	_, err := hex.DecodeString(id)
 	return err == nil
+}
+
+// healthGapWarning says when --unhealthy-after is shorter than the longest wait between two
+// scheduled passes, jitter included: /healthz would then fail between passes that all went
+// well (a weekly cron under the default 36h). Checked at start only; an empty schedule (the
+// default, twice a day) fits the default.
+func healthGapWarning(cfg *config.Config, maxAge time.Duration, now time.Time) string {
+	if cfg.Schedule.Cron == "" {
+		return ""
+	}
+	spec, err := scheduler.ParseCron(cfg.Schedule.Cron)
+	if err != nil {
+		return "" // the configuration's own check says why
+	}
+	gap := scheduler.LongestGap(spec, now) + cfg.Schedule.Jitter
+	if gap <= maxAge {
+		return ""
+	}
+	return fmt.Sprintf("--unhealthy-after %s is shorter than the longest wait between two scheduled passes (%s, jitter included): /healthz fails between passes that went well; raise it above that", maxAge, gap)
 }

@@ -45,10 +45,12 @@ func TestRefreshFollowsSharedState(t *testing.T) {
 		return failingSummary("web")(ctx)
 	}}
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
-	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
-	if code, _ := r.health(t); code != 503 {
-		t.Fatalf("/healthz = %d after a failing pass, want 503", code)
-	}
+	// The runner counts the pass before the daemon has taken in its summary: wait for
+	// the 503 rather than read it the moment the count moves.
+	eventually(t, step, "the first pass, failing", func() bool {
+		code, _ := r.health(t)
+		return runner.passes.Load() == 1 && code == 503
+	})
 	fixed.Store(true) // another runner fixed and renewed it
 	// /healthz and the metrics follow the same refresh one after the other: wait for both.
 	eventually(t, testwait.For(refreshEvery), "/healthz 200 and ready_status True after the fix", func() bool {
@@ -89,10 +91,7 @@ func TestRefreshOutageTurnsUnknown(t *testing.T) {
 		return ok(ctx)
 	}}
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
-	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
-	if code, _ := r.health(t); code != 200 {
-		t.Fatalf("/healthz = %d, want 200", code)
-	}
+	firstPass(t, r, runner, 200)
 	down.Store(true)
 	eventually(t, testwait.For(3*refreshEvery), "/healthz 503 and ready_status Unknown during the outage", func() bool {
 		code, _ := r.health(t)
@@ -135,7 +134,7 @@ func TestRefreshOnReload(t *testing.T) {
 	}}
 	reload := make(chan struct{})
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Reload: reload, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
-	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	firstPass(t, r, runner, 503)
 	fixed.Store(true)
 	reload <- struct{}{}
 	eventually(t, step, "/healthz 200 after SIGHUP", func() bool {
@@ -172,7 +171,7 @@ func TestRefreshHangTurnsUnknown(t *testing.T) {
 	}}
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Now: clk.Now,
 		Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
-	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	firstPass(t, r, runner, 200)
 	hang.Store(true)
 	from := runner.refreshes.Load()
 	eventually(t, testwait.For(refreshEvery), "a refresh hanging", func() bool { return runner.refreshes.Load() > from })
@@ -228,7 +227,7 @@ func TestRefreshFindsRevokedRunsAPass(t *testing.T) {
 		},
 	}
 	r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
-	eventually(t, step, "the first pass", func() bool { return runner.passes.Load() == 1 })
+	firstPass(t, r, runner, 200)
 	revoked.Store(true)
 	eventually(t, testwait.For(2*refreshEvery), "a pass after a refresh found the certificate revoked", func() bool { return runner.passes.Load() == 2 })
 	eventually(t, testwait.For(refreshEvery), "/healthz 200 once replaced", func() bool {
@@ -263,4 +262,14 @@ func TestNextPassWhenLeaseElsewhereEnds(t *testing.T) {
 	// The lease ends leaseLeft after the pass; the next pass a second after that (and
 	// after min_period).
 	eventually(t, testwait.For(leaseLeft+2*time.Second), "a pass once the lease elsewhere ends", func() bool { return runner.passes.Load() >= 2 })
+}
+
+// firstPass waits for the first pass and for /healthz to answer what that pass says:
+// the runner counts a pass before the daemon has taken in its summary.
+func firstPass(t *testing.T, r *running, runner *fakeRunner, code int) {
+	t.Helper()
+	eventually(t, step, fmt.Sprintf("the first pass and /healthz %d", code), func() bool {
+		got, _ := r.health(t)
+		return runner.passes.Load() == 1 && got == code
+	})
 }

@@ -203,9 +203,6 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	if opts.NoDNSPersist {
 		acmeHandler = withoutPersist(acmeHandler)
 	}
-	if opts.AuthzReusePercent == 0 {
-		acmeHandler = withoutAuthzReuse(db, acmeHandler)
-	}
 	if opts.Middleware != nil {
 		acmeHandler = opts.Middleware(acmeHandler)
 	}

@@ -65,13 +65,28 @@ func TestE2ESecretsManagerCalls(t *testing.T) {
 	pin("first issuance", map[string]int{"ListSecrets": 1, "GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 1,
 		"PutSecretValue": 1, "TagResource": 1, "route53": 2})
 
-	pass(renew.Options{Only: []string{"web"}, Force: true}, "web", renew.ActionRenew, scheduler.ReasonForced)
+	// Pebble v2.10.3 reuses a valid authorization about once in a hundred orders even when
+	// told never to (it reuses unless rand.Intn(100) > percent, false for 0 when the draw
+	// is 0): such a renewal publishes nothing and skips the journal. That pass is run
+	// again (the certificate is due again at once: forced, or renew_before beyond its
+	// lifetime); twice in a row is one in ten thousand.
+	renewal := func(opts renew.Options, name string, reason scheduler.Reason) {
+		t.Helper()
+		pass(opts, name, renew.ActionRenew, reason)
+		if e.SB.Calls().Count("route53", "ChangeResourceRecordSets") == 0 {
+			t.Logf("%s: the CA reused a valid authorization (no DNS-01 record published); once more", name)
+			e.SB.Calls().Reset()
+			pass(opts, name, renew.ActionRenew, reason)
+		}
+	}
+
+	renewal(renew.Options{Only: []string{"web"}, Force: true}, "web", scheduler.ReasonForced)
 	// The account read; the journal; the value put and promoted (one stage move); one
 	// tag write after the hook. The preflight knows the secret from the inventory.
 	pin("forced renewal with an exec hook", map[string]int{"ListSecrets": 1, "GetSecretValue": 1, "TagResource": 2,
 		"PutSecretValue": 1, "UpdateSecretVersionStage": 1, "route53": 2})
 
-	pass(renew.Options{Only: []string{"due"}}, "due", renew.ActionRenew, scheduler.ReasonRenewBefore)
+	renewal(renew.Options{Only: []string{"due"}}, "due", scheduler.ReasonRenewBefore)
 	// As forced, and the stored value read: the guard against a longer-lived one.
 	pin("renewal due", map[string]int{"ListSecrets": 1, "GetSecretValue": 2, "TagResource": 2,
 		"PutSecretValue": 1, "UpdateSecretVersionStage": 1, "route53": 2})

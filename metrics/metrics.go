@@ -186,15 +186,7 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range sum.Results {
-		m.names[r.Name] = true
-		if !r.NotAfter.IsZero() {
-			m.expiration.WithLabelValues(r.Name).Set(unix(r.NotAfter))
-		}
-		if !r.DueAt.IsZero() {
-			m.renewal.WithLabelValues(r.Name).Set(unix(r.DueAt))
-		}
-		m.setReady(r.Name, r.Ready())
-		m.failures.WithLabelValues(r.Name).Set(float64(r.Attempts))
+		m.setCertificate(r)
 		switch {
 		case failed(r):
 			m.renewals.WithLabelValues(r.Name, "failure").Inc()
@@ -218,6 +210,20 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 	}
 }
 
+// setCertificate sets one certificate's gauges (condition, expiry, renewal time,
+// consecutive failures) from its result; a pass and a refresh alike. m.mu is held.
+func (m *Metrics) setCertificate(r *renew.Result) {
+	m.names[r.Name] = true
+	if !r.NotAfter.IsZero() {
+		m.expiration.WithLabelValues(r.Name).Set(unix(r.NotAfter))
+	}
+	if !r.DueAt.IsZero() {
+		m.renewal.WithLabelValues(r.Name).Set(unix(r.DueAt))
+	}
+	m.setReady(r.Name, r.Ready())
+	m.failures.WithLabelValues(r.Name).Set(float64(r.Attempts))
+}
+
 // ObserveConditions records each certificate's condition, expiry, renewal time and
 // consecutive failures as a refresh between passes read them from shared state (the
 // daemon's health_refresh); it counts nothing, as no pass ran.
@@ -228,15 +234,7 @@ func (m *Metrics) ObserveConditions(sum *renew.Summary) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range sum.Results {
-		m.names[r.Name] = true
-		if !r.NotAfter.IsZero() {
-			m.expiration.WithLabelValues(r.Name).Set(unix(r.NotAfter))
-		}
-		if !r.DueAt.IsZero() {
-			m.renewal.WithLabelValues(r.Name).Set(unix(r.DueAt))
-		}
-		m.setReady(r.Name, r.Ready())
-		m.failures.WithLabelValues(r.Name).Set(float64(r.Attempts))
+		m.setCertificate(r)
 	}
 }
 

@@ -274,8 +274,9 @@ func merge(dst, src map[string]string) {
 
 // fakeFiles is the file sink, in memory.
 type fakeFiles struct {
-	mu    sync.Mutex
-	files map[string]*certs.Bundle
+	mu      sync.Mutex
+	files   map[string]*certs.Bundle
+	saveCtx []context.Context // the context of every SaveState
 }
 
 func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) error {
@@ -291,7 +292,12 @@ func (f *fakeFiles) LoadState(file.Target) (map[string]string, error) {
 	return map[string]string{}, nil
 }
 
-func (f *fakeFiles) SaveState(file.Target, map[string]string) error { return nil }
+func (f *fakeFiles) SaveState(ctx context.Context, _ file.Target, _ map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saveCtx = append(f.saveCtx, ctx)
+	return ctx.Err()
+}
 
 func (f *fakeFiles) Load(dir string) (*certs.Bundle, error) {
 	f.mu.Lock()

@@ -69,7 +69,7 @@ type FileStore interface {
 	// LoadState and SaveState keep the state of a certificate with no secret in a small
 	// file next to its files (file.StateFile), so that it outlives the process.
 	LoadState(t file.Target) (map[string]string, error)
-	SaveState(t file.Target, tags map[string]string) error
+	SaveState(ctx context.Context, t file.Target, tags map[string]string) error
 }
 
 // Cert is one configured certificate, as the pass needs it.

@@ -17,11 +17,9 @@ type stateStore interface {
 	// load returns the state tags as the pass found them (never nil).
 	load() map[string]string
 	// save merges tags into the state (an empty value removes a key) and, when cert is
-	// set, writes the tags that describe the stored certificate with them, in one write.
+	// set, writes the tags that describe the stored certificate with them, in one write
+	// under ctx (the caller's: a pass's, or a fresh one bounded by stateWriteTimeout).
 	save(ctx context.Context, tags map[string]string, cert *smsink.Tagging) error
-	// written tells the store that tags were written with the certificate itself (a
-	// store writes its state tags in the same call as the new version).
-	written(tags map[string]string)
 }
 
 // state is one certificate's state during a pass: where it is kept (store), what it
@@ -85,8 +83,7 @@ func (s *state) describe(t smsink.Tagging) {
 	}
 }
 
-// take returns the unwritten changes, to be written with the certificate, and forgets
-// them (see written).
+// take returns the unwritten changes, to be written, and forgets them.
 func (s *state) take() map[string]string {
 	p := s.pending
 	s.pending = nil
@@ -150,8 +147,6 @@ func (s memoryState) save(_ context.Context, tags map[string]string, _ *smsink.T
 	return nil
 }
 
-func (s memoryState) written(tags map[string]string) { s.mem.mergeTags(s.name, tags) }
-
 // fileState keeps the state of a certificate whose only sink is files in the sink's state
 // file (file.StateFile, next to the PEM files), and in Memory: a one-shot run, a restart,
 // a run killed mid-order find its backoff and its challenge journal there. Memory is laid
@@ -175,7 +170,7 @@ func (s fileState) load() map[string]string {
 	return tags
 }
 
-func (s fileState) save(_ context.Context, tags map[string]string, _ *smsink.Tagging) error {
+func (s fileState) save(ctx context.Context, tags map[string]string, _ *smsink.Tagging) error {
 	all := s.load()
 	s.mem.mergeTags(s.name, tags)
 	for k, v := range tags {
@@ -185,13 +180,7 @@ func (s fileState) save(_ context.Context, tags map[string]string, _ *smsink.Tag
 			all[k] = v
 		}
 	}
-	return s.files.SaveState(s.target, all)
-}
-
-func (s fileState) written(tags map[string]string) {
-	if err := s.save(context.Background(), tags, nil); err != nil {
-		s.log.Warn("could not write the certificate's state file; this process remembers it", zap.String("cert", s.name), zap.Error(err))
-	}
+	return s.files.SaveState(ctx, s.target, all)
 }
 
 // secretState keeps the state in the tags of the certificate's secret. found are the tags

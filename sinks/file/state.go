@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,15 +38,21 @@ func (s *Sink) LoadState(target Target) (map[string]string, error) {
 }
 
 // SaveState replaces target's state file with tags, atomically (a temporary file, synced,
-// renamed), creating the directory as Store does. An empty map removes the file.
-func (s *Sink) SaveState(target Target, tags map[string]string) error {
-	if err := s.saveState(target, tags); err != nil {
+// renamed), creating the directory as Store does. An empty map removes the file. A ctx
+// done before the rename writes nothing (the temporary file is removed) and returns its
+// error; once the rename has begun the write completes: the file is the old one or the
+// new one, never a part of either.
+func (s *Sink) SaveState(ctx context.Context, target Target, tags map[string]string) error {
+	if err := s.saveState(ctx, target, tags); err != nil {
 		return fmt.Errorf("file: write state %s: %w", target.Dir, err)
 	}
 	return nil
 }
 
-func (s *Sink) saveState(target Target, tags map[string]string) error {
+func (s *Sink) saveState(ctx context.Context, target Target, tags map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	name := filepath.Join(target.Dir, StateFile)
 	if len(tags) == 0 {
 		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -66,6 +73,12 @@ func (s *Sink) saveState(target Target, tags map[string]string) error {
 	}
 	tmp, err := writeTemp(target.Dir, data, KeyMode, uid, gid)
 	if err != nil {
+		return err
+	}
+	// The last point where giving up leaves nothing behind (writing and syncing the
+	// temporary file may have taken a while on a slow disk).
+	if err := ctx.Err(); err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	if err := s.rename(tmp, name); err != nil {

@@ -64,6 +64,7 @@ FUZZ_TARGETS := \
 	./sinks/secretsmanager:FuzzParseRevocation \
 	./sinks/secretsmanager:FuzzText \
 	./sinks/secretsmanager:FuzzIssued \
+	./sinks/secretsmanager:FuzzJournalEntry \
 	./config:FuzzParse \
 	./config:FuzzNormalizeDomain \
 	./config:FuzzParseLimit \

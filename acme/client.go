@@ -77,6 +77,11 @@ type Config struct {
 	// Retry-After asks for longer. Default 1 minute.
 	MaxRetryAfter time.Duration
 	Store         AccountStore
+	// LoadOnly opens only an account the store holds, registered and not deactivated:
+	// with none, New returns an error wrapping ErrNoAccount before any request, and
+	// never creates or registers one. For a client that only reads back what an account
+	// placed earlier (the challenge journal's sweep of another CA's orders).
+	LoadOnly bool
 	// OnRequest, when set, is told of every request sent to the CA (not of the answers
 	// served from the directory cache or the nonce pool): its endpoint class
 	// ("directory", "new-nonce", "new-account", "new-order", "revoke", "renewal-info",
@@ -191,7 +196,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.EAB != nil {
 		kid = cfg.EAB.KID
 	}
-	acct, err := loadOrCreate(ctx, cfg.Store, cfg.DirectoryURL, kid, cfg.Email, log)
+	load := loadOrCreate
+	if cfg.LoadOnly {
+		load = loadExisting
+	}
+	acct, err := load(ctx, cfg.Store, cfg.DirectoryURL, kid, cfg.Email, log)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +233,21 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// loadExisting returns the stored, registered, live account of (dir, kid), or an error
+// wrapping ErrNoAccount (Config.LoadOnly).
+func loadExisting(ctx context.Context, store AccountStore, dir, kid, _ string, _ *zap.Logger) (*Account, error) {
+	acct, err := store.Load(ctx, dir, kid)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("acme: open the account of %s: %w", dir, err)
+	case acct.Deactivated:
+		return nil, fmt.Errorf("acme: open the account of %s: it is deactivated: %w", dir, ErrNoAccount)
+	case acct.URL == "":
+		return nil, fmt.Errorf("acme: open the account of %s: its key was never registered: %w", dir, ErrNoAccount)
+	}
+	return acct, nil
 }
 
 func loadOrCreate(ctx context.Context, store AccountStore, dir, kid, email string, log *zap.Logger) (*Account, error) {

@@ -43,7 +43,7 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
 		return nil
 	}
-	if !smsink.JournalFits(w.order.URL) {
+	if !smsink.JournalFits(w.order.URL, "") {
 		return fmt.Errorf("the order URL %q cannot be kept in the challenge journal (a tag)", w.order.URL)
 	}
 	tags := w.state.tags()

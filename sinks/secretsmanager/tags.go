@@ -549,24 +549,52 @@ func CheckTagRoom(secret string, tags, configured map[string]string) error {
 }
 
 // JournalEntry is one slot of the challenge journal: the order whose DNS-01 records a
-// runner published, and until when it may still need them,
-// "<needed-until RFC 3339> <order URL>" (docs/architecture.md, "The challenge journal").
+// runner published, and until when it may still need them (docs/architecture.md, "The
+// challenge journal"). Its value is "<needed-until RFC 3339> <order URL>" for an order
+// from the configured CA (acme.directory), and "<needed-until> <order URL> <directory
+// URL>" for an order from another CA (a dry run's, from the dry-run CA): the sweep reads
+// the order back from that directory, with the account certferry keeps for it. Entries
+// written before the third field existed are of the first form and read as they did.
 type JournalEntry struct {
 	Tag   string    // the slot's key
 	Until time.Time // zero: the entry cannot be read
 	Order string
+	// Directory is the ACME directory the order was placed with, when it is not the
+	// configured one; "" for the configured CA.
+	Directory string
 }
 
 // String is the slot's value.
-func (e JournalEntry) String() string { return FormatTime(e.Until) + " " + e.Order }
+func (e JournalEntry) String() string {
+	v := FormatTime(e.Until) + " " + e.Order
+	if e.Directory != "" {
+		v += " " + e.Directory
+	}
+	return v
+}
 
-// JournalFits reports whether an order URL fits a journal value unchanged, with room
-// for the time.
-func JournalFits(order string) bool {
-	if len(order) > maxTagValue-len("2006-01-02T15:04:05Z ") {
+// journalTimeLen is the length of a needed-until time and the space after it.
+const journalTimeLen = len("2006-01-02T15:04:05Z ")
+
+// JournalFits reports whether an order URL, and the directory URL ("" for the
+// configured CA), fit a journal value unchanged, with room for the time: each a URL a
+// tag value can hold as it is (no space, only the characters AWS allows), the whole at
+// most 256 characters.
+func JournalFits(order, directory string) bool {
+	n := journalTimeLen + len(order)
+	if directory != "" {
+		n += 1 + len(directory)
+	}
+	return n <= maxTagValue && journalURL(order) && (directory == "" || journalURL(directory))
+}
+
+// journalURL reports whether u can be a field of a journal value: an https URL made only
+// of characters a tag value holds, with no space.
+func journalURL(u string) bool {
+	if !strings.HasPrefix(u, "https://") {
 		return false
 	}
-	for _, c := range order {
+	for _, c := range u {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.:/=+-@", c)) {
 			return false
 		}
@@ -579,18 +607,29 @@ func JournalEntries(tags map[string]string) []JournalEntry {
 	var out []JournalEntry
 	for i := range JournalSlots {
 		k := JournalTag(i)
-		v := tags[k]
-		if v == "" {
-			continue
+		if v := tags[k]; v != "" {
+			e := ParseJournalEntry(v)
+			e.Tag = k
+			out = append(out, e)
 		}
-		until, order, _ := strings.Cut(v, " ")
-		e := JournalEntry{Tag: k, Until: ParseTime(until), Order: order}
-		if e.Until.IsZero() || !strings.HasPrefix(order, "https://") {
-			e.Until = time.Time{} // unreadable: removed without touching DNS
-		}
-		out = append(out, e)
 	}
 	return out
+}
+
+// ParseJournalEntry reads one journal value. An entry that does not read (not two or
+// three fields, a time that is not RFC 3339 between the years 1970 and 9999, a field that is not an https URL) has a
+// zero Until and the value after the time in Order: it is removed without touching DNS.
+func ParseJournalEntry(v string) JournalEntry {
+	until, rest, _ := strings.Cut(v, " ")
+	f := strings.Split(rest, " ")
+	e := JournalEntry{Until: ParseTime(until).Truncate(time.Second), Order: f[0]}
+	if len(f) == 2 {
+		e.Directory = f[1]
+	}
+	if y := e.Until.UTC().Year(); y < 1970 || y > 9999 || len(f) > 2 || !journalURL(e.Order) || len(f) == 2 && !journalURL(e.Directory) {
+		return JournalEntry{Order: rest} // unreadable
+	}
+	return e
 }
 
 // Revocation is TagRevoked: "<hex serial> <reason> <RFC 3339 time>". It is bound to the

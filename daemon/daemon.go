@@ -412,7 +412,7 @@ func (d *Daemon) pass(ctx context.Context) {
 		switch {
 		case r.Err() != nil || r.Action == renew.ActionFailed:
 			failed++
-		case r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore:
+		case r.Action.Stored():
 			renewed++
 		}
 	}

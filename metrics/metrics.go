@@ -190,7 +190,7 @@ func (m *Metrics) ObservePass(sum *renew.Summary) {
 		switch {
 		case failed(r):
 			m.renewals.WithLabelValues(r.Name, "failure").Inc()
-		case r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore:
+		case r.Action.Stored():
 			m.renewals.WithLabelValues(r.Name, "success").Inc()
 		}
 	}

@@ -130,7 +130,7 @@ func (r *Runner) renewingElsewhere(w *work, held *lease.HeldError) {
 // A secret that cannot be read is no reason to stop: the store's compare-and-swap
 // settles what is kept.
 func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
-	if w.cert.Secret == nil || r.deps.Secrets == nil || r.mem.hasUnstored(w.cert.Name) {
+	if w.cert.Secret == nil || r.deps.Secrets == nil || r.storesOnly(w) {
 		return false
 	}
 	b, version, err := r.deps.Secrets.GetStage(ctx, w.cert.Secret.Secret, "AWSCURRENT")

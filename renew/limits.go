@@ -164,7 +164,7 @@ func (r *Runner) holdForLimits(works, due []*work, inv map[string]smsink.Stored,
 	var orders []*work // due certificates that would place a new order, not stopped
 	var cands []limits.Candidate
 	for _, w := range due {
-		if r.mem.hasUnstored(w.cert.Name) {
+		if r.storesOnly(w) {
 			continue
 		}
 		c := r.candidate(w, opts, now)

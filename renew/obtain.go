@@ -30,8 +30,8 @@ import (
 //  5. clean up: remove every record published in 2, and the journal entries;
 //  6. hooks: run the on_renew hooks of what was stored.
 //
-// A certificate issued by an earlier pass but not stored joins at 4, without a new
-// order. Every phase after 2 runs whatever happened before it: 4 and 5 under a fresh
+// A certificate issued by an earlier pass but not stored, or moved from the secret its
+// secret was renamed from (move.go), joins at 4, without a new order. Every phase after 2 runs whatever happened before it: 4 and 5 under a fresh
 // context (an issued certificate is stored, and the records go, even when the pass is
 // stopped); the records are removed before the hooks run, which may take long.
 func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
@@ -47,6 +47,7 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	r.forEach(fresh, due, func(ctx context.Context, w *work) {
 		if w.alive() && w.issued != nil {
 			r.store(ctx, w, w.issued, opts)
+			r.movedDone(w)
 		}
 	})
 	r.cleanUp(ctx, toOrder, recs)
@@ -56,10 +57,13 @@ func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 }
 
 // takeUnstored readies for the store phase every certificate issued by an earlier pass
-// and not stored, and returns the others, to be ordered.
+// and not stored, and every move, and returns the others, to be ordered.
 func (r *Runner) takeUnstored(due []*work) []*work {
 	var toOrder []*work
 	for _, w := range due {
+		if r.takeMoved(w) {
+			continue
+		}
 		if b := r.unstored(w.cert); b != nil {
 			r.log.Info("storing a certificate issued earlier", zap.String("cert", w.cert.Name), zap.Time("not_after", b.NotAfter))
 			w.res.Action, w.issued = ActionStore, b

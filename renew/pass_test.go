@@ -174,6 +174,7 @@ func (s *fakeSecrets) Inventory(context.Context) (map[string]smsink.Stored, erro
 			st.CurrentVersionID, st.VersionID, st.TagsCurrent = smsink.Token(b), smsink.Token(b), true
 			st.Domains, st.KeyType, st.NotBefore, st.NotAfter, st.Serial = b.Domains, b.KeyType, b.NotBefore, b.NotAfter, b.Serial
 			st.Profile, st.Directory = sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory]
+			st.DomainsHash = b.DomainsHash()
 		}
 		out[name] = st
 	}

@@ -133,7 +133,7 @@ const PersistApplyHint = `write it with "certferry persist apply" (a role allowe
 func (r *Runner) persistPreflight(ctx context.Context, due []*work, opts Options) {
 	var persist []*work
 	for _, w := range due {
-		if w.cert.Challenge == ChallengeDNSPersist01 && w.alive() && !r.mem.hasUnstored(w.cert.Name) {
+		if w.cert.Challenge == ChallengeDNSPersist01 && w.alive() && !r.storesOnly(w) {
 			persist = append(persist, w)
 		}
 	}

@@ -97,11 +97,15 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		Force:    opts.Force || opts.DryRun, // a dry run tries every certificate
 	}
 	stored, err := r.storedState(ctx, w, found)
+	if err == nil && !stored.Exists {
+		stored = r.findMoved(ctx, w, inv, opts) // a rename is not a new certificate
+	}
 	stored.Failures, stored.NextAttempt = w.state.now.Failures, w.state.now.NextAttempt
 	w.in.Stored = stored
 	for _, is := range w.state.now.Issued {
 		w.in.Issued = append(w.in.Issued, scheduler.Issued{Key: is.Key, At: is.At})
 	}
+	r.carryIssued(w)
 	if !stored.NotAfter.IsZero() {
 		w.res.NotAfter, w.res.NotBefore = stored.NotAfter, stored.NotBefore
 	}

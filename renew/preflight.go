@@ -54,8 +54,8 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	var recs []Record
 	var owner []*work
 	for _, w := range due {
-		if !w.alive() || r.mem.hasUnstored(w.cert.Name) || w.persist != "" {
-			continue // an issued certificate only needs storing, a dns-persist-01 one has its records: no DNS-01
+		if !w.alive() || r.storesOnly(w) || w.persist != "" {
+			continue // an issued or moved certificate only needs storing, a dns-persist-01 one has its records: no DNS-01
 		}
 		for _, fqdn := range challengeNames(w.cert.Domains) {
 			recs = append(recs, w.cert.record(fqdn, ""))

@@ -192,6 +192,10 @@ const (
 	ActionIssue Action = "issue"
 	ActionStore Action = "store" // an issued, not yet stored certificate was stored
 	ActionPlan  Action = "plan"  // --plan: would renew or issue
+	// ActionMove: the certificate's configured secret was renamed; the certificate was
+	// copied from the old secret into it, without an order (Message: "moved from secret
+	// X").
+	ActionMove Action = "move"
 	// ActionDryRun: --dry-run issued a certificate from the dry-run CA, verified it, and
 	// threw it away.
 	ActionDryRun Action = "dry-run"
@@ -207,6 +211,12 @@ const (
 	// read the inventory, so nothing was ordered.
 	ActionRenewedElsewhere Action = "renewed-elsewhere"
 )
+
+// Stored reports whether a pass with this action stored a certificate into the
+// certificate's sinks: a renewal, a first issuance, one issued earlier, or a move.
+func (a Action) Stored() bool {
+	return a == ActionRenew || a == ActionIssue || a == ActionStore || a == ActionMove
+}
 
 // Result is one row of the summary.
 type Result struct {

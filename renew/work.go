@@ -37,6 +37,10 @@ type work struct {
 	// it is failing until this or a later pass stores its replacement.
 	compromised   string
 	compromisedAt time.Time // when it was revoked
+	// moved is the certificate found in the secret w's was renamed from (move.go), and
+	// movedIssued the issuances recorded on every such secret, for the guard.
+	moved       *moved
+	movedIssued []smsink.Issuance
 
 	persist string // the issuer the dns-persist-01 records name (persist.go); empty: order with dns-01
 	order   *acme.Order

@@ -41,6 +41,7 @@ const (
 	ReasonBackoff        Reason = "backoff"          // a recent failure: waiting before the next attempt
 	ReasonIssuanceGuard  Reason = "issuance-guard"   // a certificate was issued too recently
 	ReasonUnstored       Reason = "unstored"         // issued by an earlier pass, not yet stored: stored without a new order
+	ReasonMoved          Reason = "moved"            // the configured secret was renamed: the certificate is copied from the old one, no order
 )
 
 // Stored is what certferry knows of the stored certificate, from the secret's tags or a
@@ -108,6 +109,13 @@ type Input struct {
 	// Storing it asks nothing of the CA, so neither backoff nor the issuance guard holds
 	// it back, and --force does not replace it with a new order.
 	Unstored bool
+	// MoveFrom, when set, names the secret that held this certificate before its secret
+	// was renamed in the configuration, and Stored describes the certificate found there
+	// (docs/secret-format.md, "A renamed secret"). A rename is not a new certificate: one
+	// that is not due is moved (ReasonMoved, no order, so neither backoff's absence nor
+	// the issuance guard matters); one that is due is ordered as any stored certificate
+	// that fell due, the guard counting the old secret's issuances (Issued).
+	MoveFrom string
 	// Problem, when set, is a reason found before any request to the CA why an order
 	// would be wasted (the certificate could not be stored, the stored value is
 	// unreadable, ...). It wins over everything: the certificate is blocked, reported as
@@ -228,6 +236,12 @@ func Decide(in Input) Decision {
 	// window once made another client issue five certificates in ten seconds. Only an
 	// expired certificate, or --force, passes it; it counts per CA and set of names
 	// (guard.go).
+	if in.MoveFrom != "" {
+		if !d.Due {
+			return Decision{Due: true, Reason: ReasonMoved, Message: "moved from secret " + in.MoveFrom, DueAt: d.DueAt}
+		}
+		d.Message += " (the certificate in secret " + in.MoveFrom + ", before the rename)"
+	}
 	if d.Due && in.Guard > 0 && s.NotAfter.Sub(now) > 0 {
 		return guard(in, d)
 	}

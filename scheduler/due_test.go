@@ -91,6 +91,17 @@ func TestDecide(t *testing.T) {
 		// Problems found before the CA, and certificates waiting to be stored.
 		{name: "a problem blocks even --force", in: Input{Want: want, Stored: stored(90 * day), Now: at(80 * day), Force: true, Problem: &Problem{Reason: "too-large", Message: "m"}}, reason: "too-large", wantDue: at(60 * day)},
 		{name: "a problem beats backoff", in: Input{Want: want, Stored: Stored{Failures: 3, NextAttempt: at(day)}, Now: t0, Problem: &Problem{Reason: "foreign-secret", Message: "m"}}, reason: "foreign-secret"},
+		// A renamed secret (MoveFrom): the certificate found in the old secret is moved
+		// when it is not due, ordered when it is, the guard counting its issuances.
+		{name: "moved: not due, moved", in: Input{Want: want, Stored: stored(90 * day), Now: at(2 * day), Guard: day, MoveFrom: "old"}, due: true, reason: ReasonMoved, msgHas: "moved from secret old", wantDue: at(60 * day)},
+		{name: "moved: due by lifetime, ordered", in: Input{Want: want, Stored: stored(90 * day), Now: at(61 * day), Guard: day, MoveFrom: "old"}, due: true, reason: ReasonLifetime, msgHas: "the certificate in secret old"},
+		{name: "moved: expired, ordered", in: Input{Want: want, Stored: stored(90 * day), Now: at(91 * day), Guard: day, MoveFrom: "old"}, due: true, reason: ReasonExpired},
+		{name: "moved: untrusted, ordered", in: Input{Want: want, Stored: stored(90 * day), Now: at(2 * day), Guard: day, MoveFrom: "old", Untrusted: &Problem{Reason: ReasonNotFromCA, Message: "no"}}, due: true, reason: ReasonNotFromCA},
+		{name: "moved: revoked, ordered", in: Input{Want: want, Stored: stored(90 * day), Now: at(2 * day), Guard: day, MoveFrom: "old", Revoked: "serial 1 was revoked"}, due: true, reason: ReasonRevoked},
+		{name: "moved: a key-type change counts the old secret's issuances", in: Input{Want: Want{Name: "web", Domains: names, KeyType: "rsa2048"}, Stored: stored(90 * day), Now: at(time.Hour), Guard: day, MoveFrom: "old",
+			Issued: []Issued{{Key: IssuanceKey("", names), At: at(-time.Hour)}}}, reason: ReasonIssuanceGuard, msgHas: "the certificate in secret old", wantNext: at(23 * time.Hour)},
+		{name: "moved: backoff holds a move that failed", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 1; s.NextAttempt = at(3 * day); return s }(), Now: at(2 * day), MoveFrom: "old"}, reason: ReasonBackoff},
+		{name: "moved: --force orders", in: Input{Want: want, Stored: stored(90 * day), Now: at(2 * day), Force: true, MoveFrom: "old"}, due: true, reason: ReasonForced},
 		{name: "unstored beats backoff and the guard", in: Input{Want: want, Stored: func() Stored { s := stored(90 * day); s.Failures = 2; s.NextAttempt = at(70 * day); return s }(), Now: at(65 * day), Guard: 100 * day, Unstored: true}, due: true, reason: ReasonUnstored},
 		{name: "unstored beats --force", in: Input{Want: want, Now: t0, Force: true, Unstored: true}, due: true, reason: ReasonUnstored},
 		{name: "a change is due from the moment it is seen", in: Input{Want: Want{Name: "web", Domains: names, KeyType: "rsa2048"}, Stored: stored(90 * day), Now: at(3 * day)}, due: true, reason: ReasonKeyTypeChanged, wantDue: at(3 * day)},

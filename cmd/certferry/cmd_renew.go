@@ -163,8 +163,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 			result = "stored; HOOK FAILED (retried next pass): " + cell(r.HookError)
 		case r.Action == renew.ActionLostRace:
 			result = "another runner stored an equivalent certificate first; kept"
-		case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere:
-			result = printable(r.Message) // "renewing elsewhere (holder, until)", "renewed elsewhere: ..."
+		case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere || r.Action == renew.ActionMove:
+			result = printable(r.Message) // "renewing elsewhere (holder, until)", "renewed elsewhere: ...", "moved from secret X"
 		case r.Condition == renew.ConditionFailing:
 			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
 		case r.Condition == renew.ConditionExpired:
@@ -179,7 +179,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 		switch {
 		case r.NewFailure:
 			newFail++
-		case r.Err() == nil && (r.Action == renew.ActionRenew || r.Action == renew.ActionIssue || r.Action == renew.ActionStore):
+		case r.Err() == nil && r.Action.Stored():
 			renewed++
 		}
 		dur := "-"

@@ -159,3 +159,16 @@ func TestTablesBoundErrors(t *testing.T) {
 		t.Errorf("the tables should say where the whole error is, the JSON hold it:\n%s", b.String())
 	}
 }
+
+// TestSummaryShowsAMove: a certificate moved from the secret it was renamed from says so
+// in the RESULT column and counts as renewed (stored), as metrics and the daemon count it.
+func TestSummaryShowsAMove(t *testing.T) {
+	t.Parallel()
+	sum := &renew.Summary{Results: []*renew.Result{{Name: "web", Action: renew.ActionMove, Reason: "moved", Condition: renew.ConditionReady,
+		Message: "moved from secret certferry/old"}}}
+	var b strings.Builder
+	printSummary(&b, sum)
+	if out := b.String(); !strings.Contains(out, "moved from secret certferry/old") || !strings.Contains(out, "1 renewed") {
+		t.Errorf("summary:\n%s", out)
+	}
+}

@@ -296,6 +296,11 @@ func (s *Sink) getStage(ctx context.Context, secret, stage string) (*certs.Bundl
 	if out.SecretString == nil {
 		return nil, "", fmt.Errorf("%w: binary secret", ErrCorruptStored)
 	}
+	if n := len(*out.SecretString); n > certs.MaxSecretSize {
+		// Secrets Manager stores no larger value; a stand-in that does is not trusted
+		// with more parsing than a certificate secret can need.
+		return nil, "", fmt.Errorf("%w: %d bytes, more than a secret holds (%d)", ErrCorruptStored, n, certs.MaxSecretSize)
+	}
 	b, err := certs.ParseSecret([]byte(*out.SecretString))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrCorruptStored, err)

@@ -1,0 +1,126 @@
+package renew
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/certferry/certferry/certs"
+	"github.com/certferry/certferry/certs/certstest"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
+)
+
+// TestMoveSources: which secrets of the inventory may hold a certificate whose secret was
+// renamed, and which is used first.
+func TestMoveSources(t *testing.T) {
+	t.Parallel()
+	const dir = "https://ca.example/dir"
+	names := []string{"www.example.com", "example.com"}
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	src := func(secret string, edit func(*smsink.Stored)) smsink.Stored {
+		s := smsink.Stored{Name: "web", Secret: secret, ARN: "arn:aws:secretsmanager:us-east-1:1:secret:" + secret + "-AbCdEf",
+			DomainsHash: certs.HashDomains([]string{"example.com", "www.example.com"}), Directory: dir,
+			NotBefore: t0, NotAfter: t0.Add(90 * 24 * time.Hour), CurrentVersionID: "v1", VersionID: "v1", TagsCurrent: true,
+			Tags: map[string]string{smsink.TagName: "web"}}
+		if edit != nil {
+			edit(&s)
+		}
+		return s
+	}
+	want := moveWant{Secret: "new", Domains: names, Directory: dir, Taken: []string{"new", "other", "account"}}
+	for _, tc := range []struct {
+		name string
+		inv  []smsink.Stored
+		want []string // the sources, the one to use first
+	}{
+		{"none", nil, nil},
+		{"the old secret", []smsink.Stored{src("old", nil)}, []string{"old"}},
+		{"another name, same names and CA", []smsink.Stored{src("old", func(s *smsink.Stored) { s.Name, s.Tags[smsink.TagName] = "site", "site" })}, []string{"old"}},
+		{"the configured secret itself", []smsink.Stored{src("new", nil)}, nil},
+		{"used by another configured certificate", []smsink.Stored{src("other", nil)}, nil},
+		{"used by another configured certificate, by ARN", []smsink.Stored{src("byarn", nil)}, nil},
+		{"the account's secret", []smsink.Stored{src("account", func(s *smsink.Stored) { s.Tags[smsink.TagKind] = smsink.KindAccount })}, nil},
+		{"a secret of the account kind", []smsink.Stored{src("old", func(s *smsink.Stored) { s.Tags[smsink.TagKind] = smsink.KindAccount })}, nil},
+		{"not certferry's", []smsink.Stored{src("old", func(s *smsink.Stored) { delete(s.Tags, smsink.TagName) })}, nil},
+		{"retired", []smsink.Stored{src("old", func(s *smsink.Stored) { s.Tags[smsink.TagRetired] = "2026-12-02T00:00:00Z" })}, nil},
+		{"tags that do not describe the value", []smsink.Stored{src("old", func(s *smsink.Stored) { s.TagsCurrent = false })}, nil},
+		{"no value", []smsink.Stored{src("old", func(s *smsink.Stored) { s.CurrentVersionID = "" })}, nil},
+		{"other names", []smsink.Stored{src("old", func(s *smsink.Stored) { s.DomainsHash = certs.HashDomains([]string{"example.com"}) })}, nil},
+		{"another CA", []smsink.Stored{src("old", func(s *smsink.Stored) { s.Directory = "https://other.example/dir" })}, nil},
+		{"CA not recorded", []smsink.Stored{src("old", func(s *smsink.Stored) { s.Directory = "" })}, nil},
+		{"two: the newest first", []smsink.Stored{
+			src("a-old", nil),
+			src("b-newer", func(s *smsink.Stored) { s.NotAfter = s.NotAfter.Add(time.Hour) }),
+		}, []string{"b-newer", "a-old"}},
+		{"two expiring together: by name", []smsink.Stored{src("b", nil), src("a", nil)}, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inv := map[string]smsink.Stored{}
+			for _, s := range tc.inv {
+				s.Tags = maps.Clone(s.Tags)
+				inv[s.Secret] = s
+			}
+			w := want
+			if tc.name == "used by another configured certificate, by ARN" {
+				w.Taken = append(slices.Clone(w.Taken), "arn:aws:secretsmanager:us-east-1:1:secret:byarn-AbCdEf")
+			}
+			var got []string
+			for _, s := range moveSources(inv, w) {
+				got = append(got, s.Secret)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("sources %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPassMoveChecksTheOldValue: a certificate whose secret was renamed is copied from
+// the old secret only when its value passes every check of a stored certificate; a value
+// that cannot be read, does not chain to the CA's roots, or was revoked is never copied,
+// and the certificate is ordered instead. The old secret is never written.
+func TestPassMoveChecksTheOldValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, sec *fakeSecret)
+		moved bool
+	}{
+		{"valid", func(*testing.T, *fakeSecret) {}, true},
+		{"unreadable", func(_ *testing.T, sec *fakeSecret) { sec.foreign = true }, false},
+		{"another CA", func(t *testing.T, sec *fakeSecret) {
+			sec.bundle = certstest.NewCA(t).Bundle(t, "web", certstest.Leaf{Domains: []string{"www.example.com", "example.com"}})
+		}, false},
+		{"revoked", func(_ *testing.T, sec *fakeSecret) {
+			sec.tags[smsink.TagRevoked] = smsink.Revocation{Serial: sec.bundle.Serial, Reason: "superseded", At: time.Now()}.TagValue()
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			old := webCert()
+			old.Secret = &smsink.Target{Secret: "certferry/old"}
+			if res := only(t, w.pass(w.runner(old), Options{})); res.Action != ActionIssue {
+				t.Fatalf("first pass: %+v", res)
+			}
+			sec := w.secrets.secret("certferry/old")
+			tc.spoil(t, sec)
+			oldBundle, oldTags := sec.bundle, maps.Clone(sec.tags)
+			w.now = w.now.Add(time.Hour)
+			res := only(t, w.pass(w.runner(webCert()), Options{}))
+			got := w.secrets.secret("certferry/web").bundle
+			if tc.moved {
+				if res.Action != ActionMove || res.Reason != "moved" || w.ca.begins != 1 || got == nil || got.Serial != oldBundle.Serial {
+					t.Fatalf("move: %s %s %q, %d orders", res.Action, res.Reason, res.Message, w.ca.begins)
+				}
+			} else if res.Action == ActionMove || w.ca.begins != 2 || got == nil || got.Serial == oldBundle.Serial || res.Condition != ConditionReady {
+				t.Fatalf("%s %s %q, %d orders: want a new certificate ordered", res.Action, res.Reason, res.Message, w.ca.begins)
+			}
+			if sec.bundle != oldBundle || !maps.Equal(sec.tags, oldTags) {
+				t.Errorf("the old secret was written")
+			}
+		})
+	}
+}

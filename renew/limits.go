@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -220,9 +221,15 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 	var out []limits.Issuance
 	ledger := r.mem.limits.entries(r.settings.Directory, now, longestWindow(r.settings.Limits))
 	seen := map[string]bool{}
+	// A certificate counts once, whichever secrets hold it: one moved from the secret it
+	// was renamed from (move.go) is in both.
+	serials := map[string]bool{}
 	for _, w := range works {
 		if w.cert.Secret != nil {
 			seen[w.cert.Secret.Secret] = true
+		}
+		if w.in.Stored.Exists && w.res.Serial != "" {
+			serials[w.res.Serial] = true
 		}
 		if w.in.Stored.Exists && !w.in.Stored.NotBefore.IsZero() {
 			at := w.in.Stored.NotBefore.Add(x509Slack)
@@ -237,10 +244,13 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 			out = append(out, limits.Issuance{At: at, Domains: w.in.Stored.Domains})
 		}
 	}
-	for secret, s := range inv {
-		if !seen[secret] && !seen[s.ARN] && !s.NotBefore.IsZero() && len(s.Domains) > 0 {
-			out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
+	for _, secret := range slices.Sorted(maps.Keys(inv)) {
+		s := inv[secret]
+		if seen[secret] || seen[s.ARN] || s.NotBefore.IsZero() || len(s.Domains) == 0 || s.Serial != "" && serials[s.Serial] {
+			continue
 		}
+		serials[s.Serial] = s.Serial != ""
+		out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
 	}
 	for _, e := range ledger {
 		out = append(out, limits.Issuance{At: e.at, Domains: e.domains})

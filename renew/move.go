@@ -177,7 +177,9 @@ func (r *Runner) carryIssued(w *work) {
 		}
 	}
 	slices.SortStableFunc(list, func(a, b smsink.Issuance) int { return a.At.Compare(b.At) })
-	w.state.set(map[string]string{smsink.TagIssued: smsink.EncodeIssued(list, r.deps.Now())})
+	if enc := smsink.EncodeIssued(list, r.deps.Now()); enc != w.state.tags()[smsink.TagIssued] {
+		w.state.set(map[string]string{smsink.TagIssued: enc}) // once: a pass held by the guard writes nothing
+	}
 }
 
 // storesOnly reports whether w, due, needs no order: a certificate issued by an earlier

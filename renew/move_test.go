@@ -8,6 +8,7 @@ import (
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
+	"github.com/certferry/certferry/config"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -122,5 +123,28 @@ func TestPassMoveChecksTheOldValue(t *testing.T) {
 				t.Errorf("the old secret was written")
 			}
 		})
+	}
+}
+
+// TestLimitsCountAMovedCertificateOnce: a certificate moved from the secret it was
+// renamed from is in both secrets, and was issued once: the CA's limits count it once, so
+// the move does not hold back another certificate's order.
+func TestLimitsCountAMovedCertificateOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	l := config.Limits{NewOrders: config.Limit{N: 2, Window: 3 * time.Hour}}
+	old := namedCert("a", "a.example.com")
+	old.Secret = &smsink.Target{Secret: "certferry/a-old"}
+	if res := only(t, w.pass(w.limitsRunner(l, old), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.now = w.now.Add(time.Minute)
+	if res := only(t, w.pass(w.limitsRunner(l, namedCert("a", "a.example.com")), Options{})); res.Action != ActionMove || w.ca.begins != 1 {
+		t.Fatalf("rename: %s %s %q, %d orders", res.Action, res.Reason, res.Message, w.ca.begins)
+	}
+	w.now = w.now.Add(time.Minute)
+	sum := w.pass(w.limitsRunner(l, namedCert("a", "a.example.com"), namedCert("b", "b.example.com")), Options{})
+	if b := sum.Results[1]; b.Action != ActionIssue || w.ca.begins != 2 {
+		t.Fatalf("b: %s %s %q, %d orders: one issuance counted twice", b.Action, b.Reason, b.Message, w.ca.begins)
 	}
 }

@@ -118,4 +118,15 @@ func TestE2ESecretRenamedDue(t *testing.T) {
 	if runs := e2etest.HookRuns(t, log); len(runs) != 2 {
 		t.Errorf("hook runs %q: want the issuance's and the renewal's", runs)
 	}
+	// Held by the guard, the next pass writes nothing: the issuances were carried over once.
+	e.SB.Calls().Reset()
+	r = result(t, e.Pass(t, e.App(t, e.Config(t, renamedYAML("c", "rsa2048", script))), renew.Options{}), "web")
+	if r.Reason != scheduler.ReasonIssuanceGuard {
+		t.Errorf("fourth pass: %s %s %q", r.Action, r.Reason, r.Message)
+	}
+	for _, op := range []string{"TagResource", "PutSecretValue", "CreateSecret"} {
+		if n := e.SB.Calls().Count("secretsmanager", op); n != 0 {
+			t.Errorf("fourth pass: %d %s (all: %s)", n, op, e.SB.Calls())
+		}
+	}
 }

@@ -55,6 +55,7 @@ func TestObservePass(t *testing.T) {
 	notAfter := start.Add(60 * 24 * time.Hour)
 	sum := &renew.Summary{Started: start, Duration: 3 * time.Second, Results: []*renew.Result{
 		{Name: "web", Action: renew.ActionSkip, Reason: scheduler.ReasonNotDue, NotAfter: notAfter, DueAt: due},
+		{Name: "api", Action: renew.ActionMove, Reason: scheduler.ReasonMoved, NotAfter: notAfter, DueAt: due}, // stored, as a renewal
 	}}
 	m.ObservePass(sum)
 	m.ObserveHook("web", "exec", nil)
@@ -72,6 +73,7 @@ func TestObservePass(t *testing.T) {
 		{"certferry_certificate_renewal_timestamp_seconds", map[string]string{"name": "web"}, float64(due.Unix())},
 		{"certferry_renewals_total", map[string]string{"name": "web", "result": "success"}, 0},
 		{"certferry_renewals_total", map[string]string{"name": "api", "result": "failure"}, 0},
+		{"certferry_renewals_total", map[string]string{"name": "api", "result": "success"}, 1},
 		{"certferry_hook_runs_total", map[string]string{"name": "web", "hook": "exec", "result": "success"}, 1},
 		{"certferry_hook_runs_total", map[string]string{"name": "web", "hook": "exec", "result": "failure"}, 1},
 		{"certferry_last_successful_pass_timestamp_seconds", nil, float64(start.Add(3 * time.Second).Unix())},

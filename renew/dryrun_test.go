@@ -2,13 +2,17 @@ package renew
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/hooks"
+	"github.com/certferry/certferry/sinks/file"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // countingHook counts its runs.
@@ -79,5 +83,189 @@ func TestPassDryRunTrustChainTop(t *testing.T) {
 		if ok := res.Action == ActionDryRun; ok != trust {
 			t.Errorf("TrustChainTop %v: %+v", trust, res)
 		}
+	}
+}
+
+// dryWorld is a world with a second CA, the dry-run CA at another directory, and
+// Runners for a real pass (the configured CA) and for a dry run (the dry-run CA), each
+// able to open the other's client the way the app does: only for a directory with a
+// stored account. stored are the directories with one; opened counts StoredACME calls.
+type dryWorld struct {
+	*world
+	staging *fakeCA
+	stored  map[string]ACME
+	opened  map[string]int
+}
+
+const (
+	configuredDir = "https://ca.test/dir"
+	stagingDir    = "https://staging.test/dir"
+)
+
+func newDryWorld(t *testing.T) *dryWorld {
+	w := newWorld(t)
+	staging := &fakeCA{t: t, ca: w.ca.ca, orders: map[string][]acme.OrderRecord{}, now: w.ca.now, base: "https://staging.test"}
+	return &dryWorld{world: w, staging: staging, stored: map[string]ACME{configuredDir: w.ca, stagingDir: staging}, opened: map[string]int{}}
+}
+
+func (d *dryWorld) storedACME(_ context.Context, dir string) (ACME, error) {
+	d.opened[dir]++
+	if c, ok := d.stored[dir]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("acme: open the account of %s: %w", dir, acme.ErrNoAccount)
+}
+
+func (d *dryWorld) realRunner(cs ...Cert) *Runner {
+	r := d.runner(cs...)
+	r.deps.StoredACME = d.storedACME
+	return r
+}
+
+func (d *dryWorld) dryRunner(cs ...Cert) *Runner {
+	r := d.realRunner(cs...)
+	r.settings.Directory, r.settings.ConfiguredDirectory = stagingDir, configuredDir
+	r.deps.ACME = func(context.Context) (ACME, error) { return d.staging, nil }
+	return r
+}
+
+// A dry run journals its order in the certificate's real state before it publishes, as a
+// real pass does, naming the dry-run CA's directory, and clears it in its clean-up; it
+// writes nothing else there. A dry run killed between the two leaves the entry, and the
+// next real pass after its needed-until time reads the order back from the dry-run CA
+// (with that CA's stored account) and removes every value the dry run left.
+func TestPassDryRunJournals(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"stored", "never stored", "file only"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			d := newDryWorld(t)
+			c := webCert()
+			if kind == "file only" {
+				c = Cert{Name: "files", Domains: []string{"www.example.com"}, KeyType: "ec256", File: &file.Target{Dir: "/files/web"}}
+			}
+			journal := func() map[string]string {
+				var tags map[string]string
+				if c.File != nil {
+					tags, _ = d.files.LoadState(*c.File)
+				} else {
+					tags = d.secrets.tags(c.Secret.Secret)
+				}
+				out := map[string]string{}
+				for k, v := range tags {
+					if strings.HasPrefix(k, smsink.TagChallenges) {
+						out[k] = v
+					}
+				}
+				return out
+			}
+			if kind != "never stored" {
+				only(t, d.pass(d.realRunner(c), Options{}))
+			}
+			d.now = d.now.Add(time.Hour)
+			var atPublish map[string]string
+			d.dns.onPresent = func() { atPublish = journal() }
+			before := d.secrets.tags("certferry/web")
+			res := only(t, d.pass(d.dryRunner(c), Options{DryRun: true}))
+			d.dns.onPresent = nil
+			if res.Action != ActionDryRun || d.staging.begins != 1 {
+				t.Fatalf("dry run: %+v, %d orders at the dry-run CA", res, d.staging.begins)
+			}
+			e := smsink.ParseJournalEntry(atPublish[smsink.TagChallenges])
+			if len(atPublish) != 1 || e.Order != "https://staging.test/order/1" || e.Directory != stagingDir || !e.Until.After(d.now) {
+				t.Fatalf("journal when the dry run published: %v", atPublish)
+			}
+			if j := journal(); len(j) != 0 || d.dns.left() != 0 {
+				t.Fatalf("after the dry run: journal %v, %d values left", j, d.dns.left())
+			}
+			if after := d.secrets.tags("certferry/web"); kind == "stored" && !maps.Equal(before, after) {
+				t.Errorf("the dry run changed the secret's tags: %v, were %v", after, before)
+			}
+			if kind == "never stored" {
+				// The secret created to hold the journal: tags, no value.
+				if sec := d.secrets.secrets["certferry/web"]; sec == nil || sec.bundle != nil || sec.tags[smsink.TagName] != "web" {
+					t.Fatalf("never stored: secret %+v", sec)
+				}
+			}
+
+			// The same dry run killed after publishing: its entry and values stay.
+			d.staging.orders["https://staging.test/order/1"] = []acme.OrderRecord{
+				{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "dry-0"}, Pending: true}}
+			d.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.www.example.com.", Value: "dry-0"}})
+			d.setJournal(t, c, atPublish)
+			real := d.realRunner(c)
+			d.pass(real, Options{}) // within the needed-until time: a live dry run may need it
+			if d.dns.left() != 1 || len(journal()) != 1 || d.staging.reads != 1 {
+				t.Fatalf("before the needed-until time: %d values, journal %v, %d reads", d.dns.left(), journal(), d.staging.reads)
+			}
+			d.now = e.Until.Add(time.Second)
+			d.pass(real, Options{})
+			if d.dns.left() != 0 || len(journal()) != 0 || d.staging.reads != 2 || d.opened[stagingDir] != 2 {
+				t.Fatalf("after it: %d values, journal %v, %d reads, opened %v", d.dns.left(), journal(), d.staging.reads, d.opened)
+			}
+		})
+	}
+}
+
+// setJournal writes journal entries into c's real state, as a run killed before its
+// clean-up left them.
+func (d *dryWorld) setJournal(t *testing.T, c Cert, tags map[string]string) {
+	t.Helper()
+	if c.File != nil {
+		st, _ := d.files.LoadState(*c.File)
+		maps.Copy(st, tags)
+		if err := d.files.SaveState(t.Context(), *c.File, st); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	d.secrets.setState(t, c.Secret.Secret, c.Name, tags)
+}
+
+// Journal entries naming another directory than the configured one: read back with that
+// CA's stored account when certferry has one, dropped unread (no client opened, nothing
+// signed sent) when it has none or when the order is not on its directory's host; an
+// entry of the configured CA written by a dry run (no directory named) is read by a dry
+// run's sweep with the configured CA's account.
+func TestPassJournalOtherDirectory(t *testing.T) {
+	t.Parallel()
+	d := newDryWorld(t)
+	evil := &fakeCA{t: t, ca: d.ca.ca, orders: map[string][]acme.OrderRecord{}, now: d.ca.now, base: "https://evil.test"}
+	r := d.realRunner(webCert())
+	d.pass(r, Options{})
+	rec := func(v string) []acme.OrderRecord {
+		return []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: v}, Pending: false}}
+	}
+	d.staging.orders["https://staging.test/order/7"] = rec("s")
+	d.ca.orders["https://ca.test/order/8"] = rec("c")
+	evil.orders["https://evil.test/order/9"] = rec("e")
+	d.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.www.example.com.", Value: "s"}, {FQDN: "_acme-challenge.www.example.com.", Value: "c"}})
+	until := smsink.FormatTime(d.now.Add(time.Hour))
+	d.secrets.setState(t, "certferry/web", "web", map[string]string{
+		smsink.JournalTag(0): until + " https://staging.test/order/7 " + stagingDir,
+		smsink.JournalTag(1): until + " https://evil.test/order/9 https://evil.test/dir",
+		smsink.JournalTag(2): until + " https://evil.test/order/9 " + stagingDir,
+	})
+	d.pass(r, Options{})
+	if vals := d.dns.values["_acme-challenge.www.example.com."]; vals["s"] || !vals["c"] {
+		t.Errorf("values after the sweep: %v; want s removed (validated at the dry-run CA), c kept", vals)
+	}
+	if evil.reads != 0 || d.opened["https://evil.test/dir"] != 1 || d.opened[stagingDir] != 1 {
+		t.Errorf("reads at the unknown CA %d, clients opened %v", evil.reads, d.opened)
+	}
+	for i := range 3 {
+		if v := d.secrets.tags("certferry/web")[smsink.JournalTag(i)]; v != "" {
+			t.Errorf("slot %d kept: %q", i, v)
+		}
+	}
+	// A dry run's sweep reads an entry of the configured CA with that CA's account.
+	d.secrets.setState(t, "certferry/web", "web", map[string]string{smsink.JournalTag(0): until + " https://ca.test/order/8"})
+	reads := d.ca.reads
+	only(t, d.pass(d.dryRunner(webCert()), Options{DryRun: true}))
+	if vals := d.dns.values["_acme-challenge.www.example.com."]; vals["c"] || d.ca.reads != reads+1 || d.opened[configuredDir] != 1 {
+		t.Errorf("dry run's sweep: values %v, %d reads at the configured CA, opened %v", vals, d.ca.reads-reads, d.opened)
+	}
+	if v := d.secrets.tags("certferry/web")[smsink.JournalTag(0)]; v != "" {
+		t.Errorf("the dry run's sweep kept the entry: %q", v)
 	}
 }

@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -15,11 +16,13 @@ import (
 
 // The challenge journal: before a pass publishes a certificate's DNS-01 records it
 // writes, with the certificate's state, the order they belong to and until when a runner
-// may still need them: "<needed-until RFC 3339> <order URL>". A normal pass removes the
-// entry with its records. A runner killed in between (kill -9, a crash, a Lambda frozen
-// for good) leaves the entry behind, and a later pass of any runner sweeps it: it reads
-// the order back from the CA (the TXT values follow from the challenges' tokens and the
-// account key, so nothing secret is journaled) and removes
+// may still need them: "<needed-until RFC 3339> <order URL>", followed by the order's
+// ACME directory when it is not the configured one (a dry run's, from the dry-run CA).
+// A normal pass removes the entry with its records. A runner killed in between (kill -9,
+// a crash, a Lambda frozen for good) leaves the entry behind, and a later pass of any
+// runner sweeps it: it reads the order back from the CA that holds it, with the account
+// certferry keeps for that CA (the TXT values follow from the challenges' tokens and the
+// account key, so nothing secret is journaled), and removes
 //
 //   - at once, the records whose authorization is no longer pending (validated,
 //     invalid, deactivated or expired: no runner needs them any more);
@@ -27,33 +30,39 @@ import (
 //     would have given up by then: it is the pass's INSYNC and order timeouts).
 //
 // So a record a live concurrent runner still needs is never removed, and no stale value
-// outlives the needed-until time by more than one pass. See docs/architecture.md.
+// outlives the needed-until time by more than one pass. A dry run journals like a real
+// pass, in the certificate's real state (work.journalState). See docs/architecture.md.
+//
+// A signed request goes only to a CA certferry has an account with: the configured one,
+// or one whose account it stored (Deps.StoredACME never registers one). An entry naming
+// any other directory, or an order on another host than its directory, is dropped unread.
 //
 // The journal's tags and their values are the sink's (smsink.JournalEntry).
 
 // journal records w's order before its records are published, in a state write made
-// at once (it carries the state changes the pass made so far). w.journal is the tag
-// used. An error (every slot in use, an order URL a tag cannot hold, a write refused)
-// means the records must not be published: a run killed before its clean-up would leave
-// them where no later pass could find them. A plan or a dry run journals nothing (its
-// state is its own Memory, and the sweep reads orders back only from the configured CA):
-// what a killed dry run can leave is in docs/architecture.md ("A dry run is not
-// journaled").
+// at once (it carries the state changes the pass made so far; a dry run's, only the
+// journal). w.journal is the tag used. An error (every slot in use, an order URL a tag
+// cannot hold, a write refused) means the records must not be published: a run killed
+// before its clean-up would leave them where no later pass could find them. A plan
+// publishes nothing and journals nothing.
 func (r *Runner) journal(ctx context.Context, w *work) error {
-	if w.order == nil || len(w.order.Challenges) == 0 || w.plan {
+	if w.order == nil || len(w.order.Challenges) == 0 || !w.journals() {
 		return nil
 	}
-	if !smsink.JournalFits(w.order.URL, "") {
-		return fmt.Errorf("the order URL %q cannot be kept in the challenge journal (a tag)", w.order.URL)
+	dir := r.entryDirectory()
+	if !smsink.JournalFits(w.order.URL, dir) {
+		return fmt.Errorf("the order URL %q (directory %q) cannot be kept in the challenge journal (a tag)", w.order.URL, dir)
 	}
-	tags := w.state.tags()
+	js := w.journalState()
+	tags := js.tags()
 	for i := range smsink.JournalSlots {
 		k := smsink.JournalTag(i)
 		if tags[k] != "" {
 			continue
 		}
 		until := r.deps.Now().Add(r.lease())
-		if err := w.state.flush(ctx, map[string]string{k: smsink.JournalEntry{Until: until, Order: w.order.URL}.String()}); err != nil {
+		entry := smsink.JournalEntry{Until: until, Order: w.order.URL, Directory: dir}
+		if err := js.flush(ctx, map[string]string{k: entry.String()}); err != nil {
 			return fmt.Errorf("could not journal the order's DNS-01 records: %w", err)
 		}
 		w.journal = k
@@ -62,12 +71,29 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 	return r.journalFull(w)
 }
 
+// entryDirectory is the directory a journal entry of this Runner's orders names: ""
+// for the configured CA, else the CA the Runner orders from (a dry run's).
+func (r *Runner) entryDirectory() string {
+	if r.settings.Directory == r.configuredDirectory() {
+		return ""
+	}
+	return r.settings.Directory
+}
+
+// configuredDirectory is acme.directory (Settings.ConfiguredDirectory).
+func (r *Runner) configuredDirectory() string {
+	if r.settings.ConfiguredDirectory != "" {
+		return r.settings.ConfiguredDirectory
+	}
+	return r.settings.Directory
+}
+
 // journalRoom reports, before an order is placed, that the journal has no free slot
 // (the pass's sweep has already removed what it could): every slot holds an order of a
 // run that may still need its records. Ordering would only end in an order that cannot
 // be published.
 func (r *Runner) journalRoom(w *work) error {
-	if w.plan || len(smsink.JournalEntries(w.state.tags())) < smsink.JournalSlots {
+	if !w.journals() || len(smsink.JournalEntries(w.journalState().tags())) < smsink.JournalSlots {
 		return nil
 	}
 	return r.journalFull(w)
@@ -76,7 +102,7 @@ func (r *Runner) journalRoom(w *work) error {
 // journalFull is the error of a full journal, saying when the first slot frees.
 func (r *Runner) journalFull(w *work) error {
 	var first time.Time
-	for _, e := range smsink.JournalEntries(w.state.tags()) {
+	for _, e := range smsink.JournalEntries(w.journalState().tags()) {
 		if first.IsZero() || e.Until.Before(first) {
 			first = e.Until
 		}
@@ -89,7 +115,7 @@ func (r *Runner) journalFull(w *work) error {
 // the pass).
 func (r *Runner) unjournal(w *work, tag string) {
 	if tag != "" {
-		w.state.set(map[string]string{tag: ""})
+		w.journalState().set(map[string]string{tag: ""})
 	}
 }
 
@@ -97,7 +123,7 @@ func (r *Runner) unjournal(w *work, tag string) {
 // runner needs any more (see smsink.TagChallenges), and clears their entries.
 func (r *Runner) sweep(ctx context.Context, works []*work) {
 	for _, w := range works {
-		if w.plan {
+		if !w.journals() {
 			return
 		}
 		if !r.sweepJournal(ctx, w, false) {
@@ -109,25 +135,36 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 // sweepJournal sweeps w's journal. force removes every journaled record at once, pending
 // or not: for a runner that has just taken the certificate's lease, since no other
 // runner may still need them (the runner that wrote them held the lease, which has
-// expired). It returns false when the CA cannot be reached, to try on a later pass.
+// expired). It returns false when the CA this Runner orders from cannot be reached, to
+// try on a later pass.
 func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 	now := r.deps.Now()
-	for _, e := range smsink.JournalEntries(w.state.tags()) {
+	for _, e := range smsink.JournalEntries(w.journalState().tags()) {
 		// A time further ahead than any runner writes (a skewed clock, a hand edit)
 		// counts as past: it would keep a slot, and its records, for good.
 		expired := force || !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
-		if e.Until.IsZero() || !sameHost(e.Order, r.settings.Directory) {
-			// Unreadable, or an order at another host than the CA's: never fetched
-			// (a signed request goes only to the configured CA).
-			r.log.Warn("a DNS-01 journal entry that cannot be read is dropped (check the zone for _acme-challenge values)",
-				zap.String("cert", w.cert.Name), zap.String("entry", e.Order))
-			r.unjournal(w, e.Tag)
+		dir := e.Directory
+		if dir == "" {
+			dir = r.configuredDirectory()
+		}
+		if e.Until.IsZero() || !sameHost(e.Order, dir) {
+			// Unreadable, or an order at another host than its CA's: never fetched.
+			r.dropEntry(w, e, "a DNS-01 journal entry that cannot be read is dropped")
 			continue
 		}
-		client, err := r.deps.ACME(ctx)
-		if err != nil {
+		client, err := r.orderReader(ctx, dir)
+		switch {
+		case errors.Is(err, acme.ErrNoAccount):
+			// A CA certferry has no account with: nothing signed is sent there.
+			r.dropEntry(w, e, "a DNS-01 journal entry names an ACME directory certferry keeps no account for; it is dropped unread")
+			continue
+		case err != nil && dir == r.settings.Directory:
 			r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
 			return false
+		case err != nil:
+			r.log.Warn("cannot read a journaled order of another CA now; its records are swept on a later pass",
+				zap.String("cert", w.cert.Name), zap.String("directory", dir), zap.Error(err))
+			continue
 		}
 		recs, err := client.OrderRecords(ctx, e.Order)
 		if err != nil {
@@ -141,6 +178,27 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		r.sweepRecords(ctx, w, e.Tag, e.Order, recs, expired)
 	}
 	return true
+}
+
+// dropEntry clears a journal entry the sweep cannot read, saying so (why) with what it
+// held, so that an operator can look for its values in the zone.
+func (r *Runner) dropEntry(w *work, e smsink.JournalEntry, why string) {
+	r.log.Warn(why+" (check the zone for _acme-challenge values)", zap.String("cert", w.cert.Name),
+		zap.String("entry", e.Order), zap.String("directory", e.Directory))
+	r.unjournal(w, e.Tag)
+}
+
+// orderReader is a client that reads back orders placed with directory: the Runner's own
+// for the directory it orders from, else one with the account certferry stored for that
+// directory (Deps.StoredACME), never a new one.
+func (r *Runner) orderReader(ctx context.Context, directory string) (ACME, error) {
+	if directory == r.settings.Directory {
+		return r.deps.ACME(ctx)
+	}
+	if r.deps.StoredACME == nil {
+		return nil, fmt.Errorf("no client for %s: %w", directory, acme.ErrNoAccount)
+	}
+	return r.deps.StoredACME(ctx, directory)
 }
 
 // sweepRecords removes a journaled order's records that no runner needs (all of them

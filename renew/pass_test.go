@@ -37,6 +37,8 @@ type fakeCA struct {
 	newOrderErr func(acme.OrderRequest) error
 	stopUntil   time.Time // for newOrderErr: the CA refuses new orders before it
 	now         func() time.Time
+	base        string // the CA's URL, before /order/N; "" for https://ca.test
+	reads       int    // OrderRecords calls
 }
 
 func (f *fakeCA) Begin(ctx context.Context, req acme.OrderRequest) (o *acme.Order, err error) {
@@ -55,7 +57,11 @@ func (f *fakeCA) Begin(ctx context.Context, req acme.OrderRequest) (o *acme.Orde
 		}
 	}
 	f.begins++
-	o = &acme.Order{Request: req, URL: fmt.Sprintf("https://ca.test/order/%d", f.begins)}
+	base := f.base
+	if base == "" {
+		base = "https://ca.test"
+	}
+	o = &acme.Order{Request: req, URL: fmt.Sprintf("%s/order/%d", base, f.begins)}
 	for i, d := range req.Domains {
 		o.Challenges = append(o.Challenges, acme.Challenge{Domain: d,
 			FQDN: "_acme-challenge." + strings.TrimPrefix(d, "*.") + ".", Value: fmt.Sprintf("v%d-%d", f.begins, i)})
@@ -85,6 +91,7 @@ func (f *fakeCA) RenewalInfoByID(context.Context, string) (*acme.RenewalInfo, er
 func (f *fakeCA) OrderRecords(_ context.Context, u string) ([]acme.OrderRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	recs, ok := f.orders[u]
 	if !ok {
 		return nil, errors.New("no such order")
@@ -98,6 +105,9 @@ type fakeDNS struct {
 	noZone   []string
 	values   map[string]map[string]bool // fqdn -> values
 	presents int
+	// onPresent, when set, is called before a Present publishes (what the state holds
+	// then is what a run killed right after publishing leaves).
+	onPresent func()
 }
 
 func (d *fakeDNS) Resolve(_ context.Context, recs []Record) []error {
@@ -113,6 +123,9 @@ func (d *fakeDNS) Resolve(_ context.Context, recs []Record) []error {
 }
 
 func (d *fakeDNS) Present(_ context.Context, recs []Record) []error {
+	if d.onPresent != nil {
+		d.onPresent()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.presents++
@@ -277,7 +290,8 @@ func merge(dst, src map[string]string) {
 type fakeFiles struct {
 	mu      sync.Mutex
 	files   map[string]*certs.Bundle
-	saveCtx []context.Context // the context of every SaveState
+	saveCtx []context.Context            // the context of every SaveState
+	state   map[string]map[string]string // the state file of each directory, as saved
 }
 
 func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) error {
@@ -289,14 +303,26 @@ func (f *fakeFiles) Store(_ context.Context, t file.Target, b *certs.Bundle) err
 
 func (f *fakeFiles) Preflight(file.Target) error { return nil }
 
-func (f *fakeFiles) LoadState(file.Target) (map[string]string, error) {
-	return map[string]string{}, nil
+func (f *fakeFiles) LoadState(t file.Target) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := maps.Clone(f.state[t.Dir])
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out, nil
 }
 
-func (f *fakeFiles) SaveState(ctx context.Context, _ file.Target, _ map[string]string) error {
+func (f *fakeFiles) SaveState(ctx context.Context, t file.Target, tags map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.saveCtx = append(f.saveCtx, ctx)
+	if ctx.Err() == nil {
+		if f.state == nil {
+			f.state = map[string]map[string]string{}
+		}
+		f.state[t.Dir] = maps.Clone(tags)
+	}
 	return ctx.Err()
 }
 

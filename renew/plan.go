@@ -169,7 +169,7 @@ func (r *Runner) unlisted(ctx context.Context, w *work) smsink.Stored {
 		return smsink.Stored{} // the preflight describes it again, and says why
 	}
 	w.secret = &in
-	w.state.know(&in)
+	w.know(&in)
 	if !in.Exists || in.Deleting || !in.HasValue || in.Name != "" || in.Kind != "" {
 		return smsink.Stored{}
 	}
@@ -204,7 +204,30 @@ func (r *Runner) chooseState(w *work, inv map[string]smsink.Stored, opts Options
 		}
 	}
 	w.state = newState(store, opts.Plan, r.deps.Now)
+	if opts.DryRun {
+		w.dryJournal = r.dryJournalState(w, found)
+	}
 	return found
+}
+
+// dryJournalState is where a dry run keeps w's challenge journal: the certificate's real
+// state, as a real pass would, so that a dry run killed between publishing and its
+// clean-up leaves records a later pass finds (docs/architecture.md, "A dry run journals
+// like a real run"). Only the journal is written there: the store has a Memory of its own,
+// so nothing else of the dry run's state goes along with a write. nil: the certificate's
+// state lives only in memory (no secret, no file sink), and the dry run's Memory does.
+func (r *Runner) dryJournalState(w *work, found smsink.Stored) *state {
+	c := w.cert
+	var store stateStore
+	switch {
+	case c.Secret != nil && r.deps.Secrets != nil:
+		store = &secretState{secrets: r.deps.Secrets, target: *c.Secret, name: c.Name, found: found.Tags, mem: NewMemory()}
+	case c.File != nil && r.deps.Files != nil:
+		store = fileState{mem: NewMemory(), name: c.Name, files: r.deps.Files, target: *c.File, log: r.log}
+	default:
+		return nil
+	}
+	return newState(store, false, r.deps.Now)
 }
 
 // adoptInterruptedWrite finishes a write that a runner began but did not promote (it

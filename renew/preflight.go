@@ -44,7 +44,7 @@ func (r *Runner) preflight(ctx context.Context, works []*work, inv map[string]sm
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
 		in, err := r.checkSinks(ctx, w.cert, w.secret, inv, owners, opts)
 		w.secret = in
-		w.state.know(in)
+		w.know(in)
 		if err != nil {
 			r.block(ctx, w, sinkProblem{err}, opts)
 		}
@@ -107,6 +107,7 @@ func (r *Runner) block(ctx context.Context, w *work, err error, opts Options) {
 		// The secret is not this certificate's to write (someone else's, another
 		// certificate's, being deleted): the problem is remembered by this process only.
 		w.state = newState(memoryState{mem: r.mem, name: w.cert.Name}, false, r.deps.Now)
+		w.dryJournal = nil // never ordered: nothing to journal there either
 	}
 	st := w.state.now
 	msg := smsink.EncodeText(err.Error())

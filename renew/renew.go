@@ -125,6 +125,11 @@ type Settings struct {
 	// certificate, so a change of CA is seen (reason ca-changed) and the ARI "replaces"
 	// is sent only to the CA that issued the certificate being replaced.
 	Directory string
+	// ConfiguredDirectory is acme.directory when Directory is another (a dry run orders
+	// from the dry-run CA): the challenge journal's entries of orders from Directory then
+	// name it, and the sweep reads entries that name no directory from this one. ""
+	// means Directory.
+	ConfiguredDirectory string
 	// AccountSecret is the secret that holds the ACME account (empty: a file store): no
 	// certificate may be stored in it.
 	AccountSecret string
@@ -141,9 +146,15 @@ type Settings struct {
 // Deps are the pass's collaborators. ACME is opened lazily: a pass with nothing due
 // makes no ACME request and reads no account.
 type Deps struct {
-	ACME    func(ctx context.Context) (ACME, error)
-	DNS     DNS
-	Secrets SecretStore // nil when no certificate uses Secrets Manager
+	ACME func(ctx context.Context) (ACME, error)
+	// StoredACME, when set, opens a client for another ACME directory than
+	// Settings.Directory with the account certferry stored for it, and never registers
+	// one: an error wrapping acme.ErrNoAccount, before any request, when none is stored.
+	// The challenge journal's sweep reads back with it the orders of another CA (a dry
+	// run's). Nil: such entries are dropped unread.
+	StoredACME func(ctx context.Context, directory string) (ACME, error)
+	DNS        DNS
+	Secrets    SecretStore // nil when no certificate uses Secrets Manager
 	// Keys, when set, tells the state of a secret's customer managed KMS key, which the
 	// preflight checks before an order. Nil: not checked.
 	Keys KeyStates
@@ -179,7 +190,8 @@ type Options struct {
 	// README.md, "validate, --plan and --dry-run"), TXT records published and removed,
 	// the chain verified; then the certificate is thrown away. Nothing is stored, no
 	// hook runs, and no state (backoff, ARI, failures) is written: the pass keeps it in
-	// a Memory of its own.
+	// a Memory of its own. The challenge journal is the exception: its entries go to the
+	// certificate's real state, as a real pass's do (see journal.go).
 	DryRun bool
 }
 

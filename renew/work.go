@@ -23,12 +23,16 @@ type work struct {
 	in       scheduler.Input    // everything the decision looked at, built once by gather
 	decision scheduler.Decision // decided once by plan; a problem found later blocks it
 	state    *state             // the state kept between passes, as found and as changed
-	ariID    string             // the stored certificate's ARI identifier, for "replaces"
-	version  string             // the stored AWSCURRENT version id, "" when unknown
-	secret   *smsink.Inspection // what the preflight learnt of the secret, for the store
-	started  time.Time
-	plan     bool // Options.Plan or DryRun: nothing stored, no hook
-	dry      bool // Options.DryRun: no on_failure hook either
+	// dryJournal, in a dry run, is where the challenge journal is kept: the certificate's
+	// real state (its secret, its state file), while the rest of a dry run's state stays
+	// in its own Memory (state). nil: the journal is in state. See journalState.
+	dryJournal *state
+	ariID      string             // the stored certificate's ARI identifier, for "replaces"
+	version    string             // the stored AWSCURRENT version id, "" when unknown
+	secret     *smsink.Inspection // what the preflight learnt of the secret, for the store
+	started    time.Time
+	plan       bool // Options.Plan or DryRun: nothing stored, no hook
+	dry        bool // Options.DryRun: no on_failure hook either
 	// filesBehind: the certificate has a secret and a file sink, and the files do not
 	// hold the secret's current certificate (missing, older, edited, a store that
 	// failed after the secret's write): the pass writes them from the secret.
@@ -75,6 +79,28 @@ const (
 	outcomeBlocked         // a problem found before any order: counted, no backoff
 	outcomeStopped         // the pass was stopped: no fault of the certificate, no state
 )
+
+// journalState is where w's challenge journal is kept: with the rest of its state, or,
+// in a dry run, in the certificate's real state (dryJournal).
+func (w *work) journalState() *state {
+	if w.dryJournal != nil {
+		return w.dryJournal
+	}
+	return w.state
+}
+
+// journals reports whether w's pass keeps the challenge journal: every pass that may
+// publish DNS-01 records, a dry run included; not a plan.
+func (w *work) journals() bool { return !w.plan || w.dry }
+
+// know tells w's state stores what the preflight learnt of the certificate's secret
+// (state.know).
+func (w *work) know(in *smsink.Inspection) {
+	w.state.know(in)
+	if w.dryJournal != nil {
+		w.dryJournal.know(in)
+	}
+}
 
 // alive reports whether w is still on its way (nothing failed, blocked or stopped it).
 func (w *work) alive() bool { return w.err == nil }
@@ -128,6 +154,12 @@ func (r *Runner) record(ctx context.Context, w *work) {
 	defer cancel()
 	if err := w.state.flush(sctx, nil); err != nil {
 		r.log.Warn("could not record the certificate's state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
+	}
+	if w.dryJournal != nil {
+		// A dry run's journal entries cleared by its clean-up or its sweep.
+		if err := w.dryJournal.flush(sctx, nil); err != nil {
+			r.log.Warn("could not clear the dry run's challenge journal entry; a later pass sweeps it", zap.String("cert", w.cert.Name), zap.Error(err))
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/testwait"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // TestMain gives the AWS SDK's default credential chain the sandbox's static keys and
@@ -396,10 +398,11 @@ func secretWrites(c *calls.Registry) int {
 
 // TestCLIDryRun: --dry-run orders every selected certificate from the dry-run CA (here
 // the sandbox's CA itself), publishes and removes its records, verifies the chain, and
-// stores nothing: no secret write or tag, no file, no hook, whether a certificate is
-// stored already (and not due) or not yet. A certificate that cannot be validated (a
-// name in no hosted zone) fails before any order, naming the name, and the exit code
-// is 1.
+// stores nothing: no value, no file, no hook, no state tag but the challenge journal's
+// entry, written before it publishes and cleared after, whether a certificate is stored
+// already (and not due) or not yet (its secret is then created, without a value, to hold
+// the entry). A certificate that cannot be validated (a name in no hosted zone) fails
+// before any order, naming the name, and the exit code is 1.
 func TestCLIDryRun(t *testing.T) {
 	t.Parallel()
 	e := newCLIEnv(t, lifecycleConfig)
@@ -415,9 +418,7 @@ func TestCLIDryRun(t *testing.T) {
 	if !strings.Contains(out, "dry run (nothing stored, no hook run): 1 certificate(s), 1 issued and verified, 0 failed") {
 		t.Errorf("dry run summary line:\n%s", out)
 	}
-	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
-		t.Errorf("the dry run created the certificate's secret")
-	}
+	dryRunLeftOnlyItsSecret(t, e.Env)
 	// A real pass stores it (exactly once: the dry run left no state behind).
 	out = e.mustRenew(t)
 	if r := rowOf(t, out, "web"); r["ACTION"] != "issue" || e.hookRuns(t) != 1 {
@@ -425,7 +426,9 @@ func TestCLIDryRun(t *testing.T) {
 	}
 	stored := e.Stored(t, "certferry/web", "AWSCURRENT")
 
-	// A dry run of a stored, not due certificate: still ordered, still nothing written.
+	// A dry run of a stored, not due certificate: still ordered, still nothing written
+	// but its journal entry (one TagResource to write it, one to clear it).
+	before := e.Tags(t, "certferry/web")
 	e.SB.Calls().Reset()
 	code, out, errOut = e.renew(t, "--dry-run")
 	if r := rowOf(t, out, "web"); code != exitOK || r["ACTION"] != "dry-run" || r["REASON"] != "forced" {
@@ -435,8 +438,11 @@ func TestCLIDryRun(t *testing.T) {
 	if c.Count("acme", "NewOrder") < 1 || c.Count("acme", "Finalize") < 1 {
 		t.Errorf("the dry run did not order: %s", c)
 	}
-	if n := secretWrites(c); n != 0 || c.Count("acme", "NewAccount") != 0 {
-		t.Errorf("the dry run wrote %d time(s) to Secrets Manager: %s", n, c)
+	if n := secretWrites(c); n != 2 || c.Count("secretsmanager", "TagResource") != 2 || c.Count("acme", "NewAccount") != 0 {
+		t.Errorf("the dry run wrote %d time(s) to Secrets Manager, want its journal entry's 2 TagResource: %s", n, c)
+	}
+	if after := e.Tags(t, "certferry/web"); !maps.Equal(nonEmpty(after), nonEmpty(before)) {
+		t.Errorf("the dry run changed the secret's tags: %v, were %v", after, before)
 	}
 	if e.hookRuns(t) != 1 {
 		t.Errorf("the dry run ran the on_renew hook")
@@ -503,9 +509,32 @@ func TestCLIDryRunOtherCA(t *testing.T) {
 	if r := rowOf(t, out, "web"); code != exitOK || r["ACTION"] != "dry-run" || !strings.Contains(out, "issued by "+other) {
 		t.Fatalf("dry run on %s: exit %d, row %q\n%s\n%s", other, code, r, out, errOut)
 	}
-	if _, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")}); err == nil {
-		t.Errorf("a dry run created the certificate's secret")
+	dryRunLeftOnlyItsSecret(t, e.Env)
+}
+
+// dryRunLeftOnlyItsSecret checks what dry runs of a certificate never stored leave: its
+// secret, created to hold the challenge journal, with no value and no state tag but its
+// name (the entries cleared, no backoff, no error).
+func dryRunLeftOnlyItsSecret(t *testing.T, e *e2etest.Env) {
+	t.Helper()
+	desc, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")})
+	if err != nil || len(desc.VersionIdsToStages) != 0 {
+		t.Fatalf("the dry runs' secret: %v, versions %v; want one without a value", err, desc.VersionIdsToStages)
 	}
+	if tags := nonEmpty(e.Tags(t, "certferry/web")); len(tags) != 1 || tags[smsink.TagName] != "web" {
+		t.Errorf("the dry runs left tags %v; want only %s", tags, smsink.TagName)
+	}
+}
+
+// nonEmpty are the tags with a value (an empty one is no tag: docs/secret-format.md).
+func nonEmpty(tags map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range tags {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // TestCLINeverFiringSchedule: a schedule that can never run (the 30th of February) or

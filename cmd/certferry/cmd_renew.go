@@ -30,8 +30,12 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 the same checks as a real pass (zones, secrets), then a real order from the dry-run CA
 (Let's Encrypt's staging CA for Let's Encrypt; any other directory itself, or
 --dry-run-directory), its DNS-01 records published and removed, the chain verified, and
-the certificate thrown away: no secret or file written, no tag, no hook. The dry-run CA's
-account is registered once in the account store if it has none.
+the certificate thrown away: no value or file written, no hook, no backoff. Like a real
+pass it journals its order in the certificate's state (the challenge journal, naming the
+dry-run CA) before publishing and clears it after, so that a later pass can remove what
+a killed dry run left; a certificate never stored gets its secret, without a value, to
+hold the entry. The dry-run CA's account is registered once in the account store if it
+has none.
 
 Exit codes:
   0  every certificate is ready (or merely due and not attempted)

@@ -89,6 +89,8 @@ type App struct {
 	acmeMu      sync.Mutex
 	acmeClient  *acme.Client // opened on first use; a failed open is retried next time
 	acmeChecked time.Time    // when the store was last compared with acmeClient's account
+	storedMu    sync.Mutex
+	storedACME  map[string]*acme.Client // StoredACME's clients, by directory
 	now         func() time.Time
 	version     string
 	onACME      func(endpoint string, status int, took time.Duration)
@@ -241,6 +243,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options)
 			}
 			return c, nil
 		},
+		StoredACME: func(ctx context.Context, directory string) (renew.ACME, error) {
+			c, err := a.StoredACME(ctx, directory)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
 		DNS:     RenewDNS(dns),
 		Secrets: a.secrets,
 		Keys:    a.keys,
@@ -267,9 +276,11 @@ func (a *App) passSettings(opts Options, verifyRoots *x509.CertPool) renew.Setti
 		CleanupTimeout: opts.CleanupTimeout,
 		MinOrderTime:   opts.MinOrderTime,
 		Directory:      a.directory,
-		InsyncTimeout:  cfg.Route53.InsyncTimeout,
-		AccountSecret:  accountSecret(cfg.ACME),
-		Limits:         cfg.ACME.Limits,
+		// A dry run's journal entries name the dry-run CA when it is another.
+		ConfiguredDirectory: cfg.ACME.Directory,
+		InsyncTimeout:       cfg.Route53.InsyncTimeout,
+		AccountSecret:       accountSecret(cfg.ACME),
+		Limits:              cfg.ACME.Limits,
 		// Another CA's roots (Let's Encrypt's staging roots) are in no trust store.
 		TrustChainTop: a.directory != cfg.ACME.Directory,
 	}
@@ -485,6 +496,39 @@ func (a *App) ACMEFor(ctx context.Context, directory string) (*acme.Client, erro
 		return a.ACME(ctx)
 	}
 	return a.openACMEAt(ctx, directory, nil)
+}
+
+// StoredACME returns a client for directory with the ACME account certferry stored for
+// it, never a new one: the Runner's own (ACME) when it is the directory the Runner orders
+// from; otherwise the stored account is only loaded (acme.Config.LoadOnly), and with none
+// stored the error wraps acme.ErrNoAccount and nothing is sent to directory. The
+// challenge journal's sweep reads another CA's orders (a dry run's) with it, so a
+// directory a hand-edited tag names gets no signed request. The account is looked up
+// with the configured binding's key id, as the dry run that ordered opened it.
+func (a *App) StoredACME(ctx context.Context, directory string) (*acme.Client, error) {
+	if directory == a.directory {
+		return a.ACME(ctx)
+	}
+	a.storedMu.Lock()
+	defer a.storedMu.Unlock()
+	if c := a.storedACME[directory]; c != nil {
+		return c, nil
+	}
+	var eab *acme.EAB
+	if e := a.Config.ACME.EAB; e != nil {
+		eab = &acme.EAB{KID: e.KID, HMACKey: e.HMACKey.Reveal()} // its key id finds the account; nothing is registered
+	}
+	cfg := a.acmeConfig(directory, eab)
+	cfg.LoadOnly = true
+	c, err := acme.New(ctx, cfg)
+	if err != nil {
+		return nil, err // not kept: the account may be stored by a later pass
+	}
+	if a.storedACME == nil {
+		a.storedACME = map[string]*acme.Client{}
+	}
+	a.storedACME[directory] = c
+	return c, nil
 }
 
 // openACME loads (or registers, once) the ACME account and returns the client.

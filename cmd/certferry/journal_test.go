@@ -56,15 +56,7 @@ func TestSixKilledRunsLeaveNothing(t *testing.T) {
 		changes := e.SB.Calls().Count("route53", "ChangeResourceRecordSets")
 		waits := e.SB.Calls().Count("route53", "GetChange")
 		e.SB.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Hang: calls.HangForever})
-		cmd := exec.Command(bin, "renew", "--force", "--config", cfg)
-		cmd.Env = env
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		cmd, done, out := startBinary(t, bin, env, "renew", "--force", "--config", cfg)
 		if i <= 4 {
 			// Journaled and published: killed while it waits for INSYNC.
 			e2etest.Eventually(t, e.PassBound(), "the run waiting for INSYNC", func() bool {
@@ -102,6 +94,22 @@ func TestSixKilledRunsLeaveNothing(t *testing.T) {
 	e.NoChallengeLeft(t)
 }
 
+// startBinary starts bin with args and env, its output going to out; done is closed once
+// it has ended.
+func startBinary(t *testing.T, bin string, env []string, args ...string) (cmd *exec.Cmd, done <-chan struct{}, out *strings.Builder) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env = env
+	out = &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(ch) }()
+	return cmd, ch, out
+}
+
 // TestKilledDryRunLeavesNothing: `certferry renew --dry-run` against a dry-run CA at
 // another directory than the configured one (the sandbox's CA under another host name,
 // with its own account), for a certificate never stored, is killed with SIGKILL while it
@@ -127,15 +135,7 @@ func TestKilledDryRunLeavesNothing(t *testing.T) {
 
 	waits := e.SB.Calls().Count("route53", "GetChange")
 	e.SB.Calls().FailNext("route53", "GetChange", 1, calls.Fault{Hang: calls.HangForever})
-	cmd := exec.Command(bin, "renew", "--dry-run", "--dry-run-directory", other, "--config", cfg)
-	cmd.Env = env
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	cmd, done, out := startBinary(t, bin, env, "renew", "--dry-run", "--dry-run-directory", other, "--config", cfg)
 	e2etest.Eventually(t, e.PassBound(), "the dry run waiting for INSYNC", func() bool {
 		return e.SB.Calls().Count("route53", "GetChange") > waits
 	})

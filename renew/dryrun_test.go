@@ -171,7 +171,8 @@ func TestPassDryRunJournals(t *testing.T) {
 			if res.Action != ActionDryRun || d.staging.begins != 1 {
 				t.Fatalf("dry run: %+v, %d orders at the dry-run CA", res, d.staging.begins)
 			}
-			e := smsink.ParseJournalEntry(atPublish[smsink.TagChallenges])
+			// In the last slot: see journalSlot.
+			e := smsink.ParseJournalEntry(atPublish[smsink.JournalTag(smsink.JournalSlots-1)])
 			if len(atPublish) != 1 || e.Order != "https://staging.test/order/1" || e.Directory != stagingDir || !e.Until.After(d.now) {
 				t.Fatalf("journal when the dry run published: %v", atPublish)
 			}

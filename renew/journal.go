@@ -55,8 +55,8 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 	}
 	js := w.journalState()
 	tags := js.tags()
-	for i := range smsink.JournalSlots {
-		k := smsink.JournalTag(i)
+	for n := range smsink.JournalSlots {
+		k := smsink.JournalTag(journalSlot(w, n))
 		if tags[k] != "" {
 			continue
 		}
@@ -69,6 +69,17 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 		return nil
 	}
 	return r.journalFull(w)
+}
+
+// journalSlot is the n-th slot w tries. A dry run takes no lease (it may run beside a
+// real pass of another runner that read the same free slots) and tries the slots from the
+// last: the two take the same slot, and one overwrites the other's entry, only when a
+// single slot is free.
+func journalSlot(w *work, n int) int {
+	if w.dry {
+		return smsink.JournalSlots - 1 - n
+	}
+	return n
 }
 
 // entryDirectory is the directory a journal entry of this Runner's orders names: ""

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -146,9 +147,11 @@ func TestKilledDryRunLeavesNothing(t *testing.T) {
 		t.Fatalf("the killed dry run left no record: the case is not what it claims\n%s", out.String())
 	}
 	tags := e.Tags(t, "certferry/web")
-	entry := smsink.ParseJournalEntry(tags[smsink.TagChallenges])
-	if entry.Directory != other || !strings.HasPrefix(entry.Order, strings.TrimSuffix(other, "/dir")) {
-		t.Fatalf("journal entry %q: want an order of %s naming it\n%s", tags[smsink.TagChallenges], other, out.String())
+	slot := smsink.JournalTag(smsink.JournalSlots - 1) // a dry run takes the slots from the last
+	entry := smsink.ParseJournalEntry(tags[slot])
+	ou, _ := url.Parse(other)
+	if entry.Directory != other || !strings.HasPrefix(entry.Order, "https://"+ou.Host+"/") {
+		t.Fatalf("journal entry %q: want an order of %s naming it\n%s", tags[slot], other, out.String())
 	}
 	desc, err := e.SM.DescribeSecret(t.Context(), &awssm.DescribeSecretInput{SecretId: aws.String("certferry/web")})
 	if err != nil || len(desc.VersionIdsToStages) != 0 {
@@ -163,7 +166,7 @@ func TestKilledDryRunLeavesNothing(t *testing.T) {
 	}))
 	defer stranger.Close()
 	if _, err := e.SM.TagResource(t.Context(), &awssm.TagResourceInput{SecretId: aws.String("certferry/web"), Tags: []smtypes.Tag{{
-		Key:   aws.String(smsink.JournalTag(3)),
+		Key:   aws.String(smsink.JournalTag(0)),
 		Value: aws.String(smsink.JournalEntry{Until: time.Now().Add(time.Hour), Order: stranger.URL + "/order/1", Directory: stranger.URL + "/dir"}.String()),
 	}}}); err != nil {
 		t.Fatal(err)

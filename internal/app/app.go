@@ -90,7 +90,7 @@ type App struct {
 	acmeClient  *acme.Client // opened on first use; a failed open is retried next time
 	acmeChecked time.Time    // when the store was last compared with acmeClient's account
 	storedMu    sync.Mutex
-	storedACME  map[string]*acme.Client // StoredACME's clients, by directory
+	storedACME  map[string]storedClient // StoredACME's clients, by directory
 	now         func() time.Time
 	version     string
 	onACME      func(endpoint string, status int, took time.Duration)
@@ -511,12 +511,23 @@ func (a *App) StoredACME(ctx context.Context, directory string) (*acme.Client, e
 	}
 	a.storedMu.Lock()
 	defer a.storedMu.Unlock()
-	if c := a.storedACME[directory]; c != nil {
-		return c, nil
-	}
 	var eab *acme.EAB
+	kid := ""
 	if e := a.Config.ACME.EAB; e != nil {
-		eab = &acme.EAB{KID: e.KID, HMACKey: e.HMACKey.Reveal()} // its key id finds the account; nothing is registered
+		eab, kid = &acme.EAB{KID: e.KID, HMACKey: e.HMACKey.Reveal()}, e.KID // its key id finds the account; nothing is registered
+	}
+	if c, ok := a.storedACME[directory]; ok {
+		if a.now().Sub(c.checked) < accountRecheck {
+			return c.client, nil
+		}
+		// A long-lived process compares the store with the client now and then (a key
+		// rolled over, an account removed): one read of the store, no request to the CA.
+		stored, err := a.AccountStore().Load(ctx, directory, kid)
+		if err == nil && c.client.Holds(stored) {
+			a.storedACME[directory] = storedClient{client: c.client, checked: a.now()}
+			return c.client, nil
+		}
+		delete(a.storedACME, directory)
 	}
 	cfg := a.acmeConfig(directory, eab)
 	cfg.LoadOnly = true
@@ -525,10 +536,17 @@ func (a *App) StoredACME(ctx context.Context, directory string) (*acme.Client, e
 		return nil, err // not kept: the account may be stored by a later pass
 	}
 	if a.storedACME == nil {
-		a.storedACME = map[string]*acme.Client{}
+		a.storedACME = map[string]storedClient{}
 	}
-	a.storedACME[directory] = c
+	a.storedACME[directory] = storedClient{client: c, checked: a.now()}
 	return c, nil
+}
+
+// storedClient is a client StoredACME opened, and when its account was last compared
+// with the store.
+type storedClient struct {
+	client  *acme.Client
+	checked time.Time
 }
 
 // openACME loads (or registers, once) the ACME account and returns the client.

@@ -109,6 +109,14 @@ type Options struct {
 	// that answers a time in the past, or the zero time). The floor
 	// (schedule.min_period) holds whatever it answers.
 	Next func(now time.Time) time.Time
+	// After, when not nil, stands in for the timers the loop waits on between passes
+	// (the next scheduled pass, the next health refresh): it returns a channel that
+	// receives once d has passed on Now's clock, and a function that stops it. A soak
+	// test drives thousands of passes with it, each when its timer is due on a clock it
+	// moves, instead of waiting out schedule.min_period in real time; the floor still
+	// holds on Now's time. Only code that calls Run sets it: no configuration key or
+	// flag reaches it. Nil: real timers.
+	After func(d time.Duration) (c <-chan time.Time, stop func())
 }
 
 // Daemon is one running `certferry run`. Make it with Run.
@@ -254,7 +262,16 @@ func (opts Options) withDefaults() Options {
 	if opts.ReloadTimeout <= 0 {
 		opts.ReloadTimeout = DefaultReloadTimeout
 	}
+	if opts.After == nil {
+		opts.After = realAfter
+	}
 	return opts
+}
+
+// realAfter is a real timer, as Options.After answers.
+func realAfter(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
 }
 
 // serve starts the HTTP server (/metrics, /healthz) on addr; stop shuts it down, within
@@ -285,34 +302,38 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 	if err := d.runPass(ctx); err != nil {
 		return err
 	}
+	// The refresh timer is armed again once its refresh is over: a refresh slower than
+	// health_refresh is not followed by another at once.
 	every := d.cfg.HealthRefresh
-	refresh := time.NewTicker(every)
-	defer refresh.Stop()
+	refresh, stopRefresh := d.opts.After(every)
+	defer func() { stopRefresh() }()
 	for {
 		if d.cfg.HealthRefresh != every {
 			every = d.cfg.HealthRefresh
-			refresh.Reset(every)
+			stopRefresh()
+			refresh, stopRefresh = d.opts.After(every)
 		}
 		now := d.opts.Now()
 		next := scheduler.NextPass(scheduleFunc(d.next), d.lastStart, now, d.minPeriod)
-		t := time.NewTimer(next.Sub(now))
+		due, stop := d.opts.After(next.Sub(now))
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			return nil
-		case <-refresh.C:
-			t.Stop()
+		case <-refresh:
+			stop()
 			d.refresh(ctx)
+			refresh, stopRefresh = d.opts.After(every)
 		case <-hup:
-			t.Stop()
+			stop()
 			d.refresh(ctx)
 			d.startReload(ctx)
 		case <-d.opts.Reload:
-			t.Stop()
+			stop()
 			d.refresh(ctx)
 			d.startReload(ctx)
 		case r := <-d.rl.results:
-			t.Stop()
+			stop()
 			if d.loadReturned(ctx, r) {
 				// A reload that adds certificates runs a pass at once: a new certificate
 				// must not wait for the next scheduled pass (up to half a day).
@@ -322,9 +343,9 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
 				}
 			}
 		case <-d.rl.deadline:
-			t.Stop()
+			stop()
 			d.loadTimedOut()
-		case <-t.C:
+		case <-due:
 			if err := d.runPass(ctx); err != nil {
 				return err
 			}

@@ -74,28 +74,11 @@ Exit codes:
 		fmt.Fprintf(stderr, "certferry run: warning: %s\n", w)
 	}
 
-	m := metrics.New()
-	mem := renew.NewMemory()
-	first := true
-	err = daemon.Run(ctx, daemon.Options{
-		ConfigPath: *cfgPath,
-		Load: func(path string) (*config.Config, error) {
-			if first { // already read above
-				first = false
-				return cfg, nil
-			}
-			return loadConfig(path)
-		},
-		Build: func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
-			return buildRunner(ctx, cfg, log, m, mem)
-		},
-		Logger:           log,
-		HostID:           hostID(machineIDFile),
-		Metrics:          m,
-		MaxPassAge:       *maxAge,
-		NotifySocket:     os.Getenv("NOTIFY_SOCKET"),
-		WatchdogInterval: watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID")),
-	})
+	opts := runOptions(*cfgPath, cfg, log, nil)
+	opts.MaxPassAge = *maxAge
+	opts.NotifySocket = os.Getenv("NOTIFY_SOCKET")
+	opts.WatchdogInterval = watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"))
+	err = daemon.Run(ctx, opts)
 	switch {
 	case errors.Is(err, daemon.ErrConfig):
 		log.Error("certferry run: cannot start", zap.Error(err))
@@ -108,16 +91,43 @@ Exit codes:
 	return exitOK
 }
 
+// runOptions is how `certferry run` wires the daemon for the configuration cfg read from
+// cfgPath at start-up: one metrics set and one renew.Memory for the process's life, each
+// Runner built by buildRunner. now is the clock of the daemon and of its passes (nil: the
+// real one; the soak test, TestDaemonSoak, passes the clock it moves).
+func runOptions(cfgPath string, cfg *config.Config, log *zap.Logger, now func() time.Time) daemon.Options {
+	m := metrics.New()
+	mem := renew.NewMemory()
+	first := true
+	return daemon.Options{
+		ConfigPath: cfgPath,
+		Load: func(path string) (*config.Config, error) {
+			if first { // already read by cmdRun
+				first = false
+				return cfg, nil
+			}
+			return loadConfig(path)
+		},
+		Build: func(ctx context.Context, cfg *config.Config) (daemon.Runner, error) {
+			return buildRunner(ctx, cfg, log, m, mem, now)
+		},
+		Logger:  log,
+		HostID:  hostID(machineIDFile),
+		Metrics: m,
+		Now:     now,
+	}
+}
+
 // buildRunner builds a pass from cfg with internal/app, counting AWS requests in m. Every
 // Runner shares mem, so a reload loses no certificate issued but not yet stored.
-func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, mem *renew.Memory) (daemon.Runner, error) {
+func buildRunner(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics, mem *renew.Memory, now func() time.Time) (daemon.Runner, error) {
 	awsCfg, err := app.LoadAWS(ctx, cfg.AWS)
 	if err != nil {
 		return nil, err
 	}
 	awsCfg.APIOptions = append(awsCfg.APIOptions, m.AWSAPIOption)
 	a, err := app.New(ctx, cfg, log, app.Options{AWS: &awsCfg, Version: version, OnACMERequest: m.ObserveACMERequest, OnHook: m.ObserveHook, HookEnv: hookEnv(), Memory: mem,
-		CleanupTimeout: daemon.CleanupTimeout})
+		CleanupTimeout: daemon.CleanupTimeout, Now: now})
 	if err != nil {
 		return nil, err
 	}

@@ -750,7 +750,9 @@ type FailingCert struct {
 
 // Health is the daemon's health at now. Unhealthy when a certificate is expired, or
 // failing past the point where it was due (a certificate that failed a renewal it did
-// not yet need, such as a deliberate early change, does not page), or inside its
+// not yet need, such as a deliberate early change, does not page) or failing for a
+// reason no wait fixes (renew.Result.NeedsHuman: a broken configuration, a missing
+// permission), or inside its
 // emergency window; or when no pass has succeeded for MaxPassAge (counted from the start
 // when none has yet).
 func (d *Daemon) Health(now time.Time) Health {
@@ -782,7 +784,7 @@ func (d *Daemon) Health(now time.Time) Health {
 		case !r.NotAfter.IsZero() && !now.Before(r.NotAfter):
 			fc.Condition = renew.ConditionExpired
 			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q expired at %s", n, r.NotAfter.UTC().Format(time.RFC3339)))
-		case r.Condition == renew.ConditionFailing && (r.DueAt.IsZero() || !now.Before(r.DueAt)):
+		case r.Condition == renew.ConditionFailing && (r.NeedsHuman || r.DueAt.IsZero() || !now.Before(r.DueAt)):
 			h.Reasons = append(h.Reasons, fmt.Sprintf("certificate %q is failing since %s (%d attempt(s)): %s",
 				n, r.FailingSince.UTC().Format(time.RFC3339), r.Attempts, r.LastError))
 		case !r.NotBefore.IsZero() && scheduler.InEmergency(r.NotBefore, r.NotAfter, now):

@@ -270,6 +270,12 @@ type Result struct {
 	// NewFailure is set when this pass's attempt failed (not an earlier pass's failure
 	// still waiting in backoff).
 	NewFailure bool `json:"new_failure,omitempty"`
+	// NeedsHuman is set on a failing certificate that no wait or retry can fix: the
+	// configuration is wrong (the preflight refused its secret: another certificate's,
+	// being deleted, its KMS key disabled) or a permission is missing so that its state
+	// cannot be recorded. It pages at once, whatever its renewal time says (the daemon's
+	// /healthz), where a failure with time left does not.
+	NeedsHuman bool `json:"needs_human,omitempty"`
 	// WaitingUntil is set when the certificate is due and waits for the CA's limit
 	// (Action wait): acme.limits holds it back, or the CA answered rateLimited.
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`

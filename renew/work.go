@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -194,6 +195,7 @@ func (r *Runner) report(w *work, now time.Time) {
 		res.Sinks = append(res.Sinks, "file:"+c.File.Dir)
 	}
 	res.Condition = conditionOf(w, now)
+	res.NeedsHuman = res.Condition == ConditionFailing && w.needsHuman()
 	res.HooksPending = w.pendingHookCount()
 	if w.decision.Reason == scheduler.ReasonIssuanceGuard {
 		// Due, and held: when the guard lets it be ordered (status's NEXT RENEWAL).
@@ -219,6 +221,12 @@ func (r *Runner) report(w *work, now time.Time) {
 			res.NextAttempt = now
 		}
 	}
+}
+
+// needsHuman reports whether w's failure in this pass is one that no wait or retry
+// fixes (Result.NeedsHuman): the preflight refused the certificate's secret.
+func (w *work) needsHuman() bool {
+	return w.outcome == outcomeBlocked && errors.As(w.err, new(sinkProblem))
 }
 
 // lastError is the last failure: this pass's, or the one an earlier pass recorded (an

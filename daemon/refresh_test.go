@@ -273,3 +273,37 @@ func firstPass(t *testing.T, r *running, runner *fakeRunner, code int) {
 		return runner.passes.Load() == 1 && got == code
 	})
 }
+
+// TestHealthNeedsHumanAtOnce: a certificate failing with time left (its renewal not yet
+// due) pages only once it is due, unless no wait fixes the failure (renew's NeedsHuman: a
+// state that cannot be recorded, a configuration the preflight refused): then /healthz
+// answers 503 at once, and after every refresh.
+func TestHealthNeedsHumanAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, needsHuman := range []bool{false, true} {
+		t.Run(fmt.Sprint("needs a human ", needsHuman), func(t *testing.T) {
+			t.Parallel()
+			cfgPath := filepath.Join(t.TempDir(), "certferry.yaml")
+			writeFile(t, cfgPath, fmt.Sprintf(fakeConfig, "web", "web")+"health_refresh: 1s\n")
+			sum := func(context.Context) (*renew.Summary, error) {
+				now := time.Now()
+				return &renew.Summary{Started: now, Results: []*renew.Result{{
+					Name: "web", Action: renew.ActionFailed, Reason: scheduler.ReasonNotDue, Condition: renew.ConditionFailing,
+					NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(89 * 24 * time.Hour), DueAt: now.Add(59 * 24 * time.Hour),
+					FailingSince: now, Attempts: 1, NeedsHuman: needsHuman,
+					LastError: `it needs a human: the role is not allowed secretsmanager:TagResource on the secret "certferry/web"`,
+				}}}, nil
+			}
+			runner := &fakeRunner{pass: sum}
+			r := start(t, daemon.Options{ConfigPath: cfgPath, Build: func(context.Context, *config.Config) (daemon.Runner, error) { return runner, nil }})
+			want := 200
+			if needsHuman {
+				want = 503
+			}
+			eventually(t, step, "the first pass and a refresh", func() bool { return runner.refreshes.Load() >= 1 })
+			if code, h := r.health(t); code != want {
+				t.Errorf("/healthz %d, want %d (%+v)", code, want, h)
+			}
+		})
+	}
+}

@@ -81,14 +81,17 @@ func TestE2ESecretsManagerCalls(t *testing.T) {
 	}
 
 	renewal(renew.Options{Only: []string{"web"}, Force: true}, "web", scheduler.ReasonForced)
-	// The account read; the journal; the value put and promoted (one stage move); one
-	// tag write after the hook. The preflight knows the secret from the inventory.
-	pin("forced renewal with an exec hook", map[string]int{"ListSecrets": 1, "GetSecretValue": 1, "TagResource": 2,
+	// The account read; the preflight's check that the state can be written (a tag
+	// written with the value it has: a role that may not tag would otherwise order on
+	// every run, each order abandoned at the journal); the journal; the value put and
+	// promoted (one stage move); one tag write after the hook. The preflight knows the
+	// secret from the inventory.
+	pin("forced renewal with an exec hook", map[string]int{"ListSecrets": 1, "GetSecretValue": 1, "TagResource": 3,
 		"PutSecretValue": 1, "UpdateSecretVersionStage": 1, "route53": 2})
 
 	renewal(renew.Options{Only: []string{"due"}}, "due", scheduler.ReasonRenewBefore)
 	// As forced, and the stored value read: the guard against a longer-lived one.
-	pin("renewal due", map[string]int{"ListSecrets": 1, "GetSecretValue": 2, "TagResource": 2,
+	pin("renewal due", map[string]int{"ListSecrets": 1, "GetSecretValue": 2, "TagResource": 3,
 		"PutSecretValue": 1, "UpdateSecretVersionStage": 1, "route53": 2})
 
 	pass(renew.Options{Only: []string{"web", "api"}}, "", "", "")
@@ -125,7 +128,8 @@ func TestE2EUnfinishedWriteRunsHooks(t *testing.T) {
 	cfg := e.Config(t, certsYAML(certYAML("web", "www.example.com")+"    hooks:\n      on_renew:\n        - exec: [\""+script+"\"]\n"))
 	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionIssue, scheduler.ReasonMissing)
 
-	e.SB.Calls().FailAfter("secretsmanager", "TagResource", 1, 1000, calls.Fault{Code: "InternalServiceError", Status: 500})
+	// The preflight's check and the journal go through; the write after the hooks fails.
+	e.SB.Calls().FailAfter("secretsmanager", "TagResource", 2, 1000, calls.Fault{Code: "InternalServiceError", Status: 500})
 	r := wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{Force: true}), "web", renew.ActionRenew, scheduler.ReasonForced)
 	e.SB.Calls().DropFaults()
 	if runs := e2etest.HookRuns(t, log); len(runs) != 2 {

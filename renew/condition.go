@@ -48,6 +48,10 @@ func conditionOf(w *work, now time.Time) Condition {
 		return ConditionExpired
 	case w.err != nil && !stopped:
 		return ConditionFailing
+	case w.refused != nil:
+		// Its state cannot be recorded (a permission missing): failing until a write of
+		// it succeeds, whatever this pass did.
+		return ConditionFailing
 	case w.compromised != "" && res.Bundle == nil:
 		// Revoked for keyCompromise and not replaced yet (other reasons stay due).
 		return ConditionFailing

@@ -469,12 +469,12 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 	failures := st.Failures + 1
 	now := r.deps.Now()
 	var next time.Time
-	if what, ok := storeNeedsHuman(err); ok {
+	if what, ok := storeNeedsHuman(err, w.secretName()); ok {
 		// Retrying cannot fix it; every retry would order again (a one-shot run or a
 		// Lambda keeps no issued certificate). Wait a day, and say what to fix.
 		next = scheduler.NextAttemptPermanent(now, 0, r.deps.Rand())
 		err = fmt.Errorf("it needs a human: %s: %w", what, err) // first: the state keeps 256 characters
-		r.log.Error("certificate issued but not stored; not retryable: it needs a human, next attempt in a day",
+		r.log.Error("certferry may not write the certificate's secret; not retryable: it needs a human, next attempt in a day",
 			zap.String("cert", w.cert.Name), zap.String("fix", what), zap.Int("attempt", failures),
 			zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))
 		w.err = err

@@ -172,6 +172,10 @@ type fakeSecrets struct {
 	failSave int
 	saves    int
 	writes   int // WriteTags calls
+	// probes counts CheckTagging calls, failProbe answers them, probeChanges counts those
+	// that would have changed a tag.
+	probes, probeChanges int
+	failProbe            error
 }
 
 func (s *fakeSecrets) Inventory(context.Context) (map[string]smsink.Stored, error) {
@@ -248,6 +252,16 @@ func (s *fakeSecrets) WriteTags(_ context.Context, t smsink.Target, tg smsink.Ta
 	}
 	merge(sec.tags, tg.State)
 	return nil
+}
+
+func (s *fakeSecrets) CheckTagging(_ context.Context, t smsink.Target, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.probes++
+	if sec, ok := s.secrets[t.Secret]; !ok || sec.tags[smsink.TagName] != name {
+		s.probeChanges++ // it would have changed a tag: a bug
+	}
+	return s.failProbe
 }
 
 // setState is WriteTags of state tags, for a test's setup.

@@ -188,7 +188,35 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, known *smsink.Inspectio
 	if err := r.checkSecret(ctx, c, in, owners, opts); err != nil {
 		return &in, err
 	}
-	return &in, r.keyUnusable(ctx, c, in.KMSKeyID)
+	if err := r.keyUnusable(ctx, c, in.KMSKeyID); err != nil {
+		return &in, err
+	}
+	return &in, r.canRecord(ctx, c, in, opts)
+}
+
+// canRecord checks, before a renewal is ordered, that this role may write the state of
+// c into its secret (secretsmanager:TagResource): the challenge journal, the first write
+// of a renewal, comes after the new order, and its refusal abandons the order; the
+// backoff that would hold the next run back cannot be written either, so every run (a
+// one-shot renew every few minutes, a Lambda) would order again. The check writes the
+// name tag the secret already has (CheckTagging: no effect), for a secret certferry
+// tagged for c; a plan, a dry run and a first issuance (its journal creates the secret)
+// make none. A refusal that retrying cannot fix needs a human; any other failure is
+// logged and not checked (the journal's write then says what is wrong).
+func (r *Runner) canRecord(ctx context.Context, c Cert, in smsink.Inspection, opts Options) error {
+	if opts.Plan || opts.DryRun || !in.Exists || in.Name != c.Name {
+		return nil
+	}
+	err := r.deps.Secrets.CheckTagging(ctx, *c.Secret, in.Name)
+	if err == nil {
+		return nil
+	}
+	if what, ok := storeNeedsHuman(err, c.Secret.Secret); ok {
+		return fmt.Errorf("it needs a human: %s: its state (backoff, challenge journal) could not be recorded: %w", what, err)
+	}
+	r.log.Warn("could not check that the certificate's state can be written; not checked before the order",
+		zap.String("cert", c.Name), zap.String("secret", c.Secret.Secret), zap.Error(err))
+	return nil
 }
 
 // checkSecret checks that c's secret, as in describes it, can take a new certificate

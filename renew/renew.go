@@ -48,13 +48,16 @@ type ACME interface {
 //   - GetStage loads a version's certificate (smsink.ErrNotFound when there is none);
 //   - Save writes a certificate's value (a compare-and-swap on AWSCURRENT) and no tag;
 //   - WriteTags writes, in one call, the tags that describe a stored version and state
-//     tags (an empty value clears one), creating a secret without a value when needed.
+//     tags (an empty value clears one), creating a secret without a value when needed;
+//   - CheckTagging writes a tag with the value it already has (no effect), to learn
+//     before an order whether the secret's state can be written.
 type SecretStore interface {
 	Inventory(ctx context.Context) (map[string]smsink.Stored, error)
 	Inspect(ctx context.Context, t smsink.Target) (smsink.Inspection, error)
 	GetStage(ctx context.Context, secret, stage string) (*certs.Bundle, string, error)
 	Save(ctx context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error)
 	WriteTags(ctx context.Context, t smsink.Target, tags smsink.Tagging) error
+	CheckTagging(ctx context.Context, t smsink.Target, name string) error
 }
 
 var _ SecretStore = (*smsink.Sink)(nil)

@@ -100,7 +100,7 @@ func (s *state) flush(ctx context.Context, extra map[string]string) error {
 		return nil
 	}
 	s.set(extra)
-	if len(s.pending) == 0 && s.cert == nil {
+	if len(s.pending) == 0 && s.cert == nil && !s.owed() {
 		return nil
 	}
 	p, cert := s.take(), s.cert
@@ -110,6 +110,18 @@ func (s *state) flush(ctx context.Context, extra map[string]string) error {
 	}
 	s.reload(s.clock())
 	return err
+}
+
+// owed reports whether an earlier write of the state was refused for good (Memory): it
+// is tried again even with no change of this pass's, so that the certificate stops
+// failing once the permission is granted.
+func (s *state) owed() bool {
+	ss, ok := s.store.(*secretState)
+	if !ok {
+		return false
+	}
+	_, refused := ss.mem.refusalOf(ss.name)
+	return refused
 }
 
 // found returns the tags as the pass found them, before its own changes.

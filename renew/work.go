@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,6 +64,9 @@ type work struct {
 	// err is this pass's failure of the certificate, and how it came about.
 	err     error
 	outcome outcome
+	// refused, when set, is a write of the certificate's state refused for good, by this
+	// pass or an earlier one of the process (Memory), and no write has succeeded since.
+	refused *refusal
 
 	// exempt: the certificate's order is an ARI renewal, which the CA's limits exempt
 	// (set by holdForLimits); caRefused, when the CA answered its new order rateLimited,
@@ -79,6 +83,9 @@ const (
 	outcomeFailed          // an attempt failed: counted, backed off, on_failure told
 	outcomeBlocked         // a problem found before any order: counted, no backoff
 	outcomeStopped         // the pass was stopped: no fault of the certificate, no state
+	// outcomeUnrecorded: the certificate's state could not be recorded, for good
+	// (unrecorded); whatever else the pass did for it.
+	outcomeUnrecorded
 )
 
 // journalState is where w's challenge journal is kept: with the rest of its state, or,
@@ -149,18 +156,41 @@ func (r *Runner) stop(w *work, err error) {
 	r.log.Warn("certificate not done: the pass was stopped", zap.String("cert", w.cert.Name), zap.Error(err))
 }
 
-// record writes what the pass changed in w's state, in one write (see state.flush).
+// record writes what the pass changed in w's state, in one write (see state.flush). A
+// write refused for a reason retrying cannot fix (a permission missing, the KMS key
+// disabled) fails the certificate (unrecorded); any other failed write is remembered by
+// the process and tried again with the next.
 func (r *Runner) record(ctx context.Context, w *work) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateWriteTimeout)
 	defer cancel()
 	if err := w.state.flush(sctx, nil); err != nil {
-		r.log.Warn("could not record the certificate's state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
+		if what, ok := storeNeedsHuman(err, w.secretName()); ok {
+			r.unrecorded(w, what, err)
+		} else {
+			r.log.Warn("could not record the certificate's state; this process remembers it", zap.String("cert", w.cert.Name), zap.Error(err))
+		}
 	}
 	if w.dryJournal != nil {
 		// A dry run's journal entries cleared by its clean-up or its sweep.
 		if err := w.dryJournal.flush(sctx, nil); err != nil {
 			r.log.Warn("could not clear the dry run's challenge journal entry; a later pass sweeps it", zap.String("cert", w.cert.Name), zap.Error(err))
 		}
+	}
+}
+
+// unrecorded fails w because its state cannot be recorded, for good (what says why):
+// its backoff, last error, ARI window and hooks' progress would be lost with the process,
+// so a one-shot run would not see them and no other runner would. It needs a human in the
+// run that sees it, and the process's Memory keeps it failing until a write of its
+// state succeeds (docs/architecture.md, "Where state lives").
+func (r *Runner) unrecorded(w *work, what string, err error) {
+	err = fmt.Errorf("it needs a human: %s: its state (backoff, last error, ARI window, hooks' progress) cannot be recorded: %w", what, err)
+	r.mem.refuse(w.cert.Name, r.deps.Now(), err.Error())
+	r.log.Error("the certificate's state cannot be recorded; not retryable: it needs a human", zap.String("cert", w.cert.Name),
+		zap.String("fix", what), zap.Error(err))
+	if w.err == nil {
+		w.err, w.outcome = err, outcomeUnrecorded
+		w.res.NewFailure = true
 	}
 }
 
@@ -172,6 +202,9 @@ const stateWriteTimeout = 30 * time.Second
 // certificate's error, last error, condition and failure details are set.
 func (r *Runner) report(w *work, now time.Time) {
 	w.state.reload(now)
+	if ref, ok := r.mem.refusalOf(w.cert.Name); ok {
+		w.refused = &ref
+	}
 	res, st := w.res, w.state.now
 	if w.err != nil {
 		res.err, res.Error, res.Action = w.err, w.err.Error(), ActionFailed
@@ -195,7 +228,7 @@ func (r *Runner) report(w *work, now time.Time) {
 		res.Sinks = append(res.Sinks, "file:"+c.File.Dir)
 	}
 	res.Condition = conditionOf(w, now)
-	res.NeedsHuman = res.Condition == ConditionFailing && w.needsHuman()
+	res.NeedsHuman = res.Condition == ConditionFailing && (w.needsHuman() || w.refused != nil)
 	res.HooksPending = w.pendingHookCount()
 	if w.decision.Reason == scheduler.ReasonIssuanceGuard {
 		// Due, and held: when the guard lets it be ordered (status's NEXT RENEWAL).
@@ -207,6 +240,9 @@ func (r *Runner) report(w *work, now time.Time) {
 		res.FailingSince = st.FailingSince
 		if res.FailingSince.IsZero() && w.err != nil {
 			res.FailingSince = w.started // a problem found before ordering: no state kept
+		}
+		if w.refused != nil && (res.FailingSince.IsZero() || w.refused.since.Before(res.FailingSince)) {
+			res.FailingSince = w.refused.since
 		}
 		if res.FailingSince.IsZero() && w.compromised != "" {
 			res.FailingSince = w.compromisedAt
@@ -223,6 +259,14 @@ func (r *Runner) report(w *work, now time.Time) {
 	}
 }
 
+// secretName is the configured secret of w's certificate, "" without one.
+func (w *work) secretName() string {
+	if w.cert.Secret == nil {
+		return ""
+	}
+	return w.cert.Secret.Secret
+}
+
 // needsHuman reports whether w's failure in this pass is one that no wait or retry
 // fixes (Result.NeedsHuman): the preflight refused the certificate's secret.
 func (w *work) needsHuman() bool {
@@ -236,6 +280,8 @@ func lastError(w *work) string {
 	switch {
 	case w.err != nil:
 		return w.err.Error()
+	case w.refused != nil:
+		return w.refused.err
 	case w.res.HookError != "":
 		return w.res.HookError
 	case st.Failures > 0:

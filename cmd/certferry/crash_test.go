@@ -79,12 +79,12 @@ func TestCrashMatrix(t *testing.T) {
 		skip          int
 		needsLeaseEnd bool // the dead run's authorizations are still pending
 	}{
-		{step: "after order", service: "secretsmanager", op: "TagResource"},               // the journal write
+		{step: "after order", service: "secretsmanager", op: "TagResource", skip: 1},      // the journal write (after the preflight's check)
 		{step: "after publish", service: "route53", op: "GetChange", needsLeaseEnd: true}, // waiting for INSYNC
 		{step: "after INSYNC", service: "acme", op: "Challenge", needsLeaseEnd: true},     // answering the challenge
 		{step: "after finalize", service: "acme", op: "Certificate"},                      // downloading it
 		{step: "after put", service: "secretsmanager", op: "UpdateSecretVersionStage"},    // promoting it
-		{step: "after promote", service: "secretsmanager", op: "TagResource", skip: 1},    // tagging it, after the hooks and the clean-up
+		{step: "after promote", service: "secretsmanager", op: "TagResource", skip: 2},    // tagging it, after the hooks and the clean-up
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.step, " ", "-"), func(t *testing.T) {

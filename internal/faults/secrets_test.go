@@ -123,12 +123,13 @@ func TestSecretInterruptedWrite(t *testing.T) {
 			a := e.App(t, cfg)
 			e.Pass(t, a, renew.Options{})
 			old := e.Stored(t, "certferry/web", "AWSCURRENT")
-			// The first TagResource journals the pass's DNS-01 records; the tag write of
-			// the stored certificate comes after it. Every call after that one fails
+			// The first TagResource is the preflight's check that the state can be
+			// written, the second journals the pass's DNS-01 records; the tag write of
+			// the stored certificate comes after them. Every call after that one fails
 			// (retries included, however the client spreads them), until the pass is over.
 			skip := 0
 			if op == "TagResource" {
-				skip = 1
+				skip = 2
 			}
 			e.SB.Calls().FailAfter("secretsmanager", op, skip, 1000, calls.Fault{Code: "InternalServiceError", Status: 500})
 			sum := e.Pass(t, e.App(t, cfg), renew.Options{Force: true})

@@ -103,3 +103,19 @@ func (s *Sink) SetState(ctx context.Context, secret string, tags map[string]stri
 	}
 	return nil
 }
+
+// CheckTagging writes target's certferry:name tag with the value it already has (name,
+// as the inventory or DescribeSecret read it), to learn whether this role may tag the
+// secret at all. The call has no effect: a TagResource sets only the keys it names, and
+// this one names one key with the value it holds, so no tag changes, no version is
+// made, no value is read or written, and a concurrent writer of other tags is untouched.
+// AWS authorizes it as any TagResource (it is also the cheapest one: one key). renew's
+// preflight asks it before an order, so that a renewal whose state (its backoff, the
+// challenge journal) could not be written is never ordered.
+func (s *Sink) CheckTagging(ctx context.Context, target Target, name string) error {
+	_, err := s.api.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String(target.Secret), Tags: tagList(map[string]string{TagName: name})})
+	if err = classify(err); err != nil {
+		return fmt.Errorf("secretsmanager: check tagging %s: %w", target.Secret, err)
+	}
+	return nil
+}

@@ -151,12 +151,12 @@ func (l *Lease) Expires() time.Time {
 	return l.expires
 }
 
-// minCallTimeout keeps a very short lease's calls from timing out on a slow network;
+// MinCallTimeout keeps a very short lease's calls from timing out on a slow network;
 // such a lease is then only known lost later (at its expiry, by Keep).
-const minCallTimeout = 10 * time.Second
+const MinCallTimeout = 10 * time.Second
 
-// callTimeout bounds one DynamoDB call: a heartbeat, or minCallTimeout for a short lease.
-func (m *Manager) callTimeout() time.Duration { return max(m.opts.Heartbeat, minCallTimeout) }
+// callTimeout bounds one DynamoDB call: a heartbeat, or MinCallTimeout for a short lease.
+func (m *Manager) callTimeout() time.Duration { return max(m.opts.Heartbeat, MinCallTimeout) }
 
 func epoch(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,12 +46,12 @@ func (w *work) elsewhere() bool {
 // inventory), and sweeps the records that an earlier holder journaled and left behind.
 // A lease that cannot be taken (DynamoDB unreachable) fails the certificate: ordering
 // without it could order twice.
-func (r *Runner) takeLeases(ctx context.Context, due []*work, opts Options) []*work {
+func (r *Runner) takeLeases(ctx context.Context, due []*work, opts Options, table *leaseTable) []*work {
 	if r.deps.Leases == nil || opts.DryRun || len(due) == 0 {
 		return due
 	}
 	r.forEach(ctx, due, func(ctx context.Context, w *work) {
-		if !r.takeLease(ctx, w) || r.renewedElsewhere(ctx, w) {
+		if !r.takeLease(ctx, w, table) || r.renewedElsewhere(ctx, w) {
 			return
 		}
 		r.sweepJournal(ctx, w, true)
@@ -58,10 +59,47 @@ func (r *Runner) takeLeases(ctx context.Context, due []*work, opts Options) []*w
 	return slices.DeleteFunc(slices.Clone(due), func(w *work) bool { return !w.alive() || w.elsewhere() })
 }
 
+// leaseTable is what one pass knows of the lease table. Once a lease call has timed out
+// (a hung DynamoDB: each call waits its full timeout), the table is taken as unreachable
+// for the rest of the pass, which says so once: the certificates whose lease is not yet
+// taken fail without a call, so a hung table costs the pass one timeout (one per
+// certificate in flight at once, waited in parallel), not one per due certificate.
+// Safe for concurrent use.
+type leaseTable struct {
+	mu   sync.Mutex
+	down error // the timeout that made the table unreachable; nil: reachable
+}
+
+// unreachable returns the timeout that made the table unreachable in this pass, if any.
+func (t *leaseTable) unreachable() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.down
+}
+
+// failed takes in a lease call's error; it reports whether it is the first timeout of
+// the pass (the caller says so). ctx is the pass's: its own end is no timeout of the table.
+func (t *leaseTable) failed(ctx context.Context, err error) (first bool) {
+	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.down != nil {
+		return false
+	}
+	t.down = err
+	return true
+}
+
 // takeLease takes w's lease and keeps it until releaseLeases; it reports whether this
 // runner now holds it. Held by another runner, w is left to it; a lease that cannot be
-// taken fails w.
-func (r *Runner) takeLease(ctx context.Context, w *work) bool {
+// taken fails w, as does a lease table that timed out earlier in the pass (table).
+func (r *Runner) takeLease(ctx context.Context, w *work, table *leaseTable) bool {
+	if down := table.unreachable(); down != nil {
+		r.fail(ctx, w, fmt.Errorf("lease: take %s: not asked: the lease table did not answer earlier in this pass: %w", w.cert.Name, down))
+		return false
+	}
 	l, err := r.deps.Leases.Take(ctx, w.cert.Name)
 	var held *lease.HeldError
 	switch {
@@ -69,6 +107,10 @@ func (r *Runner) takeLease(ctx context.Context, w *work) bool {
 		r.renewingElsewhere(w, held)
 		return false
 	case err != nil:
+		if table.failed(ctx, err) {
+			r.log.Error("the lease table does not answer: no other lease is asked for in this pass, and the certificates that need one fail",
+				zap.String("cert", w.cert.Name), zap.Error(err))
+		}
 		r.fail(ctx, w, err) // "lease: take NAME: ..."
 		return false
 	}
@@ -86,7 +128,7 @@ func (r *Runner) takeLease(ctx context.Context, w *work) bool {
 // what this pass would have written in its tags. Holding it, the runner reads the
 // secret's tags again: when they moved since the inventory (the holder finished and
 // released), the certificate is left as the other runner left it.
-func (r *Runner) leaseHookRetries(ctx context.Context, works []*work) {
+func (r *Runner) leaseHookRetries(ctx context.Context, works []*work, table *leaseTable) {
 	if r.deps.Leases == nil {
 		return
 	}
@@ -97,7 +139,7 @@ func (r *Runner) leaseHookRetries(ctx context.Context, works []*work) {
 		}
 	}
 	r.forEach(ctx, retry, func(ctx context.Context, w *work) {
-		if !r.takeLease(ctx, w) {
+		if !r.takeLease(ctx, w, table) {
 			if w.elsewhere() {
 				w.state.drop(nil)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
+	"github.com/certferry/certferry/internal/testwait"
 	"github.com/certferry/certferry/lease"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
@@ -352,5 +353,51 @@ func TestE2EPlanLeaseTableDown(t *testing.T) {
 		if r := result(t, sum, name); r.Action != renew.ActionPlan || r.Condition != renew.ConditionDue || r.Err() != nil {
 			t.Errorf("%s: action %q condition %q error %v", name, r.Action, r.Condition, r.Err())
 		}
+	}
+}
+
+// TestE2ELeaseTableHung: DynamoDB hangs. Each lease call waits its whole timeout, so a
+// pass over many due certificates waited one timeout per certificate (about 250 s for
+// 100 at concurrency 4). The first timeout makes the table unreachable for the rest of
+// the pass, said once: only the first wave of takes (one per concurrency slot, waited
+// in parallel) is sent, every due certificate fails before any order, and the pass ends
+// after one timeout.
+func TestE2ELeaseTableHung(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	const concurrency, due = 4, 9 // three waves of takes without the bound
+	var entries []string
+	for i := range due {
+		entries = append(entries, certYAML(fmt.Sprintf("h%d", i), fmt.Sprintf("h%d.example.com", i)))
+	}
+	// A 3 s lease: its calls wait lease.MinCallTimeout.
+	cfg := e.Config(t, coordination(e, 3*time.Second)+certsYAML(entries...))
+	logs, log := e2etest.DebugLog(t)
+	a := e.AppWith(t, cfg, nil, log)
+	e.SB.Calls().FailNext("dynamodb", "UpdateItem", 1<<10, calls.Fault{Hang: calls.HangForever})
+	defer e.SB.Calls().DropFaults()
+	// Bounded by the lease calls' timeout: one wave of it, with the factor for a loaded
+	// machine (three waves before the bound).
+	ctx, cancel := context.WithTimeout(t.Context(), testwait.For(lease.MinCallTimeout))
+	defer cancel()
+	start := time.Now()
+	sum, err := a.Runner.Pass(ctx, renew.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pass with the lease table hung: %s", time.Since(start).Round(time.Millisecond))
+	if n := e.SB.Calls().Count("dynamodb", "UpdateItem"); n != concurrency {
+		t.Errorf("dynamodb.UpdateItem: %d takes for %d due certificates, want %d (one wave)", n, due, concurrency)
+	}
+	for _, r := range sum.Results {
+		if r.Err() == nil || !strings.Contains(r.Error, "lease: take "+r.Name+": ") || r.Condition != renew.ConditionFailing {
+			t.Errorf("%s: action %q condition %q error %q", r.Name, r.Action, r.Condition, r.Error)
+		}
+	}
+	if n := len(logs.Lines("the lease table does not answer")); n != 1 {
+		t.Errorf("the lease table's outage said %d times, want once", n)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder"); n != 0 {
+		t.Errorf("%d orders without a lease", n)
 	}
 }

@@ -506,7 +506,8 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 	r.syncFiles(ctx, works)
 	// What the CA's limits hold back waits; the rest is ordered under its lease.
 	due := r.holdForLimits(works, dueOf(works), inv, opts, sum)
-	due = r.takeLeases(ctx, due, opts)
+	table := &leaseTable{} // what this pass learns of the lease table
+	due = r.takeLeases(ctx, due, opts, table)
 	if len(due) > 0 {
 		r.obtain(ctx, due, opts)
 		for _, w := range due {
@@ -516,7 +517,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 		}
 	}
 	if !opts.DryRun {
-		r.leaseHookRetries(ctx, works)
+		r.leaseHookRetries(ctx, works, table)
 		r.retryHooks(ctx, works)
 	}
 	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did

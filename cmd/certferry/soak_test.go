@@ -255,12 +255,16 @@ func TestDaemonSoak(t *testing.T) {
 	if grew := int64(end.minRSS) - int64(warm.minRSS); grew > soakGrowth {
 		t.Errorf("the daemon's RSS grew by %d KB from the warm-up to the end, more than %d KB", grew>>10, soakGrowth>>10)
 	}
-	// Goroutines come and go with the clients' idle connections; one left behind now and
-	// then raises the lowest count at the end above the highest after the warm-up.
-	if end.minRoutines > warm.maxRoutines {
+	// Goroutines come and go with the clients' idle connections (a reader and a writer
+	// each): two connections more at the end than ever after the warm-up is the pools'
+	// play; a goroutine left behind by every renewal (dozens by the end) or pass is not.
+	if end.minRoutines > warm.maxRoutines+soakConnSlack {
 		t.Errorf("at least %d goroutines at the end, at most %d after the warm-up: goroutines are left behind", end.minRoutines, warm.maxRoutines)
 	}
 }
+
+// soakConnSlack: two idle connections' goroutines.
+const soakConnSlack = 4
 
 // soakTrendEvery: RSS is also read every this many passes, for the log.
 const soakTrendEvery = 200

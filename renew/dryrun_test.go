@@ -270,3 +270,24 @@ func TestPassJournalOtherDirectory(t *testing.T) {
 		t.Errorf("the dry run's sweep kept the entry: %q", v)
 	}
 }
+
+// A dry run whose journal write is refused (a role without secretsmanager:TagResource)
+// publishes nothing and fails the rehearsal naming the refused write; the real state
+// keeps no trace of it.
+func TestPassDryRunJournalRefused(t *testing.T) {
+	t.Parallel()
+	d := newDryWorld(t)
+	only(t, d.pass(d.realRunner(webCert()), Options{}))
+	before, presents := d.secrets.tags("certferry/web"), d.dns.presents
+	d.secrets.failTags = 1
+	res := only(t, d.pass(d.dryRunner(webCert()), Options{DryRun: true}))
+	if res.Action != ActionFailed || !strings.Contains(res.Error, "not published") || !strings.Contains(res.Error, "secretsmanager:TagResource") {
+		t.Fatalf("dry run with the journal refused: %+v", res)
+	}
+	if d.dns.presents != presents || d.dns.left() != 0 {
+		t.Errorf("published %d time(s) with the journal refused", d.dns.presents-presents)
+	}
+	if after := d.secrets.tags("certferry/web"); !maps.Equal(after, before) {
+		t.Errorf("tags after the refused dry run: %v, were %v", after, before)
+	}
+}

@@ -170,6 +170,7 @@ type fakeSecrets struct {
 	mu       sync.Mutex
 	secrets  map[string]*fakeSecret
 	failSave int
+	failTags int // WriteTags calls to refuse
 	saves    int
 	writes   int // WriteTags calls
 	// probes counts CheckTagging calls, failProbe answers them, probeChanges counts those
@@ -240,6 +241,10 @@ func (s *fakeSecrets) WriteTags(_ context.Context, t smsink.Target, tg smsink.Ta
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
+	if s.failTags > 0 {
+		s.failTags--
+		return errors.New("AccessDeniedException: not authorized to perform secretsmanager:TagResource")
+	}
 	if _, ok := s.secrets[t.Secret]; !ok {
 		if tg.Name == "" {
 			return smsink.ErrNotFound

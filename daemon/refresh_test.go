@@ -304,6 +304,10 @@ func TestHealthNeedsHumanAtOnce(t *testing.T) {
 			if code, h := r.health(t); code != want {
 				t.Errorf("/healthz %d, want %d (%+v)", code, want, h)
 			}
+			// Failing either way: the metrics say so whatever /healthz pages for.
+			if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "False"}); v != 1 {
+				t.Errorf("ready_status{condition=False} = %v, want 1", v)
+			}
 		})
 	}
 }

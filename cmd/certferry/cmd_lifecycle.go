@@ -107,11 +107,15 @@ func notCertificate(cfg *config.Config, inv map[string]smsink.Stored, st smsink.
 }
 
 // findStored resolves NAME for revoke and retire: a configured certificate's secret,
-// else a stored certificate by secret (name or ARN) or by certferry:name.
-func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored, configured bool, err error) {
+// else a stored certificate by secret (name or ARN) or by certferry:name. For a secret
+// no certificate is configured on, servedBy lists the configured secrets that hold the
+// same certificate (its serial): a certificate moved when its secret was renamed
+// (docs/secret-format.md, "A renamed secret") is in both, and revoking it from the old
+// secret would revoke what servers read from the new one.
+func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored, configured bool, servedBy []string, err error) {
 	inv, err := a.Inventory(ctx)
 	if err != nil {
-		return smsink.Stored{}, false, err
+		return smsink.Stored{}, false, nil, err
 	}
 	defer func() {
 		if err == nil {
@@ -122,24 +126,44 @@ func findStored(ctx context.Context, a *app.App, name string) (st smsink.Stored,
 	}()
 	if c, ok := configuredCert(a.Config, name); ok {
 		if c.Sinks.SecretsManager == nil {
-			return smsink.Stored{}, true, fmt.Errorf("certificate %q has no secretsmanager sink: revoke and retire work on the certificate stored there", name)
+			return smsink.Stored{}, true, nil, fmt.Errorf("certificate %q has no secretsmanager sink: revoke and retire work on the certificate stored there", name)
 		}
 		st, ok := smsink.Lookup(inv, c.Sinks.SecretsManager.Secret)
 		if !ok {
-			return smsink.Stored{}, true, fmt.Errorf("certificate %q: nothing stored in secret %s yet", name, c.Sinks.SecretsManager.Secret)
+			return smsink.Stored{}, true, nil, fmt.Errorf("certificate %q: nothing stored in secret %s yet", name, c.Sinks.SecretsManager.Secret)
 		}
-		return st, true, nil
+		return st, true, nil, nil
 	}
 	st, err = lifecycle.Find(inv, name)
 	if err != nil {
-		return smsink.Stored{}, false, err
+		return smsink.Stored{}, false, nil, err
 	}
 	for _, ref := range configuredSecrets(a.Config) {
-		if s, ok := smsink.Lookup(inv, ref); ok && s.Secret == st.Secret {
+		s, ok := smsink.Lookup(inv, ref)
+		switch {
+		case !ok:
+		case s.Secret == st.Secret:
 			configured = true
+		case st.Serial != "" && s.Serial == st.Serial:
+			servedBy = append(servedBy, s.Secret)
 		}
 	}
-	return st, configured, nil
+	if configured {
+		servedBy = nil
+	}
+	return st, configured, servedBy, nil
+}
+
+// refuseServed reports (on stderr) that the certificate of st, which the configuration
+// no longer names, is also in configured secrets: revoking it would revoke theirs.
+func refuseServed(stderr io.Writer, cmd string, st smsink.Stored, servedBy []string) bool {
+	if len(servedBy) == 0 {
+		return false
+	}
+	fmt.Fprintf(stderr, "certferry %s: serial %s in secret %s is also the certificate of configured secret %s (moved there when the secret was renamed): "+
+		"revoking it would revoke what servers read there; retire %s without --revoke, or revoke the configured certificate (--renew replaces it)\n",
+		cmd, st.Serial, st.Secret, strings.Join(servedBy, ", "), st.Secret)
+	return true
 }
 
 const revokeSynopsis = `NAME [--reason R] [--renew] [--config F] [--log-level L] [--log-format F]
@@ -152,7 +176,9 @@ promoted again. --renew replaces it at once (a pass for NAME alone, as with --fo
 
 Reasons: unspecified, keyCompromise, superseded, cessationOfOperation,
 affiliationChanged. keyCompromise is signed with the certificate's own key (RFC 8555
-section 7.6), the others with the ACME account's key.
+section 7.6), the others with the ACME account's key. A secret the configuration no longer
+names whose certificate a configured secret holds too (moved there when the secret was
+renamed) is refused: revoke the configured certificate instead.
 
 Exit codes: 0 revoked (and replaced with --renew), 1 the CA or AWS refused or the
 replacement failed, 2 bad usage or configuration.`
@@ -186,10 +212,13 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: --renew: %q is not a configured certificate (configured: %s)\n", name, strings.Join(certNames(a.Config), ", "))
 		return exitUsage
 	}
-	st, configured, err := findStored(ctx, a, name)
+	st, configured, servedBy, err := findStored(ctx, a, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: %v\n", err)
 		return exitFailed
+	}
+	if refuseServed(stderr, "revoke", st, servedBy) {
+		return exitUsage
 	}
 	var ca *acme.Client // of the CA that issued it
 	if reason == acme.ReasonKeyCompromise {
@@ -252,7 +281,9 @@ longer names (` + "`certferry status`" + ` lists them). The secret is tagged cer
 --reason says otherwise). --delete-secret schedules the secret's deletion after the
 recovery window (7 to 30 days; default 30d), during which
 ` + "`aws secretsmanager restore-secret`" + ` brings it back. Nothing is deleted without
---delete-secret, and a secret the configuration still names is never deleted.
+--delete-secret, and a secret the configuration still names is never deleted. --revoke
+is refused for a secret whose certificate a configured secret holds too (moved there when
+the configuration renamed the secret): servers read it there.
 
 Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
 
@@ -298,10 +329,13 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer done()
 	name := pos[0]
-	st, configured, err := findStored(ctx, a, name)
+	st, configured, servedBy, err := findStored(ctx, a, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry retire: %v\n", err)
 		return exitFailed
+	}
+	if *revoke && refuseServed(stderr, "retire", st, servedBy) {
+		return exitUsage
 	}
 	if configured && *del {
 		fmt.Fprintf(stderr, "certferry retire: %s (secret %s) is still in the configuration: remove it from the configuration before deleting its secret\n", name, st.Secret)

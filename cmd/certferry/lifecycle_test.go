@@ -490,3 +490,33 @@ func TestCLIRevokeKeyCompromiseNeedsNoAccount(t *testing.T) {
 		t.Errorf("the certificate at the CA: %+v %v", st, err)
 	}
 }
+
+// retire --revoke (or revoke) of the secret a certificate was moved from (its configured
+// secret renamed) is refused: the configured secret holds the same certificate, and servers
+// read it there. Revoking it left that certificate ready, revoked at the CA, until ARI
+// said otherwise. Without --revoke the old secret is retired as usual.
+func TestCLIRetireRevokeKeepsAMovedCertificate(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRenew(t)
+	old := e.Stored(t, "certferry/web", "AWSCURRENT")
+	e.cfg = e.WriteConfig(t, strings.Replace(lifecycleConfig, "certferry/web", "certferry/web-new", 1))
+	if out := e.mustRenew(t); !strings.Contains(out, "moved from secret certferry/web") {
+		t.Fatalf("rename: %s", out)
+	}
+	for _, args := range [][]string{{"retire", "certferry/web", "--revoke"}, {"revoke", "certferry/web"}} {
+		code, out, errOut := cli(t, append(args, "--config", e.cfg)...)
+		if code != exitUsage || !strings.Contains(errOut, "certferry/web-new") {
+			t.Errorf("%q: exit %d, want %d naming certferry/web-new\n%s\n%s", args, code, exitUsage, out, errOut)
+		}
+	}
+	if st, err := e.SB.CA().CertStatus(t.Context(), old.Serial); err != nil || st.Revoked() {
+		t.Fatalf("the moved certificate at the CA: %+v %v", st, err)
+	}
+	if code, out, errOut := cli(t, "retire", "certferry/web", "--config", e.cfg); code != exitOK {
+		t.Errorf("retire without --revoke: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -236,14 +236,17 @@ func (p *Provider) waitInsync(ctx context.Context, id string, deadline time.Time
 		}
 	})
 	// The waiter's own bound is a poll later than wctx's, so that wctx ends the wait and
-	// a timeout is told apart from a failed call.
+	// a timeout is told apart from a failed call. The waiter gives up as soon as less than
+	// a poll is left of its bound, that is once the deadline has passed, and on a loaded
+	// machine that can come before wctx's timer has fired: a passed deadline is a timeout
+	// whichever of the two noticed it first.
 	err := w.Wait(wctx, &route53.GetChangeInput{Id: aws.String(id)}, time.Until(deadline)+p.opts.PollInterval)
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("wait for change %s: %w", id, ctx.Err())
-	case wctx.Err() != nil:
+	case wctx.Err() != nil || time.Until(deadline) <= 0:
 		mu.Lock()
 		defer mu.Unlock()
 		if status == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/hooks"
+	"github.com/certferry/certferry/internal/app"
 )
 
 // systemConfig is the configuration the packages install, which the daemon's unit names.
@@ -50,9 +51,17 @@ func configPathFrom(env string, exists func(string) bool) string {
 }
 
 // loadConfig reads and validates the configuration; its errors name every bad field.
+// Run as root, a configuration that another user could change is refused
+// (app.ConfigFileProblem): at start, at every reload and by every command.
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path, os.LookupEnv)
-	return cfg, explainLoad(err, path, os.Getenv("CERTFERRY_CONFIG"))
+	if err != nil {
+		return cfg, explainLoad(err, path, os.Getenv("CERTFERRY_CONFIG"))
+	}
+	if err := app.ConfigFileProblem(path, os.Geteuid()); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // explainLoad adds to an error reading the configuration at path where the path came

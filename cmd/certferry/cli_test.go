@@ -609,6 +609,44 @@ func TestCLIWorldWritableHookRefused(t *testing.T) {
 	}
 }
 
+// TestCLIWritableConfigRefused: run as root, a configuration file that another user
+// could change (mode 0666, or in a directory every user may write into) is refused by
+// validate and renew, exit 2, naming the path and why: it names the programs root runs
+// and where keys are written, so the hook checks would be moot.
+func TestCLIWritableConfigRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the configuration check applies when certferry runs as root")
+	}
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	writable := writeFile(t, dir, "writable.yaml", goodConfig)
+	if err := os.Chmod(writable, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{writable, writable + " is writable by every user (mode -rw-rw-rw-)"},
+		{writeFile(t, open, "in-open-dir.yaml", goodConfig), "directory " + open + " is writable by every user"},
+	} {
+		for _, cmd := range []string{"validate", "renew"} {
+			code, _, errOut := cli(t, cmd, "--config", c.path)
+			if code != exitUsage || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "only root may be able to change it") {
+				t.Errorf("%s --config %s: exit %d, stderr %q; want exit %d naming %q", cmd, c.path, code, errOut, exitUsage, c.want)
+			}
+		}
+	}
+	good := writeFile(t, dir, "good.yaml", goodConfig)
+	if code, _, errOut := cli(t, "validate", "--config", good); code != exitOK {
+		t.Errorf("validate of a 0600 configuration in a private directory: exit %d, stderr %q", code, errOut)
+	}
+}
+
 // TestCLISwappedSecretsFailing: two certificates that swap secrets in the configuration
 // are a broken configuration: status exits 1 and shows both failing. A certificate whose
 // secret holds another certificate is failing even when nothing is due (here: "web"

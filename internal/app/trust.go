@@ -55,6 +55,26 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 	return problems, warnings
 }
 
+// ConfigFileProblem checks, for a process running as root (euid 0), the configuration
+// file at path as an exec hook is checked (checkOwnedPath): the file, each directory on
+// its path and each symbolic link on the way owned by root and not writable by group or
+// others (a sticky directory such as /tmp allowed). The configuration names the programs
+// root runs and where, and for whom, keys are written: whoever can change it can have
+// root run anything, which makes the hook checks moot. nil for any other euid.
+func ConfigFileProblem(path string, euid int) error {
+	if euid != 0 {
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := checkOwnedPath(abs, euid); err != nil {
+		return fmt.Errorf("config: %s: %w: certferry runs as root and the configuration names the programs it runs, so only root may be able to change it", path, err)
+	}
+	return nil
+}
+
 // maxLinkHops bounds the symbolic links checkOwnedPath follows, as the kernel's ELOOP does.
 const maxLinkHops = 40
 

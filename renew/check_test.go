@@ -87,3 +87,16 @@ func TestCheck(t *testing.T) {
 		t.Errorf("with force: %v", problems)
 	}
 }
+
+// TestOnlyNamedTwice: a certificate named twice in Options.Only (--only web --only web,
+// a Lambda event's "only" list) is one certificate of the pass: one order, one result.
+// It once ran twice at once: two orders, the second certificate thrown away ("lost-race")
+// and the pass failing.
+func TestOnlyNamedTwice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	sum := w.pass(w.runner(webCert()), Options{Only: []string{"web", "web"}})
+	if len(sum.Results) != 1 || w.ca.begins != 1 || sum.Failing() != 0 {
+		t.Errorf("--only web --only web: %d result(s), %d order(s), %d failing; want 1, 1, 0: %+v", len(sum.Results), w.ca.begins, sum.Failing(), sum.Results)
+	}
+}

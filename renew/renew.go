@@ -558,6 +558,11 @@ func (r *Runner) selectCerts(only []string) ([]Cert, error) {
 	}
 	var out []Cert
 	for _, name := range only {
+		if slices.ContainsFunc(out, func(c Cert) bool { return c.Name == name }) {
+			// Named twice (--only web --only web, a Lambda event's list): once. Twice, the
+			// pass ran it twice at once: two orders, one certificate thrown away.
+			continue
+		}
 		i := slices.IndexFunc(r.certs, func(c Cert) bool { return c.Name == name })
 		if i < 0 {
 			known := make([]string, len(r.certs))

@@ -339,6 +339,11 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			return st, fmt.Errorf("read stored files: %w", err)
 		}
 		w.ariID, w.res.Serial = b.ARIID, b.Serial
+		if w.in.Untrusted = r.untrusted(b); w.in.Untrusted != nil {
+			// Files placed by hand (a self-signed stopgap) are replaced as a secret's
+			// value would be: nothing else would ever find them out.
+			w.ariID = ""
+		}
 		return scheduler.Stored{Exists: true, Domains: b.Domains, KeyType: b.KeyType, Profile: c.Profile,
 			NotBefore: b.NotBefore, NotAfter: b.NotAfter, IssuedAt: b.NotBefore}, nil
 	}

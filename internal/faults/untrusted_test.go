@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
+	"github.com/certferry/certferry/sinks/file"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -86,5 +88,39 @@ func TestHandSetDirectoryTag(t *testing.T) {
 	}
 	if got := e.Tags(t, "certferry/web")[smsink.TagDirectory]; got != configured {
 		t.Errorf("directory tag %q after the pass, want %q rewritten from the certificate", got, configured)
+	}
+}
+
+// TestFileHandPlacedCertificate: a certificate kept only as files, replaced there by hand
+// with one from another CA (a ten-year self-signed stopgap), is found out as a secret's
+// value is: due with reason not-from-ca and replaced with one order on the next pass;
+// it read as ready for its ten years.
+func TestFileHandPlacedCertificate(t *testing.T) {
+	t.Parallel()
+	e := newACMEEnv(t, sandbox.Options{})
+	dir := filepath.Join(e.Dir, "web-files")
+	a := e.App(t, e.Config(t, "certificates:\n  - name: web\n    domains: [www.example.com]\n    sinks:\n      file: { dir: "+dir+" }\n"))
+	e.Pass(t, a, renew.Options{})
+
+	other := certstest.NewCA(t)
+	now := time.Now()
+	b := other.Bundle(t, "web", certstest.Leaf{Domains: []string{"www.example.com"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour)})
+	if err := file.New(nil).Store(t.Context(), file.Target{Dir: dir}, b); err != nil {
+		t.Fatal(err)
+	}
+	orders := e.orders()
+	r := result(t, e.Pass(t, a, renew.Options{}), "web")
+	if r.Err() != nil || r.Reason != scheduler.ReasonNotFromCA || r.Action != renew.ActionRenew {
+		t.Fatalf("pass after the hand-placed files: action %s, reason %s, message %q, error %v", r.Action, r.Reason, r.Message, r.Err())
+	}
+	if n := e.orders() - orders; n != 1 {
+		t.Errorf("%d orders to replace it, want 1", n)
+	}
+	got, err := file.Load(dir)
+	if err != nil || got.Serial == b.Serial {
+		t.Fatalf("files after the pass: %v; the hand-placed certificate still there: %v", err, err == nil && got.Serial == b.Serial)
+	}
+	if r := result(t, e.Pass(t, a, renew.Options{}), "web"); r.Reason != scheduler.ReasonNotDue || r.Condition != renew.ConditionReady {
+		t.Errorf("the pass after the replacement: reason %s, condition %s", r.Reason, r.Condition)
 	}
 }

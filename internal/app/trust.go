@@ -21,10 +21,18 @@ import (
 // hook's program and each directory on its path (symbolic links resolved) is owned by
 // root or euid and not writable by group or others (a sticky directory such as /tmp is
 // allowed on the way, as no one may replace what others own in it); whatever euid, no
-// file sink directory that exists is writable by every user. warnings are the file sink
+// file sink directory (nor the file account store's directory) is one that every user may
+// write into, swap or create first (checkSinkDir). warnings are the file sink
 // directories that are symbolic links into a system directory (the configuration's own
 // check sees only the path as written).
 func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []string) {
+	// The file account store holds the ACME account's key: whoever could swap its
+	// directory would choose the account certferry orders (and revokes) with.
+	if s := cfg.ACME.AccountStore; s.Kind == config.AccountStoreFile && filepath.IsAbs(s.Dir) {
+		if _, p := checkSinkDir(s.Dir, euid); p != nil {
+			problems = append(problems, fmt.Errorf("acme.account_store: %q: %w", s.Dir, p))
+		}
+	}
 	for i, c := range cfg.Certificates {
 		if euid == 0 {
 			for _, h := range []struct {
@@ -217,7 +225,7 @@ func checkSinkDir(dir string, euid int) (warning string, problem error) {
 		return warning, nil
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
-		return warning, fmt.Errorf("writable by every user (mode %s%s): anyone could replace the certificate or its key; chmod o-w it or choose another directory",
+		return warning, fmt.Errorf("writable by every user (mode %s%s): anyone could replace the keys certferry writes there; chmod o-w it or choose another directory",
 			fi.Mode().Perm(), stickyNote(fi))
 	}
 	return warning, nil

@@ -161,3 +161,33 @@ func TestTrustProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustProblemsAccountStore: the file account store's directory holds the ACME
+// account's key; one every user may write into (or create first, in /tmp) is refused as
+// a file sink directory is, whatever the user: anyone could put their own account there.
+// It passed validate silently.
+func TestTrustProblemsAccountStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{open, "acme.account_store: \"" + open + "\": writable by every user"},
+		{filepath.Join(open, "accounts"), "acme.account_store: \"" + filepath.Join(open, "accounts") + "\": directory " + open + " is writable by every user"},
+		{filepath.Join(dir, "accounts"), ""},
+	} {
+		cfg := &config.Config{ACME: config.ACME{AccountStore: config.AccountStore{Kind: config.AccountStoreFile, Dir: c.dir}}}
+		problems, _ := app.TrustProblems(cfg, 4242)
+		switch {
+		case c.want == "" && len(problems) > 0:
+			t.Errorf("%s: %v, want no problem", c.dir, problems)
+		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
+			t.Errorf("%s: %v, want one problem containing %q", c.dir, problems, c.want)
+		}
+	}
+}

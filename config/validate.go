@@ -366,8 +366,14 @@ func (k *checker) schedule() {
 			k.addf("schedule.cron", "%q: %s (write 5 fields: minute hour day-of-month month day-of-week, e.g. \"17 3,15 * * *\")", s.Cron, err.Error())
 		} else if err := scheduler.CheckSpec(cs, time.Now(), max(s.MinPeriod, time.Second)); err != nil {
 			k.addf("schedule.cron", "%q: %s", s.Cron, err.Error())
-		} else if gap := scheduler.LongestGap(cs, time.Now()); gap > DefaultLifetime/3 {
-			k.warnf("schedule.cron", "%q: passes up to %s apart, longer than a third of a 90-day certificate's lifetime (30d): a certificate can expire before the next pass, or after one failed pass", s.Cron, formatDuration(gap))
+		} else if gap := scheduler.LongestGap(cs, time.Now()); gap+s.Jitter > DefaultLifetime/3 {
+			// The jitter delays each pass by up to its length, so it widens the gap:
+			// "jitter: 100000h" on a daily cron left a daemon's passes years apart.
+			with := ""
+			if s.Jitter > 0 {
+				with = " with schedule.jitter " + formatDuration(s.Jitter)
+			}
+			k.warnf("schedule.cron", "%q: passes up to %s apart%s, longer than a third of a 90-day certificate's lifetime (30d): a certificate can expire before the next pass, or after one failed pass", s.Cron, formatDuration(gap+s.Jitter), with)
 		}
 	}
 	k.checkDuration("schedule.jitter", int64(s.Jitter), false)

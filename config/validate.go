@@ -156,6 +156,11 @@ func (k *checker) check() {
 		k.warnf("renew_before", "%s is at least a 90-day certificate's whole lifetime: every pass renews (at most once per issuance_guard)", formatDuration(c.RenewBefore))
 	}
 	k.checkDuration("issuance_guard", int64(c.IssuanceGuard), false)
+	if c.IssuanceGuard > maxUsefulGuard {
+		// The guard holds a due certificate until it has expired (only expiry or --force
+		// passes it): "issuance_guard: 90d" let every certificate run out.
+		k.warnf("issuance_guard", "%s is longer than a week, the window of the CA's duplicate limit: it adds nothing against that limit, and a certificate due sooner than this after its issuance (a short-lived one at half its lifetime, or by renew_before or ARI) is held until it has expired", formatDuration(c.IssuanceGuard))
+	}
 	k.challenge("", c.Challenge, c.PersistUntil, [2]bool{})
 	if !oneOf(c.Log.Level, logLevels) {
 		k.addf("log.level", "%q: write %s", c.Log.Level, orList(logLevels))
@@ -355,6 +360,10 @@ func (k *checker) aws() {
 		k.addf("aws.external_id", "an external ID is 2 to 1224 of letters, digits and +=,.@:/-_")
 	}
 }
+
+// maxUsefulGuard is the window of Let's Encrypt's duplicate-certificate limit (5 per
+// 168h): a longer issuance_guard protects nothing more.
+const maxUsefulGuard = 7 * 24 * time.Hour
 
 func (k *checker) schedule() {
 	s := k.c.Schedule

@@ -3,10 +3,12 @@ package renew
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/certs"
@@ -17,11 +19,12 @@ import (
 // A rename is not a new certificate (docs/secret-format.md, "A renamed secret"): when a
 // certificate's configured secret holds no certificate and the inventory lists another
 // certferry secret, configured for no certificate, whose tags say it holds a certificate
-// for the same set of names from the same CA, that certificate is read once, checked as
-// any stored certificate is, and copied into the configured secret by the store phase
-// (no order, no DNS-01), its on_renew hooks run as for a renewal. One that is due or
-// fails a check is ordered as now, the issuance guard counting the old secret's
-// issuances. The old secret is left as it is. A certificate with only a file sink has no
+// for the same set of names from the same CA, that certificate is read, checked as any
+// stored certificate is, and copied into the configured secret by the store phase (no
+// order, no DNS-01), its on_renew hooks run as for a renewal. One that is due or fails a
+// check is ordered as now, the issuance guard counting the old secret's issuances (also
+// when the configured secret holds a certificate: a rename back). The old secret is left
+// as it is. A certificate with only a file sink has no
 // inventory to look in and is not moved.
 
 // moved is the certificate found in the secret w's certificate was renamed from.
@@ -81,18 +84,15 @@ func moveSources(inv map[string]smsink.Stored, want moveWant) []smsink.Stored {
 	return out
 }
 
-// findMoved is gather's look for the certificate of w, whose configured secret holds
-// none, in a secret it was renamed from (moveSources). It returns what is stored there,
-// for the decision (the zero Stored when there is nothing to move, or the value fails
-// to read or is for other names: then w is ordered as missing), sets w.in.MoveFrom, and
-// the issuances recorded on every source for the guard (w.movedIssued). Only the
-// newest source's value is read, once; w.moved.bundle is set only when it passes every
-// check of a stored certificate (chain, roots, key, revocation), so that nothing
-// unchecked is ever copied. Whether it is due is the decision's.
-func (r *Runner) findMoved(ctx context.Context, w *work, inv map[string]smsink.Stored, opts Options) scheduler.Stored {
+// namesakes returns the secrets of inv that hold, or held, w's certificate under another
+// secret (moveSources): the issuance guard counts what their tags record (w.movedIssued)
+// whether or not w's configured secret holds a certificate, so that renaming a secret
+// back to one that still holds an older certificate is no new certificate either; and a
+// revocation recorded on any of them holds for the serial wherever it is stored.
+func (r *Runner) namesakes(w *work, inv map[string]smsink.Stored, opts Options) []smsink.Stored {
 	c := w.cert
-	if c.Secret == nil || r.deps.Secrets == nil || inv == nil || opts.Refresh || opts.DryRun || opts.Force || r.mem.hasUnstored(c.Name) {
-		return scheduler.Stored{}
+	if c.Secret == nil || r.deps.Secrets == nil || inv == nil || opts.Refresh || opts.DryRun || opts.Force {
+		return nil
 	}
 	want := moveWant{Secret: c.Secret.Secret, Domains: c.Domains, Directory: r.settings.Directory, Taken: []string{r.settings.AccountSecret}}
 	for _, o := range r.certs {
@@ -101,30 +101,81 @@ func (r *Runner) findMoved(ctx context.Context, w *work, inv map[string]smsink.S
 		}
 	}
 	srcs := moveSources(inv, want)
-	if len(srcs) == 0 {
-		return scheduler.Stored{}
-	}
 	now := r.deps.Now()
 	for _, s := range srcs {
 		w.movedIssued = append(w.movedIssued, smsink.DecodeState(s.Tags, now).Issued...)
 	}
-	src := srcs[0]
+	return srcs
+}
+
+// revokedIn returns the revocation of serial recorded on any of srcs, and where.
+func revokedIn(srcs []smsink.Stored, serial string) (smsink.Revocation, string, bool) {
+	for _, s := range srcs {
+		if rv, ok := smsink.Revoked(s.Tags, serial); ok {
+			return rv, s.Secret, true
+		}
+	}
+	return smsink.Revocation{}, "", false
+}
+
+// findMoved is gather's look for the certificate of w, whose configured secret holds
+// none, in a secret it was renamed from (srcs, from namesakes). It returns what is stored
+// there, for the decision (the zero Stored when there is nothing to move, or no source's
+// value reads as its tags say: then w is ordered as missing), and sets w.in.MoveFrom.
+// The sources are read newest first, each once, until one holds the certificate its tags
+// describe: one hand-edited or unreadable for good (a denied role or KMS key) does not
+// hide an older one that does. A read that failed for a reason that may pass (throttling,
+// a server error, a timeout) is returned as an error: w fails this pass, not ordered, as
+// for its own secret; an order now would be a duplicate the guard could not see.
+// w.moved.bundle is set only when the value passes every check of a stored certificate
+// (chain, roots, key, revocation on any source), so that nothing unchecked is ever
+// copied. Whether it is due is the decision's.
+func (r *Runner) findMoved(ctx context.Context, w *work, srcs []smsink.Stored) (scheduler.Stored, error) {
+	c := w.cert
+	if len(srcs) == 0 || r.mem.hasUnstored(c.Name) {
+		return scheduler.Stored{}, nil
+	}
 	if len(srcs) > 1 {
 		r.log.Warn("several secrets configured for no certificate hold this one; the newest is used", zap.String("cert", c.Name),
-			zap.String("secret", src.Secret), zap.Int("sources", len(srcs)))
+			zap.String("secret", srcs[0].Secret), zap.Int("sources", len(srcs)))
 	}
-	b, id, err := r.deps.Secrets.GetStage(ctx, src.Secret, "AWSCURRENT")
-	switch {
-	case err == nil && id != src.CurrentVersionID:
-		err = fmt.Errorf("version %s is current, the inventory listed %s", id, src.CurrentVersionID)
-	case err == nil && !scheduler.SameNames(b.Domains, c.Domains):
-		err = fmt.Errorf("it holds a certificate for %v", b.Domains)
+	for _, src := range srcs {
+		b, id, err := r.deps.Secrets.GetStage(ctx, src.Secret, "AWSCURRENT")
+		switch {
+		case err != nil && !moveReadFinal(err):
+			return scheduler.Stored{}, fmt.Errorf("read secret %s, which this certificate was renamed from: %w", src.Secret, err)
+		case err == nil && id != src.CurrentVersionID:
+			err = fmt.Errorf("version %s is current, the inventory listed %s", id, src.CurrentVersionID)
+		case err == nil && !scheduler.SameNames(b.Domains, c.Domains):
+			err = fmt.Errorf("it holds a certificate for %v", b.Domains)
+		}
+		if err != nil {
+			r.log.Warn("the secret this certificate was renamed from does not hold it as its tags say: not moved from there",
+				zap.String("cert", c.Name), zap.String("from", src.Secret), zap.Error(err))
+			continue
+		}
+		return r.movedFrom(w, src, srcs, b), nil
 	}
-	if err != nil {
-		r.log.Warn("the secret this certificate was renamed from does not hold it as its tags say: not moved, ordered as new",
-			zap.String("cert", c.Name), zap.String("from", src.Secret), zap.Error(err))
-		return scheduler.Stored{}
+	return scheduler.Stored{}, nil
+}
+
+// moveReadFinal reports whether err, reading a move's source, will not pass by itself:
+// the secret or its value is gone or not a certificate, or the role may not read it (a
+// secret of another deployment, a KMS key it cannot use, a deletion under way).
+func moveReadFinal(err error) bool {
+	if errors.Is(err, smsink.ErrNotFound) || errors.Is(err, smsink.ErrCorruptStored) || errors.Is(err, smsink.ErrAccessDenied) {
+		return true
 	}
+	if _, human := storeNeedsHuman(err, ""); human {
+		return true
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "DecryptionFailure"
+}
+
+// movedFrom is the stored state of w taken from src, whose value b read as its tags say.
+func (r *Runner) movedFrom(w *work, src smsink.Stored, srcs []smsink.Stored, b *certs.Bundle) scheduler.Stored {
+	c := w.cert
 	w.in.MoveFrom, w.ariID, w.res.Serial = src.Secret, b.ARIID, b.Serial
 	st := scheduler.Stored{Exists: true, Domains: b.Domains, KeyType: b.KeyType, Profile: src.Profile, Directory: src.Directory,
 		NotBefore: b.NotBefore, NotAfter: b.NotAfter, IssuedAt: b.NotBefore}
@@ -133,8 +184,8 @@ func (r *Runner) findMoved(ctx context.Context, w *work, inv map[string]smsink.S
 		w.ariID = ""
 		return st
 	}
-	if rv, ok := smsink.Revoked(src.Tags, b.Serial); ok {
-		w.in.Revoked = "serial " + rv.Serial + " in secret " + src.Secret + " was revoked (" + rv.Reason + ")"
+	if rv, where, ok := revokedIn(srcs, b.Serial); ok {
+		w.in.Revoked = "serial " + rv.Serial + " in secret " + where + " was revoked (" + rv.Reason + ")"
 		return st
 	}
 	b.Name = c.Name // the stored JSON does not carry the configuration's name

@@ -1,14 +1,18 @@
 package renew
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -146,5 +150,122 @@ func TestLimitsCountAMovedCertificateOnce(t *testing.T) {
 	sum := w.pass(w.limitsRunner(l, namedCert("a", "a.example.com"), namedCert("b", "b.example.com")), Options{})
 	if b := sum.Results[1]; b.Action != ActionIssue || w.ca.begins != 2 {
 		t.Fatalf("b: %s %s %q, %d orders: one issuance counted twice", b.Action, b.Reason, b.Message, w.ca.begins)
+	}
+}
+
+// renamedTo is webCert on another secret and key type.
+func renamedTo(secret, keyType string) Cert {
+	c := webCert()
+	c.Secret, c.KeyType = &smsink.Target{Secret: secret}, keyType
+	return c
+}
+
+// TestPassRenameBackCountsTheOtherSecret: the issuance guard counts the issuances
+// recorded on a secret the certificate was renamed from even when its configured secret
+// holds a certificate: renamed A to B with a change of key type (allowed once), then
+// back to A with another, the guard held nothing (A's tags knew of A's issuance alone),
+// and a third certificate for the same names was issued inside the guard.
+func TestPassRenameBackCountsTheOtherSecret(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/a", "ec256")), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.now = w.now.Add(time.Hour)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/b", "ec384")), Options{})); res.Action != ActionRenew || w.ca.begins != 2 {
+		t.Fatalf("A to B: %s %s %q, %d orders", res.Action, res.Reason, res.Message, w.ca.begins)
+	}
+	w.now = w.now.Add(time.Hour)
+	res := only(t, w.pass(w.runner(renamedTo("certferry/a", "rsa2048")), Options{}))
+	if res.Reason != scheduler.ReasonIssuanceGuard || w.ca.begins != 2 {
+		t.Fatalf("B back to A: %s %s %q, %d orders: want held by the issuance guard", res.Action, res.Reason, res.Message, w.ca.begins)
+	}
+}
+
+// TestPassMoveReadFailure: a read of the old secret that failed for a reason that may
+// pass (a server error, throttling) fails the certificate for this pass, naming the
+// secret, and orders nothing: ordering "missing" issued a duplicate the issuance guard
+// could not see. The next pass moves it. A read the role is denied for good counts as
+// no certificate there, and is ordered.
+func TestPassMoveReadFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		err    error
+		orders int
+	}{
+		{"server error", errors.New("secretsmanager: get certferry/old (AWSCURRENT): operation error Secrets Manager: GetSecretValue, exceeded maximum number of attempts, 3, InternalServiceError"), 1},
+		{"denied", fmt.Errorf("%w: AccessDeniedException", smsink.ErrAccessDenied), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			if res := only(t, w.pass(w.runner(renamedTo("certferry/old", "ec256")), Options{})); res.Action != ActionIssue {
+				t.Fatalf("first pass: %+v", res)
+			}
+			w.secrets.secret("certferry/old").getErr = tc.err
+			w.now = w.now.Add(time.Hour)
+			res := only(t, w.pass(w.runner(webCert()), Options{}))
+			if w.ca.begins != tc.orders {
+				t.Fatalf("%s %s %q: %d orders, want %d", res.Action, res.Reason, res.Message, w.ca.begins, tc.orders)
+			}
+			if tc.orders == 2 {
+				return
+			}
+			if res.Condition != ConditionFailing || res.Reason != ReasonStoredUnreadable || !strings.Contains(res.Message, "certferry/old") {
+				t.Errorf("%s %s %s %q: want failing, stored-unreadable, naming certferry/old", res.Action, res.Condition, res.Reason, res.Message)
+			}
+			w.secrets.secret("certferry/old").getErr = nil
+			w.now = w.now.Add(time.Hour)
+			if res := only(t, w.pass(w.runner(webCert()), Options{})); res.Action != ActionMove || w.ca.begins != 1 {
+				t.Errorf("next pass: %s %s %q, %d orders: want moved", res.Action, res.Reason, res.Message, w.ca.begins)
+			}
+		})
+	}
+}
+
+// TestPassMoveRevokedOnAnyCopy: a certificate moved from A to B is in both; revoked
+// through B, its revocation is recorded on B alone. Renamed again (to C), the sources A
+// and B expire together and A came first: the revoked certificate was moved and ready.
+// Renamed back to A, which holds it, it was ready too. Either way it is due: revoked.
+func TestPassMoveRevokedOnAnyCopy(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/a", "ec256")), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.now = w.now.Add(time.Hour)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/b", "ec256")), Options{})); res.Action != ActionMove {
+		t.Fatalf("A to B: %+v", res)
+	}
+	b := w.secrets.secret("certferry/b")
+	b.tags[smsink.TagRevoked] = smsink.Revocation{Serial: b.bundle.Serial, Reason: "superseded", At: w.now}.TagValue()
+	for _, to := range []string{"certferry/c", "certferry/a"} {
+		w.now = w.now.Add(time.Hour)
+		res := only(t, w.pass(w.runner(renamedTo(to, "ec256")), Options{Plan: true}))
+		if res.Reason != scheduler.ReasonRevoked {
+			t.Errorf("renamed to %s: %s %s %q, want due, revoked", to, res.Action, res.Reason, res.Message)
+		}
+	}
+}
+
+// TestPassMoveSkipsASpoiledNewest: the newest source whose value is not what its tags
+// say (hand-edited) does not hide an older one that holds the certificate: it is moved
+// from there, with no order. Only the newest was read, and a new certificate ordered.
+func TestPassMoveSkipsASpoiledNewest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/z-good", "ec256")), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.now = w.now.Add(time.Hour)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/a-spoiled", "ec256")), Options{})); res.Action != ActionMove {
+		t.Fatalf("to a-spoiled: %+v", res)
+	}
+	w.secrets.secret("certferry/a-spoiled").foreign = true
+	w.now = w.now.Add(time.Hour)
+	res := only(t, w.pass(w.runner(webCert()), Options{}))
+	if res.Action != ActionMove || !strings.Contains(res.Message, "certferry/z-good") || w.ca.begins != 1 {
+		t.Errorf("%s %s %q, %d orders: want moved from certferry/z-good", res.Action, res.Reason, res.Message, w.ca.begins)
 	}
 }

@@ -162,6 +162,7 @@ type fakeSecret struct {
 	arn     string
 	bundle  *certs.Bundle // nil: no value
 	foreign bool          // holds something certferry did not write
+	getErr  error         // GetStage's answer, when set
 	tags    map[string]string
 }
 
@@ -229,6 +230,8 @@ func (s *fakeSecrets) GetStage(_ context.Context, name, _ string) (*certs.Bundle
 	switch {
 	case !ok:
 		return nil, "", smsink.ErrNotFound
+	case sec.getErr != nil:
+		return nil, "", sec.getErr
 	case sec.foreign:
 		return nil, "", fmt.Errorf("%w: not JSON", smsink.ErrCorruptStored)
 	case sec.bundle == nil:

@@ -96,9 +96,10 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 		Guard:    r.settings.Guard,
 		Force:    opts.Force || opts.DryRun, // a dry run tries every certificate
 	}
+	srcs := r.namesakes(w, inv, opts)
 	stored, err := r.storedState(ctx, w, found)
 	if err == nil && !stored.Exists {
-		stored = r.findMoved(ctx, w, inv, opts) // a rename is not a new certificate
+		stored, err = r.findMoved(ctx, w, srcs) // a rename is not a new certificate
 	}
 	stored.Failures, stored.NextAttempt = w.state.now.Failures, w.state.now.NextAttempt
 	w.in.Stored = stored
@@ -125,17 +126,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 			w.filesBehind = true
 		}
 	}
-	if found.Serial != "" {
-		if rv, ok := smsink.Revoked(found.Tags, found.Serial); ok {
-			w.in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")"
-			if rv.Reason == acme.ReasonKeyCompromise.String() {
-				// Its key may be in other hands, and servers still present it: failing,
-				// not merely due, until a replacement is stored.
-				w.compromised = w.in.Revoked + ": its key is compromised; failing until a replacement is stored"
-				w.compromisedAt = rv.At
-			}
-		}
-	}
+	r.revokedStored(w, found, srcs)
 	if found.PendingVersionID != "" && !r.mem.hasUnstored(c.Name) && !opts.Plan && !opts.DryRun {
 		r.adoptInterruptedWrite(ctx, w, found.PendingVersionID)
 	}
@@ -152,6 +143,31 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	var ariTags map[string]string
 	w.in.ARI, ariTags = r.ariWindow(ctx, w, opts)
 	return ariTags, problem
+}
+
+// revokedStored marks w's stored certificate revoked when its serial is recorded revoked
+// on its own secret or on a namesake (a secret it was renamed from, or back from: the
+// same certificate is in both once moved, and revoke may have been run on either).
+func (r *Runner) revokedStored(w *work, found smsink.Stored, srcs []smsink.Stored) {
+	if found.Serial == "" {
+		return
+	}
+	rv, ok := smsink.Revoked(found.Tags, found.Serial)
+	where := ""
+	if !ok {
+		var in string
+		if rv, in, ok = revokedIn(srcs, found.Serial); !ok {
+			return
+		}
+		where = " (recorded on secret " + in + ")"
+	}
+	w.in.Revoked = "serial " + rv.Serial + " was revoked (" + rv.Reason + ")" + where
+	if rv.Reason == acme.ReasonKeyCompromise.String() {
+		// Its key may be in other hands, and servers still present it: failing,
+		// not merely due, until a replacement is stored.
+		w.compromised = w.in.Revoked + ": its key is compromised; failing until a replacement is stored"
+		w.compromisedAt = rv.At
+	}
 }
 
 // unlisted describes w's secret when the inventory does not list it (it lists the

@@ -88,10 +88,12 @@ func moveSources(inv map[string]smsink.Stored, want moveWant) []smsink.Stored {
 // secret (moveSources): the issuance guard counts what their tags record (w.movedIssued)
 // whether or not w's configured secret holds a certificate, so that renaming a secret
 // back to one that still holds an older certificate is no new certificate either; and a
-// revocation recorded on any of them holds for the serial wherever it is stored.
+// revocation recorded on any of them holds for the serial wherever it is stored. Their
+// tags are in the inventory: the daemon's health_refresh, which reads no value, sees
+// them as a pass does.
 func (r *Runner) namesakes(w *work, inv map[string]smsink.Stored, opts Options) []smsink.Stored {
 	c := w.cert
-	if c.Secret == nil || r.deps.Secrets == nil || inv == nil || opts.Refresh || opts.DryRun || opts.Force {
+	if c.Secret == nil || r.deps.Secrets == nil || inv == nil || opts.DryRun || opts.Force {
 		return nil
 	}
 	want := moveWant{Secret: c.Secret.Secret, Domains: c.Domains, Directory: r.settings.Directory, Taken: []string{r.settings.AccountSecret}}
@@ -119,7 +121,8 @@ func revokedIn(srcs []smsink.Stored, serial string) (smsink.Revocation, string, 
 }
 
 // findMoved is gather's look for the certificate of w, whose configured secret holds
-// none, in a secret it was renamed from (srcs, from namesakes). It returns what is stored
+// none, in a secret it was renamed from (srcs, from namesakes); not in a refresh, which
+// reads no secret value. It returns what is stored
 // there, for the decision (the zero Stored when there is nothing to move, or no source's
 // value reads as its tags say: then w is ordered as missing), and sets w.in.MoveFrom.
 // The sources are read newest first, each once, until one holds the certificate its tags
@@ -130,9 +133,9 @@ func revokedIn(srcs []smsink.Stored, serial string) (smsink.Revocation, string, 
 // w.moved.bundle is set only when the value passes every check of a stored certificate
 // (chain, roots, key, revocation on any source), so that nothing unchecked is ever
 // copied. Whether it is due is the decision's.
-func (r *Runner) findMoved(ctx context.Context, w *work, srcs []smsink.Stored) (scheduler.Stored, error) {
+func (r *Runner) findMoved(ctx context.Context, w *work, srcs []smsink.Stored, opts Options) (scheduler.Stored, error) {
 	c := w.cert
-	if len(srcs) == 0 || r.mem.hasUnstored(c.Name) {
+	if len(srcs) == 0 || opts.Refresh || r.mem.hasUnstored(c.Name) {
 		return scheduler.Stored{}, nil
 	}
 	if len(srcs) > 1 {

@@ -227,7 +227,8 @@ func TestPassMoveReadFailure(t *testing.T) {
 // TestPassMoveRevokedOnAnyCopy: a certificate moved from A to B is in both; revoked
 // through B, its revocation is recorded on B alone. Renamed again (to C), the sources A
 // and B expire together and A came first: the revoked certificate was moved and ready.
-// Renamed back to A, which holds it, it was ready too. Either way it is due: revoked.
+// Renamed back to A, which holds it, it was ready too, and the daemon's health_refresh
+// still says so. Either way it is due: revoked.
 func TestPassMoveRevokedOnAnyCopy(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -240,11 +241,14 @@ func TestPassMoveRevokedOnAnyCopy(t *testing.T) {
 	}
 	b := w.secrets.secret("certferry/b")
 	b.tags[smsink.TagRevoked] = smsink.Revocation{Serial: b.bundle.Serial, Reason: "superseded", At: w.now}.TagValue()
-	for _, to := range []string{"certferry/c", "certferry/a"} {
+	for _, tc := range []struct {
+		to   string
+		opts Options
+	}{{"certferry/c", Options{Plan: true}}, {"certferry/a", Options{Plan: true}}, {"certferry/a", Options{Refresh: true}}} {
 		w.now = w.now.Add(time.Hour)
-		res := only(t, w.pass(w.runner(renamedTo(to, "ec256")), Options{Plan: true}))
+		res := only(t, w.pass(w.runner(renamedTo(tc.to, "ec256")), tc.opts))
 		if res.Reason != scheduler.ReasonRevoked {
-			t.Errorf("renamed to %s: %s %s %q, want due, revoked", to, res.Action, res.Reason, res.Message)
+			t.Errorf("renamed to %s, %+v: %s %s %q, want due, revoked", tc.to, tc.opts, res.Action, res.Reason, res.Message)
 		}
 	}
 }

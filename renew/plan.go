@@ -99,7 +99,7 @@ func (r *Runner) gather(ctx context.Context, w *work, inv map[string]smsink.Stor
 	srcs := r.namesakes(w, inv, opts)
 	stored, err := r.storedState(ctx, w, found)
 	if err == nil && !stored.Exists {
-		stored, err = r.findMoved(ctx, w, srcs) // a rename is not a new certificate
+		stored, err = r.findMoved(ctx, w, srcs, opts) // a rename is not a new certificate
 	}
 	stored.Failures, stored.NextAttempt = w.state.now.Failures, w.state.now.NextAttempt
 	w.in.Stored = stored

@@ -40,12 +40,11 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 				hooks []config.Hook
 			}{{"on_renew", c.Hooks.OnRenew}, {"on_failure", c.Hooks.OnFailure}} {
 				for j, hk := range h.hooks {
-					if len(hk.Exec) == 0 || !filepath.IsAbs(hk.Exec[0]) {
-						continue
-					}
-					if err := checkOwnedPath(hk.Exec[0], euid); err != nil {
-						problems = append(problems, fmt.Errorf("certificates[%d].hooks.%s[%d].exec[0] (%s): %q: %w: certferry runs it as root, so only root may be able to change it",
-							i, h.kind, j, c.Name, hk.Exec[0], err))
+					for _, k := range programArgs(hk.Exec) {
+						if err := checkOwnedPath(hk.Exec[k], euid); err != nil {
+							problems = append(problems, fmt.Errorf("certificates[%d].hooks.%s[%d].exec[%d] (%s): %q: %w: certferry runs it as root, so only root may be able to change it",
+								i, h.kind, j, k, c.Name, hk.Exec[k], err))
+						}
 					}
 				}
 			}
@@ -81,6 +80,31 @@ func ConfigFileProblem(path string, euid int) error {
 		return fmt.Errorf("config: %s: %w: certferry runs as root and the configuration names the programs it runs, so only root may be able to change it", path, err)
 	}
 	return nil
+}
+
+// programArgs are the indexes of a hook's exec that name what root runs: the program
+// (when it is an absolute path), and, when the program is an interpreter, the script it
+// is given (["/bin/sh", "/opt/hooks/deploy.sh"]): root runs whatever that file says, so a
+// world-writable script behind a well-kept /bin/sh is as much an escalation as a
+// world-writable program. An option ("-c") is not a script.
+func programArgs(exec []string) []int {
+	if len(exec) == 0 || !filepath.IsAbs(exec[0]) {
+		return nil
+	}
+	if len(exec) > 1 && filepath.IsAbs(exec[1]) && isInterpreter(filepath.Base(exec[0])) {
+		return []int{0, 1}
+	}
+	return []int{0}
+}
+
+// isInterpreter reports whether a program's base name is a shell or a script
+// interpreter that runs its first argument as a script (python3.12 and the like too).
+func isInterpreter(base string) bool {
+	switch strings.TrimRight(base, "0123456789.") {
+	case "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "python", "perl", "ruby", "node", "php", "lua", "tclsh":
+		return true
+	}
+	return false
 }
 
 // maxLinkHops bounds the symbolic links checkOwnedPath follows, as the kernel's ELOOP does.

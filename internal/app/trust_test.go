@@ -191,3 +191,47 @@ func TestTrustProblemsAccountStore(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustProblemsInterpreterScript: run as root, a hook that runs a script through an
+// interpreter (["/bin/sh", "/opt/hooks/deploy.sh"]) has the script checked as a program
+// is: a world-writable script, or one in a world-writable directory, passed validate
+// silently behind a well-kept /bin/sh, and root ran whatever any local user wrote in it.
+// An option ("-c") and a program that is no interpreter are not checked.
+func TestTrustProblemsInterpreterScript(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the hook checks apply when certferry runs as root")
+	}
+	dir := t.TempDir()
+	script := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, open := script("good.sh", 0o755), script("open.sh", 0o666)
+	for _, c := range []struct {
+		exec []string
+		want string
+	}{
+		{[]string{"/bin/sh", good}, ""},
+		{[]string{"/bin/sh", open}, "exec[1] (web): \"" + open + "\": " + open + " is writable by every user (mode -rw-rw-rw-)"},
+		{[]string{"/usr/bin/python3.12", open}, "exec[1] (web)"},
+		{[]string{"/bin/bash", "-c", open}, ""},
+		{[]string{"/usr/bin/install", open, "/srv/cert.pem"}, ""},
+	} {
+		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}}
+		cert.Hooks.OnRenew = []config.Hook{{Exec: c.exec}}
+		problems, _ := app.TrustProblems(&config.Config{Certificates: []config.Certificate{cert}}, 0)
+		switch {
+		case c.want == "" && len(problems) > 0:
+			t.Errorf("%q: %v, want no problem", c.exec, problems)
+		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
+			t.Errorf("%q: %v, want one problem containing %q", c.exec, problems, c.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
 )
 
@@ -239,5 +240,18 @@ func TestCLIValidateOnline(t *testing.T) {
 		if code != exitUsage || strings.Contains(errOut, cfg+": coordination.dynamodb_table: lease: read certferry/validate: ") != bad {
 			t.Errorf("lease table %s: exit %d\n%s", table, code, errOut)
 		}
+	}
+}
+
+// TestCLIValidateOnlineServerError: Secrets Manager answering 500 (an AWS outage) is AWS
+// not answering, not a problem of the configuration: validate --online exits 3 saying
+// what was not checked. It exited 2, naming acme.account_store as at fault.
+func TestCLIValidateOnlineServerError(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t, lifecycleConfig)
+	e.SB.Calls().FailNext("secretsmanager", "GetSecretValue", 100, calls.Fault{Code: "InternalServiceError", Message: "outage"})
+	code, _, errOut := cli(t, "validate", "--config", e.cfg, "--online")
+	if code != exitUnknown || !strings.Contains(errOut, e.cfg+": not checked: acme.account_store: ") {
+		t.Errorf("Secrets Manager answering 500: exit %d, stderr:\n%s\nwant exit %d, acme.account_store not checked", code, errOut, exitUnknown)
 	}
 }

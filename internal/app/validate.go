@@ -191,11 +191,15 @@ func (a *App) Online(ctx context.Context) (problems, unreachable []error) {
 }
 
 // notAnswered reports whether err is a request that got no answer (a connection
-// refused, a timeout, no credentials to sign it): not a finding about the configuration.
+// refused, a timeout, no credentials to sign it, a stop by a signal) or the service's own
+// failure (a 5xx): not a finding about the configuration. An AWS outage answering 500
+// made validate --online exit 2, blaming the secret and acme.account_store.
 func notAnswered(err error) bool {
 	var send *smithyhttp.RequestSendError
 	var op *net.OpError
-	return errors.As(err, &send) || errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded)
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &send) || errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) || errors.As(err, &status) && status.HTTPStatusCode() >= 500
 }
 
 // checkDirectory fetches the CA's directory. The error is set when the CA could not be

@@ -222,7 +222,9 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 	ledger := r.mem.limits.entries(r.settings.Directory, now, longestWindow(r.settings.Limits))
 	seen := map[string]bool{}
 	// A certificate counts once, whichever secrets hold it: one moved from the secret it
-	// was renamed from (move.go) is in both.
+	// was renamed from (move.go) is in both. Only a serial bound to the secret's value
+	// (TagsCurrent) is trusted for that: stale tags name a certificate the secret may no
+	// longer hold, and it counts on its own.
 	serials := map[string]bool{}
 	for _, w := range works {
 		if w.cert.Secret != nil {
@@ -246,10 +248,13 @@ func (r *Runner) issuances(works []*work, inv map[string]smsink.Stored, now time
 	}
 	for _, secret := range slices.Sorted(maps.Keys(inv)) {
 		s := inv[secret]
-		if seen[secret] || seen[s.ARN] || s.NotBefore.IsZero() || len(s.Domains) == 0 || s.Serial != "" && serials[s.Serial] {
+		bound := s.Serial != "" && s.TagsCurrent
+		if seen[secret] || seen[s.ARN] || s.NotBefore.IsZero() || len(s.Domains) == 0 || bound && serials[s.Serial] {
 			continue
 		}
-		serials[s.Serial] = s.Serial != ""
+		if bound {
+			serials[s.Serial] = true
+		}
 		out = append(out, limits.Issuance{At: s.NotBefore.Add(x509Slack), Domains: s.Domains})
 	}
 	for _, e := range ledger {

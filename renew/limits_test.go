@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/scheduler"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -210,5 +211,27 @@ func TestLimitsCAStopHoldsOnly(t *testing.T) {
 	}
 	if refused != 1 {
 		t.Errorf("%d rateLimited answers, want 1", refused)
+	}
+}
+
+// TestLimitsStaleTagsCountedApart: a certificate counts once by its serial only where the
+// serial is bound to the secret's value (certferry:sum). A secret whose tags no longer
+// describe its value (a write interrupted before its tags, a hand edit) holds another
+// certificate than the serial its tags name: it counts on its own. Merged by that stale
+// serial with a moved copy of the old certificate, the newer one counted for nothing.
+func TestLimitsStaleTagsCountedApart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(namedCert("a", "a.example.com"))
+	t0 := w.now.Add(-time.Hour)
+	names := []string{"a.example.com"}
+	moved := &work{cert: namedCert("a", "a.example.com"), res: &Result{Serial: "01"},
+		in: scheduler.Input{Stored: scheduler.Stored{Exists: true, Domains: names, NotBefore: t0}}}
+	inv := map[string]smsink.Stored{
+		"certferry/a-old": {Secret: "certferry/a-old", Serial: "01", Domains: names, NotBefore: t0, TagsCurrent: false},
+		"certferry/a-two": {Secret: "certferry/a-two", Serial: "01", Domains: names, NotBefore: t0, TagsCurrent: true},
+	}
+	if got := r.issuances([]*work{moved}, inv, w.now); len(got) != 2 {
+		t.Errorf("%d issuances, want 2: the moved certificate once, and the secret whose tags are stale", len(got))
 	}
 }

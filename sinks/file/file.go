@@ -18,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,7 +53,8 @@ type Target struct {
 // directories; two Stores into the same directory at once are not coordinated.
 type Sink struct {
 	log    *zap.Logger
-	rename func(oldpath, newpath string) error // os.Rename; a seam for tests
+	rename func(oldpath, newpath string) error  // os.Rename; a seam for tests
+	access func(path string, mode uint32) error // syscall.Access; a seam for tests
 }
 
 // New returns a Sink that logs to logger (nil for none).
@@ -60,7 +62,7 @@ func New(logger *zap.Logger) *Sink {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &Sink{log: logger.Named("file"), rename: os.Rename}
+	return &Sink{log: logger.Named("file"), rename: os.Rename, access: syscall.Access}
 }
 
 type pending struct {
@@ -75,24 +77,33 @@ type pending struct {
 // directory (or a path under a file). A missing Dir is fine: Store creates it. Nothing is
 // written.
 func (s *Sink) Preflight(target Target) error {
-	if err := preflight(target); err != nil {
+	if err := preflight(target, s.access); err != nil {
 		return fmt.Errorf("file: %s: %w", target.Dir, err)
 	}
 	return nil
 }
 
-func preflight(target Target) error {
+// wantAccess is access(2)'s W_OK|X_OK: files may be created in the directory.
+const wantAccess = 0x2 | 0x1
+
+func preflight(target Target, access func(string, uint32) error) error {
 	if target.Dir == "" {
 		return errors.New("no directory")
 	}
 	if _, _, err := lookupOwner(target.Owner, target.Group); err != nil {
 		return err
 	}
-	// The nearest existing ancestor must be a directory.
+	// The nearest existing ancestor must be a directory the process may create files in
+	// (Store creates the rest under it): found only by Store, after the order, a
+	// directory the service user cannot write cost an order on every run, with no
+	// backoff, as a file-only certificate keeps its state there too.
 	for dir := filepath.Clean(target.Dir); ; dir = filepath.Dir(dir) {
 		fi, err := os.Stat(dir)
 		switch {
 		case err == nil && fi.IsDir():
+			if err := access(dir, wantAccess); err != nil {
+				return fmt.Errorf("%s: cannot create files in it: %w", dir, err)
+			}
 			return nil
 		case err == nil:
 			return fmt.Errorf("%s is not a directory", dir)

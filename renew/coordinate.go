@@ -197,8 +197,12 @@ func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
 
 // releaseLeases releases every lease this pass took. A lease lost meanwhile (this
 // runner paused past its expiry) is reported: what it stored is still fenced by the
-// secret's compare-and-swap (docs/coordination.md).
-func (r *Runner) releaseLeases(ctx context.Context, works []*work) {
+// secret's compare-and-swap (docs/coordination.md). The releases go one after the other,
+// each bounded by its timeout; once the lease table has timed out in this pass (table:
+// a take, or a release), the leases left are not released but expire on their own, so
+// that a hung table costs the end of the pass one timeout, not one per lease held.
+func (r *Runner) releaseLeases(ctx context.Context, works []*work, table *leaseTable) {
+	skipped := 0
 	for _, w := range works {
 		if w.lease == nil {
 			continue
@@ -207,12 +211,27 @@ func (r *Runner) releaseLeases(ctx context.Context, works []*work) {
 		if cause := context.Cause(w.leaseKept); errors.Is(cause, lease.ErrLost) {
 			r.log.Warn("the certificate's lease was lost while this runner worked on it", zap.String("cert", w.cert.Name), zap.Error(cause))
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseReleaseTimeout)
-		if err := w.lease.Release(rctx); err != nil {
-			r.log.Warn("could not release the certificate's lease; it expires on its own", zap.String("cert", w.cert.Name), zap.Error(err))
+		if table.unreachable() != nil {
+			skipped++
+		} else {
+			r.releaseLease(ctx, w, table)
 		}
-		cancel()
 		w.lease = nil
+	}
+	if skipped > 0 {
+		r.log.Warn("leases not released: the lease table did not answer earlier in this pass; they expire on their own",
+			zap.Int("leases", skipped), zap.Error(table.unreachable()))
+	}
+}
+
+// releaseLease releases w's lease, bounded by leaseReleaseTimeout; a timeout makes the
+// table unreachable for the rest of the pass (table).
+func (r *Runner) releaseLease(ctx context.Context, w *work, table *leaseTable) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseReleaseTimeout)
+	defer cancel()
+	if err := w.lease.Release(rctx); err != nil {
+		table.failed(ctx, err)
+		r.log.Warn("could not release the certificate's lease; it expires on its own", zap.String("cert", w.cert.Name), zap.Error(err))
 	}
 }
 

@@ -401,3 +401,40 @@ func TestE2ELeaseTableHung(t *testing.T) {
 		t.Errorf("%d orders without a lease", n)
 	}
 }
+
+// TestE2ELeaseReleaseHung: a lease table that hangs once the certificates are renewed
+// costs the end of the pass one release timeout, not one per lease held (they were
+// released one after the other: 10 s each here, 30 s with the default lease); the leases
+// left expire on their own, said once.
+func TestE2ELeaseReleaseHung(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	const due = 3
+	var entries []string
+	for i := range due {
+		entries = append(entries, certYAML(fmt.Sprintf("r%d", i), fmt.Sprintf("r%d.example.com", i)))
+	}
+	// A 3 s lease: its calls wait lease.MinCallTimeout.
+	cfg := e.Config(t, coordination(e, 3*time.Second)+certsYAML(entries...))
+	logs, log := e2etest.DebugLog(t)
+	a := e.AppWith(t, cfg, nil, log)
+	e.SB.Calls().FailNext("dynamodb", "DeleteItem", 1<<10, calls.Fault{Hang: calls.HangForever})
+	defer e.SB.Calls().DropFaults()
+	start := time.Now()
+	sum, err := a.Runner.Pass(t.Context(), renew.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pass with the lease table hung for releases: %s", time.Since(start).Round(time.Millisecond))
+	for _, r := range sum.Results {
+		if r.Err() != nil || r.Condition != renew.ConditionReady {
+			t.Errorf("%s: action %q condition %q error %q", r.Name, r.Action, r.Condition, r.Error)
+		}
+	}
+	if n := e.SB.Calls().Count("dynamodb", "DeleteItem"); n != 1 {
+		t.Errorf("dynamodb.DeleteItem: %d releases asked of a hung table for %d leases, want 1", n, due)
+	}
+	if n := len(logs.Lines("leases not released: the lease table did not answer")); n != 1 {
+		t.Errorf("the leases left to expire said %d times, want once", n)
+	}
+}

@@ -522,7 +522,7 @@ func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.S
 	}
 	fresh := context.WithoutCancel(ctx) // a stopped pass still records what it did
 	r.forEach(fresh, works, r.record)
-	r.releaseLeases(fresh, works)
+	r.releaseLeases(fresh, works, table)
 	return due
 }
 

@@ -43,3 +43,12 @@ func storeNeedsHuman(err error, secret string) (what string, ok bool) {
 	}
 	return "", false
 }
+
+// unverifiedError is a certificate the CA issued that does not verify against the roots
+// certferry checks with (acme.issuer_roots, or the system's): the roots are wrong (the
+// TLS roots named instead, another CA's) or the host's clock is, so the next order's
+// certificate would not verify either. It waits a day, as storeNeedsHuman's failures do.
+type unverifiedError struct{ err error }
+
+func (e *unverifiedError) Error() string { return "verify issued certificate: " + e.err.Error() }
+func (e *unverifiedError) Unwrap() error { return e.err }

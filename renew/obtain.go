@@ -216,7 +216,7 @@ func (r *Runner) complete(ctx context.Context, client ACME, ws []*work, opts Opt
 			at = b.NotBefore
 		}
 		if err := b.Verify(r.verifyRoots(b), at); err != nil {
-			r.fail(ctx, w, fmt.Errorf("verify issued certificate: %w", err))
+			r.fail(ctx, w, &unverifiedError{err: err})
 			return
 		}
 		if opts.DryRun {
@@ -477,6 +477,14 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		r.log.Error("certferry may not write the certificate's secret; not retryable: it needs a human, next attempt in a day",
 			zap.String("cert", w.cert.Name), zap.String("fix", what), zap.Int("attempt", failures),
 			zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))
+		w.err = err
+	} else if ue := (*unverifiedError)(nil); errors.As(err, &ue) {
+		// The next order's certificate would not verify either: each retry on the
+		// ordinary backoff issued one more and threw it away.
+		next = scheduler.NextAttemptPermanent(now, 0, r.deps.Rand())
+		err = fmt.Errorf("%w: it needs a human: check that acme.issuer_roots holds the roots the CA issues under (not acme.ca_bundle's), and the host's clock", err)
+		r.log.Error("the issued certificate does not verify; not retryable: it needs a human, next attempt in a day",
+			zap.String("cert", w.cert.Name), zap.Int("attempt", failures), zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))
 		w.err = err
 	} else if acme.IsPermanent(err) {
 		// The CA refused for good (CAA, a rejected identifier, ...): retrying in a minute

@@ -737,3 +737,26 @@ func TestPassFailureAfterAnOrderRecordedAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestPassUnverifiedWaitsADay: a certificate the CA issued that does not verify against
+// the configured roots (acme.issuer_roots naming the TLS roots, another CA's) needs a
+// human: the next order's would not verify either, so it waits a day, saying what to
+// check. On the ordinary backoff (1 min, 10 min, 100 min) each run issued one more
+// certificate and threw it away: three in the first two hours here.
+func TestPassUnverifiedWaitsADay(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.runner(webCert())
+	r.settings.Roots = certstest.NewCA(t).Roots // not the roots w.ca issues under
+	res := only(t, w.pass(r, Options{}))
+	if res.Condition != ConditionFailing || !strings.Contains(res.Error, "it needs a human: check that acme.issuer_roots holds the roots the CA issues under") {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.now = w.now.Add(2 * time.Hour)
+	if res := only(t, w.pass(r, Options{})); res.Reason != scheduler.ReasonBackoff || res.Condition != ConditionFailing {
+		t.Errorf("two hours later: reason %s, condition %s; want backoff, failing", res.Reason, res.Condition)
+	}
+	if w.ca.begins != 1 {
+		t.Errorf("%d orders in two hours, want 1", w.ca.begins)
+	}
+}

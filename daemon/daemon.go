@@ -366,9 +366,9 @@ func (d *Daemon) next(now time.Time) time.Time {
 		next = d.opts.Next(now)
 	}
 	d.mu.Lock()
-	wait, revoked := d.waitUntil, len(d.revoked) > 0
+	wait, revoked, human := d.waitUntil, len(d.revoked) > 0, d.needsHuman()
 	d.mu.Unlock()
-	if revoked {
+	if revoked || human {
 		return now // the loop's scheduler.NextPass keeps the floor after the last pass
 	}
 	// The CA's window frees for certificates the last pass held back: the next pass
@@ -377,6 +377,21 @@ func (d *Daemon) next(now time.Time) time.Time {
 		return wait
 	}
 	return next
+}
+
+// needsHuman reports whether a certificate is failing for a reason no wait fixes
+// (renew.Result.NeedsHuman: a permission missing, a broken secret or KMS key); d.mu held.
+// The next pass then runs at the floor (min_period) rather than at the schedule's next
+// tick: only a pass checks again (a refresh writes nothing and asks no preflight), so a
+// fix (the permission granted, the key enabled) would otherwise leave /healthz 503 for up
+// to half a day. Such a pass orders nothing the fix has not made possible.
+func (d *Daemon) needsHuman() bool {
+	for _, r := range d.certs {
+		if r.NeedsHuman && r.Condition == renew.ConditionFailing {
+			return true
+		}
+	}
+	return false
 }
 
 // runPass runs one pass. When ctx ends during the pass, it waits up to StopTimeout for

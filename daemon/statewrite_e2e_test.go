@@ -26,13 +26,16 @@ import (
 // and cannot record it: the certificate is failing, needing a human, and /healthz
 // answers 503 at once, naming the permission and the secret, although the certificate
 // is weeks from its renewal; ready_status is False. The daemon's Memory keeps it so,
-// refreshes included, until the permission is back and a pass records the state.
+// refreshes included, until the permission is back and a pass records the state: the
+// next pass runs at the floor, not at the schedule's next tick an hour later.
 func TestHealthStateWriteDenied(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sandbox test")
 	}
 	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
-	yaml := strings.Replace(sharedConfig("www.example.com"), `schedule: "@every 1h"`, `schedule: {cron: "@every 1s", min_period: 1s}`, 1)
+	// An hourly schedule: the pass that records the state once the permission is back
+	// comes at the floor (min_period), not at the next tick.
+	yaml := strings.Replace(sharedConfig("www.example.com"), `schedule: "@every 1h"`, `schedule: {cron: "@every 1h", min_period: 1s}`, 1)
 	cfgPath := e.WriteConfig(t, yaml)
 	cfg, err := load(cfgPath)
 	if err != nil {

@@ -500,33 +500,18 @@ func plant(t *testing.T, sm *awssm.Client, secret, value string) {
 	}
 }
 
-var (
-	sandboxBuildOnce sync.Once
-	sandboxBin       string
-	sandboxBuildErr  error
-)
-
-// startSandboxProcess builds cmd/certferry-sandbox once, starts `certferry-sandbox serve`
-// for example.com with its defaults (changes INSYNC at once) and returns its JSON line; it
-// is stopped with SIGTERM at the test's end.
+// startSandboxProcess builds cmd/certferry-sandbox into the test's directory (the build
+// cache makes a second build a link), starts `certferry-sandbox serve` for example.com
+// with its defaults (changes INSYNC at once) and returns its JSON line; it is stopped with
+// SIGTERM at the test's end.
 func startSandboxProcess(t *testing.T) sandbox.Info {
 	t.Helper()
-	sandboxBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "certferry-sandbox-")
-		if err != nil {
-			sandboxBuildErr = err
-			return
-		}
-		sandboxBin = filepath.Join(dir, "certferry-sandbox")
-		out, err := exec.Command("go", "build", "-o", sandboxBin, "github.com/certferry/certferry/cmd/certferry-sandbox").CombinedOutput()
-		if err != nil {
-			sandboxBuildErr = fmt.Errorf("go build cmd/certferry-sandbox: %v\n%s", err, out)
-		}
-	})
-	if sandboxBuildErr != nil {
-		t.Fatal(sandboxBuildErr)
+	dir := t.TempDir()
+	sandboxBin := filepath.Join(dir, "certferry-sandbox")
+	if out, err := exec.Command("go", "build", "-o", sandboxBin, "github.com/certferry/certferry/cmd/certferry-sandbox").CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/certferry-sandbox: %v\n%s", err, out)
 	}
-	cmd := exec.Command(sandboxBin, "serve", "--zone", "example.com", "--dir", filepath.Join(t.TempDir(), "ca"), "--log-level", "error")
+	cmd := exec.Command(sandboxBin, "serve", "--zone", "example.com", "--dir", filepath.Join(dir, "ca"), "--log-level", "error")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

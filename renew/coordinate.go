@@ -168,11 +168,14 @@ func (r *Runner) renewingElsewhere(w *work, held *lease.HeldError) {
 }
 
 // renewedElsewhere reads the secret again under the lease: when another runner stored a
-// newer certificate for the same names since the inventory, there is nothing to order.
-// A secret that cannot be read is no reason to stop: the store's compare-and-swap
-// settles what is kept.
+// newer certificate for the same names since the inventory, there is nothing to order,
+// and nothing to move either (a move found the same certificate in the secret it was
+// renamed from: once another runner has copied it, a second copy would run the on_renew
+// hooks again). A secret that cannot be read is no reason to stop: the store's
+// compare-and-swap settles what is kept. A certificate this process issued and could
+// not store is its own, and stored whatever the secret holds.
 func (r *Runner) renewedElsewhere(ctx context.Context, w *work) bool {
-	if w.cert.Secret == nil || r.deps.Secrets == nil || r.storesOnly(w) {
+	if w.cert.Secret == nil || r.deps.Secrets == nil || r.mem.hasUnstored(w.cert.Name) {
 		return false
 	}
 	b, version, err := r.deps.Secrets.GetStage(ctx, w.cert.Secret.Secret, "AWSCURRENT")

@@ -438,3 +438,43 @@ func TestE2ELeaseReleaseHung(t *testing.T) {
 		t.Errorf("the leases left to expire said %d times, want once", n)
 	}
 }
+
+// TestE2EMoveOnceWithCoordination: two runners pass at once over a certificate whose
+// secret was renamed. C reads the inventory and plans the move, then waits for its lease
+// while A moves the certificate and runs its on_renew hook. Holding the lease at last, C
+// reads the new secret again, finds the certificate there and reports it renewed
+// elsewhere: it moved it again and ran the hook a second time.
+func TestE2EMoveOnceWithCoordination(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Zones: []string{"example.com"}})
+	script, log, _ := e2etest.HookScript(t, e.Dir)
+	wantOK(t, e.Pass(t, e.App(t, e.Config(t, coordination(e, time.Hour)+renamedYAML("web", "ec256", script))), renew.Options{}),
+		"web", renew.ActionIssue, scheduler.ReasonMissing)
+	cfg := e.Config(t, coordination(e, time.Hour)+renamedYAML("web-new", "ec256", script))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*e.PassBound())
+	defer cancel()
+	gate := make(chan struct{})
+	takes := e.SB.Calls().Count("dynamodb", "UpdateItem")
+	e.SB.Calls().FailNext("dynamodb", "UpdateItem", 1, calls.Fault{Gate: gate})
+	defer e.SB.Calls().DropFaults()
+	var sumC *renew.Summary
+	var errC error
+	doneC := make(chan struct{})
+	go func() {
+		defer close(doneC)
+		sumC, errC = e.App(t, cfg).Runner.Pass(ctx, renew.Options{})
+	}()
+	e2etest.Eventually(t, e.PassBound(), "C's take held", func() bool { return e.SB.Calls().Count("dynamodb", "UpdateItem") > takes })
+	wantOK(t, e.Pass(t, e.App(t, cfg), renew.Options{}), "web", renew.ActionMove, scheduler.ReasonMoved)
+	close(gate)
+	<-doneC
+	if errC != nil {
+		t.Fatalf("C: %v", errC)
+	}
+	if rC := result(t, sumC, "web"); rC.Action != renew.ActionRenewedElsewhere || rC.Err() != nil || rC.Condition != renew.ConditionReady {
+		t.Errorf("C: action %q condition %q message %q error %v; want renewed elsewhere, ready", rC.Action, rC.Condition, rC.Message, rC.Err())
+	}
+	if runs := e2etest.HookRuns(t, log); len(runs) != 2 {
+		t.Errorf("hook runs %q: want the issuance's and one for the move", runs)
+	}
+}

@@ -43,7 +43,9 @@ func TestMain(m *testing.M) {
 	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "CERTFERRY_CONFIG", "AWS_SESSION_TOKEN"} {
 		_ = os.Unsetenv(k)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuiltBinary()
+	os.Exit(code)
 }
 
 // cli runs certferry with args and returns its exit code, stdout and stderr.

@@ -28,6 +28,14 @@ var (
 )
 
 // certferryBinary builds the real certferry command once per test binary.
+// removeBuiltBinary removes the directory certferryBinary built into, once the tests are
+// done (TestMain), so that a test run leaves nothing in the temporary directory.
+func removeBuiltBinary() {
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
+
 func certferryBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {

@@ -348,10 +348,15 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 	}
 	if c.File != nil && r.deps.Files != nil {
 		b, err := r.deps.Files.Load(c.File.Dir)
-		if errors.Is(err, fs.ErrNotExist) {
+		var mismatch *certs.KeyMismatchError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return st, nil
-		}
-		if err != nil {
+		case errors.As(err, &mismatch):
+			// A key written by hand over privkey.pem: replaced as a secret's would be, not
+			// left failing until --force.
+			return r.keyMismatch(w, mismatch.Leaf), nil
+		case err != nil:
 			return st, fmt.Errorf("read stored files: %w", err)
 		}
 		w.ariID, w.res.Serial = b.ARIID, b.Serial

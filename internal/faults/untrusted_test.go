@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,5 +123,36 @@ func TestFileHandPlacedCertificate(t *testing.T) {
 	}
 	if r := result(t, e.Pass(t, a, renew.Options{}), "web"); r.Reason != scheduler.ReasonNotDue || r.Condition != renew.ConditionReady {
 		t.Errorf("the pass after the replacement: reason %s, condition %s", r.Reason, r.Condition)
+	}
+}
+
+// TestFileKeyMismatch: a certificate kept only as files whose privkey.pem was replaced by
+// hand with another key (no server can use the pair) is due with reason key-mismatch and
+// replaced on the next pass with one order, as a secret's would be; it was failing
+// (stored-unreadable) on every pass until renew --force.
+func TestFileKeyMismatch(t *testing.T) {
+	t.Parallel()
+	e := newACMEEnv(t, sandbox.Options{})
+	dir := filepath.Join(e.Dir, "web-files")
+	a := e.App(t, e.Config(t, "certificates:\n  - name: web\n    domains: [www.example.com]\n    sinks:\n      file: { dir: "+dir+" }\n"))
+	e.Pass(t, a, renew.Options{})
+	before, err := file.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := certstest.NewCA(t).Bundle(t, "web", certstest.Leaf{Domains: []string{"www.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+	if err := os.WriteFile(filepath.Join(dir, file.KeyFile), other.Key.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orders := e.orders()
+	r := result(t, e.Pass(t, a, renew.Options{}), "web")
+	if r.Err() != nil || r.Reason != scheduler.ReasonKeyMismatch || r.Action != renew.ActionRenew {
+		t.Fatalf("pass after the hand-placed key: action %s, reason %s, message %q, error %v", r.Action, r.Reason, r.Message, r.Err())
+	}
+	if n := e.orders() - orders; n != 1 {
+		t.Errorf("%d orders to replace it, want 1", n)
+	}
+	if got, err := file.Load(dir); err != nil || got.Serial == before.Serial {
+		t.Errorf("files after the pass: %v (serial unchanged: %v)", err, err == nil && got.Serial == before.Serial)
 	}
 }

@@ -30,3 +30,26 @@ func TestIssuanceGuardWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestHookTimeoutFloor: a hook timeout under a second is refused, naming the field: with
+// "timeout: 1ns" (or 5ms meant as 5m) every run of the hook was killed at once, the
+// deploy never happened and the hook was retried on every pass.
+func TestHookTimeoutFloor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ timeout, err string }{
+		{"1s", ""},
+		{"5m", ""},
+		{"1ns", "certificates[0].hooks.on_renew[0].timeout: 1ns: at least 1s"},
+		{"5ms", "certificates[0].hooks.on_renew[0].timeout: 5ms: at least 1s"},
+	} {
+		doc := "acme: {email: ops@example-corp.net}\naws: {region: us-east-1}\ncertificates:\n  - name: web\n    domains: [www.example.com]\n" +
+			"    sinks: {secretsmanager: {secret: certs/web}}\n    hooks:\n      on_renew:\n        - exec: [/bin/true]\n          timeout: " + c.timeout + "\n"
+		_, err := Parse([]byte(doc), nil)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("timeout %s: %v", c.timeout, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("timeout %s: err = %v, want %q", c.timeout, err, c.err)
+		}
+	}
+}

@@ -672,6 +672,10 @@ func (k *checker) hook(path string, h Hook) {
 	switch {
 	case h.Timeout <= 0:
 		k.addf(path+".timeout", "must be more than 0")
+	case h.Timeout < time.Second:
+		// "timeout: 1ns" (or 5ms meant as 5m) killed every run of the hook: the deploy
+		// never happened and the hook was retried on every pass.
+		k.addf(path+".timeout", "%s: at least 1s (a hook killed at once never runs)", formatDuration(h.Timeout))
 	case h.Timeout > MaxHookTimeout:
 		k.addf(path+".timeout", "%s: at most 1h", formatDuration(h.Timeout))
 	}

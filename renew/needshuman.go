@@ -8,6 +8,11 @@ import (
 	"github.com/aws/smithy-go"
 )
 
+// storeRefusedPrefix starts the error of a store refused for good (fail), and so the
+// certificate's recorded last error while it waits its day: a later run reads from it
+// that the failure needs a human (Result.NeedsHuman).
+const storeRefusedPrefix = "it needs a human: "
+
 // storeNeedsHuman reports whether a failed store is one that retrying cannot fix (a role
 // missing a permission, the secret's KMS key disabled or not usable by the role, the
 // secret scheduled for deletion meanwhile), and says what a human has to do. Such a

@@ -473,7 +473,8 @@ func (r *Runner) fail(ctx context.Context, w *work, err error) {
 		// Retrying cannot fix it; every retry would order again (a one-shot run or a
 		// Lambda keeps no issued certificate). Wait a day, and say what to fix.
 		next = scheduler.NextAttemptPermanent(now, 0, r.deps.Rand())
-		err = fmt.Errorf("it needs a human: %s: %w", what, err) // first: the state keeps 256 characters
+		err = fmt.Errorf("%s%s: %w", storeRefusedPrefix, what, err) // first: the state keeps 256 characters
+		w.storeRefused = true
 		r.log.Error("certferry may not write the certificate's secret; not retryable: it needs a human, next attempt in a day",
 			zap.String("cert", w.cert.Name), zap.String("fix", what), zap.Int("attempt", failures),
 			zap.Time("next_attempt", next), zap.Bool("permanent", true), zap.Error(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,6 +68,9 @@ type work struct {
 	// refused, when set, is a write of the certificate's state refused for good, by this
 	// pass or an earlier one of the process (Memory), and no write has succeeded since.
 	refused *refusal
+	// storeRefused: this pass's failure is a store refused for good (fail: a permission
+	// missing, the KMS key disabled), which waits a day and needs a human.
+	storeRefused bool
 
 	// exempt: the certificate's order is an ARI renewal, which the CA's limits exempt
 	// (set by holdForLimits); caRefused, when the CA answered its new order rateLimited,
@@ -267,10 +271,18 @@ func (w *work) secretName() string {
 	return w.cert.Secret.Secret
 }
 
-// needsHuman reports whether w's failure in this pass is one that no wait or retry
-// fixes (Result.NeedsHuman): the preflight refused the certificate's secret.
+// needsHuman reports whether w's failure is one that no wait or retry fixes
+// (Result.NeedsHuman): the preflight refused the certificate's secret, or a store was
+// refused for good, in this pass or in an earlier one whose day's wait holds it (its
+// recorded last error starts with storeRefusedPrefix, as fail writes it).
 func (w *work) needsHuman() bool {
-	return w.outcome == outcomeBlocked && errors.As(w.err, new(sinkProblem))
+	switch {
+	case w.storeRefused:
+		return true
+	case w.outcome == outcomeBlocked && errors.As(w.err, new(sinkProblem)):
+		return true
+	}
+	return w.err == nil && w.state.now.Failures > 0 && strings.HasPrefix(w.state.now.LastError, storeRefusedPrefix)
 }
 
 // lastError is the last failure: this pass's, or the one an earlier pass recorded (an

@@ -18,7 +18,8 @@ import (
 // permission retrying cannot grant) gets the certificate issued once, then waits a day,
 // as a CA's permanent refusal does, naming the permission: three passes of separate
 // runs (a one-shot renew, a Lambda: no issued certificate survives them) place one
-// order, not one per backoff step. After the day, it is tried again.
+// order, not one per backoff step; each says it needs a human (Result.NeedsHuman, as the
+// error does). After the day, it is tried again.
 func TestSecretPutDeniedNeedsAHuman(t *testing.T) {
 	t.Parallel()
 	e := newACMEEnv(t, sandbox.Options{})
@@ -43,13 +44,16 @@ func TestSecretPutDeniedNeedsAHuman(t *testing.T) {
 	if r.Err() == nil || !strings.Contains(r.Error, want) {
 		t.Fatalf("the denied pass: %s %s %v, want an error containing %q", r.Action, r.Reason, r.Err(), want)
 	}
+	if r.Condition != renew.ConditionFailing || !r.NeedsHuman {
+		t.Errorf("the denied pass: condition %s, needs a human %v; want failing, needing a human (renew --json, /healthz at once)", r.Condition, r.NeedsHuman)
+	}
 	if next := tagTime(t, e.Tags(t, "certferry/web"), smsink.TagNextAttempt); next.Before(clk.Now().Add(scheduler.MaxBackoff)) {
 		t.Errorf("next attempt in %s after a denied write, want a day", next.Sub(clk.Now()))
 	}
 	for range 2 {
 		clk.Add(time.Hour) // well past every ordinary backoff step but the last
-		if r := run(); r.Reason != scheduler.ReasonBackoff || r.Condition != renew.ConditionFailing || !strings.Contains(r.LastError, want) {
-			t.Errorf("a later run: reason %s, condition %s, last error %q", r.Reason, r.Condition, r.LastError)
+		if r := run(); r.Reason != scheduler.ReasonBackoff || r.Condition != renew.ConditionFailing || !strings.Contains(r.LastError, want) || !r.NeedsHuman {
+			t.Errorf("a later run: reason %s, condition %s, needs a human %v, last error %q", r.Reason, r.Condition, r.NeedsHuman, r.LastError)
 		}
 	}
 	if n := e.orders() - orders; n != 1 {

@@ -291,3 +291,37 @@ func TestPassDryRunJournalRefused(t *testing.T) {
 		t.Errorf("tags after the refused dry run: %v, were %v", after, before)
 	}
 }
+
+// Entries of another CA whose client cannot be opened (the dry-run CA's stored account
+// corrupted, unreadable) are kept while a live dry run may need them, and dropped past
+// their time: kept for good, four of them held every journal slot and refused every
+// order of the certificate.
+func TestPassJournalUnreadableDirectoryExpires(t *testing.T) {
+	t.Parallel()
+	d := newDryWorld(t)
+	r := d.realRunner(webCert())
+	only(t, d.pass(r, Options{}))
+	r.deps.StoredACME = func(_ context.Context, dir string) (ACME, error) {
+		d.opened[dir]++
+		return nil, fmt.Errorf("acme: new client: parse the stored account key: invalid PEM block")
+	}
+	until := d.now.Add(time.Hour)
+	entries := map[string]string{}
+	for i := range smsink.JournalSlots {
+		entries[smsink.JournalTag(i)] = smsink.JournalEntry{Until: until, Order: fmt.Sprintf("https://staging.test/order/%d", i), Directory: stagingDir}.String()
+	}
+	d.secrets.setState(t, "certferry/web", "web", entries)
+	begins := d.ca.begins
+	if res := only(t, d.pass(r, Options{Force: true})); res.Action != ActionFailed || !strings.Contains(res.Error, "every challenge journal slot") || d.ca.begins != begins {
+		t.Fatalf("within the entries' time: %+v, %d order(s)", res, d.ca.begins-begins)
+	}
+	d.now = until.Add(time.Second)
+	if res := only(t, d.pass(r, Options{Force: true})); res.Err() != nil || res.Condition != ConditionReady || d.ca.begins != begins+1 {
+		t.Fatalf("past the entries' time: %s %s, %d order(s); journal %v", res.Action, res.Error, d.ca.begins-begins, d.secrets.tags("certferry/web"))
+	}
+	for i := range smsink.JournalSlots {
+		if v := d.secrets.tags("certferry/web")[smsink.JournalTag(i)]; v != "" {
+			t.Errorf("slot %d kept past its time: %q", i, v)
+		}
+	}
+}

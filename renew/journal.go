@@ -172,6 +172,14 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		case err != nil && dir == r.settings.Directory:
 			r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
 			return false
+		case err != nil && expired:
+			// Past its time no runner needs the entry, and kept it would hold its slot for
+			// good (an account that cannot be opened any more): four such entries fill the
+			// journal and every order of the certificate is refused.
+			r.log.Warn("a journaled order of another CA cannot be read (no client for its directory); past its time, its entry is dropped (check the zone for _acme-challenge values)",
+				zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.String("directory", dir), zap.Error(err))
+			r.unjournal(w, e.Tag)
+			continue
 		case err != nil:
 			r.log.Warn("cannot read a journaled order of another CA now; its records are swept on a later pass",
 				zap.String("cert", w.cert.Name), zap.String("directory", dir), zap.Error(err))

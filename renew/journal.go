@@ -17,7 +17,7 @@ import (
 // The challenge journal: before a pass publishes a certificate's DNS-01 records it
 // writes, with the certificate's state, the order they belong to and until when a runner
 // may still need them: "<needed-until RFC 3339> <order URL>", followed by the order's
-// ACME directory when it is not the configured one (a dry run's, from the dry-run CA).
+// ACME directory when it is not the configured one, and always for a dry run's order.
 // A normal pass removes the entry with its records. A runner killed in between (kill -9,
 // a crash, a Lambda frozen for good) leaves the entry behind, and a later pass of any
 // runner sweeps it: it reads the order back from the CA that holds it, with the account
@@ -49,7 +49,7 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 	if w.order == nil || len(w.order.Challenges) == 0 || !w.journals() {
 		return nil
 	}
-	dir := r.entryDirectory()
+	dir := r.entryDirectory(w)
 	if !smsink.JournalFits(w.order.URL, dir) {
 		return fmt.Errorf("the order URL %q (directory %q) cannot be kept in the challenge journal (a tag)", w.order.URL, dir)
 	}
@@ -82,10 +82,13 @@ func journalSlot(w *work, n int) int {
 	return n
 }
 
-// entryDirectory is the directory a journal entry of this Runner's orders names: ""
-// for the configured CA, else the CA the Runner orders from (a dry run's).
-func (r *Runner) entryDirectory() string {
-	if r.settings.Directory == r.configuredDirectory() {
+// entryDirectory is the directory a journal entry of w's order names: "" for a real
+// pass's order from the configured CA, else the CA the Runner orders from. A dry run's
+// entry always names it, the configured CA included: a dry run takes no lease, and a
+// named directory is how a runner that has just taken the lease tells an entry it must
+// not count as dead (see sweepJournal).
+func (r *Runner) entryDirectory(w *work) string {
+	if !w.dry && r.settings.Directory == r.configuredDirectory() {
 		return ""
 	}
 	return r.settings.Directory
@@ -143,17 +146,18 @@ func (r *Runner) sweep(ctx context.Context, works []*work) {
 	}
 }
 
-// sweepJournal sweeps w's journal. force removes every journaled record at once, pending
-// or not: for a runner that has just taken the certificate's lease, since no other
-// runner may still need them (the runner that wrote them held the lease, which has
-// expired). It returns false when the CA this Runner orders from cannot be reached, to
-// try on a later pass.
+// sweepJournal sweeps w's journal. force removes every journaled record of a real pass
+// at once, pending or not: for a runner that has just taken the certificate's lease,
+// since no other runner may still need them (the runner that wrote them held the lease,
+// which has expired). An entry that names its directory may be a live dry run's, which
+// holds no lease: it keeps its time. It returns false when the CA this Runner orders
+// from cannot be reached, to try on a later pass.
 func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 	now := r.deps.Now()
 	for _, e := range smsink.JournalEntries(w.journalState().tags()) {
 		// A time further ahead than any runner writes (a skewed clock, a hand edit)
 		// counts as past: it would keep a slot, and its records, for good.
-		expired := force || !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
+		expired := force && e.Directory == "" || !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
 		dir := e.Directory
 		if dir == "" {
 			dir = r.configuredDirectory()

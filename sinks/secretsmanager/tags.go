@@ -550,17 +550,18 @@ func CheckTagRoom(secret string, tags, configured map[string]string) error {
 
 // JournalEntry is one slot of the challenge journal: the order whose DNS-01 records a
 // runner published, and until when it may still need them (docs/architecture.md, "The
-// challenge journal"). Its value is "<needed-until RFC 3339> <order URL>" for an order
-// from the configured CA (acme.directory), and "<needed-until> <order URL> <directory
-// URL>" for an order from another CA (a dry run's, from the dry-run CA): the sweep reads
-// the order back from that directory, with the account certferry keeps for it. Entries
+// challenge journal"). Its value is "<needed-until RFC 3339> <order URL>" for a real
+// pass's order from the configured CA (acme.directory), and "<needed-until> <order URL>
+// <directory URL>" for a dry run's order (from the dry-run CA or the configured one): the
+// sweep reads the order back from that directory, with the account certferry keeps for it. Entries
 // written before the third field existed are of the first form and read as they did.
 type JournalEntry struct {
 	Tag   string    // the slot's key
 	Until time.Time // zero: the entry cannot be read
 	Order string
-	// Directory is the ACME directory the order was placed with, when it is not the
-	// configured one; "" for the configured CA.
+	// Directory is the ACME directory the order was placed with, for a dry run's order
+	// (which holds no lease) and any order not from the configured CA; "" for a real
+	// pass's order from the configured CA.
 	Directory string
 }
 

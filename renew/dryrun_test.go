@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/hooks"
 	"github.com/certferry/certferry/sinks/file"
@@ -323,5 +325,25 @@ func TestPassJournalUnreadableDirectoryExpires(t *testing.T) {
 		if v := d.secrets.tags("certferry/web")[smsink.JournalTag(i)]; v != "" {
 			t.Errorf("slot %d kept past its time: %q", i, v)
 		}
+	}
+}
+
+// A dry run with a role that may not write the certificate's state (no
+// secretsmanager:TagResource) is refused by the preflight's check, as a real pass is:
+// no order at the dry-run CA, nothing published, the permission named.
+func TestPassDryRunTaggingDeniedOrdersNothing(t *testing.T) {
+	t.Parallel()
+	d := newDryWorld(t)
+	only(t, d.pass(d.realRunner(webCert()), Options{}))
+	presents := d.dns.presents
+	d.secrets.failProbe = &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "TagResource",
+		Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform secretsmanager:TagResource"}}
+	d.secrets.failTags = 10 // and the journal's write, as AWS refuses it too
+	res := only(t, d.pass(d.dryRunner(webCert()), Options{DryRun: true}))
+	if res.Action != ActionFailed || !strings.Contains(res.Error, "needs a human") || !strings.Contains(res.Error, "secretsmanager:TagResource") {
+		t.Fatalf("dry run with TagResource denied: %s %s", res.Action, res.Error)
+	}
+	if d.staging.begins != 0 || d.dns.presents != presents {
+		t.Errorf("the refused dry run placed %d order(s) and published %d time(s)", d.staging.begins, d.dns.presents-presents)
 	}
 }

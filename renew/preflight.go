@@ -200,11 +200,14 @@ func (r *Runner) checkSinks(ctx context.Context, c Cert, known *smsink.Inspectio
 // backoff that would hold the next run back cannot be written either, so every run (a
 // one-shot renew every few minutes, a Lambda) would order again. The check writes the
 // name tag the secret already has (CheckTagging: no effect), for a secret certferry
-// tagged for c; a plan, a dry run and a first issuance (its journal creates the secret)
-// make none. A refusal that retrying cannot fix needs a human; any other failure is
-// logged and not checked (the journal's write then says what is wrong).
+// tagged for c; a plan and a first issuance (its journal creates the secret) make none.
+// A dry run makes it too: it journals its order there, and a role that may not would
+// place an order at the dry-run CA (the configured CA itself, for a CA other than Let's
+// Encrypt) on every run and abandon it. A refusal that retrying cannot fix needs a human;
+// any other failure is logged and not checked (the journal's write then says what is
+// wrong).
 func (r *Runner) canRecord(ctx context.Context, c Cert, in smsink.Inspection, opts Options) error {
-	if opts.Plan || opts.DryRun || !in.Exists || in.Name != c.Name {
+	if opts.Plan || !in.Exists || in.Name != c.Name {
 		return nil
 	}
 	err := r.deps.Secrets.CheckTagging(ctx, *c.Secret, in.Name)

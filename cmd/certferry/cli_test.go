@@ -429,7 +429,8 @@ func TestCLIDryRun(t *testing.T) {
 	stored := e.Stored(t, "certferry/web", "AWSCURRENT")
 
 	// A dry run of a stored, not due certificate: still ordered, still nothing written
-	// but its journal entry (one TagResource to write it, one to clear it).
+	// but its journal entry (one TagResource to write it, one to clear it), after the
+	// preflight's check that the state can be written (a TagResource with no effect).
 	before := e.Tags(t, "certferry/web")
 	e.SB.Calls().Reset()
 	code, out, errOut = e.renew(t, "--dry-run")
@@ -440,8 +441,8 @@ func TestCLIDryRun(t *testing.T) {
 	if c.Count("acme", "NewOrder") < 1 || c.Count("acme", "Finalize") < 1 {
 		t.Errorf("the dry run did not order: %s", c)
 	}
-	if n := secretWrites(c); n != 2 || c.Count("secretsmanager", "TagResource") != 2 || c.Count("acme", "NewAccount") != 0 {
-		t.Errorf("the dry run wrote %d time(s) to Secrets Manager, want its journal entry's 2 TagResource: %s", n, c)
+	if n := secretWrites(c); n != 3 || c.Count("secretsmanager", "TagResource") != 3 || c.Count("acme", "NewAccount") != 0 {
+		t.Errorf("the dry run wrote %d time(s) to Secrets Manager, want the check's and its journal entry's 3 TagResource: %s", n, c)
 	}
 	if after := e.Tags(t, "certferry/web"); !maps.Equal(nonEmpty(after), nonEmpty(before)) {
 		t.Errorf("the dry run changed the secret's tags: %v, were %v", after, before)

@@ -347,3 +347,46 @@ func TestPassDryRunTaggingDeniedOrdersNothing(t *testing.T) {
 		t.Errorf("the refused dry run placed %d order(s) and published %d time(s)", d.staging.begins, d.dns.presents-presents)
 	}
 }
+
+// Two dry runs at once take no lease: the one that journals second must not write over
+// the first one's entry, whether that entry was written while its own order was placed
+// (it read the slots before) or just after its own write to the same slot. Its entry goes
+// to the next free slot, and its clean-up clears only that one: the other dry run's entry
+// stays, for its clean-up or, killed, for a later pass's sweep.
+func TestPassDryRunsAtOnceKeepEachOthersEntry(t *testing.T) {
+	t.Parallel()
+	last := smsink.JournalTag(smsink.JournalSlots - 1)
+	for _, when := range []string{"during the order", "after the write"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			d := newDryWorld(t)
+			only(t, d.pass(d.realRunner(webCert()), Options{}))
+			other := smsink.JournalEntry{Until: d.now.Add(time.Hour), Order: "https://staging.test/order/other", Directory: stagingDir}.String()
+			if when == "during the order" {
+				d.staging.newOrderErr = func(acme.OrderRequest) error {
+					d.secrets.setState(t, "certferry/web", "web", map[string]string{last: other})
+					d.staging.newOrderErr = nil
+					return nil
+				}
+			} else {
+				d.secrets.overwrite = map[string]string{last: other}
+			}
+			var atPublish map[string]string
+			d.dns.onPresent = func() { atPublish = maps.Clone(d.secrets.tags("certferry/web")) }
+			if res := only(t, d.pass(d.dryRunner(webCert()), Options{DryRun: true})); res.Action != ActionDryRun {
+				t.Fatalf("dry run: %s %s", res.Action, res.Error)
+			}
+			mine := smsink.ParseJournalEntry(atPublish[smsink.JournalTag(smsink.JournalSlots-2)])
+			if atPublish[last] != other || mine.Order != "https://staging.test/order/1" {
+				t.Errorf("journal when the dry run published: %v; want the other's entry kept and this one's next to it", atPublish)
+			}
+			tags := d.secrets.tags("certferry/web")
+			for i := range smsink.JournalSlots {
+				k := smsink.JournalTag(i)
+				if want := map[bool]string{true: other}[k == last]; tags[k] != want {
+					t.Errorf("after the dry run, slot %s = %q, want %q", k, tags[k], want)
+				}
+			}
+		})
+	}
+}

@@ -54,6 +54,12 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 		return fmt.Errorf("the order URL %q (directory %q) cannot be kept in the challenge journal (a tag)", w.order.URL, dir)
 	}
 	js := w.journalState()
+	if w.dry {
+		// No lease holds other dry runs back: the slots are chosen as they are now, not
+		// as the inventory read them before the order (two dry runs at once, each
+		// waiting on its new order, took the same last slot and one entry was lost).
+		js.rereadJournal(ctx)
+	}
 	tags := js.tags()
 	for n := range smsink.JournalSlots {
 		k := smsink.JournalTag(journalSlot(w, n))
@@ -64,6 +70,14 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 		entry := smsink.JournalEntry{Until: until, Order: w.order.URL, Directory: dir}
 		if err := js.flush(ctx, map[string]string{k: entry.String()}); err != nil {
 			return fmt.Errorf("could not journal the order's DNS-01 records: %w", err)
+		}
+		if w.dry {
+			// Read back: a dry run that chose the same slot a moment before wrote it
+			// meanwhile; its entry stays and this one takes the next free slot.
+			js.rereadJournal(ctx)
+			if tags = js.tags(); tags[k] != entry.String() {
+				continue
+			}
 		}
 		w.journal = k
 		return nil

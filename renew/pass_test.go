@@ -178,6 +178,9 @@ type fakeSecrets struct {
 	// that would have changed a tag.
 	probes, probeChanges int
 	failProbe            error
+	// overwrite is merged into the secret's tags right after the next WriteTags: another
+	// runner's write that follows it.
+	overwrite map[string]string
 }
 
 func (s *fakeSecrets) Inventory(context.Context) (map[string]smsink.Stored, error) {
@@ -207,7 +210,7 @@ func (s *fakeSecrets) Inspect(_ context.Context, t smsink.Target) (smsink.Inspec
 	if !ok {
 		return smsink.Inspection{}, nil
 	}
-	return smsink.Inspection{Exists: true, ARN: sec.arn, HasValue: sec.bundle != nil || sec.foreign, Name: sec.tags[smsink.TagName]}, nil
+	return smsink.Inspection{Exists: true, ARN: sec.arn, HasValue: sec.bundle != nil || sec.foreign, Name: sec.tags[smsink.TagName], Tags: maps.Clone(sec.tags)}, nil
 }
 
 func (s *fakeSecrets) Save(_ context.Context, t smsink.Target, b *certs.Bundle, opts smsink.StoreOptions) (smsink.Saved, error) {
@@ -259,6 +262,10 @@ func (s *fakeSecrets) WriteTags(_ context.Context, t smsink.Target, tg smsink.Ta
 		sec.tags[smsink.TagName], sec.tags[smsink.TagProfile], sec.tags[smsink.TagDirectory] = b.Name, tg.Profile, tg.Directory
 	}
 	merge(sec.tags, tg.State)
+	if s.overwrite != nil {
+		merge(sec.tags, s.overwrite)
+		s.overwrite = nil
+	}
 	return nil
 }
 

@@ -124,6 +124,15 @@ func (s *state) owed() bool {
 	return refused
 }
 
+// rereadJournal reads the challenge journal's slots again where they may have changed
+// since the pass read them (a secret; a state file is read at every load).
+func (s *state) rereadJournal(ctx context.Context) {
+	if ss, ok := s.store.(*secretState); ok {
+		ss.rereadJournal(ctx)
+		s.reload(s.clock())
+	}
+}
+
 // found returns the tags as the pass found them, before its own changes.
 func (s *state) found() map[string]string { return s.store.load() }
 
@@ -252,6 +261,27 @@ func (s *secretState) save(ctx context.Context, tags map[string]string, cert *sm
 	}
 	s.written(all)
 	return nil
+}
+
+// rereadJournal takes the challenge journal's slots as the secret holds them now: another
+// runner may have journaled since the inventory (a dry run, which takes no lease; see
+// Runner.journal). A secret that cannot be described keeps what was read before.
+func (s *secretState) rereadJournal(ctx context.Context) {
+	in, err := s.secrets.Inspect(ctx, s.target)
+	if err != nil || !in.Exists {
+		return
+	}
+	if s.found == nil {
+		s.found = map[string]string{}
+	}
+	for i := range smsink.JournalSlots {
+		k := smsink.JournalTag(i)
+		if v := in.Tags[k]; v != "" {
+			s.found[k] = v
+		} else {
+			delete(s.found, k)
+		}
+	}
 }
 
 func (s *secretState) written(tags map[string]string) {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/certferry/certferry/acme"
+	"github.com/certferry/certferry/certs"
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
@@ -148,16 +151,78 @@ func (r *Runner) unjournal(w *work, tag string) {
 }
 
 // sweep removes the records that journaled orders of earlier passes left behind and no
-// runner needs any more (see smsink.TagChallenges), and clears their entries.
-func (r *Runner) sweep(ctx context.Context, works []*work) {
+// runner needs any more (see smsink.TagChallenges), and clears their entries: those of
+// each certificate's secret, and of the secrets it was renamed from (sweepRenamed).
+func (r *Runner) sweep(ctx context.Context, works []*work, inv map[string]smsink.Stored) {
 	for _, w := range works {
 		if !w.journals() {
 			return
 		}
-		if !r.sweepJournal(ctx, w, false) {
+		if !r.sweepJournal(ctx, w, false) || !r.sweepRenamed(ctx, w, inv) {
 			return
 		}
 	}
+}
+
+// sweepRenamed sweeps the journals that w's certificate left in a secret it was renamed
+// from (docs/secret-format.md, "A renamed secret"): a run killed mid-order journaled its
+// records there, and once the configuration names another secret no pass read that
+// journal again, so its records stayed in the zone. Such a secret is certferry's, not
+// the account's, configured for no certificate, and tagged with w's name or w's set of
+// names; it is swept as w's own journal is (records removed once no runner needs them,
+// entries cleared), except that an entry it cannot read (an order of another account: a
+// secret of another configuration in the same AWS account, with the same name) is left
+// for its own runner. Only its journal entries are written. Not in a dry run, which
+// sweeps what it journaled itself.
+func (r *Runner) sweepRenamed(ctx context.Context, w *work, inv map[string]smsink.Stored) bool {
+	c := w.cert
+	if c.Secret == nil || r.deps.Secrets == nil || w.dry || inv == nil {
+		return true
+	}
+	taken := map[string]bool{}
+	for _, ref := range append([]string{r.settings.AccountSecret}, r.configuredSecrets()...) {
+		if st, ok := smsink.Lookup(inv, ref); ok {
+			taken[st.Secret] = true
+		}
+	}
+	hash := certs.HashDomains(c.Domains)
+	for _, name := range slices.Sorted(maps.Keys(inv)) {
+		st := inv[name]
+		if taken[st.Secret] || st.Tags[smsink.TagKind] != "" || st.Tags[smsink.TagName] != c.Name && st.DomainsHash != hash ||
+			len(smsink.JournalEntries(st.Tags)) == 0 {
+			continue
+		}
+		old := c
+		old.Secret = &smsink.Target{Secret: st.Secret}
+		// A Memory of its own: what the old secret's write could not record is not the
+		// configured certificate's; its entries stay, and the next pass sweeps again.
+		sw := &work{cert: old, res: &Result{Name: c.Name}, borrowed: true}
+		sw.state = newState(&secretState{secrets: r.deps.Secrets, target: *old.Secret, name: st.Tags[smsink.TagName], found: st.Tags, mem: NewMemory()},
+			false, r.deps.Now)
+		if !r.sweepJournal(ctx, sw, false) {
+			return false
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateWriteTimeout)
+		err := sw.state.flush(sctx, nil)
+		cancel()
+		if err != nil {
+			r.log.Warn("could not clear the journal of the secret this certificate was renamed from; a later pass sweeps it",
+				zap.String("cert", c.Name), zap.String("secret", st.Secret), zap.Error(err))
+		}
+	}
+	return true
+}
+
+// configuredSecrets are the secrets (names or ARNs, as configured) of every configured
+// certificate.
+func (r *Runner) configuredSecrets() []string {
+	var out []string
+	for _, c := range r.certs {
+		if c.Secret != nil {
+			out = append(out, c.Secret.Secret)
+		}
+	}
+	return out
 }
 
 // sweepJournal sweeps w's journal. force removes every journaled record of a real pass
@@ -178,11 +243,15 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		}
 		if e.Until.IsZero() || !sameHost(e.Order, dir) {
 			// Unreadable, or an order at another host than its CA's: never fetched.
-			r.dropEntry(w, e, "a DNS-01 journal entry that cannot be read is dropped")
+			if !w.borrowed {
+				r.dropEntry(w, e, "a DNS-01 journal entry that cannot be read is dropped")
+			}
 			continue
 		}
 		client, err := r.orderReader(ctx, dir)
 		switch {
+		case errors.Is(err, acme.ErrNoAccount) && w.borrowed:
+			continue
 		case errors.Is(err, acme.ErrNoAccount):
 			// A CA certferry has no account with: nothing signed is sent there.
 			r.dropEntry(w, e, "a DNS-01 journal entry names an ACME directory certferry keeps no account for; it is dropped unread")
@@ -190,7 +259,7 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		case err != nil && dir == r.settings.Directory:
 			r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
 			return false
-		case err != nil && expired:
+		case err != nil && expired && !w.borrowed:
 			// Past its time no runner needs the entry, and kept it would hold its slot for
 			// good (an account that cannot be opened any more): four such entries fill the
 			// journal and every order of the certificate is refused.
@@ -205,7 +274,7 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		}
 		recs, err := client.OrderRecords(ctx, e.Order)
 		if err != nil {
-			if expired {
+			if expired && !w.borrowed {
 				r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
 					zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
 				r.unjournal(w, e.Tag)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/certs"
 	"github.com/certferry/certferry/certs/certstest"
 	"github.com/certferry/certferry/config"
@@ -271,5 +272,44 @@ func TestPassMoveSkipsASpoiledNewest(t *testing.T) {
 	res := only(t, w.pass(w.runner(webCert()), Options{}))
 	if res.Action != ActionMove || !strings.Contains(res.Message, "certferry/z-good") || w.ca.begins != 1 {
 		t.Errorf("%s %s %q, %d orders: want moved from certferry/z-good", res.Action, res.Reason, res.Message, w.ca.begins)
+	}
+}
+
+// TestPassSweepsARenamedSecretsJournal: a run killed mid-order journaled its DNS-01
+// records on the certificate's secret; the configuration then renamed the secret. The
+// journal of the old secret is swept as the configured one's is (its records removed
+// once no runner needs them, its entries cleared): no pass read it, and the records
+// stayed in the zone for good. An entry whose order cannot be read, and a secret that is
+// another certificate's, are left alone.
+func TestPassSweepsARenamedSecretsJournal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if res := only(t, w.pass(w.runner(renamedTo("certferry/old", "ec256")), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass: %+v", res)
+	}
+	w.ca.orders["https://ca.test/order/dead"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.www.example.com.", Value: "a"}}}
+	w.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.www.example.com.", Value: "a"}})
+	w.secrets.setState(t, "certferry/old", "web", map[string]string{
+		smsink.JournalTag(0): smsink.FormatTime(w.now.Add(-time.Minute)) + " https://ca.test/order/dead",
+		// An order this account cannot read: another configuration's, left to it.
+		smsink.JournalTag(1): smsink.FormatTime(w.now.Add(-time.Minute)) + " https://ca.test/order/not-ours",
+	})
+	w.ca.orders["https://ca.test/order/other"] = []acme.OrderRecord{{Challenge: acme.Challenge{FQDN: "_acme-challenge.api.example.com.", Value: "b"}}}
+	w.dns.Present(t.Context(), []Record{{FQDN: "_acme-challenge.api.example.com.", Value: "b"}})
+	w.secrets.setState(t, "certferry/api", "api", map[string]string{
+		smsink.JournalTag(0): smsink.FormatTime(w.now.Add(-time.Minute)) + " https://ca.test/order/other",
+	})
+	w.now = w.now.Add(time.Hour)
+	if res := only(t, w.pass(w.runner(webCert()), Options{})); res.Action != ActionMove {
+		t.Fatalf("rename: %+v", res)
+	}
+	if vals := w.dns.values["_acme-challenge.www.example.com."]; len(vals) != 0 {
+		t.Errorf("values left by the run killed before the rename: %v", vals)
+	}
+	if tags := w.secrets.tags("certferry/old"); tags[smsink.JournalTag(0)] != "" || tags[smsink.JournalTag(1)] == "" {
+		t.Errorf("the old secret's journal after the sweep: %v; want the dead order's entry cleared, the unreadable one kept", tags)
+	}
+	if vals := w.dns.values["_acme-challenge.api.example.com."]; !vals["b"] {
+		t.Errorf("another certificate's records were swept: %v", vals)
 	}
 }

@@ -487,7 +487,7 @@ func (r *Runner) Pass(ctx context.Context, opts Options) (*Summary, error) {
 // over, and record every certificate's state. It returns the due certificates.
 func (r *Runner) run(ctx context.Context, works []*work, inv map[string]smsink.Stored, opts Options, sum *Summary) []*work {
 	if !opts.Plan {
-		r.sweep(ctx, works)
+		r.sweep(ctx, works, inv)
 	}
 	// The preflight reads only: a plan (status, --plan) shows what it would refuse; a
 	// refresh makes only its checks that read the inventory alone.

@@ -48,6 +48,10 @@ type work struct {
 	// movedIssued the issuances recorded on every such secret, for the guard.
 	moved       *moved
 	movedIssued []smsink.Issuance
+	// borrowed: w stands for a secret swept for its certificate's sake (sweepRenamed),
+	// which may be another configuration's: an entry it cannot read is left to the
+	// runner that wrote it, never dropped.
+	borrowed bool
 
 	persist string // the issuer the dns-persist-01 records name (persist.go); empty: order with dns-01
 	order   *acme.Order

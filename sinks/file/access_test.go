@@ -1,6 +1,8 @@
 package file
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,5 +33,26 @@ func TestPreflightNotWritable(t *testing.T) {
 		if len(asked) != 1 || asked[0] != base {
 			t.Errorf("Preflight(%s) asked access of %v, want the nearest existing directory %s", dir, asked, base)
 		}
+	}
+}
+
+// TestPreflightDirectoryInTheWay: a directory where the sink writes one of its files (the
+// state file, a PEM file) is refused before any order, naming it: the rename over it
+// failed only after the order, and a file-only certificate, whose backoff goes in the
+// state file, ordered again on every run.
+func TestPreflightDirectoryInTheWay(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{StateFile, KeyFile} {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		err := New(nil).Preflight(Target{Dir: dir})
+		if want := filepath.Join(dir, name) + " is a directory"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s a directory: Preflight = %v, want %q", name, err, want)
+		}
+	}
+	if err := New(nil).Preflight(Target{Dir: t.TempDir()}); err != nil {
+		t.Errorf("an empty directory: Preflight = %v", err)
 	}
 }

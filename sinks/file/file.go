@@ -74,7 +74,7 @@ type pending struct {
 
 // Preflight checks, before any order, what Store would refuse for reasons no order can
 // change: an owner or group that does not resolve, a Dir that exists and is not a
-// directory (or a path under a file). A missing Dir is fine: Store creates it. Nothing is
+// directory (or a path under a file), a directory where one of its files goes. A missing Dir is fine: Store creates it. Nothing is
 // written.
 func (s *Sink) Preflight(target Target) error {
 	if err := preflight(target, s.access); err != nil {
@@ -104,6 +104,9 @@ func preflight(target Target, access func(string, uint32) error) error {
 			if err := access(dir, wantAccess); err != nil {
 				return fmt.Errorf("%s: cannot create files in it: %w", dir, err)
 			}
+			if dir == filepath.Clean(target.Dir) {
+				return inTheWay(dir)
+			}
 			return nil
 		case err == nil:
 			return fmt.Errorf("%s is not a directory", dir)
@@ -113,6 +116,19 @@ func preflight(target Target, access func(string, uint32) error) error {
 			return err
 		}
 	}
+}
+
+// inTheWay refuses a directory standing where the sink writes one of its files (the PEM
+// files, the state file): the rename that replaces the file fails on it, after the order
+// (a file-only certificate, whose backoff goes in the state file, ordered on every run).
+func inTheWay(dir string) error {
+	for _, name := range []string{CertFile, ChainFile, FullchainFile, KeyFile, StateFile} {
+		path := filepath.Join(dir, name)
+		if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+			return fmt.Errorf("%s is a directory, where certferry writes a file: remove it", path)
+		}
+	}
+	return nil
 }
 
 // Store writes b into target.Dir. On error the previous files are left as they were

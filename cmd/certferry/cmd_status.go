@@ -63,6 +63,7 @@ type StatusEntry struct {
 	Attempts     int             `json:"attempts"`
 	NextAttempt  *time.Time      `json:"next_attempt,omitempty"`
 	LastError    string          `json:"last_error,omitempty"`
+	NeedsHuman   bool            `json:"needs_human,omitempty"` // failing for a reason no wait fixes (renew --json's)
 	HooksPending int             `json:"hooks_pending"`
 	Serial       string          `json:"serial,omitempty"`
 	KeyType      string          `json:"key_type,omitempty"`
@@ -178,7 +179,7 @@ func statusReport(sum *renew.Summary, now time.Time) StatusReport {
 			NotBefore: opt(r.NotBefore), NotAfter: opt(r.NotAfter), RenewalDueAt: opt(r.DueAt), Due: r.Action == renew.ActionPlan || r.Action == renew.ActionElsewhere,
 			WaitingUntil: opt(r.WaitingUntil),
 			FailingSince: opt(r.FailingSince), Attempts: r.Attempts, NextAttempt: opt(r.NextAttempt), LastError: r.LastError,
-			HooksPending: r.HooksPending, Serial: r.Serial, KeyType: r.KeyType, Profile: r.Profile, Sinks: r.Sinks, SecretARN: r.SecretARN}
+			NeedsHuman: r.NeedsHuman, HooksPending: r.HooksPending, Serial: r.Serial, KeyType: r.KeyType, Profile: r.Profile, Sinks: r.Sinks, SecretARN: r.SecretARN}
 		if e.Sinks == nil {
 			e.Sinks = []string{}
 		}

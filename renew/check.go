@@ -45,8 +45,17 @@ func (r *Runner) Check(ctx context.Context, opts Options) (problems []error, err
 		if s, ok := smsink.Lookup(inv, c.Secret.Secret); ok && s.CurrentVersionID != "" && s.Name == c.Name {
 			// The preflight reads a value only when the tags cannot tell; a renewal reads
 			// it whenever its tags are stale, so check that it can.
-			if _, _, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT"); err != nil && !errors.Is(err, smsink.ErrNotFound) {
+			b, _, err := r.deps.Secrets.GetStage(ctx, c.Secret.Secret, "AWSCURRENT")
+			switch {
+			case err != nil && !errors.Is(err, smsink.ErrNotFound):
 				problems = append(problems, fmt.Errorf("certificate %s: sinks.secretsmanager.secret %q cannot be read: %w", c.Name, c.Secret.Secret, err))
+			case err == nil && s.TagsCurrent && s.Directory == r.settings.Directory:
+				// A certificate certferry stored from this CA that does not chain to
+				// acme.issuer_roots says the roots are wrong (the TLS roots named instead):
+				// found here, not at the next renewal, whose certificate would not verify.
+				if p := r.untrusted(b); p != nil {
+					problems = append(problems, fmt.Errorf("certificate %s: acme.issuer_roots: the certificate certferry stored from this CA (serial %s) does not chain to them: name the roots the CA issues under (not acme.ca_bundle's): %s", c.Name, b.Serial, p.Message))
+				}
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/renew"
 )
@@ -253,5 +254,26 @@ func TestCLIValidateOnlineServerError(t *testing.T) {
 	code, _, errOut := cli(t, "validate", "--config", e.cfg, "--online")
 	if code != exitUnknown || !strings.Contains(errOut, e.cfg+": not checked: acme.account_store: ") {
 		t.Errorf("Secrets Manager answering 500: exit %d, stderr:\n%s\nwant exit %d, acme.account_store not checked", code, errOut, exitUnknown)
+	}
+}
+
+// TestCLIValidateOnlineWrongIssuerRoots: acme.issuer_roots naming the CA's TLS roots (the
+// file of acme.ca_bundle) passed validate --online while every stored certificate was
+// the CA's; the next renewal's certificate would not verify. validate --online reads
+// each stored certificate and finds it: exit 2, naming acme.issuer_roots.
+func TestCLIValidateOnlineWrongIssuerRoots(t *testing.T) {
+	t.Parallel()
+	web := e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"))
+	e := newCLIEnv(t, sandboxBase+web)
+	if code, out, errOut := e.renew(t); code != exitOK {
+		t.Fatalf("first renew: exit %d\n%s\n%s", code, out, errOut)
+	}
+	swapped := e.WriteConfig(t, strings.Replace(sandboxBase, "{{issuer}}", e.Info.ACMECABundle, 1)+web)
+	code, _, errOut := cli(t, "validate", "--config", swapped, "--online")
+	if code != exitUsage || !strings.Contains(errOut, "certificate web: acme.issuer_roots: the certificate certferry stored from this CA") {
+		t.Errorf("issuer_roots naming the TLS roots: exit %d, stderr:\n%s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "validate", "--config", e.cfg, "--online"); code != exitOK {
+		t.Errorf("the right issuer_roots: exit %d, stderr:\n%s", code, errOut)
 	}
 }

@@ -72,6 +72,9 @@ func (r *Runner) journal(ctx context.Context, w *work) error {
 		until := r.deps.Now().Add(r.lease())
 		entry := smsink.JournalEntry{Until: until, Order: w.order.URL, Directory: dir}
 		if err := js.flush(ctx, map[string]string{k: entry.String()}); err != nil {
+			// The order is abandoned unpublished: its entry, which the process remembers
+			// as unwritten, must not be written later with the rest of the state.
+			js.unremember(k)
 			return fmt.Errorf("could not journal the order's DNS-01 records: %w", err)
 		}
 		if w.dry {

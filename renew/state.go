@@ -147,6 +147,19 @@ func (s *state) drop(tags map[string]string) {
 	s.reload(s.clock())
 }
 
+// unremember drops key from what the process remembers of a refused write (Memory, see
+// secretState and fileState), so that no later write records it: a journal entry whose
+// write was refused, of an order abandoned unpublished.
+func (s *state) unremember(key string) {
+	switch st := s.store.(type) {
+	case *secretState:
+		st.mem.mergeTags(st.name, map[string]string{key: ""})
+	case fileState:
+		st.mem.mergeTags(st.name, map[string]string{key: ""})
+	}
+	s.reload(s.clock())
+}
+
 // reload decodes the state as it stands.
 func (s *state) reload(now time.Time) { s.now = smsink.DecodeState(s.tags(), now) }
 

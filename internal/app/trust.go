@@ -57,6 +57,9 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 			if w != "" {
 				warnings = append(warnings, fmt.Sprintf("certificates[%d].sinks.file.dir (%s): %q %s", i, c.Name, f.Dir, w))
 			}
+			if w := otherOwner(f, euid); w != "" {
+				warnings = append(warnings, fmt.Sprintf("certificates[%d].sinks.file.dir (%s): %q %s", i, c.Name, f.Dir, w))
+			}
 		}
 	}
 	return problems, warnings
@@ -253,6 +256,24 @@ func checkSinkDir(dir string, euid int) (warning string, problem error) {
 			fi.Mode().Perm(), stickyNote(fi))
 	}
 	return warning, nil
+}
+
+// otherOwner warns, for a root certferry, about a file sink directory that exists and
+// belongs to another user than root, unless the sink hands its files to a user (owner:
+// set, as for a server that reads them): that user can replace the certificate and key
+// servers load, and nothing said so.
+func otherOwner(f *config.FileSink, euid int) string {
+	if euid != 0 || f.Owner != "" {
+		return ""
+	}
+	fi, err := os.Stat(f.Dir)
+	if err != nil || !fi.IsDir() {
+		return ""
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return fmt.Sprintf("belongs to uid %d, who can replace the certificate and key written there: chown root it, or set owner: to hand the files to that user", st.Uid)
+	}
+	return ""
 }
 
 // openDirOnTheWay refuses a directory on a sink's path that every user may write into

@@ -235,3 +235,36 @@ func TestTrustProblemsInterpreterScript(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustProblemsSinkOwner: run as root, a file sink directory that belongs to another
+// user is warned about (that user can replace the certificate and key written there);
+// it passed validate silently. A sink that sets owner: hands its files to a user on
+// purpose and is not warned about, nor is a certferry run as another user.
+func TestTrustProblemsSinkOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the owner warning applies when certferry runs as root")
+	}
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		owner string
+		euid  int
+		warn  string
+	}{
+		{"", 0, "belongs to uid 4242, who can replace the certificate and key written there"},
+		{"4242", 0, ""},
+		{"", 4242, ""},
+	} {
+		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}, Sinks: config.Sinks{File: &config.FileSink{Dir: dir, Owner: c.owner}}}
+		problems, warnings := app.TrustProblems(&config.Config{Certificates: []config.Certificate{cert}}, c.euid)
+		if got := strings.Join(warnings, "\n"); len(problems) > 0 || (c.warn == "") != (got == "") || !strings.Contains(got, c.warn) {
+			t.Errorf("owner %q, euid %d: problems %v, warnings %q; want warning %q", c.owner, c.euid, problems, got, c.warn)
+		}
+	}
+}

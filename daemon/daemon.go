@@ -453,13 +453,15 @@ func (d *Daemon) pass(ctx context.Context) {
 		}
 	}
 	failing := sum.Failing()
+	d.mu.Lock()
+	for _, r := range sum.Results {
+		d.certs[r.Name] = r // before next, which reads them (needsHuman)
+	}
+	d.mu.Unlock()
 	next := scheduler.NextPass(scheduleFunc(d.next), start, end, d.minPeriod)
 	status := fmt.Sprintf("last pass %s: %d certificates, %d renewed, %d failed, %d failing; next pass %s",
 		start.UTC().Format(time.RFC3339), len(sum.Results), renewed, failed, failing, next.UTC().Format(time.RFC3339))
 	d.mu.Lock()
-	for _, r := range sum.Results {
-		d.certs[r.Name] = r
-	}
 	d.lastPass, d.lastStatus = end, status
 	d.shared = sharedRead{last: end, every: d.shared.every}
 	// A pass that leaves a certificate failing (even one it skipped in backoff) is not

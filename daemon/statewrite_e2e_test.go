@@ -62,6 +62,12 @@ func TestHealthStateWriteDenied(t *testing.T) {
 	if v := r.value(t, "certferry_certificate_ready_status", map[string]string{"name": "web", "condition": "False"}); v != 1 {
 		t.Errorf("ready_status{condition=False} = %v, want 1", v)
 	}
+	// The status line names the pass at the floor, not the schedule's next tick.
+	_, h := r.health(t)
+	_, at, _ := strings.Cut(h.LastPassStatus, "next pass ")
+	if next, err := time.Parse(time.RFC3339, at); err != nil || next.Sub(h.LastPass) > time.Minute {
+		t.Errorf("last pass %s, status %q: want the next pass within the floor", h.LastPass, h.LastPassStatus)
+	}
 	lists := e.SB.Calls().Count("secretsmanager", "ListSecrets")
 	eventually(t, testwait.For(2*refreshEvery), "two passes or refreshes", func() bool {
 		return e.SB.Calls().Count("secretsmanager", "ListSecrets") >= lists+2

@@ -322,7 +322,10 @@ func (r *Runner) storedState(ctx context.Context, w *work, s smsink.Stored) (sch
 			if s.Profile == "" || !s.TagsCurrent {
 				st.Profile = c.Profile // the tags cannot be trusted for it
 			}
-			if w.in.Untrusted = r.untrusted(b); w.in.Untrusted != nil {
+			if w.in.Untrusted = r.untrusted(b); w.in.Untrusted == nil && !s.Unfinished {
+				w.in.Untrusted = wrongNames(b, c.Domains)
+			}
+			if w.in.Untrusted != nil {
 				// Not the CA's: no ARI window to ask for, nothing for the order to name in
 				// "replaces". Its tags are not rewritten from it, so the value is read, and
 				// found out, on every pass until it is replaced.
@@ -416,6 +419,47 @@ func (r *Runner) untrusted(b *certs.Bundle) *scheduler.Problem {
 	}
 	return &scheduler.Problem{Reason: scheduler.ReasonNotFromCA,
 		Message: fmt.Sprintf("the stored certificate (serial %s, issuer %q) does not chain to acme.issuer_roots: %v; it is replaced", b.Serial, issuer, err)}
+}
+
+// wrongNames checks a stored value that certferry did not write (its tags, which the
+// sum binds to the version certferry wrote, describe another version): a value copied
+// by hand from another certificate's secret chains to the CA and its key matches, yet
+// covers none of the configured names, and servers would load it. Its tags are not
+// rewritten from it (they would make it certferry's own, a names change the issuance
+// guard holds back for a day); it is due now and replaced once, the replacement being
+// certferry's own. A deliberate names change keeps certferry's tags on its own
+// version and is names-changed, as before.
+func wrongNames(b *certs.Bundle, domains []string) *scheduler.Problem {
+	var missing []string
+	for _, d := range domains {
+		if !covers(b.Domains, d) {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &scheduler.Problem{Reason: scheduler.ReasonWrongNames,
+		Message: fmt.Sprintf("the stored certificate (serial %s) covers %s, not the configured %s; it was not written by certferry and is replaced",
+			b.Serial, strings.Join(b.Domains, ","), strings.Join(domains, ","))}
+}
+
+// covers reports whether a certificate for names serves name, as a TLS client matches
+// it (RFC 6125: a wildcard stands for exactly one leftmost label).
+func covers(names []string, name string) bool {
+	name = strings.ToLower(name)
+	for _, n := range names {
+		n = strings.ToLower(n)
+		if n == name {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(n, "*."); ok && !strings.HasPrefix(name, "*.") {
+			if _, tail, found := strings.Cut(name, "."); found && tail == rest {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ariRetryOnError is how long after a failed ARI check (no ARI, a malformed answer, a

@@ -37,6 +37,7 @@ const (
 	ReasonRevoked        Reason = "revoked"          // the stored certificate was revoked (certferry revoke)
 	ReasonNotFromCA      Reason = "not-from-ca"      // the stored certificate does not chain to the CA's roots (placed by hand)
 	ReasonKeyMismatch    Reason = "key-mismatch"     // the stored key is not the stored certificate's (a hand edit)
+	ReasonWrongNames     Reason = "wrong-names"      // a value certferry did not write covers other names (a hand copy)
 	ReasonNotDue         Reason = "not-due"          // fine as it is
 	ReasonBackoff        Reason = "backoff"          // a recent failure: waiting before the next attempt
 	ReasonIssuanceGuard  Reason = "issuance-guard"   // a certificate was issued too recently
@@ -103,7 +104,8 @@ type Input struct {
 	// not chain to acme.issuer_roots: a self-signed one placed by hand): like a revoked
 	// one, it is due now whatever its dates, the issuance guard and the would-shorten
 	// rule; backoff still holds. A stored key that does not match the stored certificate
-	// (key-mismatch) is untrusted the same way.
+	// (key-mismatch), and a value certferry did not write that does not cover the
+	// configured names (wrong-names), are untrusted the same way.
 	Untrusted *Problem
 	// Unstored: a certificate issued earlier (by this process) waits to be stored.
 	// Storing it asks nothing of the CA, so neither backoff nor the issuance guard holds
@@ -131,7 +133,9 @@ type Problem struct {
 
 // ReplacesUntrusted reports whether r replaces a stored certificate that is not the CA's,
 // or one whose key is not its own: it may expire earlier than the one replacing it.
-func (r Reason) ReplacesUntrusted() bool { return r == ReasonNotFromCA || r == ReasonKeyMismatch }
+func (r Reason) ReplacesUntrusted() bool {
+	return r == ReasonNotFromCA || r == ReasonKeyMismatch || r == ReasonWrongNames
+}
 
 // IsChange reports whether r is a deliberate change of the configuration (names, key
 // type, profile, CA): such a renewal may replace a certificate that lasts longer.

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/certferry/certferry/certs/certstest"
+	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/renew"
 	"github.com/certferry/certferry/scheduler"
@@ -154,5 +156,49 @@ func TestFileKeyMismatch(t *testing.T) {
 	}
 	if got, err := file.Load(dir); err != nil || got.Serial == before.Serial {
 		t.Errorf("files after the pass: %v (serial unchanged: %v)", err, err == nil && got.Serial == before.Serial)
+	}
+}
+
+// TestSecretCopiedFromAnotherCertificate: another certificate's value (from the CA, its
+// key its own) copied into certferry/web by hand covers none of web's names. Its tags
+// describe another version, so the value is read; it read as ready, the issuance guard
+// holding the names change back for a day while servers loaded a certificate for the
+// wrong names. Now status shows it due with reason wrong-names, the next pass replaces it
+// with one order, and the pass after that has nothing to do (the replacement is
+// certferry's own: no order loop).
+func TestSecretCopiedFromAnotherCertificate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	a := e.App(t, e.Config(t, e2etest.CertsYAML(e2etest.CertYAML("web", "www.example.com"), e2etest.CertYAML("pz", "pz.example.com"))))
+	e.Pass(t, a, renew.Options{})
+	out, err := e.SM.GetSecretValue(t.Context(), &awssm.GetSecretValueInput{SecretId: aws.String("certferry/pz")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := e.Stored(t, "certferry/pz", "AWSCURRENT")
+	putSecret(t, e, aws.ToString(out.SecretString))
+
+	orders := e.orders()
+	plan := e.Pass(t, a, renew.Options{Plan: true}) // what status shows
+	if r := result(t, plan, "web"); r.Reason != scheduler.ReasonWrongNames || r.Condition != renew.ConditionDue ||
+		!strings.Contains(r.Message, "covers pz.example.com, not the configured www.example.com; it was not written by certferry") {
+		t.Fatalf("status of a copied value: reason %s, condition %s, message %q", r.Reason, r.Condition, r.Message)
+	}
+	r := result(t, e.Pass(t, a, renew.Options{}), "web")
+	if r.Err() != nil || r.Reason != scheduler.ReasonWrongNames || r.Action != renew.ActionRenew {
+		t.Fatalf("pass after the copied value: action %s, reason %s, message %q, error %v", r.Action, r.Reason, r.Message, r.Err())
+	}
+	if n := e.orders() - orders; n != 1 {
+		t.Errorf("%d orders to replace it, want 1", n)
+	}
+	if cur := e.Stored(t, "certferry/web", "AWSCURRENT"); cur.Serial == copied.Serial || !slices.Equal(cur.Domains, []string{"www.example.com"}) {
+		t.Fatalf("certferry/web holds serial %s for %v after the pass; the copy was %s", cur.Serial, cur.Domains, copied.Serial)
+	}
+	orders = e.orders()
+	if r := result(t, e.Pass(t, a, renew.Options{}), "web"); r.Reason != scheduler.ReasonNotDue || r.Condition != renew.ConditionReady {
+		t.Errorf("the pass after the replacement: reason %s, condition %s", r.Reason, r.Condition)
+	}
+	if n := e.orders() - orders; n != 0 {
+		t.Errorf("%d orders after the replacement", n)
 	}
 }

@@ -73,7 +73,8 @@ FUZZ_TARGETS := \
 	./certs:FuzzParseSecret \
 	./internal/retryafter:FuzzParse \
 	./acme:FuzzParsePersistValue \
-	./internal/sandbox/ddbsim:FuzzExpressions
+	./internal/sandbox/ddbsim:FuzzExpressions \
+	./internal/app:FuzzEnvProgram
 
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) ./scripts/fuzz.sh $(FUZZ_TARGETS)

@@ -575,7 +575,9 @@ func TestCLIRunFlagValues(t *testing.T) {
 
 // TestCLIWorldWritableHookRefused: run as root, an exec hook any local user could
 // rewrite (mode 0777) is refused by validate and by renew, exit 2, naming the field and
-// why, before anything runs; so is a world-writable file sink directory.
+// why, before anything runs; so is a world-writable file sink directory. A script run
+// through env (["/usr/bin/env", "-S", "LC_ALL=C bash", script]) is checked as the
+// program is: it passed validate unchecked.
 func TestCLIWorldWritableHookRefused(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -595,6 +597,14 @@ func TestCLIWorldWritableHookRefused(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, want) {
 			t.Errorf("%s with a world-writable hook: exit %d, stderr %q; want exit %d naming %q", cmd, code, errOut, exitUsage, want)
 		}
+	}
+	// The same script run through env, as a shebang line would: env's options and
+	// VAR=value words skipped, bash found on the hook's PATH.
+	p = writeFile(t, dir, "env.yaml", strings.Replace(goodConfig, "      secretsmanager: { secret: certferry/web }\n",
+		"      secretsmanager: { secret: certferry/web }\n    hooks:\n      on_renew:\n        - exec: [/usr/bin/env, -S, \"LC_ALL=C bash\", \""+hook+"\"]\n", 1))
+	want = `certificates[0].hooks.on_renew[0].exec[3] (web): "` + hook + `": ` + hook + ` is writable by every user`
+	if code, _, errOut := cli(t, "validate", "--config", p); code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("validate with a world-writable script run through env: exit %d, stderr %q; want exit %d naming %q", code, errOut, exitUsage, want)
 	}
 
 	sink := filepath.Join(dir, "shared")

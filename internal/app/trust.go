@@ -40,10 +40,10 @@ func TrustProblems(cfg *config.Config, euid int) (problems []error, warnings []s
 				hooks []config.Hook
 			}{{"on_renew", c.Hooks.OnRenew}, {"on_failure", c.Hooks.OnFailure}} {
 				for j, hk := range h.hooks {
-					for _, k := range programArgs(hk.Exec) {
-						if err := checkOwnedPath(hk.Exec[k], euid); err != nil {
+					for _, pg := range programArgs(hk.Exec, hookPath(hk)) {
+						if err := checkOwnedPath(pg.path, euid); err != nil {
 							problems = append(problems, fmt.Errorf("certificates[%d].hooks.%s[%d].exec[%d] (%s): %q: %w: certferry runs it as root, so only root may be able to change it",
-								i, h.kind, j, k, c.Name, hk.Exec[k], err))
+								i, h.kind, j, pg.index, c.Name, pg.path, err))
 						}
 					}
 				}
@@ -85,19 +85,32 @@ func ConfigFileProblem(path string, euid int) error {
 	return nil
 }
 
-// programArgs are the indexes of a hook's exec that name what root runs: the program
-// (when it is an absolute path), and, when the program is an interpreter, the script it
-// is given (["/bin/sh", "/opt/hooks/deploy.sh"]): root runs whatever that file says, so a
+// program is a file a hook's exec makes root run: its path and the exec index it comes
+// from.
+type program struct {
+	index int
+	path  string
+}
+
+// programArgs are the files a hook's exec names that root runs: the program (when it is
+// an absolute path), and, when the program is an interpreter, the script it is given
+// (["/bin/sh", "/opt/hooks/deploy.sh"]): root runs whatever that file says, so a
 // world-writable script behind a well-kept /bin/sh is as much an escalation as a
-// world-writable program. An option ("-c") is not a script.
-func programArgs(exec []string) []int {
+// world-writable program. An option ("-c") is not a script. When the program is env,
+// what env runs is checked as the program is (envProgram), found on path, the PATH the
+// hook runs with.
+func programArgs(exec []string, path string) []program {
 	if len(exec) == 0 || !filepath.IsAbs(exec[0]) {
 		return nil
 	}
-	if len(exec) > 1 && filepath.IsAbs(exec[1]) && isInterpreter(filepath.Base(exec[0])) {
-		return []int{0, 1}
+	progs := []program{{0, exec[0]}}
+	if filepath.Base(exec[0]) == "env" {
+		return append(progs, envProgram(exec, path)...)
 	}
-	return []int{0}
+	if len(exec) > 1 && filepath.IsAbs(exec[1]) && isInterpreter(filepath.Base(exec[0])) {
+		progs = append(progs, program{1, exec[1]})
+	}
+	return progs
 }
 
 // isInterpreter reports whether a program's base name is a shell or a script

@@ -196,7 +196,9 @@ func TestTrustProblemsAccountStore(t *testing.T) {
 // interpreter (["/bin/sh", "/opt/hooks/deploy.sh"]) has the script checked as a program
 // is: a world-writable script, or one in a world-writable directory, passed validate
 // silently behind a well-kept /bin/sh, and root ran whatever any local user wrote in it.
-// An option ("-c") and a program that is no interpreter are not checked.
+// An option ("-c") and a program that is no interpreter are not checked. A script run
+// through env (["/usr/bin/env", "bash", "/opt/hooks/deploy.sh"], env -S, env VAR=x) was
+// not checked at all; it is now, as env would find it.
 func TestTrustProblemsInterpreterScript(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -214,6 +216,7 @@ func TestTrustProblemsInterpreterScript(t *testing.T) {
 		return p
 	}
 	good, open := script("good.sh", 0o755), script("open.sh", 0o666)
+	prog := script("prog", 0o777) // found on env's PATH= as env would run it
 	for _, c := range []struct {
 		exec []string
 		want string
@@ -223,6 +226,19 @@ func TestTrustProblemsInterpreterScript(t *testing.T) {
 		{[]string{"/usr/bin/python3.12", open}, "exec[1] (web)"},
 		{[]string{"/bin/bash", "-c", open}, ""},
 		{[]string{"/usr/bin/install", open, "/srv/cert.pem"}, ""},
+		// Through env: its options and VAR=value words skipped, the program found on
+		// the hook's PATH (or a PATH= given to env), the script checked as above.
+		{[]string{"/usr/bin/env", "bash", open}, "exec[2] (web): \"" + open + "\": " + open + " is writable by every user"},
+		{[]string{"/usr/bin/env", "-", "sh", open}, "exec[3] (web)"},
+		{[]string{"/usr/bin/env", "-i", "-u", "HOME", "--chdir=/", "VAR=x", "sh", open}, "exec[7] (web)"},
+		{[]string{"/usr/bin/env", "-S", "bash -e " + open}, ""}, // -e is an option, not a script
+		{[]string{"/usr/bin/env", "-S", "bash " + open}, "exec[2] (web): \"" + open + "\""},
+		{[]string{"/usr/bin/env", "-vS bash " + open}, "exec[1] (web): \"" + open + "\""},
+		{[]string{"/usr/bin/env", "--split-string=-i bash", open}, "exec[2] (web)"},
+		{[]string{"/usr/bin/env", "--", "/usr/bin/env", "python3", open}, "exec[4] (web)"},
+		{[]string{"/usr/bin/env", "PATH=" + dir, "prog"}, "exec[2] (web): \"" + prog + "\": " + prog + " is writable by every user"},
+		{[]string{"/usr/bin/env", "bash", good}, ""},
+		{[]string{"/usr/bin/env", "bash", "-c", open}, ""},
 	} {
 		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}}
 		cert.Hooks.OnRenew = []config.Hook{{Exec: c.exec}}

@@ -430,7 +430,11 @@ func (r *Runner) removeRecords(ctx context.Context, recs []Record) []error {
 	for i, err := range errs {
 		if err != nil {
 			n++
-			r.log.Error("DNS-01 record left behind", zap.String("fqdn", recs[i].FQDN), zap.Error(err))
+			// Say what was left and how to remove it: a stop bounds this clean-up, and a
+			// run stopped under a hung Route 53 leaves the record to a later pass.
+			r.log.Error("DNS-01 record left behind: the challenge journal keeps it and a later pass removes it; to remove it now, delete this value from the TXT set at fqdn",
+				zap.String("fqdn", recs[i].FQDN), zap.String("value", recs[i].Value), zap.String("zone_id", recs[i].ZoneID),
+				zap.Stringer("cleanup_bound", r.settings.CleanupTimeout), zap.Error(err))
 		}
 	}
 	r.log.Info("removed DNS-01 records", zap.Int("records", len(recs)-n), zap.Int("failed", n))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/lifecycle"
@@ -60,7 +61,8 @@ func lifecycleApp(ctx context.Context, name, cfgPath string, logs *logging.Flags
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	a, err := app.New(ctx, cfg, log, app.Options{Version: version, HookEnv: hookEnv()})
+	// revoke --renew runs a pass: its clean-up is bounded as renew's (cmdRenew).
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version, HookEnv: hookEnv(), CleanupTimeout: daemon.CleanupTimeout})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry %s: %v\n", name, err)
 		return nil, nil, exitUsage

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/certferry/certferry/config"
+	"github.com/certferry/certferry/daemon"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/logging"
 	"github.com/certferry/certferry/renew"
@@ -121,7 +122,11 @@ func renewOnce(ctx context.Context, cfg *config.Config, opts renew.Options, dryR
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv(), DryRunDirectory: dryRunDir})
+	// The clean-up of a stopped pass is bounded as the daemon's is: a one-shot run is
+	// started by systemd too, and a stop must end before its kill (docs/architecture.md,
+	// "Stopping").
+	a, err := app.New(ctx, cfg, log, app.Options{AWS: awsOverride, Version: version, HookEnv: hookEnv(), DryRunDirectory: dryRunDir,
+		CleanupTimeout: daemon.CleanupTimeout})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry: %v\n", err)
 		if errors.Is(err, app.ErrAWS) {

@@ -162,25 +162,69 @@ func readUnit(t *testing.T, name string) string {
 }
 
 // TestStopFitsTimeoutStopSec: systemd kills certferry TimeoutStopSec after SIGTERM. A
-// stopped pass's clean-up (the ACME client's, then the TXT records' under the daemon's
-// CleanupTimeout), the daemon's wait for it (DefaultStopTimeout) and the HTTP server's
-// shutdown must all end before that, so a hung Route 53 at stop time ends in a clean
-// exit, never in a kill in the middle of the clean-up.
+// stopped pass's clean-up (the ACME client's, then the TXT records' under
+// daemon.CleanupTimeout, which one-shot commands use too) must end before that, so a hung
+// Route 53 at stop time ends in a clean exit, never in a kill in the middle of the
+// clean-up. The daemon adds its wait for the pass (DefaultStopTimeout) and the HTTP
+// server's shutdown. Every unit under deploy/ that runs certferry is checked: the daemon's
+// against the daemon's bound, any other (a one-shot run, a timer's service) against the
+// clean-up's; such a unit must set TimeoutStopSec (systemd's default, 90 s, does not fit).
 func TestStopFitsTimeoutStopSec(t *testing.T) {
 	t.Parallel()
-	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)$`).FindStringSubmatch(readUnit(t, "certferry.service"))
-	if m == nil {
-		t.Fatal("certferry.service sets no TimeoutStopSec in seconds")
-	}
-	secs, _ := strconv.Atoi(m[1])
-	stopTimeout := time.Duration(secs) * time.Second
-	if cleanup := acmeCleanupTimeout + daemon.CleanupTimeout; cleanup >= daemon.DefaultStopTimeout {
+	cleanup := acmeCleanupTimeout + daemon.CleanupTimeout
+	if cleanup >= daemon.DefaultStopTimeout {
 		t.Errorf("a stopped pass's clean-up may take %s (ACME %s + records %s), not less than the daemon's stop bound %s",
 			cleanup, acmeCleanupTimeout, daemon.CleanupTimeout, daemon.DefaultStopTimeout)
 	}
-	if total := daemon.DefaultStopTimeout + daemon.HTTPShutdownTimeout; total >= stopTimeout {
-		t.Errorf("the daemon may take %s to stop (%s + HTTP %s), not less than TimeoutStopSec=%d", total, daemon.DefaultStopTimeout, daemon.HTTPShutdownTimeout, secs)
+	units := certferryUnits(t)
+	if _, ok := units["systemd/certferry.service"]; !ok {
+		t.Fatalf("the daemon's unit is not among the units that run certferry: %v", units)
 	}
+	for name, cmd := range units {
+		m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)$`).FindStringSubmatch(readUnit(t, filepath.Join("..", name)))
+		if m == nil {
+			t.Errorf("%s runs certferry %s and sets no TimeoutStopSec in seconds", name, cmd)
+			continue
+		}
+		secs, _ := strconv.Atoi(m[1])
+		stopTimeout := time.Duration(secs) * time.Second
+		if cmd == "run" {
+			if total := daemon.DefaultStopTimeout + daemon.HTTPShutdownTimeout; total >= stopTimeout {
+				t.Errorf("%s: the daemon may take %s to stop (%s + HTTP %s), not less than TimeoutStopSec=%d", name, total, daemon.DefaultStopTimeout, daemon.HTTPShutdownTimeout, secs)
+			}
+			continue
+		}
+		if cleanup >= stopTimeout {
+			t.Errorf("%s: certferry %s may take %s to clean up after SIGTERM (ACME %s + records %s), not less than TimeoutStopSec=%d",
+				name, cmd, cleanup, acmeCleanupTimeout, daemon.CleanupTimeout, secs)
+		}
+	}
+}
+
+// certferryUnits maps each systemd unit under deploy/ (path relative to it) whose
+// ExecStart runs certferry to the certferry command it runs.
+func certferryUnits(t *testing.T) map[string]string {
+	t.Helper()
+	execStart := regexp.MustCompile(`(?m)^ExecStart=\S*/certferry(?:-as-daemon)?\s+(\S+)`)
+	units := map[string]string{}
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".service") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range execStart.FindAllStringSubmatch(string(b), -1) {
+			rel, _ := filepath.Rel("..", path)
+			units[filepath.ToSlash(rel)] = m[1]
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return units
 }
 
 // acmeCleanupTimeout is the ACME client's own clean-up bound (acme/order.go), spent

@@ -176,12 +176,15 @@ const (
 	StatusFailed  = "failed"  // the hook ran and failed (Err says why)
 	StatusDone    = "done"    // skipped: it already succeeded for this secret version
 	StatusBlocked = "blocked" // not run: an earlier on_renew hook failed in this pass
+	// StatusInterrupted: the hook was running when ctx was done (the pass was stopped)
+	// and was killed with it: not its failure (Err is nil), and not done either.
+	StatusInterrupted = "interrupted"
 )
 
 // Result is the outcome of one hook in RunAll.
 type Result struct {
 	Hook     string // Hook.Name()
-	Status   string // StatusOK, StatusFailed, StatusDone or StatusBlocked
+	Status   string // StatusOK, StatusFailed, StatusDone, StatusBlocked or StatusInterrupted
 	Err      error  // set only with StatusFailed
 	Duration time.Duration
 }
@@ -197,7 +200,9 @@ type Result struct {
 // done are skipped then). For on_failure every hook runs: each is an independent report, and
 // a broken webhook must not silence the exec hook that pages someone.
 //
-// RunAll stops early, marking the rest StatusBlocked, when ctx is done.
+// RunAll stops early, marking the rest StatusBlocked, when ctx is done; a hook that ends
+// in an error once ctx is done is StatusInterrupted, not StatusFailed: a clean stop
+// killed it, and it is to run again, not a failure to report.
 func RunAll(ctx context.Context, hooks []Hook, ev Event, done func(name string) bool) []Result {
 	out := make([]Result, 0, len(hooks))
 	blocked := false
@@ -214,7 +219,10 @@ func RunAll(ctx context.Context, hooks []Hook, ev Event, done func(name string) 
 		start := time.Now()
 		err := h.Run(ctx, ev)
 		r := Result{Hook: name, Status: StatusOK, Duration: time.Since(start)}
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			r.Status, blocked = StatusInterrupted, true
+		case err != nil:
 			r.Status, r.Err = StatusFailed, err
 			if ev.Kind != KindFailure {
 				blocked = true

@@ -2,6 +2,8 @@ package renew
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,6 +46,13 @@ func (r *Runner) runRenewHooks(ctx context.Context, w *work, st smsink.HookProgr
 	herr := hooks.Err(results)
 	if herr != nil {
 		tags[smsink.TagHookError] = smsink.EncodeText(herr.Error())
+	}
+	if i := slices.IndexFunc(results, func(res hooks.Result) bool { return res.Status == hooks.StatusInterrupted }); i >= 0 {
+		// Killed by a clean stop: the hook stays to run (the next pass runs it) and the
+		// certificate is interrupted, not failing; an earlier pass's hook error, if any,
+		// is left as it was rather than replaced by the stop's "context canceled".
+		delete(tags, smsink.TagHookError)
+		r.stop(w, fmt.Errorf("on_renew hook %s stopped with the pass; it runs again on the next pass: %w", results[i].Hook, context.Cause(ctx)))
 	}
 	w.state.set(tags) // written at the end of the pass
 	if err := herr; err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
 	"github.com/certferry/certferry/internal/testwait"
+	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
 // TestSignalsStopOneShotCleanly: SIGHUP (an SSH session that drops while an operator
@@ -156,3 +158,89 @@ func TestSignalBoundsOneShotCleanup(t *testing.T) {
 // acmeCleanupBound is the ACME client's own clean-up bound (acme/order.go), spent before
 // the records' clean-up of a stopped pass.
 const acmeCleanupBound = 30 * time.Second
+
+// TestSignalStopsHookCleanly: SIGHUP to the real `certferry renew` while an on_renew exec
+// hook runs (it sleeps) is a clean stop, not a hook failure: the summary counts the
+// certificate interrupted (exit 1, as any stopped renew), not failing; no "context
+// canceled" is recorded as the hook's error, so `status` shows the hooks pending, not
+// failing (exit 0); the next run runs the hook again, without a new order. It said
+// "1 failing, 0 interrupted" and status was failing until a later pass.
+func TestSignalStopsHookCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and signals the real binary")
+	}
+	t.Parallel()
+	bin := certferryBinary(t)
+	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
+	dir := t.TempDir()
+	started, release, ran := filepath.Join(dir, "started"), filepath.Join(dir, "release"), filepath.Join(dir, "ran")
+	hook := filepath.Join(dir, "hook.sh")
+	script := "#!/bin/sh\nif [ -e " + release + " ]; then touch " + ran + "; exit 0; fi\ntouch " + started + "\nexec sleep 3600\n"
+	if err := os.WriteFile(hook, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.WriteConfig(t, crashConfig+"    hooks:\n      on_renew:\n        - exec: [\""+hook+"\"]\n")
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append(args, "--config", cfg)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox")
+		return cmd
+	}
+	exitOf := func(err error) int {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+
+	cmd := command("renew")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	e2etest.Eventually(t, e.PassBound(), "the on_renew hook running", func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	})
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(e.PassBound()):
+		_ = cmd.Process.Kill()
+		t.Fatalf("renew did not stop within %s of SIGHUP\nstderr:\n%s", e.PassBound(), stderr.String())
+	}
+	if code := exitOf(err); code != exitFailed || !strings.Contains(stdout.String(), "0 failing (0 new), 1 interrupted, 0 hook failure(s)") {
+		t.Fatalf("renew stopped in its hook: exit %d (want %d), stdout:\n%s\nstderr:\n%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+	if tags := e.Tags(t, "certferry/web"); tags[smsink.TagHookError] != "" || tags[smsink.TagLastError] != "" {
+		t.Errorf("hook error %q, last error %q recorded for a hook a clean stop killed", tags[smsink.TagHookError], tags[smsink.TagLastError])
+	}
+
+	out, err := command("status").CombinedOutput()
+	if code := exitOf(err); code != 0 || strings.Contains(string(out), "context canceled") {
+		t.Errorf("status after the stop: exit %d (want 0, hooks pending, not failing):\n%s", code, out)
+	}
+
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orders := e.SB.Calls().Count("acme", "NewOrder")
+	if out, err := command("renew").CombinedOutput(); exitOf(err) != 0 {
+		t.Fatalf("the next renew: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(ran); err != nil {
+		t.Errorf("the next renew did not run the hook again: %v", err)
+	}
+	if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 0 {
+		t.Errorf("%d orders to run a hook again", n)
+	}
+}

@@ -85,6 +85,31 @@ func TestRunAllCancelled(t *testing.T) {
 	}
 }
 
+// cancelling is a hook that the pass is stopped under: it returns the error a killed
+// process gives once ctx is done.
+type cancelling struct{ cancel context.CancelFunc }
+
+func (cancelling) Name() string { return "stopped" }
+func (c cancelling) Run(ctx context.Context, _ hooks.Event) error {
+	c.cancel()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRunAllInterrupted: a hook killed because ctx was done (a clean stop of the pass) is
+// interrupted, with no error to record, and the rest are blocked; it was "failed" with
+// "context canceled" as its error.
+func TestRunAllInterrupted(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := hooks.RunAll(ctx, []hooks.Hook{cancelling{cancel}, fake{name: "b", ran: &ran}}, hooks.Event{Kind: hooks.KindRenew}, nil)
+	if len(ran) != 0 || res[0].Status != hooks.StatusInterrupted || res[0].Err != nil || res[1].Status != hooks.StatusBlocked || hooks.Err(res) != nil {
+		t.Errorf("ran %q, results %+v", ran, res)
+	}
+}
+
 // TestFromConfigNames: names are stable, unique and hold no secret.
 func TestFromConfigNames(t *testing.T) {
 	t.Parallel()

@@ -239,7 +239,11 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 	for _, e := range smsink.JournalEntries(w.journalState().tags()) {
 		// A time further ahead than any runner writes (a skewed clock, a hand edit)
 		// counts as past: it would keep a slot, and its records, for good.
-		expired := force && e.Directory == "" || !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
+		past := !now.Before(e.Until) || e.Until.After(now.Add(2*r.lease()))
+		// expired: every record may go now. Only past drops an entry unread: a forced
+		// sweep that cannot read the order cannot tell its records either, so the entry
+		// stays (its time bounds it) and a later pass sweeps them.
+		expired := past || force && e.Directory == ""
 		dir := e.Directory
 		if dir == "" {
 			dir = r.configuredDirectory()
@@ -262,7 +266,7 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		case err != nil && dir == r.settings.Directory:
 			r.log.Warn("cannot read journaled orders now; their records are swept on a later pass", zap.Error(err))
 			return false
-		case err != nil && expired && !w.borrowed:
+		case err != nil && past && !w.borrowed:
 			// Past its time no runner needs the entry, and kept it would hold its slot for
 			// good (an account that cannot be opened any more): four such entries fill the
 			// journal and every order of the certificate is refused.
@@ -277,10 +281,13 @@ func (r *Runner) sweepJournal(ctx context.Context, w *work, force bool) bool {
 		}
 		recs, err := client.OrderRecords(ctx, e.Order)
 		if err != nil {
-			if expired && !w.borrowed {
+			if past && !w.borrowed {
 				r.log.Warn("a journaled order cannot be read any more; its entry is dropped (check the zone for _acme-challenge values)",
 					zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
 				r.unjournal(w, e.Tag)
+			} else if expired && !w.borrowed {
+				r.log.Warn("cannot read a journaled order now; its entry is kept and its records are swept on a later pass",
+					zap.String("cert", w.cert.Name), zap.String("order", e.Order), zap.Error(err))
 			}
 			continue
 		}

@@ -203,6 +203,9 @@ func Start(ctx context.Context, opts Options) (*CA, error) {
 	if opts.NoDNSPersist {
 		acmeHandler = withoutPersist(acmeHandler)
 	}
+	// Inside Middleware, so that a request it holds (a fault's Hang) holds no lock;
+	// outside withDefaultProfile, which reads the store.
+	acmeHandler = withLockOrder(db, acmeHandler)
 	if opts.Middleware != nil {
 		acmeHandler = opts.Middleware(acmeHandler)
 	}

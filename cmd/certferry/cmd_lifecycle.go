@@ -168,7 +168,7 @@ func refuseServed(stderr io.Writer, cmd string, st smsink.Stored, servedBy []str
 	return true
 }
 
-const revokeSynopsis = `NAME [--reason R] [--renew] [--config F] [--log-level L] [--log-format F]
+const revokeSynopsis = `NAME [--reason R] [--renew] [--timeout D] [--config F] [--log-level L] [--log-format F]
 
 Revokes the certificate currently stored for NAME (a configured certificate, or the
 secret or certferry:name of a stored one) and records the revocation on its secret
@@ -182,14 +182,19 @@ section 7.6), the others with the ACME account's key. A secret the configuration
 names whose certificate a configured secret holds too (moved there when the secret was
 renamed) is refused: revoke the configured certificate instead.
 
-Exit codes: 0 revoked (and replaced with --renew), 1 the CA or AWS refused or the
-replacement failed, 2 bad usage or configuration.`
+--timeout bounds the whole command (default 5m; 35m with --renew, whose order waits for
+Route 53 and the CA): a call that has not answered by then (a hung Secrets Manager or
+CA) ends it with exit 3, naming the call.
 
-func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+Exit codes: 0 revoked (and replaced with --renew), 1 the CA or AWS refused or the
+replacement failed, 2 bad usage or configuration, 3 not done within --timeout.`
+
+func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("revoke", revokeSynopsis, stderr)
 	cfgPath := configFlag(fs)
 	reasonName := fs.String("reason", "unspecified", "revocation reason: unspecified, keyCompromise, superseded, cessationOfOperation, affiliationChanged")
 	renewNow := fs.Bool("renew", false, "replace the certificate at once (a forced pass for NAME alone)")
+	timeout := timeoutFlag(fs, "5m; 35m with --renew")
 	logs := logging.AddFlags(fs, "")
 	pos, code, ok := parseWithArgs(fs, args)
 	if !ok {
@@ -204,6 +209,11 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry revoke: --reason: %v\n", err)
 		return exitUsage
 	}
+	ctx, finish, ok := bound(ctx, fs, "revoke", *timeout, map[bool]time.Duration{false: defaultWriteTimeout, true: defaultOrderTimeout}[*renewNow], stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer finish(&code)
 	a, done, code := lifecycleApp(ctx, "revoke", *cfgPath, logs, stderr)
 	if code != 0 {
 		return code
@@ -254,6 +264,11 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "the next pass replaces it (run `certferry renew --only %s` to replace it now)\n", name)
 		return exitOK
 	}
+	return revokeRenew(ctx, a, name, stdout, stderr)
+}
+
+// revokeRenew is revoke --renew's replacement: a forced pass for name alone.
+func revokeRenew(ctx context.Context, a *app.App, name string, stdout, stderr io.Writer) int {
 	sum, err := a.Runner.Pass(ctx, renew.Options{Force: true, Only: []string{name}})
 	if err != nil {
 		fmt.Fprintf(stderr, "certferry revoke: --renew: %v\n", err)
@@ -274,7 +289,7 @@ func certNames(cfg *config.Config) []string {
 	return out
 }
 
-const retireSynopsis = `NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]] [--config F]
+const retireSynopsis = `NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]] [--timeout D] [--config F]
 
 Winds down a certificate certferry stored: NAME is the secret (name or ARN) or the
 certferry:name of a stored certificate, typically an orphan that the configuration no
@@ -287,7 +302,11 @@ recovery window (7 to 30 days; default 30d), during which
 is refused for a secret whose certificate a configured secret holds too (moved there when
 the configuration renamed the secret): servers read it there.
 
-Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
+--timeout bounds the whole command (default 5m): a call that has not answered by then (a
+hung Secrets Manager, Route 53 or CA) ends it with exit 3, naming the call.
+
+Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration, 3 not done
+within --timeout.`
 
 // parseDays reads a recovery window: "30d", "30" or a Go duration of whole days.
 func parseDays(s string) (int, error) {
@@ -302,13 +321,14 @@ func parseDays(s string) (int, error) {
 	return int(d / (24 * time.Hour)), nil
 }
 
-func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("retire", retireSynopsis, stderr)
 	cfgPath := configFlag(fs)
 	revoke := fs.Bool("revoke", false, "revoke the current certificate first")
 	reasonName := fs.String("reason", "cessationOfOperation", "revocation reason with --revoke")
 	del := fs.Bool("delete-secret", false, "schedule the secret's deletion (after the recovery window)")
 	window := fs.String("recovery-window", "30d", "with --delete-secret: days before the deletion is final, 7d to 30d")
+	timeout := timeoutFlag(fs, "5m")
 	logs := logging.AddFlags(fs, "")
 	pos, code, ok := parseWithArgs(fs, args)
 	if !ok {
@@ -325,6 +345,11 @@ func cmdRetire(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certferry retire: %v\n", err)
 		return exitUsage
 	}
+	ctx, finish, ok := bound(ctx, fs, "retire", *timeout, defaultWriteTimeout, stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer finish(&code)
 	a, done, code := lifecycleApp(ctx, "retire", *cfgPath, logs, stderr)
 	if code != 0 {
 		return code
@@ -397,7 +422,7 @@ func retireOptions(set map[string]bool, del, revoke bool, window, reasonName str
 	return days, reason, nil
 }
 
-const accountSynopsis = `show | update --email E | rollover | deactivate [--yes]   [--config F]
+const accountSynopsis = `show | update --email E | rollover | deactivate [--yes]   [--timeout D] [--config F]
 
 The ACME account of the configured CA (acme.directory and, with EAB, its key id).
   show        the stored account and what the CA says of it (status, contact, key)
@@ -408,14 +433,20 @@ The ACME account of the configured CA (acme.directory and, with EAB, its key id)
   deactivate  deactivate the account at the CA, permanently; asks for confirmation
               unless --yes. The next renewal registers a new account.
 
-Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration.`
+--timeout bounds the whole command (default 2m for show, which only reads; 5m for the
+others; deactivate's question counts: answer it within that, or pass --yes): a call that has not answered by then (a
+hung CA directory, a hung account store) ends it with exit 3, naming the call.
 
-func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+Exit codes: 0 done, 1 the CA or AWS refused, 2 bad usage or configuration, 3 not done
+within --timeout.`
+
+func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("account", accountSynopsis, stderr)
 	cfgPath := configFlag(fs)
 	email := fs.String("email", "", "update: the new contact address")
 	yes := fs.Bool("yes", false, "deactivate: do not ask for confirmation")
 	jsonOut := fs.Bool("json", false, "show: print JSON")
+	timeout := timeoutFlag(fs, "2m for show, 5m for the others")
 	logs := logging.AddFlags(fs, "")
 	pos, code, ok := parseWithArgs(fs, args)
 	if !ok {
@@ -433,6 +464,11 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "certferry account%s: %v\n", err.sub, err.msg)
 		return exitUsage
 	}
+	ctx, finish, ok := bound(ctx, fs, "account", *timeout, map[bool]time.Duration{false: defaultWriteTimeout, true: defaultReadTimeout}[sub == "show"], stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer finish(&code)
 	a, done, code := lifecycleApp(ctx, "account", *cfgPath, logs, stderr)
 	if code != 0 {
 		return code
@@ -452,16 +488,21 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "certferry account %s: %v\n", sub, err)
 		return exitFailed
 	}
+	return accountDo(ctx, a, c, sub, *email, *jsonOut, stdout, stderr)
+}
+
+// accountDo runs the subcommand sub with the configured CA's account client c.
+func accountDo(ctx context.Context, a *app.App, c *acme.Client, sub, email string, jsonOut bool, stdout, stderr io.Writer) int {
 	switch sub {
 	case "show":
-		return accountShow(ctx, a, c, *jsonOut, stdout, stderr)
+		return accountShow(ctx, a, c, jsonOut, stdout, stderr)
 	case "update":
-		if err := c.UpdateEmail(ctx, *email); err != nil {
+		if err := c.UpdateEmail(ctx, email); err != nil {
 			fmt.Fprintf(stderr, "certferry account update: %v\n", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stdout, "account %s: contact is now %q\n", c.AccountURL(), *email)
-		if *email != a.Config.ACME.Email {
+		fmt.Fprintf(stdout, "account %s: contact is now %q\n", c.AccountURL(), email)
+		if email != a.Config.ACME.Email {
 			fmt.Fprintf(stderr, "certferry account update: note: acme.email in the configuration is still %q\n", a.Config.ACME.Email)
 		}
 	case "rollover":

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
@@ -17,7 +18,7 @@ import (
 	smsink "github.com/certferry/certferry/sinks/secretsmanager"
 )
 
-const persistSynopsis = `plan | apply   [--only NAME]... [--config F] [--log-level L] [--log-format F]`
+const persistSynopsis = `plan | apply   [--only NAME]... [--timeout D] [--config F] [--log-level L] [--log-format F]`
 
 const persistHelp = `dns-persist-01 (experimental; docs/dns.md): the standing _validation-persist TXT records
 of the certificates configured with challenge: dns-persist-01.
@@ -27,17 +28,22 @@ of the certificates configured with challenge: dns-persist-01.
   apply  writes the records that are missing or out of date (one change per zone), for a
          role allowed to change the zones (deploy/iam/certferry-persist-apply-policy.json)
 
+--timeout bounds the whole command (default 2m for plan, which only reads; 35m for apply,
+which waits for Route 53 to report its changes INSYNC): a call that has not answered by
+then ends it with exit 3, naming the call.
+
 Exit codes: plan: 0 every record in place, 1 some missing or out of date; apply: 0 every
 record in place, 1 a write failed; both: 2 bad usage or configuration, 3 the CA or AWS did
-not answer.`
+not answer (or not within --timeout).`
 
 // cmdPersist is `certferry persist plan|apply`.
-func cmdPersist(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdPersist(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("persist", persistSynopsis, stderr)
 	fs.Usage = usageWith(fs, stderr, "persist", persistSynopsis, persistHelp)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	var only stringList
 	fs.Var(&only, "only", "only this certificate (repeatable)")
+	timeout := timeoutFlag(fs, "2m for plan, 35m for apply")
 	logs := logging.AddFlags(fs, "")
 	pos, code, ok := parseWithArgs(fs, args)
 	if !ok {
@@ -47,6 +53,11 @@ func cmdPersist(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "certferry persist: want plan or apply, got %q\n", strings.Join(pos, " "))
 		return exitUsage
 	}
+	ctx, finish, ok := bound(ctx, fs, "persist", *timeout, map[bool]time.Duration{false: defaultReadTimeout, true: defaultOrderTimeout}[pos[0] == "apply"], stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer finish(&code)
 	a, done, code := lifecycleApp(ctx, "persist", *cfgPath, logs, stderr)
 	if code != 0 {
 		return code

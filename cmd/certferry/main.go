@@ -40,13 +40,13 @@ Usage:
                      each certificate's condition, expiry, next renewal, last error
   certferry validate [--config F] [--lambda] [--online]
                      check the configuration (--online: the CA, zones, secrets; reads only)
-  certferry revoke   NAME [--reason R] [--renew]
+  certferry revoke   NAME [--reason R] [--renew] [--timeout D]
                      revoke the stored certificate; --renew replaces it at once
-  certferry retire   NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]]
+  certferry retire   NAME [--revoke [--reason R]] [--delete-secret [--recovery-window 30d]] [--timeout D]
                      wind down a stored certificate
-  certferry account  show | update --email E | rollover | deactivate [--yes]
+  certferry account  show | update --email E | rollover | deactivate [--yes] [--timeout D]
                      the ACME account of the configured CA
-  certferry persist  plan | apply [--only NAME]...
+  certferry persist  plan | apply [--only NAME]... [--timeout D]
                      dns-persist-01 records (experimental): print them and the CAA to add; write those missing
   certferry version
 
@@ -56,7 +56,8 @@ Every command but version also takes --log-level (debug, info, warn, error) and
 Exit codes: 0 all fine or nothing due; 1 a certificate is failing or expired (this pass or
 an earlier one); 2 bad configuration or usage; 3 could not run (no AWS region or
 credentials, inventory unreadable, listen address in use).
-revoke, retire, account and persist apply: 0 done, 1 the CA or AWS refused or failed, 2 bad usage.
+revoke, retire, account and persist apply: 0 done, 1 the CA or AWS refused or failed, 2 bad usage,
+3 not done within --timeout (a hung AWS or CA call; each command has a default).
 Run "certferry COMMAND -h" for a command's flags, or "man certferry-COMMAND". The
 configuration is --config, else $CERTFERRY_CONFIG, else ./certferry.yaml, else
 /etc/certferry/config.yaml (where the packages install it).

@@ -1,4 +1,4 @@
 package acme
 
 // CleanupTimeout is cleanupTimeout, for the external tests that wait on a cleanup.
-const CleanupTimeout = cleanupTimeout
+const CleanupTimeout = AbandonTimeout

@@ -31,10 +31,15 @@ import (
 // longer when the CA's Retry-After asks for it (up to Config.MaxRetryAfter), always
 // bounded by the call's context.
 const (
-	pollStart      = 250 * time.Millisecond
-	pollMax        = 5 * time.Second
-	cleanupTimeout = 30 * time.Second
+	pollStart = 250 * time.Millisecond
+	pollMax   = 5 * time.Second
 )
+
+// AbandonTimeout bounds the deactivation of an abandoned order's authorizations, which
+// runs detached from the caller's cancellation: a runner stopped mid-order spends up to
+// this long at the CA before its DNS-01 records' clean-up starts, so a runner's stop
+// budget (a systemd unit's TimeoutStopSec, a Lambda's safety margin) must hold both.
+const AbandonTimeout = 30 * time.Second
 
 // DefaultMaxRetryAfter is Config.MaxRetryAfter's default.
 const DefaultMaxRetryAfter = time.Minute
@@ -529,7 +534,7 @@ func (c *Client) deactivate(ctx context.Context, urls []string, log *zap.Logger)
 	if len(urls) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AbandonTimeout)
 	defer cancel()
 	core, ct, err := c.newCore(ctx)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/awshttp"
@@ -28,6 +29,20 @@ import (
 // starting new work, leaving time to remove TXT records, deactivate abandoned
 // authorizations and record the backoff state.
 const DefaultSafetyMargin = 60 * time.Second
+
+// cleanupTimeout is the bound of the DNS-01 records' clean-up of a pass the safety margin
+// stopped. Both it and the ACME client's deactivation of the abandoned order
+// (acme.AbandonTimeout), which comes first, run inside the margin: three quarters of what
+// the deactivation leaves, so that a CA and a Route 53 hung together at the deadline still
+// end before the invocation's timeout. A margin too short to hold the deactivation gets a
+// quarter of itself: the deactivation is cut short by the invocation rather than the
+// records, which the challenge journal lets a later run find either way.
+func cleanupTimeout(margin time.Duration) time.Duration {
+	if rest := margin - acme.AbandonTimeout; rest > margin/3 {
+		return rest * 3 / 4
+	}
+	return margin / 4
+}
 
 // EnvSafetyMargin overrides DefaultSafetyMargin (a Go duration, "90s").
 const EnvSafetyMargin = "CERTFERRY_SAFETY_MARGIN"
@@ -165,8 +180,7 @@ func newHandler(opts HandlerOptions) *Handler {
 		h.margin = DefaultSafetyMargin
 	}
 	if h.appOpts.CleanupTimeout == 0 {
-		// TXT cleanup runs after the pass stopped, inside the safety margin.
-		h.appOpts.CleanupTimeout = h.margin * 3 / 4
+		h.appOpts.CleanupTimeout = cleanupTimeout(h.margin)
 	}
 	if h.appOpts.Memory == nil {
 		// One Memory for every App this handler builds: a certificate issued but not

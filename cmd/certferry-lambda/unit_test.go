@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"go.uber.org/zap"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/config"
 	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
@@ -397,5 +398,22 @@ func TestHandlerKeepsUnstored(t *testing.T) {
 				t.Errorf("%d orders, want 1: the issued certificate was lost", n)
 			}
 		})
+	}
+}
+
+// TestCleanupFitsTheMargin: the clean-up of a pass the safety margin stopped comes after
+// the ACME client's deactivation of the abandoned order; for any margin that can hold
+// both (40 s and more), the two together end inside it, so a CA and a Route 53 hung at
+// the deadline still finish before the invocation's timeout. With the default margin of
+// 60 s, 22.5 s of clean-up were 45 s, which with the deactivation's 30 s overran it.
+func TestCleanupFitsTheMargin(t *testing.T) {
+	for _, m := range []time.Duration{40 * time.Second, DefaultSafetyMargin, 90 * time.Second, 5 * time.Minute} {
+		c := cleanupTimeout(m)
+		if c <= 0 || acme.AbandonTimeout+c > m {
+			t.Errorf("margin %s: clean-up %s after the deactivation's %s overruns it", m, c, acme.AbandonTimeout)
+		}
+	}
+	if c := cleanupTimeout(10 * time.Second); c <= 0 || c > 10*time.Second {
+		t.Errorf("margin 10s: clean-up %s", c)
 	}
 }

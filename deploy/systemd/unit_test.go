@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certferry/certferry/acme"
 	"github.com/certferry/certferry/daemon"
 )
 
@@ -227,6 +228,6 @@ func certferryUnits(t *testing.T) map[string]string {
 	return units
 }
 
-// acmeCleanupTimeout is the ACME client's own clean-up bound (acme/order.go), spent
-// before the records' clean-up of a stopped pass.
-const acmeCleanupTimeout = 30 * time.Second
+// acmeCleanupTimeout is the ACME client's own clean-up bound, spent before the records'
+// clean-up of a stopped pass.
+const acmeCleanupTimeout = acme.AbandonTimeout

@@ -180,6 +180,42 @@ type lineLog struct {
 	dropped int
 	lastLn  string
 	inKey   bool // inside a PEM private key block: its lines are withheld
+	cut     cutMarkers
+}
+
+// cutMarkers is what the part of the current line cut past maxLineBytes held of a private
+// key's BEGIN and END lines: a long line that ends in a key's BEGIN line (a
+// progress line the hook left without a newline, then cat privkey.pem) must open the
+// withheld block as a whole line would, or the key's base64 is logged line by line. tail
+// is the line's last bytes before the next cut part, so a marker split by the cut or
+// between two writes is found.
+type cutMarkers struct {
+	begin, end, key bool
+	tail            []byte
+}
+
+// markerTail is one byte less than the longest marker searched ("PRIVATE KEY").
+const markerTail = len(keyMarker) - 1
+
+func (c *cutMarkers) add(kept, cut []byte) {
+	if c.tail == nil {
+		c.tail = append([]byte{}, kept[max(len(kept)-markerTail, 0):]...)
+	}
+	w := append(c.tail, cut...)
+	c.begin = c.begin || bytes.Contains(w, []byte("-----BEGIN"))
+	c.end = c.end || bytes.Contains(w, []byte("-----END"))
+	c.key = c.key || bytes.Contains(w, []byte(keyMarker))
+	c.tail = append(c.tail[:0], w[max(len(w)-markerTail, 0):]...)
+}
+
+// append adds seg to the current line, keeping maxLineBytes+1 bytes of it and noting the
+// markers in the rest.
+func (l *lineLog) append(seg []byte) {
+	keep := min(len(seg), max(maxLineBytes+1-len(l.buf), 0))
+	l.buf = append(l.buf, seg[:keep]...)
+	if keep < len(seg) {
+		l.cut.add(l.buf, seg[keep:])
+	}
 }
 
 // keyMarker is what every PEM private key's BEGIN and END lines hold (PKCS #1, PKCS #8,
@@ -201,10 +237,10 @@ func (l *lineLog) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			l.buf = append(l.buf, p[:min(len(p), maxLineBytes+1-len(l.buf))]...)
+			l.append(p)
 			break
 		}
-		l.buf = append(l.buf, p[:min(i, max(maxLineBytes+1-len(l.buf), 0))]...)
+		l.append(p[:i])
 		l.emit()
 		p = p[i+1:]
 	}
@@ -212,23 +248,28 @@ func (l *lineLog) Write(p []byte) (int, error) {
 }
 
 func (l *lineLog) emit() {
-	line := strings.TrimRight(string(l.buf), "\r")
+	whole := string(l.buf) // the markers count in all of it, and in what was cut
+	line := strings.TrimRight(whole, "\r")
 	if len(l.buf) > maxLineBytes {
 		line = string(l.buf[:maxLineBytes]) + "...(cut)"
 	}
-	l.buf = l.buf[:0]
+	c := l.cut
+	l.buf, l.cut = l.buf[:0], cutMarkers{}
+	hasKey := c.key || strings.Contains(whole, keyMarker)
+	hasBegin := c.begin || strings.Contains(whole, "-----BEGIN")
+	hasEnd := c.end || strings.Contains(whole, "-----END")
 	// A hook that prints key material (cat privkey.pem, an aws CLI call that reads the
 	// secret) must not put it in certferry's log: a PEM private key block is withheld from
 	// its BEGIN line to its END line, and any other line naming a private key (a secret's
 	// JSON, with its newlines escaped) is replaced whole.
 	switch {
 	case l.inKey:
-		if strings.Contains(line, "-----END") && strings.Contains(line, keyMarker) {
+		if hasEnd && hasKey {
 			l.inKey = false
 		}
 		return
-	case strings.Contains(line, keyMarker):
-		l.inKey = strings.Contains(line, "-----BEGIN") && !strings.Contains(line, "-----END")
+	case hasKey:
+		l.inKey = hasBegin && !hasEnd
 		line = redactedKeyLine
 	}
 	l.log.Info("hook output", zap.String("stream", l.stream), zap.String("line", line))

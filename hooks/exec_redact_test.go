@@ -66,3 +66,54 @@ func TestExecOutputRedactsKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestExecOutputRedactsKeysPastTheCut: a line is cut at 1 KiB, and the markers of a
+// private key's BEGIN and END lines count wherever they fall in it: a hook that printed a
+// long line with no newline and then cat privkey.pem had the BEGIN line cut before its
+// marker, and the key's base64 logged line by line. The END marker past the cut ends the
+// block as well, and a marker split between two writes, or between the kept part and the
+// cut one, is found too.
+func TestExecOutputRedactsKeysPastTheCut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyPEM := certstest.KeyPEM(t, certstest.NewKey(t, "ec256"), "sec1")
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(keyPEM)), "\n")
+	body := strings.Join(lines[1:len(lines)-1], "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "body"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const redacted = "[REDACTED: the hook printed private key material]"
+	for _, tc := range []struct{ name, sh string }{
+		{"BEGIN past the cut", "head -c 1100 /dev/zero | tr '\\0' x; cat " + keyFile + "\necho after\n"},
+		// The marker straddles the 1025th byte: "-----BEGIN EC PRIV" kept, the rest cut.
+		{"BEGIN split by the cut", "head -c 1007 /dev/zero | tr '\\0' x; cat " + keyFile + "\necho after\n"},
+		// Printed in two writes, both past the cut, split inside the marker.
+		{"BEGIN split between writes", "head -c 1100 /dev/zero | tr '\\0' x; printf -- '-----BEGIN EC PRIV'; printf 'ATE KEY-----\\n'; cat " + filepath.Join(dir, "body") + "; echo '-----END EC PRIV''ATE KEY-----'\necho after\n"},
+		// The END line is long: the block ends there, and what follows is logged again.
+		{"END past the cut", "printf -- '-----BEGIN EC PRIV''ATE KEY-----\\n'; cat " + filepath.Join(dir, "body") + "; head -c 1100 /dev/zero | tr '\\0' y; echo '-----END EC PRIV''ATE KEY-----'\necho after\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log, logs := observed()
+			h := one(t, config.Hook{Exec: []string{script(t, tc.sh)}}, hooks.Deps{Logger: log})
+			if err := h.Run(t.Context(), event); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			got := outputLines(logs, "stdout")
+			if want := []string{redacted, "after"}; !slices.Equal(got, want) {
+				t.Errorf("stdout log = %.200q, want %q", got, want)
+			}
+			for _, e := range logs.All() {
+				for k, v := range e.ContextMap() {
+					if s, ok := v.(string); ok && strings.Contains(s, lines[1]) {
+						t.Errorf("log %q field %s holds key material: %.80q", e.Message, k, s)
+					}
+				}
+			}
+		})
+	}
+}

@@ -279,6 +279,11 @@ type Result struct {
 	// cannot be recorded. It pages at once, whatever its renewal time says (the daemon's
 	// /healthz), where a failure with time left does not.
 	NeedsHuman bool `json:"needs_human,omitempty"`
+	// Interrupted is set on a certificate the pass was stopped before it finished
+	// (SIGTERM, a hang-up, a deadline): its Error says where it stopped, but it is not a
+	// failure of its own (no backoff is recorded) and is due on the next run; the
+	// summary counts it apart from the failing ones.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// WaitingUntil is set when the certificate is due and waits for the CA's limit
 	// (Action wait): acme.limits holds it back, or the CA answered rateLimited.
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
@@ -296,9 +301,8 @@ type Result struct {
 	Fallback bool `json:"-"`
 	// Bundle is the certificate now stored (renewed or issued); nil otherwise. It is
 	// for hooks and the demo's report, and never serialised.
-	Bundle  *certs.Bundle `json:"-"`
-	err     error
-	stopped bool // the pass was stopped before this certificate was done (not its fault)
+	Bundle *certs.Bundle `json:"-"`
+	err    error
 }
 
 // Err is the failure of this certificate, nil on success.
@@ -369,7 +373,7 @@ func (s *Summary) Failed() int {
 func (s *Summary) Interrupted() int {
 	n := 0
 	for _, r := range s.Results {
-		if r.stopped {
+		if r.Interrupted {
 			n++
 		}
 	}

@@ -216,7 +216,7 @@ func (r *Runner) report(w *work, now time.Time) {
 	res, st := w.res, w.state.now
 	if w.err != nil {
 		res.err, res.Error, res.Action = w.err, w.err.Error(), ActionFailed
-		res.stopped = w.outcome == outcomeStopped
+		res.Interrupted = w.outcome == outcomeStopped
 	}
 	if b := res.Bundle; b != nil && w.err == nil {
 		// Renewed in this pass: the decision's due time was the old certificate's.

@@ -166,6 +166,8 @@ func printSummary(w io.Writer, s *renew.Summary) {
 	for _, r := range s.Results {
 		result := "ok"
 		switch {
+		case r.Interrupted:
+			result = "INTERRUPTED (due on the next run): " + cell(r.Error)
 		case r.Error != "":
 			result = "FAILED: " + cell(r.Error)
 		case r.HookError != "":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -22,21 +23,34 @@ import (
 // TestSignalsStopOneShotCleanly: SIGHUP (an SSH session that drops while an operator
 // runs renew by hand), SIGINT and SIGTERM each stop the real `certferry renew` waiting on
 // a hung Finalize cleanly: its _acme-challenge records are removed, the summary is
-// printed and counts the interrupted certificate, and the exit code is 1. A second
-// SIGHUP does not force the exit (a hang-up may come once per process group).
+// printed and counts the interrupted certificate, its row saying INTERRUPTED (renew
+// --json: "interrupted": true; both read as any failure before), and the exit code is 1.
+// A second SIGHUP does not force the exit (a hang-up may come once per process group).
 func TestSignalsStopOneShotCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and signals the real binary")
 	}
 	t.Parallel()
 	bin := certferryBinary(t)
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		sig     syscall.Signal
+		jsonOut bool
+	}{{syscall.SIGHUP, false}, {syscall.SIGINT, false}, {syscall.SIGTERM, false}, {syscall.SIGTERM, true}} {
+		sig := tc.sig
+		name := sig.String()
+		if tc.jsonOut {
+			name += " --json"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
 			cfg := e.WriteConfig(t, crashConfig)
 			e.SB.Calls().FailNext("acme", "Finalize", 1, calls.Fault{Hang: calls.HangForever})
-			cmd := exec.Command(bin, "renew", "--config", cfg)
+			args := []string{"renew", "--config", cfg}
+			if tc.jsonOut {
+				args = append(args, "--json")
+			}
+			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox")
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -68,8 +82,21 @@ func TestSignalsStopOneShotCleanly(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
 				t.Fatalf("renew after %s: %v (want exit %d)\nstdout:\n%s\nstderr:\n%s", sig, err, exitFailed, stdout.String(), stderr.String())
 			}
-			if !strings.Contains(stdout.String(), "1 interrupted") {
+			switch {
+			case tc.jsonOut:
+				var out struct {
+					Results []struct {
+						Name        string `json:"name"`
+						Interrupted bool   `json:"interrupted"`
+					} `json:"results"`
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || len(out.Results) != 1 || !out.Results[0].Interrupted {
+					t.Errorf("renew --json does not mark the certificate interrupted (%v):\n%s", err, stdout.String())
+				}
+			case !strings.Contains(stdout.String(), "1 interrupted"):
 				t.Errorf("the summary does not count the interrupted certificate:\n%s", stdout.String())
+			case !strings.Contains(stdout.String(), "INTERRUPTED (due on the next run)"):
+				t.Errorf("the certificate's row does not say it was interrupted:\n%s", stdout.String())
 			}
 			if !strings.Contains(stderr.String(), "stopping cleanly") {
 				t.Errorf("stderr does not say it is stopping:\n%s", stderr.String())

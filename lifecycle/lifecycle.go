@@ -167,6 +167,11 @@ func Retire(ctx context.Context, ca CA, secrets Secrets, del Deleter, st smsink.
 	if opts.DeleteSecret && (opts.RecoveryDays < 7 || opts.RecoveryDays > 30) {
 		return RetireResult{}, fmt.Errorf("retire %s: recovery window %d days: Secrets Manager allows 7 to 30", st.Secret, opts.RecoveryDays)
 	}
+	if opts.DeleteSecret {
+		if err := journalHeld(st, now); err != nil {
+			return RetireResult{}, err
+		}
+	}
 	res := RetireResult{Secret: st.Secret}
 	if opts.Revoke {
 		reason := opts.Reason
@@ -194,4 +199,23 @@ func Retire(ctx context.Context, ca CA, secrets Secrets, del Deleter, st smsink.
 		res.DeletionDate = aws.ToTime(out.DeletionDate)
 	}
 	return res, nil
+}
+
+// journalHeld refuses to delete a secret whose challenge journal names an order still
+// within its needed-until time: a run killed mid-order (a dry run's too) left DNS-01
+// records that only this journal finds, and a pass of the certificate renamed from this
+// secret removes them once that time has passed. Deleted, the secret is listed no more,
+// and the TXT values would stay in the zone for good.
+func journalHeld(st smsink.Stored, now time.Time) error {
+	var last time.Time
+	for _, e := range smsink.JournalEntries(st.Tags) {
+		if e.Until.After(now) && e.Until.After(last) {
+			last = e.Until
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("retire %s: not deleting the secret: its challenge journal (%s tags) names an order whose DNS-01 records may still be in the zone until %s, and only this journal finds them: run retire --delete-secret after that time, once a pass of the certificate renamed from this secret has removed them",
+		st.Secret, smsink.TagChallenges, smsink.FormatTime(last))
 }

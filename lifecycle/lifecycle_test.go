@@ -197,6 +197,22 @@ func TestRetire(t *testing.T) {
 		t.Fatalf("retire --revoke --delete-secret: %+v %v calls %v", res, err, ca.calls)
 	}
 
+	// A journal entry still within its time: a killed run's records only it finds. Nothing
+	// is done (no revocation, no tag, no deletion); once the time has passed, it is.
+	journal := map[string]string{smsink.JournalTag(1): "2026-12-01T08:30:00Z https://ca.example/order/1 https://ca.example/dir"}
+	held := smsink.Stored{Name: "old", Secret: "certferry/old", Serial: b.Serial, Tags: journal}
+	ca, sec, del = &fakeCA{}, &fakeSecrets{bundle: b, tags: map[string]string{}}, &fakeDeleter{}
+	_, err = lifecycle.Retire(t.Context(), ca, sec, del, held, lifecycle.RetireOptions{Revoke: true, DeleteSecret: true, RecoveryDays: 7}, now)
+	if err == nil || !strings.Contains(err.Error(), "2026-12-01T08:30:00Z") || len(ca.calls) != 0 || len(del.in) != 0 || len(sec.tags) != 0 {
+		t.Errorf("retire --delete-secret with a live journal entry: %v calls %v deletes %d tags %v", err, ca.calls, len(del.in), sec.tags)
+	}
+	if _, err := lifecycle.Retire(t.Context(), &fakeCA{}, &fakeSecrets{bundle: b, tags: map[string]string{}}, &fakeDeleter{}, held, lifecycle.RetireOptions{}, now); err != nil {
+		t.Errorf("retire (no deletion) with a live journal entry: %v", err)
+	}
+	if _, err := lifecycle.Retire(t.Context(), &fakeCA{}, &fakeSecrets{bundle: b, tags: map[string]string{}}, &fakeDeleter{}, held, lifecycle.RetireOptions{DeleteSecret: true, RecoveryDays: 7}, now.Add(time.Hour)); err != nil {
+		t.Errorf("retire --delete-secret after the entry's time: %v", err)
+	}
+
 	for _, days := range []int{0, 6, 31} {
 		_, err := lifecycle.Retire(t.Context(), &fakeCA{}, &fakeSecrets{bundle: b, tags: map[string]string{}}, &fakeDeleter{}, st, lifecycle.RetireOptions{DeleteSecret: true, RecoveryDays: days}, now)
 		if err == nil || !strings.Contains(err.Error(), "allows 7 to 30") {

@@ -164,29 +164,7 @@ func printSummary(w io.Writer, s *renew.Summary) {
 	fmt.Fprintln(tw, "NAME\tACTION\tREASON\tCONDITION\tRESULT\tNOT AFTER\tDURATION")
 	renewed, newFail := 0, 0
 	for _, r := range s.Results {
-		result := "ok"
-		switch {
-		case r.Interrupted:
-			result = "INTERRUPTED (due on the next run): " + cell(r.Error)
-		case r.Error != "":
-			result = "FAILED: " + cell(r.Error)
-		case r.HookError != "":
-			result = "stored; HOOK FAILED (retried next pass): " + cell(r.HookError)
-		case r.Action == renew.ActionLostRace:
-			result = "another runner stored an equivalent certificate first; kept"
-		case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere || r.Action == renew.ActionMove:
-			result = printable(r.Message) // "renewing elsewhere (holder, until)", "renewed elsewhere: ...", "moved from secret X"
-		case r.Condition == renew.ConditionFailing:
-			result = fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
-		case r.Condition == renew.ConditionExpired:
-			result = "EXPIRED"
-		case r.Action == renew.ActionDryRun:
-			result = "issued and verified; not stored"
-		case r.Action == renew.ActionWait:
-			result = "waiting for the CA's limit until " + fmtTime(r.WaitingUntil)
-		case r.Action == renew.ActionSkip || r.Action == renew.ActionPlan:
-			result = "-"
-		}
+		result := resultCell(r)
 		switch {
 		case r.NewFailure:
 			newFail++
@@ -239,6 +217,33 @@ func printSummary(w io.Writer, s *renew.Summary) {
 	if n := s.Waiting(); n > 0 {
 		fmt.Fprintf(w, "%d certificate(s) waiting for the CA's limit (not failing); the first fits at %s\n", n, s.WaitUntil().UTC().Format(time.RFC3339))
 	}
+}
+
+// resultCell is the RESULT column of a certificate's row.
+func resultCell(r *renew.Result) string {
+	switch {
+	case r.Interrupted:
+		return "INTERRUPTED (due on the next run): " + cell(r.Error)
+	case r.Error != "":
+		return "FAILED: " + cell(r.Error)
+	case r.HookError != "":
+		return "stored; HOOK FAILED (retried next pass): " + cell(r.HookError)
+	case r.Action == renew.ActionLostRace:
+		return "another runner stored an equivalent certificate first; kept"
+	case r.Action == renew.ActionElsewhere || r.Action == renew.ActionRenewedElsewhere || r.Action == renew.ActionMove:
+		return printable(r.Message) // "renewing elsewhere (holder, until)", "renewed elsewhere: ...", "moved from secret X"
+	case r.Condition == renew.ConditionFailing:
+		return fmt.Sprintf("still failing (%d attempt(s)), next attempt %s: %s", r.Attempts, fmtTime(r.NextAttempt), cell(r.LastError))
+	case r.Condition == renew.ConditionExpired:
+		return "EXPIRED"
+	case r.Action == renew.ActionDryRun:
+		return "issued and verified; not stored"
+	case r.Action == renew.ActionWait:
+		return "waiting for the CA's limit until " + fmtTime(r.WaitingUntil)
+	case r.Action == renew.ActionSkip || r.Action == renew.ActionPlan:
+		return "-"
+	}
+	return "ok"
 }
 
 // fmtTime prints a time in UTC with its date, or "-".

@@ -200,9 +200,11 @@ type Result struct {
 // done are skipped then). For on_failure every hook runs: each is an independent report, and
 // a broken webhook must not silence the exec hook that pages someone.
 //
-// RunAll stops early, marking the rest StatusBlocked, when ctx is done; a hook that ends
-// in an error once ctx is done is StatusInterrupted, not StatusFailed: a clean stop
-// killed it, and it is to run again, not a failure to report.
+// RunAll stops early, marking the rest StatusBlocked, when ctx is done; an on_renew hook
+// that ends in an error once ctx is done is StatusInterrupted, not StatusFailed: a clean
+// stop killed it, and it is to run again, not a failure to report. on_failure hooks run
+// detached from a stop, so their ctx ending is their overall bound: a hook it killed
+// failed (hung), and is reported so.
 func RunAll(ctx context.Context, hooks []Hook, ev Event, done func(name string) bool) []Result {
 	out := make([]Result, 0, len(hooks))
 	blocked := false
@@ -220,7 +222,7 @@ func RunAll(ctx context.Context, hooks []Hook, ev Event, done func(name string) 
 		err := h.Run(ctx, ev)
 		r := Result{Hook: name, Status: StatusOK, Duration: time.Since(start)}
 		switch {
-		case err != nil && ctx.Err() != nil:
+		case err != nil && ctx.Err() != nil && ev.Kind != KindFailure:
 			r.Status, blocked = StatusInterrupted, true
 		case err != nil:
 			r.Status, r.Err = StatusFailed, err

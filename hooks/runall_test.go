@@ -110,6 +110,20 @@ func TestRunAllInterrupted(t *testing.T) {
 	}
 }
 
+// TestRunAllFailureHookPastBound: an on_failure hook killed because ctx ended (the
+// bound its caller sets, never a stop) failed, with its error, rather than being
+// interrupted with nothing recorded.
+func TestRunAllFailureHookPastBound(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := hooks.RunAll(ctx, []hooks.Hook{cancelling{cancel}, fake{name: "b", ran: &ran}}, hooks.Event{Kind: hooks.KindFailure}, nil)
+	if len(ran) != 0 || res[0].Status != hooks.StatusFailed || res[0].Err == nil || res[1].Status != hooks.StatusBlocked || hooks.Err(res) == nil {
+		t.Errorf("ran %q, results %+v", ran, res)
+	}
+}
+
 // TestFromConfigNames: names are stable, unique and hold no secret.
 func TestFromConfigNames(t *testing.T) {
 	t.Parallel()

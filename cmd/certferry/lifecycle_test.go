@@ -69,10 +69,7 @@ func (e *cliEnv) tags(t *testing.T, secret string) map[string]string {
 // finds nothing due (the revocation tag names the old serial only).
 func TestCLIRevokeThenRenew(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, lifecycleConfig)
-	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := newLifecycleEnv(t)
 	e.mustRenew(t)
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 	if n := e.hookRuns(t); n != 1 {
@@ -115,10 +112,7 @@ func TestCLIRevokeThenRenew(t *testing.T) {
 // "revoked"); keyCompromise is signed with the certificate's key.
 func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, lifecycleConfig)
-	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := newLifecycleEnv(t)
 	e.mustRenew(t)
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 	code, out, errOut := cli(t, "revoke", "--config", e.cfg, "web", "--reason", "keyCompromise")
@@ -179,10 +173,7 @@ func TestCLIRevokeKeyCompromiseThenPass(t *testing.T) {
 // account rollover, then a renewal signed with the new key; the CA refuses the old key.
 func TestCLIAccountRolloverThenRenew(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, lifecycleConfig)
-	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := newLifecycleEnv(t)
 	if code, _, errOut := cli(t, "account", "show", "--config", e.cfg); code != exitFailed || !strings.Contains(errOut, "no account stored") {
 		t.Fatalf("account show before any renewal: exit %d %s", code, errOut)
 	}
@@ -295,10 +286,7 @@ func readFile(t *testing.T, path string) string {
 // its account in the one secret, and switching back registers nothing.
 func TestCLIDirectorySwitchBothWays(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, lifecycleConfig)
-	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := newLifecycleEnv(t)
 	dirA := e.Info.ACMEDirectory
 	dirB := strings.Replace(dirA, "127.0.0.1", "localhost", 1)
 	// No issuance guard: the switches follow each other within seconds.
@@ -497,10 +485,7 @@ func TestCLIRevokeKeyCompromiseNeedsNoAccount(t *testing.T) {
 // said otherwise. Without --revoke the old secret is retired as usual.
 func TestCLIRetireRevokeKeepsAMovedCertificate(t *testing.T) {
 	t.Parallel()
-	e := newCLIEnv(t, lifecycleConfig)
-	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := newLifecycleEnv(t)
 	e.mustRenew(t)
 	old := e.Stored(t, "certferry/web", "AWSCURRENT")
 	e.cfg = e.WriteConfig(t, strings.Replace(lifecycleConfig, "certferry/web", "certferry/web-new", 1))
@@ -519,4 +504,15 @@ func TestCLIRetireRevokeKeepsAMovedCertificate(t *testing.T) {
 	if code, out, errOut := cli(t, "retire", "certferry/web", "--config", e.cfg); code != exitOK {
 		t.Errorf("retire without --revoke: exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// newLifecycleEnv is a sandbox with lifecycleConfig and the directory its file sink
+// writes into.
+func newLifecycleEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	e := newCLIEnv(t, lifecycleConfig)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -50,15 +50,7 @@ func TestSignalsStopOneShotCleanly(t *testing.T) {
 			if tc.jsonOut {
 				args = append(args, "--json")
 			}
-			cmd := exec.Command(bin, args...)
-			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			cmd, done, stdout, stderr := startRenewSplit(t, bin, args...)
 			e2etest.Eventually(t, e.PassBound(), "renew waiting on Finalize", func() bool {
 				return e.SB.Calls().Count("acme", "Finalize") == 1
 			})
@@ -121,15 +113,7 @@ func TestSignalBoundsOneShotCleanup(t *testing.T) {
 	e := e2etest.Start(t, sandbox.Options{Zones: []string{"example.com"}})
 	cfg := e.WriteConfig(t, crashConfig)
 	e.SB.Calls().FailNext("acme", "Finalize", 1, calls.Fault{Hang: calls.HangForever})
-	cmd := exec.Command(bin, "renew", "--config", cfg, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, done, stdout, stderr := startRenewSplit(t, bin, "renew", "--config", cfg, "--log-format", "json")
 	e2etest.Eventually(t, e.PassBound(), "renew waiting on Finalize", func() bool {
 		return e.SB.Calls().Count("acme", "Finalize") == 1
 	})
@@ -223,14 +207,7 @@ func TestSignalStopsHookCleanly(t *testing.T) {
 		return 0
 	}
 
-	cmd := command("renew")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, done, stdout, stderr := startRenewSplit(t, bin, "renew", "--config", cfg)
 	e2etest.Eventually(t, e.PassBound(), "the on_renew hook running", func() bool {
 		_, err := os.Stat(started)
 		return err == nil
@@ -270,4 +247,21 @@ func TestSignalStopsHookCleanly(t *testing.T) {
 	if n := e.SB.Calls().Count("acme", "NewOrder") - orders; n != 0 {
 		t.Errorf("%d orders to run a hook again", n)
 	}
+}
+
+// startRenewSplit starts the real binary with the sandbox's credentials, keeping stdout
+// (the summary) apart from stderr (the log), and reports Wait's error on done: the
+// signal tests assert on each stream and on the exit code separately.
+func startRenewSplit(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, done <-chan error, stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox")
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return cmd, ch, stdout, stderr
 }

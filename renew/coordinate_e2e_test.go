@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/certferry/certferry/internal/app"
 	"github.com/certferry/certferry/internal/e2etest"
 	"github.com/certferry/certferry/internal/sandbox"
 	"github.com/certferry/certferry/internal/sandbox/calls"
@@ -423,16 +424,7 @@ func TestE2ELeaseTableHung(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	const concurrency, due = 4, 9 // three waves of takes without the bound
-	var entries []string
-	for i := range due {
-		entries = append(entries, certYAML(fmt.Sprintf("h%d", i), fmt.Sprintf("h%d.example.com", i)))
-	}
-	// A 3 s lease: its calls wait lease.MinCallTimeout.
-	cfg := e.Config(t, coordination(e, 3*time.Second)+certsYAML(entries...))
-	logs, log := e2etest.DebugLog(t)
-	a := e.AppWith(t, cfg, nil, log)
-	e.SB.Calls().FailNext("dynamodb", "UpdateItem", 1<<10, calls.Fault{Hang: calls.HangForever})
-	defer e.SB.Calls().DropFaults()
+	a, logs := leaseTableHanging(t, e, "h", due, "UpdateItem")
 	// Bounded by the lease calls' timeout: one wave of it, with the factor for a loaded
 	// machine (three waves before the bound).
 	ctx, cancel := context.WithTimeout(t.Context(), testwait.For(lease.MinCallTimeout))
@@ -467,16 +459,7 @@ func TestE2ELeaseReleaseHung(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	const due = 3
-	var entries []string
-	for i := range due {
-		entries = append(entries, certYAML(fmt.Sprintf("r%d", i), fmt.Sprintf("r%d.example.com", i)))
-	}
-	// A 3 s lease: its calls wait lease.MinCallTimeout.
-	cfg := e.Config(t, coordination(e, 3*time.Second)+certsYAML(entries...))
-	logs, log := e2etest.DebugLog(t)
-	a := e.AppWith(t, cfg, nil, log)
-	e.SB.Calls().FailNext("dynamodb", "DeleteItem", 1<<10, calls.Fault{Hang: calls.HangForever})
-	defer e.SB.Calls().DropFaults()
+	a, logs := leaseTableHanging(t, e, "r", due, "DeleteItem")
 	start := time.Now()
 	sum, err := a.Runner.Pass(t.Context(), renew.Options{})
 	if err != nil {
@@ -534,4 +517,21 @@ func TestE2EMoveOnceWithCoordination(t *testing.T) {
 	if runs := e2etest.HookRuns(t, log); len(runs) != 2 {
 		t.Errorf("hook runs %q: want the issuance's and one for the move", runs)
 	}
+}
+
+// leaseTableHanging is an app for due certificates named prefix0, prefix1, … under a
+// 3 s lease (its calls wait lease.MinCallTimeout), logging at debug level, with the
+// lease table hanging on every op call until the test ends.
+func leaseTableHanging(t *testing.T, e *env, prefix string, due int, op string) (*app.App, *e2etest.LogBuffer) {
+	t.Helper()
+	var entries []string
+	for i := range due {
+		entries = append(entries, certYAML(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d.example.com", prefix, i)))
+	}
+	cfg := e.Config(t, coordination(e, 3*time.Second)+certsYAML(entries...))
+	logs, log := e2etest.DebugLog(t)
+	a := e.AppWith(t, cfg, nil, log)
+	e.SB.Calls().FailNext("dynamodb", op, 1<<10, calls.Fault{Hang: calls.HangForever})
+	t.Cleanup(e.SB.Calls().DropFaults)
+	return a, logs
 }

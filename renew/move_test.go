@@ -233,13 +233,7 @@ func TestPassMoveReadFailure(t *testing.T) {
 func TestPassMoveRevokedOnAnyCopy(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	if res := only(t, w.pass(w.runner(renamedTo("certferry/a", "ec256")), Options{})); res.Action != ActionIssue {
-		t.Fatalf("first pass: %+v", res)
-	}
-	w.now = w.now.Add(time.Hour)
-	if res := only(t, w.pass(w.runner(renamedTo("certferry/b", "ec256")), Options{})); res.Action != ActionMove {
-		t.Fatalf("A to B: %+v", res)
-	}
+	issueThenMove(t, w, "certferry/a", "certferry/b")
 	b := w.secrets.secret("certferry/b")
 	b.tags[smsink.TagRevoked] = smsink.Revocation{Serial: b.bundle.Serial, Reason: "superseded", At: w.now}.TagValue()
 	for _, tc := range []struct {
@@ -260,13 +254,7 @@ func TestPassMoveRevokedOnAnyCopy(t *testing.T) {
 func TestPassMoveSkipsASpoiledNewest(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	if res := only(t, w.pass(w.runner(renamedTo("certferry/z-good", "ec256")), Options{})); res.Action != ActionIssue {
-		t.Fatalf("first pass: %+v", res)
-	}
-	w.now = w.now.Add(time.Hour)
-	if res := only(t, w.pass(w.runner(renamedTo("certferry/a-spoiled", "ec256")), Options{})); res.Action != ActionMove {
-		t.Fatalf("to a-spoiled: %+v", res)
-	}
+	issueThenMove(t, w, "certferry/z-good", "certferry/a-spoiled")
 	w.secrets.secret("certferry/a-spoiled").foreign = true
 	w.now = w.now.Add(time.Hour)
 	res := only(t, w.pass(w.runner(webCert()), Options{}))
@@ -311,5 +299,18 @@ func TestPassSweepsARenamedSecretsJournal(t *testing.T) {
 	}
 	if vals := w.dns.values["_acme-challenge.api.example.com."]; !vals["b"] {
 		t.Errorf("another certificate's records were swept: %v", vals)
+	}
+}
+
+// issueThenMove issues the certificate into secret from, then an hour later renames its
+// secret to to, failing the test unless the first pass issued it and the second moved it.
+func issueThenMove(t *testing.T, w *world, from, to string) {
+	t.Helper()
+	if res := only(t, w.pass(w.runner(renamedTo(from, "ec256")), Options{})); res.Action != ActionIssue {
+		t.Fatalf("first pass, into %s: %+v", from, res)
+	}
+	w.now = w.now.Add(time.Hour)
+	if res := only(t, w.pass(w.runner(renamedTo(to, "ec256")), Options{})); res.Action != ActionMove {
+		t.Fatalf("%s to %s: %+v", from, to, res)
 	}
 }

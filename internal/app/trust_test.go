@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,12 +151,7 @@ func TestTrustProblems(t *testing.T) {
 			continue
 		}
 		problems, warnings := app.TrustProblems(&config.Config{Certificates: []config.Certificate{cert}}, c.euid)
-		switch {
-		case c.want == "" && len(problems) > 0:
-			t.Errorf("%s: %v, want no problem", c.name, problems)
-		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
-			t.Errorf("%s: %v, want one problem containing %q", c.name, problems, c.want)
-		}
+		checkProblems(t, c.name, problems, c.want)
 		if got := strings.Join(warnings, "\n"); (c.warn == "") != (got == "") || !strings.Contains(got, c.warn) {
 			t.Errorf("%s: warnings %q, want %q", c.name, got, c.warn)
 		}
@@ -183,12 +179,7 @@ func TestTrustProblemsAccountStore(t *testing.T) {
 	} {
 		cfg := &config.Config{ACME: config.ACME{AccountStore: config.AccountStore{Kind: config.AccountStoreFile, Dir: c.dir}}}
 		problems, _ := app.TrustProblems(cfg, 4242)
-		switch {
-		case c.want == "" && len(problems) > 0:
-			t.Errorf("%s: %v, want no problem", c.dir, problems)
-		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
-			t.Errorf("%s: %v, want one problem containing %q", c.dir, problems, c.want)
-		}
+		checkProblems(t, c.dir, problems, c.want)
 	}
 }
 
@@ -243,12 +234,7 @@ func TestTrustProblemsInterpreterScript(t *testing.T) {
 		cert := config.Certificate{Name: "web", Domains: []string{"www.example.com"}}
 		cert.Hooks.OnRenew = []config.Hook{{Exec: c.exec}}
 		problems, _ := app.TrustProblems(&config.Config{Certificates: []config.Certificate{cert}}, 0)
-		switch {
-		case c.want == "" && len(problems) > 0:
-			t.Errorf("%q: %v, want no problem", c.exec, problems)
-		case c.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), c.want)):
-			t.Errorf("%q: %v, want one problem containing %q", c.exec, problems, c.want)
-		}
+		checkProblems(t, fmt.Sprintf("%q", c.exec), problems, c.want)
 	}
 }
 
@@ -282,5 +268,17 @@ func TestTrustProblemsSinkOwner(t *testing.T) {
 		if got := strings.Join(warnings, "\n"); len(problems) > 0 || (c.warn == "") != (got == "") || !strings.Contains(got, c.warn) {
 			t.Errorf("owner %q, euid %d: problems %v, warnings %q; want warning %q", c.owner, c.euid, problems, got, c.warn)
 		}
+	}
+}
+
+// checkProblems fails the test unless problems is empty (want "") or is one problem
+// containing want; what names the case in the message.
+func checkProblems(t *testing.T, what string, problems []error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && len(problems) > 0:
+		t.Errorf("%s: %v, want no problem", what, problems)
+	case want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Error(), want)):
+		t.Errorf("%s: %v, want one problem containing %q", what, problems, want)
 	}
 }

@@ -233,7 +233,9 @@ func (r *Runner) releaseLease(ctx context.Context, w *work, table *leaseTable) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseReleaseTimeout)
 	defer cancel()
 	if err := w.lease.Release(rctx); err != nil {
-		table.failed(ctx, err)
+		// rctx outlives a stop of the pass: its timeout is the table's, stopped or not
+		// (a stopped pass waited one release timeout per lease held).
+		table.failed(context.WithoutCancel(ctx), err)
 		r.log.Warn("could not release the certificate's lease; it expires on its own", zap.String("cert", w.cert.Name), zap.Error(err))
 	}
 }

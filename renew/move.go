@@ -24,8 +24,8 @@ import (
 // order, no DNS-01), its on_renew hooks run as for a renewal. One that is due or fails a
 // check is ordered as now, the issuance guard counting the old secret's issuances (also
 // when the configured secret holds a certificate: a rename back). The old secret is left
-// as it is. A certificate with only a file sink has no
-// inventory to look in and is not moved.
+// as it is. A certificate with only a file sink has no inventory to look in and is not
+// moved.
 
 // moved is the certificate found in the secret w's certificate was renamed from.
 type moved struct {

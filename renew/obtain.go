@@ -31,9 +31,10 @@ import (
 //  6. hooks: run the on_renew hooks of what was stored.
 //
 // A certificate issued by an earlier pass but not stored, or moved from the secret its
-// secret was renamed from (move.go), joins at 4, without a new order. Every phase after 2 runs whatever happened before it: 4 and 5 under a fresh
-// context (an issued certificate is stored, and the records go, even when the pass is
-// stopped); the records are removed before the hooks run, which may take long.
+// secret was renamed from (move.go), joins at 4, without a new order. Every phase after
+// 2 runs whatever happened before it: 4 and 5 under a fresh context (an issued
+// certificate is stored, and the records go, even when the pass is stopped); the records
+// are removed before the hooks run, which may take long.
 func (r *Runner) obtain(ctx context.Context, due []*work, opts Options) {
 	toOrder := r.takeUnstored(due)
 	var client ACME

@@ -74,8 +74,8 @@ type pending struct {
 
 // Preflight checks, before any order, what Store would refuse for reasons no order can
 // change: an owner or group that does not resolve, a Dir that exists and is not a
-// directory (or a path under a file), a directory where one of its files goes. A missing Dir is fine: Store creates it. Nothing is
-// written.
+// directory (or a path under a file), a directory where one of its files goes. A missing
+// Dir is fine: Store creates it. Nothing is written.
 func (s *Sink) Preflight(target Target) error {
 	if err := preflight(target, s.access); err != nil {
 		return fmt.Errorf("file: %s: %w", target.Dir, err)

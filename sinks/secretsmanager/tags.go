@@ -553,8 +553,9 @@ func CheckTagRoom(secret string, tags, configured map[string]string) error {
 // challenge journal"). Its value is "<needed-until RFC 3339> <order URL>" for a real
 // pass's order from the configured CA (acme.directory), and "<needed-until> <order URL>
 // <directory URL>" for a dry run's order (from the dry-run CA or the configured one): the
-// sweep reads the order back from that directory, with the account certferry keeps for it. Entries
-// written before the third field existed are of the first form and read as they did.
+// sweep reads the order back from that directory, with the account certferry keeps for
+// it. Entries written before the third field existed are of the first form and read as
+// they did.
 type JournalEntry struct {
 	Tag   string    // the slot's key
 	Until time.Time // zero: the entry cannot be read

@@ -32,7 +32,7 @@ func (r *Runner) keyUnusable(ctx context.Context, c Cert, keyID string) error {
 	}
 	switch state {
 	case "Disabled", "PendingDeletion", "PendingReplicaDeletion", "PendingImport", "Unavailable":
-		return fmt.Errorf("it needs a human: sinks.secretsmanager.secret %q is encrypted with KMS key %s, which is %s: enable it (or cancel its deletion), or give the secret another key",
+		return fmt.Errorf(storeRefusedPrefix+"sinks.secretsmanager.secret %q is encrypted with KMS key %s, which is %s: enable it (or cancel its deletion), or give the secret another key",
 			c.Secret.Secret, keyID, state)
 	}
 	return nil

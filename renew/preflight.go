@@ -215,7 +215,7 @@ func (r *Runner) canRecord(ctx context.Context, c Cert, in smsink.Inspection, op
 		return nil
 	}
 	if what, ok := storeNeedsHuman(err, c.Secret.Secret); ok {
-		return fmt.Errorf("it needs a human: %s: its state (backoff, challenge journal) could not be recorded: %w", what, err)
+		return fmt.Errorf("%s%s: its state (backoff, challenge journal) could not be recorded: %w", storeRefusedPrefix, what, err)
 	}
 	r.log.Warn("could not check that the certificate's state can be written; not checked before the order",
 		zap.String("cert", c.Name), zap.String("secret", c.Secret.Secret), zap.Error(err))

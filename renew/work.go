@@ -192,7 +192,7 @@ func (r *Runner) record(ctx context.Context, w *work) {
 // run that sees it, and the process's Memory keeps it failing until a write of its
 // state succeeds (docs/architecture.md, "Where state lives").
 func (r *Runner) unrecorded(w *work, what string, err error) {
-	err = fmt.Errorf("it needs a human: %s: its state (backoff, last error, ARI window, hooks' progress) cannot be recorded: %w", what, err)
+	err = fmt.Errorf("%s%s: its state (backoff, last error, ARI window, hooks' progress) cannot be recorded: %w", storeRefusedPrefix, what, err)
 	r.mem.refuse(w.cert.Name, r.deps.Now(), err.Error())
 	r.log.Error("the certificate's state cannot be recorded; not retryable: it needs a human", zap.String("cert", w.cert.Name),
 		zap.String("fix", what), zap.Error(err))
